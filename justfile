@@ -1,0 +1,29 @@
+# Hibiki's tasks. On a fresh machine run them through ./dev, which creates .venv first:
+#   ./dev up      start the whole stack on embedded defaults
+#   ./dev test    run every test
+
+set positional-arguments
+
+# start the whole stack on one machine (NATS, SQLite, chdb and the five services)
+up *args:
+    hibiki up "$@"
+
+# run every test (extra arguments go to pytest, e.g. `./dev test -k fsapi`)
+test *args:
+    python -m pytest "$@"
+
+# regenerate the Python contracts from proto/
+proto:
+    python tools/gen_proto.py
+
+# start one service on embedded defaults
+serve service *args:
+    hibiki serve "$@"
+
+# print a token for curl (e.g. `./dev token --user admin --tenant t1 --role admin`)
+token *args:
+    hibiki token "$@"
+
+# run a benchmark and print its figures (`./dev bench list` shows them)
+bench target="list":
+    python -m benchmarks "{{target}}"

@@ -1,0 +1,116 @@
+"""The NATS bootstrap: connect, the JetStream event stream, publishing and durable consumers.
+
+Subjects are ``hibiki.<tenant>.<domain>.<event>``; payloads are protobuf messages from
+``hibiki.events.v1``. Every event carries an id that is also the JetStream
+``Nats-Msg-Id``, so a re-sent event is stored once, and consumers are durable and
+acknowledge only after their (idempotent) handler succeeded: a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from hibiki.common.errors import StartupError
+from hibiki.common.logging import get_logger
+
+EVENTS_STREAM = "HIBIKI_EVENTS"
+EVENTS_SUBJECTS = ["hibiki.>"]
+log = get_logger(__name__)
+
+
+def subject(tenant: str, domain: str, event: str) -> str:
+    """``hibiki.<tenant>.<domain>.<event>``; tokens may not contain NATS wildcards or dots."""
+    for token in (tenant, domain, event):
+        if not token or any(c in token for c in ".*> \t\r\n"):
+            raise ValueError(f"invalid subject token {token!r}")
+    return f"hibiki.{tenant}.{domain}.{event}"
+
+
+async def connect(url: str, name: str, timeout: float = 5.0) -> Client:
+    """Connect to NATS or raise :class:`StartupError` with one clear line."""
+    async def _quiet(_: Exception) -> None:
+        return None
+
+    try:
+        return await asyncio.wait_for(
+            nats.connect(
+                url, name=name, connect_timeout=min(timeout, 2.0), allow_reconnect=True,
+                max_reconnect_attempts=-1, reconnect_time_wait=0.5, error_cb=_quiet,
+            ),
+            timeout,
+        )
+    except (OSError, asyncio.TimeoutError, nats.errors.NoServersError, nats.errors.Error) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise StartupError(f"cannot reach NATS at {url}: {reason}") from None
+
+
+async def ensure_events_stream(js: JetStreamContext, *, storage: StorageType = StorageType.FILE,
+                               max_age_seconds: float = 7 * 24 * 3600) -> None:
+    """Create (or leave as is) the stream that stores every Hibiki event."""
+    config = StreamConfig(
+        name=EVENTS_STREAM, subjects=EVENTS_SUBJECTS, storage=storage,
+        max_age=max_age_seconds, duplicate_window=120.0,
+    )
+    try:
+        await js.stream_info(EVENTS_STREAM)
+    except NotFoundError:
+        await js.add_stream(config)
+
+
+async def publish(js: JetStreamContext, subject_: str, payload: bytes, event_id: str) -> None:
+    """Publish once: JetStream drops a duplicate with the same id within its window."""
+    await js.publish(subject_, payload, headers={"Nats-Msg-Id": event_id})
+
+
+Handler = Callable[[str, bytes], Awaitable[None]]
+
+
+@dataclass
+class DurableConsumer:
+    """A pull consumer that survives restarts: it resumes where its last ack left off.
+
+    ``handler(subject, payload)`` must be idempotent: a message whose handler raised
+    is redelivered after ``ack_wait`` seconds.
+    """
+
+    js: JetStreamContext
+    durable: str
+    filter_subject: str
+    handler: Handler
+    batch: int = 100
+    ack_wait: float = 30.0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        config = ConsumerConfig(
+            durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+            filter_subject=self.filter_subject, ack_wait=self.ack_wait, max_ack_pending=10_000,
+        )
+        sub = await self.js.pull_subscribe(self.filter_subject, durable=self.durable, stream=EVENTS_STREAM, config=config)
+        try:
+            while not stop.is_set():
+                try:
+                    messages = await sub.fetch(self.batch, timeout=0.5)
+                except (asyncio.TimeoutError, nats.errors.TimeoutError):
+                    continue
+                for msg in messages:
+                    await self._handle(msg)
+        finally:
+            await sub.unsubscribe()
+
+    async def _handle(self, msg: Any) -> None:
+        try:
+            await self.handler(msg.subject, msg.data)
+        except Exception:
+            log.exception("event_handler_failed", consumer=self.durable, subject=msg.subject)
+            await msg.nak(delay=1.0)
+            return
+        await msg.ack()

@@ -1,0 +1,1 @@
+"""NATS adapters of the analytics service."""

@@ -1,0 +1,50 @@
+"""Wiring of the directory service: store -> view -> HTTP (/fsapi, /api/v1) and the NATS watch."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.routing import Route
+
+from hibiki.common import bus
+from hibiki.common.auth import load_authority
+from hibiki.common.config import Env
+from hibiki.common.http import HttpServer, build_app
+from hibiki.common.lifecycle import NatsComponent, run_until_stopped
+from hibiki.common.net import bind_tcp
+from hibiki.directory.config import DirectoryConfig
+from hibiki.directory.http.fsapi import FsapiEndpoint
+from hibiki.directory.http.info import info_endpoint
+from hibiki.directory.nats.config_watch import ConfigWatch
+from hibiki.directory.storage.database import load_tenants, open_store
+from hibiki.directory.view import DirectoryView
+
+
+async def main(stop: asyncio.Event, config: DirectoryConfig | None = None) -> None:
+    config = config or DirectoryConfig.from_env()
+    authority = load_authority(Env.load(), config.data_dir)
+    sock = bind_tcp(config.host, config.port, "directory HTTP")
+    engine = await asyncio.to_thread(open_store, config.database_url)
+    view = DirectoryView()
+    for tenant in await asyncio.to_thread(load_tenants, engine):
+        view.replace(tenant)
+    nc = await bus.connect(config.nats_url, "hibiki-directory")
+
+    async def readiness() -> dict[str, bool]:
+        return {"nats": nc.is_connected}
+
+    app = build_app(
+        "directory",
+        authority,
+        [Route("/fsapi", FsapiEndpoint(config, view).handle, methods=["POST"]),
+         Route("/api/v1/info", info_endpoint(view))],
+        open_paths=["/fsapi"],
+        readiness=readiness,
+    )
+    http = HttpServer(app, sock)
+    await run_until_stopped(
+        stop, [NatsComponent(nc), ConfigWatch(nc, engine, view), http],
+        url=f"http://{config.host}:{http.port}", fsapi=f"http://{config.host}:{http.port}/fsapi",
+        tenants=len(view),
+    )
+    engine.dispose()

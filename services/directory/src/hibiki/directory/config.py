@@ -1,0 +1,46 @@
+"""Directory settings, from HIBIKI_DIRECTORY_* (and shared HIBIKI_*) variables."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from hibiki.common.config import Env, data_dir
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class DirectoryConfig:
+    host: str
+    port: int
+    database_url: str
+    nats_url: str
+    data_dir: Path
+    fsapi_allow: tuple[Network, ...]
+    fsapi_user: str | None
+    fsapi_password: str | None
+    fsapi_max_body: int
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> DirectoryConfig:
+        env = Env.load("directory", environ)
+        shared = Env.load("", environ)
+        root = data_dir(shared)
+        user, password = env.optional("FSAPI_USER"), env.optional("FSAPI_PASSWORD")
+        if bool(user) != bool(password):
+            from hibiki.common.errors import ConfigError
+
+            raise ConfigError(f"{env.key('FSAPI_USER')} and {env.key('FSAPI_PASSWORD')} must be set together")
+        return cls(
+            host=env.text("HOST", "127.0.0.1"),
+            port=env.port("PORT", 8080),
+            database_url=env.text("DATABASE_URL", f"sqlite:///{root / 'directory.sqlite'}"),
+            nats_url=shared.text("NATS_URL", "nats://127.0.0.1:4222"),
+            data_dir=root,
+            fsapi_allow=env.networks("FSAPI_ALLOW", "127.0.0.0/8,::1/128"),
+            fsapi_user=user,
+            fsapi_password=password,
+            fsapi_max_body=env.integer("FSAPI_MAX_BODY", 65536, minimum=1024),
+        )

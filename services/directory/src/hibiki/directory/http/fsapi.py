@@ -1,0 +1,98 @@
+"""``POST /fsapi``: the mod_xml_curl endpoint.
+
+Open to FreeSWITCH only: the client address must be in the allow-list, and when
+credentials are configured the request must carry them as HTTP basic auth (what
+mod_xml_curl sends with ``gateway-credentials`` and ``auth-scheme`` basic). Any body
+we cannot serve is answered with FreeSWITCH's "not found" document and logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import ipaddress
+import time
+
+from prometheus_client import Counter, Histogram
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from hibiki.common.logging import get_logger
+from hibiki.directory import documents
+from hibiki.directory.config import DirectoryConfig
+from hibiki.directory.fsapi import answer
+from hibiki.directory.view import DirectoryView
+from hibiki.directory.xmlcurl import BadRequest, parse
+
+log = get_logger("hibiki.directory.fsapi")
+REQUESTS = Counter("hibiki_fsapi_requests_total", "mod_xml_curl requests", ["section", "outcome"])
+LATENCY = Histogram(
+    "hibiki_fsapi_seconds", "mod_xml_curl answer time",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
+)
+XML = "text/xml"
+
+
+class FsapiEndpoint:
+    def __init__(self, config: DirectoryConfig, view: DirectoryView) -> None:
+        self._allow = config.fsapi_allow
+        self._max_body = config.fsapi_max_body
+        self._view = view
+        self._credentials: bytes | None = None
+        if config.fsapi_user and config.fsapi_password:
+            self._credentials = f"{config.fsapi_user}:{config.fsapi_password}".encode()
+
+    def _address_allowed(self, request: Request) -> bool:
+        host = request.client.host if request.client else ""
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        return any(address in net for net in self._allow)
+
+    def _authorized(self, request: Request) -> bool:
+        if self._credentials is None:
+            return True
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            given = base64.b64decode(value.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        return hmac.compare_digest(given, self._credentials)
+
+    async def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
+        peer = request.client.host if request.client else "?"
+        if not self._address_allowed(request):
+            log.warning("fsapi_refused", reason="address not in allow-list", peer=peer)
+            REQUESTS.labels("-", "refused").inc()
+            return PlainTextResponse(f"{peer} may not use /fsapi\n", status_code=403)
+        if not self._authorized(request):
+            log.warning("fsapi_refused", reason="bad or missing basic auth", peer=peer)
+            REQUESTS.labels("-", "refused").inc()
+            return PlainTextResponse("credentials required\n", status_code=401,
+                                     headers={"www-authenticate": 'Basic realm="hibiki-fsapi"'})
+        body = await request.body()
+        if len(body) > self._max_body:
+            log.warning("fsapi_not_found", reason=f"body of {len(body)} bytes is over the limit", peer=peer)
+            REQUESTS.labels("-", "bad_request").inc()
+            return Response(documents.NOT_FOUND, media_type=XML)
+        try:
+            fs_request = parse(body)
+        except BadRequest as exc:
+            log.warning("fsapi_not_found", reason=f"malformed request: {exc}", peer=peer)
+            REQUESTS.labels("-", "bad_request").inc()
+            return Response(documents.NOT_FOUND, media_type=XML)
+        result = answer(fs_request, self._view)
+        if result.outcome != "found":
+            log.info("fsapi_not_found", reason=result.reason, tenant=result.tenant or None,
+                     section=fs_request.section, action=fs_request.action or None,
+                     call_uuid=fs_request.get("Unique-ID") or fs_request.get("Channel-Call-UUID") or None)
+        REQUESTS.labels(fs_request.section, result.outcome).inc()
+        LATENCY.observe(time.perf_counter() - started)
+        return Response(result.document, media_type=XML)

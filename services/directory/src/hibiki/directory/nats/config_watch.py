@@ -1,0 +1,57 @@
+"""Refreshing a tenant's view when ``hibiki.<tenant>.config.changed`` arrives.
+
+Every replica subscribes (core NATS, so each one gets every notification) and
+recompiles that tenant from the store; a stale or duplicate notification is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from sqlalchemy import Engine
+
+from hibiki.common.logging import get_logger
+from hibiki.directory.storage.database import load_tenants
+from hibiki.directory.view import DirectoryView
+from hibiki.events.v1 import config_pb2
+
+SUBJECT = "hibiki.*.config.changed"
+log = get_logger("hibiki.directory.config_watch")
+
+
+class ConfigWatch:
+    def __init__(self, nc: Client, engine: Engine, view: DirectoryView,
+                 loader: Callable[[Engine, str | None], list] = load_tenants) -> None:  # type: ignore[type-arg]
+        self._nc, self._engine, self._view, self._load = nc, engine, view, loader
+        self._sub = None
+
+    async def start(self) -> None:
+        self._sub = await self._nc.subscribe(SUBJECT, cb=self._on_message)
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+
+    async def _on_message(self, msg: Msg) -> None:
+        try:
+            event = config_pb2.ConfigurationChanged.FromString(msg.data)
+        except Exception as exc:  # protobuf raises DecodeError; anything else is also not ours
+            log.warning("config_changed_unreadable", subject=msg.subject, error=str(exc))
+            return
+        tenant_id = event.meta.tenant or msg.subject.split(".")[1]
+        await self.refresh(tenant_id)
+
+    async def refresh(self, tenant_id: str) -> None:
+        try:
+            fresh = await asyncio.to_thread(self._load, self._engine, tenant_id)
+        except Exception as exc:
+            log.error("tenant_refresh_failed", tenant=tenant_id, error=str(exc))
+            return
+        if not fresh:
+            self._view.remove(tenant_id)
+        for tenant in fresh:
+            self._view.replace(tenant)
+        log.info("tenant_refreshed", tenant=tenant_id, version=self._view.version(tenant_id))

@@ -1,0 +1,1 @@
+"""fsemu (in progress)."""
