@@ -51,6 +51,7 @@ def _tone_ms(path: str) -> int | None:
 
 async def _play(s: "CallSession", path: str) -> None:
     s.media_step()
+    s.ch.switch.seq.skip(1)  # PLAYBACK_START (not in the myevents set)
     ms = _tone_ms(path)
     await s.media_wait(s.playback_delay if ms is None else min(ms / 1000.0, s.playback_delay))
     ms = int(s.playback_delay * 1000) if ms is None else ms
@@ -58,6 +59,7 @@ async def _play(s: "CallSession", path: str) -> None:
     s.ch.set_var("playback_seconds", str(ms // 1000))
     s.ch.set_var("playback_ms", str(ms))
     s.ch.set_var("playback_samples", str(ms * 8))
+    s.ch.switch.seq.skip(1)  # PLAYBACK_STOP
 
 
 async def app_answer(s: "CallSession", _: str) -> None:

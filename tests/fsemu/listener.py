@@ -170,6 +170,8 @@ class Listener:
         reply = await dispatch(self, cmd, text)
         if reply is not None:
             self.reply(reply or "-ERR command not found")
+        if self.events_on and self.held:
+            self._release_held()  # events queued before the subscription follow its reply
 
     def subscribe(self, names: list[str]) -> int:
         count = 0
@@ -189,11 +191,9 @@ class Listener:
                 custom = True
         if count:
             self.events_on = True
-            self._release_held()
         return count
 
     def enable_myevents(self) -> None:
         self.event_list |= MYEVENTS
         self.myevents = True
         self.events_on = True
-        self._release_held()

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from . import sofia_profile as sp
+from .cdr import set_cdr_variables
 from .channel import Q850, Channel
 from .esl_wire import EslCommand
 
@@ -46,6 +47,7 @@ class CallSession:
         self.on_down: list[Callable[[], None]] = []
         self.transfer_to: tuple[str, str, str] | None = None
         self.playback_delay = 0.0
+        self.emulator: Any = None
 
     # ---- media / answer -----------------------------------------------------------------
     def pre_answer(self) -> None:
@@ -81,6 +83,7 @@ class CallSession:
         """First media operation after answer: the caller's ACK/RTP arrived (PEER_ACK)."""
         if self.ch.answered and not self.ch.peer_acked:
             self.ch.peer_acked = True
+            self.ch.switch.seq.skip(1)  # CODEC (the caller's ptime differs)
             self.ch.apply(sp.PEER_ACK)
 
     # ---- hangup -------------------------------------------------------------------------
@@ -211,6 +214,20 @@ class CallSession:
         self.parked = False
         ch.fire("CHANNEL_UNPARK", ("switch_ivr.c", "switch_ivr_park", 1213))
 
+    async def park_silently(self, until: asyncio.Event) -> None:
+        """Static (non-async) socket mode: run sendmsg commands until the listener ends."""
+        while self.ch.up and not until.is_set():
+            getter = asyncio.ensure_future(self.private.get())
+            stop = asyncio.ensure_future(until.wait())
+            down = asyncio.ensure_future(self.ch.hangup_event.wait())
+            done, _ = await asyncio.wait({getter, stop, down}, return_when=asyncio.FIRST_COMPLETED)
+            for f in (stop, down):
+                f.cancel()
+            if getter in done:
+                await self.parse_event(getter.result())
+            else:
+                getter.cancel()
+
     def transfer(self, ext: str, dialplan: str = "XML", context: str | None = None) -> None:
         """switch_ivr_session_transfer: new destination, routing starts again."""
         ch = self.ch
@@ -240,69 +257,13 @@ class CallSession:
         ch.set_state("CS_REPORTING", fire=False)
         ch.fire("CHANNEL_STATE", ("switch_channel.c", "switch_channel_perform_set_running_state", 2408),
                 variables=False, stamp=stamp)
-        self._set_cdr_variables()
+        set_cdr_variables(ch)
         ch.fire("CHANNEL_HANGUP_COMPLETE", ("switch_core_state_machine.c", "switch_core_session_reporting_state", 943),
                 pre=[("Hangup-Cause", ch.hangup_cause or "NORMAL_CLEARING")], stamp=stamp)
         ch.state = "CS_DESTROY"
         ch.switch.remove_channel(ch)
         ch.done_event.set()
         ch.notify()
-
-    def _set_cdr_variables(self) -> None:
-        """switch_channel_set_timestamps (+ hangup_cause, digits_dialed, RTP stats)."""
-        from .events import date_local
-        ch, t = self.ch, self.ch.times
-        cause = ch.hangup_cause or "NORMAL_CLEARING"
-        ch.set_var("hangup_cause", cause)
-        ch.set_var("hangup_cause_q850", str(Q850.get(cause, 0)))
-        ch.set_var("digits_dialed", "none")
-        c = ch.created_us
-        ch.set_var("start_stamp", date_local(c))
-        ch.set_var("profile_start_stamp", date_local(c))
-        for key in ("answered", "bridged", "last_hold", "resurrect", "progress", "progress_media"):
-            name = {"answered": "answer", "last_hold": "hold"}.get(key, key)
-            if t[key]:
-                ch.set_var(f"{name}_stamp", date_local(t[key]))
-        ch.set_var("end_stamp", date_local(t["hungup"]))
-        def epochs(name: str, us: int) -> None:
-            ch.set_var(f"{name}_epoch", str(us // 1_000_000))
-            ch.set_var(f"{name}_uepoch", str(us))
-        epochs("start", c)
-        epochs("profile_start", c)
-        epochs("answer", t["answered"])
-        epochs("bridge", t["bridged"])
-        epochs("last_hold", t["last_hold"])
-        ch.set_var("hold_accum_seconds", str(t["hold_accum"] // 1_000_000))
-        ch.set_var("hold_accum_usec", str(t["hold_accum"]))
-        ch.set_var("hold_accum_ms", str(t["hold_accum"] // 1000))
-        epochs("resurrect", t["resurrect"])
-        epochs("progress", t["progress"])
-        epochs("progress_media", t["progress_media"])
-        epochs("end", t["hungup"])
-        h = t["hungup"]
-        def s(a: int) -> int: return h // 1_000_000 - a // 1_000_000
-        def ms(a: int) -> int: return h // 1000 - a // 1000
-        ans, pm, pr, br = t["answered"], t["progress_media"], t["progress"], t["bridged"]
-        wait = br > c
-        last_app, last_arg = ch.app_log[-1] if ch.app_log else ("", "")
-        ch.set_var("last_app", last_app)
-        ch.set_var("last_arg", last_arg)
-        ch.set_var("caller_id", f'"{ch.caller_id_name}" <{ch.caller_id_number}>')
-        vals = [
-            ("duration", s(c)), ("billsec", s(ans) if ans else 0), ("progresssec", pr // 10**6 - c // 10**6 if pr else 0),
-            ("answersec", ans // 10**6 - c // 10**6 if ans else 0), ("waitsec", br // 10**6 - c // 10**6 if wait else 0),
-            ("progress_mediasec", pm // 10**6 - c // 10**6 if pm else 0), ("flow_billsec", s(c) if ans else 0),
-            ("mduration", ms(c)), ("billmsec", ms(ans) if ans else 0),
-            ("progressmsec", pr // 1000 - c // 1000 if pr else 0), ("answermsec", ans // 1000 - c // 1000 if ans else 0),
-            ("waitmsec", br // 1000 - c // 1000 if wait else 0),
-            ("progress_mediamsec", pm // 1000 - c // 1000 if pm else 0), ("flow_billmsec", ms(c) if ans else 0),
-            ("uduration", h - c), ("billusec", h - ans if ans else 0), ("progressusec", pr - c if pr else 0),
-            ("answerusec", ans - c if ans else 0), ("waitusec", br - c if wait else 0),
-            ("progress_mediausec", pm - c if pm else 0), ("flow_billusec", h - c if ans else 0)]
-        for k, v in vals:
-            ch.set_var(k, str(v))
-        if ch.codec:
-            ch.apply(sp.RTP_STATS)
 
 
 Runner = Callable[[CallSession, str], Awaitable[None]]

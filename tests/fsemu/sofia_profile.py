@@ -106,6 +106,7 @@ INITIAL: Template = [kv for kv in CAPTURE_SEED_INITIAL if kv[0] not in DIALPLAN_
 
 #: media negotiation (pre-answer), before CHANNEL_PROGRESS_MEDIA
 MEDIA: Template = [
+    ('rtp_use_codec_string', 'OPUS,G722,PCMU,PCMA,H264,VP8'),
     ('remote_video_media_flow', 'inactive'),
     ('remote_text_media_flow', 'inactive'),
     ('remote_audio_media_flow', 'sendrecv'),

@@ -26,8 +26,8 @@ SERVICES: dict[str, ServiceSpec] = {
         ServiceSpec("directory", "hibiki.directory.app", "HIBIKI_DIRECTORY_PORT", 8080,
                     (("mod_xml_curl", "POST http://{host}:{port}/fsapi"),)),
         ServiceSpec("callcontrol", "hibiki.callcontrol.app", "HIBIKI_CALLCONTROL_PORT", 8085,
-                    (("event socket", "{host}:8084 (socket {host}:8084 async full)"),)),
-        ServiceSpec("acd", "hibiki.acd.app", "HIBIKI_ACD_PORT", 8081, (("gRPC", "{host}:50051"),)),
+                    (("event socket", "{host}:{esl_port} (dialplan: socket {host}:{esl_port} async full)"),)),
+        ServiceSpec("acd", "hibiki.acd.app", "HIBIKI_ACD_PORT", 8081, (("gRPC", "{host}:{grpc_port}"),)),
         ServiceSpec("recording", "hibiki.recording.app", "HIBIKI_RECORDING_PORT", 8082),
         ServiceSpec("analytics", "hibiki.analytics.app", "HIBIKI_ANALYTICS_PORT", 8083),
     )

@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from urllib.parse import urlparse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -95,14 +96,17 @@ class Stack:
         env = dict(os.environ)
         env["HIBIKI_DATA_DIR"] = str(self.root)
         env.setdefault("HIBIKI_NATS_URL", f"nats://{HOST}:{NATS_PORT}")
+        nats_port = urlparse(env["HIBIKI_NATS_URL"]).port or NATS_PORT
+        extra_ports = {"esl_port": env.get("HIBIKI_CALLCONTROL_ESL_PORT", "8084"),
+                       "grpc_port": env.get("HIBIKI_ACD_GRPC_PORT", "50051")}
         env["PYTHONUNBUFFERED"] = "1"
         load_authority(Env.load(environ=env), self.root)  # create the shared secret once, before the services
         _say(f"hibiki: starting the stack, data in {self.root}")
-        if _port_open(HOST, NATS_PORT):
-            raise StartupError(f"NATS: cannot listen on {HOST}:{NATS_PORT}: address already in use")
+        if _port_open(HOST, nats_port):
+            raise StartupError(f"NATS: cannot listen on {HOST}:{nats_port}: address already in use")
         (self.root / "nats").mkdir(parents=True, exist_ok=True)
-        nats = self._spawn("nats", nats_server_command(HOST, NATS_PORT, self.root / "nats"), env)
-        self._wait(nats, lambda: _port_open(HOST, NATS_PORT), f"nats://{HOST}:{NATS_PORT} (JetStream, {self.root / 'nats'})")
+        nats = self._spawn("nats", nats_server_command(HOST, nats_port, self.root / "nats"), env)
+        self._wait(nats, lambda: _port_open(HOST, nats_port), f"nats://{HOST}:{nats_port} (JetStream, {self.root / 'nats'})")
         _say(f"  up   {'config store':<12} SQLite {self.root / 'directory.sqlite'}")
         spawned: list[tuple[ServiceSpec, Child]] = []
         for spec in SERVICES.values():
@@ -118,8 +122,8 @@ class Stack:
             port = int(env.get(spec.port_var, spec.default_port))
             _say(f"  {spec.name:<12} http://{HOST}:{port}  (/healthz, /metrics)")
             for label, what in spec.extra:
-                _say(f"  {'':<12} {label}: {what.format(host=HOST, port=port)}")
-        _say(f"  {'nats':<12} nats://{HOST}:{NATS_PORT}")
+                _say(f"  {'':<12} {label}: {what.format(host=HOST, port=port, **extra_ports)}")
+        _say(f"  {'nats':<12} nats://{HOST}:{nats_port}")
         _say(f"  logs in {self.root / 'log'}; a token for curl: hibiki token --user admin --role admin")
         _say("Press Ctrl-C to stop.")
 

@@ -15,15 +15,19 @@ class Component(Protocol):
     async def stop(self) -> None: ...
 
 
-async def run_until_stopped(stop: asyncio.Event, components: Sequence[Component], **ready_info: object) -> None:
-    """Start every component, log ``service_ready`` with ``ready_info``, wait for ``stop``,
-    then stop what was started, newest first (also when a start fails)."""
+async def run_until_stopped(
+    stop: asyncio.Event, components: Sequence[Component], ready: asyncio.Event | None = None, **ready_info: object
+) -> None:
+    """Start every component, log ``service_ready`` with ``ready_info`` and set ``ready``,
+    wait for ``stop``, then stop what was started, newest first (also when a start fails)."""
     started: list[Component] = []
     try:
         for component in components:
             await component.start()
             started.append(component)
         get_logger().info("service_ready", **ready_info)
+        if ready is not None:
+            ready.set()
         await stop.wait()
     finally:
         for component in reversed(started):

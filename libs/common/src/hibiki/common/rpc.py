@@ -43,9 +43,7 @@ class TokenAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 yield  # pragma: no cover
 
             handler = await continuation(details)
-            if handler is None:
-                return None
-            if handler.response_streaming:
+            if handler is not None and handler.response_streaming:
                 return grpc.unary_stream_rpc_method_handler(refuse_stream)
             return grpc.unary_unary_rpc_method_handler(refuse)
         return await continuation(details)
@@ -55,7 +53,8 @@ class GrpcServer:
     """A grpc.aio server with token checks and the health service, bound with a clear error."""
 
     def __init__(self, authority: TokenAuthority, host: str, port: int, what: str) -> None:
-        self.server = grpc.aio.server(interceptors=[TokenAuthInterceptor(authority)])
+        # so_reuseport off: a second server on a busy port must fail, not share it.
+        self.server = grpc.aio.server(interceptors=[TokenAuthInterceptor(authority)], options=[("grpc.so_reuseport", 0)])
         self.health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self._address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

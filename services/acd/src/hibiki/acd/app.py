@@ -23,7 +23,7 @@ from hibiki.common.net import bind_tcp
 from hibiki.common.rpc import GrpcServer
 
 
-async def main(stop: asyncio.Event, config: AcdConfig | None = None) -> None:
+async def main(stop: asyncio.Event, config: AcdConfig | None = None, ready: asyncio.Event | None = None) -> None:
     config = config or AcdConfig.from_env()
     authority = load_authority(Env.load(), config.data_dir)
     sock = bind_tcp(config.host, config.port, "acd HTTP")
@@ -38,5 +38,5 @@ async def main(stop: asyncio.Event, config: AcdConfig | None = None) -> None:
         return {"nats": nc.is_connected}
 
     http = HttpServer(build_app("acd", authority, [Route("/api/v1/info", info)], readiness=readiness), sock)
-    await run_until_stopped(stop, [NatsComponent(nc), grpc_server, http],
+    await run_until_stopped(stop, [NatsComponent(nc), grpc_server, http], ready,
                             url=f"http://{config.host}:{http.port}", grpc=f"{config.host}:{config.grpc_port}")

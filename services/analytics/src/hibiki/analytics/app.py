@@ -19,7 +19,7 @@ from hibiki.common.lifecycle import NatsComponent, run_until_stopped
 from hibiki.common.net import bind_tcp
 
 
-async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None) -> None:
+async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready: asyncio.Event | None = None) -> None:
     config = config or AnalyticsConfig.from_env()
     authority = load_authority(Env.load(), config.data_dir)
     sock = bind_tcp(config.host, config.port, "analytics HTTP")
@@ -42,7 +42,7 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None) -> No
     app = build_app("analytics", authority, [Route("/api/v1/tenants/{tenant}/cdr/count", cdr_count)], readiness=readiness)
     http = HttpServer(app, sock)
     try:
-        await run_until_stopped(stop, [NatsComponent(nc), CdrConsumer(js, store), http],
+        await run_until_stopped(stop, [NatsComponent(nc), CdrConsumer(js, store), http], ready,
                                 url=f"http://{config.host}:{http.port}", store=config.clickhouse_url)
     finally:
         store.close()

@@ -16,7 +16,7 @@ from hibiki.common.lifecycle import NatsComponent, run_until_stopped
 from hibiki.common.net import bind_tcp
 
 
-async def main(stop: asyncio.Event, config: CallControlConfig | None = None) -> None:
+async def main(stop: asyncio.Event, config: CallControlConfig | None = None, ready: asyncio.Event | None = None) -> None:
     config = config or CallControlConfig.from_env()
     authority = load_authority(Env.load(), config.data_dir)
     http_sock = bind_tcp(config.host, config.port, "callcontrol HTTP")
@@ -31,5 +31,5 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None) -> 
         return {"nats": nc.is_connected}
 
     http = HttpServer(build_app("callcontrol", authority, readiness=readiness), http_sock)
-    await run_until_stopped(stop, [NatsComponent(nc), esl, http],
+    await run_until_stopped(stop, [NatsComponent(nc), esl, http], ready,
                             url=f"http://{config.host}:{http.port}", esl=f"{config.host}:{esl.port}")

@@ -20,7 +20,7 @@ from hibiki.directory.storage.database import load_tenants, open_store
 from hibiki.directory.view import DirectoryView
 
 
-async def main(stop: asyncio.Event, config: DirectoryConfig | None = None) -> None:
+async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready: asyncio.Event | None = None) -> None:
     config = config or DirectoryConfig.from_env()
     authority = load_authority(Env.load(), config.data_dir)
     sock = bind_tcp(config.host, config.port, "directory HTTP")
@@ -43,7 +43,7 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None) -> No
     )
     http = HttpServer(app, sock)
     await run_until_stopped(
-        stop, [NatsComponent(nc), ConfigWatch(nc, engine, view), http],
+        stop, [NatsComponent(nc), ConfigWatch(nc, engine, view), http], ready,
         url=f"http://{config.host}:{http.port}", fsapi=f"http://{config.host}:{http.port}/fsapi",
         tenants=len(view),
     )

@@ -23,7 +23,7 @@ from hibiki.common.net import bind_tcp
 from hibiki.recording.config import RecordingConfig
 
 
-async def main(stop: asyncio.Event, config: RecordingConfig | None = None) -> None:
+async def main(stop: asyncio.Event, config: RecordingConfig | None = None, ready: asyncio.Event | None = None) -> None:
     config = config or RecordingConfig.from_env()
     authority = load_authority(Env.load(), config.data_dir)
     sock = bind_tcp(config.host, config.port, "recording HTTP")
@@ -42,5 +42,5 @@ async def main(stop: asyncio.Event, config: RecordingConfig | None = None) -> No
         return {"nats": nc.is_connected, "storage": os.access(config.storage_dir, os.W_OK)}
 
     http = HttpServer(build_app("recording", authority, [Route("/api/v1/info", info)], readiness=readiness), sock)
-    await run_until_stopped(stop, [NatsComponent(nc), http],
+    await run_until_stopped(stop, [NatsComponent(nc), http], ready,
                             url=f"http://{config.host}:{http.port}", storage=str(config.storage_dir))

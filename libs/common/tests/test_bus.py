@@ -1,0 +1,113 @@
+"""The NATS bootstrap against a real nats-server with JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from nats.js.api import StorageType
+
+from hibiki.common import bus
+from hibiki.common.errors import StartupError
+from support.servers import NatsServer, free_port
+
+
+@pytest.fixture
+async def js(nats_client: Any) -> Any:
+    context = nats_client.jetstream()
+    await bus.ensure_events_stream(context, storage=StorageType.FILE)
+    return context
+
+
+def test_subject_tokens_are_checked() -> None:
+    assert bus.subject("t1", "call", "started") == "hibiki.t1.call.started"
+    for bad in ("", "a.b", "a*", "a>", "a b"):
+        with pytest.raises(ValueError):
+            bus.subject(bad, "call", "started")
+
+
+async def test_unreachable_nats_is_one_clear_error() -> None:
+    url = f"nats://127.0.0.1:{free_port()}"
+    with pytest.raises(StartupError, match=f"cannot reach NATS at {url}"):
+        await bus.connect(url, "test", timeout=2.0)
+
+
+async def test_duplicate_event_ids_are_stored_once(js: Any) -> None:
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    event_id = str(uuid.uuid4())
+    for _ in range(3):
+        await bus.publish(js, bus.subject(tenant, "cdr", "created"), b"payload", event_id)
+    await bus.publish(js, bus.subject(tenant, "cdr", "created"), b"other", str(uuid.uuid4()))
+    info = await js.stream_info(bus.EVENTS_STREAM, subjects_filter=f"hibiki.{tenant}.>")
+    assert info.state.subjects == {f"hibiki.{tenant}.cdr.created": 2}
+
+
+async def test_durable_consumer_restart_loses_and_duplicates_nothing(js: Any) -> None:
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    subject = bus.subject(tenant, "cdr", "created")
+    sent = [f"event-{i}".encode() for i in range(40)]
+    for payload in sent[:20]:
+        await bus.publish(js, subject, payload, str(uuid.uuid4()))
+
+    handled: list[bytes] = []
+    half = asyncio.Event()
+
+    async def handler(_: str, data: bytes) -> None:
+        handled.append(data)
+        if len(handled) == 10:
+            half.set()
+            raise RuntimeError("crash while handling the 10th event")  # redelivered later
+
+    stop = asyncio.Event()
+    consumer = bus.DurableConsumer(js, f"test-{tenant}", f"hibiki.{tenant}.>", handler, batch=5, ack_wait=2.0)
+    task = asyncio.create_task(consumer.run(stop))
+    await asyncio.wait_for(half.wait(), 10)
+    stop.set()
+    await asyncio.wait_for(task, 10)  # the consumer process goes away part way
+
+    for payload in sent[20:]:  # events keep arriving while nobody consumes
+        await bus.publish(js, subject, payload, str(uuid.uuid4()))
+
+    # Everything the first consumer handled was acknowledged, except the event it crashed on.
+    acknowledged_before = set(handled) - {handled[9]}
+    seen: dict[bytes, int] = {}
+    done = asyncio.Event()
+
+    async def second(_: str, data: bytes) -> None:
+        seen[data] = seen.get(data, 0) + 1
+        if acknowledged_before | set(seen) >= set(sent):
+            done.set()
+
+    stop2 = asyncio.Event()
+    restarted = bus.DurableConsumer(js, f"test-{tenant}", f"hibiki.{tenant}.>", second, batch=5, ack_wait=2.0)
+    task2 = asyncio.create_task(restarted.run(stop2))
+    await asyncio.wait_for(done.wait(), 15)
+    stop2.set()
+    await asyncio.wait_for(task2, 10)
+    assert handled[9] in seen                                     # the crashed one came back
+    assert acknowledged_before | set(seen) == set(sent)          # nothing lost
+    assert not acknowledged_before & set(seen)                   # nothing acknowledged comes back
+    assert all(count == 1 for count in seen.values())            # nothing twice after the restart
+
+
+async def test_stream_survives_a_nats_restart(tmp_path: Any) -> None:
+    import nats
+
+    server = NatsServer(tmp_path)
+    server.start()
+    try:
+        nc = await nats.connect(server.url)
+        js = nc.jetstream()
+        await bus.ensure_events_stream(js)
+        await bus.publish(js, "hibiki.t1.call.started", b"kept", "id-1")
+        await nc.close()
+        server.stop()
+        server.start()
+        nc = await nats.connect(server.url)
+        msg = await nc.jetstream().get_last_msg(bus.EVENTS_STREAM, "hibiki.t1.call.started")
+        assert msg.data == b"kept"
+        await nc.close()
+    finally:
+        server.stop()

@@ -1,0 +1,1 @@
+"""Test support: real servers (NATS, services) started and stopped by the tests."""
