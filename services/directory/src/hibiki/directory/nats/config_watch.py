@@ -2,11 +2,15 @@
 
 Every replica subscribes (core NATS, so each one gets every notification) and
 recompiles that tenant from the store; a stale or duplicate notification is harmless.
+Once the new view answers, the replica says so on ``hibiki.<tenant>.config.applied``
+(with its own id and the tenant's version), so a change can be confirmed on every replica.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import uuid
 from collections.abc import Callable
 
 from nats.aio.client import Client
@@ -16,9 +20,11 @@ from sqlalchemy import Engine
 from hibiki.common.logging import get_logger
 from hibiki.directory.storage.database import load_tenants
 from hibiki.directory.view import DirectoryView
-from hibiki.events.v1 import config_pb2
+from hibiki.common import bus
+from hibiki.events.v1 import config_pb2, meta_pb2
 
 SUBJECT = "hibiki.*.config.changed"
+REPLICA = f"directory@{socket.gethostname()}/{uuid.uuid4().hex[:8]}"
 log = get_logger("hibiki.directory.config_watch")
 
 
@@ -54,4 +60,11 @@ class ConfigWatch:
             self._view.remove(tenant_id)
         for tenant in fresh:
             self._view.replace(tenant)
-        log.info("tenant_refreshed", tenant=tenant_id, version=self._view.version(tenant_id))
+        version = self._view.version(tenant_id) or 0
+        log.info("tenant_refreshed", tenant=tenant_id, version=version)
+        applied = config_pb2.ConfigurationChanged(
+            meta=meta_pb2.EventMeta(id=str(uuid.uuid4()), tenant=tenant_id, source=REPLICA), version=version)
+        try:
+            await self._nc.publish(bus.subject(tenant_id, "config", "applied"), applied.SerializeToString())
+        except Exception as exc:  # the view is fresh either way; the confirmation is best effort
+            log.warning("config_applied_not_published", tenant=tenant_id, error=str(exc))

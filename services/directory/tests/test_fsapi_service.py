@@ -1,0 +1,173 @@
+"""The directory service for real: HTTP, SQLite store, NATS watch, asked by the emulator's
+mod_xml_curl client exactly as FreeSWITCH 1.10 asks."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import insert, update
+
+from fsemu.xml_curl import XmlCurlClient, digest_response, find_user, verify_digest
+from hibiki.common import bus
+from hibiki.directory import documents
+from hibiki.directory.app import main
+from hibiki.directory.config import DirectoryConfig
+from hibiki.directory.storage.database import a1_hash, open_store
+from hibiki.directory.storage.tables import sip_users, tenants
+from hibiki.events.v1 import config_pb2, meta_pb2
+from support.servers import FIXTURES, free_port, running
+
+NOT_FOUND = documents.NOT_FOUND.encode()
+
+
+def make_config(tmp_path: Path, nats_url: str, **overrides: Any) -> DirectoryConfig:
+    config = DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_url,
+                                       "HIBIKI_DIRECTORY_PORT": str(free_port())})
+    return dataclasses.replace(config, **overrides)
+
+
+@pytest.fixture
+async def directory(tmp_path: Path, nats_server: Any, authority: Any) -> AsyncIterator[DirectoryConfig]:
+    config = make_config(tmp_path, nats_server.url)
+    async with running(main, config):
+        yield config
+
+
+def fsapi(config: DirectoryConfig) -> str:
+    return f"http://127.0.0.1:{config.port}/fsapi"
+
+
+async def post_raw(config: DirectoryConfig, body: bytes, **headers: str) -> httpx.Response:
+    async with httpx.AsyncClient() as client:
+        return await client.post(fsapi(config), content=body,
+                                 headers={"Content-Type": "application/x-www-form-urlencoded", **headers})
+
+
+async def test_every_capture_of_an_unknown_user_gets_the_exact_not_found(directory: DirectoryConfig) -> None:
+    client = XmlCurlClient(fsapi(directory))
+    for path in sorted((FIXTURES / "xml_curl").glob("*.body")):
+        reply = await client.post(path.read_bytes())
+        assert reply.status == 200, path.name
+        assert reply.body == NOT_FOUND, path.name
+
+
+async def test_a_user_added_to_the_store_answers_after_the_nats_notification(
+        directory: DirectoryConfig, nats_client: Any) -> None:
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    engine = open_store(directory.database_url)
+    with engine.begin() as conn:
+        conn.execute(insert(tenants).values(id=tenant, domain="127.0.0.1", name="Nagaoka", version=2))
+        conn.execute(insert(sip_users).values(tenant_id=tenant, user_id="1001", a1_hash=a1_hash("1001", "127.0.0.1", "s3cret"),
+                                              display_name='長岡 "代表" <&>', extension="1001"))
+    client = XmlCurlClient(fsapi(directory))
+    # Committed but not yet announced: the view answers from memory, not from the database.
+    before = await client.directory(user="1001", domain="127.0.0.1", action="sip_auth", sip_auth_method="REGISTER")
+    assert before.not_found
+
+    assert await watch_refresh(nats_client, tenant) == 2
+    after = await client.directory(user="1001", domain="127.0.0.1", action="sip_auth", sip_auth_method="REGISTER")
+    assert not after.not_found and after.xml is not None
+    user = find_user(after.xml, "1001", "127.0.0.1")
+    assert user is not None
+    assert "password" not in user.params
+    assert user.params["a1-hash"] == hashlib.md5(b"1001:127.0.0.1:s3cret").hexdigest()
+    assert user.variables["effective_caller_id_name"] == '長岡 "代表" <&>'
+    assert user.variables["hibiki_tenant"] == tenant
+    # What mod_sofia does with the answer: the right password registers, a wrong one does not.
+    nonce, uri = "abc123", "sip:127.0.0.1"
+    good = digest_response(hashlib.md5(b"1001:127.0.0.1:s3cret").hexdigest(), "REGISTER", uri, nonce)
+    bad = digest_response(hashlib.md5(b"1001:127.0.0.1:guess").hexdigest(), "REGISTER", uri, nonce)
+    assert verify_digest(user, method="REGISTER", uri=uri, nonce=nonce, response=good)
+    assert not verify_digest(user, method="REGISTER", uri=uri, nonce=nonce, response=bad)
+    # The same tenant, another domain, an unknown user: fail closed.
+    assert (await client.directory(user="1001", domain="other.example", action="sip_auth")).body == NOT_FOUND
+    assert (await client.directory(user="9999", domain="127.0.0.1", action="sip_auth")).body == NOT_FOUND
+
+    with engine.begin() as conn:
+        conn.execute(update(tenants).where(tenants.c.id == tenant).values(domain="nagaoka.example", version=3))
+    assert await watch_refresh(nats_client, tenant) == 3
+    assert (await client.directory(user="1001", domain="127.0.0.1", action="sip_auth")).body == NOT_FOUND
+    assert not (await client.directory(user="1001", domain="nagaoka.example", action="user_call")).not_found
+    engine.dispose()
+
+
+async def watch_refresh(nats_client: Any, tenant: str) -> int:
+    """Publish config.changed; return the version the replica confirms on config.applied."""
+    applied = await nats_client.subscribe(bus.subject(tenant, "config", "applied"))
+    event = config_pb2.ConfigurationChanged(meta=meta_pb2.EventMeta(id=str(uuid.uuid4()), tenant=tenant), version=1)
+    await nats_client.publish(bus.subject(tenant, "config", "changed"), event.SerializeToString())
+    msg = await applied.next_msg(timeout=5)
+    await applied.unsubscribe()
+    confirmation = config_pb2.ConfigurationChanged.FromString(msg.data)
+    assert confirmation.meta.tenant == tenant and confirmation.meta.source.startswith("directory@")
+    return int(confirmation.version)
+
+
+@pytest.mark.parametrize("body", [
+    b"", b"section=", b"section=directory&user=%00", b"\xff\xfe\x00", b"section=phrases&x=1",
+    b"section=directory&tag_name=domain&key_name=name&key_value=x'%22%3E%3C&user=1000&domain=%3Cevil%3E",
+    b"section=dialplan&Caller-Destination-Number=1000",  # not served yet: fail closed
+])
+async def test_bad_input_is_answered_not_found_never_a_crash(directory: DirectoryConfig, body: bytes) -> None:
+    reply = await post_raw(directory, body)
+    assert reply.status_code == 200
+    assert reply.content == NOT_FOUND
+    assert reply.headers["content-type"].startswith("text/xml")
+
+
+async def test_truncated_capture_and_oversized_body(directory: DirectoryConfig) -> None:
+    body = (FIXTURES / "xml_curl" / "xml_curl_directory_sip_auth_INVITE.body").read_bytes()
+    for cut in (1, len(body) // 3, len(body) - 5):
+        assert (await post_raw(directory, body[:cut])).content == NOT_FOUND
+    assert (await post_raw(directory, body + b"&pad=" + b"x" * 70_000)).content == NOT_FOUND
+    # the service is still there afterwards
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(f"http://127.0.0.1:{directory.port}/healthz")).status_code == 200
+
+
+async def test_fsapi_refuses_addresses_outside_the_allow_list(tmp_path: Path, nats_server: Any, authority: Any) -> None:
+    import ipaddress
+
+    config = make_config(tmp_path, nats_server.url, fsapi_allow=(ipaddress.ip_network("192.0.2.0/24"),))
+    async with running(main, config):
+        body = (FIXTURES / "xml_curl" / "xml_curl_directory_user_exists.body").read_bytes()
+        reply = await post_raw(config, body)
+        assert reply.status_code == 403
+        assert "may not use /fsapi" in reply.text
+        # FreeSWITCH counts a non-200 answer as no result: the user does not register.
+        assert (await XmlCurlClient(fsapi(config)).post(body)).not_found
+
+
+async def test_fsapi_basic_auth_as_mod_xml_curl_sends_it(tmp_path: Path, nats_server: Any, authority: Any) -> None:
+    config = make_config(tmp_path, nats_server.url, fsapi_user="freeswitch", fsapi_password="pa:ss")
+    async with running(main, config):
+        body = (FIXTURES / "xml_curl" / "xml_curl_directory_user_exists.body").read_bytes()
+        assert (await XmlCurlClient(fsapi(config)).post(body)).status == 401
+        assert (await XmlCurlClient(fsapi(config), basic_auth=("freeswitch", "wrong")).post(body)).status == 401
+        ok = await XmlCurlClient(fsapi(config), basic_auth=("freeswitch", "pa:ss")).post(body)
+        assert ok.status == 200 and ok.body == NOT_FOUND
+
+
+async def test_everything_but_fsapi_and_probes_needs_a_token(directory: DirectoryConfig, service_token: str) -> None:
+    base = f"http://127.0.0.1:{directory.port}"
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(f"{base}/healthz")).json() == {"service": "directory", "status": "ok"}
+        ready = await client.get(f"{base}/readyz")
+        assert ready.status_code == 200 and ready.json()["checks"] == {"nats": True}
+        for path in ("/metrics", "/api/v1/info"):
+            refused = await client.get(base + path)
+            assert refused.status_code == 401
+            assert refused.json()["error_id"] == "unauthenticated"
+            forged = await client.get(base + path, headers={"Authorization": "Bearer x.y.z"})
+            assert forged.status_code == 401
+        metrics = await client.get(f"{base}/metrics", headers={"Authorization": f"Bearer {service_token}"})
+        assert metrics.status_code == 200 and "hibiki_fsapi_requests_total" in metrics.text
+        info = await client.get(f"{base}/api/v1/info", headers={"Authorization": f"Bearer {service_token}"})
+        assert info.json() == {"service": "directory", "tenants": 0, "caller": "tests"}
