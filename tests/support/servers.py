@@ -4,6 +4,7 @@ run in-process on free ports. Tests wait on readiness events, never on sleeps.""
 from __future__ import annotations
 
 import asyncio
+import random
 import contextlib
 import secrets
 import socket
@@ -23,10 +24,24 @@ REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO.parent / "shared" / "fixtures" / "freeswitch"
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free TCP port below the kernel's ephemeral range (so no outgoing connection of
+    another test takes it between now and its use), never the same one twice per run."""
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port found")
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:

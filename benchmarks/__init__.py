@@ -1,0 +1,1 @@
+"""Benchmarks (`just bench <target>`): each prints its figures next to an in-run baseline."""

@@ -1,0 +1,126 @@
+"""`hibiki up`: the whole stack as a user starts it, stopped with Ctrl-C, started again."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import nats
+import pytest
+from sqlalchemy import create_engine, insert
+
+from hibiki.common import bus
+from hibiki.directory.storage.database import a1_hash
+from hibiki.directory.storage.tables import sip_users, tenants
+from support.servers import FIXTURES, free_port
+
+pytestmark = pytest.mark.slow
+
+
+def stack_env(tmp_path: Path) -> dict[str, str]:
+    names = ["DIRECTORY_PORT", "CALLCONTROL_PORT", "CALLCONTROL_ESL_PORT", "ACD_PORT", "ACD_GRPC_PORT",
+             "RECORDING_PORT", "ANALYTICS_PORT"]
+    env = {f"HIBIKI_{n}": str(free_port()) for n in names}
+    env["HIBIKI_NATS_URL"] = f"nats://127.0.0.1:{free_port()}"
+    env["HIBIKI_DATA_DIR"] = str(tmp_path / "ignored")  # --data-dir wins
+    return {**os.environ, **env}
+
+
+class Up:
+    def __init__(self, env: dict[str, str], data: Path) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "hibiki.stack.cli", "up", "--data-dir", str(data)],
+                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+
+    def wait_for(self, text: str) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip())
+            if text in line:
+                return
+        raise AssertionError(f"{text!r} never printed:\n" + "\n".join(self.lines))
+
+    def interrupt(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        self.wait_for("hibiki: stopped")
+        return self.process.wait(30)
+
+
+def fsapi(env: dict[str, str], body: bytes) -> bytes:
+    request = urllib.request.Request(f"http://127.0.0.1:{env['HIBIKI_DIRECTORY_PORT']}/fsapi", data=body,
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(request, timeout=5) as reply:
+        return reply.read()
+
+
+def closed(port: str) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", int(port))) != 0
+
+
+async def publish_and_read(url: str, publish: bool) -> bytes:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    if publish:
+        await bus.publish(js, "hibiki.t1.call.started", b"from the first run", "first-run-1")
+    msg = await js.get_last_msg(bus.EVENTS_STREAM, "hibiki.t1.call.started")
+    await nc.close()
+    return bytes(msg.data)
+
+
+def test_up_serves_stops_cleanly_and_finds_its_data_again(tmp_path: Path) -> None:
+    env = stack_env(tmp_path)
+    data = tmp_path / "var"
+    body = (FIXTURES / "xml_curl" / "xml_curl_directory_user_exists.body").read_bytes()
+
+    first = Up(env, data)
+    try:
+        first.wait_for("Press Ctrl-C to stop.")
+        text = "\n".join(first.lines)
+        for name in ("nats", "directory", "callcontrol", "acd", "recording", "analytics"):
+            assert f"  up   {name}" in text
+        assert f"POST http://127.0.0.1:{env['HIBIKI_DIRECTORY_PORT']}/fsapi" in text
+        assert fsapi(env, body) == (b'<document type="freeswitch/xml"><section name="result">'
+                                    b'<result status="not found"/></section></document>')
+        assert asyncio.run(publish_and_read(env["HIBIKI_NATS_URL"], publish=True)) == b"from the first run"
+    finally:
+        assert first.interrupt() == 0
+    assert "  down nats" in first.lines and "  down directory" in first.lines
+    assert all(closed(port) for key, port in env.items() if key.endswith("_PORT") and key.startswith("HIBIKI_"))
+    secret = (data / "auth.secret").read_text()
+
+    # Between the runs an administrator adds user 1000 on 127.0.0.1 to the configuration store.
+    engine = create_engine(f"sqlite:///{data / 'directory.sqlite'}")
+    with engine.begin() as conn:
+        conn.execute(insert(tenants).values(id="t1", domain="127.0.0.1", name="Test", version=1))
+        conn.execute(insert(sip_users).values(tenant_id="t1", user_id="1000", a1_hash=a1_hash("1000", "127.0.0.1", "pw")))
+    engine.dispose()
+
+    second = Up(env, data)
+    try:
+        second.wait_for("Press Ctrl-C to stop.")
+        answer = fsapi(env, body)
+        assert b'<user id="1000">' in answer and b"a1-hash" in answer
+        assert asyncio.run(publish_and_read(env["HIBIKI_NATS_URL"], publish=False)) == b"from the first run"
+    finally:
+        assert second.interrupt() == 0
+    assert (data / "auth.secret").read_text() == secret
+    assert (data / "analytics" / "chdb").is_dir()
+
+
+def test_up_refuses_a_busy_nats_port(tmp_path: Path) -> None:
+    env = stack_env(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", int(env["HIBIKI_NATS_URL"].rsplit(":", 1)[1])))
+        busy.listen()
+        result = subprocess.run([sys.executable, "-m", "hibiki.stack.cli", "up", "--data-dir", str(tmp_path / "v")],
+                                env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "hibiki up: error: NATS: cannot listen on 127.0.0.1:" in result.stderr
+    assert "Traceback" not in result.stderr
