@@ -701,3 +701,34 @@ def test_fallback_dialplan_routes_emergency_and_survival() -> None:
     }["public"]
     assert "sofia/gateway/survival/09012345678" in [a.get("data") for a in public.iter("action")]
     assert not any(app == "bridge" for app, _ in route("global", "0312345678")), "no PSTN in survival mode"
+
+
+@pytest.mark.parametrize("path", top_level(), ids=rel)
+def test_each_service_accepts_the_configuration_it_is_given(path: Path) -> None:
+    """The values a Deployment hands its service parse with that service's own loader, and
+    FreeSWITCH's pod network may reach /fsapi and the outbound event socket."""
+    import importlib
+
+    docs = render(path)
+    config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in of_kind(docs, "ConfigMap")}
+    loaders = {"directory": "DirectoryConfig", "callcontrol": "CallControlConfig", "acd": "AcdConfig",
+               "recording": "RecordingConfig", "analytics": "AnalyticsConfig"}
+    violations = []
+    for dep in of_kind(docs, "Deployment"):
+        service = dep["metadata"]["name"]
+        c = dep["spec"]["template"]["spec"]["containers"][0]
+        env: dict[str, str] = {"HIBIKI_AUTH_SECRET": "x" * 40}
+        for ref in c.get("envFrom", []):
+            env.update(config_maps.get(ref["configMapRef"]["name"], {}))
+        env.update({e["name"]: e["value"] for e in c.get("env", []) if "value" in e})
+        loader = getattr(importlib.import_module(f"hibiki.{service}.config"), loaders[service])
+        try:
+            config = loader.from_env(env)
+        except Exception as exc:  # a ConfigError names the variable
+            violations.append(f"{service}: {exc}")
+            continue
+        for attr in ("fsapi_allow", "esl_allow"):
+            allowed = getattr(config, attr, None)
+            if allowed is not None and all(net.is_loopback for net in allowed):
+                violations.append(f"{service}: {attr} admits only loopback, FreeSWITCH pods would be refused")
+    fail_on(violations)
