@@ -10,6 +10,7 @@ import json
 import sys
 
 import gevent
+import gevent.event
 import greenswitch
 
 
@@ -18,13 +19,16 @@ def inbound(port: int, password: str) -> None:
     fs.connect()
     status = fs.send("api status")
     got: list[str] = []
-    fs.register_handle("CHANNEL_ANSWER", lambda ev: got.append(ev.headers.get("Unique-ID", "")))
+    answered = gevent.event.Event()
+
+    def on_answer(ev: object) -> None:
+        got.append(ev.headers.get("Unique-ID", ""))  # type: ignore[attr-defined]
+        answered.set()
+
+    fs.register_handle("CHANNEL_ANSWER", on_answer)
     reply = fs.send("events plain CHANNEL_ANSWER")
     print(json.dumps({"status": status.data, "events_reply": reply.headers.get("Reply-Text")}), flush=True)
-    for _ in range(100):
-        if got:
-            break
-        gevent.sleep(0.05)
+    answered.wait(timeout=5)
     print(json.dumps({"answered": got}), flush=True)
     fs.stop()
 

@@ -8,6 +8,7 @@ start finds the SQLite store, the chdb store and the JetStream data where it lef
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from urllib.parse import urlparse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -60,7 +62,7 @@ def _port_open(host: str, port: int) -> bool:
 def _healthy(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=0.5) as r:
-            return r.status == 200
+            return bool(r.status == 200)
     except (urllib.error.URLError, OSError):
         return False
 
@@ -81,7 +83,7 @@ class Stack:
         self.children.append(child)
         return child
 
-    def _wait(self, child: Child, ready: callable, what: str) -> None:  # type: ignore[valid-type]
+    def _wait(self, child: Child, ready: Callable[[], bool], what: str) -> None:
         started = time.monotonic()
         while time.monotonic() - started < START_TIMEOUT:
             if child.process.poll() is not None:
@@ -114,7 +116,7 @@ class Stack:
             spawned.append((spec, self._spawn(spec.name, command, env)))
         for spec, child in spawned:
             port = int(env.get(spec.port_var, spec.default_port))
-            self._wait(child, lambda port=port: _healthy(port), f"http://{HOST}:{port}")  # type: ignore[misc]
+            self._wait(child, functools.partial(_healthy, port), f"http://{HOST}:{port}")
         _say(f"  up   {'analytics db':<12} chdb {self.root / 'analytics' / 'chdb'}")
         _say("")
         _say("Hibiki is running:")

@@ -48,7 +48,7 @@ class ChdbStore:
 
         Path(path).mkdir(parents=True, exist_ok=True)
         try:
-            self._session = session.Session(path)
+            self._session: Any = session.Session(path)  # type: ignore[no-untyped-call]
         except Exception as exc:
             raise StartupError(f"analytics store chdb://{path}: {exc}") from None
         self._lock = threading.Lock()

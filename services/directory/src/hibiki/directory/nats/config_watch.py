@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from sqlalchemy import Engine
 
 from hibiki.common.logging import get_logger
@@ -32,7 +33,7 @@ class ConfigWatch:
     def __init__(self, nc: Client, engine: Engine, view: DirectoryView,
                  loader: Callable[[Engine, str | None], list] = load_tenants) -> None:  # type: ignore[type-arg]
         self._nc, self._engine, self._view, self._load = nc, engine, view, loader
-        self._sub = None
+        self._sub: Subscription | None = None
 
     async def start(self) -> None:
         self._sub = await self._nc.subscribe(SUBJECT, cb=self._on_message)
