@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -13,11 +14,8 @@ from pathlib import Path
 
 import nats
 import pytest
-from sqlalchemy import create_engine, insert
 
 from hibiki.common import bus
-from hibiki.directory.storage.database import a1_hash
-from hibiki.directory.storage.tables import sip_users, tenants
 from support.servers import FIXTURES, free_port
 
 pytestmark = pytest.mark.slow
@@ -59,6 +57,15 @@ def fsapi(env: dict[str, str], body: bytes) -> bytes:
         return reply.read()
 
 
+def api(env: dict[str, str], token: str, path: str, body: object) -> dict[str, str]:
+    request = urllib.request.Request(f"http://127.0.0.1:{env['HIBIKI_DIRECTORY_PORT']}{path}",
+                                     data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=5) as reply:
+        assert reply.status == 201
+        return dict(json.loads(reply.read()))
+
+
 def closed(port: str) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", int(port))) != 0
@@ -89,24 +96,25 @@ def test_up_serves_stops_cleanly_and_finds_its_data_again(tmp_path: Path) -> Non
         assert fsapi(env, body) == (b'<document type="freeswitch/xml"><section name="result">'
                                     b'<result status="not found"/></section></document>')
         assert asyncio.run(publish_and_read(env["HIBIKI_NATS_URL"], publish=True)) == b"from the first run"
+        # An administrator adds user 1000 with a desk phone on 127.0.0.1 through the admin API.
+        token = subprocess.run([sys.executable, "-m", "hibiki.stack.cli", "token", "--user", "admin", "--role",
+                                "platform-admin"], env={**env, "HIBIKI_DATA_DIR": str(data)}, capture_output=True,
+                               text=True, check=True).stdout.strip()
+        user = api(env, token, "/api/v1/tenants", {"id": "t1", "domain": "127.0.0.1"})
+        user = api(env, token, "/api/v1/tenants/t1/users", {"username": "u1000", "extension": "1000"})
+        api(env, token, "/api/v1/tenants/t1/devices", {"user_id": user["id"], "sip_username": "1000",
+                                                       "password": "a long enough secret"})
     finally:
         assert first.interrupt() == 0
     assert "  down nats" in first.lines and "  down directory" in first.lines
     assert all(closed(port) for key, port in env.items() if key.endswith("_PORT") and key.startswith("HIBIKI_"))
     secret = (data / "auth.secret").read_text()
 
-    # Between the runs an administrator adds user 1000 on 127.0.0.1 to the configuration store.
-    engine = create_engine(f"sqlite:///{data / 'directory.sqlite'}")
-    with engine.begin() as conn:
-        conn.execute(insert(tenants).values(id="t1", domain="127.0.0.1", name="Test", version=1))
-        conn.execute(insert(sip_users).values(tenant_id="t1", user_id="1000", a1_hash=a1_hash("1000", "127.0.0.1", "pw")))
-    engine.dispose()
-
     second = Up(env, data)
     try:
         second.wait_for("Press Ctrl-C to stop.")
         answer = fsapi(env, body)
-        assert b'<user id="1000">' in answer and b"a1-hash" in answer
+        assert b'<user id="1000">' in answer and b"dial-string" in answer
         assert asyncio.run(publish_and_read(env["HIBIKI_NATS_URL"], publish=False)) == b"from the first run"
     finally:
         assert second.interrupt() == 0

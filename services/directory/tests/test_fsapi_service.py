@@ -12,15 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert, update
 
 from fsemu.xml_curl import XmlCurlClient, digest_response, find_user, verify_digest
 from hibiki.common import bus
 from hibiki.directory import documents
 from hibiki.directory.app import main
 from hibiki.directory.config import DirectoryConfig
-from hibiki.directory.storage.database import a1_hash, open_store
-from hibiki.directory.storage.tables import sip_users, tenants
 from hibiki.events.v1 import config_pb2, meta_pb2
 from support.servers import FIXTURES, free_port, running
 
@@ -58,56 +55,74 @@ async def test_every_capture_of_an_unknown_user_gets_the_exact_not_found(directo
         assert reply.body == NOT_FOUND, path.name
 
 
-async def test_a_user_added_to_the_store_answers_after_the_nats_notification(
-        directory: DirectoryConfig, nats_client: Any) -> None:
+async def admin(config: DirectoryConfig, token: str, method: str, path: str, body: Any = None) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.port}") as client:
+        return await client.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
+
+
+async def test_a_user_added_through_the_admin_api_answers_on_the_next_request(
+        directory: DirectoryConfig, nats_client: Any, service_token: str) -> None:
     tenant = f"t{uuid.uuid4().hex[:8]}"
-    engine = open_store(directory.database_url)
-    with engine.begin() as conn:
-        conn.execute(insert(tenants).values(id=tenant, domain="127.0.0.1", name="Nagaoka", version=2))
-        conn.execute(insert(sip_users).values(tenant_id=tenant, user_id="1001", a1_hash=a1_hash("1001", "127.0.0.1", "s3cret"),
-                                              display_name='長岡 "代表" <&>', extension="1001"))
     client = XmlCurlClient(fsapi(directory))
-    # Committed but not yet announced: the view answers from memory, not from the database.
-    before = await client.directory(user="1001", domain="127.0.0.1", action="sip_auth", sip_auth_method="REGISTER")
-    assert before.not_found
-
-    assert await watch_refresh(nats_client, tenant) == 2
-    after = await client.directory(user="1001", domain="127.0.0.1", action="sip_auth", sip_auth_method="REGISTER")
-    assert not after.not_found and after.xml is not None
-    user = find_user(after.xml, "1001", "127.0.0.1")
-    assert user is not None
-    assert "password" not in user.params
-    assert user.params["a1-hash"] == hashlib.md5(b"1001:127.0.0.1:s3cret").hexdigest()
-    assert user.variables["effective_caller_id_name"] == '長岡 "代表" <&>'
-    assert user.variables["hibiki_tenant"] == tenant
-    # What mod_sofia does with the answer: the right password registers, a wrong one does not.
-    nonce, uri = "abc123", "sip:127.0.0.1"
-    good = digest_response(hashlib.md5(b"1001:127.0.0.1:s3cret").hexdigest(), "REGISTER", uri, nonce)
-    bad = digest_response(hashlib.md5(b"1001:127.0.0.1:guess").hexdigest(), "REGISTER", uri, nonce)
-    assert verify_digest(user, method="REGISTER", uri=uri, nonce=nonce, response=good)
-    assert not verify_digest(user, method="REGISTER", uri=uri, nonce=nonce, response=bad)
-    # The same tenant, another domain, an unknown user: fail closed.
-    assert (await client.directory(user="1001", domain="other.example", action="sip_auth")).body == NOT_FOUND
-    assert (await client.directory(user="9999", domain="127.0.0.1", action="sip_auth")).body == NOT_FOUND
-
-    with engine.begin() as conn:
-        conn.execute(update(tenants).where(tenants.c.id == tenant).values(domain="nagaoka.example", version=3))
-    assert await watch_refresh(nats_client, tenant) == 3
-    assert (await client.directory(user="1001", domain="127.0.0.1", action="sip_auth")).body == NOT_FOUND
-    assert not (await client.directory(user="1001", domain="nagaoka.example", action="user_call")).not_found
-    engine.dispose()
-
-
-async def watch_refresh(nats_client: Any, tenant: str) -> int:
-    """Publish config.changed; return the version the replica confirms on config.applied."""
+    assert (await client.directory(user="desk1001", domain="127.0.0.1", action="sip_auth")).not_found
     applied = await nats_client.subscribe(bus.subject(tenant, "config", "applied"))
-    event = config_pb2.ConfigurationChanged(meta=meta_pb2.EventMeta(id=str(uuid.uuid4()), tenant=tenant), version=1)
-    await nats_client.publish(bus.subject(tenant, "config", "changed"), event.SerializeToString())
-    msg = await applied.next_msg(timeout=5)
+
+    async def call(method: str, path: str, body: Any = None) -> Any:
+        reply = await admin(directory, service_token, method, path, body)
+        assert reply.status_code in (200, 201, 204), reply.text
+        confirmation = config_pb2.ConfigurationChanged.FromString((await applied.next_msg(timeout=5)).data)
+        assert confirmation.meta.source.startswith("directory@")
+        return reply.json() if reply.content else None
+
+    await call("POST", "/api/v1/tenants", {"id": tenant, "domain": "127.0.0.1", "name": "長岡市",
+                                           "representative_number": "0258123456"})
+    user = await call("POST", f"/api/v1/tenants/{tenant}/users", {
+        "username": "sato", "display_name": '佐藤 "代表" <&>', "extension": "1001", "voicemail_pin": "4321"})
+    desk = await call("POST", f"/api/v1/tenants/{tenant}/devices", {
+        "user_id": user["id"], "sip_username": "desk1001", "password": "correct horse battery", "kind": "desk_phone"})
+    await call("POST", f"/api/v1/tenants/{tenant}/devices", {
+        "user_id": user["id"], "sip_username": "mobile1001", "password": "another long secret", "kind": "smartphone"})
+    assert "password" not in desk and "a1_hash" not in desk
+
+    # REGISTER from the desk phone: mod_sofia gets the device's a1-hash and the user's variables.
+    reply = await client.directory(user="desk1001", domain="127.0.0.1", action="sip_auth", sip_auth_method="REGISTER")
+    assert not reply.not_found and reply.xml is not None
+    entry = find_user(reply.xml, "desk1001", "127.0.0.1")
+    assert entry is not None and "password" not in entry.params
+    assert entry.params["a1-hash"] == hashlib.md5(b"desk1001:127.0.0.1:correct horse battery").hexdigest()
+    assert entry.variables["effective_caller_id_name"] == '佐藤 "代表" <&>'
+    assert entry.variables["effective_caller_id_number"] == "1001"
+    assert entry.variables["outbound_caller_id_number"] == "0258123456"
+    assert entry.variables["hibiki_tenant"] == tenant
+    nonce, uri = "abc123", "sip:127.0.0.1"
+    good = digest_response(hashlib.md5(b"desk1001:127.0.0.1:correct horse battery").hexdigest(), "REGISTER", uri, nonce)
+    bad = digest_response(hashlib.md5(b"desk1001:127.0.0.1:guess").hexdigest(), "REGISTER", uri, nonce)
+    assert verify_digest(entry, method="REGISTER", uri=uri, nonce=nonce, response=good)
+    assert not verify_digest(entry, method="REGISTER", uri=uri, nonce=nonce, response=bad)
+
+    # bridge user/1001@127.0.0.1 rings every device of the user at once (PBX-03).
+    ringing = await client.directory(user="1001", domain="127.0.0.1", action="user_call")
+    assert ringing.xml is not None
+    ring = find_user(ringing.xml, "1001", "127.0.0.1")
+    assert ring is not None
+    assert ring.params["dial-string"].endswith(
+        "${sofia_contact(*/desk1001@127.0.0.1)},${sofia_contact(*/mobile1001@127.0.0.1)}")
+    voicemail = find_user((await client.directory(user="1001", domain="127.0.0.1", action="voicemail-lookup")).xml,
+                          "1001", "127.0.0.1")
+    assert voicemail is not None and voicemail.params["vm-password"] == "4321"
+
+    # Fail closed: other domain, unknown device, and a device once disabled.
+    assert (await client.directory(user="desk1001", domain="other.example", action="sip_auth")).body == NOT_FOUND
+    assert (await client.directory(user="9999", domain="127.0.0.1", action="sip_auth")).body == NOT_FOUND
+    await call("PATCH", f"/api/v1/tenants/{tenant}/devices/{desk['id']}", {"enabled": False})
+    assert (await client.directory(user="desk1001", domain="127.0.0.1", action="sip_auth")).body == NOT_FOUND
+    await call("PATCH", f"/api/v1/tenants/{tenant}/users/{user['id']}", {"caller_id_policy": "direct",
+                                                                         "direct_number": "0258123999"})
+    reply = await client.directory(user="mobile1001", domain="127.0.0.1", action="sip_auth")
+    assert find_user(reply.xml, "mobile1001", "127.0.0.1").variables["outbound_caller_id_number"] == "0258123999"
+    await call("DELETE", f"/api/v1/tenants/{tenant}")
+    assert (await client.directory(user="mobile1001", domain="127.0.0.1", action="sip_auth")).body == NOT_FOUND
     await applied.unsubscribe()
-    confirmation = config_pb2.ConfigurationChanged.FromString(msg.data)
-    assert confirmation.meta.tenant == tenant and confirmation.meta.source.startswith("directory@")
-    return int(confirmation.version)
 
 
 @pytest.mark.parametrize("body", [

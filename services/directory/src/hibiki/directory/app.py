@@ -14,7 +14,11 @@ from hibiki.common.lifecycle import NatsComponent, run_until_stopped
 from hibiki.common.net import bind_tcp
 from hibiki.directory.config import DirectoryConfig
 from hibiki.directory.http.fsapi import FsapiEndpoint
+from hibiki.directory.http.admin import AdminApi
 from hibiki.directory.http.info import info_endpoint
+from hibiki.directory.http.openapi import openapi
+from hibiki.directory.nats.notifier import ConfigNotifier
+from hibiki.directory.storage.repository import ConfigRepository
 from hibiki.directory.nats.config_watch import ConfigWatch
 from hibiki.directory.storage.database import load_tenants, open_store
 from hibiki.directory.view import DirectoryView
@@ -29,21 +33,25 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
     for tenant in await asyncio.to_thread(load_tenants, engine):
         view.replace(tenant)
     nc = await bus.connect(config.nats_url, "hibiki-directory")
+    await bus.ensure_events_stream(nc.jetstream())
 
     async def readiness() -> dict[str, bool]:
         return {"nats": nc.is_connected}
 
+    admin = AdminApi(ConfigRepository(engine), ConfigNotifier(nc.jetstream()))
     app = build_app(
         "directory",
         authority,
         [Route("/fsapi", FsapiEndpoint(config, view).handle, methods=["POST"]),
-         Route("/api/v1/info", info_endpoint(view))],
-        open_paths=["/fsapi"],
+         Route("/api/v1/info", info_endpoint(view)),
+         Route("/api/v1/openapi.json", openapi),
+         *admin.routes()],
+        open_paths=["/fsapi", "/api/v1/openapi.json"],
         readiness=readiness,
     )
     http = HttpServer(app, sock)
     await run_until_stopped(
-        stop, [NatsComponent(nc), ConfigWatch(nc, engine, view), http], ready,
+        stop, [NatsComponent(nc), ConfigWatch(nc, engine, view, resync_seconds=config.resync_seconds), http], ready,
         url=f"http://{config.host}:{http.port}", fsapi=f"http://{config.host}:{http.port}/fsapi",
         tenants=len(view),
     )

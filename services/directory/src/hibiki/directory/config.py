@@ -22,6 +22,7 @@ class DirectoryConfig:
     fsapi_user: str | None
     fsapi_password: str | None
     fsapi_max_body: int
+    resync_seconds: float
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> DirectoryConfig:
@@ -43,4 +44,5 @@ class DirectoryConfig:
             fsapi_user=user,
             fsapi_password=password,
             fsapi_max_body=env.integer("FSAPI_MAX_BODY", 65536, minimum=1024),
+            resync_seconds=env.number("RESYNC_SECONDS", 30.0, minimum=0.1),
         )

@@ -1,7 +1,14 @@
 """Answering FreeSWITCH: from a parsed request and the view to an XML document.
 
-Fails closed: an unknown domain, an unknown user or a request we do not serve is
-the "not found" document, with the reason logged.
+Fails closed: an unknown domain, user or device, a disabled device, or a request we do
+not serve is the "not found" document, with the reason logged.
+
+Directory lookups (``section=directory``):
+- ``sip_auth`` (REGISTER, INVITE): the *device* named by its SIP username, with its
+  ``a1-hash`` and the variables of the user it belongs to;
+- ``user_call`` (``bridge user/<ext>@<domain>``): the *user* by extension or username, whose
+  ``dial-string`` rings every device of the user at once;
+- ``message-count``, ``voicemail-lookup`` and plain lookups: the user, with its voicemail PIN.
 """
 
 from __future__ import annotations
@@ -9,17 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hibiki.directory import documents
-from hibiki.directory.view import DirectoryView
+from hibiki.directory.view import DirectoryView, TenantView, UserEntry
 from hibiki.directory.xmlcurl import FsRequest
 
-# Directory lookups we answer with the user's entry (the rest of the directory
-# actions come with the configuration model).
-USER_LOOKUPS = frozenset({"", "sip_auth", "user_call", "message-count", "voicemail-lookup"})
-
-DIAL_STRING = (
-    "{^^:sip_invite_domain=${dialed_domain}:presence_id=${dialed_user}@${dialed_domain}}"
-    "${sofia_contact(*/${dialed_user}@${dialed_domain})}"
-)
+USER_LOOKUPS = frozenset({"", "user_call", "message-count", "voicemail-lookup"})
+DIAL_PREFIX = "{^^:sip_invite_domain=${dialed_domain}:presence_id=${dialed_user}@${dialed_domain}}"
 
 
 @dataclass(frozen=True)
@@ -43,24 +44,53 @@ def answer(request: FsRequest, view: DirectoryView) -> Answer:
 def _directory(request: FsRequest, view: DirectoryView) -> Answer:
     if request.get("purpose") in ("gateways", "network-list"):
         return not_found(f"purpose {request.get('purpose')!r}: no gateways or network lists configured")
-    if request.action not in USER_LOOKUPS:
+    if request.action != "sip_auth" and request.action not in USER_LOOKUPS:
         return not_found(f"directory action {request.action!r} is not served")
-    domain, user_id = request.domain, request.user
-    if not domain or not user_id:
+    domain, name = request.domain, request.user
+    if not domain or not name:
         return not_found("directory lookup without user and domain")
     tenant = view.tenant(domain)
     if tenant is None:
         return not_found(f"domain {domain!r} is not a tenant")
-    user = tenant.users.get(user_id)
-    if user is None:
-        return not_found(f"user {user_id!r} is not in {domain!r}", tenant.tenant_id)
+    if request.action == "sip_auth":
+        found = tenant.device(name)
+        if found is None:
+            return not_found(f"device {name!r} is not in {domain!r} (or is disabled)", tenant.tenant_id)
+        device, user = found
+        document = documents.directory_user(tenant.domain, device.sip_username, {"a1-hash": device.a1_hash},
+                                            _variables(tenant, user))
+        return Answer(document, "found", "", tenant.tenant_id)
+    owner = tenant.device(name)
+    target = tenant.user_by_number(name) or (owner[1] if owner else None)
+    if target is None:
+        return not_found(f"user {name!r} is not in {domain!r}", tenant.tenant_id)
+    params = {"dial-string": dial_string(tenant, target)}
+    if target.voicemail_enabled:
+        params["vm-password"] = target.voicemail_pin
+    params["vm-enabled"] = "true" if target.voicemail_enabled else "false"
+    document = documents.directory_user(tenant.domain, name, params, _variables(tenant, target))
+    return Answer(document, "found", "", tenant.tenant_id)
+
+
+def dial_string(tenant: TenantView, user: UserEntry) -> str:
+    """Every device of the user at once (``,``): phones, softphones, smartphones (PBX-03)."""
+    if not user.devices:
+        return "error/user_not_registered"
+    contacts = ",".join(f"${{sofia_contact(*/{d}@{tenant.domain})}}" for d in user.devices)
+    return DIAL_PREFIX + contacts
+
+
+def _variables(tenant: TenantView, user: UserEntry) -> dict[str, str]:
+    outbound = user.direct_number if user.caller_id_policy == "direct" and user.direct_number else tenant.representative_number
     variables = {
         "user_context": user.context,
-        "effective_caller_id_name": user.display_name or user.user_id,
-        "effective_caller_id_number": user.extension or user.user_id,
+        "effective_caller_id_name": user.display_name or user.username,
+        "effective_caller_id_number": user.extension or user.username,
         "hibiki_tenant": tenant.tenant_id,
+        "hibiki_user": user.id,
     }
-    document = documents.directory_user(
-        tenant.domain, user.user_id, {"a1-hash": user.a1_hash}, variables, {"dial-string": DIAL_STRING}
-    )
-    return Answer(document, "found", "", tenant.tenant_id)
+    if outbound:
+        variables["outbound_caller_id_number"] = outbound
+    if user.extension:
+        variables["mailbox"] = user.extension
+    return variables

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, Select, Table, create_engine, event, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from hibiki.common.errors import StartupError
-from hibiki.directory.storage.tables import sip_users, tenants
-from hibiki.directory.view import SipUser, TenantView
+from hibiki.directory.storage.tables import devices, tenants, users
+from hibiki.directory.view import DeviceEntry, TenantView, UserEntry
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
@@ -62,18 +63,49 @@ def a1_hash(user_id: str, realm: str, password: str) -> str:
 
 
 def load_tenants(engine: Engine, tenant_id: str | None = None) -> list[TenantView]:
-    """Compile one tenant (or all) from the store."""
+    """Compile one tenant (or all) from the store into views."""
+    def scoped(table: Table) -> Select[Any]:
+        query = select(table)
+        return query.where(table.c.tenant_id == tenant_id) if tenant_id is not None else query
+
     with engine.connect() as conn:
         query = select(tenants)
         if tenant_id is not None:
             query = query.where(tenants.c.id == tenant_id)
         rows = conn.execute(query).mappings().all()
-        users_query = select(sip_users)
-        if tenant_id is not None:
-            users_query = users_query.where(sip_users.c.tenant_id == tenant_id)
-        by_tenant: dict[str, dict[str, SipUser]] = {}
-        for u in conn.execute(users_query).mappings():
-            by_tenant.setdefault(u["tenant_id"], {})[u["user_id"]] = SipUser(
-                u["user_id"], u["a1_hash"], u["display_name"], u["extension"], u["context"]
-            )
-    return [TenantView(r["id"], r["domain"], int(r["version"]), by_tenant.get(r["id"], {})) for r in rows]
+        device_rows = conn.execute(scoped(devices)).mappings().all()
+        user_rows = conn.execute(scoped(users)).mappings().all()
+    by_tenant_devices: dict[str, dict[str, DeviceEntry]] = {}
+    devices_of: dict[str, list[str]] = {}
+    for d in device_rows:
+        if not d["enabled"]:
+            continue
+        by_tenant_devices.setdefault(d["tenant_id"], {})[d["sip_username"]] = DeviceEntry(
+            d["sip_username"], d["a1_hash"], d["user_id"], d["kind"])
+        devices_of.setdefault(d["user_id"], []).append(d["sip_username"])
+    by_tenant_users: dict[str, list[UserEntry]] = {}
+    for u in user_rows:
+        by_tenant_users.setdefault(u["tenant_id"], []).append(UserEntry(
+            id=u["id"], username=u["username"], display_name=u["display_name"], extension=u["extension"] or "",
+            direct_number=u["direct_number"], caller_id_policy=u["caller_id_policy"], context=u["context"],
+            voicemail_enabled=bool(u["voicemail_enabled"]), voicemail_pin=u["voicemail_pin"],
+            devices=tuple(sorted(devices_of.get(u["id"], []))),
+        ))
+    views = []
+    for r in rows:
+        tenant_users = by_tenant_users.get(r["id"], [])
+        views.append(TenantView(
+            tenant_id=r["id"], domain=r["domain"], version=int(r["version"]),
+            representative_number=r["representative_number"],
+            users={u.id: u for u in tenant_users},
+            devices=by_tenant_devices.get(r["id"], {}),
+            extensions={u.extension: u.id for u in tenant_users if u.extension},
+            usernames={u.username: u.id for u in tenant_users},
+        ))
+    return views
+
+
+def tenant_versions(engine: Engine) -> dict[str, int]:
+    """Every tenant's current version (the replicas' safety-net check)."""
+    with engine.connect() as conn:
+        return {r.id: int(r.version) for r in conn.execute(select(tenants.c.id, tenants.c.version))}

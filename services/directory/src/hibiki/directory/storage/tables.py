@@ -1,29 +1,74 @@
-"""Tables of the configuration store (SQLite by default, PostgreSQL in production)."""
+"""Tables of the configuration store (SQLite by default, PostgreSQL in production).
+
+Every row belongs to one tenant; ``tenants.version`` grows with each committed change
+and is what replicas compare to know their view is current.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, MetaData, String, Table, UniqueConstraint
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table,
+                        UniqueConstraint)
 
-metadata = MetaData()
+metadata = MetaData(naming_convention={
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+})
 
 tenants = Table(
-    "tenants",
-    metadata,
+    "tenants", metadata,
     Column("id", String(64), primary_key=True),
     Column("domain", String(255), nullable=False, unique=True),
     Column("name", String(255), nullable=False, default=""),
+    Column("representative_number", String(32), nullable=False, default=""),
     Column("version", BigInteger, nullable=False, default=1),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
-sip_users = Table(
-    "sip_users",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
-    Column("user_id", String(64), nullable=False),
-    Column("a1_hash", String(64), nullable=False),
+users = Table(
+    "users", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("username", String(64), nullable=False),
     Column("display_name", String(255), nullable=False, default=""),
-    Column("extension", String(32), nullable=False, default=""),
+    Column("display_name_kana", String(255), nullable=False, default=""),
+    Column("email", String(255), nullable=False, default=""),
+    Column("extension", String(16), nullable=True),
+    Column("direct_number", String(32), nullable=False, default=""),
+    Column("caller_id_policy", String(16), nullable=False, default="representative"),
     Column("context", String(64), nullable=False, default="default"),
-    UniqueConstraint("tenant_id", "user_id", name="uq_sip_users_tenant_user"),
+    Column("voicemail_enabled", Boolean, nullable=False, default=True),
+    Column("voicemail_pin", String(16), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("tenant_id", "username"),
+    UniqueConstraint("tenant_id", "extension"),
+)
+
+devices = Table(
+    "devices", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("sip_username", String(64), nullable=False),
+    Column("a1_hash", String(32), nullable=False),
+    Column("label", String(255), nullable=False, default=""),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("tenant_id", "sip_username"),
+)
+
+# Dialable numbers: internal extensions (unique per tenant) and DIDs (unique on the platform).
+numbers = Table(
+    "numbers", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),           # extension | did
+    Column("number", String(32), nullable=False),         # normalized
+    Column("did_key", String(32), nullable=True, unique=True),  # = number for DIDs, NULL for extensions
+    Column("target_kind", String(16), nullable=False),    # user | voicemail | external
+    Column("target", String(64), nullable=False),
+    Column("label", String(255), nullable=False, default=""),
+    UniqueConstraint("tenant_id", "kind", "number"),
 )

@@ -1,0 +1,188 @@
+"""The admin API under ``/api/v1/``: tenants, users and devices (JSON; OpenAPI at
+``/api/v1/openapi.json``). Handlers are thin: check the token's role and tenant,
+validate, call the repository, announce the change, serialise.
+
+Roles: ``platform-admin`` (tenant ``*``) manages tenants and everything in them; ``admin``
+manages its own tenant; ``viewer`` reads its own tenant; service tokens with tenant ``*``
+may do everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Table
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hibiki.common.auth import Claims
+from hibiki.common.http import error_response
+from hibiki.directory import schemas
+from hibiki.directory.errors import ConfigStoreError
+from hibiki.directory.nats.notifier import ConfigNotifier
+from hibiki.directory.storage.repository import Change, ConfigRepository
+from hibiki.directory.storage.tables import devices, users
+
+Handler = Callable[[Request], Awaitable[Response]]
+RESOURCES: dict[str, tuple[Table, type[BaseModel], type[BaseModel], type[BaseModel]]] = {
+    "users": (users, schemas.UserIn, schemas.UserPatch, schemas.UserOut),
+    "devices": (devices, schemas.DeviceIn, schemas.DevicePatch, schemas.DeviceOut),
+}
+
+
+class Forbidden(Exception):
+    pass
+
+
+def authorize(claims: Claims, tenant: str | None, write: bool) -> None:
+    if claims.kind == "service" and claims.tenant == "*":
+        return
+    if claims.tenant == "*" and "platform-admin" in claims.roles:
+        return
+    if tenant is None or not claims.may_act_for(tenant):
+        raise Forbidden("this token may not act for this tenant" if tenant else "platform administrators only")
+    if "admin" in claims.roles or (not write and "viewer" in claims.roles):
+        return
+    raise Forbidden("this token's roles do not allow this")
+
+
+async def _body(request: Request, model: type[BaseModel], partial: bool = False) -> dict[str, Any]:
+    try:
+        raw = await request.json()
+    except ValueError:
+        raise ConfigStoreError("invalid-json", "the body is not JSON") from None
+    try:
+        return model.model_validate(raw).model_dump(exclude_unset=partial)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or None
+        raise _Invalid(f"invalid-{field or 'body'}", f"{field or 'body'}: {first['msg']}", field,
+                       [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]) from None
+
+
+class _Invalid(ConfigStoreError):
+    status = 422
+
+    def __init__(self, error_id: str, message: str, field: str | None, errors: list[dict[str, str]]) -> None:
+        super().__init__(error_id, message, field)
+        self.errors = errors
+
+
+def _out(model: type[BaseModel], row: dict[str, Any]) -> dict[str, Any]:
+    return model.model_validate(row).model_dump(mode="json")
+
+
+class AdminApi:
+    def __init__(self, repository: ConfigRepository, notifier: ConfigNotifier) -> None:
+        self.repo = repository
+        self.notifier = notifier
+
+    def _endpoint(self, write: bool, work: Callable[[Request], Awaitable[Response]], platform: bool = False) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            tenant = None if platform else request.path_params.get("tenant")
+            try:
+                authorize(request.scope["hibiki.claims"], tenant, write)
+                return await work(request)
+            except Forbidden as exc:
+                return error_response(403, "forbidden", str(exc))
+            except _Invalid as exc:
+                return error_response(exc.status, exc.error_id, exc.message, field=exc.field, errors=exc.errors)
+            except ConfigStoreError as exc:
+                return error_response(exc.status, exc.error_id, exc.message, field=exc.field)
+        return endpoint
+
+    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.to_thread(fn, *args)
+
+    async def _announce(self, change: Change) -> None:
+        await self.notifier.changed(change)
+
+    # tenants
+    async def list_tenants(self, request: Request) -> Response:
+        rows = await self._run(self.repo.list_tenants)
+        return JSONResponse({"items": [_out(schemas.TenantOut, r) for r in rows]})
+
+    async def create_tenant(self, request: Request) -> Response:
+        row, change = await self._run(self.repo.create_tenant, await _body(request, schemas.TenantIn))
+        await self._announce(change)
+        return JSONResponse(_out(schemas.TenantOut, row), status_code=201)
+
+    async def get_tenant(self, request: Request) -> Response:
+        return JSONResponse(_out(schemas.TenantOut, await self._run(self.repo.get_tenant, request.path_params["tenant"])))
+
+    async def patch_tenant(self, request: Request) -> Response:
+        row, change = await self._run(self.repo.patch_tenant, request.path_params["tenant"],
+                                      await _body(request, schemas.TenantPatch, partial=True))
+        await self._announce(change)
+        return JSONResponse(_out(schemas.TenantOut, row))
+
+    async def delete_tenant(self, request: Request) -> Response:
+        await self._announce(await self._run(self.repo.delete_tenant, request.path_params["tenant"]))
+        return Response(status_code=204)
+
+    # users, devices
+    def collection(self, name: str) -> tuple[Handler, Handler]:
+        table, create_model, _, out = RESOURCES[name]
+
+        async def list_items(request: Request) -> Response:
+            try:
+                limit = min(max(int(request.query_params.get("limit", "100")), 1), 1000)
+                offset = max(int(request.query_params.get("offset", "0")), 0)
+            except ValueError:
+                raise ConfigStoreError("invalid-paging", "limit and offset must be whole numbers") from None
+            rows = await self._run(self.repo.list, table, request.path_params["tenant"], limit, offset)
+            return JSONResponse({"items": [_out(out, r) for r in rows], "limit": limit, "offset": offset})
+
+        async def create_item(request: Request) -> Response:
+            row, change = await self._run(self.repo.create, table, request.path_params["tenant"],
+                                          await _body(request, create_model))
+            await self._announce(change)
+            return JSONResponse(_out(out, row), status_code=201)
+
+        return list_items, create_item
+
+    def item(self, name: str) -> tuple[Handler, Handler, Handler]:
+        table, _, patch_model, out = RESOURCES[name]
+
+        async def get_item(request: Request) -> Response:
+            p = request.path_params
+            return JSONResponse(_out(out, await self._run(self.repo.get, table, p["tenant"], p["id"])))
+
+        async def patch_item(request: Request) -> Response:
+            p = request.path_params
+            row, change = await self._run(self.repo.patch, table, p["tenant"], p["id"], await _body(request, patch_model, partial=True))
+            await self._announce(change)
+            return JSONResponse(_out(out, row))
+
+        async def delete_item(request: Request) -> Response:
+            p = request.path_params
+            await self._announce(await self._run(self.repo.remove, table, p["tenant"], p["id"]))
+            return Response(status_code=204)
+
+        return get_item, patch_item, delete_item
+
+    def routes(self) -> list[Route]:
+        e = self._endpoint
+        routes = [
+            Route("/api/v1/tenants", e(False, self.list_tenants), methods=["GET"]),
+            Route("/api/v1/tenants", e(True, self.create_tenant), methods=["POST"]),
+            Route("/api/v1/tenants/{tenant}", e(False, self.get_tenant), methods=["GET"]),
+            Route("/api/v1/tenants/{tenant}", e(True, self.patch_tenant), methods=["PATCH"]),
+            Route("/api/v1/tenants/{tenant}", e(True, self.delete_tenant, platform=True), methods=["DELETE"]),
+        ]
+        for name in RESOURCES:
+            list_items, create_item = self.collection(name)
+            get_item, patch_item, delete_item = self.item(name)
+            base = f"/api/v1/tenants/{{tenant}}/{name}"
+            routes += [
+                Route(base, e(False, list_items), methods=["GET"]),
+                Route(base, e(True, create_item), methods=["POST"]),
+                Route(base + "/{id}", e(False, get_item), methods=["GET"]),
+                Route(base + "/{id}", e(True, patch_item), methods=["PATCH"]),
+                Route(base + "/{id}", e(True, delete_item), methods=["DELETE"]),
+            ]
+        return routes

@@ -1,0 +1,79 @@
+"""Initial schema: tenants, users, devices, numbers.
+
+Revision ID: 0001
+Revises:
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "tenants",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("domain", sa.String(255), nullable=False),
+        sa.Column("name", sa.String(255), nullable=False),
+        sa.Column("representative_number", sa.String(32), nullable=False),
+        sa.Column("version", sa.BigInteger, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("domain", name="uq_tenants_domain"),
+    )
+    op.create_table(
+        "users",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id", ondelete="CASCADE", name="fk_users_tenant_id_tenants"), nullable=False),
+        sa.Column("username", sa.String(64), nullable=False),
+        sa.Column("display_name", sa.String(255), nullable=False),
+        sa.Column("display_name_kana", sa.String(255), nullable=False),
+        sa.Column("email", sa.String(255), nullable=False),
+        sa.Column("extension", sa.String(16), nullable=True),
+        sa.Column("direct_number", sa.String(32), nullable=False),
+        sa.Column("caller_id_policy", sa.String(16), nullable=False),
+        sa.Column("context", sa.String(64), nullable=False),
+        sa.Column("voicemail_enabled", sa.Boolean, nullable=False),
+        sa.Column("voicemail_pin", sa.String(16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("tenant_id", "username", name="uq_users_tenant_id_username"),
+        sa.UniqueConstraint("tenant_id", "extension", name="uq_users_tenant_id_extension"),
+    )
+    op.create_index("ix_users_tenant_id", "users", ["tenant_id"])
+    op.create_table(
+        "devices",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id", ondelete="CASCADE", name="fk_devices_tenant_id_tenants"), nullable=False),
+        sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE", name="fk_devices_user_id_users"), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("sip_username", sa.String(64), nullable=False),
+        sa.Column("a1_hash", sa.String(32), nullable=False),
+        sa.Column("label", sa.String(255), nullable=False),
+        sa.Column("enabled", sa.Boolean, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("tenant_id", "sip_username", name="uq_devices_tenant_id_sip_username"),
+    )
+    op.create_index("ix_devices_tenant_id", "devices", ["tenant_id"])
+    op.create_index("ix_devices_user_id", "devices", ["user_id"])
+    op.create_table(
+        "numbers",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id", ondelete="CASCADE", name="fk_numbers_tenant_id_tenants"), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("number", sa.String(32), nullable=False),
+        sa.Column("did_key", sa.String(32), nullable=True),
+        sa.Column("target_kind", sa.String(16), nullable=False),
+        sa.Column("target", sa.String(64), nullable=False),
+        sa.Column("label", sa.String(255), nullable=False),
+        sa.UniqueConstraint("tenant_id", "kind", "number", name="uq_numbers_tenant_id_kind_number"),
+        sa.UniqueConstraint("did_key", name="uq_numbers_did_key"),
+    )
+    op.create_index("ix_numbers_tenant_id", "numbers", ["tenant_id"])
+
+
+def downgrade() -> None:
+    for table in ("numbers", "devices", "users", "tenants"):
+        op.drop_table(table)

@@ -1,0 +1,117 @@
+"""What the admin API accepts and returns (pydantic models, also the OpenAPI schemas)."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_TOKEN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_EXTENSION = re.compile(r"^[1-9][0-9]{1,7}$")
+_DOMAIN = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+DeviceKind = Literal["desk_phone", "softphone", "smartphone", "tablet"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _extension(value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    if not _EXTENSION.match(value):
+        raise ValueError("an extension is 2-8 digits and does not start with 0")
+    if len(value) == 3 and value[0] == "1":
+        raise ValueError("three-digit numbers starting with 1 are special services (110, 119, 171, ...)")
+    return value
+
+
+class TenantIn(Strict):
+    id: str = Field(pattern=_TOKEN, description="short id, e.g. 'nagaoka'")
+    domain: str = Field(pattern=_DOMAIN, max_length=255, description="the tenant's SIP domain; cannot change later")
+    name: str = Field(default="", max_length=255)
+    representative_number: str = Field(default="", max_length=32)
+
+
+class TenantPatch(Strict):
+    name: str | None = Field(default=None, max_length=255)
+    representative_number: str | None = Field(default=None, max_length=32)
+
+
+class TenantOut(BaseModel):
+    id: str
+    domain: str
+    name: str
+    representative_number: str
+    version: int
+
+
+class UserIn(Strict):
+    username: str = Field(pattern=_TOKEN)
+    display_name: str = Field(default="", max_length=255)
+    display_name_kana: str = Field(default="", max_length=255)
+    email: str = Field(default="", max_length=255)
+    extension: str | None = None
+    direct_number: str = Field(default="", max_length=32)
+    caller_id_policy: Literal["representative", "direct"] = "representative"
+    voicemail_enabled: bool = True
+    voicemail_pin: str = Field(default="", pattern=r"^[0-9]{0,16}$")
+
+    @field_validator("extension")
+    @classmethod
+    def _check_extension(cls, value: str | None) -> str | None:
+        return _extension(value)
+
+
+class UserPatch(Strict):
+    display_name: str | None = Field(default=None, max_length=255)
+    display_name_kana: str | None = Field(default=None, max_length=255)
+    email: str | None = Field(default=None, max_length=255)
+    extension: str | None = None
+    direct_number: str | None = Field(default=None, max_length=32)
+    caller_id_policy: Literal["representative", "direct"] | None = None
+    voicemail_enabled: bool | None = None
+    voicemail_pin: str | None = Field(default=None, pattern=r"^[0-9]{0,16}$")
+
+    @field_validator("extension")
+    @classmethod
+    def _check_extension(cls, value: str | None) -> str | None:
+        return _extension(value)
+
+
+class UserOut(BaseModel):
+    id: str
+    username: str
+    display_name: str
+    display_name_kana: str
+    email: str
+    extension: str | None
+    direct_number: str
+    caller_id_policy: str
+    voicemail_enabled: bool
+
+
+class DeviceIn(Strict):
+    user_id: str
+    kind: DeviceKind = "desk_phone"
+    sip_username: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    password: str = Field(min_length=12, max_length=128, description="SIP password; only its a1-hash is kept")
+    label: str = Field(default="", max_length=255)
+    enabled: bool = True
+
+
+class DevicePatch(Strict):
+    kind: DeviceKind | None = None
+    password: str | None = Field(default=None, min_length=12, max_length=128)
+    label: str | None = Field(default=None, max_length=255)
+    enabled: bool | None = None
+
+
+class DeviceOut(BaseModel):
+    id: str
+    user_id: str
+    kind: str
+    sip_username: str
+    label: str
+    enabled: bool

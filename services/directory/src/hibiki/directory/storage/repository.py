@@ -1,0 +1,172 @@
+"""Reading and changing the configuration of record, one tenant at a time.
+
+Every change runs in one transaction that also increments the tenant's version, so a
+replica can tell whether its view is current. Uniqueness is checked inside the
+transaction (clear field errors) and enforced by constraints (the last word).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from hibiki.directory.errors import Conflict, Invalid, NotFound
+from hibiki.directory.storage.database import a1_hash
+from hibiki.directory.storage.tables import devices, tenants, users
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a committed change did: the tenant, its new version, the kind and ids touched."""
+
+    tenant: str
+    version: int
+    kind: str
+    ids: tuple[str, ...]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ConfigRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # --- tenants -------------------------------------------------------------------
+    def list_tenants(self) -> list[Row]:
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(select(tenants).order_by(tenants.c.id)).mappings()]
+
+    def get_tenant(self, tenant_id: str) -> Row:
+        with self.engine.connect() as conn:
+            return self._tenant(conn, tenant_id)
+
+    def _tenant(self, conn: Connection, tenant_id: str) -> Row:
+        row = conn.execute(select(tenants).where(tenants.c.id == tenant_id)).mappings().first()
+        if row is None:
+            raise NotFound("tenant-not-found", f"no tenant {tenant_id!r}")
+        return dict(row)
+
+    def create_tenant(self, values: Mapping[str, Any]) -> tuple[Row, Change]:
+        with self.engine.begin() as conn:
+            if conn.execute(select(tenants.c.id).where(tenants.c.id == values["id"])).first():
+                raise Conflict("tenant-id-taken", f"tenant {values['id']!r} exists", "id")
+            domain = values["domain"].lower()
+            if conn.execute(select(tenants.c.id).where(func.lower(tenants.c.domain) == domain)).first():
+                raise Conflict("domain-taken", f"domain {domain!r} belongs to another tenant", "domain")
+            row = {**values, "domain": domain, "version": 1, "created_at": _now()}
+            self._insert(conn, tenants, row)
+        return row, Change(row["id"], 1, "tenant", (row["id"],))
+
+    def patch_tenant(self, tenant_id: str, values: Mapping[str, Any]) -> tuple[Row, Change]:
+        with self.engine.begin() as conn:
+            self._tenant(conn, tenant_id)
+            if values:
+                conn.execute(update(tenants).where(tenants.c.id == tenant_id).values(**values))
+            change = self._bump(conn, tenant_id, "tenant", (tenant_id,))
+            return self._tenant(conn, tenant_id), change
+
+    def delete_tenant(self, tenant_id: str) -> Change:
+        with self.engine.begin() as conn:
+            tenant = self._tenant(conn, tenant_id)
+            for table in (devices, users):
+                conn.execute(delete(table).where(table.c.tenant_id == tenant_id))
+            conn.execute(delete(tenants).where(tenants.c.id == tenant_id))
+        return Change(tenant_id, int(tenant["version"]) + 1, "tenant", (tenant_id,))
+
+    # --- users and devices ---------------------------------------------------------
+    def list(self, table: Table, tenant_id: str, limit: int = 100, offset: int = 0) -> list[Row]:
+        with self.engine.connect() as conn:
+            self._tenant(conn, tenant_id)
+            query = select(table).where(table.c.tenant_id == tenant_id).order_by(table.c.created_at, table.c.id)
+            return [dict(r) for r in conn.execute(query.limit(limit).offset(offset)).mappings()]
+
+    def get(self, table: Table, tenant_id: str, item_id: str) -> Row:
+        with self.engine.connect() as conn:
+            return self._get(conn, table, tenant_id, item_id)
+
+    def _get(self, conn: Connection, table: Table, tenant_id: str, item_id: str) -> Row:
+        row = conn.execute(select(table).where(table.c.tenant_id == tenant_id, table.c.id == item_id)).mappings().first()
+        if row is None:
+            raise NotFound(f"{table.name[:-1]}-not-found", f"no {table.name[:-1]} {item_id!r} in tenant {tenant_id!r}")
+        return dict(row)
+
+    def create(self, table: Table, tenant_id: str, values: Mapping[str, Any]) -> tuple[Row, Change]:
+        with self.engine.begin() as conn:
+            tenant = self._tenant(conn, tenant_id)
+            row = {"id": str(uuid.uuid4()), "tenant_id": tenant_id, "created_at": _now(),
+                   **self._prepare(conn, table, tenant, values, None)}
+            self._insert(conn, table, row)
+            return row, self._bump(conn, tenant_id, table.name[:-1], (row["id"],))
+
+    def patch(self, table: Table, tenant_id: str, item_id: str, values: Mapping[str, Any]) -> tuple[Row, Change]:
+        with self.engine.begin() as conn:
+            tenant = self._tenant(conn, tenant_id)
+            current = self._get(conn, table, tenant_id, item_id)
+            changes = self._prepare(conn, table, tenant, values, current)
+            if changes:
+                try:
+                    conn.execute(update(table).where(table.c.id == item_id).values(**changes))
+                except IntegrityError as exc:
+                    raise Conflict("conflict", f"the change conflicts with stored data: {exc.orig}") from None
+            change = self._bump(conn, tenant_id, table.name[:-1], (item_id,))
+            return self._get(conn, table, tenant_id, item_id), change
+
+    def remove(self, table: Table, tenant_id: str, item_id: str) -> Change:
+        with self.engine.begin() as conn:
+            self._tenant(conn, tenant_id)
+            self._get(conn, table, tenant_id, item_id)
+            if table is users:
+                conn.execute(delete(devices).where(devices.c.user_id == item_id))
+            conn.execute(delete(table).where(table.c.id == item_id))
+            return self._bump(conn, tenant_id, table.name[:-1], (item_id,))
+
+    # --- rules per table -----------------------------------------------------------
+    def _prepare(self, conn: Connection, table: Table, tenant: Row, values: Mapping[str, Any],
+                 current: Row | None) -> Row:
+        row = dict(values)
+        if table is users:
+            for field in ("username", "extension"):
+                if row.get(field):
+                    self._unique(conn, users, tenant["id"], field, row[field], current)
+        elif table is devices:
+            if "user_id" in row:
+                self._get_user(conn, tenant["id"], row["user_id"])
+            if "sip_username" in row:
+                self._unique(conn, devices, tenant["id"], "sip_username", row["sip_username"], current)
+            password = row.pop("password", None)
+            if password is not None:
+                username = row.get("sip_username") or (current or {}).get("sip_username", "")
+                row["a1_hash"] = a1_hash(username, tenant["domain"], password)
+        return row
+
+    def _get_user(self, conn: Connection, tenant_id: str, user_id: str) -> None:
+        if not conn.execute(select(users.c.id).where(users.c.tenant_id == tenant_id, users.c.id == user_id)).first():
+            raise Invalid("invalid-user_id", f"no user {user_id!r} in tenant {tenant_id!r}", "user_id")
+
+    def _unique(self, conn: Connection, table: Table, tenant_id: str, field: str, value: Any, current: Row | None) -> None:
+        query = select(table.c.id).where(table.c.tenant_id == tenant_id, table.c[field] == value)
+        if current is not None:
+            query = query.where(table.c.id != current["id"])
+        if conn.execute(query).first():
+            raise Conflict(f"{field.replace('_', '-')}-taken", f"{field} {value!r} is already used in this tenant", field)
+
+    def _insert(self, conn: Connection, table: Table, row: Row) -> None:
+        try:
+            conn.execute(insert(table).values(**row))
+        except IntegrityError as exc:
+            raise Conflict("conflict", f"the change conflicts with stored data: {exc.orig}") from None
+
+    def _bump(self, conn: Connection, tenant_id: str, kind: str, ids: tuple[str, ...]) -> Change:
+        conn.execute(update(tenants).where(tenants.c.id == tenant_id).values(version=tenants.c.version + 1))
+        version = conn.execute(select(tenants.c.version).where(tenants.c.id == tenant_id)).scalar_one()
+        return Change(tenant_id, int(version), kind, ids)
