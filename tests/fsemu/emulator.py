@@ -136,8 +136,11 @@ class FreeSwitchEmulator:
             ch = s.ch
             client = XmlCurlClient(url, hostname=self.switch.core.hostname, core=self.switch.core,
                                    clock=self.switch.clock, sequence=self.switch.seq.next)
+            # Like dialplan_xml_locate: the channel's own variables travel as variable_<name>.
+            channel_vars = {f"variable_{k}": v for k, v in ch.variables.items()}
             resp = await client.dialplan(destination_number=ch.destination, caller_id_number=ch.caller_id_number,
-                                         context=ch.context, **{"Unique-ID": ch.uuid, "Channel-Call-UUID": ch.uuid,
+                                         context=ch.context, **{**channel_vars, "Unique-ID": ch.uuid,
+                                                                "Channel-Call-UUID": ch.uuid,
                                                                 "Caller-Unique-ID": ch.uuid, "Hunt-Unique-ID": ch.uuid})
             return None if resp.not_found else resp.xml
         return None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hibiki.directory import documents
+from hibiki.directory import dialplan, documents
 from hibiki.directory.view import DirectoryView, TenantView, UserEntry
 from hibiki.directory.xmlcurl import FsRequest
 
@@ -38,7 +38,22 @@ def not_found(reason: str, tenant: str = "") -> Answer:
 def answer(request: FsRequest, view: DirectoryView) -> Answer:
     if request.section == "directory":
         return _directory(request, view)
-    return not_found(f"section {request.section!r} is not served yet")
+    if request.section == "dialplan":
+        return _dialplan(request, view)
+    return not_found(f"section {request.section!r} is not served")
+
+
+def _dialplan(request: FsRequest, view: DirectoryView) -> Answer:
+    destination = request.get("Caller-Destination-Number")
+    if not destination:
+        return not_found("dialplan request without Caller-Destination-Number")
+    tenant_id = request.get("variable_hibiki_tenant")
+    if not tenant_id:
+        return not_found("call from outside any tenant: inbound numbers are not routed yet")
+    tenant = view.by_id(tenant_id)
+    if tenant is None:
+        return not_found(f"tenant {tenant_id!r} of the caller is unknown", tenant_id)
+    return Answer(dialplan.answer_internal(request, tenant), "found", "", tenant.tenant_id)
 
 
 def _directory(request: FsRequest, view: DirectoryView) -> Answer:

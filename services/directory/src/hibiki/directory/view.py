@@ -78,6 +78,10 @@ class DirectoryView:
     def tenant(self, domain: str) -> TenantView | None:
         return self._by_domain.get(domain.lower())
 
+    def by_id(self, tenant_id: str) -> TenantView | None:
+        domain = self._domain_of.get(tenant_id)
+        return self._by_domain.get(domain) if domain else None
+
     def version(self, tenant_id: str) -> int | None:
         domain = self._domain_of.get(tenant_id)
         return self._by_domain[domain].version if domain else None

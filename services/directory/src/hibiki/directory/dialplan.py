@@ -1,0 +1,76 @@
+"""Dialplan answers (``section=dialplan``) for calls between a tenant's users.
+
+The tenant of a call placed by one of our users is the ``hibiki_tenant`` variable the
+directory put on the channel at authentication (FreeSWITCH sends it back as
+``variable_hibiki_tenant``); nothing a caller sends can set it. Plain PBX calls use
+FreeSWITCH's own applications, no controller hop:
+
+- an extension: ``bridge user/<ext>@<domain>`` (every device of the user rings), then, when
+  nobody answers or the user is busy, the user's voicemail as the last stop (PBX-02, PBX-10);
+- ``*97`` the caller's own mailbox, ``*98`` any mailbox (asks for it);
+- a number nobody has: the caller hears that the number does not exist and the call ends
+  with UNALLOCATED_NUMBER (SIP 404) instead of falling through to another route.
+"""
+
+from __future__ import annotations
+
+from hibiki.directory import documents
+from hibiki.directory.documents import attr
+from hibiki.directory.view import TenantView, UserEntry
+from hibiki.directory.xmlcurl import FsRequest
+
+RING_SECONDS = 30
+UNALLOCATED_PROMPT = "ivr/ivr-that_was_an_invalid_entry.wav"
+
+
+def _action(app: str, data: str = "") -> str:
+    return f"<action application={attr(app)} data={attr(data)}/>" if data else f"<action application={attr(app)}/>"
+
+
+def _extension(name: str, destination: str, actions: list[str]) -> str:
+    expression = "^" + "".join(f"\\{c}" if c in "*#+" else c for c in destination) + "$"
+    return (f"<extension name={attr(name)}><condition field=\"destination_number\" expression={attr(expression)}>"
+            f"{''.join(actions)}</condition></extension>")
+
+
+def call_user(tenant: TenantView, user: UserEntry, destination: str) -> str:
+    ring = [
+        _action("set", f"hibiki_callee={user.id}"),
+        _action("set", f"call_timeout={RING_SECONDS}"),
+        _action("set", "continue_on_fail=true"),
+        _action("set", "hangup_after_bridge=true"),
+        _action("bridge", f"user/{user.extension or user.username}@{tenant.domain}"),
+    ]
+    if user.voicemail_enabled and user.extension:
+        ring += [_action("answer"), _action("voicemail", f"default {tenant.domain} {user.extension}")]
+    else:
+        ring += [_action("hangup", "NO_ANSWER")]
+    return _extension("hibiki-internal", destination, ring)
+
+
+def feature_code(tenant: TenantView, caller: UserEntry | None, destination: str) -> str | None:
+    if destination == "*97" and caller is not None and caller.extension:
+        return _extension("hibiki-voicemail-own", destination, [
+            _action("answer"), _action("voicemail", f"check default {tenant.domain} {caller.extension}")])
+    if destination == "*98":
+        return _extension("hibiki-voicemail-any", destination, [
+            _action("answer"), _action("voicemail", f"check default {tenant.domain}")])
+    return None
+
+
+def unallocated(destination: str) -> str:
+    return _extension("hibiki-unallocated", destination, [
+        _action("answer"), _action("playback", UNALLOCATED_PROMPT), _action("hangup", "UNALLOCATED_NUMBER")])
+
+
+def answer_internal(request: FsRequest, tenant: TenantView) -> str:
+    """The dialplan document for a call placed by a user of ``tenant``."""
+    destination = request.get("Caller-Destination-Number")
+    context = request.get("Caller-Context") or "default"
+    caller = tenant.users.get(request.get("variable_hibiki_user"))
+    callee = tenant.extensions.get(destination)
+    if callee is not None:
+        extension = call_user(tenant, tenant.users[callee], destination)
+    else:
+        extension = feature_code(tenant, caller, destination) or unallocated(destination)
+    return documents.dialplan(context, [extension])

@@ -1,0 +1,100 @@
+"""Calls between a tenant's users, routed by the directory's dialplan answers and run by
+the FreeSWITCH emulator as mod_dialplan_xml would."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from fsemu import FreeSwitchEmulator
+from hibiki.common.auth import Claims, TokenAuthority
+from hibiki.directory.app import main
+from hibiki.directory.config import DirectoryConfig
+from support.servers import free_port, running
+
+DOMAIN = "nagaoka.example.jp"
+
+
+@dataclasses.dataclass
+class Office:
+    fsapi: str
+    tenant: str
+    caller: dict[str, Any]
+    callee: dict[str, Any]
+
+
+@pytest.fixture
+async def office(tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> AsyncIterator[Office]:
+    config = dataclasses.replace(
+        DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}),
+        port=free_port())
+    headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
+    applied = await nats_client.subscribe("hibiki.nagaoka.config.applied")
+    async with running(main, config), httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.port}") as api:
+        async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+            reply = await api.post(path, json=body, headers=headers)
+            assert reply.status_code == 201, reply.text
+            await applied.next_msg(timeout=5)
+            return dict(reply.json())
+
+        await post("/api/v1/tenants", {"id": "nagaoka", "domain": DOMAIN})
+        caller = await post("/api/v1/tenants/nagaoka/users", {"username": "sato", "extension": "1000"})
+        callee = await post("/api/v1/tenants/nagaoka/users", {"username": "suzuki", "extension": "1001"})
+        for user, device in ((caller, "d1000"), (callee, "d1001")):
+            await post("/api/v1/tenants/nagaoka/devices", {"user_id": user["id"], "sip_username": device,
+                                                           "password": "twelve chars!"})
+        yield Office(f"http://127.0.0.1:{config.port}/fsapi", "nagaoka", caller, callee)
+    await applied.unsubscribe()
+
+
+async def place(office: Office, destination: str, endpoints: dict[str, object] | None = None,
+                authenticated: bool = True) -> Any:
+    variables = {"hibiki_tenant": office.tenant, "hibiki_user": office.caller["id"],
+                 "domain_name": DOMAIN} if authenticated else {}
+    async with FreeSwitchEmulator() as emu:
+        call = await emu.place_call(destination=destination, caller_id_number="1000", domain=DOMAIN,
+                                    dialplan_url=office.fsapi, variables=variables, answering_endpoints=endpoints)
+        await asyncio.wait_for(call.finished, 10)
+        return call
+
+
+def apps(call: Any) -> list[str]:
+    return [app for app, _ in call.executed]
+
+
+async def test_extension_rings_the_user(office: Office) -> None:
+    call = await place(office, "1001", {f"user/1001@{DOMAIN}": 1})
+    assert ("bridge", f"user/1001@{DOMAIN}") in call.executed
+    assert "voicemail" not in apps(call)
+    assert call.variables["call_timeout"] == "30" and call.hangup_cause == "NORMAL_CLEARING"
+
+
+async def test_no_answer_ends_in_voicemail(office: Office) -> None:
+    call = await place(office, "1001", {f"user/1001@{DOMAIN}": "NO_ANSWER"})
+    assert call.executed[-2:] == [("answer", ""), ("voicemail", f"default {DOMAIN} 1001")]
+    busy = await place(office, "1001", {f"user/1001@{DOMAIN}": "USER_BUSY"})
+    assert busy.executed[-1] == ("voicemail", f"default {DOMAIN} 1001")
+
+
+async def test_feature_codes_reach_voicemail(office: Office) -> None:
+    own = await place(office, "*97")
+    assert own.executed[-1] == ("voicemail", f"check default {DOMAIN} 1000")
+    other = await place(office, "*98")
+    assert other.executed[-1] == ("voicemail", f"check default {DOMAIN}")
+
+
+async def test_unknown_number_is_refused_clearly(office: Office) -> None:
+    call = await place(office, "1999")
+    assert apps(call) == ["answer", "playback", "hangup"]
+    assert call.hangup_cause == "UNALLOCATED_NUMBER"
+
+
+async def test_a_call_from_outside_any_tenant_gets_no_route(office: Office) -> None:
+    call = await place(office, "1001", authenticated=False)
+    assert call.executed == [] and call.hangup_cause == "NO_ROUTE_DESTINATION"
