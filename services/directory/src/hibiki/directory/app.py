@@ -13,11 +13,13 @@ from hibiki.common.http import HttpServer, build_app
 from hibiki.common.lifecycle import NatsComponent, run_until_stopped
 from hibiki.common.net import bind_tcp
 from hibiki.directory.config import DirectoryConfig
+from hibiki.directory.guard import AuthGuard
 from hibiki.directory.http.fsapi import FsapiEndpoint
 from hibiki.directory.http.admin import AdminApi
 from hibiki.directory.http.info import info_endpoint
 from hibiki.directory.http.openapi import openapi
 from hibiki.directory.nats.notifier import ConfigNotifier
+from hibiki.directory.nats.security_watch import SecurityWatch
 from hibiki.directory.storage.repository import ConfigRepository
 from hibiki.directory.nats.config_watch import ConfigWatch
 from hibiki.directory.storage.database import load_tenants, open_store
@@ -38,11 +40,13 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
     async def readiness() -> dict[str, bool]:
         return {"nats": nc.is_connected}
 
-    admin = AdminApi(ConfigRepository(engine), ConfigNotifier(nc.jetstream()))
+    notifier = ConfigNotifier(nc.jetstream())
+    admin = AdminApi(ConfigRepository(engine), notifier)
+    guard = AuthGuard(config.auth_max_failures, config.auth_window_seconds, config.auth_block_seconds)
     app = build_app(
         "directory",
         authority,
-        [Route("/fsapi", FsapiEndpoint(config, view).handle, methods=["POST"]),
+        [Route("/fsapi", FsapiEndpoint(config, view, guard, notifier).handle, methods=["POST"]),
          Route("/api/v1/info", info_endpoint(view)),
          Route("/api/v1/openapi.json", openapi),
          *admin.routes()],
@@ -51,7 +55,8 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
     )
     http = HttpServer(app, sock)
     await run_until_stopped(
-        stop, [NatsComponent(nc), ConfigWatch(nc, engine, view, resync_seconds=config.resync_seconds), http], ready,
+        stop, [NatsComponent(nc), ConfigWatch(nc, engine, view, resync_seconds=config.resync_seconds),
+               SecurityWatch(nc, guard), http], ready,
         url=f"http://{config.host}:{http.port}", fsapi=f"http://{config.host}:{http.port}/fsapi",
         tenants=len(view),
     )

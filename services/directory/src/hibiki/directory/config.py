@@ -23,6 +23,9 @@ class DirectoryConfig:
     fsapi_password: str | None
     fsapi_max_body: int
     resync_seconds: float
+    auth_max_failures: int
+    auth_window_seconds: float
+    auth_block_seconds: float
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> DirectoryConfig:
@@ -45,4 +48,7 @@ class DirectoryConfig:
             fsapi_password=password,
             fsapi_max_body=env.integer("FSAPI_MAX_BODY", 65536, minimum=1024),
             resync_seconds=env.number("RESYNC_SECONDS", 30.0, minimum=0.1),
+            auth_max_failures=env.integer("AUTH_MAX_FAILURES", 10, minimum=1),
+            auth_window_seconds=env.number("AUTH_WINDOW_SECONDS", 60.0, minimum=1.0),
+            auth_block_seconds=env.number("AUTH_BLOCK_SECONDS", 600.0, minimum=1.0),
         )

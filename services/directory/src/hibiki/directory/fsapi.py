@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hibiki.directory import dialplan, documents
+from hibiki.directory.guard import AuthGuard, Block, digest_matches
 from hibiki.directory.view import DirectoryView, TenantView, UserEntry
 from hibiki.directory.xmlcurl import FsRequest
 
@@ -29,14 +30,17 @@ class Answer:
     outcome: str          # "found" or "not_found"
     reason: str = ""
     tenant: str = ""
+    block: Block | None = None   # the address this answer got blocked (to announce)
 
 
 def not_found(reason: str, tenant: str = "") -> Answer:
     return Answer(documents.NOT_FOUND, "not_found", reason, tenant)
 
 
-def answer(request: FsRequest, view: DirectoryView) -> Answer:
+def answer(request: FsRequest, view: DirectoryView, guard: AuthGuard | None = None) -> Answer:
     if request.section == "directory":
+        if request.action == "sip_auth" and guard is not None:
+            return _guarded_sip_auth(request, view, guard)
         return _directory(request, view)
     if request.section == "dialplan":
         return _dialplan(request, view)
@@ -85,6 +89,25 @@ def _directory(request: FsRequest, view: DirectoryView) -> Answer:
     params["vm-enabled"] = "true" if target.voicemail_enabled else "false"
     document = documents.directory_user(tenant.domain, name, params, _variables(tenant, target))
     return Answer(document, "found", "", tenant.tenant_id)
+
+
+def _guarded_sip_auth(request: FsRequest, view: DirectoryView, guard: AuthGuard) -> Answer:
+    address = request.get("ip")
+    if address and guard.blocked(address):
+        return not_found(f"address {address} is blocked after repeated authentication failures")
+    result = _directory(request, view)
+    if not address:
+        return result
+    tenant = view.tenant(request.domain)
+    found = tenant.device(request.user) if tenant else None
+    verdict = digest_matches(request, found[0].a1_hash) if found else False
+    if verdict is False:
+        block = guard.failure(address, request.user, request.domain)
+        if block is not None:
+            return Answer(result.document, result.outcome, result.reason, result.tenant, block)
+    elif verdict is True:
+        guard.success(address)
+    return result
 
 
 def dial_string(tenant: TenantView, user: UserEntry) -> str:

@@ -22,6 +22,8 @@ from hibiki.common.logging import get_logger
 from hibiki.directory import documents
 from hibiki.directory.config import DirectoryConfig
 from hibiki.directory.fsapi import answer
+from hibiki.directory.guard import AuthGuard
+from hibiki.directory.nats.notifier import ConfigNotifier
 from hibiki.directory.view import DirectoryView
 from hibiki.directory.xmlcurl import BadRequest, parse
 
@@ -35,7 +37,10 @@ XML = "text/xml"
 
 
 class FsapiEndpoint:
-    def __init__(self, config: DirectoryConfig, view: DirectoryView) -> None:
+    def __init__(self, config: DirectoryConfig, view: DirectoryView, guard: AuthGuard,
+                 notifier: ConfigNotifier) -> None:
+        self._guard, self._notifier = guard, notifier
+        self._block_seconds = config.auth_block_seconds
         self._allow = config.fsapi_allow
         self._max_body = config.fsapi_max_body
         self._view = view
@@ -88,7 +93,12 @@ class FsapiEndpoint:
             log.warning("fsapi_not_found", reason=f"malformed request: {exc}", peer=peer)
             REQUESTS.labels("-", "bad_request").inc()
             return Response(documents.NOT_FOUND, media_type=XML)
-        result = answer(fs_request, self._view)
+        result = answer(fs_request, self._view, self._guard)
+        if result.block is not None:
+            tenant = result.tenant or "platform"
+            log.warning("address_blocked", tenant=tenant, address=result.block.address, failures=result.block.failures,
+                        user=result.block.last_user, domain=result.block.last_domain)
+            await self._notifier.address_blocked(tenant, result.block, self._block_seconds)
         if result.outcome != "found":
             log.info("fsapi_not_found", reason=result.reason, tenant=result.tenant or None,
                      section=fs_request.section, action=fs_request.action or None,

@@ -1,0 +1,137 @@
+"""Password-scanner protection: the digest check against real captures, the counting
+rules, and two directory replicas refusing a scanning address together."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fsemu.xml_curl import XmlCurlClient
+from hibiki.common.auth import Claims, TokenAuthority
+from hibiki.directory.app import main
+from hibiki.directory.config import DirectoryConfig
+from hibiki.directory.guard import AuthGuard, digest_matches
+from hibiki.directory.xmlcurl import FsRequest, parse
+from hibiki.events.v1 import security_pb2
+from support.servers import FIXTURES, free_port, running
+
+CAPTURES = sorted((FIXTURES / "xml_curl").glob("*.body"))
+PASSWORDS = {"1000": "1234", "1001": "1234", "2000": "secret2000"}  # vanilla FreeSWITCH and the served user 2000
+
+
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def test_digests_of_a_real_freeswitch_verify() -> None:
+    checked = 0
+    for path in CAPTURES:
+        request = parse(path.read_bytes())
+        if request.action != "sip_auth":
+            continue
+        realm = request.get("sip_auth_realm")
+        right = md5(f"{request.user}:{realm}:{PASSWORDS[request.user]}")
+        assert digest_matches(request, right) is True, path.name
+        assert digest_matches(request, md5(f"{request.user}:{realm}:wrong")) is False, path.name
+        checked += 1
+    assert checked >= 10
+
+
+@given(a1=st.text(min_size=1, max_size=40), other=st.text(min_size=1, max_size=40), nonce=st.text(max_size=20),
+       cnonce=st.text(max_size=20), qop=st.sampled_from(["", "auth"]), method=st.sampled_from(["REGISTER", "INVITE"]))
+def test_a_response_matches_only_its_own_a1(a1: str, other: str, nonce: str, cnonce: str, qop: str, method: str) -> None:
+    ha1, ha1_other = md5(a1), md5(other)
+    ha2 = md5(f"{method}:sip:x")
+    response = md5(f"{ha1}:{nonce}:00000001:{cnonce}:{qop}:{ha2}") if qop else md5(f"{ha1}:{nonce}:{ha2}")
+    fields = {"sip_auth_response": response, "sip_auth_nonce": nonce, "sip_auth_cnonce": cnonce,
+              "sip_auth_qop": qop, "sip_auth_nc": "00000001", "sip_auth_uri": "sip:x", "sip_auth_method": method}
+    request = FsRequest("directory", fields)
+    assert digest_matches(request, ha1) is True
+    assert digest_matches(request, ha1_other) is (ha1 == ha1_other)
+    assert digest_matches(FsRequest("directory", {}), ha1) is None
+
+
+def test_counting_window_block_and_expiry() -> None:
+    now = [0.0]
+    guard = AuthGuard(max_failures=3, window=60, block_seconds=600, clock=lambda: now[0])
+    assert guard.failure("192.0.2.9", "1000", "d") is None
+    now[0] = 61  # the first failure left the window
+    assert guard.failure("192.0.2.9", "1000", "d") is None
+    assert guard.failure("192.0.2.9", "1001", "d") is None
+    block = guard.failure("192.0.2.9", "1002", "d")
+    assert block is not None and block.failures == 3 and block.last_user == "1002"
+    assert guard.blocked("192.0.2.9") and not guard.blocked("192.0.2.10")
+    assert guard.failure("192.0.2.9", "1003", "d") is None   # already blocked: announced once
+    now[0] = 61 + 600
+    assert not guard.blocked("192.0.2.9")
+    guard.failure("192.0.2.10", "1", "d")
+    guard.failure("192.0.2.10", "1", "d")
+    guard.success("192.0.2.10")                                # a right password resets the count
+    assert guard.failure("192.0.2.10", "1", "d") is None
+
+
+@dataclasses.dataclass
+class Replicas:
+    urls: list[str]
+
+
+@pytest.fixture
+async def replicas(tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> AsyncIterator[Replicas]:
+    base = DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url,
+                                     "HIBIKI_DIRECTORY_AUTH_MAX_FAILURES": "3"})
+    configs = [dataclasses.replace(base, port=free_port()) for _ in range(2)]   # one store, two replicas
+    applied = await nats_client.subscribe("hibiki.lab.config.applied")
+    async with AsyncExitStack() as stack:
+        for config in configs:
+            await stack.enter_async_context(running(main, config))
+        headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{configs[0].port}", headers=headers) as api:
+            assert (await api.post("/api/v1/tenants", json={"id": "lab", "domain": "127.0.0.1"})).status_code == 201
+            user = (await api.post("/api/v1/tenants/lab/users", json={"username": "u1001", "extension": "1001"})).json()
+            assert (await api.post("/api/v1/tenants/lab/devices", json={
+                "user_id": user["id"], "sip_username": "1001", "password": "right password!"})).status_code == 201
+        for _ in range(2 * 3):   # both replicas applied the three changes
+            await applied.next_msg(timeout=5)
+        yield Replicas([f"http://127.0.0.1:{c.port}/fsapi" for c in configs])
+    await applied.unsubscribe()
+
+
+async def test_a_scanning_address_is_refused_by_every_replica(replicas: Replicas, nats_client: Any) -> None:
+    blocked = await nats_client.subscribe("hibiki.lab.security.address_blocked")
+    first, second = (XmlCurlClient(url) for url in replicas.urls)
+    # The captured REGISTER of 1001 carries a digest made with another password: a failure each time.
+    scan = (FIXTURES / "xml_curl" / "xml_curl_directory_sip_auth_REGISTER.body").read_bytes()
+    for _ in range(3):
+        reply = await first.post(scan)
+        assert not reply.not_found   # answered as usual: FreeSWITCH itself rejects the digest
+    event = security_pb2.AddressBlocked.FromString((await blocked.next_msg(timeout=5)).data)
+    assert (event.address, event.failures, event.last_user, event.meta.tenant) == ("127.0.0.1", 3, "1001", "lab")
+    assert (await first.post(scan)).not_found
+    # The other replica heard it too; even the right password is refused from that address now.
+    right = good_register(second)
+    deadline = time.monotonic() + 5   # until the second replica has applied the event it was sent
+    while not (refused := (await second.post(right)).not_found) and time.monotonic() < deadline:
+        await nats_client.flush()
+    assert refused
+    other_address = good_register(second, ip="192.0.2.44")
+    assert not (await second.post(other_address)).not_found
+    await blocked.unsubscribe()
+
+
+def good_register(client: XmlCurlClient, ip: str = "127.0.0.1") -> bytes:
+    ha1 = md5("1001:127.0.0.1:right password!")
+    nonce, cnonce, uri = "n-1", "c-1", "sip:127.0.0.1"
+    response = md5(f"{ha1}:{nonce}:00000001:{cnonce}:auth:{md5(f'REGISTER:{uri}')}")
+    return client.directory_body(user="1001", domain="127.0.0.1", action="sip_auth", sip_auth_method="REGISTER",
+                                 sip_auth_response=response, sip_auth_nonce=nonce, sip_auth_cnonce=cnonce,
+                                 sip_auth_nc="00000001", sip_auth_qop="auth", sip_auth_uri=uri, ip=ip)
