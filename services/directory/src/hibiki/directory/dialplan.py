@@ -10,13 +10,18 @@ FreeSWITCH's own applications, no controller hop:
 - ``*97`` the caller's own mailbox, ``*98`` any mailbox (asks for it);
 - a number nobody has: the caller hears that the number does not exist and the call ends
   with UNALLOCATED_NUMBER (SIP 404) instead of falling through to another route.
+
+A call from outside (a carrier, context ``public``) is routed by the number it was made to
+(a DID, unique on the platform) through that number's schedule (PBX-01, PBX-16).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from hibiki.directory import documents
 from hibiki.directory.documents import attr
-from hibiki.directory.view import TenantView, UserEntry
+from hibiki.directory.view import DidEntry, TenantView, UserEntry
 from hibiki.directory.xmlcurl import FsRequest
 
 RING_SECONDS = 30
@@ -33,8 +38,8 @@ def _extension(name: str, destination: str, actions: list[str]) -> str:
             f"{''.join(actions)}</condition></extension>")
 
 
-def call_user(tenant: TenantView, user: UserEntry, destination: str) -> str:
-    ring = [
+def call_user(tenant: TenantView, user: UserEntry, destination: str, prelude: list[str] | None = None) -> str:
+    ring = [*(prelude or []),
         _action("set", f"hibiki_callee={user.id}"),
         _action("set", f"call_timeout={RING_SECONDS}"),
         _action("set", "continue_on_fail=true"),
@@ -61,6 +66,29 @@ def feature_code(tenant: TenantView, caller: UserEntry | None, destination: str)
 def unallocated(destination: str) -> str:
     return _extension("hibiki-unallocated", destination, [
         _action("answer"), _action("playback", UNALLOCATED_PROMPT), _action("hangup", "UNALLOCATED_NUMBER")])
+
+
+def answer_did(request: FsRequest, tenant: TenantView, did: DidEntry, at: datetime) -> str:
+    """An inbound call on one of the tenant's numbers, routed by the number's schedule."""
+    destination = request.get("Caller-Destination-Number")
+    context = request.get("Caller-Context") or "public"
+    route, branch = did.route_at(at)
+    prelude = [_action("set", f"hibiki_tenant={tenant.tenant_id}"), _action("set", f"hibiki_did={did.number}"),
+               _action("set", f"hibiki_branch={branch}")]
+    user = tenant.users.get(route.target)
+    if route.kind == "user" and user is not None:
+        extension = call_user(tenant, user, destination, prelude)
+    elif route.kind == "voicemail" and user is not None and user.extension:
+        extension = _extension("hibiki-did-voicemail", destination, [
+            *prelude, _action("answer"), _action("voicemail", f"default {tenant.domain} {user.extension}")])
+    elif route.kind == "announcement":
+        extension = _extension("hibiki-did-announcement", destination, [
+            *prelude, _action("answer"), _action("playback", route.target), _action("hangup", "NORMAL_CLEARING")])
+    else:  # the target went away: say so rather than leave the caller in silence
+        extension = _extension("hibiki-did-broken", destination, [
+            *prelude, _action("log", f"ERR DID {did.number} routes to a missing {route.kind} {route.target}"),
+            _action("answer"), _action("playback", UNALLOCATED_PROMPT), _action("hangup", "NORMAL_TEMPORARY_FAILURE")])
+    return documents.dialplan(context, [extension])
 
 
 def answer_internal(request: FsRequest, tenant: TenantView) -> str:

@@ -14,9 +14,11 @@ Directory lookups (``section=directory``):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from hibiki.directory import dialplan, documents
 from hibiki.directory.guard import AuthGuard, Block, digest_matches
+from hibiki.directory.numbers import InvalidNumber, classify
 from hibiki.directory.view import DirectoryView, TenantView, UserEntry
 from hibiki.directory.xmlcurl import FsRequest
 
@@ -37,23 +39,32 @@ def not_found(reason: str, tenant: str = "") -> Answer:
     return Answer(documents.NOT_FOUND, "not_found", reason, tenant)
 
 
-def answer(request: FsRequest, view: DirectoryView, guard: AuthGuard | None = None) -> Answer:
+def answer(request: FsRequest, view: DirectoryView, guard: AuthGuard | None = None,
+           now: datetime | None = None) -> Answer:
     if request.section == "directory":
         if request.action == "sip_auth" and guard is not None:
             return _guarded_sip_auth(request, view, guard)
         return _directory(request, view)
     if request.section == "dialplan":
-        return _dialplan(request, view)
+        return _dialplan(request, view, now or datetime.now(UTC))
     return not_found(f"section {request.section!r} is not served")
 
 
-def _dialplan(request: FsRequest, view: DirectoryView) -> Answer:
+def _dialplan(request: FsRequest, view: DirectoryView, now: datetime) -> Answer:
     destination = request.get("Caller-Destination-Number")
     if not destination:
         return not_found("dialplan request without Caller-Destination-Number")
     tenant_id = request.get("variable_hibiki_tenant")
     if not tenant_id:
-        return not_found("call from outside any tenant: inbound numbers are not routed yet")
+        try:
+            number = classify(destination).destination
+        except InvalidNumber as exc:
+            return not_found(f"inbound call to an unusable number: {exc}")
+        found = view.did(number)
+        if found is None:
+            return not_found(f"inbound call to {number}, which is no tenant's number")
+        owner, did = found
+        return Answer(dialplan.answer_did(request, owner, did, now), "found", "", owner.tenant_id)
     tenant = view.by_id(tenant_id)
     if tenant is None:
         return not_found(f"tenant {tenant_id!r} of the caller is unknown", tenant_id)

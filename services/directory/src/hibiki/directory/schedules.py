@@ -243,6 +243,11 @@ class Schedule:
         is_open, branch, reason = self._decide(at)
         return Decision(is_open, branch, reason, self.next_change(at))
 
+    def state(self, at: datetime) -> Decision:
+        """The decision at ``at`` without ``until`` (cheap: what call routing needs)."""
+        is_open, branch, reason = self._decide(at)
+        return Decision(is_open, branch, reason, None)
+
     def next_change(self, at: datetime) -> datetime | None:
         """The first moment after ``at`` whose decision differs (``open`` or ``branch``).
 

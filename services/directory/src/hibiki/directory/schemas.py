@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -115,3 +115,60 @@ class DeviceOut(BaseModel):
     sip_username: str
     label: str
     enabled: bool
+
+
+TargetKind = Literal["user", "voicemail", "announcement"]
+
+
+class Target(Strict):
+    kind: TargetKind
+    target: str = Field(min_length=1, max_length=255)
+
+
+class ScheduleIn(Strict):
+    name: str = Field(pattern=r"^[^\s/]{1,64}$")
+    definition: dict[str, Any] = Field(description="weekly hours, holidays, year-end, seasons, special days, override")
+
+
+class SchedulePatch(Strict):
+    name: str | None = Field(default=None, pattern=r"^[^\s/]{1,64}$")
+    definition: dict[str, Any] | None = None
+
+
+class ScheduleOut(BaseModel):
+    id: str
+    name: str
+    definition: dict[str, Any]
+
+
+class DidIn(Strict):
+    number: str = Field(min_length=1, max_length=40, description="any Japanese notation; stored normalized")
+    label: str = Field(default="", max_length=255)
+    schedule_id: str | None = None
+    target_kind: TargetKind
+    target: str = Field(min_length=1, max_length=255, description="user id, or a prompt for announcements")
+    closed_kind: TargetKind | None = None
+    closed_target: str = Field(default="", max_length=255)
+    branches: dict[str, Target] = Field(default_factory=dict, description="schedule branch -> target, e.g. override:disaster")
+
+
+class DidPatch(Strict):
+    label: str | None = Field(default=None, max_length=255)
+    schedule_id: str | None = None
+    target_kind: TargetKind | None = None
+    target: str | None = Field(default=None, min_length=1, max_length=255)
+    closed_kind: TargetKind | None = None
+    closed_target: str | None = Field(default=None, max_length=255)
+    branches: dict[str, Target] | None = None
+
+
+class DidOut(BaseModel):
+    id: str
+    number: str
+    label: str
+    schedule_id: str | None
+    target_kind: str
+    target: str
+    closed_kind: str | None
+    closed_target: str
+    branches: dict[str, Any]

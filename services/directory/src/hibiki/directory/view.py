@@ -8,6 +8,9 @@ database outage does not stop calls.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from hibiki.directory.schedules import Schedule
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,32 @@ class DeviceEntry:
 
 
 @dataclass(frozen=True)
+class Route:
+    kind: str        # user | voicemail | announcement
+    target: str      # user id, or the prompt of an announcement
+
+
+@dataclass(frozen=True)
+class DidEntry:
+    number: str
+    route: Route
+    schedule: Schedule | None = None
+    closed: Route | None = None
+    branches: dict[str, Route] = field(default_factory=dict)
+
+    def route_at(self, at: datetime) -> tuple[Route, str]:
+        """Where a call arriving at ``at`` goes, and the schedule branch that decided it."""
+        if self.schedule is None:
+            return self.route, "open"
+        state = self.schedule.state(at)
+        if state.branch in self.branches:
+            return self.branches[state.branch], state.branch
+        if state.open:
+            return self.route, state.branch
+        return (self.closed or self.route), state.branch
+
+
+@dataclass(frozen=True)
 class TenantView:
     tenant_id: str
     domain: str
@@ -42,6 +71,7 @@ class TenantView:
     devices: dict[str, DeviceEntry] = field(default_factory=dict)      # by SIP username
     extensions: dict[str, str] = field(default_factory=dict)           # extension -> user id
     usernames: dict[str, str] = field(default_factory=dict)            # username -> user id
+    dids: dict[str, DidEntry] = field(default_factory=dict)            # normalized number -> route
 
     def user_by_number(self, number: str) -> UserEntry | None:
         """A user by extension, else by username (how ``user/<x>@domain`` names one)."""
@@ -62,18 +92,28 @@ class DirectoryView:
     def __init__(self) -> None:
         self._by_domain: dict[str, TenantView] = {}
         self._domain_of: dict[str, str] = {}
+        self._did_owner: dict[str, str] = {}      # DID -> tenant id, across the platform
 
     def replace(self, tenant: TenantView) -> None:
-        old_domain = self._domain_of.get(tenant.tenant_id)
-        if old_domain and old_domain != tenant.domain.lower():
-            self._by_domain.pop(old_domain, None)
+        self.remove(tenant.tenant_id)
         self._by_domain[tenant.domain.lower()] = tenant
         self._domain_of[tenant.tenant_id] = tenant.domain.lower()
+        for number in tenant.dids:
+            self._did_owner[number] = tenant.tenant_id
 
     def remove(self, tenant_id: str) -> None:
         domain = self._domain_of.pop(tenant_id, None)
         if domain:
-            self._by_domain.pop(domain, None)
+            old = self._by_domain.pop(domain, None)
+            for number in old.dids if old else ():
+                if self._did_owner.get(number) == tenant_id:
+                    del self._did_owner[number]
+
+    def did(self, number: str) -> tuple[TenantView, DidEntry] | None:
+        tenant_id = self._did_owner.get(number)
+        tenant = self.by_id(tenant_id) if tenant_id else None
+        entry = tenant.dids.get(number) if tenant else None
+        return (tenant, entry) if tenant and entry else None
 
     def tenant(self, domain: str) -> TenantView | None:
         return self._by_domain.get(domain.lower())

@@ -12,8 +12,9 @@ from sqlalchemy import Engine, Select, Table, create_engine, event, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from hibiki.common.errors import StartupError
-from hibiki.directory.storage.tables import devices, tenants, users
-from hibiki.directory.view import DeviceEntry, TenantView, UserEntry
+from hibiki.directory.schedules import Schedule
+from hibiki.directory.storage.tables import devices, dids, schedules, tenants, users
+from hibiki.directory.view import DeviceEntry, DidEntry, Route, TenantView, UserEntry
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
@@ -75,6 +76,16 @@ def load_tenants(engine: Engine, tenant_id: str | None = None) -> list[TenantVie
         rows = conn.execute(query).mappings().all()
         device_rows = conn.execute(scoped(devices)).mappings().all()
         user_rows = conn.execute(scoped(users)).mappings().all()
+        schedule_rows = conn.execute(scoped(schedules)).mappings().all()
+        did_rows = conn.execute(scoped(dids)).mappings().all()
+    compiled_schedules = {r["id"]: Schedule.from_dict(r["definition"]) for r in schedule_rows}
+    by_tenant_dids: dict[str, dict[str, DidEntry]] = {}
+    for d in did_rows:
+        by_tenant_dids.setdefault(d["tenant_id"], {})[d["number"]] = DidEntry(
+            number=d["number"], route=Route(d["target_kind"], d["target"]),
+            schedule=compiled_schedules.get(d["schedule_id"]) if d["schedule_id"] else None,
+            closed=Route(d["closed_kind"], d["closed_target"]) if d["closed_kind"] else None,
+            branches={name: Route(spec["kind"], spec["target"]) for name, spec in (d["branches"] or {}).items()})
     by_tenant_devices: dict[str, dict[str, DeviceEntry]] = {}
     devices_of: dict[str, list[str]] = {}
     for d in device_rows:
@@ -101,6 +112,7 @@ def load_tenants(engine: Engine, tenant_id: str | None = None) -> list[TenantVie
             devices=by_tenant_devices.get(r["id"], {}),
             extensions={u.extension: u.id for u in tenant_users if u.extension},
             usernames={u.username: u.id for u in tenant_users},
+            dids=by_tenant_dids.get(r["id"], {}),
         ))
     return views
 

@@ -18,9 +18,12 @@ from sqlalchemy.exc import IntegrityError
 
 from hibiki.directory.errors import Conflict, Invalid, NotFound
 from hibiki.directory.storage.database import a1_hash
-from hibiki.directory.storage.tables import devices, tenants, users
+from hibiki.directory.numbers import InvalidNumber, NumberKind, classify
+from hibiki.directory.schedules import Schedule, ScheduleError
+from hibiki.directory.storage.tables import devices, dids, schedules, tenants, users
 
 Row = dict[str, Any]
+DID_KINDS = frozenset({NumberKind.GEOGRAPHIC, NumberKind.FREE_DIAL, NumberKind.IP_PHONE, NumberKind.NAVI_DIAL})
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ class ConfigRepository:
     def delete_tenant(self, tenant_id: str) -> Change:
         with self.engine.begin() as conn:
             tenant = self._tenant(conn, tenant_id)
-            for table in (devices, users):
+            for table in (dids, schedules, devices, users):
                 conn.execute(delete(table).where(table.c.tenant_id == tenant_id))
             conn.execute(delete(tenants).where(tenants.c.id == tenant_id))
         return Change(tenant_id, int(tenant["version"]) + 1, "tenant", (tenant_id,))
@@ -126,7 +129,10 @@ class ConfigRepository:
             self._tenant(conn, tenant_id)
             self._get(conn, table, tenant_id, item_id)
             if table is users:
+                self._referenced(conn, tenant_id, item_id)
                 conn.execute(delete(devices).where(devices.c.user_id == item_id))
+            if table is schedules:
+                conn.execute(update(dids).where(dids.c.schedule_id == item_id).values(schedule_id=None))
             conn.execute(delete(table).where(table.c.id == item_id))
             return self._bump(conn, tenant_id, table.name[:-1], (item_id,))
 
@@ -138,6 +144,16 @@ class ConfigRepository:
             for field in ("username", "extension"):
                 if row.get(field):
                     self._unique(conn, users, tenant["id"], field, row[field], current)
+        elif table is schedules:
+            if "name" in row:
+                self._unique(conn, schedules, tenant["id"], "name", row["name"], current)
+            if "definition" in row:
+                try:
+                    row["definition"] = Schedule.from_dict(row["definition"]).to_dict()
+                except ScheduleError as exc:
+                    raise Invalid("invalid-definition", f"definition.{exc}", "definition") from None
+        elif table is dids:
+            self._prepare_did(conn, tenant, row, current)
         elif table is devices:
             if "user_id" in row:
                 self._get_user(conn, tenant["id"], row["user_id"])
@@ -149,9 +165,46 @@ class ConfigRepository:
                 row["a1_hash"] = a1_hash(username, tenant["domain"], password)
         return row
 
-    def _get_user(self, conn: Connection, tenant_id: str, user_id: str) -> None:
+    def _prepare_did(self, conn: Connection, tenant: Row, row: Row, current: Row | None) -> None:
+        if "number" in row:
+            try:
+                info = classify(row["number"])
+            except InvalidNumber as exc:
+                raise Invalid("invalid-number", str(exc), "number") from None
+            if info.kind not in DID_KINDS:
+                raise Invalid("invalid-number", f"{row['number']!r} is a {info.kind.value} number, not one a DID can be",
+                              "number")
+            row["number"] = info.destination
+            taken = conn.execute(select(dids.c.id, dids.c.tenant_id).where(dids.c.number == row["number"])).first()
+            if taken is not None and (current is None or taken.id != current["id"]):
+                raise Conflict("number-taken", f"{row['number']} is already routed on this platform", "number")
+        if row.get("schedule_id"):
+            found = conn.execute(select(schedules.c.id).where(schedules.c.tenant_id == tenant["id"],
+                                                              schedules.c.id == row["schedule_id"])).first()
+            if found is None:
+                raise Invalid("invalid-schedule_id", f"no schedule {row['schedule_id']!r} in this tenant", "schedule_id")
+        merged = {**(current or {}), **row}
+        targets = [("target", merged.get("target_kind"), merged.get("target"))]
+        if merged.get("closed_kind"):
+            targets.append(("closed_target", merged["closed_kind"], merged.get("closed_target")))
+        for branch, spec in (merged.get("branches") or {}).items():
+            targets.append((f"branches.{branch}", spec["kind"], spec["target"]))
+        for field, kind, target in targets:
+            if kind in ("user", "voicemail"):
+                self._get_user(conn, tenant["id"], str(target), field)
+            elif kind == "announcement" and not target:
+                raise Invalid(f"invalid-{field}", "an announcement needs a prompt", field)
+
+    def _get_user(self, conn: Connection, tenant_id: str, user_id: str, field: str = "user_id") -> None:
         if not conn.execute(select(users.c.id).where(users.c.tenant_id == tenant_id, users.c.id == user_id)).first():
-            raise Invalid("invalid-user_id", f"no user {user_id!r} in tenant {tenant_id!r}", "user_id")
+            raise Invalid(f"invalid-{field}", f"no user {user_id!r} in tenant {tenant_id!r}", field)
+
+    def _referenced(self, conn: Connection, tenant_id: str, user_id: str) -> None:
+        for did in conn.execute(select(dids).where(dids.c.tenant_id == tenant_id)).mappings():
+            targets = [(did["target_kind"], did["target"]), (did["closed_kind"], did["closed_target"])]
+            targets += [(b["kind"], b["target"]) for b in (did["branches"] or {}).values()]
+            if any(kind in ("user", "voicemail") and target == user_id for kind, target in targets):
+                raise Conflict("user-in-use", f"DID {did['number']} routes to this user: change it first", "id")
 
     def _unique(self, conn: Connection, table: Table, tenant_id: str, field: str, value: Any, current: Row | None) -> None:
         query = select(table.c.id).where(table.c.tenant_id == tenant_id, table.c[field] == value)

@@ -6,8 +6,7 @@ and is what replicas compare to know their view is current.
 
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table,
-                        UniqueConstraint)
+from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, MetaData, String, Table, UniqueConstraint
 
 metadata = MetaData(naming_convention={
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -59,16 +58,28 @@ devices = Table(
     UniqueConstraint("tenant_id", "sip_username"),
 )
 
-# Dialable numbers: internal extensions (unique per tenant) and DIDs (unique on the platform).
-numbers = Table(
-    "numbers", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+schedules = Table(
+    "schedules", metadata,
+    Column("id", String(36), primary_key=True),
     Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True),
-    Column("kind", String(16), nullable=False),           # extension | did
-    Column("number", String(32), nullable=False),         # normalized
-    Column("did_key", String(32), nullable=True, unique=True),  # = number for DIDs, NULL for extensions
-    Column("target_kind", String(16), nullable=False),    # user | voicemail | external
-    Column("target", String(64), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("definition", JSON, nullable=False),            # schedules.Schedule.to_dict()
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("tenant_id", "name"),
+)
+
+# External numbers (DIDs), normalized, unique on the whole platform; routed per schedule.
+dids = Table(
+    "dids", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("number", String(32), nullable=False, unique=True),
     Column("label", String(255), nullable=False, default=""),
-    UniqueConstraint("tenant_id", "kind", "number"),
+    Column("schedule_id", String(36), ForeignKey("schedules.id", ondelete="SET NULL"), nullable=True),
+    Column("target_kind", String(16), nullable=False),     # user | voicemail | announcement
+    Column("target", String(255), nullable=False),
+    Column("closed_kind", String(16), nullable=True),      # when the schedule says closed
+    Column("closed_target", String(255), nullable=False, default=""),
+    Column("branches", JSON, nullable=False, default=dict),  # schedule branch -> {"kind", "target"}
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -1,4 +1,4 @@
-"""Initial schema: tenants, users, devices, numbers.
+"""Initial schema: tenants, users, devices, schedules, DIDs.
 
 Revision ID: 0001
 Revises:
@@ -59,21 +59,33 @@ def upgrade() -> None:
     op.create_index("ix_devices_tenant_id", "devices", ["tenant_id"])
     op.create_index("ix_devices_user_id", "devices", ["user_id"])
     op.create_table(
-        "numbers",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id", ondelete="CASCADE", name="fk_numbers_tenant_id_tenants"), nullable=False),
-        sa.Column("kind", sa.String(16), nullable=False),
-        sa.Column("number", sa.String(32), nullable=False),
-        sa.Column("did_key", sa.String(32), nullable=True),
-        sa.Column("target_kind", sa.String(16), nullable=False),
-        sa.Column("target", sa.String(64), nullable=False),
-        sa.Column("label", sa.String(255), nullable=False),
-        sa.UniqueConstraint("tenant_id", "kind", "number", name="uq_numbers_tenant_id_kind_number"),
-        sa.UniqueConstraint("did_key", name="uq_numbers_did_key"),
+        "schedules",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id", ondelete="CASCADE", name="fk_schedules_tenant_id_tenants"), nullable=False),
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("definition", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("tenant_id", "name", name="uq_schedules_tenant_id_name"),
     )
-    op.create_index("ix_numbers_tenant_id", "numbers", ["tenant_id"])
+    op.create_index("ix_schedules_tenant_id", "schedules", ["tenant_id"])
+    op.create_table(
+        "dids",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id", ondelete="CASCADE", name="fk_dids_tenant_id_tenants"), nullable=False),
+        sa.Column("number", sa.String(32), nullable=False),
+        sa.Column("label", sa.String(255), nullable=False),
+        sa.Column("schedule_id", sa.String(36), sa.ForeignKey("schedules.id", ondelete="SET NULL", name="fk_dids_schedule_id_schedules"), nullable=True),
+        sa.Column("target_kind", sa.String(16), nullable=False),
+        sa.Column("target", sa.String(255), nullable=False),
+        sa.Column("closed_kind", sa.String(16), nullable=True),
+        sa.Column("closed_target", sa.String(255), nullable=False),
+        sa.Column("branches", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("number", name="uq_dids_number"),
+    )
+    op.create_index("ix_dids_tenant_id", "dids", ["tenant_id"])
 
 
 def downgrade() -> None:
-    for table in ("numbers", "devices", "users", "tenants"):
+    for table in ("dids", "schedules", "devices", "users", "tenants"):
         op.drop_table(table)

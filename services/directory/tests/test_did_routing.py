@@ -1,0 +1,133 @@
+"""Inbound calls on a tenant's numbers (DIDs), routed by schedule: the admin API, the
+store, NATS, and the dialplan FreeSWITCH runs (through the emulator)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from fsemu import FreeSwitchEmulator
+from hibiki.common.auth import Claims, TokenAuthority
+from hibiki.directory.app import main
+from hibiki.directory.config import DirectoryConfig
+from support.servers import free_port, running
+
+DOMAIN = "shiojiri.example.jp"
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ALWAYS_OPEN = {"weekly": {d: [{"start": "00:00", "end": "24:00"}] for d in DAYS},
+               "closed_on_public_holidays": False, "year_end": None}
+ALWAYS_CLOSED = {"weekly": {}, "closed_on_public_holidays": False, "year_end": None}
+DISASTER = {**ALWAYS_OPEN, "override": {"mode": "disaster", "reason": "earthquake"}}
+
+Post = Callable[[str, dict[str, Any]], Awaitable[httpx.Response]]
+
+
+@dataclasses.dataclass
+class City:
+    fsapi: str
+    post: Post
+    api: httpx.AsyncClient
+    user: dict[str, Any]
+
+
+@pytest.fixture
+async def city(tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> AsyncIterator[City]:
+    config = dataclasses.replace(
+        DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}),
+        port=free_port())
+    headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
+    applied = await nats_client.subscribe("hibiki.*.config.applied")
+    async with running(main, config), httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.port}",
+                                                         headers=headers) as api:
+        async def post(path: str, body: dict[str, Any]) -> httpx.Response:
+            reply = await api.post(path, json=body)
+            if reply.status_code == 201:
+                await applied.next_msg(timeout=5)   # every change reaches the view before we call
+            return reply
+
+        assert (await post("/api/v1/tenants", {"id": "shiojiri", "domain": DOMAIN})).status_code == 201
+        user = (await post("/api/v1/tenants/shiojiri/users", {"username": "desk", "extension": "2001"})).json()
+        await post("/api/v1/tenants/shiojiri/devices", {"user_id": user["id"], "sip_username": "d2001",
+                                                        "password": "twelve chars!"})
+        yield City(f"http://127.0.0.1:{config.port}/fsapi", post, api, user)
+    await applied.unsubscribe()
+
+
+async def schedule(city: City, name: str, definition: dict[str, Any]) -> str:
+    reply = await city.post("/api/v1/tenants/shiojiri/schedules", {"name": name, "definition": definition})
+    assert reply.status_code == 201, reply.text
+    return str(reply.json()["id"])
+
+
+async def inbound(city: City, dialled: str, endpoints: dict[str, object] | None = None) -> Any:
+    async with FreeSwitchEmulator() as emu:
+        call = await emu.place_call(destination=dialled, caller_id_number="0312345678", context="public",
+                                    dialplan_url=city.fsapi, answering_endpoints=endpoints)
+        await asyncio.wait_for(call.finished, 10)
+        return call
+
+
+async def test_a_number_rings_its_user_in_every_notation(city: City) -> None:
+    open_id = await schedule(city, "open", ALWAYS_OPEN)
+    reply = await city.post("/api/v1/tenants/shiojiri/dids", {
+        "number": "０２６３－５２－１１１１", "schedule_id": open_id, "target_kind": "user", "target": city.user["id"]})
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["number"] == "0263521111"
+    for dialled in ("0263521111", "+81263521111"):
+        call = await inbound(city, dialled, {f"user/2001@{DOMAIN}": 1})
+        assert ("bridge", f"user/2001@{DOMAIN}") in call.executed
+        assert call.variables["hibiki_tenant"] == "shiojiri" and call.variables["hibiki_branch"] == "open"
+
+
+async def test_closed_hours_and_disaster_mode_take_their_own_routes(city: City) -> None:
+    closed_id = await schedule(city, "closed", ALWAYS_CLOSED)
+    disaster_id = await schedule(city, "disaster", DISASTER)
+    await city.post("/api/v1/tenants/shiojiri/dids", {
+        "number": "0263-52-2222", "schedule_id": closed_id, "target_kind": "user", "target": city.user["id"],
+        "closed_kind": "voicemail", "closed_target": city.user["id"]})
+    await city.post("/api/v1/tenants/shiojiri/dids", {
+        "number": "0120-123-456", "schedule_id": disaster_id, "target_kind": "user", "target": city.user["id"],
+        "branches": {"override:disaster": {"kind": "announcement", "target": "hibiki/disaster-notice.wav"}}})
+    closed = await inbound(city, "0263522222")
+    assert closed.executed[-1] == ("voicemail", f"default {DOMAIN} 2001")
+    assert closed.variables["hibiki_branch"] == "closed"
+    disaster = await inbound(city, "0120123456")
+    assert [a for a in disaster.executed if a[0] in ("playback", "hangup")] == [
+        ("playback", "hibiki/disaster-notice.wav"), ("hangup", "NORMAL_CLEARING")]
+    assert disaster.variables["hibiki_branch"] == "override:disaster"
+
+
+async def test_numbers_nobody_owns_get_no_route(city: City) -> None:
+    call = await inbound(city, "0263529999")
+    assert call.executed == [] and call.hangup_cause == "NO_ROUTE_DESTINATION"
+
+
+async def test_bad_numbers_targets_and_schedules_are_refused(city: City) -> None:
+    cases = [
+        ({"number": "090-1234-5678", "target_kind": "user", "target": city.user["id"]}, "invalid-number"),
+        ({"number": "03-12x4-5678", "target_kind": "user", "target": city.user["id"]}, "invalid-number"),
+        ({"number": "0263-52-3333", "target_kind": "user", "target": "nobody"}, "invalid-target"),
+        ({"number": "0263-52-3333", "target_kind": "user", "target": city.user["id"], "schedule_id": "none"},
+         "invalid-schedule_id"),
+    ]
+    for body, error_id in cases:
+        reply = await city.post("/api/v1/tenants/shiojiri/dids", body)
+        assert reply.status_code == 422 and reply.json()["error_id"] == error_id, reply.text
+    bad = await city.post("/api/v1/tenants/shiojiri/schedules", {"name": "x", "definition": {
+        "weekly": {"mon": [{"start": "25:00", "end": "26:00"}]}}})
+    assert bad.status_code == 422 and bad.json()["error_id"] == "invalid-definition"
+    assert "weekly.mon[0].start" in bad.json()["message"]
+    first = await city.post("/api/v1/tenants/shiojiri/dids", {
+        "number": "0263-52-4444", "target_kind": "user", "target": city.user["id"]})
+    assert first.status_code == 201
+    again = await city.post("/api/v1/tenants/shiojiri/dids", {
+        "number": "+81 263 52 4444", "target_kind": "user", "target": city.user["id"]})
+    assert again.status_code == 409 and again.json()["error_id"] == "number-taken"
+    in_use = await city.api.delete(f"/api/v1/tenants/shiojiri/users/{city.user['id']}")
+    assert in_use.status_code == 409 and in_use.json()["error_id"] == "user-in-use"
