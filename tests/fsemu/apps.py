@@ -218,6 +218,7 @@ def default_apps() -> AppTable:
         ("info", app_noop, False), ("record_session", app_record_session, True),
         ("stop_record_session", app_noop, False), ("voicemail", app_noop, True),
         ("valet_park", app_park, False), ("intercept", app_noop, False),
+        ("privacy", app_noop, False),  # mod_dptools privacy_function: caller-profile flags only
     ]:
         t.add(name, fn, needs_media=media)
     return t

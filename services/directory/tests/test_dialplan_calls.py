@@ -98,3 +98,58 @@ async def test_unknown_number_is_refused_clearly(office: Office) -> None:
 async def test_a_call_from_outside_any_tenant_gets_no_route(office: Office) -> None:
     call = await place(office, "1001", authenticated=False)
     assert call.executed == [] and call.hangup_cause == "NO_ROUTE_DESTINATION"
+
+
+async def setup_outbound(office: Office, authority: TokenAuthority, nats_client: Any, api_port: int,
+                         tenant: dict[str, Any], user: dict[str, Any]) -> None:
+    headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
+    applied = await nats_client.subscribe("hibiki.nagaoka.config.applied")
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", headers=headers) as api:
+        for path, body in ((f"/api/v1/tenants/{office.tenant}", tenant),
+                           (f"/api/v1/tenants/{office.tenant}/users/{office.caller['id']}", user)):
+            assert (await api.patch(path, json=body)).status_code == 200
+            await applied.next_msg(timeout=5)
+    await applied.unsubscribe()
+
+
+def port_of(office: Office) -> int:
+    return int(office.fsapi.rsplit(":", 1)[1].split("/")[0])
+
+
+async def test_outbound_calls_present_the_chosen_caller_id(office: Office, authority: TokenAuthority,
+                                                           nats_client: Any) -> None:
+    await setup_outbound(office, authority, nats_client, port_of(office),
+                         {"outbound_gateway": "carrier1", "representative_number": "0258123456"},
+                         {"direct_number": "0258123001"})
+    call = await place(office, "03-1234-5678".replace("-", ""), {"sofia/gateway/carrier1/0312345678": 1})
+    assert ("bridge", "sofia/gateway/carrier1/0312345678") in call.executed
+    assert call.variables["effective_caller_id_number"] == "0258123456"
+    assert call.variables["hibiki_outbound_class"] == "domestic"
+    direct = await place(office, "*8109012345678", {"sofia/gateway/carrier1/09012345678": 1})
+    assert direct.variables["effective_caller_id_number"] == "0258123001"
+    hidden = await place(office, "1840312345678", {"sofia/gateway/carrier1/0312345678": 1})
+    assert ("privacy", "full") in hidden.executed
+    failed = await place(office, "0312345678", {"sofia/gateway/carrier1/0312345678": "USER_BUSY"})
+    assert failed.executed[-1] == ("hangup", "NORMAL_TEMPORARY_FAILURE")
+
+
+async def test_class_of_service_blocks_with_403_but_never_emergency(office: Office, authority: TokenAuthority,
+                                                                   nats_client: Any) -> None:
+    await setup_outbound(office, authority, nats_client, port_of(office), {"outbound_gateway": "carrier1"},
+                         {"outbound_classes": ["domestic"]})
+    for number in ("0101212555010", "0990123456", "09012345678"):
+        call = await place(office, number)
+        assert apps(call) == ["set", "log", "pre_answer", "playback", "hangup"], number
+        assert call.hangup_cause == "OUTGOING_CALL_BARRED"          # SIP 403 from mod_sofia
+    await setup_outbound(office, authority, nats_client, port_of(office), {"outbound_gateway": "carrier1"},
+                         {"outbound_classes": []})
+    for emergency in ("110", "119", "184119"):
+        call = await place(office, emergency, {f"sofia/gateway/carrier1/{emergency[-3:]}": 1})
+        assert ("bridge", f"sofia/gateway/carrier1/{emergency[-3:]}") in call.executed
+        assert call.variables["hibiki_outbound_class"] == "emergency"
+
+
+async def test_no_carrier_configured_is_said_not_silent(office: Office) -> None:
+    call = await place(office, "0312345678")
+    assert apps(call) == ["log", "pre_answer", "playback", "hangup"]
+    assert call.hangup_cause == "NORMAL_TEMPORARY_FAILURE"

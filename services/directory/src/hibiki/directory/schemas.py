@@ -27,16 +27,24 @@ def _extension(value: str | None) -> str | None:
     return value
 
 
+RestrictionClass = Literal["domestic", "mobile", "free", "ip", "navi", "special", "premium", "international"]
+DEFAULT_CLASSES: tuple[RestrictionClass, ...] = ("domestic", "mobile", "free", "ip", "navi", "special")
+_GATEWAY = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
 class TenantIn(Strict):
     id: str = Field(pattern=_TOKEN, description="short id, e.g. 'nagaoka'")
     domain: str = Field(pattern=_DOMAIN, max_length=255, description="the tenant's SIP domain; cannot change later")
     name: str = Field(default="", max_length=255)
     representative_number: str = Field(default="", max_length=32)
+    outbound_gateway: str = Field(default="", pattern=r"^$|" + _GATEWAY,
+                                  description="FreeSWITCH gateway for calls to the public network")
 
 
 class TenantPatch(Strict):
     name: str | None = Field(default=None, max_length=255)
     representative_number: str | None = Field(default=None, max_length=32)
+    outbound_gateway: str | None = Field(default=None, pattern=r"^$|" + _GATEWAY)
 
 
 class TenantOut(BaseModel):
@@ -44,6 +52,7 @@ class TenantOut(BaseModel):
     domain: str
     name: str
     representative_number: str
+    outbound_gateway: str
     version: int
 
 
@@ -55,6 +64,8 @@ class UserIn(Strict):
     extension: str | None = None
     direct_number: str = Field(default="", max_length=32)
     caller_id_policy: Literal["representative", "direct"] = "representative"
+    outbound_classes: list[RestrictionClass] = Field(default_factory=lambda: list(DEFAULT_CLASSES),
+                                                     description="what the user may call; emergency always passes")
     voicemail_enabled: bool = True
     voicemail_pin: str = Field(default="", pattern=r"^[0-9]{0,16}$")
 
@@ -71,6 +82,7 @@ class UserPatch(Strict):
     extension: str | None = None
     direct_number: str | None = Field(default=None, max_length=32)
     caller_id_policy: Literal["representative", "direct"] | None = None
+    outbound_classes: list[RestrictionClass] | None = None
     voicemail_enabled: bool | None = None
     voicemail_pin: str | None = Field(default=None, pattern=r"^[0-9]{0,16}$")
 
@@ -89,6 +101,7 @@ class UserOut(BaseModel):
     extension: str | None
     direct_number: str
     caller_id_policy: str
+    outbound_classes: list[str]
     voicemail_enabled: bool
 
 

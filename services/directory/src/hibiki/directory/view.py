@@ -21,6 +21,7 @@ class UserEntry:
     extension: str = ""
     direct_number: str = ""
     caller_id_policy: str = "representative"   # or "direct"
+    outbound_classes: frozenset[str] = frozenset()
     context: str = "default"
     voicemail_enabled: bool = True
     voicemail_pin: str = ""
@@ -67,6 +68,7 @@ class TenantView:
     domain: str
     version: int
     representative_number: str = ""
+    outbound_gateway: str = ""
     users: dict[str, UserEntry] = field(default_factory=dict)          # by id
     devices: dict[str, DeviceEntry] = field(default_factory=dict)      # by SIP username
     extensions: dict[str, str] = field(default_factory=dict)           # extension -> user id

@@ -99,6 +99,7 @@ def load_tenants(engine: Engine, tenant_id: str | None = None) -> list[TenantVie
         by_tenant_users.setdefault(u["tenant_id"], []).append(UserEntry(
             id=u["id"], username=u["username"], display_name=u["display_name"], extension=u["extension"] or "",
             direct_number=u["direct_number"], caller_id_policy=u["caller_id_policy"], context=u["context"],
+            outbound_classes=frozenset(u["outbound_classes"] or ()),
             voicemail_enabled=bool(u["voicemail_enabled"]), voicemail_pin=u["voicemail_pin"],
             devices=tuple(sorted(devices_of.get(u["id"], []))),
         ))
@@ -107,7 +108,7 @@ def load_tenants(engine: Engine, tenant_id: str | None = None) -> list[TenantVie
         tenant_users = by_tenant_users.get(r["id"], [])
         views.append(TenantView(
             tenant_id=r["id"], domain=r["domain"], version=int(r["version"]),
-            representative_number=r["representative_number"],
+            representative_number=r["representative_number"], outbound_gateway=r["outbound_gateway"],
             users={u.id: u for u in tenant_users},
             devices=by_tenant_devices.get(r["id"], {}),
             extensions={u.extension: u.id for u in tenant_users if u.extension},

@@ -21,6 +21,7 @@ tenants = Table(
     Column("domain", String(255), nullable=False, unique=True),
     Column("name", String(255), nullable=False, default=""),
     Column("representative_number", String(32), nullable=False, default=""),
+    Column("outbound_gateway", String(64), nullable=False, default=""),   # FreeSWITCH gateway to the carrier
     Column("version", BigInteger, nullable=False, default=1),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
@@ -36,6 +37,7 @@ users = Table(
     Column("extension", String(16), nullable=True),
     Column("direct_number", String(32), nullable=False, default=""),
     Column("caller_id_policy", String(16), nullable=False, default="representative"),
+    Column("outbound_classes", JSON, nullable=False),      # restriction classes this user may call
     Column("context", String(64), nullable=False, default="default"),
     Column("voicemail_enabled", Boolean, nullable=False, default=True),
     Column("voicemail_pin", String(16), nullable=False, default=""),
