@@ -13,6 +13,8 @@ reserved with ``Sequencer.skip`` so numbering matches the capture; those events 
 """
 from __future__ import annotations
 
+import re
+
 import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
@@ -117,6 +119,8 @@ class CallSession:
             self.hangup("DESTINATION_OUT_OF_ORDER")
             return False
         app_name = impl.name
+        if data:
+            data = expand_variables(ch.variables, data)
         if app_uuid is None:
             app_uuid = ch.variables.get("app_uuid") or ch.switch.new_uuid()
             ch.set_var("app_uuid", None)
@@ -267,3 +271,14 @@ class CallSession:
 
 
 Runner = Callable[[CallSession, str], Awaitable[None]]
+
+
+_VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z0-9_.-]+)\}")
+
+
+def expand_variables(variables: dict[str, str], data: str) -> str:
+    """switch_channel_expand_variables, for plain ``${name}``: the channel's value or empty.
+
+    ``$${global}`` and API calls such as ``${sofia_contact(...)}`` are left as they are (the
+    emulator has no global variables and no API functions)."""
+    return _VARIABLE.sub(lambda m: variables.get(m.group(1), ""), data)

@@ -153,3 +153,65 @@ async def test_no_carrier_configured_is_said_not_silent(office: Office) -> None:
     call = await place(office, "0312345678")
     assert apps(call) == ["log", "pre_answer", "playback", "hangup"]
     assert call.hangup_cause == "NORMAL_TEMPORARY_FAILURE"
+
+
+async def admin_call(office: Office, authority: TokenAuthority, nats_client: Any, method: str, path: str,
+                     body: dict[str, Any] | None = None) -> httpx.Response:
+    headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
+    applied = await nats_client.subscribe("hibiki.nagaoka.config.applied")
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port_of(office)}", headers=headers) as api:
+        reply = await api.request(method, path, json=body)
+        if reply.status_code < 300:
+            await applied.next_msg(timeout=5)
+    await applied.unsubscribe()
+    return reply
+
+
+async def test_ring_groups_ring_together_or_in_turn(office: Office, authority: TokenAuthority, nats_client: Any) -> None:
+    members = [office.caller["id"], office.callee["id"]]
+    reply = await admin_call(office, authority, nats_client, "POST", "/api/v1/tenants/nagaoka/ring_groups", {
+        "name": "soumu", "extension": "3000", "members": members, "ring_seconds": 15,
+        "no_answer_kind": "voicemail", "no_answer_target": office.callee["id"]})
+    assert reply.status_code == 201, reply.text
+    together = await place(office, "3000", {f"user/1001@{DOMAIN}": 1})
+    assert ("bridge", f"user/1000@{DOMAIN},user/1001@{DOMAIN}") in together.executed
+    assert together.variables["call_timeout"] == "15" and "voicemail" not in apps(together)
+    nobody = await place(office, "3000")
+    assert nobody.executed[-1] == ("voicemail", f"default {DOMAIN} 1001")
+    group_id = reply.json()["id"]
+    await admin_call(office, authority, nats_client, "PATCH", f"/api/v1/tenants/nagaoka/ring_groups/{group_id}",
+                     {"strategy": "sequential", "ring_seconds": 10})
+    in_turn = await place(office, "3000", {f"user/1001@{DOMAIN}": 1})
+    assert ("bridge", f"[leg_timeout=10]user/1000@{DOMAIN}|[leg_timeout=10]user/1001@{DOMAIN}") in in_turn.executed
+    clash = await admin_call(office, authority, nats_client, "POST", "/api/v1/tenants/nagaoka/users",
+                             {"username": "x", "extension": "3000"})
+    assert clash.status_code == 409 and clash.json()["error_id"] == "extension-taken"
+    in_use = await admin_call(office, authority, nats_client, "DELETE", f"/api/v1/tenants/nagaoka/users/{members[0]}")
+    assert in_use.status_code == 409 and in_use.json()["error_id"] == "user-in-use"
+
+
+async def test_forwarding_on_busy_no_answer_and_always(office: Office, authority: TokenAuthority,
+                                                       nats_client: Any) -> None:
+    await setup_outbound(office, authority, nats_client, port_of(office), {"outbound_gateway": "carrier1"}, {})
+    callee = f"/api/v1/tenants/nagaoka/users/{office.callee['id']}"
+    await admin_call(office, authority, nats_client, "PATCH", callee, {
+        "forward_busy": "09011112222", "forward_no_answer": "1000", "forward_no_answer_seconds": 10})
+    busy = await place(office, "1001", {f"user/1001@{DOMAIN}": "USER_BUSY", "sofia/gateway/carrier1/09011112222": 1})
+    assert ("bridge", "sofia/gateway/carrier1/09011112222") in busy.executed
+    assert busy.variables["hibiki_forward_hops"] == "1"
+    no_answer = await place(office, "1001", {f"user/1000@{DOMAIN}": 1})
+    assert no_answer.variables["call_timeout"] == "30"           # the forward target's own ring time
+    assert [d for a, d in no_answer.executed if a == "bridge"] == [f"user/1001@{DOMAIN}", f"user/1000@{DOMAIN}"]
+    assert ("set", "call_timeout=10") in no_answer.executed
+    await admin_call(office, authority, nats_client, "PATCH", callee, {"forward_always": "1000"})
+    always = await place(office, "1001", {f"user/1000@{DOMAIN}": 1})
+    assert [d for a, d in always.executed if a == "bridge"] == [f"user/1000@{DOMAIN}"]
+
+
+async def test_forwarding_loops_end(office: Office, authority: TokenAuthority, nats_client: Any) -> None:
+    for user, target in ((office.caller, "1001"), (office.callee, "1000")):
+        await admin_call(office, authority, nats_client, "PATCH", f"/api/v1/tenants/nagaoka/users/{user['id']}",
+                         {"forward_always": target, "forward_no_answer": target})
+    call = await place(office, "1001")
+    bridges = [d for a, d in call.executed if a == "bridge"]
+    assert 1 <= len(bridges) <= 4 and call.executed[-1][0] == "voicemail"

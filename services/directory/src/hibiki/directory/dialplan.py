@@ -1,20 +1,24 @@
-"""Dialplan answers (``section=dialplan``) for calls between a tenant's users.
+"""Dialplan answers (``section=dialplan``): every call of a tenant, as FreeSWITCH actions.
 
 The tenant of a call placed by one of our users is the ``hibiki_tenant`` variable the
 directory put on the channel at authentication (FreeSWITCH sends it back as
 ``variable_hibiki_tenant``); nothing a caller sends can set it. Plain PBX calls use
 FreeSWITCH's own applications, no controller hop:
 
-- an extension: ``bridge user/<ext>@<domain>`` (every device of the user rings), then, when
-  nobody answers or the user is busy, the user's voicemail as the last stop (PBX-02, PBX-10);
-- ``*97`` the caller's own mailbox, ``*98`` any mailbox (asks for it);
-- a number nobody has: the caller hears that the number does not exist and the call ends
-  with UNALLOCATED_NUMBER (SIP 404) instead of falling through to another route.
-
-A number outside (PBX-05, PBX-12): the caller's class of service decides (emergency numbers
-always pass); a refused call hears why and ends with OUTGOING_CALL_BARRED (SIP 403); an
-allowed one goes to the tenant's carrier gateway presenting the representative or the
-user's direct-in number (per user, or per call with ``*81``/``*82``; ``184`` withholds it).
+- an extension: ``bridge user/<ext>@<domain>`` rings every device of the user (PBX-02, PBX-03);
+  forwarding always, on busy, on no answer after N seconds and when not registered
+  (PBX-09) to an extension, a group or an outside number; the user's voicemail is the last
+  stop (PBX-10). After a failed bridge the call is transferred to
+  ``hibiki_fwd_<user id>_${originate_disposition}``, which this module answers with the
+  forward for that outcome (at most three forwards in a row, then voicemail);
+- a ring group: all members at once (``,``) or in turn (``|`` with ``leg_timeout``), then
+  the group's no-answer route (PBX-06);
+- ``*97`` the caller's own mailbox, ``*98`` any mailbox;
+- a number outside (PBX-05, PBX-12): the caller's class of service decides (emergency numbers
+  always pass); a refused call hears why and ends with OUTGOING_CALL_BARRED (SIP 403); an
+  allowed one goes to the tenant's carrier gateway presenting the representative or the
+  user's direct-in number (per user, or per call with ``*81``/``*82``; ``184`` withholds it);
+- a number nobody has: an announcement and UNALLOCATED_NUMBER (SIP 404), never a fall-through.
 
 A call from outside (a carrier, context ``public``) is routed by the number it was made to
 (a DID, unique on the platform) through that number's schedule (PBX-01, PBX-16).
@@ -22,98 +26,161 @@ A call from outside (a carrier, context ``public``) is routed by the number it w
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from hibiki.directory import documents
 from hibiki.directory.documents import attr
 from hibiki.directory.numbers import InvalidNumber, NumberKind, classify, is_allowed, restriction_class
-from hibiki.directory.view import DidEntry, TenantView, UserEntry
+from hibiki.directory.view import DidEntry, RingGroupEntry, Route, TenantView, UserEntry
 from hibiki.directory.xmlcurl import FsRequest
 
 RING_SECONDS = 30
+MAX_FORWARDS = 3
 UNALLOCATED_PROMPT = "ivr/ivr-that_was_an_invalid_entry.wav"
 RESTRICTED_PROMPT = "ivr/ivr-call_cannot_be_completed_as_dialed.wav"
 FAILED_PROMPT = "ivr/ivr-call_cannot_be_completed_as_dialed.wav"
 # Per-call caller ID: *81<number> presents the direct-in number, *82<number> the representative one.
 CALLER_ID_PREFIXES = {"*81": "direct", "*82": "representative"}
 NOT_OUTBOUND = frozenset({NumberKind.EXTENSION, NumberKind.FEATURE_CODE, NumberKind.UNKNOWN, NumberKind.INVALID})
+FORWARD = re.compile(r"^hibiki_fwd_([0-9a-f-]{36})_([A-Z_]*)$")
+FORWARD_ON = {"USER_BUSY": "forward_busy", "NO_ANSWER": "forward_no_answer", "NO_USER_RESPONSE": "forward_no_answer",
+              "ALLOTTED_TIMEOUT": "forward_no_answer", "USER_NOT_REGISTERED": "forward_unregistered",
+              "SUBSCRIBER_ABSENT": "forward_unregistered"}
+Actions = list[str]
 
 
 def _action(app: str, data: str = "") -> str:
     return f"<action application={attr(app)} data={attr(data)}/>" if data else f"<action application={attr(app)}/>"
 
 
-def _extension(name: str, destination: str, actions: list[str]) -> str:
-    expression = "^" + "".join(f"\\{c}" if c in "*#+" else c for c in destination) + "$"
+def _extension(name: str, destination: str, actions: Actions) -> str:
+    expression = "^" + re.escape(destination) + "$"
     return (f"<extension name={attr(name)}><condition field=\"destination_number\" expression={attr(expression)}>"
             f"{''.join(actions)}</condition></extension>")
 
 
-def call_user(tenant: TenantView, user: UserEntry, destination: str, prelude: list[str] | None = None) -> str:
-    ring = [*(prelude or []),
-        _action("set", f"hibiki_callee={user.id}"),
-        _action("set", f"call_timeout={RING_SECONDS}"),
-        _action("set", "continue_on_fail=true"),
-        _action("set", "hangup_after_bridge=true"),
-        _action("bridge", f"user/{user.extension or user.username}@{tenant.domain}"),
-    ]
-    if user.voicemail_enabled and user.extension:
-        ring += [_action("answer"), _action("voicemail", f"default {tenant.domain} {user.extension}")]
-    else:
-        ring += [_action("hangup", "NO_ANSWER")]
-    return _extension("hibiki-internal", destination, ring)
+class Plan:
+    """Actions for one call of one tenant, in the context FreeSWITCH asked about."""
 
+    def __init__(self, tenant: TenantView, context: str, hops: int = 0) -> None:
+        self.tenant, self.context, self.hops = tenant, context, hops
 
-def feature_code(tenant: TenantView, caller: UserEntry | None, destination: str) -> str | None:
-    if destination == "*97" and caller is not None and caller.extension:
-        return _extension("hibiki-voicemail-own", destination, [
-            _action("answer"), _action("voicemail", f"check default {tenant.domain} {caller.extension}")])
-    if destination == "*98":
-        return _extension("hibiki-voicemail-any", destination, [
-            _action("answer"), _action("voicemail", f"check default {tenant.domain}")])
-    return None
+    def user(self, user: UserEntry) -> Actions:
+        if user.forward_always and self.hops < MAX_FORWARDS:
+            forwarded = self.forward(user, user.forward_always)
+            if forwarded is not None:
+                return forwarded
+        seconds = user.forward_no_answer_seconds if user.forward_no_answer else RING_SECONDS
+        return [
+            _action("set", f"hibiki_callee={user.id}"), _action("set", f"call_timeout={seconds}"),
+            _action("set", "continue_on_fail=true"), _action("set", "hangup_after_bridge=true"),
+            _action("bridge", f"user/{user.extension or user.username}@{self.tenant.domain}"),
+            _action("transfer", f"hibiki_fwd_{user.id}_${{originate_disposition}} XML {self.context}"),
+        ]
 
+    def after_user(self, user: UserEntry, disposition: str) -> Actions:
+        """What follows a bridge to ``user`` that ended with ``disposition``."""
+        target = getattr(user, FORWARD_ON.get(disposition, ""), "") if disposition in FORWARD_ON else ""
+        if target and self.hops < MAX_FORWARDS:
+            forwarded = self.forward(user, target)
+            if forwarded is not None:
+                return forwarded
+        return self.voicemail(user, disposition or "NO_ANSWER")
 
-def outbound(tenant: TenantView, caller: UserEntry, destination: str) -> str | None:
-    """A call to the public network: the class-of-service check, the caller ID, the carrier."""
-    policy, number = caller.caller_id_policy, destination
-    for prefix, chosen in CALLER_ID_PREFIXES.items():
-        if destination.startswith(prefix) and len(destination) > len(prefix):
-            policy, number = chosen, destination[len(prefix):]
-    try:
-        info = classify(number)
-    except InvalidNumber:
+    def forward(self, user: UserEntry, target: str) -> Actions | None:
+        hop = [_action("set", f"hibiki_forward_hops={self.hops + 1}"), _action("set", f"hibiki_forwarded_by={user.id}")]
+        onward = Plan(self.tenant, self.context, self.hops + 1)
+        if target in self.tenant.extensions:
+            return hop + onward.user(self.tenant.users[self.tenant.extensions[target]])
+        if target in self.tenant.group_extensions:
+            return hop + onward.group(self.tenant.ring_groups[self.tenant.group_extensions[target]])
+        outside = self.outbound(user, target)
+        return hop + outside if outside is not None else None
+
+    def voicemail(self, user: UserEntry, cause: str = "NO_ANSWER") -> Actions:
+        if user.voicemail_enabled and user.extension:
+            return [_action("answer"), _action("voicemail", f"default {self.tenant.domain} {user.extension}")]
+        return [_action("hangup", cause)]
+
+    def group(self, group: RingGroupEntry) -> Actions:
+        members = [self.tenant.users[m] for m in group.members if m in self.tenant.users]
+        legs = [f"user/{u.extension or u.username}@{self.tenant.domain}" for u in members]
+        actions = [_action("set", f"hibiki_ring_group={group.id}"), _action("set", "continue_on_fail=true"),
+                   _action("set", "hangup_after_bridge=true")]
+        if group.strategy == "sequential":
+            dial = "|".join(f"[leg_timeout={group.ring_seconds}]{leg}" for leg in legs)
+        else:
+            actions.append(_action("set", f"call_timeout={group.ring_seconds}"))
+            dial = ",".join(legs)
+        if dial:
+            actions.append(_action("bridge", dial))
+        return actions + (self.route(group.no_answer) if group.no_answer else [_action("hangup", "NO_ANSWER")])
+
+    def route(self, route: Route) -> Actions:
+        user = self.tenant.users.get(route.target)
+        group = self.tenant.ring_groups.get(route.target)
+        if route.kind == "user" and user is not None:
+            return self.user(user)
+        if route.kind == "voicemail" and user is not None:
+            return self.voicemail(user)
+        if route.kind == "ring_group" and group is not None and self.hops < MAX_FORWARDS:
+            return Plan(self.tenant, self.context, self.hops + 1).group(group)
+        if route.kind == "announcement":
+            return [_action("answer"), _action("playback", route.target), _action("hangup", "NORMAL_CLEARING")]
+        return [_action("log", f"ERR route to a missing {route.kind} {route.target}"), _action("answer"),
+                _action("playback", UNALLOCATED_PROMPT), _action("hangup", "NORMAL_TEMPORARY_FAILURE")]
+
+    def outbound(self, caller: UserEntry, destination: str) -> Actions | None:
+        """A call to the public network: the class-of-service check, the caller ID, the carrier."""
+        policy, number = caller.caller_id_policy, destination
+        for prefix, chosen in CALLER_ID_PREFIXES.items():
+            if destination.startswith(prefix) and len(destination) > len(prefix):
+                policy, number = chosen, destination[len(prefix):]
+        try:
+            info = classify(number)
+        except InvalidNumber:
+            return None
+        if info.kind in NOT_OUTBOUND:
+            return None
+        outbound_class = restriction_class(info)
+        if not is_allowed(info, caller.outbound_classes):
+            return [_action("set", f"hibiki_outbound_class={outbound_class}"),
+                    _action("log", f"NOTICE outbound call to {outbound_class} number refused by class of service"),
+                    _action("pre_answer"), _action("playback", RESTRICTED_PROMPT),
+                    _action("hangup", "OUTGOING_CALL_BARRED")]
+        if not self.tenant.outbound_gateway:
+            return [_action("log", "ERR no outbound gateway is configured for this tenant"), _action("pre_answer"),
+                    _action("playback", FAILED_PROMPT), _action("hangup", "NORMAL_TEMPORARY_FAILURE")]
+        caller_id = (caller.direct_number if policy == "direct" and caller.direct_number
+                     else self.tenant.representative_number)
+        actions = [_action("set", f"hibiki_outbound_class={outbound_class}")]
+        if caller_id:
+            actions.append(_action("set", f"effective_caller_id_number={caller_id}"))
+        if info.caller_id == "withhold":
+            actions.append(_action("privacy", "full"))
+        return actions + [
+            _action("set", "call_timeout=60"), _action("set", "continue_on_fail=true"),
+            _action("set", "hangup_after_bridge=true"),
+            _action("bridge", f"sofia/gateway/{self.tenant.outbound_gateway}/{info.destination}"),
+            _action("playback", FAILED_PROMPT), _action("hangup", "NORMAL_TEMPORARY_FAILURE"),
+        ]
+
+    def feature_code(self, caller: UserEntry | None, destination: str) -> Actions | None:
+        if destination == "*97" and caller is not None and caller.extension:
+            return [_action("answer"), _action("voicemail", f"check default {self.tenant.domain} {caller.extension}")]
+        if destination == "*98":
+            return [_action("answer"), _action("voicemail", f"check default {self.tenant.domain}")]
         return None
-    if info.kind in NOT_OUTBOUND:
-        return None
-    outbound_class = restriction_class(info)
-    if not is_allowed(info, caller.outbound_classes):
-        return _extension("hibiki-outbound-restricted", destination, [
-            _action("set", f"hibiki_outbound_class={outbound_class}"),
-            _action("log", f"NOTICE outbound call to {outbound_class} number refused by class of service"),
-            _action("pre_answer"), _action("playback", RESTRICTED_PROMPT), _action("hangup", "OUTGOING_CALL_BARRED")])
-    if not tenant.outbound_gateway:
-        return _extension("hibiki-outbound-unconfigured", destination, [
-            _action("log", "ERR no outbound gateway is configured for this tenant"),
-            _action("pre_answer"), _action("playback", FAILED_PROMPT), _action("hangup", "NORMAL_TEMPORARY_FAILURE")])
-    caller_id = caller.direct_number if policy == "direct" and caller.direct_number else tenant.representative_number
-    actions = [_action("set", f"hibiki_outbound_class={outbound_class}")]
-    if caller_id:
-        actions.append(_action("set", f"effective_caller_id_number={caller_id}"))
-    if info.caller_id == "withhold":
-        actions.append(_action("privacy", "full"))
-    actions += [
-        _action("set", "call_timeout=60"), _action("set", "continue_on_fail=true"),
-        _action("set", "hangup_after_bridge=true"),
-        _action("bridge", f"sofia/gateway/{tenant.outbound_gateway}/{info.destination}"),
-        _action("playback", FAILED_PROMPT), _action("hangup", "NORMAL_TEMPORARY_FAILURE"),
-    ]
-    return _extension("hibiki-outbound", destination, actions)
 
 
-def unallocated(destination: str) -> str:
-    return _extension("hibiki-unallocated", destination, [
-        _action("answer"), _action("playback", UNALLOCATED_PROMPT), _action("hangup", "UNALLOCATED_NUMBER")])
+def unallocated() -> Actions:
+    return [_action("answer"), _action("playback", UNALLOCATED_PROMPT), _action("hangup", "UNALLOCATED_NUMBER")]
+
+
+def _hops(request: FsRequest) -> int:
+    value = request.get("variable_hibiki_forward_hops")
+    return int(value) if value.isdigit() else 0
 
 
 def answer_did(request: FsRequest, tenant: TenantView, did: DidEntry, at: datetime) -> str:
@@ -123,32 +190,27 @@ def answer_did(request: FsRequest, tenant: TenantView, did: DidEntry, at: dateti
     route, branch = did.route_at(at)
     prelude = [_action("set", f"hibiki_tenant={tenant.tenant_id}"), _action("set", f"hibiki_did={did.number}"),
                _action("set", f"hibiki_branch={branch}")]
-    user = tenant.users.get(route.target)
-    if route.kind == "user" and user is not None:
-        extension = call_user(tenant, user, destination, prelude)
-    elif route.kind == "voicemail" and user is not None and user.extension:
-        extension = _extension("hibiki-did-voicemail", destination, [
-            *prelude, _action("answer"), _action("voicemail", f"default {tenant.domain} {user.extension}")])
-    elif route.kind == "announcement":
-        extension = _extension("hibiki-did-announcement", destination, [
-            *prelude, _action("answer"), _action("playback", route.target), _action("hangup", "NORMAL_CLEARING")])
-    else:  # the target went away: say so rather than leave the caller in silence
-        extension = _extension("hibiki-did-broken", destination, [
-            *prelude, _action("log", f"ERR DID {did.number} routes to a missing {route.kind} {route.target}"),
-            _action("answer"), _action("playback", UNALLOCATED_PROMPT), _action("hangup", "NORMAL_TEMPORARY_FAILURE")])
-    return documents.dialplan(context, [extension])
+    actions = prelude + Plan(tenant, context).route(route)
+    return documents.dialplan(context, [_extension("hibiki-did", destination, actions)])
 
 
 def answer_internal(request: FsRequest, tenant: TenantView) -> str:
-    """The dialplan document for a call placed by a user of ``tenant``."""
+    """The dialplan for a call placed by a user of ``tenant`` (or transferred within it)."""
     destination = request.get("Caller-Destination-Number")
     context = request.get("Caller-Context") or "default"
+    plan = Plan(tenant, context, _hops(request))
     caller = tenant.users.get(request.get("variable_hibiki_user"))
-    callee = tenant.extensions.get(destination)
-    if callee is not None:
-        extension = call_user(tenant, tenant.users[callee], destination)
+    forward = FORWARD.match(destination)
+    if forward and forward.group(1) in tenant.users:
+        name, actions = "hibiki-after-bridge", plan.after_user(tenant.users[forward.group(1)], forward.group(2))
+    elif destination in tenant.extensions:
+        name, actions = "hibiki-internal", plan.user(tenant.users[tenant.extensions[destination]])
+    elif destination in tenant.group_extensions:
+        name, actions = "hibiki-ring-group", plan.group(tenant.ring_groups[tenant.group_extensions[destination]])
+    elif (feature := plan.feature_code(caller, destination)) is not None:
+        name, actions = "hibiki-feature", feature
+    elif caller is not None and (outside := plan.outbound(caller, destination)) is not None:
+        name, actions = "hibiki-outbound", outside
     else:
-        extension = (feature_code(tenant, caller, destination)
-                     or (outbound(tenant, caller, destination) if caller is not None else None)
-                     or unallocated(destination))
-    return documents.dialplan(context, [extension])
+        name, actions = "hibiki-unallocated", unallocated()
+    return documents.dialplan(context, [_extension(name, destination, actions)])

@@ -30,6 +30,7 @@ def _extension(value: str | None) -> str | None:
 RestrictionClass = Literal["domestic", "mobile", "free", "ip", "navi", "special", "premium", "international"]
 DEFAULT_CLASSES: tuple[RestrictionClass, ...] = ("domestic", "mobile", "free", "ip", "navi", "special")
 _GATEWAY = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_FORWARD = r"^(\+?[0-9]{2,20})?$"
 
 
 class TenantIn(Strict):
@@ -66,6 +67,11 @@ class UserIn(Strict):
     caller_id_policy: Literal["representative", "direct"] = "representative"
     outbound_classes: list[RestrictionClass] = Field(default_factory=lambda: list(DEFAULT_CLASSES),
                                                      description="what the user may call; emergency always passes")
+    forward_always: str = Field(default="", pattern=_FORWARD, description="extension or number; empty: off")
+    forward_busy: str = Field(default="", pattern=_FORWARD)
+    forward_no_answer: str = Field(default="", pattern=_FORWARD)
+    forward_no_answer_seconds: int = Field(default=20, ge=5, le=120)
+    forward_unregistered: str = Field(default="", pattern=_FORWARD)
     voicemail_enabled: bool = True
     voicemail_pin: str = Field(default="", pattern=r"^[0-9]{0,16}$")
 
@@ -83,6 +89,11 @@ class UserPatch(Strict):
     direct_number: str | None = Field(default=None, max_length=32)
     caller_id_policy: Literal["representative", "direct"] | None = None
     outbound_classes: list[RestrictionClass] | None = None
+    forward_always: str | None = Field(default=None, pattern=_FORWARD)
+    forward_busy: str | None = Field(default=None, pattern=_FORWARD)
+    forward_no_answer: str | None = Field(default=None, pattern=_FORWARD)
+    forward_no_answer_seconds: int | None = Field(default=None, ge=5, le=120)
+    forward_unregistered: str | None = Field(default=None, pattern=_FORWARD)
     voicemail_enabled: bool | None = None
     voicemail_pin: str | None = Field(default=None, pattern=r"^[0-9]{0,16}$")
 
@@ -102,6 +113,11 @@ class UserOut(BaseModel):
     direct_number: str
     caller_id_policy: str
     outbound_classes: list[str]
+    forward_always: str
+    forward_busy: str
+    forward_no_answer: str
+    forward_no_answer_seconds: int
+    forward_unregistered: str
     voicemail_enabled: bool
 
 
@@ -130,7 +146,7 @@ class DeviceOut(BaseModel):
     enabled: bool
 
 
-TargetKind = Literal["user", "voicemail", "announcement"]
+TargetKind = Literal["user", "voicemail", "announcement", "ring_group"]
 
 
 class Target(Strict):
@@ -185,3 +201,44 @@ class DidOut(BaseModel):
     closed_kind: str | None
     closed_target: str
     branches: dict[str, Any]
+
+
+class RingGroupIn(Strict):
+    name: str = Field(pattern=r"^[^\s/]{1,64}$")
+    extension: str | None = None
+    strategy: Literal["simultaneous", "sequential"] = "simultaneous"
+    ring_seconds: int = Field(default=20, ge=5, le=300)
+    members: list[str] = Field(min_length=1, max_length=100, description="user ids, in ringing order")
+    no_answer_kind: TargetKind | None = None
+    no_answer_target: str = Field(default="", max_length=255)
+
+    @field_validator("extension")
+    @classmethod
+    def _check_extension(cls, value: str | None) -> str | None:
+        return _extension(value)
+
+
+class RingGroupPatch(Strict):
+    name: str | None = Field(default=None, pattern=r"^[^\s/]{1,64}$")
+    extension: str | None = None
+    strategy: Literal["simultaneous", "sequential"] | None = None
+    ring_seconds: int | None = Field(default=None, ge=5, le=300)
+    members: list[str] | None = Field(default=None, min_length=1, max_length=100)
+    no_answer_kind: TargetKind | None = None
+    no_answer_target: str | None = Field(default=None, max_length=255)
+
+    @field_validator("extension")
+    @classmethod
+    def _check_extension(cls, value: str | None) -> str | None:
+        return _extension(value)
+
+
+class RingGroupOut(BaseModel):
+    id: str
+    name: str
+    extension: str | None
+    strategy: str
+    ring_seconds: int
+    members: list[str]
+    no_answer_kind: str | None
+    no_answer_target: str

@@ -26,6 +26,28 @@ class UserEntry:
     voicemail_enabled: bool = True
     voicemail_pin: str = ""
     devices: tuple[str, ...] = ()              # SIP usernames of the user's enabled devices
+    forward_always: str = ""
+    forward_busy: str = ""
+    forward_no_answer: str = ""
+    forward_no_answer_seconds: int = 20
+    forward_unregistered: str = ""
+
+
+@dataclass(frozen=True)
+class RingGroupEntry:
+    id: str
+    name: str
+    extension: str
+    strategy: str                              # simultaneous | sequential
+    ring_seconds: int
+    members: tuple[str, ...]                   # user ids, in order
+    no_answer: Route | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: str        # user | voicemail | announcement | ring_group
+    target: str      # user or ring group id, or the prompt of an announcement
 
 
 @dataclass(frozen=True)
@@ -34,12 +56,6 @@ class DeviceEntry:
     a1_hash: str              # md5(username:domain:password), never the password itself
     user_id: str
     kind: str = "desk_phone"
-
-
-@dataclass(frozen=True)
-class Route:
-    kind: str        # user | voicemail | announcement
-    target: str      # user id, or the prompt of an announcement
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,8 @@ class TenantView:
     extensions: dict[str, str] = field(default_factory=dict)           # extension -> user id
     usernames: dict[str, str] = field(default_factory=dict)            # username -> user id
     dids: dict[str, DidEntry] = field(default_factory=dict)            # normalized number -> route
+    ring_groups: dict[str, RingGroupEntry] = field(default_factory=dict)   # by id
+    group_extensions: dict[str, str] = field(default_factory=dict)         # extension -> ring group id
 
     def user_by_number(self, number: str) -> UserEntry | None:
         """A user by extension, else by username (how ``user/<x>@domain`` names one)."""

@@ -25,12 +25,13 @@ from hibiki.directory import schemas
 from hibiki.directory.errors import ConfigStoreError
 from hibiki.directory.nats.notifier import ConfigNotifier
 from hibiki.directory.storage.repository import Change, ConfigRepository
-from hibiki.directory.storage.tables import devices, dids, schedules, users
+from hibiki.directory.storage.tables import devices, dids, ring_groups, schedules, users
 
 Handler = Callable[[Request], Awaitable[Response]]
 RESOURCES: dict[str, tuple[Table, type[BaseModel], type[BaseModel], type[BaseModel]]] = {
     "users": (users, schemas.UserIn, schemas.UserPatch, schemas.UserOut),
     "devices": (devices, schemas.DeviceIn, schemas.DevicePatch, schemas.DeviceOut),
+    "ring_groups": (ring_groups, schemas.RingGroupIn, schemas.RingGroupPatch, schemas.RingGroupOut),
     "schedules": (schedules, schemas.ScheduleIn, schemas.SchedulePatch, schemas.ScheduleOut),
     "dids": (dids, schemas.DidIn, schemas.DidPatch, schemas.DidOut),
 }

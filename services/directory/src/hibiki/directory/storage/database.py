@@ -13,8 +13,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hibiki.common.errors import StartupError
 from hibiki.directory.schedules import Schedule
-from hibiki.directory.storage.tables import devices, dids, schedules, tenants, users
-from hibiki.directory.view import DeviceEntry, DidEntry, Route, TenantView, UserEntry
+from hibiki.directory.storage.tables import devices, dids, ring_groups, schedules, tenants, users
+from hibiki.directory.view import DeviceEntry, DidEntry, RingGroupEntry, Route, TenantView, UserEntry
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
@@ -78,6 +78,13 @@ def load_tenants(engine: Engine, tenant_id: str | None = None) -> list[TenantVie
         user_rows = conn.execute(scoped(users)).mappings().all()
         schedule_rows = conn.execute(scoped(schedules)).mappings().all()
         did_rows = conn.execute(scoped(dids)).mappings().all()
+        group_rows = conn.execute(scoped(ring_groups)).mappings().all()
+    by_tenant_groups: dict[str, dict[str, RingGroupEntry]] = {}
+    for g in group_rows:
+        by_tenant_groups.setdefault(g["tenant_id"], {})[g["id"]] = RingGroupEntry(
+            id=g["id"], name=g["name"], extension=g["extension"] or "", strategy=g["strategy"],
+            ring_seconds=int(g["ring_seconds"]), members=tuple(g["members"] or ()),
+            no_answer=Route(g["no_answer_kind"], g["no_answer_target"]) if g["no_answer_kind"] else None)
     compiled_schedules = {r["id"]: Schedule.from_dict(r["definition"]) for r in schedule_rows}
     by_tenant_dids: dict[str, dict[str, DidEntry]] = {}
     for d in did_rows:
@@ -100,6 +107,9 @@ def load_tenants(engine: Engine, tenant_id: str | None = None) -> list[TenantVie
             id=u["id"], username=u["username"], display_name=u["display_name"], extension=u["extension"] or "",
             direct_number=u["direct_number"], caller_id_policy=u["caller_id_policy"], context=u["context"],
             outbound_classes=frozenset(u["outbound_classes"] or ()),
+            forward_always=u["forward_always"], forward_busy=u["forward_busy"],
+            forward_no_answer=u["forward_no_answer"], forward_no_answer_seconds=int(u["forward_no_answer_seconds"]),
+            forward_unregistered=u["forward_unregistered"],
             voicemail_enabled=bool(u["voicemail_enabled"]), voicemail_pin=u["voicemail_pin"],
             devices=tuple(sorted(devices_of.get(u["id"], []))),
         ))
@@ -114,6 +124,8 @@ def load_tenants(engine: Engine, tenant_id: str | None = None) -> list[TenantVie
             extensions={u.extension: u.id for u in tenant_users if u.extension},
             usernames={u.username: u.id for u in tenant_users},
             dids=by_tenant_dids.get(r["id"], {}),
+            ring_groups=by_tenant_groups.get(r["id"], {}),
+            group_extensions={g.extension: g.id for g in by_tenant_groups.get(r["id"], {}).values() if g.extension},
         ))
     return views
 

@@ -20,7 +20,7 @@ from hibiki.directory.errors import Conflict, Invalid, NotFound
 from hibiki.directory.storage.database import a1_hash
 from hibiki.directory.numbers import InvalidNumber, NumberKind, classify
 from hibiki.directory.schedules import Schedule, ScheduleError
-from hibiki.directory.storage.tables import devices, dids, schedules, tenants, users
+from hibiki.directory.storage.tables import devices, dids, ring_groups, schedules, tenants, users
 
 Row = dict[str, Any]
 DID_KINDS = frozenset({NumberKind.GEOGRAPHIC, NumberKind.FREE_DIAL, NumberKind.IP_PHONE, NumberKind.NAVI_DIAL})
@@ -81,7 +81,7 @@ class ConfigRepository:
     def delete_tenant(self, tenant_id: str) -> Change:
         with self.engine.begin() as conn:
             tenant = self._tenant(conn, tenant_id)
-            for table in (dids, schedules, devices, users):
+            for table in (dids, schedules, ring_groups, devices, users):
                 conn.execute(delete(table).where(table.c.tenant_id == tenant_id))
             conn.execute(delete(tenants).where(tenants.c.id == tenant_id))
         return Change(tenant_id, int(tenant["version"]) + 1, "tenant", (tenant_id,))
@@ -100,7 +100,7 @@ class ConfigRepository:
     def _get(self, conn: Connection, table: Table, tenant_id: str, item_id: str) -> Row:
         row = conn.execute(select(table).where(table.c.tenant_id == tenant_id, table.c.id == item_id)).mappings().first()
         if row is None:
-            raise NotFound(f"{table.name[:-1]}-not-found", f"no {table.name[:-1]} {item_id!r} in tenant {tenant_id!r}")
+            raise NotFound(f"{table.name[:-1].replace('_', '-')}-not-found", f"no {table.name[:-1]} {item_id!r} in tenant {tenant_id!r}")
         return dict(row)
 
     def create(self, table: Table, tenant_id: str, values: Mapping[str, Any]) -> tuple[Row, Change]:
@@ -129,8 +129,10 @@ class ConfigRepository:
             self._tenant(conn, tenant_id)
             self._get(conn, table, tenant_id, item_id)
             if table is users:
-                self._referenced(conn, tenant_id, item_id)
+                self._referenced(conn, tenant_id, item_id, ("user", "voicemail"), "user")
                 conn.execute(delete(devices).where(devices.c.user_id == item_id))
+            if table is ring_groups:
+                self._referenced(conn, tenant_id, item_id, ("ring_group",), "ring_group")
             if table is schedules:
                 conn.execute(update(dids).where(dids.c.schedule_id == item_id).values(schedule_id=None))
             conn.execute(delete(table).where(table.c.id == item_id))
@@ -144,6 +146,20 @@ class ConfigRepository:
             for field in ("username", "extension"):
                 if row.get(field):
                     self._unique(conn, users, tenant["id"], field, row[field], current)
+            if row.get("extension"):
+                self._extension_free(conn, ring_groups, tenant["id"], row["extension"])
+        elif table is ring_groups:
+            for field in ("name", "extension"):
+                if row.get(field):
+                    self._unique(conn, ring_groups, tenant["id"], field, row[field], current)
+            if row.get("extension"):
+                self._extension_free(conn, users, tenant["id"], row["extension"])
+            for member in row.get("members") or ():
+                self._get_user(conn, tenant["id"], member, "members")
+            merged = {**(current or {}), **row}
+            if merged.get("no_answer_kind"):
+                self._check_target(conn, tenant["id"], "no_answer_target", merged["no_answer_kind"],
+                                   merged.get("no_answer_target"))
         elif table is schedules:
             if "name" in row:
                 self._unique(conn, schedules, tenant["id"], "name", row["name"], current)
@@ -190,21 +206,37 @@ class ConfigRepository:
         for branch, spec in (merged.get("branches") or {}).items():
             targets.append((f"branches.{branch}", spec["kind"], spec["target"]))
         for field, kind, target in targets:
-            if kind in ("user", "voicemail"):
-                self._get_user(conn, tenant["id"], str(target), field)
-            elif kind == "announcement" and not target:
-                raise Invalid(f"invalid-{field}", "an announcement needs a prompt", field)
+            self._check_target(conn, tenant["id"], field, kind, target)
+
+    def _check_target(self, conn: Connection, tenant_id: str, field: str, kind: str | None, target: Any) -> None:
+        if kind in ("user", "voicemail"):
+            self._get_user(conn, tenant_id, str(target), field)
+        elif kind == "ring_group":
+            if not conn.execute(select(ring_groups.c.id).where(ring_groups.c.tenant_id == tenant_id,
+                                                               ring_groups.c.id == str(target))).first():
+                raise Invalid(f"invalid-{field}", f"no ring group {target!r} in this tenant", field)
+        elif kind == "announcement" and not target:
+            raise Invalid(f"invalid-{field}", "an announcement needs a prompt", field)
 
     def _get_user(self, conn: Connection, tenant_id: str, user_id: str, field: str = "user_id") -> None:
         if not conn.execute(select(users.c.id).where(users.c.tenant_id == tenant_id, users.c.id == user_id)).first():
             raise Invalid(f"invalid-{field}", f"no user {user_id!r} in tenant {tenant_id!r}", field)
 
-    def _referenced(self, conn: Connection, tenant_id: str, user_id: str) -> None:
+    def _referenced(self, conn: Connection, tenant_id: str, item_id: str, kinds: tuple[str, ...], noun: str) -> None:
+        """Refuse to delete what a DID or a ring group still routes to (nothing dangles)."""
         for did in conn.execute(select(dids).where(dids.c.tenant_id == tenant_id)).mappings():
             targets = [(did["target_kind"], did["target"]), (did["closed_kind"], did["closed_target"])]
             targets += [(b["kind"], b["target"]) for b in (did["branches"] or {}).values()]
-            if any(kind in ("user", "voicemail") and target == user_id for kind, target in targets):
-                raise Conflict("user-in-use", f"DID {did['number']} routes to this user: change it first", "id")
+            if any(kind in kinds and target == item_id for kind, target in targets):
+                raise Conflict(f"{noun}-in-use", f"DID {did['number']} routes to this {noun}: change it first", "id")
+        for group in conn.execute(select(ring_groups).where(ring_groups.c.tenant_id == tenant_id)).mappings():
+            member = noun == "user" and item_id in (group["members"] or [])
+            if member or (group["no_answer_kind"] in kinds and group["no_answer_target"] == item_id):
+                raise Conflict(f"{noun}-in-use", f"ring group {group['name']!r} uses this {noun}: change it first", "id")
+
+    def _extension_free(self, conn: Connection, table: Table, tenant_id: str, extension: str) -> None:
+        if conn.execute(select(table.c.id).where(table.c.tenant_id == tenant_id, table.c.extension == extension)).first():
+            raise Conflict("extension-taken", f"extension {extension!r} is already used in this tenant", "extension")
 
     def _unique(self, conn: Connection, table: Table, tenant_id: str, field: str, value: Any, current: Row | None) -> None:
         query = select(table.c.id).where(table.c.tenant_id == tenant_id, table.c[field] == value)

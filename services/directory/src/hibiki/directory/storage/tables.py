@@ -6,7 +6,8 @@ and is what replicas compare to know their view is current.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, MetaData, String, Table, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table,
+                        UniqueConstraint)
 
 metadata = MetaData(naming_convention={
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -39,6 +40,11 @@ users = Table(
     Column("caller_id_policy", String(16), nullable=False, default="representative"),
     Column("outbound_classes", JSON, nullable=False),      # restriction classes this user may call
     Column("context", String(64), nullable=False, default="default"),
+    Column("forward_always", String(32), nullable=False, default=""),       # extension or number
+    Column("forward_busy", String(32), nullable=False, default=""),
+    Column("forward_no_answer", String(32), nullable=False, default=""),
+    Column("forward_no_answer_seconds", Integer, nullable=False, default=20),
+    Column("forward_unregistered", String(32), nullable=False, default=""),
     Column("voicemail_enabled", Boolean, nullable=False, default=True),
     Column("voicemail_pin", String(16), nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -58,6 +64,23 @@ devices = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("tenant_id", "sip_username"),
+)
+
+# A group of users rung at once or in turn (PBX-06); its extension shares the users' namespace.
+ring_groups = Table(
+    "ring_groups", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(64), nullable=False),
+    Column("extension", String(16), nullable=True),
+    Column("strategy", String(16), nullable=False),          # simultaneous | sequential
+    Column("ring_seconds", Integer, nullable=False),         # in all (simultaneous) or per member (sequential)
+    Column("members", JSON, nullable=False),                 # user ids, in order
+    Column("no_answer_kind", String(16), nullable=True),     # user | voicemail | announcement | ring_group
+    Column("no_answer_target", String(255), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("tenant_id", "name"),
+    UniqueConstraint("tenant_id", "extension"),
 )
 
 schedules = Table(

@@ -1,4 +1,4 @@
-"""Initial schema: tenants, users, devices, schedules, DIDs.
+"""Initial schema: tenants, users, devices, ring groups, schedules, DIDs.
 
 Revision ID: 0001
 Revises:
@@ -38,6 +38,11 @@ def upgrade() -> None:
         sa.Column("caller_id_policy", sa.String(16), nullable=False),
         sa.Column("outbound_classes", sa.JSON, nullable=False),
         sa.Column("context", sa.String(64), nullable=False),
+        sa.Column("forward_always", sa.String(32), nullable=False),
+        sa.Column("forward_busy", sa.String(32), nullable=False),
+        sa.Column("forward_no_answer", sa.String(32), nullable=False),
+        sa.Column("forward_no_answer_seconds", sa.Integer, nullable=False),
+        sa.Column("forward_unregistered", sa.String(32), nullable=False),
         sa.Column("voicemail_enabled", sa.Boolean, nullable=False),
         sa.Column("voicemail_pin", sa.String(16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -60,6 +65,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_devices_tenant_id", "devices", ["tenant_id"])
     op.create_index("ix_devices_user_id", "devices", ["user_id"])
+    op.create_table(
+        "ring_groups",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id", ondelete="CASCADE", name="fk_ring_groups_tenant_id_tenants"), nullable=False),
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("extension", sa.String(16), nullable=True),
+        sa.Column("strategy", sa.String(16), nullable=False),
+        sa.Column("ring_seconds", sa.Integer, nullable=False),
+        sa.Column("members", sa.JSON, nullable=False),
+        sa.Column("no_answer_kind", sa.String(16), nullable=True),
+        sa.Column("no_answer_target", sa.String(255), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("tenant_id", "name", name="uq_ring_groups_tenant_id_name"),
+        sa.UniqueConstraint("tenant_id", "extension", name="uq_ring_groups_tenant_id_extension"),
+    )
+    op.create_index("ix_ring_groups_tenant_id", "ring_groups", ["tenant_id"])
     op.create_table(
         "schedules",
         sa.Column("id", sa.String(36), primary_key=True),
@@ -89,5 +110,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("dids", "schedules", "devices", "users", "tenants"):
+    for table in ("dids", "schedules", "ring_groups", "devices", "users", "tenants"):
         op.drop_table(table)

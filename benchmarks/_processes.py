@@ -1,0 +1,100 @@
+"""Child processes of a benchmark: started pinned to chosen CPUs, probed, measured, always stopped."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path
+
+
+class SetupError(Exception):
+    """The benchmark could not be set up; the message is the one line to print."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Child:
+    """One process: ``command`` with extra ``env``, its output in ``log``, pinned to ``cpus``."""
+
+    def __init__(self, name: str, command: list[str], log: Path, env: dict[str, str] | None = None,
+                 cpus: Iterable[int] | None = None) -> None:
+        self.name, self.log = name, log
+        cpu_set = set(cpus) if cpus is not None else None
+
+        def pin() -> None:
+            if cpu_set:
+                os.sched_setaffinity(0, cpu_set)
+
+        with log.open("wb") as out:
+            inherited = {k: v for k, v in os.environ.items() if not k.startswith("HIBIKI_")}  # no stray settings
+            self.process = subprocess.Popen(command, env={**inherited, **(env or {})}, stdout=out,
+                                            stderr=subprocess.STDOUT, preexec_fn=pin)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def rss_mb(self) -> float:
+        """Resident set size now, from /proc/<pid>/status (VmRSS)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise SetupError(f"{self.name}: no VmRSS in /proc/{self.pid}/status")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the process has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def wait_healthy(self, port: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                tail = self.log.read_text(errors="replace").strip().splitlines()[-3:]
+                raise SetupError(f"{self.name} exited with {self.process.returncode}: {' | '.join(tail)}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as reply:
+                    if reply.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise SetupError(f"{self.name} did not answer /healthz on port {port} within {timeout:.0f} s (log: {self.log})")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def directory_command() -> list[str]:
+    return [sys.executable, "-m", "hibiki.stack.cli", "serve", "directory"]
+
+
+def directory_env(data_dir: Path, nats_url: str, port: int, secret: str) -> dict[str, str]:
+    return {"HIBIKI_DATA_DIR": str(data_dir), "HIBIKI_NATS_URL": nats_url, "HIBIKI_DIRECTORY_PORT": str(port),
+            "HIBIKI_DIRECTORY_DATABASE_URL": f"sqlite:///{data_dir / 'directory.sqlite'}",
+            "HIBIKI_LOG_LEVEL": "warning", "HIBIKI_AUTH_SECRET": secret}
+
+
+def wait_port(port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.02)
+    raise SetupError(f"nothing listens on port {port} after {timeout:.0f} s")

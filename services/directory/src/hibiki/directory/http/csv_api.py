@@ -1,0 +1,143 @@
+"""CSV download and upload of users, devices and DIDs (ADM-03), beside the JSON admin API.
+
+    GET  /api/v1/tenants/{tenant}/{resource}.csv[?encoding=shift_jis]     read role
+    POST /api/v1/tenants/{tenant}/{resource}/import[?dry_run=true]        write role, body: the file
+
+Thin like the admin API: same ``authorize`` rules, decoding and row checks in
+:mod:`hibiki.directory.csvio`, the all-or-nothing transaction in
+:mod:`hibiki.directory.storage.bulk`, one ``config.changed`` per applied file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hibiki.common.http import error_response
+from hibiki.directory import csvio
+from hibiki.directory.csvio import CsvError, Spec
+from hibiki.directory.errors import ConfigStoreError
+from hibiki.directory.http.admin import Forbidden, authorize
+from hibiki.directory.nats.notifier import ConfigNotifier
+from hibiki.directory.storage.bulk import TABLES, BulkStore
+from hibiki.directory.storage.repository import ConfigRepository
+
+MAX_BYTES = 5 * 1024 * 1024
+Work = Callable[[Request, Spec], Awaitable[Response]]
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class CsvApi:
+    def __init__(self, repository: ConfigRepository, notifier: ConfigNotifier) -> None:
+        self.bulk = BulkStore(repository)
+        self.notifier = notifier
+
+    def _endpoint(self, write: bool, spec: Spec, work: Work) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                authorize(request.scope["hibiki.claims"], request.path_params["tenant"], write)
+                return await work(request, spec)
+            except Forbidden as exc:
+                return error_response(403, "forbidden", str(exc))
+            except _TooLarge:
+                return error_response(413, "too-large", f"a CSV file may have at most {MAX_BYTES // (1024 * 1024)} MB")
+            except CsvError as exc:
+                return error_response(exc.status, exc.error_id, exc.message)
+            except ConfigStoreError as exc:
+                return error_response(exc.status, exc.error_id, exc.message, field=exc.field)
+        return endpoint
+
+    async def download(self, request: Request, spec: Spec) -> Response:
+        tenant = request.path_params["tenant"]
+        rows, names = await asyncio.to_thread(self.bulk.export_rows, spec, tenant)
+        body, charset = csvio.encode(csvio.export(spec, rows, names), request.query_params.get("encoding", "utf-8"))
+        return Response(body, media_type=f"text/csv; charset={charset}", headers={
+            "Content-Disposition": f'attachment; filename="{tenant}-{spec.name}.csv"'})
+
+    async def upload(self, request: Request, spec: Spec) -> Response:
+        flag = request.query_params.get("dry_run", "false").strip().lower()
+        if flag not in csvio.TRUE | csvio.FALSE:
+            return error_response(400, "invalid-dry_run", "dry_run is true or false")
+        dry_run = flag in csvio.TRUE
+        if request.headers.get("content-type", "").startswith("multipart/"):
+            return error_response(415, "unsupported-media-type",
+                                  "send the CSV file itself as the body (Content-Type: text/csv), not a form")
+        records = csvio.read(spec, csvio.decode(await _body(request)))
+        result = await asyncio.to_thread(self.bulk.import_rows, spec, request.path_params["tenant"], records, dry_run)
+        if result.errors:
+            bad = len({e.line for e in result.errors})
+            return error_response(422, "invalid-rows", f"{bad} of {result.rows} rows have errors; nothing was stored",
+                                  dry_run=dry_run, rows=result.rows, applied=False,
+                                  errors=[e.as_dict() for e in result.errors])
+        if result.change is not None:
+            await self.notifier.changed(result.change)
+        return JSONResponse({"dry_run": dry_run, "rows": result.rows, "applied": result.change is not None,
+                             "errors": []})
+
+    def routes(self) -> list[Route]:
+        routes = []
+        for name in TABLES:
+            spec = csvio.SPECS[name]
+            routes += [
+                Route(f"/api/v1/tenants/{{tenant}}/{name}.csv", self._endpoint(False, spec, self.download),
+                      methods=["GET"]),
+                Route(f"/api/v1/tenants/{{tenant}}/{name}/import", self._endpoint(True, spec, self.upload),
+                      methods=["POST"]),
+            ]
+        return routes
+
+
+async def _body(request: Request) -> bytes:
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_BYTES:
+        raise _TooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def csv_routes(repository: ConfigRepository, notifier: ConfigNotifier) -> list[Route]:
+    """The CSV routes for ``app.py``."""
+    return CsvApi(repository, notifier).routes()
+
+
+def csv_paths() -> dict[str, Any]:
+    """OpenAPI path items of the CSV routes, for ``openapi.document()`` to merge."""
+    tenant = {"name": "tenant", "in": "path", "required": True, "schema": {"type": "string"}}
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    paths: dict[str, Any] = {}
+    for name in TABLES:
+        spec = csvio.SPECS[name]
+        paths[f"/api/v1/tenants/{{tenant}}/{name}.csv"] = {"parameters": [tenant], "get": {
+            "summary": f"Download the {name} as CSV ({', '.join(spec.columns)}); UTF-8 with BOM or ?encoding=shift_jis",
+            "security": [{"bearer": []}],
+            "parameters": [{"name": "encoding", "in": "query", "schema": {"type": "string", "enum": ["utf-8", "shift_jis"]}}],
+            "responses": {"200": {"description": "the file", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                          "403": {"description": "role or tenant not allowed", **error}}}}
+        paths[f"/api/v1/tenants/{{tenant}}/{name}/import"] = {"parameters": [tenant], "post": {
+            "summary": f"Import {name} from CSV (UTF-8 or Shift_JIS): every row or none; required columns: "
+                       f"{', '.join(spec.required)}",
+            "security": [{"bearer": []}],
+            "parameters": [{"name": "dry_run", "in": "query", "schema": {"type": "boolean", "default": False}}],
+            "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}}},
+            "responses": {"200": {"description": "checked (dry run) or applied", "content": {"application/json": {
+                "schema": {"type": "object", "properties": {"dry_run": {"type": "boolean"}, "rows": {"type": "integer"},
+                                                            "applied": {"type": "boolean"}, "errors": {"type": "array"}}}}}},
+                          "400": {"description": "invalid-encoding, invalid-header or invalid-csv", **error},
+                          "403": {"description": "role or tenant not allowed", **error},
+                          "413": {"description": "larger than 5 MB", **error},
+                          "422": {"description": "invalid-rows: details.errors lists {line, field, error_id, message}",
+                                  **error}}}}
+    return paths

@@ -1,0 +1,29 @@
+"""The benchmarks still run (a smoke test on a tiny store, so they cannot rot); the figures are not checked."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "benchmarks", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_the_list_names_the_directory_benchmark() -> None:
+    result = bench("list")
+    assert result.returncode == 0, result.stderr
+    assert "directory" in result.stdout
+
+
+def test_the_directory_benchmark_runs_and_prints_its_table() -> None:
+    result = bench("directory", "--seconds", "1", "--tenants", "3", "--users", "20", "--connections", "4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for start in ("constant endpoint", "directory (mix)", "config change visible on 2 replicas", "memory:", "targets:"):
+        assert any(line.startswith(start) for line in lines), f"no line starting {start!r} in:\n{result.stdout}"
+    assert "errors" in result.stdout
