@@ -16,11 +16,13 @@ from pathlib import Path
 from sqlalchemy import JSON, Boolean, Table, insert
 
 from hibiki.directory.storage.database import a1_hash, open_store
-from hibiki.directory.storage.tables import devices, tenants, users
+from hibiki.directory.schedules import Schedule
+from hibiki.directory.storage.tables import devices, dids, schedules, tenants, users
 
 PASSWORD = "bench-secret-1234"
 FIRST_EXTENSION = 1000
 # columns newer than this file, with the values a typical tenant has
+OFFICE_HOURS = {"weekly": {day: [{"start": "08:30", "end": "17:15"}] for day in ("mon", "tue", "wed", "thu", "fri")}}
 KNOWN: dict[str, object] = {"outbound_gateway": "carrier",
                             "outbound_classes": ["domestic", "mobile", "free", "ip", "navi", "special"]}
 
@@ -44,6 +46,8 @@ def populate(database: Path, n_tenants: int, n_users: int) -> list[BenchUser]:
     engine = open_store(f"sqlite:///{database}")
     now = datetime.now(UTC)
     tenant_rows, user_rows, device_rows, bench = [], [], [], []
+    schedule_rows: list[dict[str, object]] = []
+    did_rows: list[dict[str, object]] = []
     for t in range(n_tenants):
         tid = tenant_id(t)
         domain = f"{tid}.bench.hibiki"
@@ -62,8 +66,19 @@ def populate(database: Path, n_tenants: int, n_users: int) -> list[BenchUser]:
                                 "sip_username": sip_username, "a1_hash": a1, "label": "", "enabled": True,
                                 "created_at": now})
             bench.append(BenchUser(tid, domain, user_id, extension, sip_username, a1))
+        # The representative number rings the first user in office hours, voicemail otherwise.
+        schedule_id = str(uuid.uuid4())
+        schedule_rows.append({"id": schedule_id, "tenant_id": tid, "name": "office", "created_at": now,
+                              "definition": Schedule.from_dict(OFFICE_HOURS).to_dict()})
+        first = bench[-n_users].user_id if n_users else ""
+        if first:
+            did_rows.append({"id": str(uuid.uuid4()), "tenant_id": tid, "number": f"03{5000000 + t:08d}",
+                             "label": "representative", "schedule_id": schedule_id, "target_kind": "user",
+                             "target": first, "closed_kind": "voicemail", "closed_target": first, "branches": {},
+                             "created_at": now})
     with engine.begin() as conn:
-        for table, rows in ((tenants, tenant_rows), (users, user_rows), (devices, device_rows)):
+        for table, rows in ((tenants, tenant_rows), (users, user_rows), (devices, device_rows),
+                            (schedules, schedule_rows), (dids, did_rows)):
             if rows:
                 conn.execute(insert(table), _complete(table, rows))
     engine.dispose()

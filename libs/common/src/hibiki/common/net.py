@@ -14,8 +14,10 @@ def bind_tcp(host: str, port: int, what: str) -> socket.socket:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise StartupError(f"{what}: cannot resolve listen address {host!r}: {exc.strerror}") from None
-    family, _, _, _, address = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    family, kind, proto, _, address = infos[0]
+    # The protocol matters: asyncio sets TCP_NODELAY only on accepted sockets whose proto is
+    # IPPROTO_TCP; without it a keep-alive client waits for its delayed ACK on every answer.
+    sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 from starlette.routing import Route
 
@@ -14,14 +15,15 @@ from hibiki.common.lifecycle import NatsComponent, run_until_stopped
 from hibiki.common.net import bind_tcp
 from hibiki.directory.config import DirectoryConfig
 from hibiki.directory.guard import AuthGuard
-from hibiki.directory.http.fsapi import FsapiEndpoint
 from hibiki.directory.http.admin import AdminApi
+from hibiki.directory.http.csv_api import csv_routes
+from hibiki.directory.http.fsapi import FsapiEndpoint
 from hibiki.directory.http.info import info_endpoint
 from hibiki.directory.http.openapi import openapi
 from hibiki.directory.nats.notifier import ConfigNotifier
 from hibiki.directory.nats.security_watch import SecurityWatch
-from hibiki.directory.storage.repository import ConfigRepository
 from hibiki.directory.nats.config_watch import ConfigWatch
+from hibiki.directory.storage.repository import ConfigRepository
 from hibiki.directory.storage.database import load_tenants, open_store
 from hibiki.directory.view import DirectoryView
 
@@ -34,6 +36,8 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
     view = DirectoryView()
     for tenant in await asyncio.to_thread(load_tenants, engine):
         view.replace(tenant)
+    gc.collect()
+    gc.freeze()  # the view lives as long as the process: spare it the collector's full passes
     nc = await bus.connect(config.nats_url, "hibiki-directory")
     await bus.ensure_events_stream(nc.jetstream())
 
@@ -49,7 +53,8 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
         [Route("/fsapi", FsapiEndpoint(config, view, guard, notifier).handle, methods=["POST"]),
          Route("/api/v1/info", info_endpoint(view)),
          Route("/api/v1/openapi.json", openapi),
-         *admin.routes()],
+         *admin.routes(),
+         *csv_routes(admin.repo, notifier)],
         open_paths=["/fsapi", "/api/v1/openapi.json"],
         readiness=readiness,
     )

@@ -24,15 +24,15 @@ from pydantic import BaseModel, ValidationError
 
 from hibiki.directory import schemas
 
-USER_KINDS = frozenset({"user", "voicemail"})
+TARGET_LOOKUPS = {"user": "user", "voicemail": "user", "ring_group": "ring_group"}   # target kind -> what it names
 TRUE, FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
 EMPTY_LIST = "none"
 ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932",
              "cp932": "cp932", "windows-31j": "cp932"}
 # JIS X 0208 code points that cp932 spells differently (the "wave dash problem"): map before encoding.
-_TO_CP932 = str.maketrans({"\u301c": "\uff5e", "\u2016": "\u2225", "\u2212": "\uff0d", "\u00a2": "\uffe0",
+CP932_SPELLING = str.maketrans({"\u301c": "\uff5e", "\u2016": "\u2225", "\u2212": "\uff0d", "\u00a2": "\uffe0",
                            "\u00a3": "\uffe1", "\u00ac": "\uffe2", "\u2014": "\u2015"})
-Lookups = Mapping[str, Mapping[str, str]]   # lookup kind ("user", "schedule") -> key -> value
+Lookups = Mapping[str, Mapping[str, str]]   # lookup kind ("user", "schedule", "ring_group") -> key -> value
 
 
 class CsvError(Exception):
@@ -75,12 +75,17 @@ class Item:
 
 @dataclass(frozen=True)
 class Ref:
-    """A column naming another row; ``kind_column`` set: only when that column says user/voicemail."""
+    """A column naming another row: always a ``lookup`` kind, or per the kind in ``kind_column`` (targets)."""
 
     column: str
     field: str
-    lookup: str
+    lookup: str = ""
     kind_column: str | None = None
+
+    def lookup_for(self, cells: Mapping[str, Any]) -> str | None:
+        if self.lookup:
+            return self.lookup
+        return TARGET_LOOKUPS.get(str(cells.get(self.kind_column or "") or "").strip())
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,8 @@ class Spec:
 SPECS: dict[str, Spec] = {s.name: s for s in (
     Spec("users", schemas.UserIn,
          ("username", "display_name", "display_name_kana", "email", "extension", "direct_number",
-          "caller_id_policy", "voicemail_enabled", "outbound_classes"),
+          "caller_id_policy", "voicemail_enabled", "outbound_classes", "forward_always", "forward_busy",
+          "forward_no_answer", "forward_no_answer_seconds", "forward_unregistered"),
          secrets=("voicemail_pin",), required=("username",),
          booleans=frozenset({"voicemail_enabled"}), lists=frozenset({"outbound_classes"})),
     Spec("devices", schemas.DeviceIn, ("user", "kind", "sip_username", "label", "enabled"),
@@ -117,8 +123,8 @@ SPECS: dict[str, Spec] = {s.name: s for s in (
     Spec("dids", schemas.DidIn,
          ("number", "label", "schedule", "target_kind", "target", "closed_kind", "closed_target"),
          required=("number", "target_kind", "target"),
-         refs=(Ref("schedule", "schedule_id", "schedule"), Ref("target", "target", "user", "target_kind"),
-               Ref("closed_target", "closed_target", "user", "closed_kind"))),
+         refs=(Ref("schedule", "schedule_id", "schedule"), Ref("target", "target", kind_column="target_kind"),
+               Ref("closed_target", "closed_target", kind_column="closed_kind"))),
 )}
 
 
@@ -217,13 +223,13 @@ def _values(spec: Spec, record: Record, lookups: Lookups) -> tuple[dict[str, Any
         except ValueError as exc:
             problems.append(RowError(record.line, column, f"invalid-{column}", f"{column}: {exc}"))
     for ref in spec.refs:
-        name = record.cells.get(ref.column, "").strip()
-        if not name or (ref.kind_column and record.cells.get(ref.kind_column, "").strip() not in USER_KINDS):
+        name, lookup = record.cells.get(ref.column, "").strip(), ref.lookup_for(record.cells)
+        if not name or lookup is None:
             continue
-        found = lookups.get(ref.lookup, {}).get(name)
+        found = lookups.get(lookup, {}).get(name)
         if found is None:
             problems.append(RowError(record.line, ref.column, f"invalid-{ref.column}",
-                                     f"{ref.column}: no {ref.lookup} {name!r} in this tenant"))
+                                     f"{ref.column}: no {lookup.replace('_', ' ')} {name!r} in this tenant"))
         else:
             values[ref.field] = found
     return values, problems
@@ -254,8 +260,9 @@ def export(spec: Spec, rows: Sequence[Mapping[str, Any]], names: Lookups) -> str
 def _export_cell(spec: Spec, column: str, row: Mapping[str, Any], names: Lookups) -> str:
     value = row.get(spec.field_of(column))
     ref = next((r for r in spec.refs if r.column == column), None)
-    if ref is not None and value and (ref.kind_column is None or row.get(ref.kind_column) in USER_KINDS):
-        value = names.get(ref.lookup, {}).get(value, value)
+    lookup = ref.lookup_for(row) if ref is not None else None
+    if lookup is not None and value:
+        value = names.get(lookup, {}).get(value, value)
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -272,7 +279,7 @@ def encode(text: str, encoding: str = "utf-8") -> tuple[bytes, str]:
         raise CsvError("invalid-encoding", f"encoding {encoding!r}: use utf-8 or shift_jis")
     if codec == "utf-8":
         return codecs.BOM_UTF8 + text.encode("utf-8"), "utf-8"
-    mapped = text.translate(_TO_CP932)
+    mapped = text.translate(CP932_SPELLING)
     try:
         return mapped.encode("cp932"), "shift_jis"
     except UnicodeEncodeError as exc:

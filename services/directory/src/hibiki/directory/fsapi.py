@@ -35,6 +35,16 @@ class Answer:
     block: Block | None = None   # the address this answer got blocked (to announce)
 
 
+MAX_CACHED_ANSWERS = 20_000   # per tenant version; rendered again after a clear
+
+
+def _remember(tenant: TenantView, key: tuple[str, ...], document: str) -> str:
+    if len(tenant.answers) >= MAX_CACHED_ANSWERS:
+        tenant.answers.clear()
+    tenant.answers[key] = document
+    return document
+
+
 def not_found(reason: str, tenant: str = "") -> Answer:
     return Answer(documents.NOT_FOUND, "not_found", reason, tenant)
 
@@ -68,7 +78,12 @@ def _dialplan(request: FsRequest, view: DirectoryView, now: datetime) -> Answer:
     tenant = view.by_id(tenant_id)
     if tenant is None:
         return not_found(f"tenant {tenant_id!r} of the caller is unknown", tenant_id)
-    return Answer(dialplan.answer_internal(request, tenant), "found", "", tenant.tenant_id)
+    key = ("dialplan", request.get("Caller-Context"), destination, request.get("variable_hibiki_user"),
+           request.get("variable_hibiki_forward_hops"))
+    document = tenant.answers.get(key)
+    if document is None:
+        document = _remember(tenant, key, dialplan.answer_internal(request, tenant))
+    return Answer(document, "found", "", tenant.tenant_id)
 
 
 def _directory(request: FsRequest, view: DirectoryView) -> Answer:
@@ -83,13 +98,22 @@ def _directory(request: FsRequest, view: DirectoryView) -> Answer:
     if tenant is None:
         return not_found(f"domain {domain!r} is not a tenant")
     if request.action == "sip_auth":
+        key = ("auth", name)
+        cached = tenant.answers.get(key)
+        if cached is not None:
+            return Answer(cached, "found", "", tenant.tenant_id)
         found = tenant.device(name)
         if found is None:
             return not_found(f"device {name!r} is not in {domain!r} (or is disabled)", tenant.tenant_id)
         device, user = found
         document = documents.directory_user(tenant.domain, device.sip_username, {"a1-hash": device.a1_hash},
                                             _variables(tenant, user))
+        _remember(tenant, key, document)
         return Answer(document, "found", "", tenant.tenant_id)
+    key = ("user", name)
+    cached = tenant.answers.get(key)
+    if cached is not None:
+        return Answer(cached, "found", "", tenant.tenant_id)
     owner = tenant.device(name)
     target = tenant.user_by_number(name) or (owner[1] if owner else None)
     if target is None:
@@ -99,6 +123,7 @@ def _directory(request: FsRequest, view: DirectoryView) -> Answer:
         params["vm-password"] = target.voicemail_pin
     params["vm-enabled"] = "true" if target.voicemail_enabled else "false"
     document = documents.directory_user(tenant.domain, name, params, _variables(tenant, target))
+    _remember(tenant, key, document)
     return Answer(document, "found", "", tenant.tenant_id)
 
 
@@ -109,7 +134,7 @@ def _guarded_sip_auth(request: FsRequest, view: DirectoryView, guard: AuthGuard)
     result = _directory(request, view)
     if not address:
         return result
-    tenant = view.tenant(request.domain)
+    tenant = view.tenant(request.domain) if result.outcome == "found" else None
     found = tenant.device(request.user) if tenant else None
     verdict = digest_matches(request, found[0].a1_hash) if found else False
     if verdict is False:

@@ -13,7 +13,7 @@ from datetime import datetime
 from hibiki.directory.schedules import Schedule
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UserEntry:
     id: str
     username: str
@@ -33,7 +33,7 @@ class UserEntry:
     forward_unregistered: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RingGroupEntry:
     id: str
     name: str
@@ -44,13 +44,13 @@ class RingGroupEntry:
     no_answer: Route | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Route:
     kind: str        # user | voicemail | announcement | ring_group
     target: str      # user or ring group id, or the prompt of an announcement
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DeviceEntry:
     sip_username: str
     a1_hash: str              # md5(username:domain:password), never the password itself
@@ -58,7 +58,7 @@ class DeviceEntry:
     kind: str = "desk_phone"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DidEntry:
     number: str
     route: Route
@@ -92,6 +92,8 @@ class TenantView:
     dids: dict[str, DidEntry] = field(default_factory=dict)            # normalized number -> route
     ring_groups: dict[str, RingGroupEntry] = field(default_factory=dict)   # by id
     group_extensions: dict[str, str] = field(default_factory=dict)         # extension -> ring group id
+    # Answers rendered from this (immutable) version of the tenant, reused until it is replaced.
+    answers: dict[tuple[str, ...], str] = field(default_factory=dict, compare=False, repr=False)
 
     def user_by_number(self, number: str) -> UserEntry | None:
         """A user by extension, else by username (how ``user/<x>@domain`` names one)."""

@@ -9,8 +9,7 @@ FreeSWITCH POSTs ``application/x-www-form-urlencoded`` fields: ``section``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 SECTIONS = frozenset({"configuration", "directory", "dialplan", "phrases", "languages", "chatplan", "channels"})
 
@@ -19,13 +18,45 @@ class BadRequest(ValueError):
     """The body is not a request FreeSWITCH could have sent; the message says why."""
 
 
-@dataclass(frozen=True)
+# Fields decoded while parsing (and so checked at once); the other ~160 of a dialplan
+# request are decoded only if something reads them, which keeps parsing cheap.
+EAGER = frozenset({
+    "section", "hostname", "tag_name", "key_name", "key_value", "action", "purpose", "user", "domain", "ip",
+    "Caller-Destination-Number", "Caller-Context", "Unique-ID", "variable_hibiki_tenant", "variable_hibiki_user",
+    "variable_hibiki_forward_hops", "sip_auth_method", "sip_auth_response", "sip_auth_nonce", "sip_auth_uri",
+    "sip_auth_qop", "sip_auth_nc", "sip_auth_cnonce", "sip_auth_username", "sip_auth_realm",
+})
+
+
+def _decode(key: str, value: str) -> str:
+    if "%" in value or "+" in value:
+        try:
+            value = unquote_plus(value, errors="strict")
+        except UnicodeDecodeError as exc:
+            raise BadRequest(f"body is not form-encoded: field {key[:40]!r} is not UTF-8 ({exc.reason})") from None
+    if "\x00" in value:
+        raise BadRequest(f"NUL byte in field {key!r}")
+    return value
+
+
 class FsRequest:
-    section: str
-    fields: dict[str, str]
+    """One mod_xml_curl request; :meth:`get` returns decoded values (may raise BadRequest)."""
+
+    __slots__ = ("section", "_raw", "_decoded")
+
+    def __init__(self, section: str, fields: dict[str, str] | None = None, *, raw: dict[str, str] | None = None) -> None:
+        self.section = section
+        self._decoded = dict(fields or {})
+        self._raw = raw or {}
 
     def get(self, name: str, default: str = "") -> str:
-        return self.fields.get(name, default)
+        value = self._decoded.get(name)
+        if value is None:
+            raw = self._raw.get(name)
+            if raw is None:
+                return default
+            value = self._decoded[name] = _decode(name, raw)
+        return value
 
     @property
     def action(self) -> str:
@@ -45,25 +76,29 @@ class FsRequest:
 
 
 def parse(body: bytes) -> FsRequest:
-    """Parse a mod_xml_curl POST body; raise :class:`BadRequest` if it is not one."""
+    """Parse a mod_xml_curl POST body; raise :class:`BadRequest` if it is not one.
+
+    Only the fields in :data:`EAGER` are decoded now, the rest when something reads them."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest(f"body is not UTF-8 (byte {exc.start})") from None
     if not text:
         raise BadRequest("empty body")
-    try:
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, encoding="utf-8", errors="strict")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"body is not form-encoded: {exc}") from None
-    fields: dict[str, str] = {}
-    for key, value in pairs:
-        if "\x00" in key or "\x00" in value:
-            raise BadRequest(f"NUL byte in field {key!r}")
-        fields.setdefault(key, value)
-    section = fields.get("section", "")
+    raw: dict[str, str] = {}
+    for pair in text.split("&"):
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise BadRequest(f"body is not form-encoded: field {pair[:40]!r} has no '='")
+        if key not in raw:  # the first of repeated fields wins
+            raw[key] = value
+    keys = "".join(raw)
+    if "%" in keys or "+" in keys:  # FreeSWITCH does not encode names; others might
+        raw = {_decode("field name", key): value for key, value in reversed(raw.items())}
+    decoded = {key: _decode(key, raw.pop(key)) for key in EAGER.intersection(raw)}
+    section = decoded.get("section", "")
     if not section:
         raise BadRequest("no section field")
     if section not in SECTIONS:
         raise BadRequest(f"unknown section {section!r}")
-    return FsRequest(section, fields)
+    return FsRequest(section, decoded, raw=raw)

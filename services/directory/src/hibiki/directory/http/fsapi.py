@@ -42,6 +42,7 @@ class FsapiEndpoint:
         self._guard, self._notifier = guard, notifier
         self._block_seconds = config.auth_block_seconds
         self._allow = config.fsapi_allow
+        self._checked: dict[str, bool] = {}   # client address -> allowed (FreeSWITCH nodes are few)
         self._max_body = config.fsapi_max_body
         self._view = view
         self._credentials: bytes | None = None
@@ -50,13 +51,19 @@ class FsapiEndpoint:
 
     def _address_allowed(self, request: Request) -> bool:
         host = request.client.host if request.client else ""
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        return any(address in net for net in self._allow)
+        allowed = self._checked.get(host)
+        if allowed is None:
+            try:
+                address = ipaddress.ip_address(host)
+            except ValueError:
+                return False
+            if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+                address = address.ipv4_mapped
+            allowed = any(address in net for net in self._allow)
+            if len(self._checked) > 10_000:
+                self._checked.clear()
+            self._checked[host] = allowed
+        return allowed
 
     def _authorized(self, request: Request) -> bool:
         if self._credentials is None:
@@ -93,7 +100,12 @@ class FsapiEndpoint:
             log.warning("fsapi_not_found", reason=f"malformed request: {exc}", peer=peer)
             REQUESTS.labels("-", "bad_request").inc()
             return Response(documents.NOT_FOUND, media_type=XML)
-        result = answer(fs_request, self._view, self._guard)
+        try:
+            result = answer(fs_request, self._view, self._guard)
+        except BadRequest as exc:  # a field read while answering was malformed
+            log.warning("fsapi_not_found", reason=f"malformed request: {exc}", peer=peer)
+            REQUESTS.labels(fs_request.section, "bad_request").inc()
+            return Response(documents.NOT_FOUND, media_type=XML)
         if result.block is not None:
             tenant = result.tenant or "platform"
             log.warning("address_blocked", tenant=tenant, address=result.block.address, failures=result.block.failures,

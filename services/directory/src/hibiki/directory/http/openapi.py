@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 
 from hibiki.directory import schemas
 from hibiki.directory.http.admin import RESOURCES
+from hibiki.directory.http.csv_api import csv_paths
 
 ERROR = {
     "type": "object", "required": ["error_id", "message"],
@@ -71,6 +72,7 @@ def document() -> dict[str, Any]:
             "patch": _op(f"Change a {noun}", 200, _ref(out), patch),
             "delete": _op(f"Delete a {noun}", 204, None),
         }
+    paths.update(csv_paths())
     components = {m.__name__: m.model_json_schema(ref_template="#/components/schemas/{model}") for m in models}
     components["Error"] = ERROR
     return {

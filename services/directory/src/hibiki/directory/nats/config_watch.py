@@ -11,6 +11,7 @@ the tenants' versions in the store with its view and refreshes those that differ
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import uuid
 
@@ -84,6 +85,7 @@ class ConfigWatch:
             self._view.remove(tenant_id)
         for tenant in fresh:
             self._view.replace(tenant)
+        gc.freeze()  # the view is long-lived: keep it out of the collector's full passes
         version = self._view.version(tenant_id) or 0
         log.info("tenant_refreshed", tenant=tenant_id, version=version)
         applied = config_pb2.ConfigurationChanged(

@@ -22,7 +22,7 @@ from hibiki.directory import csvio
 from hibiki.directory.csvio import Item, Lookups, Record, RowError, Spec
 from hibiki.directory.errors import ConfigStoreError
 from hibiki.directory.storage.repository import Change, ConfigRepository, Row
-from hibiki.directory.storage.tables import devices, dids, schedules, users
+from hibiki.directory.storage.tables import devices, dids, ring_groups, schedules, users
 
 TABLES: dict[str, Table] = {"users": users, "devices": devices, "dids": dids}
 UNIQUE = ("username", "extension", "sip_username", "number")   # for "also on line N" in conflict messages
@@ -100,10 +100,12 @@ def _row_error(spec: Spec, item: Item, exc: ConfigStoreError, seen: dict[tuple[s
 
 
 def _lookups(conn: Connection, tenant_id: str) -> dict[str, dict[str, str]]:
-    """kind -> name -> id of what CSV columns may name: users by username, schedules by name."""
+    """kind -> name -> id of what CSV columns may name: users by username, schedules and ring groups by name."""
     return {
         "user": {r.username: r.id for r in conn.execute(
             select(users.c.id, users.c.username).where(users.c.tenant_id == tenant_id))},
         "schedule": {r.name: r.id for r in conn.execute(
             select(schedules.c.id, schedules.c.name).where(schedules.c.tenant_id == tenant_id))},
+        "ring_group": {r.name: r.id for r in conn.execute(
+            select(ring_groups.c.id, ring_groups.c.name).where(ring_groups.c.tenant_id == tenant_id))},
     }
