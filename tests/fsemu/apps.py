@@ -219,6 +219,7 @@ def default_apps() -> AppTable:
         ("stop_record_session", app_noop, False), ("voicemail", app_noop, True),
         ("valet_park", app_park, False), ("intercept", app_noop, False),
         ("privacy", app_noop, False),  # mod_dptools privacy_function: caller-profile flags only
+        ("hash", app_noop, False), ("pickup", app_noop, False),  # mod_hash, mod_dptools: recorded only
     ]:
         t.add(name, fn, needs_media=media)
     return t

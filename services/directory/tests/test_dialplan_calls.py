@@ -215,3 +215,30 @@ async def test_forwarding_loops_end(office: Office, authority: TokenAuthority, n
     call = await place(office, "1001")
     bridges = [d for a, d in call.executed if a == "bridge"]
     assert 1 <= len(bridges) <= 4 and call.executed[-1][0] == "voicemail"
+
+
+async def test_pickup_and_park(office: Office, authority: TokenAuthority, nats_client: Any) -> None:
+    for user in (office.caller, office.callee):
+        await admin_call(office, authority, nats_client, "PATCH", f"/api/v1/tenants/nagaoka/users/{user['id']}",
+                         {"pickup_group": "soumu", "park_group": "floor2"})
+    ringing = await place(office, "1001", {f"user/1001@{DOMAIN}": 1})
+    assert ("hash", f"insert/{DOMAIN}-last_dial_ext/1001/{ringing.uuid}") in ringing.executed   # ${uuid} expanded
+    assert ("bridge", f"user/1001@{DOMAIN},pickup/soumu@{DOMAIN}") in ringing.executed
+    assert (await place(office, "*8")).executed == [("pickup", f"soumu@{DOMAIN}")]
+    directed = await place(office, "**1001")
+    assert directed.executed[0][0] == "intercept"          # ${hash(select/...)} is FreeSWITCH's to expand
+    assert await parked(office, "*70") == [("answer", ""), ("valet_park", "nagaoka-floor2 auto in 1 9")]
+    assert await parked(office, "*713") == [("answer", ""), ("valet_park", "nagaoka-floor2 3")]
+    assert (await place(office, "*7100")).hangup_cause == "UNALLOCATED_NUMBER"
+
+
+async def parked(office: Office, destination: str) -> list[tuple[str, str]]:
+    """A call that stays in the park lot until the caller hangs up."""
+    variables = {"hibiki_tenant": office.tenant, "hibiki_user": office.caller["id"], "domain_name": DOMAIN}
+    async with FreeSwitchEmulator() as emu:
+        call = await emu.place_call(destination=destination, caller_id_number="1000", domain=DOMAIN,
+                                    dialplan_url=office.fsapi, variables=variables)
+        await call.wait_for(lambda c: any(app == "valet_park" for app, _ in c.executed), 10)
+        call.hangup_by_caller("NORMAL_CLEARING")
+        await asyncio.wait_for(call.finished, 10)
+        return list(call.executed)

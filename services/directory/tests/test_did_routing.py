@@ -131,3 +131,20 @@ async def test_bad_numbers_targets_and_schedules_are_refused(city: City) -> None
     assert again.status_code == 409 and again.json()["error_id"] == "number-taken"
     in_use = await city.api.delete(f"/api/v1/tenants/shiojiri/users/{city.user['id']}")
     assert in_use.status_code == 409 and in_use.json()["error_id"] == "user-in-use"
+
+
+async def test_ivr_numbers_go_to_callcontrol_with_a_fallback(city: City) -> None:
+    reply = await city.post("/api/v1/tenants/shiojiri/dids", {
+        "number": "0263-52-5555", "target_kind": "ivr", "target": "main-menu",
+        "closed_kind": "voicemail", "closed_target": city.user["id"]})
+    assert reply.status_code == 201, reply.text
+    call = await inbound(city, "0263525555")   # nothing listens on the controller's port here
+    assert call.executed[3] == ("set", "hibiki_app=ivr:main-menu")
+    assert call.executed[4][0] == "socket" and call.executed[4][1].endswith(" async full")
+    assert call.executed[-1] == ("voicemail", f"default {DOMAIN} 2001")   # the fallback, not silence
+    queue = await city.post("/api/v1/tenants/shiojiri/dids", {
+        "number": "0263-52-6666", "target_kind": "queue", "target": "water"})
+    assert queue.status_code == 201
+    lonely = await inbound(city, "0263526666")
+    assert lonely.executed[-1] == ("hangup", "NORMAL_TEMPORARY_FAILURE")
+    assert ("playback", "ivr/ivr-call_cannot_be_completed_as_dialed.wav") in lonely.executed

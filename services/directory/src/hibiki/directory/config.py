@@ -26,6 +26,7 @@ class DirectoryConfig:
     auth_max_failures: int
     auth_window_seconds: float
     auth_block_seconds: float
+    callcontrol_address: str
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> DirectoryConfig:
@@ -51,4 +52,15 @@ class DirectoryConfig:
             auth_max_failures=env.integer("AUTH_MAX_FAILURES", 10, minimum=1),
             auth_window_seconds=env.number("AUTH_WINDOW_SECONDS", 60.0, minimum=1.0),
             auth_block_seconds=env.number("AUTH_BLOCK_SECONDS", 600.0, minimum=1.0),
+            callcontrol_address=_host_port(env, "CALLCONTROL_ADDRESS", "127.0.0.1:8084"),
         )
+
+
+def _host_port(env: Env, name: str, default: str) -> str:
+    value = env.text(name, default)
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        from hibiki.common.errors import ConfigError
+
+        raise ConfigError(f"{env.key(name)}={value!r} is not host:port")
+    return value

@@ -114,7 +114,7 @@ SPECS: dict[str, Spec] = {s.name: s for s in (
     Spec("users", schemas.UserIn,
          ("username", "display_name", "display_name_kana", "email", "extension", "direct_number",
           "caller_id_policy", "voicemail_enabled", "outbound_classes", "forward_always", "forward_busy",
-          "forward_no_answer", "forward_no_answer_seconds", "forward_unregistered"),
+          "forward_no_answer", "forward_no_answer_seconds", "forward_unregistered", "pickup_group", "park_group"),
          secrets=("voicemail_pin",), required=("username",),
          booleans=frozenset({"voicemail_enabled"}), lists=frozenset({"outbound_classes"})),
     Spec("devices", schemas.DeviceIn, ("user", "kind", "sip_username", "label", "enabled"),

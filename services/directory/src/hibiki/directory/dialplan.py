@@ -13,7 +13,10 @@ FreeSWITCH's own applications, no controller hop:
   forward for that outcome (at most three forwards in a row, then voicemail);
 - a ring group: all members at once (``,``) or in turn (``|`` with ``leg_timeout``), then
   the group's no-answer route (PBX-06);
-- ``*97`` the caller's own mailbox, ``*98`` any mailbox;
+- ``*97`` the caller's own mailbox, ``*98`` any mailbox; ``*8`` answers a call ringing in the
+  caller's pickup group, ``**<ext>`` the call ringing at that extension (PBX-08); ``*70``
+  parks the call on a free slot of the caller's park lot, ``*71N`` picks slot N up (PBX-11);
+- IVRs and queues: ``socket <callcontrol> async full`` followed by a fallback route;
 - a number outside (PBX-05, PBX-12): the caller's class of service decides (emergency numbers
   always pass); a refused call hears why and ends with OUTGOING_CALL_BARRED (SIP 403); an
   allowed one goes to the tenant's carrier gateway presenting the representative or the
@@ -37,6 +40,7 @@ from hibiki.directory.xmlcurl import FsRequest
 
 RING_SECONDS = 30
 MAX_FORWARDS = 3
+PARK_SLOTS = 9          # *70 parks in the first free slot 1-9 of the caller's lot, *71N picks slot N up
 UNALLOCATED_PROMPT = "ivr/ivr-that_was_an_invalid_entry.wav"
 RESTRICTED_PROMPT = "ivr/ivr-call_cannot_be_completed_as_dialed.wav"
 FAILED_PROMPT = "ivr/ivr-call_cannot_be_completed_as_dialed.wav"
@@ -63,8 +67,11 @@ def _extension(name: str, destination: str, actions: Actions) -> str:
 class Plan:
     """Actions for one call of one tenant, in the context FreeSWITCH asked about."""
 
-    def __init__(self, tenant: TenantView, context: str, hops: int = 0) -> None:
-        self.tenant, self.context, self.hops = tenant, context, hops
+    def __init__(self, tenant: TenantView, context: str, hops: int = 0, callcontrol: str = "127.0.0.1:8084") -> None:
+        self.tenant, self.context, self.hops, self.callcontrol = tenant, context, hops, callcontrol
+
+    def _next(self) -> Plan:
+        return Plan(self.tenant, self.context, self.hops + 1, self.callcontrol)
 
     def user(self, user: UserEntry) -> Actions:
         if user.forward_always and self.hops < MAX_FORWARDS:
@@ -72,10 +79,15 @@ class Plan:
             if forwarded is not None:
                 return forwarded
         seconds = user.forward_no_answer_seconds if user.forward_no_answer else RING_SECONDS
-        return [
-            _action("set", f"hibiki_callee={user.id}"), _action("set", f"call_timeout={seconds}"),
-            _action("set", "continue_on_fail=true"), _action("set", "hangup_after_bridge=true"),
-            _action("bridge", f"user/{user.extension or user.username}@{self.tenant.domain}"),
+        dial = f"user/{user.extension or user.username}@{self.tenant.domain}"
+        actions = [_action("set", f"hibiki_callee={user.id}"), _action("set", f"call_timeout={seconds}"),
+                   _action("set", "continue_on_fail=true"), _action("set", "hangup_after_bridge=true")]
+        if user.extension:  # directed pickup (**<ext>) finds the ringing call here (mod_hash)
+            actions.append(_action("hash", f"insert/{self.tenant.domain}-last_dial_ext/{user.extension}/${{uuid}}"))
+        if user.pickup_group:  # group pickup (*8): mod_dptools' pickup endpoint rings along
+            dial += f",pickup/{user.pickup_group}@{self.tenant.domain}"
+        return actions + [
+            _action("bridge", dial),
             _action("transfer", f"hibiki_fwd_{user.id}_${{originate_disposition}} XML {self.context}"),
         ]
 
@@ -90,7 +102,7 @@ class Plan:
 
     def forward(self, user: UserEntry, target: str) -> Actions | None:
         hop = [_action("set", f"hibiki_forward_hops={self.hops + 1}"), _action("set", f"hibiki_forwarded_by={user.id}")]
-        onward = Plan(self.tenant, self.context, self.hops + 1)
+        onward = self._next()
         if target in self.tenant.extensions:
             return hop + onward.user(self.tenant.users[self.tenant.extensions[target]])
         if target in self.tenant.group_extensions:
@@ -117,7 +129,17 @@ class Plan:
             actions.append(_action("bridge", dial))
         return actions + (self.route(group.no_answer) if group.no_answer else [_action("hangup", "NO_ANSWER")])
 
-    def route(self, route: Route) -> Actions:
+    def controller(self, route: Route, fallback: Route | None) -> Actions:
+        """IVRs and queues run in callcontrol; if it is gone (or hands the call back), the
+        call goes on with the fallback route instead of silence (CC-11)."""
+        actions = [_action("set", f"hibiki_app={route.kind}:{route.target}"),
+                   _action("socket", f"{self.callcontrol} async full")]
+        if fallback is not None and fallback.kind not in ("ivr", "queue"):
+            return actions + self.route(fallback)
+        return actions + [_action("answer"), _action("playback", FAILED_PROMPT),
+                          _action("hangup", "NORMAL_TEMPORARY_FAILURE")]
+
+    def route(self, route: Route, fallback: Route | None = None) -> Actions:
         user = self.tenant.users.get(route.target)
         group = self.tenant.ring_groups.get(route.target)
         if route.kind == "user" and user is not None:
@@ -125,9 +147,11 @@ class Plan:
         if route.kind == "voicemail" and user is not None:
             return self.voicemail(user)
         if route.kind == "ring_group" and group is not None and self.hops < MAX_FORWARDS:
-            return Plan(self.tenant, self.context, self.hops + 1).group(group)
+            return self._next().group(group)
         if route.kind == "announcement":
             return [_action("answer"), _action("playback", route.target), _action("hangup", "NORMAL_CLEARING")]
+        if route.kind in ("ivr", "queue"):
+            return self.controller(route, fallback)
         return [_action("log", f"ERR route to a missing {route.kind} {route.target}"), _action("answer"),
                 _action("playback", UNALLOCATED_PROMPT), _action("hangup", "NORMAL_TEMPORARY_FAILURE")]
 
@@ -167,6 +191,16 @@ class Plan:
         ]
 
     def feature_code(self, caller: UserEntry | None, destination: str) -> Actions | None:
+        domain = self.tenant.domain
+        if destination == "*8" and caller is not None and caller.pickup_group:
+            return [_action("pickup", f"{caller.pickup_group}@{domain}")]
+        if destination.startswith("**") and destination[2:] in self.tenant.extensions:
+            return [_action("intercept", f"${{hash(select/{domain}-last_dial_ext/{destination[2:]})}}")]
+        lot = f"{self.tenant.tenant_id}-{(caller.park_group if caller else '') or 'main'}"
+        if destination == "*70":
+            return [_action("answer"), _action("valet_park", f"{lot} auto in 1 {PARK_SLOTS}")]
+        if destination.startswith("*71") and destination[3:].isdigit() and 1 <= int(destination[3:]) <= PARK_SLOTS:
+            return [_action("answer"), _action("valet_park", f"{lot} {int(destination[3:])}")]
         if destination == "*97" and caller is not None and caller.extension:
             return [_action("answer"), _action("voicemail", f"check default {self.tenant.domain} {caller.extension}")]
         if destination == "*98":
@@ -183,22 +217,23 @@ def _hops(request: FsRequest) -> int:
     return int(value) if value.isdigit() else 0
 
 
-def answer_did(request: FsRequest, tenant: TenantView, did: DidEntry, at: datetime) -> str:
+def answer_did(request: FsRequest, tenant: TenantView, did: DidEntry, at: datetime,
+               callcontrol: str = "127.0.0.1:8084") -> str:
     """An inbound call on one of the tenant's numbers, routed by the number's schedule."""
     destination = request.get("Caller-Destination-Number")
     context = request.get("Caller-Context") or "public"
     route, branch = did.route_at(at)
     prelude = [_action("set", f"hibiki_tenant={tenant.tenant_id}"), _action("set", f"hibiki_did={did.number}"),
                _action("set", f"hibiki_branch={branch}")]
-    actions = prelude + Plan(tenant, context).route(route)
+    actions = prelude + Plan(tenant, context, callcontrol=callcontrol).route(route, fallback=did.closed)
     return documents.dialplan(context, [_extension("hibiki-did", destination, actions)])
 
 
-def answer_internal(request: FsRequest, tenant: TenantView) -> str:
+def answer_internal(request: FsRequest, tenant: TenantView, callcontrol: str = "127.0.0.1:8084") -> str:
     """The dialplan for a call placed by a user of ``tenant`` (or transferred within it)."""
     destination = request.get("Caller-Destination-Number")
     context = request.get("Caller-Context") or "default"
-    plan = Plan(tenant, context, _hops(request))
+    plan = Plan(tenant, context, _hops(request), callcontrol)
     caller = tenant.users.get(request.get("variable_hibiki_user"))
     forward = FORWARD.match(destination)
     if forward and forward.group(1) in tenant.users:

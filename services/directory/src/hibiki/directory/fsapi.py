@@ -50,17 +50,17 @@ def not_found(reason: str, tenant: str = "") -> Answer:
 
 
 def answer(request: FsRequest, view: DirectoryView, guard: AuthGuard | None = None,
-           now: datetime | None = None) -> Answer:
+           now: datetime | None = None, callcontrol: str = "127.0.0.1:8084") -> Answer:
     if request.section == "directory":
         if request.action == "sip_auth" and guard is not None:
             return _guarded_sip_auth(request, view, guard)
         return _directory(request, view)
     if request.section == "dialplan":
-        return _dialplan(request, view, now or datetime.now(UTC))
+        return _dialplan(request, view, now or datetime.now(UTC), callcontrol)
     return not_found(f"section {request.section!r} is not served")
 
 
-def _dialplan(request: FsRequest, view: DirectoryView, now: datetime) -> Answer:
+def _dialplan(request: FsRequest, view: DirectoryView, now: datetime, callcontrol: str) -> Answer:
     destination = request.get("Caller-Destination-Number")
     if not destination:
         return not_found("dialplan request without Caller-Destination-Number")
@@ -74,7 +74,7 @@ def _dialplan(request: FsRequest, view: DirectoryView, now: datetime) -> Answer:
         if found is None:
             return not_found(f"inbound call to {number}, which is no tenant's number")
         owner, did = found
-        return Answer(dialplan.answer_did(request, owner, did, now), "found", "", owner.tenant_id)
+        return Answer(dialplan.answer_did(request, owner, did, now, callcontrol), "found", "", owner.tenant_id)
     tenant = view.by_id(tenant_id)
     if tenant is None:
         return not_found(f"tenant {tenant_id!r} of the caller is unknown", tenant_id)
@@ -82,7 +82,7 @@ def _dialplan(request: FsRequest, view: DirectoryView, now: datetime) -> Answer:
            request.get("variable_hibiki_forward_hops"))
     document = tenant.answers.get(key)
     if document is None:
-        document = _remember(tenant, key, dialplan.answer_internal(request, tenant))
+        document = _remember(tenant, key, dialplan.answer_internal(request, tenant, callcontrol))
     return Answer(document, "found", "", tenant.tenant_id)
 
 

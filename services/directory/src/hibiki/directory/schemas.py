@@ -72,6 +72,8 @@ class UserIn(Strict):
     forward_no_answer: str = Field(default="", pattern=_FORWARD)
     forward_no_answer_seconds: int = Field(default=20, ge=5, le=120)
     forward_unregistered: str = Field(default="", pattern=_FORWARD)
+    pickup_group: str = Field(default="", pattern=r"^$|" + _TOKEN, description="users of a group answer each other's calls (*8)")
+    park_group: str = Field(default="", pattern=r"^$|" + _TOKEN, description="park lot for *70/*71N (default: main)")
     voicemail_enabled: bool = True
     voicemail_pin: str = Field(default="", pattern=r"^[0-9]{0,16}$")
 
@@ -94,6 +96,8 @@ class UserPatch(Strict):
     forward_no_answer: str | None = Field(default=None, pattern=_FORWARD)
     forward_no_answer_seconds: int | None = Field(default=None, ge=5, le=120)
     forward_unregistered: str | None = Field(default=None, pattern=_FORWARD)
+    pickup_group: str | None = Field(default=None, pattern=r"^$|" + _TOKEN)
+    park_group: str | None = Field(default=None, pattern=r"^$|" + _TOKEN)
     voicemail_enabled: bool | None = None
     voicemail_pin: str | None = Field(default=None, pattern=r"^[0-9]{0,16}$")
 
@@ -118,6 +122,8 @@ class UserOut(BaseModel):
     forward_no_answer: str
     forward_no_answer_seconds: int
     forward_unregistered: str
+    pickup_group: str
+    park_group: str
     voicemail_enabled: bool
 
 
@@ -146,7 +152,7 @@ class DeviceOut(BaseModel):
     enabled: bool
 
 
-TargetKind = Literal["user", "voicemail", "announcement", "ring_group"]
+TargetKind = Literal["user", "voicemail", "announcement", "ring_group", "ivr", "queue"]
 
 
 class Target(Strict):

@@ -31,6 +31,8 @@ class UserEntry:
     forward_no_answer: str = ""
     forward_no_answer_seconds: int = 20
     forward_unregistered: str = ""
+    pickup_group: str = ""
+    park_group: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +48,8 @@ class RingGroupEntry:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    kind: str        # user | voicemail | announcement | ring_group
-    target: str      # user or ring group id, or the prompt of an announcement
+    kind: str        # user | voicemail | announcement | ring_group | ivr | queue
+    target: str      # user or ring group id, the prompt of an announcement, an IVR or queue id
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ class FsapiEndpoint:
                  notifier: ConfigNotifier) -> None:
         self._guard, self._notifier = guard, notifier
         self._block_seconds = config.auth_block_seconds
+        self._callcontrol = config.callcontrol_address
         self._allow = config.fsapi_allow
         self._checked: dict[str, bool] = {}   # client address -> allowed (FreeSWITCH nodes are few)
         self._max_body = config.fsapi_max_body
@@ -101,7 +102,7 @@ class FsapiEndpoint:
             REQUESTS.labels("-", "bad_request").inc()
             return Response(documents.NOT_FOUND, media_type=XML)
         try:
-            result = answer(fs_request, self._view, self._guard)
+            result = answer(fs_request, self._view, self._guard, callcontrol=self._callcontrol)
         except BadRequest as exc:  # a field read while answering was malformed
             log.warning("fsapi_not_found", reason=f"malformed request: {exc}", peer=peer)
             REQUESTS.labels(fs_request.section, "bad_request").inc()

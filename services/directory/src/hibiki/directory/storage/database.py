@@ -109,7 +109,8 @@ def load_tenants(engine: Engine, tenant_id: str | None = None) -> list[TenantVie
             outbound_classes=frozenset(u["outbound_classes"] or ()),
             forward_always=u["forward_always"], forward_busy=u["forward_busy"],
             forward_no_answer=u["forward_no_answer"], forward_no_answer_seconds=int(u["forward_no_answer_seconds"]),
-            forward_unregistered=u["forward_unregistered"],
+            forward_unregistered=u["forward_unregistered"], pickup_group=u["pickup_group"],
+            park_group=u["park_group"],
             voicemail_enabled=bool(u["voicemail_enabled"]), voicemail_pin=u["voicemail_pin"],
             devices=tuple(sorted(devices_of.get(u["id"], []))),
         ))

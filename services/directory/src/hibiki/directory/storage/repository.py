@@ -215,8 +215,8 @@ class ConfigRepository:
             if not conn.execute(select(ring_groups.c.id).where(ring_groups.c.tenant_id == tenant_id,
                                                                ring_groups.c.id == str(target))).first():
                 raise Invalid(f"invalid-{field}", f"no ring group {target!r} in this tenant", field)
-        elif kind == "announcement" and not target:
-            raise Invalid(f"invalid-{field}", "an announcement needs a prompt", field)
+        elif kind in ("announcement", "ivr", "queue") and not target:
+            raise Invalid(f"invalid-{field}", f"a route to {kind} needs a target", field)
 
     def _get_user(self, conn: Connection, tenant_id: str, user_id: str, field: str = "user_id") -> None:
         if not conn.execute(select(users.c.id).where(users.c.tenant_id == tenant_id, users.c.id == user_id)).first():

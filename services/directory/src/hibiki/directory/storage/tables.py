@@ -45,6 +45,8 @@ users = Table(
     Column("forward_no_answer", String(32), nullable=False, default=""),
     Column("forward_no_answer_seconds", Integer, nullable=False, default=20),
     Column("forward_unregistered", String(32), nullable=False, default=""),
+    Column("pickup_group", String(64), nullable=False, default=""),      # who may answer this user's calls
+    Column("park_group", String(64), nullable=False, default=""),        # which park lot *70 uses
     Column("voicemail_enabled", Boolean, nullable=False, default=True),
     Column("voicemail_pin", String(16), nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),

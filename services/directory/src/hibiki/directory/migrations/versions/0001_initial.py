@@ -43,6 +43,8 @@ def upgrade() -> None:
         sa.Column("forward_no_answer", sa.String(32), nullable=False),
         sa.Column("forward_no_answer_seconds", sa.Integer, nullable=False),
         sa.Column("forward_unregistered", sa.String(32), nullable=False),
+        sa.Column("pickup_group", sa.String(64), nullable=False),
+        sa.Column("park_group", sa.String(64), nullable=False),
         sa.Column("voicemail_enabled", sa.Boolean, nullable=False),
         sa.Column("voicemail_pin", sa.String(16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
