@@ -79,7 +79,7 @@ class Env:
         key, value = self._raw(name)
         if not value:
             return default
-        if not value.isdigit() or not 0 <= int(value) <= 65535:
+        if not (value.isascii() and value.isdigit()) or not 0 <= int(value) <= 65535:
             raise ConfigError(f"{key}={value!r} is not a TCP port (0-65535)")
         return int(value)
 

@@ -20,6 +20,7 @@ from hibiki.directory.http.csv_api import csv_routes
 from hibiki.directory.http.fsapi import FsapiEndpoint
 from hibiki.directory.http.info import info_endpoint
 from hibiki.directory.http.openapi import openapi
+from hibiki.directory.http.search import search_route
 from hibiki.directory.nats.notifier import ConfigNotifier
 from hibiki.directory.nats.security_watch import SecurityWatch
 from hibiki.directory.nats.config_watch import ConfigWatch
@@ -53,6 +54,7 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
         [Route("/fsapi", FsapiEndpoint(config, view, guard, notifier).handle, methods=["POST"]),
          Route("/api/v1/info", info_endpoint(view)),
          Route("/api/v1/openapi.json", openapi),
+         search_route(admin),
          *admin.routes(),
          *csv_routes(admin.repo, notifier)],
         open_paths=["/fsapi", "/api/v1/openapi.json"],

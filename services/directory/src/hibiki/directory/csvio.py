@@ -125,6 +125,8 @@ SPECS: dict[str, Spec] = {s.name: s for s in (
          required=("number", "target_kind", "target"),
          refs=(Ref("schedule", "schedule_id", "schedule"), Ref("target", "target", kind_column="target_kind"),
                Ref("closed_target", "closed_target", kind_column="closed_kind"))),
+    Spec("phonebook", schemas.ContactIn, ("name", "name_kana", "organization", "numbers", "tags", "note"),
+         required=("name", "numbers"), lists=frozenset({"numbers", "tags"})),
 )}
 
 

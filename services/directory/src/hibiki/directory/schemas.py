@@ -248,3 +248,31 @@ class RingGroupOut(BaseModel):
     members: list[str]
     no_answer_kind: str | None
     no_answer_target: str
+
+
+class ContactIn(Strict):
+    name: str = Field(min_length=1, max_length=255)
+    name_kana: str = Field(default="", max_length=255, description="reading, for search and sorting")
+    organization: str = Field(default="", max_length=255)
+    numbers: list[str] = Field(min_length=1, max_length=10, description="any Japanese notation; stored normalized")
+    tags: list[str] = Field(default_factory=list, max_length=20)
+    note: str = Field(default="", max_length=1000)
+
+
+class ContactPatch(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    name_kana: str | None = Field(default=None, max_length=255)
+    organization: str | None = Field(default=None, max_length=255)
+    numbers: list[str] | None = Field(default=None, min_length=1, max_length=10)
+    tags: list[str] | None = Field(default=None, max_length=20)
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class ContactOut(BaseModel):
+    id: str
+    name: str
+    name_kana: str
+    organization: str
+    numbers: list[str]
+    tags: list[str]
+    note: str

@@ -25,7 +25,7 @@ from hibiki.directory import schemas
 from hibiki.directory.errors import ConfigStoreError
 from hibiki.directory.nats.notifier import ConfigNotifier
 from hibiki.directory.storage.repository import Change, ConfigRepository
-from hibiki.directory.storage.tables import devices, dids, ring_groups, schedules, users
+from hibiki.directory.storage.tables import contacts, devices, dids, ring_groups, schedules, users
 
 Handler = Callable[[Request], Awaitable[Response]]
 RESOURCES: dict[str, tuple[Table, type[BaseModel], type[BaseModel], type[BaseModel]]] = {
@@ -34,6 +34,7 @@ RESOURCES: dict[str, tuple[Table, type[BaseModel], type[BaseModel], type[BaseMod
     "ring_groups": (ring_groups, schemas.RingGroupIn, schemas.RingGroupPatch, schemas.RingGroupOut),
     "schedules": (schedules, schemas.ScheduleIn, schemas.SchedulePatch, schemas.ScheduleOut),
     "dids": (dids, schemas.DidIn, schemas.DidPatch, schemas.DidOut),
+    "phonebook": (contacts, schemas.ContactIn, schemas.ContactPatch, schemas.ContactOut),
 }
 
 
@@ -84,7 +85,8 @@ class AdminApi:
         self.repo = repository
         self.notifier = notifier
 
-    def _endpoint(self, write: bool, work: Callable[[Request], Awaitable[Response]], platform: bool = False) -> Handler:
+    def endpoint(self, write: bool, work: Callable[[Request], Awaitable[Response]], platform: bool = False) -> Handler:
+        """Wrap ``work`` with the role check and the error mapping every admin route shares."""
         async def endpoint(request: Request) -> Response:
             tenant = None if platform else request.path_params.get("tenant")
             try:
@@ -169,7 +171,7 @@ class AdminApi:
         return get_item, patch_item, delete_item
 
     def routes(self) -> list[Route]:
-        e = self._endpoint
+        e = self.endpoint
         routes = [
             Route("/api/v1/tenants", e(False, self.list_tenants), methods=["GET"]),
             Route("/api/v1/tenants", e(True, self.create_tenant), methods=["POST"]),

@@ -22,9 +22,9 @@ from hibiki.directory import csvio
 from hibiki.directory.csvio import Item, Lookups, Record, RowError, Spec
 from hibiki.directory.errors import ConfigStoreError
 from hibiki.directory.storage.repository import Change, ConfigRepository, Row
-from hibiki.directory.storage.tables import devices, dids, ring_groups, schedules, users
+from hibiki.directory.storage.tables import contacts, devices, dids, ring_groups, schedules, users
 
-TABLES: dict[str, Table] = {"users": users, "devices": devices, "dids": dids}
+TABLES: dict[str, Table] = {"users": users, "devices": devices, "dids": dids, "phonebook": contacts}
 UNIQUE = ("username", "extension", "sip_username", "number")   # for "also on line N" in conflict messages
 
 

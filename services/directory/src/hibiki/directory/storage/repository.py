@@ -20,7 +20,7 @@ from hibiki.directory.errors import Conflict, Invalid, NotFound
 from hibiki.directory.storage.database import a1_hash
 from hibiki.directory.numbers import InvalidNumber, NumberKind, classify
 from hibiki.directory.schedules import Schedule, ScheduleError
-from hibiki.directory.storage.tables import devices, dids, ring_groups, schedules, tenants, users
+from hibiki.directory.storage.tables import contacts, devices, dids, ring_groups, schedules, tenants, users
 
 Row = dict[str, Any]
 DID_KINDS = frozenset({NumberKind.GEOGRAPHIC, NumberKind.FREE_DIAL, NumberKind.IP_PHONE, NumberKind.NAVI_DIAL})
@@ -81,7 +81,7 @@ class ConfigRepository:
     def delete_tenant(self, tenant_id: str) -> Change:
         with self.engine.begin() as conn:
             tenant = self._tenant(conn, tenant_id)
-            for table in (dids, schedules, ring_groups, devices, users):
+            for table in (contacts, dids, schedules, ring_groups, devices, users):
                 conn.execute(delete(table).where(table.c.tenant_id == tenant_id))
             conn.execute(delete(tenants).where(tenants.c.id == tenant_id))
         return Change(tenant_id, int(tenant["version"]) + 1, "tenant", (tenant_id,))
@@ -170,6 +170,14 @@ class ConfigRepository:
                     raise Invalid("invalid-definition", f"definition.{exc}", "definition") from None
         elif table is dids:
             self._prepare_did(conn, tenant, row, current)
+        elif table is contacts and "numbers" in row:
+            normalized = []
+            for i, number in enumerate(row["numbers"]):
+                try:
+                    normalized.append(classify(number).normalized)
+                except InvalidNumber as exc:
+                    raise Invalid("invalid-numbers", f"numbers.{i}: {exc}", f"numbers.{i}") from None
+            row["numbers"] = normalized
         elif table is devices:
             if "user_id" in row:
                 self._get_user(conn, tenant["id"], row["user_id"])

@@ -110,3 +110,18 @@ dids = Table(
     Column("branches", JSON, nullable=False, default=dict),  # schedule branch -> {"kind", "target"}
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# The shared phonebook an administrator keeps (PBX-13): outside contacts, searchable by name,
+# kana, organisation, number and tag.
+contacts = Table(
+    "contacts", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(255), nullable=False),
+    Column("name_kana", String(255), nullable=False, default=""),
+    Column("organization", String(255), nullable=False, default=""),
+    Column("numbers", JSON, nullable=False),            # normalized, first is the main one
+    Column("tags", JSON, nullable=False),
+    Column("note", String(1000), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,4 +1,4 @@
-"""Initial schema: tenants, users, devices, ring groups, schedules, DIDs.
+"""Initial schema: tenants, users, devices, ring groups, schedules, DIDs, phonebook.
 
 Revision ID: 0001
 Revises:
@@ -109,8 +109,21 @@ def upgrade() -> None:
         sa.UniqueConstraint("number", name="uq_dids_number"),
     )
     op.create_index("ix_dids_tenant_id", "dids", ["tenant_id"])
+    op.create_table(
+        "contacts",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id", ondelete="CASCADE", name="fk_contacts_tenant_id_tenants"), nullable=False),
+        sa.Column("name", sa.String(255), nullable=False),
+        sa.Column("name_kana", sa.String(255), nullable=False),
+        sa.Column("organization", sa.String(255), nullable=False),
+        sa.Column("numbers", sa.JSON, nullable=False),
+        sa.Column("tags", sa.JSON, nullable=False),
+        sa.Column("note", sa.String(1000), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_contacts_tenant_id", "contacts", ["tenant_id"])
 
 
 def downgrade() -> None:
-    for table in ("dids", "schedules", "ring_groups", "devices", "users", "tenants"):
+    for table in ("contacts", "dids", "schedules", "ring_groups", "devices", "users", "tenants"):
         op.drop_table(table)
