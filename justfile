@@ -24,6 +24,6 @@ serve service *args:
 token *args:
     hibiki token "$@"
 
-# run a benchmark and print its figures (`./dev bench list` shows them)
-bench target="list":
-    python -m benchmarks "{{target}}"
+# run a benchmark and print its figures (`./dev bench list` shows them; e.g. `./dev bench directory --seconds 5`)
+bench target="list" *args:
+    python -m benchmarks "$@"
