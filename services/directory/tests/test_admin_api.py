@@ -138,8 +138,9 @@ async def test_paging_and_versions(api: httpx.AsyncClient, authority: TokenAutho
     assert (await api.get(f"/api/v1/tenants/{t}", headers=platform)).json()["version"] == 8
 
 
-async def test_openapi_document_lists_every_route(api: httpx.AsyncClient) -> None:
-    doc = (await api.get("/api/v1/openapi.json")).json()
+async def test_openapi_document_lists_every_route(api: httpx.AsyncClient, authority: TokenAuthority) -> None:
+    assert (await api.get("/api/v1/openapi.json")).status_code == 401
+    doc = (await api.get("/api/v1/openapi.json", headers=bearer(authority, "dev", "*"))).json()
     assert doc["openapi"].startswith("3.")
     assert {"/api/v1/tenants", "/api/v1/tenants/{tenant}", "/api/v1/tenants/{tenant}/users",
             "/api/v1/tenants/{tenant}/users/{id}", "/api/v1/tenants/{tenant}/devices",

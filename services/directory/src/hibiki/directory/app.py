@@ -57,7 +57,7 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
          search_route(admin),
          *admin.routes(),
          *csv_routes(admin.repo, notifier)],
-        open_paths=["/fsapi", "/api/v1/openapi.json"],
+        open_paths=["/fsapi"],
         readiness=readiness,
     )
     http = HttpServer(app, sock)
