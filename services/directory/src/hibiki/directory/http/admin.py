@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -40,6 +42,25 @@ RESOURCES: dict[str, tuple[Table, type[BaseModel], type[BaseModel], type[BaseMod
 
 class Forbidden(Exception):
     pass
+
+
+STORE_UNAVAILABLE = "the configuration store cannot be reached; calls are still answered from memory: retry later"
+
+
+def store_unavailable(exc: Exception) -> Response | None:
+    """503 when the database is down (the view keeps answering FreeSWITCH); None for other errors."""
+    if isinstance(exc, (OperationalError, PoolTimeout)) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return error_response(503, "store-unavailable", STORE_UNAVAILABLE)
+    return None
+
+
+def bad_path(request: Request) -> Response | None:
+    """No stored id contains NUL (PostgreSQL cannot even compare one): answer 404 at once."""
+    if "\x00" in str(request.path_params.get("tenant", "")):
+        return error_response(404, "tenant-not-found", "no such tenant")
+    if any("\x00" in str(value) for value in request.path_params.values()):
+        return error_response(404, "not-found", "no such resource")
+    return None
 
 
 def authorize(claims: Claims, tenant: str | None, write: bool) -> None:
@@ -91,7 +112,14 @@ class AdminApi:
             tenant = None if platform else request.path_params.get("tenant")
             try:
                 authorize(request.scope["hibiki.claims"], tenant, write)
-                return await work(request)
+                return bad_path(request) or await work(request)
+            except DBAPIError as exc:
+                unavailable = store_unavailable(exc)
+                if unavailable is None:
+                    raise
+                return unavailable
+            except PoolTimeout as exc:
+                return store_unavailable(exc) or error_response(503, "store-unavailable", STORE_UNAVAILABLE)
             except Forbidden as exc:
                 return error_response(403, "forbidden", str(exc))
             except _Invalid as exc:

@@ -14,6 +14,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -22,7 +24,7 @@ from hibiki.common.http import error_response
 from hibiki.directory import csvio
 from hibiki.directory.csvio import CsvError, Spec
 from hibiki.directory.errors import ConfigStoreError
-from hibiki.directory.http.admin import Forbidden, authorize
+from hibiki.directory.http.admin import Forbidden, authorize, bad_path, store_unavailable
 from hibiki.directory.nats.notifier import ConfigNotifier
 from hibiki.directory.storage.bulk import TABLES, BulkStore
 from hibiki.directory.storage.repository import ConfigRepository
@@ -44,7 +46,12 @@ class CsvApi:
         async def endpoint(request: Request) -> Response:
             try:
                 authorize(request.scope["hibiki.claims"], request.path_params["tenant"], write)
-                return await work(request, spec)
+                return bad_path(request) or await work(request, spec)
+            except (DBAPIError, PoolTimeout) as exc:
+                unavailable = store_unavailable(exc)
+                if unavailable is None:
+                    raise
+                return unavailable
             except Forbidden as exc:
                 return error_response(403, "forbidden", str(exc))
             except _TooLarge:
