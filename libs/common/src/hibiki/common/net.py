@@ -1,9 +1,11 @@
-"""Binding listening sockets with a clear error instead of a traceback."""
+"""Listening sockets (bound with a clear error instead of a traceback) and address allow-lists."""
 
 from __future__ import annotations
 
 import errno
+import ipaddress
 import socket
+from collections.abc import Iterable
 
 from hibiki.common.errors import StartupError
 
@@ -28,3 +30,29 @@ def bind_tcp(host: str, port: int, what: str) -> socket.socket:
         raise StartupError(f"{what}: cannot listen on {host}:{port}: {reason}") from None
     sock.setblocking(False)
     return sock
+
+
+class AllowList:
+    """Client addresses allowed to use an endpoint (FreeSWITCH nodes), by CIDR networks.
+
+    IPv4-mapped IPv6 addresses count as their IPv4 address; answers are remembered per
+    address string, as the callers are a handful of switches."""
+
+    def __init__(self, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> None:
+        self._networks = tuple(networks)
+        self._known: dict[str, bool] = {}
+
+    def __contains__(self, host: str) -> bool:
+        allowed = self._known.get(host)
+        if allowed is None:
+            try:
+                address = ipaddress.ip_address(host)
+            except ValueError:
+                return False
+            if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+                address = address.ipv4_mapped
+            allowed = any(address in net for net in self._networks)
+            if len(self._known) > 10_000:
+                self._known.clear()
+            self._known[host] = allowed
+        return allowed

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from hibiki.common.logging import get_logger
+from hibiki.common.net import AllowList
 
 log = get_logger("hibiki.callcontrol.esl")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -31,7 +32,7 @@ class OutboundServer:
     def __init__(self, sock: socket.socket, app_factory: AppFactory, allow: tuple[Network, ...]) -> None:
         self._listener = sock
         self._factory = app_factory
-        self._allow = allow
+        self._allow = AllowList(allow)
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._hub: Any = None
@@ -69,19 +70,10 @@ class OutboundServer:
         self._ready.set()
         self._server.serve_forever()
 
-    def _allowed(self, host: str) -> bool:
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        return any(address in net for net in self._allow)
-
     def _handle(self, sock: Any, address: tuple[str, int]) -> None:
         from greenswitch.esl import OutboundSession
 
-        if not self._allowed(address[0]):
+        if address[0] not in self._allow:
             log.warning("esl_refused", peer=address[0], reason="address not in allow-list")
             sock.close()
             return

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import ipaddress
 import time
 
 from prometheus_client import Counter, Histogram
@@ -19,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from hibiki.common.logging import get_logger
+from hibiki.common.net import AllowList
 from hibiki.directory import documents
 from hibiki.directory.config import DirectoryConfig
 from hibiki.directory.fsapi import answer
@@ -42,8 +42,7 @@ class FsapiEndpoint:
         self._guard, self._notifier = guard, notifier
         self._block_seconds = config.auth_block_seconds
         self._callcontrol = config.callcontrol_address
-        self._allow = config.fsapi_allow
-        self._checked: dict[str, bool] = {}   # client address -> allowed (FreeSWITCH nodes are few)
+        self._allow = AllowList(config.fsapi_allow)
         self._max_body = config.fsapi_max_body
         self._view = view
         self._credentials: bytes | None = None
@@ -51,20 +50,7 @@ class FsapiEndpoint:
             self._credentials = f"{config.fsapi_user}:{config.fsapi_password}".encode()
 
     def _address_allowed(self, request: Request) -> bool:
-        host = request.client.host if request.client else ""
-        allowed = self._checked.get(host)
-        if allowed is None:
-            try:
-                address = ipaddress.ip_address(host)
-            except ValueError:
-                return False
-            if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-                address = address.ipv4_mapped
-            allowed = any(address in net for net in self._allow)
-            if len(self._checked) > 10_000:
-                self._checked.clear()
-            self._checked[host] = allowed
-        return allowed
+        return (request.client.host if request.client else "") in self._allow
 
     def _authorized(self, request: Request) -> bool:
         if self._credentials is None:
