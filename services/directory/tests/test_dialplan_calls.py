@@ -242,3 +242,18 @@ async def parked(office: Office, destination: str) -> list[tuple[str, str]]:
         call.hangup_by_caller("NORMAL_CLEARING")
         await asyncio.wait_for(call.finished, 10)
         return list(call.executed)
+
+
+async def test_an_unanswered_blind_transfer_comes_back(office: Office) -> None:
+    # mod_sofia copies the REFER's Referred-By onto the transferred channel (sofia.c, 1.10.12).
+    variables = {"hibiki_tenant": office.tenant, "sip_h_Referred-By": f"<sip:d1000@{DOMAIN}>"}
+    async with FreeSwitchEmulator() as emu:
+        call = await emu.place_call(destination="1001", caller_id_number="0312345678", domain=DOMAIN,
+                                    dialplan_url=office.fsapi, variables=variables,
+                                    answering_endpoints={f"user/1000@{DOMAIN}": 1})
+        await asyncio.wait_for(call.finished, 10)
+    assert [d for a, d in call.executed if a == "bridge"] == [f"user/1001@{DOMAIN}", f"user/1000@{DOMAIN}"]
+    assert ("unset", "sip_h_Referred-By") in call.executed
+    assert call.variables["hibiki_recalled_from"] == office.callee["id"]
+    plain = await place(office, "1001")      # no transfer: the callee's voicemail as before
+    assert plain.executed[-1] == ("voicemail", f"default {DOMAIN} 1001")

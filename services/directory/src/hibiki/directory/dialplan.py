@@ -8,7 +8,8 @@ FreeSWITCH's own applications, no controller hop:
 - an extension: ``bridge user/<ext>@<domain>`` rings every device of the user (PBX-02, PBX-03);
   forwarding always, on busy, on no answer after N seconds and when not registered
   (PBX-09) to an extension, a group or an outside number; the user's voicemail is the last
-  stop (PBX-10). After a failed bridge the call is transferred to
+  stop (PBX-10); a blind transfer nobody answers comes back to the transferring user (PBX-07).
+  After a failed bridge the call is transferred to
   ``hibiki_fwd_<user id>_${originate_disposition}``, which this module answers with the
   forward for that outcome (at most three forwards in a row, then voicemail);
 - a ring group: all members at once (``,``) or in turn (``|`` with ``leg_timeout``), then
@@ -91,8 +92,13 @@ class Plan:
             _action("transfer", f"hibiki_fwd_{user.id}_${{originate_disposition}} XML {self.context}"),
         ]
 
-    def after_user(self, user: UserEntry, disposition: str) -> Actions:
-        """What follows a bridge to ``user`` that ended with ``disposition``."""
+    def after_user(self, user: UserEntry, disposition: str, transferor: UserEntry | None = None) -> Actions:
+        """What follows a bridge to ``user`` that ended with ``disposition``: a blind transfer
+        nobody answered rings the transferring user again (PBX-07), else the user's forwards,
+        else voicemail."""
+        if transferor is not None and transferor.id != user.id and disposition in FORWARD_ON:
+            return [_action("unset", "sip_h_Referred-By"), _action("set", f"hibiki_recalled_from={user.id}"),
+                    *self._next().user(transferor)]
         target = getattr(user, FORWARD_ON.get(disposition, ""), "") if disposition in FORWARD_ON else ""
         if target and self.hops < MAX_FORWARDS:
             forwarded = self.forward(user, target)
@@ -212,6 +218,17 @@ def unallocated() -> Actions:
     return [_action("answer"), _action("playback", UNALLOCATED_PROMPT), _action("hangup", "UNALLOCATED_NUMBER")]
 
 
+_REFERRED_BY = re.compile(r"sips?:([^@;>]+)@")
+
+
+def transferor(request: FsRequest, tenant: TenantView) -> UserEntry | None:
+    """The user whose phone blind-transferred this call: mod_sofia copies the REFER's
+    Referred-By header onto the transferred channel as ``sip_h_Referred-By``."""
+    match = _REFERRED_BY.search(request.get("variable_sip_h_Referred-By"))
+    found = tenant.device(match.group(1)) if match else None
+    return found[1] if found else None
+
+
 def _hops(request: FsRequest) -> int:
     value = request.get("variable_hibiki_forward_hops")
     return int(value) if value.isdigit() else 0
@@ -237,7 +254,8 @@ def answer_internal(request: FsRequest, tenant: TenantView, callcontrol: str = "
     caller = tenant.users.get(request.get("variable_hibiki_user"))
     forward = FORWARD.match(destination)
     if forward and forward.group(1) in tenant.users:
-        name, actions = "hibiki-after-bridge", plan.after_user(tenant.users[forward.group(1)], forward.group(2))
+        name, actions = "hibiki-after-bridge", plan.after_user(tenant.users[forward.group(1)], forward.group(2),
+                                                              transferor(request, tenant))
     elif destination in tenant.extensions:
         name, actions = "hibiki-internal", plan.user(tenant.users[tenant.extensions[destination]])
     elif destination in tenant.group_extensions:

@@ -79,7 +79,7 @@ def _dialplan(request: FsRequest, view: DirectoryView, now: datetime, callcontro
     if tenant is None:
         return not_found(f"tenant {tenant_id!r} of the caller is unknown", tenant_id)
     key = ("dialplan", request.get("Caller-Context"), destination, request.get("variable_hibiki_user"),
-           request.get("variable_hibiki_forward_hops"))
+           request.get("variable_hibiki_forward_hops"), request.get("variable_sip_h_Referred-By"))
     document = tenant.answers.get(key)
     if document is None:
         document = _remember(tenant, key, dialplan.answer_internal(request, tenant, callcontrol))
