@@ -257,3 +257,25 @@ async def test_an_unanswered_blind_transfer_comes_back(office: Office) -> None:
     assert call.variables["hibiki_recalled_from"] == office.callee["id"]
     plain = await place(office, "1001")      # no transfer: the callee's voicemail as before
     assert plain.executed[-1] == ("voicemail", f"default {DOMAIN} 1001")
+
+
+async def test_forwarding_switched_on_and_off_from_the_phone(office: Office, nats_client: Any) -> None:
+    applied = await nats_client.subscribe("hibiki.nagaoka.config.applied")
+    on = await place(office, "*721001")
+    assert on.executed == [("answer", ""), ("playback", "tone_stream://%(150,100,880);%(150,0,1320)"),
+                           ("hangup", "NORMAL_CLEARING")]
+    await applied.next_msg(timeout=5)
+    async with FreeSwitchEmulator() as emu:    # someone calls the caller (1000): the call goes to 1001
+        call = await emu.place_call(destination="1000", caller_id_number="1001", domain=DOMAIN,
+                                    dialplan_url=office.fsapi, answering_endpoints={f"user/1001@{DOMAIN}": 1},
+                                    variables={"hibiki_tenant": office.tenant, "hibiki_user": office.callee["id"]})
+        await asyncio.wait_for(call.finished, 10)
+    assert [d for a, d in call.executed if a == "bridge"] == [f"user/1001@{DOMAIN}"]
+    refused = await place(office, "*72110")
+    assert refused.executed[1] == ("playback", "tone_stream://%(500,100,480,620);loops=2")
+    off = await place(office, "*73")
+    assert off.executed[1][1].startswith("tone_stream://%(150")
+    await applied.next_msg(timeout=5)
+    again = await place(office, "1000", {f"user/1000@{DOMAIN}": 1})
+    assert [d for a, d in again.executed if a == "bridge"] == [f"user/1000@{DOMAIN}"]
+    await applied.unsubscribe()

@@ -46,12 +46,13 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
         return {"nats": nc.is_connected}
 
     notifier = ConfigNotifier(nc.jetstream())
-    admin = AdminApi(ConfigRepository(engine), notifier)
+    repository = ConfigRepository(engine)
+    admin = AdminApi(repository, notifier)
     guard = AuthGuard(config.auth_max_failures, config.auth_window_seconds, config.auth_block_seconds)
     app = build_app(
         "directory",
         authority,
-        [Route("/fsapi", FsapiEndpoint(config, view, guard, notifier).handle, methods=["POST"]),
+        [Route("/fsapi", FsapiEndpoint(config, view, guard, notifier, repository).handle, methods=["POST"]),
          Route("/api/v1/info", info_endpoint(view)),
          Route("/api/v1/openapi.json", openapi),
          search_route(admin),

@@ -8,9 +8,11 @@ we cannot serve is answered with FreeSWITCH's "not found" document and logged.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hmac
+import re
 import time
 
 from prometheus_client import Counter, Histogram
@@ -21,11 +23,14 @@ from hibiki.common.logging import get_logger
 from hibiki.common.net import AllowList
 from hibiki.directory import documents
 from hibiki.directory.config import DirectoryConfig
+from hibiki.directory.features import CONFIRM_TONE, REFUSE_TONE, SettingChange, setting_change
 from hibiki.directory.fsapi import answer
 from hibiki.directory.guard import AuthGuard
 from hibiki.directory.nats.notifier import ConfigNotifier
 from hibiki.directory.view import DirectoryView
-from hibiki.directory.xmlcurl import BadRequest, parse
+from hibiki.directory.storage.repository import ConfigRepository
+from hibiki.directory.storage.tables import users
+from hibiki.directory.xmlcurl import BadRequest, FsRequest, parse
 
 log = get_logger("hibiki.directory.fsapi")
 REQUESTS = Counter("hibiki_fsapi_requests_total", "mod_xml_curl requests", ["section", "outcome"])
@@ -38,8 +43,8 @@ XML = "text/xml"
 
 class FsapiEndpoint:
     def __init__(self, config: DirectoryConfig, view: DirectoryView, guard: AuthGuard,
-                 notifier: ConfigNotifier) -> None:
-        self._guard, self._notifier = guard, notifier
+                 notifier: ConfigNotifier, repository: ConfigRepository | None = None) -> None:
+        self._guard, self._notifier, self._repository = guard, notifier, repository
         self._block_seconds = config.auth_block_seconds
         self._callcontrol = config.callcontrol_address
         self._allow = AllowList(config.fsapi_allow)
@@ -51,6 +56,32 @@ class FsapiEndpoint:
 
     def _address_allowed(self, request: Request) -> bool:
         return (request.client.host if request.client else "") in self._allow
+
+    async def _feature_code(self, request: FsRequest) -> str | None:
+        """Apply ``*72``/``*73`` for the calling user; the dialplan document confirms it."""
+        tenant = self._view.by_id(request.get("variable_hibiki_tenant"))
+        if tenant is None or self._repository is None:
+            return None
+        destination = request.get("Caller-Destination-Number")
+        change = setting_change(destination, tenant, request.get("variable_hibiki_user"))
+        if change is None:
+            return None
+        tone = REFUSE_TONE
+        if isinstance(change, SettingChange):
+            try:
+                _, stored = await asyncio.to_thread(self._repository.patch, users, tenant.tenant_id, change.user_id,
+                                                    {change.field: change.value})
+            except Exception as exc:  # the store is down or refuses: the caller hears so
+                log.warning("feature_code_failed", tenant=tenant.tenant_id, code=destination[:3], error=str(exc))
+            else:
+                await self._notifier.changed(stored)
+                log.info("feature_code_applied", tenant=tenant.tenant_id, user=change.user_id, field=change.field)
+                tone = CONFIRM_TONE
+        return documents.dialplan(request.get("Caller-Context") or "default", [
+            f"<extension name=\"hibiki-feature-setting\"><condition field=\"destination_number\" "
+            f"expression={documents.attr('^' + re.escape(destination) + '$')}>"
+            f"<action application=\"answer\"/><action application=\"playback\" data={documents.attr(tone)}/>"
+            f"<action application=\"hangup\" data=\"NORMAL_CLEARING\"/></condition></extension>"])
 
     def _authorized(self, request: Request) -> bool:
         if self._credentials is None:
@@ -87,6 +118,11 @@ class FsapiEndpoint:
             log.warning("fsapi_not_found", reason=f"malformed request: {exc}", peer=peer)
             REQUESTS.labels("-", "bad_request").inc()
             return Response(documents.NOT_FOUND, media_type=XML)
+        if fs_request.section == "dialplan" and fs_request.get("Caller-Destination-Number").startswith("*7"):
+            changed = await self._feature_code(fs_request)
+            if changed is not None:
+                REQUESTS.labels("dialplan", "found").inc()
+                return Response(changed, media_type=XML)
         try:
             result = answer(fs_request, self._view, self._guard, callcontrol=self._callcontrol)
         except BadRequest as exc:  # a field read while answering was malformed
