@@ -168,3 +168,23 @@ def test_migrations_build_exactly_the_declared_schema(tmp_path: Path) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     engine.dispose()
     assert diff == []
+
+
+async def test_a_desk_phone_carries_several_numbers_on_line_keys(api: httpx.AsyncClient, authority: TokenAuthority) -> None:
+    platform = bearer(authority, "root", "*", "platform-admin")
+    t = await make_tenant(api, platform, f"l{uuid.uuid4().hex[:6]}")
+    own = (await api.post(f"/api/v1/tenants/{t}/users", json={"username": "kato", "extension": "5001"}, headers=platform)).json()
+    section = (await api.post(f"/api/v1/tenants/{t}/users", json={"username": "shimin-ka", "extension": "5000"},
+                              headers=platform)).json()
+    phone = "00:15:65:aa:bb:cc"
+    for key, user, name in ((1, own, "line5001"), (2, section, "line5000")):
+        reply = await api.post(f"/api/v1/tenants/{t}/devices", headers=platform, json={
+            "user_id": user["id"], "sip_username": name, "password": "long enough pw", "phone": phone, "line_key": key})
+        assert reply.status_code == 201, reply.text
+        assert (reply.json()["phone"], reply.json()["line_key"]) == (phone, key)
+    taken = await api.post(f"/api/v1/tenants/{t}/devices", headers=platform, json={
+        "user_id": own["id"], "sip_username": "line-x", "password": "long enough pw", "phone": phone, "line_key": 2})
+    assert taken.status_code == 409 and taken.json()["error_id"] == "line-key-taken"
+    half = await api.post(f"/api/v1/tenants/{t}/devices", headers=platform, json={
+        "user_id": own["id"], "sip_username": "line-y", "password": "long enough pw", "phone": phone})
+    assert half.status_code == 422

@@ -87,7 +87,8 @@ async def test_export_of_a_japanese_tenant_opens_as_utf8_with_bom(api: httpx.Asy
         "outbound_classes": "none", "forward_always": "", "forward_busy": "", "forward_no_answer": "",
         "forward_no_answer_seconds": "20", "forward_unregistered": "", "pickup_group": "", "park_group": ""}
     devices = (await api.get(f"/api/v1/tenants/{t}/devices.csv", headers=viewer)).content
-    assert table(devices) == [["user", "kind", "sip_username", "label", "enabled"], ["sato", "desk_phone", "d2001", "窓口", "true"]]
+    assert table(devices) == [["user", "kind", "sip_username", "label", "enabled", "phone", "line_key"],
+                              ["sato", "desk_phone", "d2001", "窓口", "true", "", ""]]
     dids = table((await api.get(f"/api/v1/tenants/{t}/dids.csv", headers=viewer)).content)
     assert dict(zip(*dids)) == {"number": "0263521111", "label": "代表", "schedule": "平日", "target_kind": "user",
                                 "target": "sato", "closed_kind": "voicemail", "closed_target": "sato"}

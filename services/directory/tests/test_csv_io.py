@@ -138,7 +138,7 @@ def test_exports_carry_no_secrets_and_name_references() -> None:
     assert text.splitlines()[1] == "sato,佐藤,,,,,,false,none,,,,,,,"
     device = {"user_id": "id-sato", "kind": "softphone", "sip_username": "d1", "a1_hash": "f" * 32, "enabled": True}
     text = csvio.export(SPECS["devices"], [device], {"user": {"id-sato": "sato"}})
-    assert text == "user,kind,sip_username,label,enabled\r\nsato,softphone,d1,,true\r\n"
+    assert text == "user,kind,sip_username,label,enabled,phone,line_key\r\nsato,softphone,d1,,true,,\r\n"
 
 
 @pytest.mark.parametrize("name,out,left_out", [

@@ -117,7 +117,7 @@ SPECS: dict[str, Spec] = {s.name: s for s in (
           "forward_no_answer", "forward_no_answer_seconds", "forward_unregistered", "pickup_group", "park_group"),
          secrets=("voicemail_pin",), required=("username",),
          booleans=frozenset({"voicemail_enabled"}), lists=frozenset({"outbound_classes"})),
-    Spec("devices", schemas.DeviceIn, ("user", "kind", "sip_username", "label", "enabled"),
+    Spec("devices", schemas.DeviceIn, ("user", "kind", "sip_username", "label", "enabled", "phone", "line_key"),
          secrets=("password",), required=("user", "sip_username", "password"), booleans=frozenset({"enabled"}),
          refs=(Ref("user", "user_id", "user"),)),
     Spec("dids", schemas.DidIn,

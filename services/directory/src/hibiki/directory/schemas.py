@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _TOKEN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _EXTENSION = re.compile(r"^[1-9][0-9]{1,7}$")
@@ -48,6 +48,7 @@ RestrictionClass = Literal["domestic", "mobile", "free", "ip", "navi", "special"
 DEFAULT_CLASSES: tuple[RestrictionClass, ...] = ("domestic", "mobile", "free", "ip", "navi", "special")
 _GATEWAY = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _FORWARD = r"^(\+?[0-9]{2,20})?$"
+_PHONE = r"^[0-9A-Fa-f]{2}([:-]?[0-9A-Fa-f]{2}){5}$|^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 class TenantIn(Strict):
@@ -151,6 +152,14 @@ class DeviceIn(Strict):
     password: str = Field(min_length=12, max_length=128, description="SIP password; only its a1-hash is kept")
     label: str = Field(default="", max_length=255)
     enabled: bool = True
+    phone: str | None = Field(default=None, pattern=_PHONE, description="hardware id (MAC) of the desk phone")
+    line_key: int | None = Field(default=None, ge=1, le=64, description="the key of that phone this device is")
+
+    @model_validator(mode="after")
+    def _line_key_needs_phone(self) -> DeviceIn:
+        if (self.phone is None) != (self.line_key is None):
+            raise ValueError("phone and line_key go together")
+        return self
 
 
 class DevicePatch(Strict):
@@ -158,6 +167,8 @@ class DevicePatch(Strict):
     password: str | None = Field(default=None, min_length=12, max_length=128)
     label: str | None = Field(default=None, max_length=255)
     enabled: bool | None = None
+    phone: str | None = Field(default=None, pattern=_PHONE)
+    line_key: int | None = Field(default=None, ge=1, le=64)
 
 
 class DeviceOut(BaseModel):
@@ -167,6 +178,8 @@ class DeviceOut(BaseModel):
     sip_username: str
     label: str
     enabled: bool
+    phone: str | None
+    line_key: int | None
 
 
 TargetKind = Literal["user", "voicemail", "announcement", "ring_group", "ivr", "queue"]

@@ -183,6 +183,15 @@ class ConfigRepository:
                 self._get_user(conn, tenant["id"], row["user_id"])
             if "sip_username" in row:
                 self._unique(conn, devices, tenant["id"], "sip_username", row["sip_username"], current)
+            merged = {**(current or {}), **row}
+            if merged.get("phone") is not None and ("phone" in row or "line_key" in row):
+                query = select(devices.c.id).where(devices.c.tenant_id == tenant["id"], devices.c.phone == merged["phone"],
+                                                   devices.c.line_key == merged.get("line_key"))
+                if current is not None:
+                    query = query.where(devices.c.id != current["id"])
+                if conn.execute(query).first():
+                    raise Conflict("line-key-taken", f"line key {merged.get('line_key')} of {merged['phone']} is taken",
+                                   "line_key")
             password = row.pop("password", None)
             if password is not None:
                 username = row.get("sip_username") or (current or {}).get("sip_username", "")

@@ -64,8 +64,13 @@ devices = Table(
     Column("a1_hash", String(32), nullable=False),
     Column("label", String(255), nullable=False, default=""),
     Column("enabled", Boolean, nullable=False, default=True),
+    # A desk phone carries several numbers on its line keys (PBX-04): one device per key,
+    # each its own registration, grouped by the phone's hardware id.
+    Column("phone", String(64), nullable=True),
+    Column("line_key", Integer, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("tenant_id", "sip_username"),
+    UniqueConstraint("tenant_id", "phone", "line_key"),
 )
 
 # A group of users rung at once or in turn (PBX-06); its extension shares the users' namespace.

@@ -62,8 +62,11 @@ def upgrade() -> None:
         sa.Column("a1_hash", sa.String(32), nullable=False),
         sa.Column("label", sa.String(255), nullable=False),
         sa.Column("enabled", sa.Boolean, nullable=False),
+        sa.Column("phone", sa.String(64), nullable=True),
+        sa.Column("line_key", sa.Integer, nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("tenant_id", "sip_username", name="uq_devices_tenant_id_sip_username"),
+        sa.UniqueConstraint("tenant_id", "phone", "line_key", name="uq_devices_tenant_id_phone_line_key"),
     )
     op.create_index("ix_devices_tenant_id", "devices", ["tenant_id"])
     op.create_index("ix_devices_user_id", "devices", ["user_id"])
