@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from hibiki.directory import schemas
+from hibiki.directory.errors import ConfigStoreError
 
 TARGET_LOOKUPS = {"user": "user", "voicemail": "user", "ring_group": "ring_group"}   # target kind -> what it names
 TRUE, FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
@@ -35,12 +36,12 @@ CP932_SPELLING = str.maketrans({"\u301c": "\uff5e", "\u2016": "\u2225", "\u2212"
 Lookups = Mapping[str, Mapping[str, str]]   # lookup kind ("user", "schedule", "ring_group") -> key -> value
 
 
-class CsvError(Exception):
+class CsvError(ConfigStoreError):
     """The file as a whole cannot be used (bad encoding, header or CSV syntax): nothing is checked further."""
 
     def __init__(self, error_id: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.error_id, self.message, self.status = error_id, message, status
+        super().__init__(error_id, message)
+        self.status = status
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
     ConfigStoreError
      ├── NotFound   (404, "<resource>-not-found")
      ├── Conflict   (409, "<field>-taken" or a named conflict)
-     └── Invalid    (422, "invalid-<field>")
+     ├── Invalid    (422, "invalid-<field>")
+     └── csvio.CsvError  (400/413/422: a CSV file that cannot be used as a whole)
 """
 
 from __future__ import annotations

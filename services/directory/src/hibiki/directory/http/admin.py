@@ -101,32 +101,34 @@ def _out(model: type[BaseModel], row: dict[str, Any]) -> dict[str, Any]:
     return model.model_validate(row).model_dump(mode="json")
 
 
+def guarded(write: bool, work: Callable[[Request], Awaitable[Response]], platform: bool = False) -> Handler:
+    """Wrap ``work`` with the role check and the error mapping every admin route shares."""
+    async def endpoint(request: Request) -> Response:
+        tenant = None if platform else request.path_params.get("tenant")
+        try:
+            authorize(request.scope["hibiki.claims"], tenant, write)
+            return bad_path(request) or await work(request)
+        except (DBAPIError, PoolTimeout) as exc:
+            unavailable = store_unavailable(exc)
+            if unavailable is None:
+                raise
+            return unavailable
+        except Forbidden as exc:
+            return error_response(403, "forbidden", str(exc))
+        except _Invalid as exc:
+            return error_response(exc.status, exc.error_id, exc.message, field=exc.field, errors=exc.errors)
+        except ConfigStoreError as exc:
+            return error_response(exc.status, exc.error_id, exc.message, field=exc.field)
+    return endpoint
+
+
 class AdminApi:
     def __init__(self, repository: ConfigRepository, notifier: ConfigNotifier) -> None:
         self.repo = repository
         self.notifier = notifier
 
     def endpoint(self, write: bool, work: Callable[[Request], Awaitable[Response]], platform: bool = False) -> Handler:
-        """Wrap ``work`` with the role check and the error mapping every admin route shares."""
-        async def endpoint(request: Request) -> Response:
-            tenant = None if platform else request.path_params.get("tenant")
-            try:
-                authorize(request.scope["hibiki.claims"], tenant, write)
-                return bad_path(request) or await work(request)
-            except DBAPIError as exc:
-                unavailable = store_unavailable(exc)
-                if unavailable is None:
-                    raise
-                return unavailable
-            except PoolTimeout as exc:
-                return store_unavailable(exc) or error_response(503, "store-unavailable", STORE_UNAVAILABLE)
-            except Forbidden as exc:
-                return error_response(403, "forbidden", str(exc))
-            except _Invalid as exc:
-                return error_response(exc.status, exc.error_id, exc.message, field=exc.field, errors=exc.errors)
-            except ConfigStoreError as exc:
-                return error_response(exc.status, exc.error_id, exc.message, field=exc.field)
-        return endpoint
+        return guarded(write, work, platform)
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.to_thread(fn, *args)

@@ -14,8 +14,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -23,8 +21,7 @@ from starlette.routing import Route
 from hibiki.common.http import error_response
 from hibiki.directory import csvio
 from hibiki.directory.csvio import CsvError, Spec
-from hibiki.directory.errors import ConfigStoreError
-from hibiki.directory.http.admin import Forbidden, authorize, bad_path, store_unavailable
+from hibiki.directory.http.admin import guarded
 from hibiki.directory.nats.notifier import ConfigNotifier
 from hibiki.directory.storage.bulk import TABLES, BulkStore
 from hibiki.directory.storage.repository import ConfigRepository
@@ -33,8 +30,8 @@ MAX_BYTES = 5 * 1024 * 1024
 Work = Callable[[Request, Spec], Awaitable[Response]]
 
 
-class _TooLarge(Exception):
-    pass
+def _too_large() -> CsvError:
+    return CsvError("too-large", f"a CSV file may have at most {MAX_BYTES // (1024 * 1024)} MB", 413)
 
 
 class CsvApi:
@@ -43,24 +40,10 @@ class CsvApi:
         self.notifier = notifier
 
     def _endpoint(self, write: bool, spec: Spec, work: Work) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            try:
-                authorize(request.scope["hibiki.claims"], request.path_params["tenant"], write)
-                return bad_path(request) or await work(request, spec)
-            except (DBAPIError, PoolTimeout) as exc:
-                unavailable = store_unavailable(exc)
-                if unavailable is None:
-                    raise
-                return unavailable
-            except Forbidden as exc:
-                return error_response(403, "forbidden", str(exc))
-            except _TooLarge:
-                return error_response(413, "too-large", f"a CSV file may have at most {MAX_BYTES // (1024 * 1024)} MB")
-            except CsvError as exc:
-                return error_response(exc.status, exc.error_id, exc.message)
-            except ConfigStoreError as exc:
-                return error_response(exc.status, exc.error_id, exc.message, field=exc.field)
-        return endpoint
+        async def bound(request: Request) -> Response:
+            return await work(request, spec)
+
+        return guarded(write, bound)
 
     async def download(self, request: Request, spec: Spec) -> Response:
         tenant = request.path_params["tenant"]
@@ -105,12 +88,12 @@ class CsvApi:
 async def _body(request: Request) -> bytes:
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_BYTES:
-        raise _TooLarge
+        raise _too_large()
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BYTES:
-            raise _TooLarge
+            raise _too_large()
         chunks.append(chunk)
     return b"".join(chunks)
 
