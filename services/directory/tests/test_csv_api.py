@@ -85,7 +85,8 @@ async def test_export_of_a_japanese_tenant_opens_as_utf8_with_bom(api: httpx.Asy
         "username": "sato", "display_name": "佐藤 太郎", "display_name_kana": "サトウ タロウ", "email": "",
         "extension": "2001", "direct_number": "", "caller_id_policy": "representative", "voicemail_enabled": "true",
         "outbound_classes": "none", "forward_always": "", "forward_busy": "", "forward_no_answer": "",
-        "forward_no_answer_seconds": "20", "forward_unregistered": "", "pickup_group": "", "park_group": ""}
+        "forward_no_answer_seconds": "20", "forward_unregistered": "", "pickup_group": "", "park_group": "",
+        "service_class": ""}
     devices = (await api.get(f"/api/v1/tenants/{t}/devices.csv", headers=viewer)).content
     assert table(devices) == [["user", "kind", "sip_username", "label", "enabled", "phone", "line_key"],
                               ["sato", "desk_phone", "d2001", "窓口", "true", "", ""]]

@@ -135,7 +135,7 @@ def test_exports_carry_no_secrets_and_name_references() -> None:
             "voicemail_enabled": False, "display_name": "佐藤"}
     text = csvio.export(USERS, [user], {})
     assert "1234" not in text and "voicemail_pin" not in text and "id-sato" not in text
-    assert text.splitlines()[1] == "sato,佐藤,,,,,,false,none,,,,,,,"
+    assert text.splitlines()[1] == "sato,佐藤,,,,,,false,none,,,,,,,,"
     device = {"user_id": "id-sato", "kind": "softphone", "sip_username": "d1", "a1_hash": "f" * 32, "enabled": True}
     text = csvio.export(SPECS["devices"], [device], {"user": {"id-sato": "sato"}})
     assert text == "user,kind,sip_username,label,enabled,phone,line_key\r\nsato,softphone,d1,,true,,\r\n"

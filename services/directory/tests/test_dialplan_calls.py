@@ -279,3 +279,25 @@ async def test_forwarding_switched_on_and_off_from_the_phone(office: Office, nat
     again = await place(office, "1000", {f"user/1000@{DOMAIN}": 1})
     assert [d for a, d in again.executed if a == "bridge"] == [f"user/1000@{DOMAIN}"]
     await applied.unsubscribe()
+
+
+async def test_named_classes_of_service_govern_their_users(office: Office, authority: TokenAuthority,
+                                                           nats_client: Any) -> None:
+    await setup_outbound(office, authority, nats_client, port_of(office), {"outbound_gateway": "carrier1"}, {})
+    made = await admin_call(office, authority, nats_client, "POST", "/api/v1/tenants/nagaoka/service_classes",
+                            {"name": "madoguchi", "classes": []})
+    assert made.status_code == 201, made.text
+    klass = made.json()["id"]
+    await admin_call(office, authority, nats_client, "PATCH", f"/api/v1/tenants/nagaoka/users/{office.caller['id']}",
+                     {"service_class_id": klass})
+    assert (await place(office, "0312345678")).hangup_cause == "OUTGOING_CALL_BARRED"
+    assert ("bridge", "sofia/gateway/carrier1/119") in (await place(office, "119", {"sofia/gateway/carrier1/119": 1})).executed
+    await admin_call(office, authority, nats_client, "PATCH", f"/api/v1/tenants/nagaoka/service_classes/{klass}",
+                     {"classes": ["domestic"]})
+    allowed = await place(office, "0312345678", {"sofia/gateway/carrier1/0312345678": 1})
+    assert ("bridge", "sofia/gateway/carrier1/0312345678") in allowed.executed
+    in_use = await admin_call(office, authority, nats_client, "DELETE", f"/api/v1/tenants/nagaoka/service_classes/{klass}")
+    assert in_use.status_code == 409 and in_use.json()["error_id"] == "service-class-in-use"
+    unknown = await admin_call(office, authority, nats_client, "PATCH",
+                               f"/api/v1/tenants/nagaoka/users/{office.callee['id']}", {"service_class_id": "nope"})
+    assert unknown.status_code == 422 and unknown.json()["error_id"] == "invalid-service_class_id"

@@ -85,6 +85,7 @@ class UserIn(Strict):
     caller_id_policy: Literal["representative", "direct"] = "representative"
     outbound_classes: list[RestrictionClass] = Field(default_factory=lambda: list(DEFAULT_CLASSES),
                                                      description="what the user may call; emergency always passes")
+    service_class_id: str | None = Field(default=None, description="a named class of service; overrides outbound_classes")
     forward_always: str = Field(default="", pattern=_FORWARD, description="extension or number; empty: off")
     forward_busy: str = Field(default="", pattern=_FORWARD)
     forward_no_answer: str = Field(default="", pattern=_FORWARD)
@@ -109,6 +110,7 @@ class UserPatch(Strict):
     direct_number: str | None = Field(default=None, max_length=32)
     caller_id_policy: Literal["representative", "direct"] | None = None
     outbound_classes: list[RestrictionClass] | None = None
+    service_class_id: str | None = None
     forward_always: str | None = Field(default=None, pattern=_FORWARD)
     forward_busy: str | None = Field(default=None, pattern=_FORWARD)
     forward_no_answer: str | None = Field(default=None, pattern=_FORWARD)
@@ -135,6 +137,7 @@ class UserOut(BaseModel):
     direct_number: str
     caller_id_policy: str
     outbound_classes: list[str]
+    service_class_id: str | None
     forward_always: str
     forward_busy: str
     forward_no_answer: str
@@ -306,3 +309,19 @@ class ContactOut(BaseModel):
     numbers: list[str]
     tags: list[str]
     note: str
+
+
+class ServiceClassIn(Strict):
+    name: str = Field(pattern=r"^[^\s/]{1,64}$")
+    classes: list[RestrictionClass] = Field(description="what its users may call; emergency always passes")
+
+
+class ServiceClassPatch(Strict):
+    name: str | None = Field(default=None, pattern=r"^[^\s/]{1,64}$")
+    classes: list[RestrictionClass] | None = None
+
+
+class ServiceClassOut(BaseModel):
+    id: str
+    name: str
+    classes: list[str]

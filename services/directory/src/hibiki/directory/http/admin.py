@@ -27,10 +27,11 @@ from hibiki.directory import schemas
 from hibiki.directory.errors import ConfigStoreError
 from hibiki.directory.nats.notifier import ConfigNotifier
 from hibiki.directory.storage.repository import Change, ConfigRepository
-from hibiki.directory.storage.tables import contacts, devices, dids, ring_groups, schedules, users
+from hibiki.directory.storage.tables import contacts, devices, dids, ring_groups, schedules, service_classes, users
 
 Handler = Callable[[Request], Awaitable[Response]]
 RESOURCES: dict[str, tuple[Table, type[BaseModel], type[BaseModel], type[BaseModel]]] = {
+    "service_classes": (service_classes, schemas.ServiceClassIn, schemas.ServiceClassPatch, schemas.ServiceClassOut),
     "users": (users, schemas.UserIn, schemas.UserPatch, schemas.UserOut),
     "devices": (devices, schemas.DeviceIn, schemas.DevicePatch, schemas.DeviceOut),
     "ring_groups": (ring_groups, schemas.RingGroupIn, schemas.RingGroupPatch, schemas.RingGroupOut),

@@ -22,7 +22,7 @@ from hibiki.directory import csvio
 from hibiki.directory.csvio import Item, Lookups, Record, RowError, Spec
 from hibiki.directory.errors import ConfigStoreError
 from hibiki.directory.storage.repository import Change, ConfigRepository, Row
-from hibiki.directory.storage.tables import contacts, devices, dids, ring_groups, schedules, users
+from hibiki.directory.storage.tables import contacts, devices, dids, ring_groups, schedules, service_classes, users
 
 TABLES: dict[str, Table] = {"users": users, "devices": devices, "dids": dids, "phonebook": contacts}
 UNIQUE = ("username", "extension", "sip_username", "number")   # for "also on line N" in conflict messages
@@ -108,4 +108,6 @@ def _lookups(conn: Connection, tenant_id: str) -> dict[str, dict[str, str]]:
             select(schedules.c.id, schedules.c.name).where(schedules.c.tenant_id == tenant_id))},
         "ring_group": {r.name: r.id for r in conn.execute(
             select(ring_groups.c.id, ring_groups.c.name).where(ring_groups.c.tenant_id == tenant_id))},
+        "service_class": {r.name: r.id for r in conn.execute(
+            select(service_classes.c.id, service_classes.c.name).where(service_classes.c.tenant_id == tenant_id))},
     }

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hibiki.common.errors import StartupError
 from hibiki.directory.schedules import Schedule
-from hibiki.directory.storage.tables import devices, dids, ring_groups, schedules, tenants, users
+from hibiki.directory.storage.tables import devices, dids, ring_groups, schedules, service_classes, tenants, users
 from hibiki.directory.view import DeviceEntry, DidEntry, RingGroupEntry, Route, TenantView, UserEntry
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
@@ -76,6 +76,7 @@ def load_tenants(engine: Engine, tenant_id: str | None = None) -> list[TenantVie
         rows = conn.execute(query).mappings().all()
         device_rows = conn.execute(scoped(devices)).mappings().all()
         user_rows = conn.execute(scoped(users)).mappings().all()
+        class_rows = {r["id"]: r["classes"] for r in conn.execute(scoped(service_classes)).mappings()}
         schedule_rows = conn.execute(scoped(schedules)).mappings().all()
         did_rows = conn.execute(scoped(dids)).mappings().all()
         group_rows = conn.execute(scoped(ring_groups)).mappings().all()
@@ -106,7 +107,7 @@ def load_tenants(engine: Engine, tenant_id: str | None = None) -> list[TenantVie
         by_tenant_users.setdefault(u["tenant_id"], []).append(UserEntry(
             id=u["id"], username=u["username"], display_name=u["display_name"], extension=u["extension"] or "",
             direct_number=u["direct_number"], caller_id_policy=u["caller_id_policy"], context=u["context"],
-            outbound_classes=frozenset(u["outbound_classes"] or ()),
+            outbound_classes=frozenset(class_rows.get(u["service_class_id"], u["outbound_classes"]) or ()),
             forward_always=u["forward_always"], forward_busy=u["forward_busy"],
             forward_no_answer=u["forward_no_answer"], forward_no_answer_seconds=int(u["forward_no_answer_seconds"]),
             forward_unregistered=u["forward_unregistered"], pickup_group=u["pickup_group"],

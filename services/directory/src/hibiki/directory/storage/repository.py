@@ -20,7 +20,8 @@ from hibiki.directory.errors import Conflict, Invalid, NotFound
 from hibiki.directory.storage.database import a1_hash
 from hibiki.directory.numbers import InvalidNumber, NumberKind, classify
 from hibiki.directory.schedules import Schedule, ScheduleError
-from hibiki.directory.storage.tables import contacts, devices, dids, ring_groups, schedules, tenants, users
+from hibiki.directory.storage.tables import (contacts, devices, dids, ring_groups, schedules, service_classes, tenants,
+                                             users)
 
 Row = dict[str, Any]
 DID_KINDS = frozenset({NumberKind.GEOGRAPHIC, NumberKind.FREE_DIAL, NumberKind.IP_PHONE, NumberKind.NAVI_DIAL})
@@ -81,7 +82,7 @@ class ConfigRepository:
     def delete_tenant(self, tenant_id: str) -> Change:
         with self.engine.begin() as conn:
             tenant = self._tenant(conn, tenant_id)
-            for table in (contacts, dids, schedules, ring_groups, devices, users):
+            for table in (contacts, dids, schedules, ring_groups, devices, users, service_classes):
                 conn.execute(delete(table).where(table.c.tenant_id == tenant_id))
             conn.execute(delete(tenants).where(tenants.c.id == tenant_id))
         return Change(tenant_id, int(tenant["version"]) + 1, "tenant", (tenant_id,))
@@ -133,6 +134,9 @@ class ConfigRepository:
                 conn.execute(delete(devices).where(devices.c.user_id == item_id))
             if table is ring_groups:
                 self._referenced(conn, tenant_id, item_id, ("ring_group",), "ring_group")
+            if table is service_classes and conn.execute(select(users.c.username).where(
+                    users.c.tenant_id == tenant_id, users.c.service_class_id == item_id)).first():
+                raise Conflict("service-class-in-use", "users are in this class of service: move them first", "id")
             if table is schedules:
                 conn.execute(update(dids).where(dids.c.schedule_id == item_id).values(schedule_id=None))
             conn.execute(delete(table).where(table.c.id == item_id))
@@ -148,6 +152,13 @@ class ConfigRepository:
                     self._unique(conn, users, tenant["id"], field, row[field], current)
             if row.get("extension"):
                 self._extension_free(conn, ring_groups, tenant["id"], row["extension"])
+            if row.get("service_class_id") and not conn.execute(select(service_classes.c.id).where(
+                    service_classes.c.tenant_id == tenant["id"], service_classes.c.id == row["service_class_id"])).first():
+                raise Invalid("invalid-service_class_id", f"no class of service {row['service_class_id']!r} in this tenant",
+                              "service_class_id")
+        elif table is service_classes:
+            if row.get("name"):
+                self._unique(conn, service_classes, tenant["id"], "name", row["name"], current)
         elif table is ring_groups:
             for field in ("name", "extension"):
                 if row.get(field):

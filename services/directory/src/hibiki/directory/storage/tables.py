@@ -27,6 +27,17 @@ tenants = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# Named classes of service (PBX-12): what a group of users may call; a user in one gets its classes.
+service_classes = Table(
+    "service_classes", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(64), nullable=False),
+    Column("classes", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("tenant_id", "name"),
+)
+
 users = Table(
     "users", metadata,
     Column("id", String(36), primary_key=True),
@@ -39,6 +50,7 @@ users = Table(
     Column("direct_number", String(32), nullable=False, default=""),
     Column("caller_id_policy", String(16), nullable=False, default="representative"),
     Column("outbound_classes", JSON, nullable=False),      # restriction classes this user may call
+    Column("service_class_id", String(36), ForeignKey("service_classes.id"), nullable=True),  # overrides them
     Column("context", String(64), nullable=False, default="default"),
     Column("forward_always", String(32), nullable=False, default=""),       # extension or number
     Column("forward_busy", String(32), nullable=False, default=""),

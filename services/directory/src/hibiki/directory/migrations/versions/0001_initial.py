@@ -26,6 +26,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("domain", name="uq_tenants_domain"),
     )
     op.create_table(
+        "service_classes",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id", ondelete="CASCADE", name="fk_service_classes_tenant_id_tenants"), nullable=False),
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("classes", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("tenant_id", "name", name="uq_service_classes_tenant_id_name"),
+    )
+    op.create_index("ix_service_classes_tenant_id", "service_classes", ["tenant_id"])
+    op.create_table(
         "users",
         sa.Column("id", sa.String(36), primary_key=True),
         sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id", ondelete="CASCADE", name="fk_users_tenant_id_tenants"), nullable=False),
@@ -37,6 +47,7 @@ def upgrade() -> None:
         sa.Column("direct_number", sa.String(32), nullable=False),
         sa.Column("caller_id_policy", sa.String(16), nullable=False),
         sa.Column("outbound_classes", sa.JSON, nullable=False),
+        sa.Column("service_class_id", sa.String(36), sa.ForeignKey("service_classes.id", name="fk_users_service_class_id_service_classes"), nullable=True),
         sa.Column("context", sa.String(64), nullable=False),
         sa.Column("forward_always", sa.String(32), nullable=False),
         sa.Column("forward_busy", sa.String(32), nullable=False),
@@ -128,5 +139,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("contacts", "dids", "schedules", "ring_groups", "devices", "users", "tenants"):
+    for table in ("contacts", "dids", "schedules", "ring_groups", "devices", "users", "service_classes", "tenants"):
         op.drop_table(table)
