@@ -31,7 +31,9 @@ async def test_ivr_number_through_directory_and_callcontrol(tmp_path: Path, nats
                                     callcontrol_address=f"127.0.0.1:{control.esl_port}")
     headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
     started = await nats_client.subscribe("hibiki.zama.call.started")
+    await nats_client.flush()  # the server knows the subscription before we act
     applied = await nats_client.subscribe("hibiki.zama.config.applied")
+    await nats_client.flush()  # the server knows the subscription before we act
     async with running(callcontrol_main, control), running(directory_main, directory):
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{directory.port}", headers=headers) as api:
             async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:

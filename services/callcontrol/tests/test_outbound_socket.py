@@ -42,6 +42,7 @@ async def test_call_is_published_and_handed_back_to_the_fallback(tmp_path: Path,
                                                                   nats_client: Any, authority: Any) -> None:
     config = config_for(tmp_path, nats_server.url)
     started = await nats_client.subscribe("hibiki.zama.call.started")
+    await nats_client.flush()  # the server knows the subscription before we act
     async with running(main, config), FreeSwitchEmulator() as emu:
         call = await emu.place_call(destination="7100", caller_id_number="0462521111", dialplan_xml=dialplan(config.esl_port))
         await asyncio.wait_for(call.finished, 10)
@@ -72,6 +73,7 @@ async def test_connections_from_outside_the_allow_list_are_refused(tmp_path: Pat
     config = config_for(tmp_path, nats_server.url, esl_allow=(ipaddress.ip_network("192.0.2.0/24"),))
     tenant = f"t{uuid.uuid4().hex[:8]}"
     started = await nats_client.subscribe(f"hibiki.{tenant}.call.started")
+    await nats_client.flush()  # the server knows the subscription before we act
     async with running(main, config), FreeSwitchEmulator() as emu:
         call = await emu.place_call(destination="7100", dialplan_xml=dialplan(config.esl_port).replace("zama", tenant))
         await asyncio.wait_for(call.finished, 10)

@@ -112,6 +112,7 @@ async def test_an_excel_shift_jis_file_creates_users_with_one_version_and_one_an
         api: httpx.AsyncClient, nats_client: Any) -> None:
     t = f"x{uuid.uuid4().hex[:6]}"
     applied = await nats_client.subscribe(f"hibiki.{t}.config.applied")
+    await nats_client.flush()  # the server knows the subscription before we act
     assert (await api.post("/api/v1/tenants", json={"id": t, "domain": f"{t}.example.jp"})).status_code == 201
     assert config_pb2.ConfigurationChanged.FromString((await applied.next_msg(timeout=5)).data).version == 1
     body = excel([

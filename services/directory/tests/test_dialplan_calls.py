@@ -36,6 +36,7 @@ async def office(tmp_path: Path, nats_server: Any, nats_client: Any, authority: 
         port=free_port())
     headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
     applied = await nats_client.subscribe("hibiki.nagaoka.config.applied")
+    await nats_client.flush()  # the server knows the subscription before we act
     async with running(main, config), httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.port}") as api:
         async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
             reply = await api.post(path, json=body, headers=headers)
@@ -104,6 +105,7 @@ async def setup_outbound(office: Office, authority: TokenAuthority, nats_client:
                          tenant: dict[str, Any], user: dict[str, Any]) -> None:
     headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
     applied = await nats_client.subscribe("hibiki.nagaoka.config.applied")
+    await nats_client.flush()  # the server knows the subscription before we act
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", headers=headers) as api:
         for path, body in ((f"/api/v1/tenants/{office.tenant}", tenant),
                            (f"/api/v1/tenants/{office.tenant}/users/{office.caller['id']}", user)):
@@ -159,6 +161,7 @@ async def admin_call(office: Office, authority: TokenAuthority, nats_client: Any
                      body: dict[str, Any] | None = None) -> httpx.Response:
     headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
     applied = await nats_client.subscribe("hibiki.nagaoka.config.applied")
+    await nats_client.flush()  # the server knows the subscription before we act
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port_of(office)}", headers=headers) as api:
         reply = await api.request(method, path, json=body)
         if reply.status_code < 300:
@@ -261,6 +264,7 @@ async def test_an_unanswered_blind_transfer_comes_back(office: Office) -> None:
 
 async def test_forwarding_switched_on_and_off_from_the_phone(office: Office, nats_client: Any) -> None:
     applied = await nats_client.subscribe("hibiki.nagaoka.config.applied")
+    await nats_client.flush()  # the server knows the subscription before we act
     on = await place(office, "*721001")
     assert on.executed == [("answer", ""), ("playback", "tone_stream://%(150,100,880);%(150,0,1320)"),
                            ("hangup", "NORMAL_CLEARING")]

@@ -43,6 +43,7 @@ async def city(tmp_path: Path, nats_server: Any, nats_client: Any, authority: To
         port=free_port())
     headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
     applied = await nats_client.subscribe("hibiki.*.config.applied")
+    await nats_client.flush()  # the server knows the subscription before we act
     async with running(main, config), httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.port}",
                                                          headers=headers) as api:
         async def post(path: str, body: dict[str, Any]) -> httpx.Response:

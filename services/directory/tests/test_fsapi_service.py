@@ -66,6 +66,7 @@ async def test_a_user_added_through_the_admin_api_answers_on_the_next_request(
     client = XmlCurlClient(fsapi(directory))
     assert (await client.directory(user="desk1001", domain="127.0.0.1", action="sip_auth")).not_found
     applied = await nats_client.subscribe(bus.subject(tenant, "config", "applied"))
+    await nats_client.flush()  # the server knows the subscription before we act
 
     async def call(method: str, path: str, body: Any = None) -> Any:
         reply = await admin(directory, service_token, method, path, body)

@@ -91,6 +91,7 @@ async def replicas(tmp_path: Path, nats_server: Any, nats_client: Any, authority
                                      "HIBIKI_DIRECTORY_AUTH_MAX_FAILURES": "3"})
     configs = [dataclasses.replace(base, port=free_port()) for _ in range(2)]   # one store, two replicas
     applied = await nats_client.subscribe("hibiki.lab.config.applied")
+    await nats_client.flush()  # the server knows the subscription before we act
     async with AsyncExitStack() as stack:
         for config in configs:
             await stack.enter_async_context(running(main, config))
@@ -108,6 +109,7 @@ async def replicas(tmp_path: Path, nats_server: Any, nats_client: Any, authority
 
 async def test_a_scanning_address_is_refused_by_every_replica(replicas: Replicas, nats_client: Any) -> None:
     blocked = await nats_client.subscribe("hibiki.lab.security.address_blocked")
+    await nats_client.flush()  # the server knows the subscription before we act
     first, second = (XmlCurlClient(url) for url in replicas.urls)
     # The captured REGISTER of 1001 carries a digest made with another password: a failure each time.
     scan = (FIXTURES / "xml_curl" / "xml_curl_directory_sip_auth_REGISTER.body").read_bytes()

@@ -263,6 +263,7 @@ async def test_two_replicas_on_one_postgresql_see_each_others_changes(
     second = directory_config(tmp_path / "b", nats_server.url, postgres_database_url)
     t = f"r{uuid.uuid4().hex[:6]}"
     applied = await nats_client.subscribe(bus.subject(t, "config", "applied"))
+    await nats_client.flush()  # the server knows the subscription before we act
     async with directory(first, authority) as a, directory(second, authority) as b:
         await created(a.post("/api/v1/tenants", json={"id": t, "domain": "127.0.0.1"}))
         assert await next_applied(applied, 1, 2) == [1, 1]                     # both replicas loaded it
@@ -299,6 +300,7 @@ async def test_calls_go_on_while_postgresql_is_down_and_the_admin_api_comes_back
     config = directory_config(tmp_path, nats_server.url, pg.url(pg.create_database()))
     t = f"o{uuid.uuid4().hex[:6]}"
     applied = await nats_client.subscribe(bus.subject(t, "config", "applied"))
+    await nats_client.flush()  # the server knows the subscription before we act
     async with directory(config, authority) as api:
         await created(api.post("/api/v1/tenants", json={"id": t, "domain": "127.0.0.1"}))
         user = await created(api.post(f"/api/v1/tenants/{t}/users", json={
