@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -187,3 +188,36 @@ async def test_everything_but_fsapi_and_probes_needs_a_token(directory: Director
         assert metrics.status_code == 200 and "hibiki_fsapi_requests_total" in metrics.text
         info = await client.get(f"{base}/api/v1/info", headers={"Authorization": f"Bearer {service_token}"})
         assert info.json() == {"service": "directory", "tenants": 0, "caller": "tests"}
+
+
+def element_paths(node: ET.Element, prefix: str = "") -> set[str]:
+    path = f"{prefix}/{node.tag}"
+    attrs = "".join(f"[@{a}]" for a in sorted(node.attrib) if a in ("name", "type", "id"))
+    paths = {path + attrs}
+    for child in node:
+        paths |= element_paths(child, path)
+    return paths
+
+
+async def test_directory_answers_have_the_shape_freeswitch_accepted(directory: DirectoryConfig, service_token: str,
+                                                                    nats_client: Any) -> None:
+    """The served document a real FreeSWITCH 1.10 accepted for user 2000 (captured) and ours for the
+    same lookup have the same element structure: domain, params, groups/group/users/user, params, variables."""
+    served = ET.parse(FIXTURES / "xml_curl" / "served_directory_response_user2000.xml").getroot()
+    applied = await nats_client.subscribe("hibiki.shape.config.applied")
+    await nats_client.flush()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{directory.port}",
+                                 headers={"Authorization": f"Bearer {service_token}"}) as api:
+        assert (await api.post("/api/v1/tenants", json={"id": "shape", "domain": "127.0.0.1"})).status_code == 201
+        user = (await api.post("/api/v1/tenants/shape/users", json={"username": "u2000", "extension": "2000"})).json()
+        assert (await api.post("/api/v1/tenants/shape/devices", json={
+            "user_id": user["id"], "sip_username": "2000", "password": "secret2000secret"})).status_code == 201
+    for _ in range(3):    # the replica has applied the three changes (it answers from memory)
+        await applied.next_msg(timeout=5)
+    await applied.unsubscribe()
+    body = (FIXTURES / "xml_curl" / "raw_xml_curl_103_directory.body").read_bytes()   # INVITE auth of 2000
+    reply = await XmlCurlClient(fsapi(directory)).post(body)
+    assert reply.xml is not None and not reply.not_found
+    ours, theirs = element_paths(reply.xml), element_paths(served)
+    assert {p.replace("[@name]", "") for p in theirs if "/section" in p} <= {p.replace("[@name]", "") for p in ours}
+    assert find_user(reply.xml, "2000", "127.0.0.1") is not None

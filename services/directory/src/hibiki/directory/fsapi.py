@@ -24,6 +24,9 @@ from hibiki.directory.xmlcurl import FsRequest
 
 USER_LOOKUPS = frozenset({"", "user_call", "message-count", "voicemail-lookup"})
 DIAL_PREFIX = "{^^:sip_invite_domain=${dialed_domain}:presence_id=${dialed_user}@${dialed_domain}}"
+# The domain-level dial string of FreeSWITCH's vanilla directory (and of the served capture);
+# a user's own dial-string param (every device of the user) takes precedence over it.
+DOMAIN_PARAMS = {"dial-string": DIAL_PREFIX + "${sofia_contact(*/${dialed_user}@${dialed_domain})}"}
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def _directory(request: FsRequest, view: DirectoryView) -> Answer:
             return not_found(f"device {name!r} is not in {domain!r} (or is disabled)", tenant.tenant_id)
         device, user = found
         document = documents.directory_user(tenant.domain, device.sip_username, {"a1-hash": device.a1_hash},
-                                            _variables(tenant, user))
+                                            _variables(tenant, user), DOMAIN_PARAMS)
         _remember(tenant, key, document)
         return Answer(document, "found", "", tenant.tenant_id)
     key = ("user", name)
@@ -122,7 +125,7 @@ def _directory(request: FsRequest, view: DirectoryView) -> Answer:
     if target.voicemail_enabled:
         params["vm-password"] = target.voicemail_pin
     params["vm-enabled"] = "true" if target.voicemail_enabled else "false"
-    document = documents.directory_user(tenant.domain, name, params, _variables(tenant, target))
+    document = documents.directory_user(tenant.domain, name, params, _variables(tenant, target), DOMAIN_PARAMS)
     _remember(tenant, key, document)
     return Answer(document, "found", "", tenant.tenant_id)
 
