@@ -11,6 +11,8 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
+from hibiki.stack.ports import wait_for_port
+
 
 class SetupError(Exception):
     """The benchmark could not be set up; the message is the one line to print."""
@@ -91,10 +93,7 @@ def directory_env(data_dir: Path, nats_url: str, port: int, secret: str) -> dict
 
 
 def wait_port(port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.02)
-    raise SetupError(f"nothing listens on port {port} after {timeout:.0f} s")
+    try:
+        wait_for_port(port, timeout)
+    except TimeoutError as exc:
+        raise SetupError(str(exc)) from None

@@ -9,7 +9,6 @@ import contextlib
 import secrets
 import socket
 import subprocess
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 
 from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.stack.nats_server import nats_server_command
+from hibiki.stack.ports import wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO.parent / "shared" / "fixtures" / "freeswitch"
@@ -42,16 +42,6 @@ def free_port() -> int:
         _handed_out.add(port)
         return port
     raise RuntimeError("no free port found")
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.02)
-    raise TimeoutError(f"nothing listens on {port} after {timeout} s")
 
 
 class NatsServer:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from hibiki.common.auth import load_authority
 from hibiki.common.config import Env, data_dir
 from hibiki.common.errors import StartupError
 from hibiki.stack.nats_server import nats_server_command
+from hibiki.stack.ports import port_open
 from hibiki.stack.services import SERVICES, ServiceSpec
 
 HOST = "127.0.0.1"
@@ -51,12 +51,6 @@ class Child:
 
 def _say(text: str) -> None:
     print(text, flush=True)
-
-
-def _port_open(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex((host, port)) == 0
 
 
 def _healthy(port: int) -> bool:
@@ -104,11 +98,11 @@ class Stack:
         env["PYTHONUNBUFFERED"] = "1"
         load_authority(Env.load(environ=env), self.root)  # create the shared secret once, before the services
         _say(f"hibiki: starting the stack, data in {self.root}")
-        if _port_open(HOST, nats_port):
+        if port_open(HOST, nats_port):
             raise StartupError(f"NATS: cannot listen on {HOST}:{nats_port}: address already in use")
         (self.root / "nats").mkdir(parents=True, exist_ok=True)
         nats = self._spawn("nats", nats_server_command(HOST, nats_port, self.root / "nats"), env)
-        self._wait(nats, lambda: _port_open(HOST, nats_port), f"nats://{HOST}:{nats_port} (JetStream, {self.root / 'nats'})")
+        self._wait(nats, lambda: port_open(HOST, nats_port), f"nats://{HOST}:{nats_port} (JetStream, {self.root / 'nats'})")
         _say(f"  up   {'config store':<12} SQLite {self.root / 'directory.sqlite'}")
         spawned: list[tuple[ServiceSpec, Child]] = []
         for spec in SERVICES.values():
