@@ -214,6 +214,12 @@ class Plan:
         return None
 
 
+def tone_and_hangup(context: str, destination: str, tone: str) -> str:
+    """A dialplan that answers, plays ``tone`` and hangs up (feature-code confirmations)."""
+    actions = [_action("answer"), _action("playback", tone), _action("hangup", "NORMAL_CLEARING")]
+    return documents.dialplan(context, [_extension("hibiki-feature-setting", destination, actions)])
+
+
 def unallocated() -> Actions:
     return [_action("answer"), _action("playback", UNALLOCATED_PROMPT), _action("hangup", "UNALLOCATED_NUMBER")]
 

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import binascii
 import hmac
-import re
 import time
 
 from prometheus_client import Counter, Histogram
@@ -21,7 +20,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from hibiki.common.logging import get_logger
 from hibiki.common.net import AllowList
-from hibiki.directory import documents
+from hibiki.directory import dialplan, documents
 from hibiki.directory.config import DirectoryConfig
 from hibiki.directory.features import CONFIRM_TONE, REFUSE_TONE, SettingChange, setting_change
 from hibiki.directory.fsapi import answer
@@ -77,11 +76,7 @@ class FsapiEndpoint:
                 await self._notifier.changed(stored)
                 log.info("feature_code_applied", tenant=tenant.tenant_id, user=change.user_id, field=change.field)
                 tone = CONFIRM_TONE
-        return documents.dialplan(request.get("Caller-Context") or "default", [
-            f"<extension name=\"hibiki-feature-setting\"><condition field=\"destination_number\" "
-            f"expression={documents.attr('^' + re.escape(destination) + '$')}>"
-            f"<action application=\"answer\"/><action application=\"playback\" data={documents.attr(tone)}/>"
-            f"<action application=\"hangup\" data=\"NORMAL_CLEARING\"/></condition></extension>"])
+        return dialplan.tone_and_hangup(request.get("Caller-Context") or "default", destination, tone)
 
     def _authorized(self, request: Request) -> bool:
         if self._credentials is None:
