@@ -7,9 +7,12 @@ from .esl_wire import EslFramingError, EslMessage
 from .channel import Channel, ChannelSeed
 from .emulator import Call, FreeSwitchEmulator
 from .xml_curl import XmlCurlClient, XmlCurlResponse, DirectoryUser
+from .sofia_reg import Registration, RegisterResult, SofiaProfile
+from .originate import Leg
 
 __all__ = [
     "Call", "Channel", "ChannelSeed", "DirectoryUser", "EslFramingError", "EslMessage",
-    "FreeSwitchEmulator", "UrlDecodeError", "XmlCurlClient", "XmlCurlResponse",
+    "FreeSwitchEmulator", "Leg", "Registration", "RegisterResult", "SofiaProfile", "UrlDecodeError",
+    "XmlCurlClient", "XmlCurlResponse",
     "url_decode", "url_encode",
 ]

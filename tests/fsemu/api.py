@@ -1,6 +1,7 @@
 """API commands (mod_commands.c v1.10.12 texts): status, uptime, show channels/calls count,
 uuid_kill, uuid_bridge (minimal), uuid_transfer, hupall, originate (minimal), version,
-global_getvar, uuid_getvar, uuid_setvar, eval, echo.  Unknown -> None (the caller answers
+global_getvar, uuid_getvar, uuid_setvar, eval, echo; mod_sofia's sofia_contact.  ``function``
+runs the ones ``${api(args)}`` may call during variable expansion (sofia_contact, echo).  Unknown -> None (the caller answers
 ``-ERR <cmd> Command not found!``)."""
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from .channel import Q850
 
 if TYPE_CHECKING:
     from .emulator import FreeSwitchEmulator
+    from .session import CallSession
 
 __all__ = ["Api"]
 
@@ -30,6 +32,16 @@ class Api:
             return None
         result: str = await fn((arg or "").strip())
         return result
+
+    def function(self, name: str, arg: str, session: "CallSession | None" = None) -> str | None:
+        """An API command run by variable expansion on a channel (switch_api_execute with the
+        session); None = not emulated."""
+        low = name.lower()
+        if low == "sofia_contact":
+            return self.emu.registrar.sofia_contact(arg, session.ch.variables if session is not None else None)
+        if low == "echo":
+            return arg
+        return None
 
     async def background(self, job: str, name: str, arg: str | None) -> None:
         reply = await self.execute(name, arg)
@@ -153,6 +165,10 @@ class Api:
             return "-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n"
         result = await self.emu.originate(parts[0], parts[1])
         return result
+
+    async def cmd_sofia_contact(self, arg: str) -> str:
+        """mod_sofia.c sofia_contact_function: ``[profile/]<user>@<domain>``."""
+        return self.emu.registrar.sofia_contact(arg)
 
     async def cmd_echo(self, arg: str) -> str:
         return arg

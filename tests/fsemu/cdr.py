@@ -4,7 +4,8 @@ statistics (sofia_profile.RTP_STATS)."""
 from __future__ import annotations
 
 from . import sofia_profile as sp
-from .channel import Q850, Channel
+from .causes import cause_q850
+from .channel import Channel
 from .events import date_local
 
 __all__ = ["set_cdr_variables"]
@@ -15,7 +16,7 @@ def set_cdr_variables(ch: Channel) -> None:
     t = ch.times
     cause = ch.hangup_cause or "NORMAL_CLEARING"
     ch.set_var("hangup_cause", cause)
-    ch.set_var("hangup_cause_q850", str(Q850.get(cause, 0)))
+    ch.set_var("hangup_cause_q850", str(cause_q850(cause)))
     ch.set_var("digits_dialed", "none")
     c = ch.created_us
     ch.set_var("start_stamp", date_local(c))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import sofia_profile as sp
+from .causes import CAUSES
 from .core import Switch
 from .events import Event, date_gmt, date_local, rfc2822
 
@@ -23,12 +24,8 @@ log = logging.getLogger("fsemu")
 STATE_NUMBERS = {"CS_NEW": 0, "CS_INIT": 1, "CS_ROUTING": 2, "CS_SOFT_EXECUTE": 3, "CS_EXECUTE": 4,
                  "CS_EXCHANGE_MEDIA": 5, "CS_PARK": 6, "CS_CONSUME_MEDIA": 7, "CS_HIBERNATE": 8,
                  "CS_RESET": 9, "CS_HANGUP": 10, "CS_REPORTING": 11, "CS_DESTROY": 12}
-#: switch_channel.c CAUSE_CHART (subset)
-Q850 = {"UNSPECIFIED": 0, "UNALLOCATED_NUMBER": 1, "NO_ROUTE_DESTINATION": 3, "NORMAL_CLEARING": 16,
-        "USER_BUSY": 17, "NO_USER_RESPONSE": 18, "NO_ANSWER": 19, "CALL_REJECTED": 21,
-        "DESTINATION_OUT_OF_ORDER": 27, "INVALID_NUMBER_FORMAT": 28, "NORMAL_UNSPECIFIED": 31,
-        "NORMAL_TEMPORARY_FAILURE": 41, "SERVICE_NOT_IMPLEMENTED": 79, "ORIGINATOR_CANCEL": 487,
-        "LOSE_RACE": 502, "MANAGER_REQUEST": 503, "ATTENDED_TRANSFER": 800, "ALLOTTED_TIMEOUT": 602}
+#: switch_channel.c CAUSE_CHART (every cause, with its switch_call_cause_t number)
+Q850 = CAUSES
 
 
 @dataclass
@@ -94,6 +91,8 @@ class Channel:
         self.dtmf: list[str] = []
         self.peer_acked = False
         self.app_log: list[tuple[str, str]] = []
+        self.originations: list[Any] = []          # bridge: every endpoint tried (originate.Leg)
+        self.executed_bridges: list[str] = []      # bridge: the endpoints that answered
         self._changed = asyncio.Event()
         self.hangup_event = asyncio.Event()
         self.done_event = asyncio.Event()

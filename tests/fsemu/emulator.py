@@ -12,10 +12,12 @@ from .bridge import app_bridge
 from .channel import Channel, ChannelSeed
 from .core import Switch
 from .dialplan import FIELDS, route
+from .directory import Directory
 from .events import Clock, CoreInfo, Event, system_clock
 from .inbound import InboundServer
 from .outbound import socket_app
 from .session import CallSession
+from .sofia_reg import Registrar, Registration, RegisterResult, SofiaProfile
 from .xml_curl import XmlCurlClient
 
 __all__ = ["FreeSwitchEmulator", "Call"]
@@ -63,9 +65,20 @@ class Call:
 class FreeSwitchEmulator:
     def __init__(self, *, password: str = "ClueCon", core: CoreInfo | None = None, clock: Clock = system_clock,
                  first_sequence: int = 1, uuid_factory: Callable[[], str] | None = None,
-                 playback_delay: float = 0.0, host: str = "127.0.0.1", port: int = 0) -> None:
+                 playback_delay: float = 0.0, host: str = "127.0.0.1", port: int = 0,
+                 directory_url: str | None = None, directory_xml: str | ET.Element | None = None,
+                 directory_auth: tuple[str, str] | None = None, directory_post_vars: tuple[str, ...] | None = None,
+                 sofia_profile: SofiaProfile | None = None, global_vars: dict[str, str] | None = None) -> None:
+        """``directory_url``: the mod_xml_curl binding of the ``directory`` section (user_call,
+        sip_auth); ``directory_xml``: the static ``directory`` section behind it.  Without
+        either, ``user/`` endpoints are not expanded (scripted as a whole) and every REGISTER
+        is refused.  ``directory_post_vars``: the binding's ``enable-post-var`` list.
+        ``global_vars``: switch-wide variables (``$${..}``, ``domain``)."""
         self.password = password
         self.switch = Switch(core=core, clock=clock, first_sequence=first_sequence, uuid_factory=uuid_factory)
+        self.global_vars: dict[str, str] = dict(global_vars or {})
+        self.directory = Directory(self.switch, directory_url, directory_xml, directory_auth, directory_post_vars)
+        self.registrar = Registrar(self.switch, self.directory, sofia_profile, self.global_vars)
         self.apps: AppTable = default_apps()
         self.apps.add("socket", socket_app)
         self.apps.add("bridge", app_bridge)
@@ -96,6 +109,28 @@ class FreeSwitchEmulator:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    # ---- registrations (mod_sofia) -----------------------------------------------------------
+    async def register(self, user: str, domain: str, password: str | None = None, *,
+                       device_contact: str | None = None, network_ip: str = "127.0.0.1",
+                       expires: int | None = 3600, **kwargs: Any) -> RegisterResult:
+        """A phone REGISTERs as ``user@domain`` (see ``Registrar.register`` for the options)."""
+        return await self.registrar.register(user, domain, password, device_contact=device_contact,
+                                             network_ip=network_ip, expires=expires, **kwargs)
+
+    async def unregister(self, user: str, domain: str, password: str | None = None, *,
+                         device_contact: str | None = None, network_ip: str = "127.0.0.1",
+                         **kwargs: Any) -> RegisterResult:
+        """REGISTER with ``Expires: 0``."""
+        return await self.register(user, domain, password, device_contact=device_contact, network_ip=network_ip,
+                                   expires=0, **kwargs)
+
+    @property
+    def registrations(self) -> list[Registration]:
+        return self.registrar.registrations()
+
+    def sofia_contact(self, arg: str) -> str:
+        return self.registrar.sofia_contact(arg)
 
     # ---- calls ----------------------------------------------------------------------------
     async def place_call(self, destination: str = "7100", caller_id_number: str = "1000", *,

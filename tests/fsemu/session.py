@@ -13,8 +13,6 @@ reserved with ``Sequencer.skip`` so numbering matches the capture; those events 
 """
 from __future__ import annotations
 
-import re
-
 import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
@@ -23,6 +21,8 @@ from . import sofia_profile as sp
 from .cdr import set_cdr_variables
 from .channel import Q850, Channel
 from .esl_wire import EslCommand
+from .expand import ApiFunction, Lookup
+from .expand import expand as _expand
 
 if TYPE_CHECKING:
     from .apps import AppTable
@@ -31,6 +31,12 @@ __all__ = ["CallSession", "HangupError"]
 
 log = logging.getLogger("fsemu")
 _EXEC = ("switch_core_session.c", "switch_core_session_exec")
+#: switch_caller_get_field_by_name (src/switch_caller.c): the fields the emulator's channel has
+PROFILE_FIELDS = {"destination_number": "destination", "caller_id_number": "caller_id_number",
+                  "caller_id_name": "caller_id_name", "orig_caller_id_number": "caller_id_number",
+                  "orig_caller_id_name": "caller_id_name", "ani": "caller_id_number",
+                  "username": "caller_id_number", "network_addr": "network_addr", "uuid": "uuid",
+                  "source": "source", "context": "context", "chan_name": "name", "dialplan": "dialplan"}
 
 
 class HangupError(Exception):
@@ -109,6 +115,24 @@ class CallSession:
         for cb in list(self.on_down):
             cb()
 
+    # ---- variables ----------------------------------------------------------------------
+    def lookup(self, name: str) -> str | None:
+        """switch_channel_get_variable_dup: channel variable, caller-profile field, global."""
+        ch = self.ch
+        value = ch.variables.get(name)
+        if value is None and name in PROFILE_FIELDS:
+            value = str(getattr(ch, PROFILE_FIELDS[name]))
+        if value is None and self.emulator is not None:
+            value = self.emulator.global_vars.get(name)
+        return value
+
+    def api_function(self, name: str, args: str) -> str | None:
+        return self.emulator.api.function(name, args, self) if self.emulator is not None else None
+
+    def expand(self, data: str) -> str:
+        """switch_channel_expand_variables on this channel."""
+        return _expand(data, self.lookup, self.api_function)
+
     # ---- applications -------------------------------------------------------------------
     async def execute(self, app: str, data: str | None, app_uuid: str | None = None) -> bool:
         """switch_core_session_execute_application + switch_core_session_exec."""
@@ -120,7 +144,7 @@ class CallSession:
             return False
         app_name = impl.name
         if data:
-            data = expand_variables(ch.variables, data)
+            data = self.expand(data)
         if app_uuid is None:
             app_uuid = ch.variables.get("app_uuid") or ch.switch.new_uuid()
             ch.set_var("app_uuid", None)
@@ -273,12 +297,8 @@ class CallSession:
 Runner = Callable[[CallSession, str], Awaitable[None]]
 
 
-_VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z0-9_.-]+)\}")
-
-
-def expand_variables(variables: dict[str, str], data: str) -> str:
-    """switch_channel_expand_variables, for plain ``${name}``: the channel's value or empty.
-
-    ``$${global}`` and API calls such as ``${sofia_contact(...)}`` are left as they are (the
-    emulator has no global variables and no API functions)."""
-    return _VARIABLE.sub(lambda m: variables.get(m.group(1), ""), data)
+def expand_variables(variables: dict[str, str], data: str, lookup: Lookup | None = None,
+                     api: ApiFunction | None = None) -> str:
+    """switch_channel_expand_variables (see expand.py): ``lookup`` finds a variable (the
+    channel's, then its caller-profile field, then a global), ``api`` runs ``${api(args)}``."""
+    return _expand(data, lookup or variables.get, api)

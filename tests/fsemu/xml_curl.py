@@ -21,7 +21,7 @@ from .events import CoreInfo, date_gmt, date_local, system_clock
 from .fixtures import xml_curl_dir
 from .urlencode import decode_form, encode_form
 
-__all__ = ["XmlCurlClient", "XmlCurlResponse", "DirectoryUser", "find_user", "digest_response",
+__all__ = ["XmlCurlClient", "XmlCurlResponse", "DirectoryUser", "find_user", "locate_user", "digest_response",
            "verify_digest", "NOT_FOUND", "TEMPLATES"]
 
 NOT_FOUND = ('<document type="freeswitch/xml"><section name="result"><result status="not found"/>'
@@ -48,34 +48,151 @@ class XmlCurlResponse:
 
 @dataclass
 class DirectoryUser:
+    """A user as ``switch_xml_locate_user_merged`` returns it: its own params and variables,
+    then those of its group, then those of its domain, a name already present (compared without
+    case) never repeated (``switch_xml_merge_user`` / ``do_merge``, src/switch_xml.c)."""
+
     id: str
     domain: str
     params: dict[str, str] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)
+    group: str | None = None
+    profile_variables: dict[str, str] = field(default_factory=dict)
+
+    def param(self, name: str) -> str | None:
+        """The value of a param, the name compared without case (last one wins, as the
+        readers in sofia_reg.c and mod_dptools.c loop over all of them)."""
+        found = None
+        for k, v in self.params.items():
+            if k.lower() == name.lower():
+                found = v
+        return found
 
     def a1_hash(self) -> str | None:
-        if "a1-hash" in self.params:
-            return self.params["a1-hash"]
-        if "password" in self.params:
-            return hashlib.md5(f"{self.id}:{self.domain}:{self.params['password']}".encode()).hexdigest()
+        if self.param("a1-hash"):
+            return self.param("a1-hash")
+        if self.param("password"):
+            return hashlib.md5(f"{self.id}:{self.domain}:{self.param('password')}".encode()).hexdigest()
         return None
 
 
-def find_user(doc: ET.Element, user: str, domain: str) -> DirectoryUser | None:
-    """switch_xml_locate_user: the domain by name, then user id (in users or groups)."""
-    for dom in doc.iter("domain"):
-        if dom.get("name") != domain:
-            continue
-        for u in dom.iter("user"):
-            if u.get("id") == user:
-                du = DirectoryUser(user, domain)
-                for scope in (dom, u):
-                    for p in scope.findall("./params/param"):
-                        du.params[p.get("name", "")] = p.get("value", "")
-                    for v in scope.findall("./variables/variable"):
-                        du.variables[v.get("name", "")] = v.get("value", "")
-                return du
+def _child(node: ET.Element | None, name: str) -> ET.Element | None:
+    """switch_xml_child: the first child of that name."""
+    return node.find(name) if node is not None else None
+
+
+def _find_child(node: ET.Element | None, name: str, attr: str, value: str) -> ET.Element | None:
+    """switch_xml_find_child: the first child whose attribute equals value, without case."""
+    if node is None:
+        return None
+    for child in node.findall(name):
+        got = child.get(attr)
+        if got is not None and got.lower() == value.lower():
+            return child
     return None
+
+
+def _find_child_multi(node: ET.Element, name: str, pairs: list[tuple[str, str | None]]) -> ET.Element | None:
+    """switch_xml_find_child_multi: a child for which ANY listed attribute matches; a value
+    ``!x`` matches an attribute that is present and differs from x.  The list ends at the
+    first pair without a value (va_list)."""
+    wanted: list[tuple[str, str]] = []
+    for attr, value in pairs:
+        if value is None:
+            break
+        wanted.append((attr, value))
+    if not wanted:
+        return node
+    for child in node.findall(name):
+        for attr, value in wanted:
+            got = child.get(attr)
+            if got is None:
+                continue
+            if value.startswith("!"):
+                if got.lower() != value[1:].lower():
+                    return child
+            elif got.lower() == value.lower():
+                return child
+    return None
+
+
+def _find_user_in_tag(tag: ET.Element, ip: str | None, user_name: str | None, key: str,
+                      user_type: str | None) -> ET.Element | None:
+    """find_user_in_tag (src/switch_xml.c)."""
+    if ip:
+        found = _find_child_multi(tag, "user", [("ip", ip), ("type", user_type)])
+        if found is not None:
+            return found
+    if user_name:
+        if key.lower() == "id":
+            return _find_child_multi(tag, "user", [(key, user_name), ("number-alias", user_name), ("type", user_type)])
+        return _find_child_multi(tag, "user", [(key, user_name), ("type", user_type)])
+    return None
+
+
+def _merge(into: dict[str, str], src: ET.Element | None, container: str, tag: str) -> None:
+    """do_merge: add the source's entries whose name the user does not have yet."""
+    box = _child(src, container)
+    if box is None:
+        return
+    have = {k.lower() for k in into}
+    for item in box.findall(tag):
+        name = item.get("name")
+        if name is None or name.lower() in have:
+            continue
+        into[name] = item.get("value", "")
+        have.add(name.lower())
+
+
+def locate_user(doc: ET.Element, key: str, user_name: str, domain_name: str, ip: str | None = None,
+                user_type: str | None = None) -> DirectoryUser | None:
+    """switch_xml_locate_user + switch_xml_merge_user over one document: section
+    ``directory``, its ``domain`` named domain_name, the user by ``key`` (``id`` also matches
+    ``number-alias``; by ``ip`` first when given) in the groups' users, else in the domain's
+    ``users`` (or directly under the domain); ``type="pointer"`` users are skipped unless
+    user_type says otherwise (``any`` = every type)."""
+    section = _find_child(doc, "section", "name", "directory")
+    domain = _find_child(section, "domain", "name", domain_name)
+    if domain is None:
+        return None
+    wanted_type: str | None = "!pointer"
+    if user_type is not None:
+        wanted_type = None if user_type.lower() == "any" else user_type
+    found: ET.Element | None = None
+    group: ET.Element | None = None
+    groups = _child(domain, "groups")
+    if groups is not None:
+        for g in groups.findall("group"):
+            users = _child(g, "users")
+            if users is not None:
+                found = _find_user_in_tag(users, ip, user_name, key, wanted_type)
+                if found is not None:
+                    group = g
+                    break
+    if found is None:
+        users = _child(domain, "users")
+        found = _find_user_in_tag(users if users is not None else domain, ip, user_name, key, wanted_type)
+    if found is None:
+        return None
+    user = DirectoryUser(found.get("id", user_name), domain.get("name", domain_name), attributes=dict(found.attrib),
+                         group=group.get("name") if group is not None else None)
+    for target, container, tag in ((user.params, "params", "param"), (user.variables, "variables", "variable"),
+                                   (user.profile_variables, "profile-variables", "variable")):
+        own = _child(found, container)
+        for item in own.findall(tag) if own is not None else []:
+            target[item.get("name", "")] = item.get("value", "")
+    for source in (group, domain):
+        _merge(user.params, source, "params", "param")
+        _merge(user.variables, source, "variables", "variable")
+        _merge(user.profile_variables, source, "profile-variables", "variable")
+    user.attributes["domain-name"] = domain.get("name", domain_name)
+    return user
+
+
+def find_user(doc: ET.Element, user: str, domain: str) -> DirectoryUser | None:
+    """The user ``id`` (or number-alias) of a domain, merged as FreeSWITCH reads it."""
+    return locate_user(doc, "id", user, domain)
 
 
 def digest_response(a1: str, method: str, uri: str, nonce: str, *, qop: str | None = None,
@@ -125,6 +242,22 @@ class XmlCurlClient:
         known = {k for k, _ in pairs}
         out += [(k, v) for k, v in values.items() if k not in known]
         return out
+
+    def request_body(self, kind: str | None, key_value: str, params: list[tuple[str, str | None]], *,
+                     seq: int | None = None, stamp: int | None = None,
+                     post_vars: tuple[str, ...] | None = None) -> bytes:
+        """A directory request built like FreeSWITCH builds it: the captured request of this
+        kind up to ``Event-Sequence`` (the event's standard headers, its Event-Calling-*) with
+        this switch's values, then ``params`` in order; empty values are left out as
+        ``switch_event_add_header_string`` does.  ``post_vars``: the binding's
+        ``enable-post-var`` names (exact): only those event headers follow the five fixed fields."""
+        pairs = self.template(kind)
+        head = pairs[:[k for k, _ in pairs].index("Event-Sequence") + 1]
+        filled = self._fill(head, {"key_value": key_value}, seq=seq, stamp=stamp)
+        fields = filled + [(k, v) for k, v in params if v]
+        if post_vars:
+            fields = fields[:5] + [(k, v) for k, v in fields[5:] if k in post_vars]
+        return encode_form(fields)
 
     def directory_body(self, *, user: str, domain: str, action: str | None = None, purpose: str | None = None,
                        seq: int | None = None, stamp: int | None = None, **extra: str) -> bytes:
