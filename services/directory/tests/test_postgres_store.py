@@ -18,6 +18,7 @@ import httpx
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from fsemu.xml_curl import XmlCurlClient, find_user
@@ -26,7 +27,7 @@ from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.directory.app import main
 from hibiki.directory.config import DirectoryConfig
 from hibiki.directory.schedules import Schedule
-from hibiki.directory.storage.database import open_store
+from hibiki.directory.storage.database import MIGRATIONS, open_store
 from hibiki.directory.storage.tables import metadata
 from hibiki.events.v1 import config_pb2
 from support.postgres import PostgresServer
@@ -114,7 +115,8 @@ def test_migrations_build_exactly_the_declared_schema_on_postgresql(postgres_dat
         assert engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
-            assert conn.execute(text("select version_num from alembic_version")).scalar_one() == "0001"
+            head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+            assert conn.execute(text("select version_num from alembic_version")).scalar_one() == head
             assert conn.execute(text("show server_encoding")).scalar_one() == "UTF8"
         columns = {c["name"]: c["type"] for c in inspect(engine).get_columns("schedules")}
         assert columns["definition"].__class__.__name__ == "JSON"            # a json column, not text
@@ -342,6 +344,42 @@ async def test_calls_go_on_while_postgresql_is_down_and_the_admin_api_comes_back
             "user_id": other["id"], "sip_username": "desk1002", "password": "another long secret"}))
         assert await next_applied(applied, 5, 1) == [5]
         assert not (await fsapi.directory(user="desk1002", domain="127.0.0.1", action="sip_auth")).not_found
+    await applied.unsubscribe()
+
+
+# --- carrier gateways ----------------------------------------------------------------------
+async def test_gateways_round_trip_on_postgresql(
+        api: httpx.AsyncClient, nats_client: Any, postgres_database_url: str) -> None:
+    t, other = await new_tenant(api, "gw"), await new_tenant(api, "gx")
+    applied = await nats_client.subscribe(bus.subject(t, "config", "applied"))
+    await nats_client.flush()  # the server knows the subscription before we act
+    name = f"ntt-{t}"
+    gateway = await created(api.post(f"/api/v1/tenants/{t}/gateways", json={
+        "name": name, "proxy": "sip.carrier.example.jp", "port": 5070, "username": "0258123456",
+        "password": "pw & <secret>", "ping_seconds": 30}))
+    assert "password" not in gateway and gateway["password_set"] is True and gateway["register"] is True
+    assert sql(postgres_database_url, "select password, register, port from gateways where id = :g",
+               g=gateway["id"]) == [("pw & <secret>", True, 5070)]
+    taken = await api.post(f"/api/v1/tenants/{other}/gateways", json={"name": name, "proxy": "x.example", "register": False})
+    assert (taken.status_code, taken.json()["error_id"]) == (409, "name-taken")
+    disabled = await created(api.post(f"/api/v1/tenants/{t}/gateways", json={
+        "name": f"off-{t}", "proxy": "192.0.2.1", "register": False, "enabled": False}))
+    patched = await api.patch(f"/api/v1/tenants/{t}/gateways/{gateway['id']}", json={"port": None, "transport": "tcp"})
+    assert patched.status_code == 200 and (patched.json()["port"], patched.json()["transport"]) == (None, "tcp")
+    assert await next_applied(applied, await version(api, t), 1)
+    # the view compiled from PostgreSQL (booleans and all) answers mod_sofia
+    fs = XmlCurlClient(str(api.base_url.join("/fsapi")))
+    body = fs.directory_body(user="", domain=f"{t}.example.jp", purpose="gateways", profile="internal",
+                             tag_name="domain", key_name="name")
+    reply = await fs.post(body)
+    assert reply.xml is not None, reply.body
+    names = [g.get("name") for g in reply.xml.iter("gateway")]
+    assert names == [name] and disabled["name"] not in names
+    params = {p.get("name"): p.get("value") for p in reply.xml.iter("param")}
+    assert (params["proxy"], params["password"], params["register-transport"]) == (
+        "sip.carrier.example.jp", "pw & <secret>", "tcp")
+    assert (await api.delete(f"/api/v1/tenants/{t}")).status_code == 204
+    assert sql(postgres_database_url, "select count(*) from gateways where tenant_id = :t", t=t) == [(0,)]
     await applied.unsubscribe()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, Literal
 
@@ -325,3 +326,123 @@ class ServiceClassOut(BaseModel):
     id: str
     name: str
     classes: list[str]
+
+
+
+# Carrier gateways: what mod_sofia needs for one SIP trunk (sofia.c parse_gateways).
+_HOST = r"^\[[0-9A-Fa-f:.]{2,45}\]$|" + _DOMAIN        # a host name, an IPv4 address or a bracketed IPv6 one
+_SIP_USER = r"^[A-Za-z0-9+._~!$&'()*=,-]{0,128}$"       # a SIP user part: no blank, quote, angle, '@' or ':'
+_SECRET = r"^[^\x00-\x1f\x7f]*$"                       # anything printable (XML cannot carry the rest)
+_INBOUND = r"^(auto_to_user|auto|\+?[0-9]{2,32})?$"
+Transport = Literal["udp", "tcp", "tls"]
+
+
+def _host(value: str | None) -> str | None:
+    if value and value.startswith("["):
+        try:
+            ipaddress.IPv6Address(value[1:-1])
+        except ValueError:
+            raise ValueError("not an IPv6 address in brackets") from None
+    return value
+
+
+def _ping(value: int | None) -> int | None:
+    if value is not None and 0 < value < 5:
+        raise ValueError("ping is off (0) or at least every 5 seconds")
+    return value
+
+
+class GatewayIn(Strict):
+    model_config = ConfigDict(serialize_by_alias=True)   # "register" is the API's name (BaseModel has a register)
+
+    name: str = Field(pattern=_GATEWAY,
+                      description="FreeSWITCH's gateway name (sofia/gateway/<name>/...); unique on the platform")
+    profile: str = Field(default="internal", pattern=_GATEWAY, description="the sofia profile that loads it")
+    proxy: str = Field(max_length=255, pattern=_HOST, description="the carrier's SIP host name or address")
+    port: int | None = Field(default=None, ge=1, le=65535, description="empty: 5060, or the host's DNS SRV records")
+    realm: str = Field(default="", max_length=255, pattern=r"^$|" + _HOST, description="empty: the proxy")
+    transport: Transport = "udp"
+    username: str = Field(default="", pattern=_SIP_USER, description="required when register is true")
+    password: str = Field(default="", max_length=128, pattern=_SECRET, json_schema_extra={"writeOnly": True},
+                          description="write-only, never returned; required when register is true")
+    register_: bool = Field(default=True, alias="register",
+                            description="register with the carrier (else it trusts this node by address)")
+    expire_seconds: int = Field(default=3600, ge=30, le=86400, description="registration lifetime in seconds")
+    caller_id_in_from: bool = Field(default=False, description="the caller's number in From (else the username)")
+    from_user: str = Field(default="", pattern=_SIP_USER, description="empty: the username")
+    from_domain: str = Field(default="", max_length=255, pattern=r"^$|" + _HOST, description="empty: the proxy")
+    extension: str = Field(default="", pattern=_INBOUND,
+                           description="the number inbound calls land on; auto_to_user: the To user; empty: the username")
+    ping_seconds: int = Field(default=0, ge=0, le=3600, description="SIP OPTIONS ping interval; 0: off")
+    enabled: bool = Field(default=True, description="a disabled gateway is not handed to FreeSWITCH")
+
+    @field_validator("proxy", "realm", "from_domain")
+    @classmethod
+    def _check_host(cls, value: str) -> str | None:
+        return _host(value)
+
+    @field_validator("ping_seconds")
+    @classmethod
+    def _check_ping(cls, value: int) -> int | None:
+        return _ping(value)
+
+
+class GatewayPatch(Strict):
+    model_config = ConfigDict(serialize_by_alias=True)
+
+    profile: str | None = Field(default=None, pattern=_GATEWAY)
+    proxy: str | None = Field(default=None, max_length=255, pattern=_HOST)
+    port: int | None = Field(default=None, ge=1, le=65535, description="null: the default")
+    realm: str | None = Field(default=None, max_length=255, pattern=r"^$|" + _HOST)
+    transport: Transport | None = None
+    username: str | None = Field(default=None, pattern=_SIP_USER)
+    password: str | None = Field(default=None, max_length=128, pattern=_SECRET, json_schema_extra={"writeOnly": True})
+    register_: bool | None = Field(default=None, alias="register")
+    expire_seconds: int | None = Field(default=None, ge=30, le=86400)
+    caller_id_in_from: bool | None = None
+    from_user: str | None = Field(default=None, pattern=_SIP_USER)
+    from_domain: str | None = Field(default=None, max_length=255, pattern=r"^$|" + _HOST)
+    extension: str | None = Field(default=None, pattern=_INBOUND)
+    ping_seconds: int | None = Field(default=None, ge=0, le=3600)
+    enabled: bool | None = None
+
+    @field_validator("proxy", "realm", "from_domain")
+    @classmethod
+    def _check_host(cls, value: str | None) -> str | None:
+        return _host(value)
+
+    @field_validator("ping_seconds")
+    @classmethod
+    def _check_ping(cls, value: int | None) -> int | None:
+        return _ping(value)
+
+
+class GatewayOut(BaseModel):
+    """A gateway as the API shows it: the password only as ``password_set``."""
+
+    model_config = ConfigDict(serialize_by_alias=True)
+
+    id: str
+    name: str
+    profile: str
+    proxy: str
+    port: int | None
+    realm: str
+    transport: str
+    username: str
+    password_set: bool
+    register_: bool = Field(alias="register")
+    expire_seconds: int
+    caller_id_in_from: bool
+    from_user: str
+    from_domain: str
+    extension: str
+    ping_seconds: int
+    enabled: bool
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hide_password(cls, row: Any) -> Any:
+        if isinstance(row, dict) and "password" in row:
+            row = {k: v for k, v in row.items() if k != "password"} | {"password_set": bool(row["password"])}
+        return row

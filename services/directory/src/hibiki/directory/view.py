@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from hibiki.directory.gateways import GatewayEntry
 from hibiki.directory.schedules import Schedule
 
 
@@ -94,6 +95,7 @@ class TenantView:
     dids: dict[str, DidEntry] = field(default_factory=dict)            # normalized number -> route
     ring_groups: dict[str, RingGroupEntry] = field(default_factory=dict)   # by id
     group_extensions: dict[str, str] = field(default_factory=dict)         # extension -> ring group id
+    gateways: tuple[GatewayEntry, ...] = ()                                # enabled carrier gateways
     # Answers rendered from this (immutable) version of the tenant, reused until it is replaced.
     answers: dict[tuple[str, ...], str] = field(default_factory=dict, compare=False, repr=False)
 

@@ -27,7 +27,8 @@ from hibiki.directory import schemas
 from hibiki.directory.errors import ConfigStoreError
 from hibiki.directory.nats.notifier import ConfigNotifier
 from hibiki.directory.storage.repository import Change, ConfigRepository
-from hibiki.directory.storage.tables import contacts, devices, dids, ring_groups, schedules, service_classes, users
+from hibiki.directory.storage.tables import (contacts, devices, dids, gateways, ring_groups, schedules, service_classes,
+                                             users)
 
 Handler = Callable[[Request], Awaitable[Response]]
 RESOURCES: dict[str, tuple[Table, type[BaseModel], type[BaseModel], type[BaseModel]]] = {
@@ -38,6 +39,7 @@ RESOURCES: dict[str, tuple[Table, type[BaseModel], type[BaseModel], type[BaseMod
     "schedules": (schedules, schemas.ScheduleIn, schemas.SchedulePatch, schemas.ScheduleOut),
     "dids": (dids, schemas.DidIn, schemas.DidPatch, schemas.DidOut),
     "phonebook": (contacts, schemas.ContactIn, schemas.ContactPatch, schemas.ContactOut),
+    "gateways": (gateways, schemas.GatewayIn, schemas.GatewayPatch, schemas.GatewayOut),
 }
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hibiki.common.errors import StartupError
 from hibiki.directory.schedules import Schedule
+from hibiki.directory.storage import gateways as gateway_rules
 from hibiki.directory.storage.tables import devices, dids, ring_groups, schedules, service_classes, tenants, users
 from hibiki.directory.view import DeviceEntry, DidEntry, RingGroupEntry, Route, TenantView, UserEntry
 
@@ -80,6 +81,7 @@ def load_tenants(engine: Engine, tenant_id: str | None = None) -> list[TenantVie
         schedule_rows = conn.execute(scoped(schedules)).mappings().all()
         did_rows = conn.execute(scoped(dids)).mappings().all()
         group_rows = conn.execute(scoped(ring_groups)).mappings().all()
+        gateway_entries = gateway_rules.load(conn, tenant_id)
     by_tenant_groups: dict[str, dict[str, RingGroupEntry]] = {}
     for g in group_rows:
         by_tenant_groups.setdefault(g["tenant_id"], {})[g["id"]] = RingGroupEntry(
@@ -128,6 +130,7 @@ def load_tenants(engine: Engine, tenant_id: str | None = None) -> list[TenantVie
             dids=by_tenant_dids.get(r["id"], {}),
             ring_groups=by_tenant_groups.get(r["id"], {}),
             group_extensions={g.extension: g.id for g in by_tenant_groups.get(r["id"], {}).values() if g.extension},
+            gateways=gateway_entries.get(r["id"], ()),
         ))
     return views
 

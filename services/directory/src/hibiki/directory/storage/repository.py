@@ -17,11 +17,12 @@ from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, 
 from sqlalchemy.exc import IntegrityError
 
 from hibiki.directory.errors import Conflict, Invalid, NotFound
+from hibiki.directory.storage import gateways as gateway_rules
 from hibiki.directory.storage.database import a1_hash
 from hibiki.directory.numbers import InvalidNumber, NumberKind, classify
 from hibiki.directory.schedules import Schedule, ScheduleError
-from hibiki.directory.storage.tables import (contacts, devices, dids, ring_groups, schedules, service_classes, tenants,
-                                             users)
+from hibiki.directory.storage.tables import (contacts, devices, dids, gateways, ring_groups, schedules, service_classes,
+                                             tenants, users)
 
 Row = dict[str, Any]
 DID_KINDS = frozenset({NumberKind.GEOGRAPHIC, NumberKind.FREE_DIAL, NumberKind.IP_PHONE, NumberKind.NAVI_DIAL})
@@ -82,7 +83,7 @@ class ConfigRepository:
     def delete_tenant(self, tenant_id: str) -> Change:
         with self.engine.begin() as conn:
             tenant = self._tenant(conn, tenant_id)
-            for table in (contacts, dids, schedules, ring_groups, devices, users, service_classes):
+            for table in (gateways, contacts, dids, schedules, ring_groups, devices, users, service_classes):
                 conn.execute(delete(table).where(table.c.tenant_id == tenant_id))
             conn.execute(delete(tenants).where(tenants.c.id == tenant_id))
         return Change(tenant_id, int(tenant["version"]) + 1, "tenant", (tenant_id,))
@@ -128,7 +129,9 @@ class ConfigRepository:
     def remove(self, table: Table, tenant_id: str, item_id: str) -> Change:
         with self.engine.begin() as conn:
             self._tenant(conn, tenant_id)
-            self._get(conn, table, tenant_id, item_id)
+            item = self._get(conn, table, tenant_id, item_id)
+            if table is gateways:
+                gateway_rules.check_unused(conn, tenant_id, item)
             if table is users:
                 self._referenced(conn, tenant_id, item_id, ("user", "voicemail"), "user")
                 conn.execute(delete(devices).where(devices.c.user_id == item_id))
@@ -189,6 +192,8 @@ class ConfigRepository:
                 except InvalidNumber as exc:
                     raise Invalid("invalid-numbers", f"numbers.{i}: {exc}", f"numbers.{i}") from None
             row["numbers"] = normalized
+        elif table is gateways:
+            gateway_rules.prepare(conn, tenant, row, current)
         elif table is devices:
             if "user_id" in row:
                 self._get_user(conn, tenant["id"], row["user_id"])

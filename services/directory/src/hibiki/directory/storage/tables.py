@@ -142,3 +142,29 @@ contacts = Table(
     Column("note", String(1000), nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# Carrier gateways (SIP trunks) mod_sofia loads from the directory (purpose=gateways). The name
+# is FreeSWITCH's gateway name, global on a node, so unique on the platform. The password is
+# kept as given (FreeSWITCH needs it to register) and never returned by the API.
+gateways = Table(
+    "gateways", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("profile", String(64), nullable=False, default="internal"),   # sofia profile that loads it
+    Column("proxy", String(255), nullable=False),                       # the carrier's host name or address
+    Column("port", Integer, nullable=True),                             # None: SIP's default (or DNS SRV)
+    Column("realm", String(255), nullable=False, default=""),           # empty: FreeSWITCH uses the proxy
+    Column("transport", String(8), nullable=False, default="udp"),      # udp | tcp | tls
+    Column("username", String(128), nullable=False, default=""),
+    Column("password", String(128), nullable=False, default=""),
+    Column("register", Boolean, nullable=False, default=True),
+    Column("expire_seconds", Integer, nullable=False, default=3600),
+    Column("caller_id_in_from", Boolean, nullable=False, default=False),
+    Column("from_user", String(128), nullable=False, default=""),
+    Column("from_domain", String(255), nullable=False, default=""),
+    Column("extension", String(64), nullable=False, default=""),       # where inbound calls land
+    Column("ping_seconds", Integer, nullable=False, default=0),         # OPTIONS ping; 0: off
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
