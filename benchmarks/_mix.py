@@ -21,9 +21,11 @@ from pathlib import Path
 from benchmarks._store import BenchUser
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from fsemu.post_vars import filter_body, whitelist  # noqa: E402
 from fsemu.xml_curl import XmlCurlClient, digest_response  # noqa: E402
 
 __all__ = ["MIX", "XmlCurlClient", "build"]
+XML_CURL_CONF = Path(__file__).resolve().parents[1] / "freeswitch" / "conf" / "autoload_configs" / "xml_curl.conf.xml"
 MIX = (("sip_auth", 40), ("user_call", 20), ("internal", 20), ("did", 10), ("outbound", 10))
 
 
@@ -59,8 +61,15 @@ def _did(client: XmlCurlClient, rnd: random.Random, tenant_numbers: list[str]) -
         context="public", variable_sip_authorized="false", Unique__ID=str(uuid.uuid4()))
 
 
-def build(users: list[BenchUser], url: str, count: int, seed: int = 7) -> list[tuple[str, bytes]]:
-    """``count`` (kind, raw HTTP request) pairs in random order, kinds in the :data:`MIX` proportions."""
+def post_vars(all_fields: bool) -> tuple[str, ...]:
+    """The ``enable-post-var`` whitelist of the shipped ``xml_curl.conf.xml`` (none: every field)."""
+    return () if all_fields else whitelist(XML_CURL_CONF)
+
+
+def build(users: list[BenchUser], url: str, count: int, seed: int = 7,
+          allowed: tuple[str, ...] = ()) -> list[tuple[str, bytes]]:
+    """``count`` (kind, raw HTTP request) pairs in random order, kinds in the :data:`MIX` proportions;
+    bodies carry only the ``allowed`` fields, as FreeSWITCH posts them with that whitelist."""
     rnd = random.Random(seed)
     client = _Client(url, hostname="fs1")
     by_tenant: dict[str, list[BenchUser]] = {}
@@ -83,5 +92,5 @@ def build(users: list[BenchUser], url: str, count: int, seed: int = 7) -> list[t
         else:
             number = rnd.choice((f"03{rnd.randrange(10**8):08d}", f"090{rnd.randrange(10**8):08d}"))
             body = _call(client, u, number)
-        out.append((kind, client.request_bytes(body)))
+        out.append((kind, client.request_bytes(filter_body(body, allowed))))
     return out

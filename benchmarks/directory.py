@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections (default 32)")
     p.add_argument("--tenants", type=int, default=100, help="tenants in the store (default 100)")
     p.add_argument("--users", type=int, default=1000, help="users per tenant (default 1000)")
+    p.add_argument("--all-fields", action="store_true",
+                   help="post every request field, as a FreeSWITCH without the shipped enable-post-var whitelist does")
     return p
 
 
@@ -112,7 +114,8 @@ def _run(args: argparse.Namespace, work: Path, children: list[Child]) -> None:
     memory = (service.rss_mb(), empty.rss_mb())
     empty.stop()
 
-    requests = _mix.build(users, f"http://127.0.0.1:{service_port}/fsapi", PREPARED_REQUESTS)
+    allowed = _mix.post_vars(args.all_fields)
+    requests = _mix.build(users, f"http://127.0.0.1:{service_port}/fsapi", PREPARED_REQUESTS, allowed=allowed)
     stall = {name: delayed_ack_stall_ms(port, requests[0][1]) for name, port in
              (("constant", constant_port), ("directory", service_port))}
     flat, server_cpu = asyncio.run(_flat_out(requests, args, {"constant": (constant, constant_port),
@@ -126,6 +129,9 @@ def _run(args: argparse.Namespace, work: Path, children: list[Child]) -> None:
     token = TokenAuthority(secret.encode()).issue(Claims("bench", "service"))
     changes = asyncio.run(_propagation.measure([service_port, replica_port], nats_url, token, users, CHANGES))
 
+    sizes = sorted(len(body) for _, body in requests)
+    print(f"requests: {'every field' if not allowed else f'the {len(allowed)} enable-post-var fields of freeswitch/conf'}"
+          f", {sizes[len(sizes) // 2]:,} bytes median on the wire")
     _report(args, flat, server_cpu, paced, paced_rate, changes, memory, stall)
 
 

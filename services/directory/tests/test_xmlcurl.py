@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -9,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hibiki.directory.xmlcurl import BadRequest, parse
-from support.servers import FIXTURES
+from fsemu.post_vars import filter_body, whitelist
+from hibiki.directory.xmlcurl import POSTED_FIELDS, BadRequest, parse
+from support.servers import FIXTURES, REPO
 
 BODIES = sorted((FIXTURES / "xml_curl").glob("*.body"))
 
@@ -83,3 +85,34 @@ def test_encode_then_parse_round_trips(fields: dict[str, str], section: str) -> 
     request = parse(body.encode())
     assert request.section == section
     assert {k: request.get(k) for k in fields} == fields
+
+
+XML_CURL_CONF = REPO / "freeswitch" / "conf" / "autoload_configs" / "xml_curl.conf.xml"
+SOURCES = REPO / "services" / "directory" / "src" / "hibiki" / "directory"
+ALWAYS_SENT = {"hostname", "section", "tag_name", "key_name", "key_value"}
+
+
+def test_freeswitch_posts_exactly_the_fields_the_directory_reads() -> None:
+    assert whitelist(XML_CURL_CONF) == POSTED_FIELDS
+    assert len(set(POSTED_FIELDS)) == len(POSTED_FIELDS)
+
+
+def test_every_field_the_code_reads_is_posted() -> None:
+    """A field read from a request but missing from the whitelist would be "" on a real FreeSWITCH."""
+    read = set()
+    for path in SOURCES.rglob("*.py"):
+        read |= set(re.findall(r"""request\.get\(["']([^"']+)["']""", path.read_text()))
+    assert read, "no request.get(...) found: the scan is broken"
+    assert read - ALWAYS_SENT <= set(POSTED_FIELDS), read - ALWAYS_SENT - set(POSTED_FIELDS)
+
+
+@pytest.mark.parametrize("path", BODIES, ids=lambda p: p.name)
+def test_whitelisted_body_reads_the_same(path: Path) -> None:
+    """What FreeSWITCH posts with the shipped whitelist gives every read field its full-body value."""
+    body = path.read_bytes()
+    short = filter_body(body, POSTED_FIELDS)
+    assert len(short) < len(body) or body.count(b"&") < 30
+    full, trimmed = parse(body), parse(short)
+    assert trimmed.section == full.section
+    for name in (*ALWAYS_SENT, *POSTED_FIELDS):
+        assert trimmed.get(name) == full.get(name), name

@@ -15,10 +15,13 @@ NOT_FOUND = (
     '<result status="not found"/></section></document>'
 )
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_SPECIAL = re.compile("[\x00-\x1f\"&'<>\ufffe\uffff]")   # anything quoteattr or the XML check would touch
 
 
 def attr(value: str) -> str:
     """A quoted, escaped XML attribute value (newlines and tabs as character references)."""
+    if _SPECIAL.search(value) is None:  # the common case: nothing to escape or strip
+        return f'"{value}"'
     return quoteattr(_ILLEGAL_XML.sub("", value), {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
 
 

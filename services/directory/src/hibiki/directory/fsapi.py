@@ -9,6 +9,7 @@ Directory lookups (``section=directory``):
 - ``user_call`` (``bridge user/<ext>@<domain>``): the *user* by extension or username, whose
   ``dial-string`` rings every device of the user at once;
 - ``message-count``, ``voicemail-lookup`` and plain lookups: the user, with its voicemail PIN.
+- ``purpose=gateways`` (a sofia profile starts or rescans): its carrier gateways, see gateways.py.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from hibiki.directory import dialplan, documents
+from hibiki.directory import dialplan, documents, gateways
 from hibiki.directory.guard import AuthGuard, Block, digest_matches
 from hibiki.directory.numbers import InvalidNumber, classify
 from hibiki.directory.view import DirectoryView, TenantView, UserEntry
@@ -77,12 +78,22 @@ def _dialplan(request: FsRequest, view: DirectoryView, now: datetime, callcontro
         if found is None:
             return not_found(f"inbound call to {number}, which is no tenant's number")
         owner, did = found
-        return Answer(dialplan.answer_did(request, owner, did, now, callcontrol), "found", "", owner.tenant_id)
+        decision = did.route_at(now)   # the answer depends on the number, the context and this branch only
+        key = ("did", destination, request.get("Caller-Context"), decision[1])
+        document = owner.answers.get(key)
+        if document is None:
+            document = _remember(owner, key, dialplan.answer_did(request, owner, did, now, callcontrol, decision))
+        return Answer(document, "found", "", owner.tenant_id)
     tenant = view.by_id(tenant_id)
     if tenant is None:
         return not_found(f"tenant {tenant_id!r} of the caller is unknown", tenant_id)
-    key = ("dialplan", request.get("Caller-Context"), destination, request.get("variable_hibiki_user"),
-           request.get("variable_hibiki_forward_hops"), request.get("variable_sip_h_Referred-By"))
+    key: tuple[str, ...]
+    if destination in tenant.extensions or destination in tenant.group_extensions:
+        # a user or ring group of the tenant: the same for every caller (forwarding hops aside)
+        key = ("dialplan", request.get("Caller-Context"), destination, request.get("variable_hibiki_forward_hops"))
+    else:
+        key = ("dialplan", request.get("Caller-Context"), destination, request.get("variable_hibiki_user"),
+               request.get("variable_hibiki_forward_hops"), request.get("variable_sip_h_Referred-By"))
     document = tenant.answers.get(key)
     if document is None:
         document = _remember(tenant, key, dialplan.answer_internal(request, tenant, callcontrol))
@@ -90,8 +101,11 @@ def _dialplan(request: FsRequest, view: DirectoryView, now: datetime, callcontro
 
 
 def _directory(request: FsRequest, view: DirectoryView) -> Answer:
-    if request.get("purpose") in ("gateways", "network-list"):
-        return not_found(f"purpose {request.get('purpose')!r}: no gateways or network lists configured")
+    purpose = request.get("purpose")
+    if purpose == "gateways":   # carrier gateways for a sofia profile: gateways.py
+        return Answer(*gateways.serve(request, view))
+    if purpose == "network-list":
+        return not_found("purpose 'network-list': no network lists configured")
     if request.action != "sip_auth" and request.action not in USER_LOOKUPS:
         return not_found(f"directory action {request.action!r} is not served")
     domain, name = request.domain, request.user

@@ -38,6 +38,15 @@ LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
 )
 XML = "text/xml"
+_COUNTERS: dict[tuple[str, str], Counter] = {}
+
+
+def _count(section: str, outcome: str) -> None:
+    """``REQUESTS.labels(section, outcome).inc()``, with the labelled child looked up once."""
+    child = _COUNTERS.get((section, outcome))
+    if child is None:
+        child = _COUNTERS[(section, outcome)] = REQUESTS.labels(section, outcome)
+    child.inc()
 
 
 class FsapiEndpoint:
@@ -52,9 +61,6 @@ class FsapiEndpoint:
         self._credentials: bytes | None = None
         if config.fsapi_user and config.fsapi_password:
             self._credentials = f"{config.fsapi_user}:{config.fsapi_password}".encode()
-
-    def _address_allowed(self, request: Request) -> bool:
-        return (request.client.host if request.client else "") in self._allow
 
     async def _feature_code(self, request: FsRequest) -> str | None:
         """Apply ``*72``/``*73`` for the calling user; the dialplan document confirms it."""
@@ -92,37 +98,38 @@ class FsapiEndpoint:
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
-        peer = request.client.host if request.client else "?"
-        if not self._address_allowed(request):
+        client = request.scope.get("client")
+        peer = client[0] if client else "?"
+        if peer not in self._allow:
             log.warning("fsapi_refused", reason="address not in allow-list", peer=peer)
-            REQUESTS.labels("-", "refused").inc()
+            _count("-", "refused")
             return PlainTextResponse(f"{peer} may not use /fsapi\n", status_code=403)
         if not self._authorized(request):
             log.warning("fsapi_refused", reason="bad or missing basic auth", peer=peer)
-            REQUESTS.labels("-", "refused").inc()
+            _count("-", "refused")
             return PlainTextResponse("credentials required\n", status_code=401,
                                      headers={"www-authenticate": 'Basic realm="hibiki-fsapi"'})
         body = await request.body()
         if len(body) > self._max_body:
             log.warning("fsapi_not_found", reason=f"body of {len(body)} bytes is over the limit", peer=peer)
-            REQUESTS.labels("-", "bad_request").inc()
+            _count("-", "bad_request")
             return Response(documents.NOT_FOUND, media_type=XML)
         try:
             fs_request = parse(body)
         except BadRequest as exc:
             log.warning("fsapi_not_found", reason=f"malformed request: {exc}", peer=peer)
-            REQUESTS.labels("-", "bad_request").inc()
+            _count("-", "bad_request")
             return Response(documents.NOT_FOUND, media_type=XML)
         if fs_request.section == "dialplan" and fs_request.get("Caller-Destination-Number").startswith("*7"):
             changed = await self._feature_code(fs_request)
             if changed is not None:
-                REQUESTS.labels("dialplan", "found").inc()
+                _count("dialplan", "found")
                 return Response(changed, media_type=XML)
         try:
             result = answer(fs_request, self._view, self._guard, callcontrol=self._callcontrol)
         except BadRequest as exc:  # a field read while answering was malformed
             log.warning("fsapi_not_found", reason=f"malformed request: {exc}", peer=peer)
-            REQUESTS.labels(fs_request.section, "bad_request").inc()
+            _count(fs_request.section, "bad_request")
             return Response(documents.NOT_FOUND, media_type=XML)
         if result.block is not None:
             tenant = result.tenant or "platform"
@@ -133,6 +140,6 @@ class FsapiEndpoint:
             log.info("fsapi_not_found", reason=result.reason, tenant=result.tenant or None,
                      section=fs_request.section, action=fs_request.action or None,
                      call_uuid=fs_request.get("Unique-ID") or fs_request.get("Channel-Call-UUID") or None)
-        REQUESTS.labels(fs_request.section, result.outcome).inc()
+        _count(fs_request.section, result.outcome)
         LATENCY.observe(time.perf_counter() - started)
         return Response(result.document, media_type=XML)
