@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from fsemu import FreeSwitchEmulator
+from fsemu.post_vars import whitelist
 from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.directory.app import main
 from hibiki.directory.config import DirectoryConfig
@@ -49,18 +50,32 @@ async def office(tmp_path: Path, nats_server: Any, nats_client: Any, authority: 
         callee = await post("/api/v1/tenants/nagaoka/users", {"username": "suzuki", "extension": "1001"})
         for user, device in ((caller, "d1000"), (callee, "d1001")):
             await post("/api/v1/tenants/nagaoka/devices", {"user_id": user["id"], "sip_username": device,
-                                                           "password": "twelve chars!"})
+                                                           "password": PASSWORD})
         yield Office(f"http://127.0.0.1:{config.port}/fsapi", "nagaoka", caller, callee)
     await applied.unsubscribe()
 
 
+PASSWORD = "twelve chars!"
+XML_CURL_CONF = Path(__file__).resolve().parents[3] / "freeswitch" / "conf" / "autoload_configs" / "xml_curl.conf.xml"
+
+
 async def place(office: Office, destination: str, endpoints: dict[str, object] | None = None,
-                authenticated: bool = True) -> Any:
+                authenticated: bool = True, registered: dict[str, str] | None = None) -> Any:
+    """A call placed on a fresh emulator. ``registered``: devices (SIP username -> contact
+    host) that REGISTER first through the directory, so ``${sofia_contact()}`` finds them;
+    ``endpoints`` may then name a device by its SIP username."""
     variables = {"hibiki_tenant": office.tenant, "hibiki_user": office.caller["id"],
                  "domain_name": DOMAIN} if authenticated else {}
-    async with FreeSwitchEmulator() as emu:
+    directory = {"directory_url": office.fsapi, "directory_post_vars": whitelist(XML_CURL_CONF)} if registered else {}
+    async with FreeSwitchEmulator(**directory) as emu:   # type: ignore[arg-type]
+        scripted = dict(endpoints or {})
+        for device, host in (registered or {}).items():
+            result = await emu.register(device, DOMAIN, PASSWORD, device_contact=f"sip:{device}@{host}:5060")
+            assert result.ok, result
+            if device in scripted:
+                scripted[emu.sofia_contact(f"*/{device}@{DOMAIN}")] = scripted.pop(device)
         call = await emu.place_call(destination=destination, caller_id_number="1000", domain=DOMAIN,
-                                    dialplan_url=office.fsapi, variables=variables, answering_endpoints=endpoints)
+                                    dialplan_url=office.fsapi, variables=variables, answering_endpoints=scripted)
         await asyncio.wait_for(call.finished, 10)
         return call
 
@@ -176,16 +191,20 @@ async def test_ring_groups_ring_together_or_in_turn(office: Office, authority: T
         "name": "soumu", "extension": "3000", "members": members, "ring_seconds": 15,
         "no_answer_kind": "voicemail", "no_answer_target": office.callee["id"]})
     assert reply.status_code == 201, reply.text
-    together = await place(office, "3000", {f"user/1001@{DOMAIN}": 1})
-    assert ("bridge", f"user/1000@{DOMAIN},user/1001@{DOMAIN}") in together.executed
+    phones = {"d1000": "192.0.2.10", "d1001": "192.0.2.11"}
+    together = await place(office, "3000", {"d1001": 1}, registered=phones)
+    legs = [f"[sip_invite_domain={DOMAIN},presence_id={ext}@{DOMAIN}]sofia/internal/sip:d{ext}@192.0.2.1{ext[-1]}:5060"
+            for ext in ("1000", "1001")]
+    assert ("bridge", ",".join(legs)) in together.executed           # every device of every member at once
+    assert together.variables["hibiki_ring_group"] and together.hangup_cause == "NORMAL_CLEARING"
     assert together.variables["call_timeout"] == "15" and "voicemail" not in apps(together)
     nobody = await place(office, "3000")
     assert nobody.executed[-1] == ("voicemail", f"default {DOMAIN} 1001")
     group_id = reply.json()["id"]
     await admin_call(office, authority, nats_client, "PATCH", f"/api/v1/tenants/nagaoka/ring_groups/{group_id}",
                      {"strategy": "sequential", "ring_seconds": 10})
-    in_turn = await place(office, "3000", {f"user/1001@{DOMAIN}": 1})
-    assert ("bridge", f"[leg_timeout=10]user/1000@{DOMAIN}|[leg_timeout=10]user/1001@{DOMAIN}") in in_turn.executed
+    in_turn = await place(office, "3000", {"d1001": 1}, registered=phones)
+    assert ("bridge", "|".join(leg.replace("[", "[leg_timeout=10,") for leg in legs)) in in_turn.executed
     clash = await admin_call(office, authority, nats_client, "POST", "/api/v1/tenants/nagaoka/users",
                              {"username": "x", "extension": "3000"})
     assert clash.status_code == 409 and clash.json()["error_id"] == "extension-taken"
@@ -224,9 +243,13 @@ async def test_pickup_and_park(office: Office, authority: TokenAuthority, nats_c
     for user in (office.caller, office.callee):
         await admin_call(office, authority, nats_client, "PATCH", f"/api/v1/tenants/nagaoka/users/{user['id']}",
                          {"pickup_group": "soumu", "park_group": "floor2"})
-    ringing = await place(office, "1001", {f"user/1001@{DOMAIN}": 1})
+    ringing = await place(office, "1001", {"d1001": 1}, registered={"d1001": "192.0.2.11"})
     assert ("hash", f"insert/{DOMAIN}-last_dial_ext/1001/{ringing.uuid}") in ringing.executed   # ${uuid} expanded
-    assert ("bridge", f"user/1001@{DOMAIN},pickup/soumu@{DOMAIN}") in ringing.executed
+    assert ("bridge", f"[sip_invite_domain={DOMAIN},presence_id=1001@{DOMAIN}]sofia/internal/sip:d1001@192.0.2.11:5060"
+                      f",pickup/soumu@{DOMAIN}") in ringing.executed
+    unregistered = await place(office, "1001")
+    assert ("bridge", f"[sip_invite_domain={DOMAIN},presence_id=1001@{DOMAIN}]error/user_not_registered"
+                      f",pickup/soumu@{DOMAIN}") in unregistered.executed
     assert (await place(office, "*8")).executed == [("pickup", f"soumu@{DOMAIN}")]
     directed = await place(office, "**1001")
     assert directed.executed[0][0] == "intercept"          # ${hash(select/...)} is FreeSWITCH's to expand
@@ -305,3 +328,28 @@ async def test_named_classes_of_service_govern_their_users(office: Office, autho
     unknown = await admin_call(office, authority, nats_client, "PATCH",
                                f"/api/v1/tenants/nagaoka/users/{office.callee['id']}", {"service_class_id": "nope"})
     assert unknown.status_code == 422 and unknown.json()["error_id"] == "invalid-service_class_id"
+
+
+async def test_ivr_branches_that_leave_callcontrol_are_routed_here(office: Office, authority: TokenAuthority,
+                                                                    nats_client: Any) -> None:
+    """callcontrol's IVR transfers a call to hibiki_route_<kind>_<target>: ring group, voicemail
+    box or outside number, routed like everything else (a caller cannot pick premium numbers)."""
+    await setup_outbound(office, authority, nats_client, port_of(office),
+                         {"outbound_gateway": "carrier1", "representative_number": "0258123456"}, {})
+    group = await admin_call(office, authority, nats_client, "POST", "/api/v1/tenants/nagaoka/ring_groups", {
+        "name": "kosekika", "extension": "3100", "members": [office.callee["id"]], "ring_seconds": 20})
+    to_group = await place(office, f"hibiki_route_ring_group_{group.json()['id']}", {"d1001": 1},
+                           registered={"d1001": "192.0.2.11"})
+    assert to_group.variables["hibiki_ring_group"] == group.json()["id"]
+    assert any(a == "bridge" and "sip:d1001@192.0.2.11" in d for a, d in to_group.executed)
+    mailbox = await place(office, "hibiki_route_voicemail_1001")
+    assert mailbox.executed[-1] == ("voicemail", f"default {DOMAIN} 1001")
+    outside = await place(office, "hibiki_route_external_0258999999", {"sofia/gateway/carrier1/0258999999": 1})
+    assert ("bridge", "sofia/gateway/carrier1/0258999999") in outside.executed
+    assert outside.variables["effective_caller_id_number"] == "0258123456"
+    premium = await place(office, "hibiki_route_external_0990123456")
+    assert premium.hangup_cause == "OUTGOING_CALL_BARRED"
+    for missing in ("hibiki_route_voicemail_9999", "hibiki_route_ring_group_nothing"):
+        gone = await place(office, missing)
+        assert gone.hangup_cause in ("UNALLOCATED_NUMBER", "NORMAL_TEMPORARY_FAILURE"), missing
+        assert ("playback", "ivr/ivr-that_was_an_invalid_entry.wav") in gone.executed

@@ -49,6 +49,13 @@ FAILED_PROMPT = "ivr/ivr-call_cannot_be_completed_as_dialed.wav"
 CALLER_ID_PREFIXES = {"*81": "direct", "*82": "representative"}
 NOT_OUTBOUND = frozenset({NumberKind.EXTENSION, NumberKind.FEATURE_CODE, NumberKind.UNKNOWN, NumberKind.INVALID})
 FORWARD = re.compile(r"^hibiki_fwd_([0-9a-f-]{36})_([A-Z_]*)$")
+# Where callcontrol's IVR sends a call that leaves it (transfer <this> XML <context>): the
+# routing stays here. Extensions are transferred as themselves.
+IVR_ROUTE = re.compile(r"^hibiki_route_(ring_group|voicemail|external)_([A-Za-z0-9_+-]{1,64})$")
+# An IVR forwarding to an outside number: the tenant's representative number, no premium or
+# international destinations (the IVR's author chose the number; callers only pick a branch).
+IVR_CALLER = UserEntry(id="ivr", username="ivr",
+                       outbound_classes=frozenset({"domestic", "mobile", "free", "ip", "navi"}))
 FORWARD_ON = {"USER_BUSY": "forward_busy", "NO_ANSWER": "forward_no_answer", "NO_USER_RESPONSE": "forward_no_answer",
               "ALLOTTED_TIMEOUT": "forward_no_answer", "USER_NOT_REGISTERED": "forward_unregistered",
               "SUBSCRIBER_ABSENT": "forward_unregistered"}
@@ -86,7 +93,7 @@ class Plan:
         if user.extension:  # directed pickup (**<ext>) finds the ringing call here (mod_hash)
             actions.append(_action("hash", f"insert/{self.tenant.domain}-last_dial_ext/{user.extension}/${{uuid}}"))
         if user.pickup_group:  # group pickup (*8): mod_dptools' pickup endpoint rings along
-            dial += f",pickup/{user.pickup_group}@{self.tenant.domain}"
+            dial = ",".join(self.device_legs(user)) + f",pickup/{user.pickup_group}@{self.tenant.domain}"
         return actions + [
             _action("bridge", dial),
             _action("transfer", f"hibiki_fwd_{user.id}_${{originate_disposition}} XML {self.context}"),
@@ -121,16 +128,28 @@ class Plan:
             return [_action("answer"), _action("voicemail", f"default {self.tenant.domain} {user.extension}")]
         return [_action("hangup", cause)]
 
+    def device_legs(self, user: UserEntry, leg_vars: str = "") -> list[str]:
+        """One leg per device of ``user``, for a bridge of several legs.
+
+        ``user/<ext>@<domain>`` would ring every device only when it is the bridge's one leg:
+        in a forked dial FreeSWITCH originates it with SOF_NOBLOCK and calls just the first
+        element of the user's dial-string ("Only calling the first element in the list in
+        this mode", switch_ivr_originate.c). So a multi-leg bridge names the devices' contacts."""
+        domain, who = self.tenant.domain, user.extension or user.username
+        prefix = f"[{leg_vars + ',' if leg_vars else ''}sip_invite_domain={domain},presence_id={who}@{domain}]"
+        if not user.devices:
+            return [prefix + "error/user_not_registered"]
+        return [f"{prefix}${{sofia_contact(*/{device}@{domain})}}" for device in user.devices]
+
     def group(self, group: RingGroupEntry) -> Actions:
         members = [self.tenant.users[m] for m in group.members if m in self.tenant.users]
-        legs = [f"user/{u.extension or u.username}@{self.tenant.domain}" for u in members]
         actions = [_action("set", f"hibiki_ring_group={group.id}"), _action("set", "continue_on_fail=true"),
                    _action("set", "hangup_after_bridge=true")]
-        if group.strategy == "sequential":
-            dial = "|".join(f"[leg_timeout={group.ring_seconds}]{leg}" for leg in legs)
+        if group.strategy == "sequential":   # one member after the other, all of a member's devices at once
+            dial = "|".join(",".join(self.device_legs(u, f"leg_timeout={group.ring_seconds}")) for u in members)
         else:
             actions.append(_action("set", f"call_timeout={group.ring_seconds}"))
-            dial = ",".join(legs)
+            dial = ",".join(leg for u in members for leg in self.device_legs(u))
         if dial:
             actions.append(_action("bridge", dial))
         return actions + (self.route(group.no_answer) if group.no_answer else [_action("hangup", "NO_ANSWER")])
@@ -160,6 +179,19 @@ class Plan:
             return self.controller(route, fallback)
         return [_action("log", f"ERR route to a missing {route.kind} {route.target}"), _action("answer"),
                 _action("playback", UNALLOCATED_PROMPT), _action("hangup", "NORMAL_TEMPORARY_FAILURE")]
+
+    def from_ivr(self, kind: str, target: str) -> Actions:
+        """A branch of callcontrol's IVR that leaves it: a ring group (id), a voicemail box
+        (extension) or an outside number. Whatever no longer exists gets the unallocated prompt."""
+        if kind == "ring_group":
+            return self.route(Route("ring_group", target))
+        if kind == "voicemail" and target in self.tenant.extensions:
+            return self.voicemail(self.tenant.users[self.tenant.extensions[target]])
+        if kind == "external":
+            outside = self.outbound(IVR_CALLER, target)
+            if outside is not None:
+                return outside
+        return [_action("log", f"ERR IVR branch to a missing {kind} {target}"), *unallocated()]
 
     def outbound(self, caller: UserEntry, destination: str) -> Actions | None:
         """A call to the public network: the class-of-service check, the caller ID, the carrier."""
@@ -241,11 +273,12 @@ def _hops(request: FsRequest) -> int:
 
 
 def answer_did(request: FsRequest, tenant: TenantView, did: DidEntry, at: datetime,
-               callcontrol: str = "127.0.0.1:8084") -> str:
-    """An inbound call on one of the tenant's numbers, routed by the number's schedule."""
+               callcontrol: str = "127.0.0.1:8084", decision: tuple[Route, str] | None = None) -> str:
+    """An inbound call on one of the tenant's numbers, routed by the number's schedule
+    (``decision``: the route and branch ``did.route_at(at)`` gave, if the caller has it already)."""
     destination = request.get("Caller-Destination-Number")
     context = request.get("Caller-Context") or "public"
-    route, branch = did.route_at(at)
+    route, branch = decision if decision is not None else did.route_at(at)
     prelude = [_action("set", f"hibiki_tenant={tenant.tenant_id}"), _action("set", f"hibiki_did={did.number}"),
                _action("set", f"hibiki_branch={branch}")]
     actions = prelude + Plan(tenant, context, callcontrol=callcontrol).route(route, fallback=did.closed)
@@ -264,6 +297,8 @@ def answer_internal(request: FsRequest, tenant: TenantView, callcontrol: str = "
                                                               transferor(request, tenant))
     elif destination in tenant.extensions:
         name, actions = "hibiki-internal", plan.user(tenant.users[tenant.extensions[destination]])
+    elif (route := IVR_ROUTE.match(destination)) is not None:
+        name, actions = "hibiki-ivr-route", plan.from_ivr(route.group(1), route.group(2))
     elif destination in tenant.group_extensions:
         name, actions = "hibiki-ring-group", plan.group(tenant.ring_groups[tenant.group_extensions[destination]])
     elif (feature := plan.feature_code(caller, destination)) is not None:
