@@ -175,7 +175,7 @@ def round_trip(users: list[dict[str, Any]], encoding: str) -> tuple[list[dict[st
     stored = [schemas.UserIn.model_validate(u).model_dump() for u in users]   # as the API would store them
     text = csvio.export(USERS, [{**u, "id": f"id{n}"} for n, u in enumerate(stored)], {})
     body, _ = csvio.encode(text, encoding)
-    items, errors = parse(csvio.decode(body))
+    items, errors = parse(csvio.decode(body, encoding if encoding != "utf-8" else None))
     assert errors == []
     return stored, [i.values for i in items]
 
@@ -194,3 +194,13 @@ def test_the_same_through_shift_jis(users: list[dict[str, Any]]) -> None:
     # Shift_JIS has one tilde: the wave dash comes back as the full-width tilde Excel shows for it
     assert back == [{k: v.translate(csvio.CP932_SPELLING) if isinstance(v, str) else v for k, v in u.items()}
                     for u in stored]
+
+
+def test_a_short_shift_jis_file_that_is_also_utf8_needs_the_encoding_named() -> None:
+    body = "username,direct_number\r\nx,邊～\r\n".encode("cp932")
+    assert "邊" not in csvio.decode(body)                       # guessed as UTF-8: valid, but wrong
+    assert "邊～" in csvio.decode(body, "shift_jis")             # ?encoding=shift_jis on the import
+    with pytest.raises(csvio.CsvError, match="not Shift_JIS"):
+        csvio.decode(b"\x81", "cp932")
+    with pytest.raises(csvio.CsvError, match="say utf-8 or shift_jis"):
+        csvio.decode(b"a", "latin-1")

@@ -134,8 +134,21 @@ SPECS: dict[str, Spec] = {s.name: s for s in (
 
 
 # --- reading -----------------------------------------------------------------------------
-def decode(data: bytes) -> str:
-    """The text of an upload: UTF-8 (with or without BOM), else Shift_JIS (cp932)."""
+SJIS_NAMES = frozenset({"shift_jis", "shift-jis", "sjis", "cp932", "windows-31j", "ms932"})
+
+
+def decode(data: bytes, encoding: str | None = None) -> str:
+    """The text of an upload: UTF-8 (with or without BOM), else Shift_JIS (cp932).
+
+    ``encoding`` (``utf-8`` or ``shift_jis``, e.g. from ``?encoding=``) settles it when the
+    caller knows: a short Shift_JIS file can also be valid UTF-8 (``邊～`` is ``粁``` in UTF-8)."""
+    if encoding is not None and encoding.strip().lower() in SJIS_NAMES:
+        try:
+            return data.decode("cp932")
+        except UnicodeDecodeError as exc:
+            raise CsvError("invalid-encoding", f"the file is not Shift_JIS: {_where(data, exc.start)}") from None
+    if encoding is not None and encoding.strip().lower().replace("_", "-") not in ("utf-8", "utf8"):
+        raise CsvError("invalid-encoding", f"encoding {encoding[:20]!r}: say utf-8 or shift_jis")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise CsvError("invalid-encoding", "the file is UTF-16 (Excel's 'Unicode text'); save it as 'CSV UTF-8'")
     if data.startswith(codecs.BOM_UTF8):

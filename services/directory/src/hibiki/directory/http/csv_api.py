@@ -60,7 +60,7 @@ class CsvApi:
         if request.headers.get("content-type", "").startswith("multipart/"):
             return error_response(415, "unsupported-media-type",
                                   "send the CSV file itself as the body (Content-Type: text/csv), not a form")
-        records = csvio.read(spec, csvio.decode(await _body(request)))
+        records = csvio.read(spec, csvio.decode(await _body(request), request.query_params.get("encoding")))
         result = await asyncio.to_thread(self.bulk.import_rows, spec, request.path_params["tenant"], records, dry_run)
         if result.errors:
             bad = len({e.line for e in result.errors})
