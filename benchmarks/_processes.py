@@ -88,6 +88,7 @@ def directory_command() -> list[str]:
 
 def directory_env(data_dir: Path, nats_url: str, port: int, secret: str) -> dict[str, str]:
     return {"HIBIKI_DATA_DIR": str(data_dir), "HIBIKI_NATS_URL": nats_url, "HIBIKI_DIRECTORY_PORT": str(port),
+            "HIBIKI_DIRECTORY_GRPC_PORT": "0",
             "HIBIKI_DIRECTORY_DATABASE_URL": f"sqlite:///{data_dir / 'directory.sqlite'}",
             "HIBIKI_LOG_LEVEL": "warning", "HIBIKI_AUTH_SECRET": secret}
 

@@ -27,7 +27,7 @@ async def test_ivr_number_through_directory_and_callcontrol(tmp_path: Path, nats
                                                             authority: TokenAuthority) -> None:
     env = {"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}
     control = dataclasses.replace(CallControlConfig.from_env(env), port=free_port(), esl_port=free_port())
-    directory = dataclasses.replace(DirectoryConfig.from_env(env), port=free_port(),
+    directory = dataclasses.replace(DirectoryConfig.from_env(env), port=free_port(), grpc_port=free_port(),
                                     callcontrol_address=f"127.0.0.1:{control.esl_port}")
     headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
     started = await nats_client.subscribe("hibiki.zama.call.started")
@@ -44,6 +44,10 @@ async def test_ivr_number_through_directory_and_callcontrol(tmp_path: Path, nats
 
             await post("/api/v1/tenants", {"id": "zama", "domain": DOMAIN})
             staff = await post("/api/v1/tenants/zama/users", {"username": "madoguchi", "extension": "2100"})
+            await post("/api/v1/tenants/zama/ivrs", {
+                "id": "mynumber-hotline", "name": "マイナンバー", "root_menu": "top",
+                "menus": [{"id": "top", "greeting": {"text": "マイナンバーのお問い合わせです。"},
+                           "choices": {"1": {"extension": "2100"}}}]})
             await post("/api/v1/tenants/zama/dids", {
                 "number": "046-252-1111", "target_kind": "ivr", "target": "mynumber-hotline",
                 "closed_kind": "voicemail", "closed_target": staff["id"]})

@@ -363,7 +363,7 @@ def test_services_run_the_one_image_with_their_environment(path: Path) -> None:
 def test_service_ports(path: Path) -> None:
     services = {d["metadata"]["name"]: d for d in of_kind(render(path), "Service")}
     expected = {
-        "directory": {8080},
+        "directory": {8080, 50052},
         "callcontrol": {8084, 8085},
         "acd": {50051, 8081},
         "recording": {8082},
@@ -620,7 +620,8 @@ def test_xml_curl_binds_exactly_directory_and_dialplan_to_hibiki_fsapi() -> None
         names = dict(params(conf))
         assert names.get("disable-100-continue") == "true"
         assert int(names.get("timeout", "0")) > 0
-        assert "enable-post-var" not in names
+        posted = [value for name, value in params(conf) if name == "enable-post-var"]
+        assert {"Caller-Destination-Number", "variable_hibiki_tenant", "sip_auth_response"} <= set(posted)
 
 
 def test_modules_hibiki_needs_and_none_it_must_not_load() -> None:

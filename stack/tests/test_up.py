@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 
 def stack_env(tmp_path: Path) -> dict[str, str]:
-    names = ["DIRECTORY_PORT", "CALLCONTROL_PORT", "CALLCONTROL_ESL_PORT", "ACD_PORT", "ACD_GRPC_PORT",
+    names = ["DIRECTORY_PORT", "DIRECTORY_GRPC_PORT", "CALLCONTROL_PORT", "CALLCONTROL_ESL_PORT", "ACD_PORT", "ACD_GRPC_PORT",
              "RECORDING_PORT", "ANALYTICS_PORT"]
     env = {f"HIBIKI_{n}": str(free_port()) for n in names}
     env["HIBIKI_NATS_URL"] = f"nats://127.0.0.1:{free_port()}"

@@ -26,7 +26,7 @@ from support.servers import free_port, running
 async def api(tmp_path: Path, nats_server: Any, authority: TokenAuthority) -> AsyncIterator[httpx.AsyncClient]:
     config = dataclasses.replace(
         DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}),
-        port=free_port())
+        port=free_port(), grpc_port=free_port())
     async with running(main, config):
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.port}") as client:
             yield client

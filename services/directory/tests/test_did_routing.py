@@ -40,7 +40,7 @@ class City:
 async def city(tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> AsyncIterator[City]:
     config = dataclasses.replace(
         DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}),
-        port=free_port())
+        port=free_port(), grpc_port=free_port())
     headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
     applied = await nats_client.subscribe("hibiki.*.config.applied")
     await nats_client.flush()  # the server knows the subscription before we act
@@ -135,6 +135,13 @@ async def test_bad_numbers_targets_and_schedules_are_refused(city: City) -> None
 
 
 async def test_ivr_numbers_go_to_callcontrol_with_a_fallback(city: City) -> None:
+    missing = await city.post("/api/v1/tenants/shiojiri/dids", {
+        "number": "0263-52-5555", "target_kind": "ivr", "target": "main-menu"})
+    assert missing.status_code == 422 and missing.json()["details"]["field"] == "target"   # no such IVR yet
+    ivr = await city.post("/api/v1/tenants/shiojiri/ivrs", {
+        "id": "main-menu", "name": "代表", "root_menu": "top",
+        "menus": [{"id": "top", "greeting": {"text": "お電話ありがとうございます。"}, "choices": {"1": {"extension": "2001"}}}]})
+    assert ivr.status_code == 201, ivr.text
     reply = await city.post("/api/v1/tenants/shiojiri/dids", {
         "number": "0263-52-5555", "target_kind": "ivr", "target": "main-menu",
         "closed_kind": "voicemail", "closed_target": city.user["id"]})

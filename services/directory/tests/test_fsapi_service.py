@@ -27,7 +27,8 @@ NOT_FOUND = documents.NOT_FOUND.encode()
 
 def make_config(tmp_path: Path, nats_url: str, **overrides: Any) -> DirectoryConfig:
     config = DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_url,
-                                       "HIBIKI_DIRECTORY_PORT": str(free_port())})
+                                       "HIBIKI_DIRECTORY_PORT": str(free_port()),
+                                       "HIBIKI_DIRECTORY_GRPC_PORT": str(free_port())})
     return dataclasses.replace(config, **overrides)
 
 

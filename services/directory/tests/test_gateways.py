@@ -92,7 +92,7 @@ def test_the_document_is_what_sofia_parses_with_every_value_escaped() -> None:
 async def config(tmp_path: Path, nats_server: Any, authority: TokenAuthority) -> AsyncIterator[DirectoryConfig]:
     config = dataclasses.replace(
         DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}),
-        port=free_port())
+        port=free_port(), grpc_port=free_port())
     async with running(main, config):
         yield config
 

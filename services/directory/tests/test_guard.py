@@ -89,7 +89,7 @@ class Replicas:
 async def replicas(tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> AsyncIterator[Replicas]:
     base = DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url,
                                      "HIBIKI_DIRECTORY_AUTH_MAX_FAILURES": "3"})
-    configs = [dataclasses.replace(base, port=free_port()) for _ in range(2)]   # one store, two replicas
+    configs = [dataclasses.replace(base, port=free_port(), grpc_port=free_port()) for _ in range(2)]   # one store, two replicas
     applied = await nats_client.subscribe("hibiki.lab.config.applied")
     await nats_client.flush()  # the server knows the subscription before we act
     async with AsyncExitStack() as stack:

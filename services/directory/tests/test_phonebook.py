@@ -43,7 +43,7 @@ def test_folding_is_idempotent_and_total(text: str) -> None:
 async def api(tmp_path: Path, nats_server: Any, authority: TokenAuthority) -> AsyncIterator[httpx.AsyncClient]:
     config = dataclasses.replace(
         DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}),
-        port=free_port())
+        port=free_port(), grpc_port=free_port())
     headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
     async with running(main, config), httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.port}",
                                                          headers=headers) as client:

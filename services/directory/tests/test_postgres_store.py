@@ -47,7 +47,8 @@ SCHEDULE = {
 def directory_config(tmp_path: Path, nats_url: str, database_url: str) -> DirectoryConfig:
     config = DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_url,
                                        "HIBIKI_DIRECTORY_DATABASE_URL": database_url,
-                                       "HIBIKI_DIRECTORY_PORT": str(free_port())})
+                                       "HIBIKI_DIRECTORY_PORT": str(free_port()),
+                                       "HIBIKI_DIRECTORY_GRPC_PORT": str(free_port())})
     assert config.database_url == database_url
     return config
 

@@ -24,7 +24,7 @@ SERVICES: dict[str, ServiceSpec] = {
     spec.name: spec
     for spec in (
         ServiceSpec("directory", "hibiki.directory.app", "HIBIKI_DIRECTORY_PORT", 8080,
-                    (("mod_xml_curl", "POST http://{host}:{port}/fsapi"),)),
+                    (("mod_xml_curl", "POST http://{host}:{port}/fsapi"), ("gRPC", "{host}:{directory_grpc_port}"))),
         ServiceSpec("callcontrol", "hibiki.callcontrol.app", "HIBIKI_CALLCONTROL_PORT", 8085,
                     (("event socket", "{host}:{esl_port} (dialplan: socket {host}:{esl_port} async full)"),)),
         ServiceSpec("acd", "hibiki.acd.app", "HIBIKI_ACD_PORT", 8081, (("gRPC", "{host}:{grpc_port}"),)),

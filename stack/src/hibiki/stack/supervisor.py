@@ -94,7 +94,8 @@ class Stack:
         env.setdefault("HIBIKI_NATS_URL", f"nats://{HOST}:{NATS_PORT}")
         nats_port = urlparse(env["HIBIKI_NATS_URL"]).port or NATS_PORT
         extra_ports = {"esl_port": env.get("HIBIKI_CALLCONTROL_ESL_PORT", "8084"),
-                       "grpc_port": env.get("HIBIKI_ACD_GRPC_PORT", "50051")}
+                       "grpc_port": env.get("HIBIKI_ACD_GRPC_PORT", "50051"),
+                       "directory_grpc_port": env.get("HIBIKI_DIRECTORY_GRPC_PORT", "50052")}
         env["PYTHONUNBUFFERED"] = "1"
         load_authority(Env.load(environ=env), self.root)  # create the shared secret once, before the services
         _say(f"hibiki: starting the stack, data in {self.root}")

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from hibiki.directory.v1 import directory_pb2 as hibiki_dot_directory_dot_v1_dot_directory__pb2
+from hibiki.directory.v1 import ivr_pb2 as hibiki_dot_directory_dot_v1_dot_ivr__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -51,6 +52,11 @@ class DirectoryServiceStub:
                 request_serializer=hibiki_dot_directory_dot_v1_dot_directory__pb2.GetTenantVersionRequest.SerializeToString,
                 response_deserializer=hibiki_dot_directory_dot_v1_dot_directory__pb2.TenantVersion.FromString,
                 _registered_method=True)
+        self.GetIvr = channel.unary_unary(
+                '/hibiki.directory.v1.DirectoryService/GetIvr',
+                request_serializer=hibiki_dot_directory_dot_v1_dot_directory__pb2.GetIvrRequest.SerializeToString,
+                response_deserializer=hibiki_dot_directory_dot_v1_dot_ivr__pb2.Ivr.FromString,
+                _registered_method=True)
 
 
 class DirectoryServiceServicer:
@@ -76,6 +82,14 @@ class DirectoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetIvr(self, request, context):
+        """An IVR with every schedule switch's active_branch decided at `at` (default: now).
+        NOT_FOUND when the tenant or the IVR does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DirectoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -93,6 +107,11 @@ def add_DirectoryServiceServicer_to_server(servicer, server):
                     servicer.GetTenantVersion,
                     request_deserializer=hibiki_dot_directory_dot_v1_dot_directory__pb2.GetTenantVersionRequest.FromString,
                     response_serializer=hibiki_dot_directory_dot_v1_dot_directory__pb2.TenantVersion.SerializeToString,
+            ),
+            'GetIvr': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIvr,
+                    request_deserializer=hibiki_dot_directory_dot_v1_dot_directory__pb2.GetIvrRequest.FromString,
+                    response_serializer=hibiki_dot_directory_dot_v1_dot_ivr__pb2.Ivr.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +197,33 @@ class DirectoryService:
             '/hibiki.directory.v1.DirectoryService/GetTenantVersion',
             hibiki_dot_directory_dot_v1_dot_directory__pb2.GetTenantVersionRequest.SerializeToString,
             hibiki_dot_directory_dot_v1_dot_directory__pb2.TenantVersion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIvr(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hibiki.directory.v1.DirectoryService/GetIvr',
+            hibiki_dot_directory_dot_v1_dot_directory__pb2.GetIvrRequest.SerializeToString,
+            hibiki_dot_directory_dot_v1_dot_ivr__pb2.Ivr.FromString,
             options,
             channel_credentials,
             insecure,

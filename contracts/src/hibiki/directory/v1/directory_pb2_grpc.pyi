@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from grpc import aio as _aio
 from hibiki.directory.v1 import directory_pb2 as _directory_pb2
+from hibiki.directory.v1 import ivr_pb2 as _ivr_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys
@@ -38,6 +39,10 @@ class DirectoryServiceStub:
     GetUser: _grpc.UnaryUnaryMultiCallable[_directory_pb2.GetUserRequest, _directory_pb2.User]
     ResolveNumber: _grpc.UnaryUnaryMultiCallable[_directory_pb2.ResolveNumberRequest, _directory_pb2.NumberRoute]
     GetTenantVersion: _grpc.UnaryUnaryMultiCallable[_directory_pb2.GetTenantVersionRequest, _directory_pb2.TenantVersion]
+    GetIvr: _grpc.UnaryUnaryMultiCallable[_directory_pb2.GetIvrRequest, _ivr_pb2.Ivr]
+    """An IVR with every schedule switch's active_branch decided at `at` (default: now).
+    NOT_FOUND when the tenant or the IVR does not exist.
+    """
 
 @_typing.type_check_only
 class DirectoryServiceAsyncStub(DirectoryServiceStub):
@@ -49,6 +54,10 @@ class DirectoryServiceAsyncStub(DirectoryServiceStub):
     GetUser: _aio.UnaryUnaryMultiCallable[_directory_pb2.GetUserRequest, _directory_pb2.User]  # type: ignore[assignment]
     ResolveNumber: _aio.UnaryUnaryMultiCallable[_directory_pb2.ResolveNumberRequest, _directory_pb2.NumberRoute]  # type: ignore[assignment]
     GetTenantVersion: _aio.UnaryUnaryMultiCallable[_directory_pb2.GetTenantVersionRequest, _directory_pb2.TenantVersion]  # type: ignore[assignment]
+    GetIvr: _aio.UnaryUnaryMultiCallable[_directory_pb2.GetIvrRequest, _ivr_pb2.Ivr]  # type: ignore[assignment]
+    """An IVR with every schedule switch's active_branch decided at `at` (default: now).
+    NOT_FOUND when the tenant or the IVR does not exist.
+    """
 
 class DirectoryServiceServicer(metaclass=_abc_1.ABCMeta):
     """Lookups other services need from the configuration of record (the admin API
@@ -75,5 +84,15 @@ class DirectoryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _directory_pb2.GetTenantVersionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_directory_pb2.TenantVersion, _abc.Awaitable[_directory_pb2.TenantVersion]]: ...
+
+    @_abc_1.abstractmethod
+    def GetIvr(
+        self,
+        request: _directory_pb2.GetIvrRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ivr_pb2.Ivr, _abc.Awaitable[_ivr_pb2.Ivr]]:
+        """An IVR with every schedule switch's active_branch decided at `at` (default: now).
+        NOT_FOUND when the tenant or the IVR does not exist.
+        """
 
 def add_DirectoryServiceServicer_to_server(servicer: DirectoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

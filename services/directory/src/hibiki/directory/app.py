@@ -13,6 +13,7 @@ from hibiki.common.config import Env
 from hibiki.common.http import HttpServer, build_app
 from hibiki.common.lifecycle import NatsComponent, run_until_stopped
 from hibiki.common.net import bind_tcp
+from hibiki.common.rpc import GrpcServer
 from hibiki.directory.config import DirectoryConfig
 from hibiki.directory.guard import AuthGuard
 from hibiki.directory.http.admin import AdminApi
@@ -24,6 +25,8 @@ from hibiki.directory.http.search import search_route
 from hibiki.directory.nats.notifier import ConfigNotifier
 from hibiki.directory.nats.security_watch import SecurityWatch
 from hibiki.directory.nats.config_watch import ConfigWatch
+from hibiki.directory.rpc.service import DirectoryService
+from hibiki.directory.v1 import directory_pb2_grpc
 from hibiki.directory.storage.repository import ConfigRepository
 from hibiki.directory.storage.database import load_tenants, open_store
 from hibiki.directory.view import DirectoryView
@@ -62,10 +65,13 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
         readiness=readiness,
     )
     http = HttpServer(app, sock)
+    grpc_server = GrpcServer(authority, config.host, config.grpc_port, "directory gRPC")
+    directory_pb2_grpc.add_DirectoryServiceServicer_to_server(DirectoryService(view, authority), grpc_server.server)
     await run_until_stopped(
         stop, [NatsComponent(nc), ConfigWatch(nc, engine, view, resync_seconds=config.resync_seconds),
-               SecurityWatch(nc, guard), http], ready,
+               SecurityWatch(nc, guard), grpc_server, http], ready,
         url=f"http://{config.host}:{http.port}", fsapi=f"http://{config.host}:{http.port}/fsapi",
+        grpc=f"{config.host}:{config.grpc_port}",
         tenants=len(view),
     )
     engine.dispose()

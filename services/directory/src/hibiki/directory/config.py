@@ -15,6 +15,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 class DirectoryConfig:
     host: str
     port: int
+    grpc_port: int
     database_url: str
     nats_url: str
     data_dir: Path
@@ -41,6 +42,7 @@ class DirectoryConfig:
         return cls(
             host=env.text("HOST", "127.0.0.1"),
             port=env.port("PORT", 8080),
+            grpc_port=env.port("GRPC_PORT", 50052),
             database_url=env.text("DATABASE_URL", f"sqlite:///{root / 'directory.sqlite'}"),
             nats_url=shared.text("NATS_URL", "nats://127.0.0.1:4222"),
             data_dir=root,

@@ -79,7 +79,7 @@ def _dialplan(request: FsRequest, view: DirectoryView, now: datetime, callcontro
             return not_found(f"inbound call to {number}, which is no tenant's number")
         owner, did = found
         decision = did.route_at(now)   # the answer depends on the number, the context and this branch only
-        key = ("did", destination, request.get("Caller-Context"), decision[1])
+        key: tuple[str, ...] = ("did", destination, request.get("Caller-Context"), decision[1])
         document = owner.answers.get(key)
         if document is None:
             document = _remember(owner, key, dialplan.answer_did(request, owner, did, now, callcontrol, decision))
@@ -87,7 +87,6 @@ def _dialplan(request: FsRequest, view: DirectoryView, now: datetime, callcontro
     tenant = view.by_id(tenant_id)
     if tenant is None:
         return not_found(f"tenant {tenant_id!r} of the caller is unknown", tenant_id)
-    key: tuple[str, ...]
     if destination in tenant.extensions or destination in tenant.group_extensions:
         # a user or ring group of the tenant: the same for every caller (forwarding hops aside)
         key = ("dialplan", request.get("Caller-Context"), destination, request.get("variable_hibiki_forward_hops"))

@@ -446,3 +446,35 @@ class GatewayOut(BaseModel):
         if isinstance(row, dict) and "password" in row:
             row = {k: v for k, v in row.items() if k != "password"} | {"password_set": bool(row["password"])}
         return row
+
+
+class IvrIn(Strict):
+    """An IVR: the proto3 JSON of hibiki.directory.v1.Ivr (proto/hibiki/directory/v1/ivr.proto)."""
+    id: str | None = Field(default=None, pattern=r"^[a-z0-9_-]{1,64}$", description="chosen id; default a UUID")
+    name: str = Field(min_length=1, max_length=255)
+    root_menu: str = Field(description="id of the first menu")
+    menus: list[dict[str, Any]] = Field(description="Menu: id, name, greeting, choices (key -> Branch), "
+                                                     "timeout_seconds, max_tries, invalid_prompt, timeout_prompt, on_failure")
+    recording_notice: dict[str, Any] | None = Field(default=None, description="Prompt played first (REC-02)")
+
+
+class IvrPatch(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    root_menu: str | None = None
+    menus: list[dict[str, Any]] | None = None
+    recording_notice: dict[str, Any] | None = None
+
+
+class IvrOut(BaseModel):
+    id: str
+    name: str
+    root_menu: str
+    menus: list[dict[str, Any]]
+    recording_notice: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, row: Any) -> Any:
+        if isinstance(row, dict) and "definition" in row:
+            return {"id": row["id"], "name": row["name"], **row["definition"]}
+        return row

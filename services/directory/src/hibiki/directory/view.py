@@ -12,6 +12,7 @@ from datetime import datetime
 
 from hibiki.directory.gateways import GatewayEntry
 from hibiki.directory.schedules import Schedule
+from hibiki.directory.v1 import ivr_pb2
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,8 @@ class TenantView:
     ring_groups: dict[str, RingGroupEntry] = field(default_factory=dict)   # by id
     group_extensions: dict[str, str] = field(default_factory=dict)         # extension -> ring group id
     gateways: tuple[GatewayEntry, ...] = ()                                # enabled carrier gateways
+    schedules: dict[str, Schedule] = field(default_factory=dict)           # by id
+    ivrs: dict[str, ivr_pb2.Ivr] = field(default_factory=dict)             # by id, checked (ivrs.validate)
     # Answers rendered from this (immutable) version of the tenant, reused until it is replaced.
     answers: dict[tuple[str, ...], str] = field(default_factory=dict, compare=False, repr=False)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -23,12 +24,14 @@ from starlette.routing import Route
 
 from hibiki.common.auth import Claims
 from hibiki.common.http import error_response
+from hibiki.directory import ivrs as ivr_rules
 from hibiki.directory import schemas
 from hibiki.directory.errors import ConfigStoreError
 from hibiki.directory.nats.notifier import ConfigNotifier
+from hibiki.directory.schedules import Schedule
 from hibiki.directory.storage.repository import Change, ConfigRepository
-from hibiki.directory.storage.tables import (contacts, devices, dids, gateways, ring_groups, schedules, service_classes,
-                                             users)
+from hibiki.directory.storage.tables import (contacts, devices, dids, gateways, ivrs, ring_groups, schedules,
+                                             service_classes, users)
 
 Handler = Callable[[Request], Awaitable[Response]]
 RESOURCES: dict[str, tuple[Table, type[BaseModel], type[BaseModel], type[BaseModel]]] = {
@@ -40,7 +43,20 @@ RESOURCES: dict[str, tuple[Table, type[BaseModel], type[BaseModel], type[BaseMod
     "dids": (dids, schemas.DidIn, schemas.DidPatch, schemas.DidOut),
     "phonebook": (contacts, schemas.ContactIn, schemas.ContactPatch, schemas.ContactOut),
     "gateways": (gateways, schemas.GatewayIn, schemas.GatewayPatch, schemas.GatewayOut),
+    "ivrs": (ivrs, schemas.IvrIn, schemas.IvrPatch, schemas.IvrOut),
 }
+
+
+def _moment(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigStoreError("invalid-from", "from must be an ISO 8601 date and time", "from") from None
+    if moment.tzinfo is None:
+        raise ConfigStoreError("invalid-from", "from needs a UTC offset, e.g. 2026-12-29T09:00:00+09:00", "from")
+    return moment
 
 
 class Forbidden(Exception):
@@ -203,6 +219,26 @@ class AdminApi:
 
         return get_item, patch_item, delete_item
 
+    # IVRs: replace as a whole, and the test mode's list of paths
+    async def put_ivr(self, request: Request) -> Response:
+        p = request.path_params
+        body = await _body(request, schemas.IvrIn)
+        if body.pop("id", None) not in (None, p["id"]):
+            raise ConfigStoreError("invalid-id", "the body's id differs from the path's", "id")
+        row, change = await self._run(self.repo.patch, ivrs, p["tenant"], p["id"], body)
+        await self._announce(change)
+        return JSONResponse(_out(schemas.IvrOut, row))
+
+    async def ivr_paths(self, request: Request) -> Response:
+        """Every end a caller can reach, with the keys and a moment (from ``?from=``, default now) that lead there."""
+        p = request.path_params
+        start = _moment(request.query_params.get("from"))
+        row = await self._run(self.repo.get, ivrs, p["tenant"], p["id"])
+        stored = await self._run(self.repo.list, schedules, p["tenant"], 1000, 0)
+        compiled = {r["id"]: Schedule.from_dict(r["definition"]) for r in stored}
+        found = ivr_rules.paths(ivr_rules.from_row(row), compiled, start)
+        return JSONResponse({"ivr": row["id"], "from": start.isoformat(), "paths": [f.to_json() for f in found]})
+
     def routes(self) -> list[Route]:
         e = self.endpoint
         routes = [
@@ -223,4 +259,8 @@ class AdminApi:
                 Route(base + "/{id}", e(True, patch_item), methods=["PATCH"]),
                 Route(base + "/{id}", e(True, delete_item), methods=["DELETE"]),
             ]
+        routes += [
+            Route("/api/v1/tenants/{tenant}/ivrs/{id}", e(True, self.put_ivr), methods=["PUT"]),
+            Route("/api/v1/tenants/{tenant}/ivrs/{id}/paths", e(False, self.ivr_paths), methods=["GET"]),
+        ]
         return routes

@@ -13,8 +13,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hibiki.common.errors import StartupError
 from hibiki.directory.schedules import Schedule
+from hibiki.directory.v1 import ivr_pb2
 from hibiki.directory.storage import gateways as gateway_rules
-from hibiki.directory.storage.tables import devices, dids, ring_groups, schedules, service_classes, tenants, users
+from hibiki.directory import ivrs as ivr_rules
+from hibiki.directory.storage.tables import (devices, dids, ivrs, ring_groups, schedules, service_classes, tenants,
+                                             users)
 from hibiki.directory.view import DeviceEntry, DidEntry, RingGroupEntry, Route, TenantView, UserEntry
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
@@ -82,6 +85,7 @@ def load_tenants(engine: Engine, tenant_id: str | None = None) -> list[TenantVie
         did_rows = conn.execute(scoped(dids)).mappings().all()
         group_rows = conn.execute(scoped(ring_groups)).mappings().all()
         gateway_entries = gateway_rules.load(conn, tenant_id)
+        ivr_rows = conn.execute(scoped(ivrs)).mappings().all()
     by_tenant_groups: dict[str, dict[str, RingGroupEntry]] = {}
     for g in group_rows:
         by_tenant_groups.setdefault(g["tenant_id"], {})[g["id"]] = RingGroupEntry(
@@ -89,6 +93,12 @@ def load_tenants(engine: Engine, tenant_id: str | None = None) -> list[TenantVie
             ring_seconds=int(g["ring_seconds"]), members=tuple(g["members"] or ()),
             no_answer=Route(g["no_answer_kind"], g["no_answer_target"]) if g["no_answer_kind"] else None)
     compiled_schedules = {r["id"]: Schedule.from_dict(r["definition"]) for r in schedule_rows}
+    by_tenant_schedules: dict[str, dict[str, Schedule]] = {}
+    for r in schedule_rows:
+        by_tenant_schedules.setdefault(r["tenant_id"], {})[r["id"]] = compiled_schedules[r["id"]]
+    by_tenant_ivrs: dict[str, dict[str, ivr_pb2.Ivr]] = {}
+    for r in ivr_rows:
+        by_tenant_ivrs.setdefault(r["tenant_id"], {})[r["id"]] = ivr_rules.from_row(dict(r))
     by_tenant_dids: dict[str, dict[str, DidEntry]] = {}
     for d in did_rows:
         by_tenant_dids.setdefault(d["tenant_id"], {})[d["number"]] = DidEntry(
@@ -131,6 +141,8 @@ def load_tenants(engine: Engine, tenant_id: str | None = None) -> list[TenantVie
             ring_groups=by_tenant_groups.get(r["id"], {}),
             group_extensions={g.extension: g.id for g in by_tenant_groups.get(r["id"], {}).values() if g.extension},
             gateways=gateway_entries.get(r["id"], ()),
+            schedules=by_tenant_schedules.get(r["id"], {}),
+            ivrs=by_tenant_ivrs.get(r["id"], {}),
         ))
     return views
 

@@ -17,12 +17,13 @@ from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, 
 from sqlalchemy.exc import IntegrityError
 
 from hibiki.directory.errors import Conflict, Invalid, NotFound
+from hibiki.directory import ivrs as ivr_rules
 from hibiki.directory.storage import gateways as gateway_rules
 from hibiki.directory.storage.database import a1_hash
 from hibiki.directory.numbers import InvalidNumber, NumberKind, classify
 from hibiki.directory.schedules import Schedule, ScheduleError
-from hibiki.directory.storage.tables import (contacts, devices, dids, gateways, ring_groups, schedules, service_classes,
-                                             tenants, users)
+from hibiki.directory.storage.tables import (contacts, devices, dids, gateways, ivrs, ring_groups, schedules,
+                                             service_classes, tenants, users)
 
 Row = dict[str, Any]
 DID_KINDS = frozenset({NumberKind.GEOGRAPHIC, NumberKind.FREE_DIAL, NumberKind.IP_PHONE, NumberKind.NAVI_DIAL})
@@ -83,7 +84,7 @@ class ConfigRepository:
     def delete_tenant(self, tenant_id: str) -> Change:
         with self.engine.begin() as conn:
             tenant = self._tenant(conn, tenant_id)
-            for table in (gateways, contacts, dids, schedules, ring_groups, devices, users, service_classes):
+            for table in (ivrs, gateways, contacts, dids, schedules, ring_groups, devices, users, service_classes):
                 conn.execute(delete(table).where(table.c.tenant_id == tenant_id))
             conn.execute(delete(tenants).where(tenants.c.id == tenant_id))
         return Change(tenant_id, int(tenant["version"]) + 1, "tenant", (tenant_id,))
@@ -140,7 +141,13 @@ class ConfigRepository:
             if table is service_classes and conn.execute(select(users.c.username).where(
                     users.c.tenant_id == tenant_id, users.c.service_class_id == item_id)).first():
                 raise Conflict("service-class-in-use", "users are in this class of service: move them first", "id")
+            if table is ivrs:
+                self._referenced(conn, tenant_id, item_id, ("ivr",), "ivr")
             if table is schedules:
+                for ivr in conn.execute(select(ivrs).where(ivrs.c.tenant_id == tenant_id)).mappings():
+                    if item_id in ivr_rules.schedules_used(ivr_rules.from_row(dict(ivr))):
+                        raise Conflict("schedule-in-use", f"IVR {ivr['name']!r} branches on this schedule: change it first",
+                                       "id")
                 conn.execute(update(dids).where(dids.c.schedule_id == item_id).values(schedule_id=None))
             conn.execute(delete(table).where(table.c.id == item_id))
             return self._bump(conn, tenant_id, table.name[:-1], (item_id,))
@@ -194,6 +201,8 @@ class ConfigRepository:
             row["numbers"] = normalized
         elif table is gateways:
             gateway_rules.prepare(conn, tenant, row, current)
+        elif table is ivrs:
+            self._prepare_ivr(conn, tenant, row, current)
         elif table is devices:
             if "user_id" in row:
                 self._get_user(conn, tenant["id"], row["user_id"])
@@ -213,6 +222,30 @@ class ConfigRepository:
                 username = row.get("sip_username") or (current or {}).get("sip_username", "")
                 row["a1_hash"] = a1_hash(username, tenant["domain"], password)
         return row
+
+    def _prepare_ivr(self, conn: Connection, tenant: Row, row: Row, current: Row | None) -> None:
+        """Fold the menus into ``definition`` and check the whole IVR (menus, prompts, branches, schedules)."""
+        if row.get("id") is None:
+            row.pop("id", None)
+        elif current is None and conn.execute(select(ivrs.c.id).where(ivrs.c.id == row["id"])).first():
+            raise Conflict("id-taken", f"IVR id {row['id']!r} is taken", "id")
+        if "name" in row:
+            self._unique(conn, ivrs, tenant["id"], "name", row["name"], current)
+        definition = dict((current or {}).get("definition") or {})
+        for key in ivr_rules.DEFINITION_KEYS:
+            if key in row:
+                definition[key] = row.pop(key)
+        if definition.get("recording_notice") is None:
+            definition.pop("recording_notice", None)
+        ivr = ivr_rules.parse({**definition, "id": row.get("id") or (current or {}).get("id") or "new",
+                               "name": row.get("name") or (current or {}).get("name") or ""})
+
+        def schedule_exists(schedule_id: str) -> bool:
+            return conn.execute(select(schedules.c.id).where(schedules.c.tenant_id == tenant["id"],
+                                                             schedules.c.id == schedule_id)).first() is not None
+
+        ivr_rules.validate(ivr, schedule_exists)
+        row["definition"] = ivr_rules.definition(ivr)
 
     def _prepare_did(self, conn: Connection, tenant: Row, row: Row, current: Row | None) -> None:
         if "number" in row:
@@ -248,7 +281,10 @@ class ConfigRepository:
             if not conn.execute(select(ring_groups.c.id).where(ring_groups.c.tenant_id == tenant_id,
                                                                ring_groups.c.id == str(target))).first():
                 raise Invalid(f"invalid-{field}", f"no ring group {target!r} in this tenant", field)
-        elif kind in ("announcement", "ivr", "queue") and not target:
+        elif kind == "ivr":
+            if not conn.execute(select(ivrs.c.id).where(ivrs.c.tenant_id == tenant_id, ivrs.c.id == str(target))).first():
+                raise Invalid(f"invalid-{field}", f"no IVR {target!r} in this tenant", field)
+        elif kind in ("announcement", "queue") and not target:
             raise Invalid(f"invalid-{field}", f"a route to {kind} needs a target", field)
 
     def _get_user(self, conn: Connection, tenant_id: str, user_id: str, field: str = "user_id") -> None:

@@ -112,6 +112,17 @@ schedules = Table(
     UniqueConstraint("tenant_id", "name"),
 )
 
+# IVRs (PBX-18): the menus as the JSON of hibiki.directory.v1.Ivr (ivrs.py checks it).
+ivrs = Table(
+    "ivrs", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(255), nullable=False),
+    Column("definition", JSON, nullable=False),            # root_menu, menus, recording_notice
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("tenant_id", "name"),
+)
+
 # External numbers (DIDs), normalized, unique on the whole platform; routed per schedule.
 dids = Table(
     "dids", metadata,

@@ -1,0 +1,1 @@
+"""gRPC adapter of the directory (hibiki.directory.v1.DirectoryService)."""
