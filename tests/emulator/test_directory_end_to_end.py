@@ -43,7 +43,7 @@ class Pbx:
 async def pbx(tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> AsyncIterator[Pbx]:
     config = dataclasses.replace(
         DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}),
-        port=free_port())
+        port=free_port(), grpc_port=free_port())
     headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
     applied = await nats_client.subscribe("hibiki.tsubame.config.applied")
     await nats_client.flush()
