@@ -353,3 +353,29 @@ async def test_ivr_branches_that_leave_callcontrol_are_routed_here(office: Offic
         gone = await place(office, missing)
         assert gone.hangup_cause in ("UNALLOCATED_NUMBER", "NORMAL_TEMPORARY_FAILURE"), missing
         assert ("playback", "ivr/ivr-that_was_an_invalid_entry.wav") in gone.executed
+
+
+async def test_group_call_lists_every_device_of_every_member(office: Office, authority: TokenAuthority,
+                                                             nats_client: Any) -> None:
+    """``group/<name>@<domain>``: mod_commands' group_call asks for the group (params group, domain,
+    action=group_call, as switch_xml_locate_group sends them) and reads each user's group-dial-string."""
+    import xml.etree.ElementTree as ET
+    from urllib.parse import urlencode
+
+    reply = await admin_call(office, authority, nats_client, "POST", "/api/v1/tenants/nagaoka/ring_groups", {
+        "name": "soumu", "extension": "3000", "members": [office.caller["id"], office.callee["id"]]})
+    assert reply.status_code == 201, reply.text
+    body = urlencode({"hostname": "fs", "section": "directory", "tag_name": "domain", "key_name": "name",
+                      "key_value": DOMAIN, "Event-Name": "REQUEST_PARAMS", "group": "soumu", "domain": DOMAIN,
+                      "action": "group_call"})
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(office.fsapi, content=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+        unknown = await client.post(office.fsapi, content=body.replace("soumu", "nobody"),
+                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    group = ET.fromstring(answer.text).find("./section/domain/groups/group")
+    assert group is not None and group.get("name") == "soumu"
+    dial = {u.get("id"): u.find("./params/param[@name='group-dial-string']").get("value")  # type: ignore[union-attr]
+            for u in group.findall("./users/user")}
+    assert dial == {ext: f"[sip_invite_domain={DOMAIN},presence_id={ext}@{DOMAIN}]${{sofia_contact(*/d{ext}@{DOMAIN})}}"
+                    for ext in ("1000", "1001")}
+    assert 'status="not found"' in unknown.text

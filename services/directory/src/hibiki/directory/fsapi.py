@@ -105,6 +105,8 @@ def _directory(request: FsRequest, view: DirectoryView) -> Answer:
         return Answer(*gateways.serve(request, view))
     if purpose == "network-list":
         return not_found("purpose 'network-list': no network lists configured")
+    if request.action == "group_call":
+        return _group_call(request, view)
     if request.action != "sip_auth" and request.action not in USER_LOOKUPS:
         return not_found(f"directory action {request.action!r} is not served")
     domain, name = request.domain, request.user
@@ -141,6 +143,29 @@ def _directory(request: FsRequest, view: DirectoryView) -> Answer:
     document = documents.directory_user(tenant.domain, name, params, _variables(tenant, target), DOMAIN_PARAMS)
     _remember(tenant, key, document)
     return Answer(document, "found", "", tenant.tenant_id)
+
+
+def _group_call(request: FsRequest, view: DirectoryView) -> Answer:
+    """``group/<ring group>@<domain>`` (mod_commands' group_call): the ring group, by name,
+    id or extension, each member with a ``group-dial-string`` naming every device of theirs
+    (group_call joins the members with "," or, for ``+F``, "|")."""
+    domain, name = request.domain, request.get("group")
+    tenant = view.tenant(domain) if domain else None
+    if tenant is None:
+        return not_found(f"domain {domain!r} is not a tenant")
+    key = ("group", name)
+    cached = tenant.answers.get(key)
+    if cached is not None:
+        return Answer(cached, "found", "", tenant.tenant_id)
+    group = tenant.ring_groups.get(name) or tenant.ring_groups.get(tenant.group_extensions.get(name, "")) or next(
+        (g for g in tenant.ring_groups.values() if g.name == name), None)
+    if group is None:
+        return not_found(f"no ring group {name!r} in {domain!r}", tenant.tenant_id)
+    plan = dialplan.Plan(tenant, "default")
+    members = [(u.extension or u.username, {"group-dial-string": ",".join(plan.device_legs(u))})
+               for u in (tenant.users[m] for m in group.members if m in tenant.users)]
+    document = documents.directory_group(tenant.domain, name, members)
+    return Answer(_remember(tenant, key, document), "found", "", tenant.tenant_id)
 
 
 def _guarded_sip_auth(request: FsRequest, view: DirectoryView, guard: AuthGuard) -> Answer:

@@ -20,7 +20,7 @@ POSTED_FIELDS = (
     # every lookup
     "Event-Calling-Function", "FreeSWITCH-Hostname", "Unique-ID", "Channel-Call-UUID",
     # section=directory
-    "action", "purpose", "profile", "user", "domain", "ip",
+    "action", "purpose", "profile", "user", "domain", "group", "ip",
     "sip_auth_username", "sip_auth_realm", "sip_auth_method", "sip_auth_uri", "sip_auth_nonce",
     "sip_auth_qop", "sip_auth_nc", "sip_auth_cnonce", "sip_auth_response",
     # section=dialplan
