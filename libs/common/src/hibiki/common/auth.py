@@ -37,6 +37,18 @@ class Claims:
     def may_act_for(self, tenant: str) -> bool:
         return self.tenant in ("*", tenant)
 
+    def refusal(self, tenant: str, write: bool) -> str | None:
+        """Why this token may not read (or change, ``write``) the tenant's data; None when it may.
+        Service tokens for every tenant and platform admins may do everything, a tenant's
+        ``admin`` everything in it, its ``viewer`` read it."""
+        if self.tenant == "*" and (self.kind == "service" or "platform-admin" in self.roles):
+            return None
+        if not self.may_act_for(tenant):
+            return "this token may not act for this tenant"
+        if "admin" in self.roles or (not write and "viewer" in self.roles):
+            return None
+        return "this token's roles do not allow this"
+
 
 class TokenAuthority:
     """Issues and verifies tokens with one shared secret."""

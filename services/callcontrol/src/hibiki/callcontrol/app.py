@@ -1,12 +1,20 @@
-"""Wiring of the call controller: outbound event socket (8084), HTTP (8085), NATS."""
+"""Wiring of the call controller: outbound event socket (8084), HTTP (8085: health, metrics,
+the prompts API), NATS, the directory's gRPC (IVRs) and the prompt store."""
 
 from __future__ import annotations
 
 import asyncio
 
-from hibiki.callcontrol.calls import HandBackApplication
+from hibiki.callcontrol.calls import ActiveCalls, CallDispatcher
 from hibiki.callcontrol.config import CallControlConfig
 from hibiki.callcontrol.esl.outbound import OutboundServer
+from hibiki.callcontrol.http.prompts_api import PromptsApi
+from hibiki.callcontrol.ivr.bridge import LoopBridge
+from hibiki.callcontrol.ivr.esl_app import IvrServices
+from hibiki.callcontrol.ivr.prompts import PromptResolver
+from hibiki.callcontrol.ivr.source import DirectoryIvrSource, ServiceToken
+from hibiki.callcontrol.prompts.store import AsyncPromptStore, PromptStore
+from hibiki.callcontrol.prompts.tts import OpenJTalk
 from hibiki.callcontrol.publisher import CallEventPublisher
 from hibiki.common import bus
 from hibiki.common.auth import load_authority
@@ -24,12 +32,23 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
     nc = await bus.connect(config.nats_url, "hibiki-callcontrol")
     js = nc.jetstream()
     await bus.ensure_events_stream(js)
-    publisher = CallEventPublisher(js, asyncio.get_running_loop())
-    esl = OutboundServer(esl_sock, lambda session: HandBackApplication(session, publisher), config.esl_allow)
+    loop = asyncio.get_running_loop()
+    publisher = CallEventPublisher(js, loop)
+    directory = DirectoryIvrSource(config.directory_grpc, ServiceToken(authority), config.directory_timeout)
+    store = PromptStore(config.prompts_root, OpenJTalk(), playback_root=config.prompts_playback_root)
+    # Calls and admins' uploads each have their own conversion slots: an upload never delays a caller.
+    prompts = PromptResolver(AsyncPromptStore(store))
+    ivr = IvrServices(fetch=directory.get, resolve=prompts.path, bridge=LoopBridge(loop), publisher=publisher,
+                      hold_music=config.hold_music, fetch_timeout=config.directory_timeout + 1.0)
+    active = ActiveCalls()
+    esl = OutboundServer(esl_sock, lambda session: CallDispatcher(session, publisher, ivr, active), config.esl_allow)
 
     async def readiness() -> dict[str, bool]:
         return {"nats": nc.is_connected}
 
-    http = HttpServer(build_app("callcontrol", authority, readiness=readiness), http_sock)
-    await run_until_stopped(stop, [NatsComponent(nc), esl, http], ready,
-                            url=f"http://{config.host}:{http.port}", esl=f"{config.host}:{esl.port}")
+    routes = PromptsApi(AsyncPromptStore(store)).routes()
+    http = HttpServer(build_app("callcontrol", authority, routes, readiness=readiness), http_sock)
+    # Stopped in reverse: HTTP, then every call handed back to its dialplan, then the socket.
+    await run_until_stopped(stop, [NatsComponent(nc), directory, esl, active, http], ready,
+                            url=f"http://{config.host}:{http.port}", esl=f"{config.host}:{esl.port}",
+                            directory=config.directory_grpc)

@@ -1,22 +1,28 @@
 """What the controller does with a call FreeSWITCH hands it.
 
-IVRs and queues arrive with their issues. Until a call has an application, the
-controller records that the call reached it, then hands the call back: it leaves the
-socket, FreeSWITCH's ``socket`` application returns, and the dialplan continues with
-its fallback route, so no caller is left in silence.
+The directory's dialplan names the application in ``hibiki_app`` before ``socket``:
+``ivr:<ivr id>`` runs that IVR (``ivr.esl_app``). Anything else, or any failure, hands the
+call back: the controller leaves the socket, FreeSWITCH's ``socket`` application returns,
+and the dialplan continues with its fallback route, so no caller is left in silence (CC-11).
+Every call is recorded first (CallStarted).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 from typing import Any
 
-from hibiki.callcontrol.publisher import CallEventPublisher, meta
+from hibiki.callcontrol.ivr.channel import EslChannel
+from hibiki.callcontrol.ivr.esl_app import IvrCall, IvrServices, Outcome
+from hibiki.callcontrol.publisher import EventSink, meta
 from hibiki.common.logging import call_context, get_logger
 from hibiki.events.v1 import call_pb2
 
 log = get_logger("hibiki.callcontrol.calls")
 _TENANT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_IVR_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def tenant_of(channel: dict[str, str]) -> str:
@@ -25,10 +31,56 @@ def tenant_of(channel: dict[str, str]) -> str:
     return tenant if _TENANT_TOKEN.match(tenant) else "unknown"
 
 
-class HandBackApplication:
-    def __init__(self, session: Any, publisher: CallEventPublisher) -> None:
+class ActiveCalls:
+    """The calls this process controls, so that a stopping service hands every one back to its
+    dialplan instead of leaving callers on a socket nobody reads. A component: ``stop`` does it."""
+
+    def __init__(self, grace_seconds: float = 5.0) -> None:
+        self._calls: set[EslChannel] = set()
+        self._lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._hub: Any = None
+        self._grace = grace_seconds
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def add(self, channel: EslChannel, hub: Any) -> None:
+        with self._lock:
+            self._hub = hub
+            self._calls.add(channel)
+            self._idle.clear()
+
+    def discard(self, channel: EslChannel) -> None:
+        with self._lock:
+            self._calls.discard(channel)
+            if not self._calls:
+                self._idle.set()
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        with self._lock:
+            calls, hub = list(self._calls), self._hub
+        if not calls or hub is None:
+            return
+        log.warning("handing_back_calls", calls=len(calls), reason="service stopping")
+        for channel in calls:
+            hub.loop.run_callback_threadsafe(channel.release)
+        await asyncio.to_thread(self._idle.wait, self._grace)
+
+
+class CallDispatcher:
+    """The application of one call (greenswitch session, on the event-socket hub)."""
+
+    def __init__(self, session: Any, publisher: EventSink, ivr: IvrServices | None = None,
+                 active: ActiveCalls | None = None) -> None:
         self._session = session
         self._publisher = publisher
+        self._ivr = ivr
+        self._active = active
 
     def run(self) -> None:
         channel: dict[str, str] = dict(self._session.session_data or {})
@@ -36,8 +88,9 @@ class HandBackApplication:
         tenant = tenant_of(channel)
         with call_context(tenant, call_uuid):
             destination = channel.get("Caller-Destination-Number", "")
+            app = channel.get("variable_hibiki_app", "")
             log.info("call_connected", destination=destination, caller=channel.get("Caller-Caller-ID-Number", ""),
-                     node=channel.get("FreeSWITCH-Hostname", ""))
+                     node=channel.get("FreeSWITCH-Hostname", ""), app=app)
             self._publisher.publish(tenant, "started", call_pb2.CallStarted(
                 meta=meta(tenant, call_uuid, channel.get("FreeSWITCH-Hostname", "")),
                 direction=call_pb2.CALL_DIRECTION_INBOUND,
@@ -46,5 +99,34 @@ class HandBackApplication:
                 destination_number=destination,
                 context=channel.get("Caller-Context", ""),
             ))
-            log.warning("no_call_application", destination=destination, action="handing back to the dialplan fallback")
-            self._session.send("exit")
+            kind, _, target = app.partition(":")
+            if kind == "ivr" and self._ivr is not None and _IVR_ID.match(target) and tenant != "unknown":
+                self._run_ivr(tenant, target)
+                return
+            log.warning("no_call_application", destination=destination, app=app,
+                        action="handing back to the dialplan fallback")
+            try:
+                self._session.send("exit")
+            except Exception as exc:    # the caller is gone already: nothing to hand back
+                log.info("hand_back_skipped", reason=str(exc) or type(exc).__name__)
+
+    def _run_ivr(self, tenant: str, ivr_id: str) -> None:
+        import gevent
+
+        assert self._ivr is not None
+        channel = EslChannel(self._session)
+        if self._active is not None:
+            self._active.add(channel, gevent.get_hub())
+        outcome = Outcome.HAND_BACK
+        try:
+            outcome = IvrCall(channel, self._ivr, tenant, ivr_id).run()
+        except Exception:
+            log.exception("ivr_crashed", ivr_id=ivr_id, action="handing back to the dialplan fallback")
+        finally:
+            # After a transfer the socket is only released; otherwise FreeSWITCH goes on with
+            # the dialplan's next action, the fallback route.
+            channel.hand_back()
+            if outcome in (Outcome.HAND_BACK, Outcome.RELEASED):
+                log.warning("ivr_handed_back", ivr_id=ivr_id, outcome=str(outcome))
+            if self._active is not None:
+                self._active.discard(channel)

@@ -6,7 +6,9 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
+from hibiki.callcontrol.prompts.store import prompts_root
 from hibiki.common.config import Env, data_dir
+from hibiki.common.errors import ConfigError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -19,16 +21,34 @@ class CallControlConfig:
     esl_allow: tuple[Network, ...]
     nats_url: str
     data_dir: Path
+    directory_grpc: str = "127.0.0.1:50052"     # DirectoryService (GetIvr)
+    directory_timeout: float = 2.0              # seconds a call waits for its IVR
+    prompts_dir: Path | None = None             # the prompt store (default <data_dir>/prompts)
+    prompts_playback_root: str | None = None    # the same store as FreeSWITCH nodes mount it
+    hold_music: str = "local_stream://default"  # what a queued caller hears (freeswitch/conf: hold_music)
+
+    @property
+    def prompts_root(self) -> Path:
+        return self.prompts_dir or prompts_root(self.data_dir)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> CallControlConfig:
         env = Env.load("callcontrol", environ)
         shared = Env.load("", environ)
+        data = data_dir(shared)
+        playback_root = env.optional("PROMPTS_PLAYBACK_ROOT")
+        if playback_root is not None and not playback_root.startswith("/"):
+            raise ConfigError(f"{env.key('PROMPTS_PLAYBACK_ROOT')}={playback_root!r} is not an absolute path")
         return cls(
             host=env.text("HOST", "127.0.0.1"),
             port=env.port("PORT", 8085),
             esl_port=env.port("ESL_PORT", 8084),
             esl_allow=env.networks("ESL_ALLOW", "127.0.0.0/8,::1/128"),
             nats_url=shared.text("NATS_URL", "nats://127.0.0.1:4222"),
-            data_dir=data_dir(shared),
+            data_dir=data,
+            directory_grpc=env.text("DIRECTORY_GRPC", "127.0.0.1:50052"),
+            directory_timeout=env.number("DIRECTORY_TIMEOUT", 2.0, minimum=0.1),
+            prompts_dir=env.path("PROMPTS_DIR", prompts_root(data)).resolve(),
+            prompts_playback_root=playback_root,
+            hold_music=env.text("HOLD_MUSIC", "local_stream://default"),
         )

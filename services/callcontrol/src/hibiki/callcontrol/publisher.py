@@ -6,6 +6,7 @@ import asyncio
 import socket
 import uuid
 from concurrent.futures import Future
+from typing import Protocol
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -24,6 +25,10 @@ def meta(tenant: str, call_uuid: str, node: str = "") -> meta_pb2.EventMeta:
     now.GetCurrentTime()
     return meta_pb2.EventMeta(id=str(uuid.uuid4()), tenant=tenant, occurred_at=now, source=SOURCE,
                               call_uuid=call_uuid, node=node)
+
+
+class EventSink(Protocol):
+    def publish(self, tenant: str, event: str, message: Message) -> object: ...
 
 
 class CallEventPublisher:

@@ -1,0 +1,110 @@
+"""The prompt store over HTTP (PBX-17): admins upload recordings and have text spoken.
+
+    GET    /api/v1/tenants/{tenant}/prompts              list
+    POST   /api/v1/tenants/{tenant}/prompts              upload: the WAV or MP3 file as the body
+                                                         (``?filename=`` for messages), 201
+    POST   /api/v1/tenants/{tenant}/prompts/speak        {"text", "voice"?, "speed"?}: Japanese TTS, 201
+    GET    /api/v1/tenants/{tenant}/prompts/{id}         metadata
+    GET    /api/v1/tenants/{tenant}/prompts/{id}/audio   the stored 8 kHz WAV (to listen in the console)
+    DELETE /api/v1/tenants/{tenant}/prompts/{id}         204
+
+IVRs refer to a prompt by its id (``{"prompt_id": ...}``). Roles as in the directory's admin
+API: a tenant's ``admin`` writes, its ``viewer`` reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from hibiki.callcontrol.prompts.errors import AudioTooLarge, PromptError
+from hibiki.callcontrol.prompts.model import Prompt
+from hibiki.callcontrol.prompts.store import AsyncPromptStore
+from hibiki.common.http import error_response
+from hibiki.common.logging import get_logger
+
+log = get_logger("hibiki.callcontrol.prompts")
+Handler = Callable[[Request], Awaitable[Response]]
+MAX_UPLOAD = 128 * 1024 * 1024
+
+
+def _json(prompt: Prompt) -> dict[str, Any]:
+    return {"id": prompt.id, "tenant": prompt.tenant, "source": prompt.source, "duration_ms": prompt.duration_ms,
+            "sample_rate": prompt.sample_rate, "playback": prompt.playback}
+
+
+class PromptsApi:
+    def __init__(self, store: AsyncPromptStore, max_upload: int = MAX_UPLOAD) -> None:
+        self._store, self._max_upload = store, max_upload
+
+    def _guard(self, write: bool, work: Handler) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            tenant = request.path_params["tenant"]
+            refusal = request.scope["hibiki.claims"].refusal(tenant, write)
+            if refusal is not None:
+                return error_response(403, "forbidden", refusal)
+            try:
+                return await work(request)
+            except PromptError as exc:
+                log.info("prompt_refused", tenant=tenant, error_id=exc.error_id, reason=exc.message)
+                return error_response(exc.status, exc.error_id, exc.message)
+        return endpoint
+
+    async def list_prompts(self, request: Request) -> Response:
+        prompts = await self._store.list_prompts(request.path_params["tenant"])
+        return JSONResponse({"items": [_json(p) for p in prompts]})
+
+    async def upload(self, request: Request) -> Response:
+        tenant = request.path_params["tenant"]
+        body = bytearray()
+        async for chunk in request.stream():   # refuse a huge upload without holding it all
+            body += chunk
+            if len(body) > self._max_upload:
+                raise AudioTooLarge("audio-too-large", f"uploads are limited to {self._max_upload // 2**20} MiB")
+        prompt = await self._store.normalise(tenant, bytes(body), request.query_params.get("filename", ""))
+        log.info("prompt_uploaded", tenant=tenant, prompt=prompt.id, duration_ms=prompt.duration_ms)
+        return JSONResponse(_json(prompt), status_code=201)
+
+    async def speak(self, request: Request) -> Response:
+        tenant = request.path_params["tenant"]
+        try:
+            data = await request.json()
+        except ValueError:
+            return error_response(400, "invalid-json", "the body is not JSON")
+        if not isinstance(data, dict) or not isinstance(data.get("text"), str):
+            return error_response(422, "invalid-text", "the body needs a text string", field="text")
+        voice, speed = data.get("voice", "default"), data.get("speed", 1.0)
+        if not isinstance(voice, str) or not isinstance(speed, (int, float)) or isinstance(speed, bool):
+            return error_response(422, "invalid-request", "voice is a string and speed a number")
+        prompt = await self._store.speak(tenant, data["text"], voice, float(speed))
+        return JSONResponse(_json(prompt), status_code=201)
+
+    async def get(self, request: Request) -> Response:
+        p = request.path_params
+        return JSONResponse(_json(await self._store.get(p["tenant"], p["id"])))
+
+    async def audio(self, request: Request) -> Response:
+        p = request.path_params
+        prompt = await self._store.get(p["tenant"], p["id"])
+        return FileResponse(prompt.path, media_type="audio/wav")
+
+    async def delete(self, request: Request) -> Response:
+        p = request.path_params
+        await self._store.delete(p["tenant"], p["id"])
+        log.info("prompt_deleted", tenant=p["tenant"], prompt=p["id"])
+        return Response(status_code=204)
+
+    def routes(self) -> list[Route]:
+        base, g = "/api/v1/tenants/{tenant}/prompts", self._guard
+        return [
+            Route(base, g(False, self.list_prompts), methods=["GET"]),
+            Route(base, g(True, self.upload), methods=["POST"]),
+            Route(base + "/speak", g(True, self.speak), methods=["POST"]),
+            Route(base + "/{id}", g(False, self.get), methods=["GET"]),
+            Route(base + "/{id}/audio", g(False, self.audio), methods=["GET"]),
+            Route(base + "/{id}", g(True, self.delete), methods=["DELETE"]),
+        ]

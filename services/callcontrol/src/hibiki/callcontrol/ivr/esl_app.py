@@ -1,0 +1,221 @@
+"""Runs an IVR on a call: the engine's instructions as FreeSWITCH applications.
+
+* ``Play`` → ``playback <file>``; ``Collect`` → ``play_and_get_digits`` with one try (the
+  engine counts tries, plays the invalid and timeout prompts, decides what a key means);
+* a branch that leaves the IVR → ``transfer <destination> XML <the call's context>``:
+  the extension itself, else ``hibiki_route_<ring_group|voicemail|external>_<target>``, which
+  the directory's dialplan routes for calls carrying ``hibiki_tenant``; ``hibiki_ivr_id`` and
+  ``hibiki_ivr_path`` (``main:1>sub:3``) are set first, so the path travels with the call;
+* a queue → QueueEntered, ``hibiki_queue``, then hold music until the caller hangs up:
+  a placeholder until the ACD (the next issue) takes queued calls;
+* ``Hangup`` → ``hangup <cause>``.
+
+Events: IvrEntered, MenuChoice per decision, QueueEntered, CallAbandoned when the caller
+hangs up inside the IVR or in the queue. Whatever fails (no IVR, the directory down or slow,
+a prompt that cannot be played, a refused command) ends with ``Outcome.HAND_BACK``: the
+caller goes on with the dialplan's fallback route, never silence (CC-11).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from hibiki.callcontrol.ivr.bridge import LoopBridge
+from hibiki.callcontrol.ivr.channel import CallerGone, CommandRefused, ConnectionLost, EslChannel, Released
+from hibiki.callcontrol.ivr.engine import IvrRun, IvrStateError
+from hibiki.callcontrol.ivr.instructions import (
+    Collect,
+    Decision,
+    Enqueue,
+    Fault,
+    Hangup,
+    Instruction,
+    Play,
+    PromptRef,
+    Transfer,
+    format_path,
+)
+from hibiki.callcontrol.ivr.notifier import IvrNotifier
+from hibiki.callcontrol.ivr.prompts import PromptUnavailable
+from hibiki.callcontrol.ivr.source import IvrUnavailable
+from hibiki.callcontrol.publisher import EventSink
+from hibiki.common.logging import get_logger
+from hibiki.directory.v1 import ivr_pb2
+
+log = get_logger("hibiki.callcontrol.ivr")
+HOLD_RETRY_SECONDS = 1.0        # hold music that ends at once is tried again this much later
+_CONTEXT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_:>*#+.-]")
+
+Fetch = Callable[[str, str], Coroutine[Any, Any, ivr_pb2.Ivr]]
+Resolve = Callable[[str, PromptRef], Coroutine[Any, Any, str]]
+
+
+class Outcome(StrEnum):
+    HAND_BACK = "hand_back"          # the dialplan's fallback route takes the call
+    TRANSFERRED = "transferred"      # a branch that leaves the IVR
+    HUNG_UP = "hung_up"              # the IVR ended the call (message, failure)
+    ABANDONED = "abandoned"          # the caller hung up in a menu or waiting in the queue
+    RELEASED = "released"            # the service is stopping: handed back to the dialplan
+    LOST = "connection_lost"         # the event socket broke: FreeSWITCH goes on with the dialplan
+
+
+@dataclass(frozen=True)
+class IvrServices:
+    """What every IVR call shares: where IVRs and prompts come from, where events go."""
+
+    fetch: Fetch                     # DirectoryIvrSource.get
+    resolve: Resolve                 # PromptResolver.path
+    bridge: LoopBridge
+    publisher: EventSink
+    hold_music: str = "local_stream://default"
+    fetch_timeout: float = 3.0       # beyond the gRPC deadline, in case the loop itself is stuck
+    prompt_timeout: float = 30.0     # a first synthesis of a long text
+    clock: Callable[[], float] = time.monotonic
+
+
+def destination(transfer: Transfer) -> str:
+    return transfer.target if transfer.kind == "extension" else f"hibiki_route_{transfer.kind}_{transfer.target}"
+
+
+class IvrCall:
+    def __init__(self, channel: EslChannel, services: IvrServices, tenant: str, ivr_id: str) -> None:
+        self._ch, self._s = channel, services
+        self._tenant, self._ivr_id = tenant, ivr_id
+        self._notify = IvrNotifier(services.publisher, tenant, channel.uuid, channel.data.get("FreeSWITCH-Hostname", ""))
+        context = channel.data.get("Caller-Context", "")
+        self._context = context if _CONTEXT.match(context) else "default"
+        self._paths: dict[PromptRef, str] = {}
+        self._hanging_up = False
+        self._started = services.clock()
+        self._queue: Enqueue | None = None
+        self._queued_at = 0.0
+        self.engine: IvrRun | None = None
+
+    def run(self) -> Outcome:
+        try:
+            return self._run()
+        except ConnectionLost:
+            return self._lost()
+        except CallerGone:
+            if self._hanging_up:
+                return Outcome.HUNG_UP
+            self._abandoned()
+            return Outcome.ABANDONED
+        except Released:
+            log.warning("ivr_released", ivr_id=self._ivr_id, action="handing back to the dialplan fallback")
+            self._ch.break_media()
+            return Outcome.RELEASED
+        except (IvrUnavailable, PromptUnavailable, CommandRefused, TimeoutError, IvrStateError, RuntimeError) as exc:
+            log.error("ivr_unavailable" if self.engine is None else "ivr_failed", ivr_id=self._ivr_id,
+                      error_id=getattr(exc, "error_id", type(exc).__name__), error=str(exc),
+                      action="handing back to the dialplan fallback")
+            return Outcome.HAND_BACK
+
+    def _run(self) -> Outcome:
+        self._ch.subscribe()
+        ivr = self._fetch()
+        self.engine = IvrRun(ivr)
+        self._notify.entered(ivr.id or self._ivr_id, ivr.name)
+        log.info("ivr_entered", ivr_id=self._ivr_id, ivr_version=ivr.version, menus=len(ivr.menus))
+        self._ch.execute("answer")
+        self._ch.set("playback_terminators", "none")     # the recording notice cannot be skipped
+        return self._drive(self.engine)
+
+    def _fetch(self) -> ivr_pb2.Ivr:
+        ivr = self._s.bridge.call(self._s.fetch(self._tenant, self._ivr_id), self._s.fetch_timeout)
+        if self._ch.ended_by is not None:
+            raise self._ch.ended_by()
+        return ivr
+
+    def _drive(self, engine: IvrRun) -> Outcome:
+        instructions = engine.start()
+        while True:
+            digits: str | None = None
+            for instruction in instructions:
+                outcome = self._do(instruction, engine)
+                if outcome is not None:
+                    return outcome
+                if isinstance(instruction, Collect):
+                    digits = self._collect(instruction)
+            if digits is None:
+                raise IvrStateError("a turn of the IVR ended without waiting and without an end")
+            instructions = engine.key(digits) if digits else engine.timeout()
+
+    def _do(self, instruction: Instruction, engine: IvrRun) -> Outcome | None:
+        if isinstance(instruction, Play):
+            self._ch.execute("playback", self._path(instruction.prompt))
+        elif isinstance(instruction, Decision):
+            step = instruction.step
+            log.info("ivr_choice", ivr_id=self._ivr_id, menu_id=step.menu_id, digits=step.digits, branch=step.branch)
+            self._notify.choice(step, instruction.path)
+        elif isinstance(instruction, Fault):
+            log.error("ivr_configuration_error", ivr_id=self._ivr_id, menu_id=instruction.menu_id,
+                      error_id=instruction.error_id, detail=instruction.detail)
+        elif isinstance(instruction, Transfer):
+            self._leave(engine)
+            self._ch.execute("transfer", f"{destination(instruction)} XML {self._context}")
+            log.info("ivr_transferred", ivr_id=self._ivr_id, kind=instruction.kind, target=instruction.target,
+                     destination=destination(instruction), context=self._context, path=format_path(engine.path))
+            return Outcome.TRANSFERRED
+        elif isinstance(instruction, Enqueue):
+            self._enqueue(instruction, engine)
+        elif isinstance(instruction, Hangup):
+            self._hanging_up = True
+            log.info("ivr_hangup", ivr_id=self._ivr_id, cause=instruction.cause, path=format_path(engine.path))
+            self._ch.execute("hangup", instruction.cause)
+            return Outcome.HUNG_UP
+        return None
+
+    def _collect(self, collect: Collect) -> str:
+        greeting = self._path(collect.greeting) if collect.greeting is not None else "silence"
+        digits = self._ch.collect(greeting, collect.timeout_seconds * 1000, collect.keys)
+        log.debug("ivr_input", menu_id=collect.menu_id, attempt=collect.attempt, digits=digits)
+        return digits
+
+    def _leave(self, engine: IvrRun) -> None:
+        """What travels with the call out of the IVR."""
+        self._ch.queue("unset", "playback_terminators")
+        self._ch.set("hibiki_ivr_id", _UNSAFE.sub("_", self._ivr_id))
+        self._ch.set("hibiki_ivr_path", _UNSAFE.sub("_", format_path(engine.path)))
+
+    def _enqueue(self, queue: Enqueue, engine: IvrRun) -> None:
+        self._queue, self._queued_at = queue, self._s.clock()
+        self._notify.queue_entered(queue, engine.path)
+        log.info("queue_entered", queue_id=queue.queue_id, priority=queue.priority, skills=list(queue.skills),
+                 path=format_path(engine.path))
+        self._leave(engine)
+        self._ch.set("hibiki_queue", queue.queue_id)
+        # Placeholder until the ACD (the next issue) takes queued calls: hold music until the
+        # caller hangs up (CallerGone) or the service stops (Released).
+        while True:
+            started = self._s.clock()
+            self._ch.execute("playback", self._s.hold_music)
+            if self._s.clock() - started < HOLD_RETRY_SECONDS:   # no hold music: do not spin
+                self._ch.gone.wait(HOLD_RETRY_SECONDS)
+
+    def _path(self, prompt: PromptRef) -> str:
+        if prompt not in self._paths:
+            self._paths[prompt] = self._s.bridge.call(self._s.resolve(self._tenant, prompt), self._s.prompt_timeout)
+        return self._paths[prompt]
+
+    def _lost(self) -> Outcome:
+        path = self.engine.path if self.engine is not None else []
+        log.error("esl_connection_lost", ivr_id=self._ivr_id, path=format_path(path),
+                  action="FreeSWITCH goes on with the dialplan fallback")
+        return Outcome.LOST
+
+    def _abandoned(self) -> None:
+        now = self._s.clock()
+        since = self._queued_at if self._queue is not None else self._started
+        wait_ms = int((now - since) * 1000)
+        queue_id = self._queue.queue_id if self._queue is not None else ""
+        path = self.engine.path if self.engine is not None else []
+        self._notify.abandoned(queue_id, wait_ms, path)
+        log.info("call_abandoned", ivr_id=self._ivr_id, queue_id=queue_id, wait_ms=wait_ms,
+                 hangup_cause=self._ch.hangup_cause, path=format_path(path))

@@ -1,0 +1,556 @@
+"""IVRs on calls: callcontrol (its real ``main``) with the FreeSWITCH emulator, real NATS and
+a gRPC ``DirectoryService`` that serves the IVRs each test builds, with ``active_branch``
+set as the directory would (the directory's own GetIvr: tests/test_ivr_end_to_end.py).
+
+Callers press keys from a script: one entry per ``play_and_get_digits`` the call runs,
+a key or ``None`` (no key: the read times out)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from fsemu import FreeSwitchEmulator
+from fsemu.emulator import Call
+from hibiki.callcontrol.app import main
+from hibiki.callcontrol.config import CallControlConfig
+from hibiki.callcontrol.ivr.bridge import LoopBridge
+from hibiki.callcontrol.ivr.source import DirectoryIvrSource, IvrUnavailable, ServiceToken
+from hibiki.common.auth import TokenAuthority
+from hibiki.common.rpc import GrpcServer
+from hibiki.directory.v1 import directory_pb2_grpc, ivr_pb2
+from hibiki.events.v1 import call_pb2
+from support.servers import free_port, running
+
+Branch = ivr_pb2.Branch
+FALLBACK = [("answer", ""), ("playback", "ivr/ivr-all_circuits_busy.wav"), ("hangup", "NORMAL_TEMPORARY_FAILURE")]
+NOTICE = "この通話は録音されます。"
+
+
+# ---- the IVRs -----------------------------------------------------------------------------
+def menu(menu_id: str, choices: dict[str, Branch], **fields: Any) -> ivr_pb2.Menu:
+    return ivr_pb2.Menu(id=menu_id, name=f"{menu_id} menu", greeting=ivr_pb2.Prompt(sound=f"ivr/{menu_id}.wav"),
+                        choices=choices, **fields)
+
+
+def city_hall(tenant: str, **fields: Any) -> ivr_pb2.Ivr:
+    """Three levels: main -1-> services -2-> detail, whose keys leave the IVR every way."""
+    return ivr_pb2.Ivr(tenant=tenant, id="hotline", name="代表", root_menu="main", version=7, menus=[
+        menu("main", {"1": Branch(menu="services"), "9": Branch(external="0312345678")}),
+        menu("services", {"2": Branch(menu="detail"), "0": Branch(back=True)}),
+        menu("detail", {"3": Branch(extension="2100"), "4": Branch(ring_group="g1"), "5": Branch(voicemail="2100"),
+                        "6": Branch(queue=ivr_pb2.QueueTarget(queue_id="water", priority=3, skills=["ja", "water"])),
+                        "0": Branch(back=True)}),
+    ], **fields)
+
+
+class IvrDirectory(directory_pb2_grpc.DirectoryServiceServicer):
+    """GetIvr from a table the test fills (token checked by the real interceptor)."""
+
+    def __init__(self) -> None:
+        self.ivrs: dict[tuple[str, str], ivr_pb2.Ivr] = {}
+        self.asked: list[tuple[str, str]] = []
+        self.arrived = asyncio.Event()
+        self.delay = 0.0
+
+    async def GetIvr(self, request: Any, context: Any) -> ivr_pb2.Ivr:
+        self.asked.append((request.tenant, request.ivr_id))
+        self.arrived.set()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        found = self.ivrs.get((request.tenant, request.ivr_id))
+        if found is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no IVR {request.ivr_id!r}")
+        return found
+
+    async def GetUser(self, request: Any, context: Any) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not in this test")
+
+    async def ResolveNumber(self, request: Any, context: Any) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not in this test")
+
+    async def GetTenantVersion(self, request: Any, context: Any) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not in this test")
+
+
+@contextlib.asynccontextmanager
+async def directory(authority: TokenAuthority) -> AsyncIterator[tuple[IvrDirectory, GrpcServer]]:
+    servicer = IvrDirectory()
+    server = GrpcServer(authority, "127.0.0.1", free_port(), "test directory gRPC")
+    directory_pb2_grpc.add_DirectoryServiceServicer_to_server(servicer, server.server)
+    await server.start()
+    try:
+        yield servicer, server
+    finally:
+        await server.stop(0)
+
+
+# ---- the calls ----------------------------------------------------------------------------
+def dialplan(socket: str, tenant: str, app: str = "ivr:hotline") -> str:
+    return f"""<document type="freeswitch/xml"><section name="dialplan"><context name="default">
+<extension name="ivr"><condition field="destination_number" expression="^(7200)$">
+  <action application="set" data="hibiki_tenant={tenant}"/>
+  <action application="set" data="hibiki_app={app}"/>
+  <action application="socket" data="{socket} async full"/>
+  <action application="answer"/>
+  <action application="playback" data="ivr/ivr-all_circuits_busy.wav"/>
+  <action application="hangup" data="NORMAL_TEMPORARY_FAILURE"/>
+</condition></extension>
+<extension name="routed"><condition field="destination_number" expression="^(.+)$">
+  <action application="log" data="INFO routed $1"/>
+  <action application="hangup" data="NORMAL_CLEARING"/>
+</condition></extension></context></section></document>"""
+
+
+Keys = list[str | None] | Callable[[int, str], str | None]
+
+
+class Caller:
+    """Presses a key at each play_and_get_digits: the script's next one, or what
+    ``script(read number, greeting)`` says (None: no key); may hang up at read ``hang_up_at``."""
+
+    def __init__(self, emu: FreeSwitchEmulator, call: Call, script: Keys, hang_up_at: int | None = None,
+                 on_read: Callable[[int], None] | None = None) -> None:
+        self.call, self.hang_up_at, self.on_read = call, hang_up_at, on_read
+        self.script = script if callable(script) else list(script)
+        self.reads: list[str] = []
+        emu.switch.sinks.append(self._event)
+
+    def _event(self, event: Any) -> None:
+        if (event.name != "CHANNEL_EXECUTE" or event.get("Unique-ID") != self.call.uuid
+                or event.get("Application") != "play_and_get_digits"):
+            return
+        self.reads.append(event.get("Application-Data") or "")
+        count = len(self.reads)
+        if self.on_read is not None:
+            self.on_read(count)
+        if count == self.hang_up_at:
+            asyncio.get_running_loop().call_soon(self.call.hangup_by_caller)
+            return
+        if callable(self.script):
+            key = self.script(count, self.reads[-1].split(" ")[5])
+        else:
+            key = self.script[count - 1] if count <= len(self.script) else None
+        if key:
+            self.call.send_dtmf(key)
+
+
+class Events:
+    def __init__(self, subscription: Any) -> None:
+        self._sub = subscription
+        self.seen: dict[str, list[bytes]] = {}
+
+    async def wait(self, event: str, count: int = 1, timeout: float = 10.0) -> list[bytes]:
+        deadline = time.monotonic() + timeout
+        while len(self.seen.get(event, [])) < count:
+            msg = await self._sub.next_msg(timeout=max(deadline - time.monotonic(), 0.01))
+            self.seen.setdefault(msg.subject.rsplit(".", 1)[1], []).append(msg.data)
+        return self.seen[event]
+
+    async def settle(self) -> None:
+        """Take in what is still on its way (after the events a test waited for)."""
+        with contextlib.suppress(Exception):
+            while True:
+                msg = await self._sub.next_msg(timeout=0.3)
+                self.seen.setdefault(msg.subject.rsplit(".", 1)[1], []).append(msg.data)
+
+
+@dataclasses.dataclass
+class Rig:
+    tenant: str
+    config: CallControlConfig
+    directory: IvrDirectory
+    emu: FreeSwitchEmulator
+    events: Events
+
+    async def dial(self, script: Keys, *, socket: str | None = None, app: str = "ivr:hotline",
+                   hang_up_at: int | None = None, on_read: Callable[[int], None] | None = None) -> tuple[Call, Caller]:
+        address = socket or f"127.0.0.1:{self.config.esl_port}"
+        call = await self.emu.place_call(destination="7200", caller_id_number="0462521111",
+                                         dialplan_xml=dialplan(address, self.tenant, app))
+        return call, Caller(self.emu, call, script, hang_up_at, on_read)
+
+
+@pytest.fixture
+def tenant(request: pytest.FixtureRequest) -> str:
+    return "t" + format(abs(hash(request.node.name)) % 16**10, "010x")
+
+
+@contextlib.asynccontextmanager
+async def rig(tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority, tenant: str,
+              *ivrs: ivr_pb2.Ivr, playback_delay: float = 0.0, **config: Any) -> AsyncIterator[Rig]:
+    sub = await nats_client.subscribe(f"hibiki.{tenant}.call.>")
+    await nats_client.flush()  # the server knows the subscription before we act
+    async with directory(authority) as (servicer, server):
+        for ivr in ivrs:
+            servicer.ivrs[(ivr.tenant, ivr.id)] = ivr
+        settings = CallControlConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url})
+        settings = dataclasses.replace(settings, port=free_port(), esl_port=free_port(),
+                                       **{"directory_grpc": f"127.0.0.1:{server.port}", **config})
+        async with running(main, settings), FreeSwitchEmulator(playback_delay=playback_delay) as emu:
+            yield Rig(tenant, settings, servicer, emu, Events(sub))
+    await sub.unsubscribe()
+
+
+def reads(call: Call) -> list[str]:
+    return [data for app, data in call.executed if app == "play_and_get_digits"]
+
+
+def played(call: Call) -> list[str]:
+    return [data for app, data in call.executed if app == "playback"]
+
+
+# ---- tests --------------------------------------------------------------------------------
+async def test_a_three_level_ivr_walked_to_each_way_out(tmp_path: Path, nats_server: Any, nats_client: Any,
+                                                        authority: TokenAuthority, tenant: str) -> None:
+    async with rig(tmp_path, nats_server, nats_client, authority, tenant, city_hall(tenant)) as r:
+        ways = {"3": "2100", "4": "hibiki_route_ring_group_g1", "5": "hibiki_route_voicemail_2100"}
+        calls = {key: await r.dial(["1", "2", key]) for key in ways}
+        outside, _ = await r.dial(["9"])
+        await asyncio.wait_for(asyncio.gather(*(c.finished for c, _ in calls.values()), outside.finished), 20)
+        for key, (call, caller) in calls.items():
+            assert ("transfer", f"{ways[key]} XML default") in call.executed
+            assert call.executed[-2:] == [("log", f"INFO routed {ways[key]}"), ("hangup", "NORMAL_CLEARING")]
+            assert call.variables["hibiki_ivr_id"] == "hotline"
+            assert call.variables["hibiki_ivr_path"] == f"main:1>services:2>detail:{key}"
+            assert "playback_terminators" not in call.variables
+            assert [r.split(" ")[5] for r in reads(call)] == ["ivr/main.wav", "ivr/services.wav", "ivr/detail.wav"]
+            assert reads(call)[0] == ("1 1 1 5000 none ivr/main.wav silence_stream://250 hibiki_ivr_digit "
+                                      "^[19]$ 5000")
+            assert not any(app == "socket" for app, _ in call.executed[call.executed.index(("answer", "")) + 1:])
+        assert ("transfer", "hibiki_route_external_0312345678 XML default") in outside.executed
+        assert outside.variables["hibiki_ivr_path"] == "main:9"
+        choices = [call_pb2.MenuChoice.FromString(d) for d in await r.events.wait("menu_choice", 10)]
+        entered = [call_pb2.IvrEntered.FromString(d) for d in await r.events.wait("ivr_entered", 4)]
+    assert {e.ivr_id for e in entered} == {"hotline"} and entered[0].ivr_name == "代表"
+    call, _ = calls["4"]
+    mine = [c for c in choices if c.meta.call_uuid == call.uuid]
+    assert [c.step.digits for c in mine] == ["1", "2", "4"]
+    assert [s.menu_id for s in mine[-1].path] == ["main", "services", "detail"]
+    assert mine[-1].step.branch == "ring_group:g1" and mine[0].step.branch == "menu:services"
+    assert mine[-1].step.menu_name == "detail menu" and mine[-1].meta.tenant == tenant
+    assert r.directory.asked.count((tenant, "hotline")) == 4
+
+
+async def test_the_queue_branch_publishes_the_path_and_holds_the_caller(tmp_path: Path, nats_server: Any,
+                                                                        nats_client: Any, authority: TokenAuthority,
+                                                                        tenant: str) -> None:
+    async with rig(tmp_path, nats_server, nats_client, authority, tenant, city_hall(tenant)) as r:
+        call, _ = await r.dial(["1", "2", "6"])
+        queued = call_pb2.QueueEntered.FromString((await r.events.wait("queue_entered"))[0])
+        await call.wait_for(lambda ch: ("playback", "local_stream://default") in ch.executed)
+        assert call.variables["hibiki_queue"] == "water"
+        assert call.variables["hibiki_ivr_path"] == "main:1>services:2>detail:6"
+        call.hangup_by_caller()
+        await asyncio.wait_for(call.finished, 10)
+        abandoned = call_pb2.CallAbandoned.FromString((await r.events.wait("abandoned"))[0])
+    assert queued.queue_id == "water" and queued.priority == 3 and list(queued.skills) == ["ja", "water"]
+    assert [(s.menu_id, s.digits) for s in queued.ivr_path] == [("main", "1"), ("services", "2"), ("detail", "6")]
+    assert queued.ivr_path[-1].branch == "queue:water" and queued.meta.call_uuid == call.uuid
+    assert abandoned.queue_id == "water" and abandoned.wait_ms >= 0 and len(abandoned.ivr_path) == 3
+    assert not any(app == "transfer" for app, _ in call.executed)
+    assert call.executed[-1][0] != "hangup"          # the caller hung up; nothing of the fallback ran
+
+
+async def test_timeouts_and_invalid_keys_are_retried_then_on_failure(tmp_path: Path, nats_server: Any,
+                                                                     nats_client: Any, authority: TokenAuthority,
+                                                                     tenant: str) -> None:
+    patient = ivr_pb2.Ivr(tenant=tenant, id="hotline", root_menu="main", menus=[
+        menu("main", {"1": Branch(extension="2100")}, timeout_seconds=7, max_tries=4,
+             timeout_prompt=ivr_pb2.Prompt(sound="ivr/ivr-please_try_again.wav"), on_failure=Branch(extension="100"))])
+    strict = ivr_pb2.Ivr(tenant=tenant, id="strict", root_menu="main", menus=[menu("main", {"1": Branch(extension="2100")},
+                                                                                     max_tries=2)])
+    async with rig(tmp_path, nats_server, nats_client, authority, tenant, patient, strict) as r:
+        third_try, _ = await r.dial([None, "7", "1"])
+        gives_up, _ = await r.dial([None, "#", "8", None])
+        fails, _ = await r.dial(["5", None], app="ivr:strict")
+        await asyncio.wait_for(asyncio.gather(third_try.finished, gives_up.finished, fails.finished), 20)
+        failures = [call_pb2.MenuChoice.FromString(d) for d in await r.events.wait("menu_choice", 3)]
+    assert len(reads(third_try)) == 3 and all(" 7000 " in read for read in reads(third_try))
+    assert played(third_try) == ["ivr/ivr-please_try_again.wav", "ivr/ivr-that_was_an_invalid_entry.wav"]
+    assert ("transfer", "2100 XML default") in third_try.executed
+    assert len(reads(gives_up)) == 4
+    assert ("transfer", "100 XML default") in gives_up.executed
+    assert gives_up.variables["hibiki_ivr_path"] == "main:-"
+    assert len(reads(fails)) == 2
+    assert played(fails) == ["ivr/ivr-that_was_an_invalid_entry.wav", "ivr/ivr-call_cannot_be_completed_as_dialed.wav"]
+    assert fails.executed[-1] == ("hangup", "NORMAL_CLEARING") and fails.hangup_cause == "NORMAL_CLEARING"
+    by_call = {m.meta.call_uuid: m for m in failures}
+    assert by_call[gives_up.uuid].step.branch == "failure/extension:100"
+    assert by_call[fails.uuid].step.branch == "failure/default" and by_call[fails.uuid].step.digits == ""
+
+
+async def test_schedule_branches_and_a_broken_branch(tmp_path: Path, nats_server: Any, nats_client: Any,
+                                                     authority: TokenAuthority, tenant: str) -> None:
+    def switched(ivr_id: str, active: str) -> ivr_pb2.Ivr:
+        schedule = ivr_pb2.ScheduleSwitch(schedule_id="office", active_branch=active, branches={
+            "open": Branch(ring_group="madoguchi"),
+            "holiday": Branch(message=ivr_pb2.Message(prompt=ivr_pb2.Prompt(sound="ivr/closed.wav")))},
+            otherwise=Branch(voicemail="2000"))
+        return ivr_pb2.Ivr(tenant=tenant, id=ivr_id, root_menu="main", menus=[
+            menu("main", {"1": Branch(schedule=schedule), "2": Branch(menu="gone")}, on_failure=Branch(extension="100"))])
+    async with rig(tmp_path, nats_server, nats_client, authority, tenant, switched("open", "open"),
+                   switched("holiday", "holiday"), switched("night", "closed")) as r:
+        opened, _ = await r.dial(["1"], app="ivr:open")
+        holiday, _ = await r.dial(["1"], app="ivr:holiday")
+        night, _ = await r.dial(["1"], app="ivr:night")
+        broken, _ = await r.dial(["2"], app="ivr:open")
+        await asyncio.wait_for(asyncio.gather(opened.finished, holiday.finished, night.finished, broken.finished), 20)
+    assert ("transfer", "hibiki_route_ring_group_madoguchi XML default") in opened.executed
+    assert played(holiday) == ["ivr/closed.wav"] and holiday.executed[-1] == ("hangup", "NORMAL_CLEARING")
+    assert ("transfer", "hibiki_route_voicemail_2000 XML default") in night.executed
+    assert played(broken) == ["ivr/ivr-call_cannot_be_completed_as_dialed.wav"]      # never silence
+    assert ("transfer", "100 XML default") in broken.executed
+
+
+async def test_the_recording_notice_comes_first_and_text_is_spoken(tmp_path: Path, nats_server: Any,
+                                                                   nats_client: Any, authority: TokenAuthority,
+                                                                   tenant: str) -> None:
+    spoken = city_hall(tenant, recording_notice=ivr_pb2.Prompt(text=NOTICE))
+    spoken.menus[0].greeting.CopyFrom(ivr_pb2.Prompt(text="お電話ありがとうございます。"))
+    async with rig(tmp_path, nats_server, nats_client, authority, tenant, spoken) as r:
+        call, _ = await r.dial(["9"])
+        await asyncio.wait_for(call.finished, 30)
+    media = [(app, data) for app, data in call.executed if app in ("answer", "playback", "play_and_get_digits")]
+    assert media[0] == ("answer", "")
+    notice, greeting = media[1][1], media[2][1].split(" ")[5]
+    assert media[1][0] == "playback" and media[2][0] == "play_and_get_digits"
+    root = r.config.prompts_root / tenant
+    assert Path(notice).parent == root and Path(notice).is_file() and Path(notice).stat().st_size > 1000
+    assert Path(greeting).parent == root and Path(greeting).is_file() and greeting != notice
+    assert call.executed.index(("set", "playback_terminators=none")) < call.executed.index(("playback", notice))
+
+
+async def test_a_caller_hanging_up_in_a_menu_is_abandoned(tmp_path: Path, nats_server: Any, nats_client: Any,
+                                                          authority: TokenAuthority, tenant: str) -> None:
+    async with rig(tmp_path, nats_server, nats_client, authority, tenant, city_hall(tenant), playback_delay=0.2) as r:
+        call, _ = await r.dial(["1"], hang_up_at=2)
+        await asyncio.wait_for(call.finished, 10)
+        abandoned = call_pb2.CallAbandoned.FromString((await r.events.wait("abandoned"))[0])
+        await r.events.settle()
+    assert abandoned.queue_id == "" and abandoned.wait_ms >= 200
+    assert [(s.menu_id, s.digits) for s in abandoned.ivr_path] == [("main", "1")]
+    assert call.executed[-1][0] == "play_and_get_digits"        # nothing ran after the caller left
+    assert "queue_entered" not in r.events.seen
+
+
+async def test_a_caller_hanging_up_while_the_ivr_is_fetched_is_abandoned(
+        tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority, tenant: str) -> None:
+    async with rig(tmp_path, nats_server, nats_client, authority, tenant, city_hall(tenant)) as r:
+        r.directory.delay = 0.5
+        call, _ = await r.dial(["9"])
+        await asyncio.wait_for(r.directory.arrived.wait(), 5)
+        call.hangup_by_caller()
+        await asyncio.wait_for(call.finished, 10)
+        abandoned = call_pb2.CallAbandoned.FromString((await r.events.wait("abandoned"))[0])
+        await r.events.settle()
+    assert abandoned.meta.call_uuid == call.uuid and not abandoned.ivr_path and abandoned.queue_id == ""
+    assert "ivr_entered" not in r.events.seen and not reads(call)
+    assert not any(app == "answer" for app, _ in call.executed)
+
+
+async def test_a_dropped_controller_connection_leaves_the_caller_on_the_fallback(
+        tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority, tenant: str) -> None:
+    links: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = []
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async with rig(tmp_path, nats_server, nats_client, authority, tenant, city_hall(tenant), playback_delay=0.1) as r:
+        async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", r.config.esl_port)
+            links.append((writer, up_writer))
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+        proxy = await asyncio.start_server(relay, "127.0.0.1", 0)
+        port = proxy.sockets[0].getsockname()[1]
+
+        def cut(read: int) -> None:
+            if read == 2:                            # in the second menu, the link to callcontrol breaks
+                for down, up in links:
+                    down.transport.abort()
+                    up.transport.abort()
+
+        call, _ = await r.dial(["1", "2"], socket=f"127.0.0.1:{port}", on_read=cut)
+        await asyncio.wait_for(call.finished, 10)
+        proxy.close()
+        await r.events.settle()
+        later, _ = await r.dial(["9"])               # callcontrol itself is fine
+        await asyncio.wait_for(later.finished, 10)
+    assert call.executed[-3:] == FALLBACK
+    assert len(reads(call)) == 2
+    assert "abandoned" not in r.events.seen          # the caller did not hang up
+    assert ("transfer", "hibiki_route_external_0312345678 XML default") in later.executed
+
+
+async def test_calls_without_an_ivr_are_handed_back(tmp_path: Path, nats_server: Any, nats_client: Any,
+                                                    authority: TokenAuthority, tenant: str) -> None:
+    async with rig(tmp_path, nats_server, nats_client, authority, tenant, city_hall(tenant)) as r:
+        unknown, _ = await r.dial([], app="ivr:nothing-here")
+        queue, _ = await r.dial([], app="queue:water")
+        bad, _ = await r.dial([], app="ivr:${system(id)}")
+        await asyncio.wait_for(asyncio.gather(unknown.finished, queue.finished, bad.finished), 10)
+        started = await r.events.wait("started", 3)
+    for call in (unknown, queue, bad):
+        assert call.executed[-3:] == FALLBACK and not reads(call)
+    assert len(started) == 3 and r.directory.asked == [(tenant, "nothing-here")]
+
+
+async def test_a_directory_that_is_down_or_slow_means_the_fallback(tmp_path: Path, nats_server: Any,
+                                                                   nats_client: Any, authority: TokenAuthority,
+                                                                   tenant: str) -> None:
+    async with rig(tmp_path, nats_server, nats_client, authority, tenant, city_hall(tenant),
+                   directory_timeout=0.5) as r:
+        r.directory.delay = 2.0
+        began = time.monotonic()
+        slow, _ = await r.dial(["9"])
+        await asyncio.wait_for(slow.finished, 10)
+        assert time.monotonic() - began < 1.8
+    assert slow.executed[-3:] == FALLBACK
+    async with rig(tmp_path, nats_server, nats_client, authority, tenant,
+                   directory_grpc=f"127.0.0.1:{free_port()}") as r:
+        down, _ = await r.dial(["9"])
+        await asyncio.wait_for(down.finished, 10)
+    assert down.executed[-3:] == FALLBACK
+
+
+async def test_stopping_callcontrol_hands_queued_callers_back(tmp_path: Path, nats_server: Any, nats_client: Any,
+                                                              authority: TokenAuthority, tenant: str) -> None:
+    async with rig(tmp_path, nats_server, nats_client, authority, tenant, city_hall(tenant)) as r:
+        emu = FreeSwitchEmulator()
+        await emu.start()           # outlives callcontrol
+        try:
+            call = await emu.place_call(destination="7200", dialplan_xml=dialplan(f"127.0.0.1:{r.config.esl_port}",
+                                                                                  tenant))
+            Caller(emu, call, ["1", "2", "6"])
+            await r.events.wait("queue_entered")
+        except BaseException:
+            await emu.stop()
+            raise
+    try:
+        await asyncio.wait_for(call.finished, 10)
+        assert call.executed[-3:] == FALLBACK
+        assert ("playback", "local_stream://default") in call.executed
+    finally:
+        await emu.stop()
+
+
+@pytest.mark.slow
+async def test_two_hundred_callers_in_the_ivr_at_once(tmp_path: Path, nats_server: Any, nats_client: Any,
+                                                      authority: TokenAuthority, tenant: str) -> None:
+    """Nobody presses a key in the first menu (its tries run out and it starts again) until all
+    200 callers are in it; then each goes on to its own end."""
+    lobby = city_hall(tenant)
+    lobby.menus[0].max_tries = 10
+    lobby.menus[0].on_failure.CopyFrom(Branch(repeat=True))
+    ends = {"3": "2100", "4": "hibiki_route_ring_group_g1", "5": "hibiki_route_voicemail_2100"}
+    waiting: set[str] = set()
+    # Everything shares this one process (the emulator, NATS, the gRPC server, callcontrol), so a
+    # burst of 200 GetIvr gets more than the production deadline.
+    async with rig(tmp_path, nats_server, nats_client, authority, tenant, lobby, playback_delay=0.2,
+                   directory_timeout=10.0) as r:
+        def caller(n: int) -> Callable[[int, str], str | None]:
+            def press(read: int, greeting: str) -> str | None:
+                if greeting == "ivr/main.wav":
+                    waiting.add(str(n))
+                    return "1" if len(waiting) == 200 else None
+                return "2" if greeting == "ivr/services.wav" else "345"[n % 3]
+            return press
+
+        calls = [await r.dial(caller(n)) for n in range(200)]
+        await asyncio.wait_for(asyncio.gather(*(c.finished for c, _ in calls)), 120)
+        await r.events.wait("menu_choice", 600, timeout=30)
+        await r.events.settle()
+    choices = [call_pb2.MenuChoice.FromString(d) for d in r.events.seen["menu_choice"]]
+    assert len(waiting) == 200                   # all of them in the IVR at the same time
+    for n, (call, _) in enumerate(calls):
+        assert ("transfer", f"{ends['345'[n % 3]]} XML default") in call.executed, call.executed
+        assert call.variables["hibiki_ivr_path"].endswith(f"main:1>services:2>detail:{'345'[n % 3]}")
+    pressed = [c for c in choices if c.step.digits]             # the others: tries run out, start again
+    assert len(pressed) == 600 and len({c.meta.call_uuid for c in pressed}) == 200
+    assert all(c.step.branch == "failure/repeat" for c in choices if not c.step.digits)
+
+
+# ---- the directory client -----------------------------------------------------------------
+async def test_the_directory_client_refreshes_its_token_and_maps_errors(authority: TokenAuthority) -> None:
+    now = [1000.0]
+    token = ServiceToken(authority, ttl_seconds=600, refresh_before=60, clock=lambda: now[0])
+    async with directory(authority) as (servicer, server):
+        servicer.ivrs[("zama", "hotline")] = city_hall("zama")
+        source = DirectoryIvrSource(f"127.0.0.1:{server.port}", token, timeout=0.5)
+        await source.start()
+        try:
+            assert (await source.get("zama", "hotline")).menus[0].id == "main"
+            first = token.current()
+            now[0] += 539
+            assert token.current() == first and token.issued == 1
+            now[0] += 2                                   # within a minute of expiry: a new one
+            assert (await source.get("zama", "hotline")).version == 7 and token.issued == 2
+            with pytest.raises(IvrUnavailable) as missing:
+                await source.get("zama", "nothing")
+            assert missing.value.error_id == "ivr-not-found"
+            servicer.delay = 2.0
+            began = time.monotonic()
+            with pytest.raises(IvrUnavailable) as slow:
+                await source.get("zama", "hotline")
+            assert slow.value.error_id == "directory-unavailable" and time.monotonic() - began < 1.5
+            servicer.delay = 0.0
+            forged = DirectoryIvrSource(f"127.0.0.1:{server.port}", ServiceToken(TokenAuthority(b"x" * 40)))
+            await forged.start()
+            with pytest.raises(IvrUnavailable) as refused:
+                await forged.get("zama", "hotline")
+            await forged.stop()
+            assert refused.value.error_id == "directory-refused"
+        finally:
+            await source.stop()
+    with pytest.raises(ValueError):
+        ServiceToken(authority, ttl_seconds=60, refresh_before=60)
+
+
+async def test_the_bridge_waits_on_asyncio_without_blocking_the_hub() -> None:
+    import threading
+
+    import gevent
+
+    loop = asyncio.get_running_loop()
+    bridge = LoopBridge(loop)
+    results: dict[str, Any] = {}
+
+    async def slow(value: str) -> str:
+        await asyncio.sleep(0.2)
+        return value
+
+    async def failing() -> str:
+        raise IvrUnavailable("ivr-not-found", "no")
+
+    def on_hub() -> None:
+        ticks = []
+        ticker = gevent.spawn(lambda: [ticks.append(gevent.sleep(0.01)) for _ in range(10)])
+        results["value"] = bridge.call(slow("done"), 5)
+        results["ticks"] = len(ticks)                  # the hub ran other greenlets meanwhile
+        ticker.join()
+        try:
+            bridge.call(failing(), 5)
+        except IvrUnavailable as exc:
+            results["error"] = exc.error_id
+        try:
+            bridge.call(slow("late"), 0.05)
+        except TimeoutError:
+            results["timeout"] = True
+
+    thread = threading.Thread(target=on_hub)
+    thread.start()
+    await asyncio.to_thread(thread.join, 10)
+    assert results == {"value": "done", "ticks": 10, "error": "ivr-not-found", "timeout": True}
