@@ -27,3 +27,7 @@ token *args:
 # run a benchmark and print its figures (`./dev bench list` shows them; e.g. `./dev bench directory --seconds 5`)
 bench target="list" *args:
     python -m benchmarks "$@"
+
+# IVR test mode: every branch of an IVR run as a call against the running stack (`./dev ivr-test zama main`)
+ivr-test tenant ivr *args:
+    python tools/ivr_test.py "$@"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from enum import StrEnum
@@ -52,7 +53,7 @@ HOLD_RETRY_SECONDS = 1.0        # hold music that ends at once is tried again th
 _CONTEXT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_:>*#+.-]")
 
-Fetch = Callable[[str, str], Coroutine[Any, Any, ivr_pb2.Ivr]]
+Fetch = Callable[[str, str, datetime | None], Coroutine[Any, Any, ivr_pb2.Ivr]]
 Resolve = Callable[[str, PromptRef], Coroutine[Any, Any, str]]
 
 
@@ -127,8 +128,21 @@ class IvrCall:
         self._ch.set("playback_terminators", "none")     # the recording notice cannot be skipped
         return self._drive(self.engine)
 
+    def _moment(self) -> datetime | None:
+        """The IVR test mode (tools/ivr_test.py) runs a path at the moment that leads there: the
+        dialplan sets ``hibiki_ivr_at`` (a caller cannot set channel variables); else now."""
+        value = self._ch.data.get("variable_hibiki_ivr_at", "")
+        if not value:
+            return None
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            log.warning("ivr_test_moment_ignored", ivr_id=self._ivr_id, value=value[:40])
+            return None
+        return moment if moment.tzinfo is not None else None
+
     def _fetch(self) -> ivr_pb2.Ivr:
-        ivr = self._s.bridge.call(self._s.fetch(self._tenant, self._ivr_id), self._s.fetch_timeout)
+        ivr = self._s.bridge.call(self._s.fetch(self._tenant, self._ivr_id, self._moment()), self._s.fetch_timeout)
         if self._ch.ended_by is not None:
             raise self._ch.ended_by()
         return ivr

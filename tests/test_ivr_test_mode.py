@@ -1,0 +1,84 @@
+"""The IVR test mode (tools/ivr_test.py, `./dev ivr-test`): every branch the directory lists is run
+as a call against the real directory and callcontrol at the moment that leads there: a weekday,
+a public holiday, New Year and the busy season, and each ends where the directory said."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from hibiki.callcontrol.app import main as callcontrol_main
+from hibiki.callcontrol.config import CallControlConfig
+from hibiki.common.auth import Claims, TokenAuthority
+from hibiki.directory.app import main as directory_main
+from hibiki.directory.config import DirectoryConfig
+from support.servers import free_port, running
+from tools import ivr_test
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+KANAZAWA = {"weekly": {d: [{"start": "08:45", "end": "18:00"}] for d in WEEKDAYS},
+            "seasons": [{"name": "busy", "start": "03-01", "end": "04-30",
+                         "weekly": {d: [{"start": "08:00", "end": "19:00"}] for d in WEEKDAYS}}]}
+
+
+def water_bureau(schedule_id: str, group_id: str) -> dict[str, Any]:
+    fast = {"timeout_seconds": 1, "max_tries": 1}
+    return {
+        "id": "water", "name": "上下水道局", "root_menu": "top",
+        "recording_notice": {"sound": "ivr/ivr-this_call_may_be_recorded.wav"},
+        "menus": [
+            {"id": "top", "name": "トップ", "greeting": {"sound": "ivr/top.wav"}, **fast,
+             "choices": {"1": {"menu": "move"},
+                         "2": {"schedule": {"schedule_id": schedule_id,
+                                            "branches": {"open": {"ring_group": group_id},
+                                                         "season:busy": {"queue": {"queue_id": "busy-season"}},
+                                                         "holiday": {"message": {"prompt": {"sound": "ivr/holiday.wav"}}},
+                                                         "new_year": {"voicemail": "3001"}},
+                                            "otherwise": {"message": {"prompt": {"sound": "ivr/closed.wav"}}}}}},
+             "on_failure": {"extension": "3001"}},
+            {"id": "move", "name": "引越し", "greeting": {"sound": "ivr/move.wav"}, **fast,
+             "choices": {"1": {"menu": "start"}, "9": {"back": True}}},
+            {"id": "start", "name": "使用開始", "greeting": {"sound": "ivr/start.wav"}, **fast,
+             "choices": {"1": {"queue": {"queue_id": "water", "priority": 1}}, "2": {"external": "0762201234"}}},
+        ],
+    }
+
+
+async def test_every_branch_ends_where_the_directory_says(tmp_path: Path, nats_server: Any, nats_client: Any,
+                                                          authority: TokenAuthority) -> None:
+    env = {"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}
+    control = dataclasses.replace(CallControlConfig.from_env(env), port=free_port(), esl_port=free_port())
+    directory = dataclasses.replace(DirectoryConfig.from_env(env), port=free_port(), grpc_port=free_port())
+    control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{directory.grpc_port}")
+    token = authority.issue(Claims("setup", "service"))
+    applied = await nats_client.subscribe("hibiki.kanazawa.config.applied")
+    await nats_client.flush()
+    async with running(directory_main, directory), running(callcontrol_main, control), \
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{directory.port}/api/v1",
+                              headers={"Authorization": f"Bearer {token}"}) as api:
+        async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+            reply = await api.post(path, json=body)
+            assert reply.status_code == 201, reply.text
+            await applied.next_msg(timeout=5)
+            return dict(reply.json())
+
+        await post("/tenants", {"id": "kanazawa", "domain": "kanazawa.example.jp"})
+        desk = await post("/tenants/kanazawa/users", {"username": "madoguchi", "extension": "3001"})
+        group = await post("/tenants/kanazawa/ring_groups", {"name": "料金", "members": [desk["id"]]})
+        hours = await post("/tenants/kanazawa/schedules", {"name": "窓口", "definition": KANAZAWA})
+        await post("/tenants/kanazawa/ivrs", water_bureau(hours["id"], group["id"]))
+
+        outcomes = await ivr_test.run(f"http://127.0.0.1:{directory.port}", f"127.0.0.1:{control.esl_port}",
+                                      "kanazawa", "water", token, start="2026-11-24T10:00:00+09:00")
+    await applied.unsubscribe()
+    print(ivr_test.report(outcomes))
+    ends = {o.expected for o in outcomes}
+    assert {f"ring_group:{group['id']}", "queue:busy-season", "message", "voicemail:3001", "queue:water",
+            "external:0762201234", "extension:3001"} <= ends
+    assert all(o.ok for o in outcomes), ivr_test.report(outcomes)
+    moments = {o.expected: o.at for o in outcomes}
+    assert moments["queue:busy-season"].startswith("2027-03-01")     # the first moment of the busy season
+    assert moments["voicemail:3001"].startswith("2026-12-2")         # Dec 29: the year-end closure begins
