@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+from prometheus_client import REGISTRY
+
 from hibiki.callcontrol.calls import ActiveCalls, CallDispatcher
+from hibiki.callcontrol.channel_events import ChannelEvents
 from hibiki.callcontrol.config import CallControlConfig
+from hibiki.callcontrol.esl.nodes import NodePool
 from hibiki.callcontrol.esl.outbound import OutboundServer
 from hibiki.callcontrol.http.prompts_api import PromptsApi
 from hibiki.callcontrol.ivr.bridge import LoopBridge
@@ -41,14 +45,17 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
     ivr = IvrServices(fetch=directory.get, resolve=prompts.path, bridge=LoopBridge(loop), publisher=publisher,
                       hold_music=config.hold_music, fetch_timeout=config.directory_timeout + 1.0)
     active = ActiveCalls()
+    freeswitch = NodePool.from_settings(config.freeswitch, registry=REGISTRY)   # inbound event sockets
+    ChannelEvents(freeswitch, publisher)
     esl = OutboundServer(esl_sock, lambda session: CallDispatcher(session, publisher, ivr, active), config.esl_allow)
 
     async def readiness() -> dict[str, bool]:
-        return {"nats": nc.is_connected}
+        return {"nats": nc.is_connected, **await freeswitch.readiness()}
 
     routes = PromptsApi(AsyncPromptStore(store)).routes()
     http = HttpServer(build_app("callcontrol", authority, routes, readiness=readiness), http_sock)
     # Stopped in reverse: HTTP, then every call handed back to its dialplan, then the socket.
-    await run_until_stopped(stop, [NatsComponent(nc), directory, esl, active, http], ready,
+    await run_until_stopped(stop, [NatsComponent(nc), directory, freeswitch, esl, active, http], ready,
                             url=f"http://{config.host}:{http.port}", esl=f"{config.host}:{esl.port}",
-                            directory=config.directory_grpc)
+                            directory=config.directory_grpc,
+                            freeswitch=",".join(map(str, config.freeswitch.nodes)) or "none")

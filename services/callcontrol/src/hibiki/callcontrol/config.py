@@ -6,6 +6,7 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
+from hibiki.callcontrol.esl.nodes import FsNodeSettings
 from hibiki.callcontrol.prompts.store import prompts_root
 from hibiki.common.config import Env, data_dir
 from hibiki.common.errors import ConfigError
@@ -26,6 +27,7 @@ class CallControlConfig:
     prompts_dir: Path | None = None             # the prompt store (default <data_dir>/prompts)
     prompts_playback_root: str | None = None    # the same store as FreeSWITCH nodes mount it
     hold_music: str = "local_stream://default"  # what a queued caller hears (freeswitch/conf: hold_music)
+    freeswitch: FsNodeSettings = FsNodeSettings()  # inbound event sockets: HIBIKI_CALLCONTROL_FREESWITCH_*
 
     @property
     def prompts_root(self) -> Path:
@@ -51,4 +53,5 @@ class CallControlConfig:
             prompts_dir=env.path("PROMPTS_DIR", prompts_root(data)).resolve(),
             prompts_playback_root=playback_root,
             hold_music=env.text("HOLD_MUSIC", "local_stream://default"),
+            freeswitch=FsNodeSettings.from_env(env),
         )

@@ -1,0 +1,77 @@
+"""Call events from the inbound event sockets: every answered and every ended call of a tenant.
+
+The IVR publishes its own steps; what happens on the switch around it (a call answered by a
+phone, a call that ends anywhere) arrives as CHANNEL_ANSWER and CHANNEL_HANGUP_COMPLETE on
+each node's inbound connection, with the channel's variables. Channels without
+``hibiki_tenant`` (set by the directory on its users and numbers) are not ours to report.
+Event ids are derived from the call and the event, so two controllers connected to the same
+node publish the same message id and JetStream keeps one.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from hibiki.callcontrol.esl.model import NodeEvent
+from hibiki.callcontrol.esl.nodes import NodePool
+from hibiki.callcontrol.publisher import SOURCE, EventSink
+from hibiki.common.logging import get_logger
+from hibiki.events.v1 import call_pb2, meta_pb2
+
+log = get_logger("hibiki.callcontrol.channels")
+NAMESPACE = uuid.UUID("6f1d3c52-5b0e-4c59-a1a5-2f8f4e0c2a11")
+
+
+def _stamp(micros: str) -> Timestamp | None:
+    """FreeSWITCH's ``*-Time`` headers: microseconds since the epoch, 0 when it did not happen."""
+    if not micros.isdigit() or int(micros) == 0:
+        return None
+    stamp = Timestamp()
+    stamp.FromMicroseconds(int(micros))
+    return stamp
+
+
+def _meta(event: NodeEvent, tenant: str, kind: str) -> meta_pb2.EventMeta:
+    meta = meta_pb2.EventMeta(id=str(uuid.uuid5(NAMESPACE, f"{event.call_uuid}/{kind}")), tenant=tenant,
+                              source=SOURCE, call_uuid=event.call_uuid,
+                              node=event.get("FreeSWITCH-Hostname") or event.node)
+    stamp = _stamp(event.get("Event-Date-Timestamp"))
+    if stamp is not None:
+        meta.occurred_at.CopyFrom(stamp)
+    else:
+        meta.occurred_at.GetCurrentTime()
+    return meta
+
+
+class ChannelEvents:
+    def __init__(self, pool: NodePool, sink: EventSink) -> None:
+        self._sink = sink
+        pool.on("CHANNEL_ANSWER", self.answered)
+        pool.on("CHANNEL_HANGUP_COMPLETE", self.ended)
+
+    async def answered(self, event: NodeEvent) -> None:
+        tenant = event.get("variable_hibiki_tenant")
+        if not tenant:
+            return
+        by = (event.get("variable_hibiki_callee") or event.get("variable_hibiki_user")
+              or event.get("Caller-Callee-ID-Number") or event.get("Caller-Destination-Number"))
+        message = call_pb2.CallAnswered(meta=_meta(event, tenant, "answered"), answered_by=by,
+                                        queue_id=event.get("variable_hibiki_queue"))
+        log.info("call_answered", tenant=tenant, call_uuid=event.call_uuid, answered_by=by, node=event.node)
+        self._sink.publish(tenant, "answered", message)
+
+    async def ended(self, event: NodeEvent) -> None:
+        tenant = event.get("variable_hibiki_tenant")
+        if not tenant:
+            return
+        message = call_pb2.CallEnded(meta=_meta(event, tenant, "ended"), hangup_cause=event.get("Hangup-Cause"))
+        for field, header in (("started_at", "Caller-Channel-Created-Time"),
+                              ("answered_at", "Caller-Channel-Answered-Time"),
+                              ("ended_at", "Caller-Channel-Hangup-Time")):
+            stamp = _stamp(event.get(header))
+            if stamp is not None:
+                getattr(message, field).CopyFrom(stamp)
+        log.info("call_ended", tenant=tenant, call_uuid=event.call_uuid, cause=message.hangup_cause, node=event.node)
+        self._sink.publish(tenant, "ended", message)
