@@ -230,7 +230,10 @@ async def test_a_three_level_ivr_walked_to_each_way_out(tmp_path: Path, nats_ser
         assert outside.variables["hibiki_ivr_path"] == "main:9"
         choices = [call_pb2.MenuChoice.FromString(d) for d in await r.events.wait("menu_choice", 10)]
         entered = [call_pb2.IvrEntered.FromString(d) for d in await r.events.wait("ivr_entered", 4)]
+        moved = [call_pb2.CallTransferred.FromString(d) for d in await r.events.wait("transferred", 4)]
     assert {e.ivr_id for e in entered} == {"hotline"} and entered[0].ivr_name == "代表"
+    assert {t.to_destination for t in moved} == {*ways.values(), "hibiki_route_external_0312345678"}
+    assert {t.from_party for t in moved} == {"ivr:hotline"}
     call, _ = calls["4"]
     mine = [c for c in choices if c.meta.call_uuid == call.uuid]
     assert [c.step.digits for c in mine] == ["1", "2", "4"]

@@ -36,6 +36,11 @@ class IvrNotifier:
             meta=meta(self._tenant, self._call_uuid, self._node), queue_id=queue.queue_id, priority=queue.priority,
             skills=list(queue.skills), ivr_path=ivr_steps(path)))
 
+    def transferred(self, ivr_id: str, to_destination: str) -> None:
+        self._publisher.publish(self._tenant, "transferred", call_pb2.CallTransferred(
+            meta=meta(self._tenant, self._call_uuid, self._node), from_party=f"ivr:{ivr_id}",
+            to_destination=to_destination, attended=False))
+
     def abandoned(self, queue_id: str, wait_ms: int, path: Sequence[Step]) -> None:
         self._publisher.publish(self._tenant, "abandoned", call_pb2.CallAbandoned(
             meta=meta(self._tenant, self._call_uuid, self._node), queue_id=queue_id, wait_ms=wait_ms,
