@@ -14,10 +14,11 @@ def bench(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
                           timeout=timeout)
 
 
-def test_the_list_names_the_directory_benchmark() -> None:
+def test_the_list_names_the_benchmarks() -> None:
     result = bench("list")
     assert result.returncode == 0, result.stderr
     assert "directory" in result.stdout
+    assert "callcontrol" in result.stdout
 
 
 def test_the_directory_benchmark_runs_and_prints_its_table() -> None:
@@ -27,3 +28,13 @@ def test_the_directory_benchmark_runs_and_prints_its_table() -> None:
     for start in ("constant endpoint", "directory (mix)", "config change visible on 2 replicas", "memory:", "targets:"):
         assert any(line.startswith(start) for line in lines), f"no line starting {start!r} in:\n{result.stdout}"
     assert "errors" in result.stdout
+
+
+def test_the_callcontrol_benchmark_runs_and_prints_its_table() -> None:
+    result = bench("callcontrol", "--seconds", "1", "--rates", "5")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for start in ("baseline (answers, hangs up)", "callcontrol (IVR)", "controllers idle",
+                  "controller CPU per IVR call", "target ("):
+        assert any(line.startswith(start) for line in lines), f"no line starting {start!r} in:\n{result.stdout}"
+    assert "setup ms" in result.stdout and "event ms" in result.stdout
