@@ -27,7 +27,7 @@ from hibiki.callcontrol.ivr.source import DirectoryIvrSource, IvrUnavailable, Se
 from hibiki.common.auth import TokenAuthority
 from hibiki.common.rpc import GrpcServer
 from hibiki.directory.v1 import directory_pb2_grpc, ivr_pb2
-from hibiki.events.v1 import call_pb2
+from hibiki.events.v1 import call_pb2, recording_pb2
 from support.servers import free_port, running
 
 Branch = ivr_pb2.Branch
@@ -319,9 +319,21 @@ async def test_the_recording_notice_comes_first_and_text_is_spoken(tmp_path: Pat
                                                                    tenant: str) -> None:
     spoken = city_hall(tenant, recording_notice=ivr_pb2.Prompt(text=NOTICE))
     spoken.menus[0].greeting.CopyFrom(ivr_pb2.Prompt(text="お電話ありがとうございます。"))
+    recorded = await nats_client.subscribe(f"hibiki.{tenant}.recording.started")
+    await nats_client.flush()
     async with rig(tmp_path, nats_server, nats_client, authority, tenant, spoken) as r:
         call, _ = await r.dial(["9"])
         await asyncio.wait_for(call.finished, 30)
+        started = recording_pb2.RecordingStarted.FromString((await recorded.next_msg(timeout=5)).data)
+    await recorded.unsubscribe()
+    # recording starts only once the notice has been heard (REC-02)
+    record = [data for app, data in call.executed if app == "record_session"]
+    assert len(record) == 1 and record[0].endswith(f"/{tenant}/{time.strftime('%Y/%m/%d', time.gmtime())}/{call.uuid}.wav")
+    assert record[0].startswith(r.config.recordings_dir)
+    apps_in_order = [app for app, _ in call.executed]
+    assert apps_in_order.index("playback") < apps_in_order.index("record_session") < apps_in_order.index(
+        "play_and_get_digits")
+    assert (started.recording_id, started.meta.call_uuid, started.reason) == (call.uuid, call.uuid, "policy")
     media = [(app, data) for app, data in call.executed if app in ("answer", "playback", "play_and_get_digits")]
     assert media[0] == ("answer", "")
     notice, greeting = media[1][1], media[2][1].split(" ")[5]
@@ -463,7 +475,7 @@ async def test_two_hundred_callers_in_the_ivr_at_once(tmp_path: Path, nats_serve
     # Everything shares this one process (the emulator, NATS, the gRPC server, callcontrol), so a
     # burst of 200 GetIvr gets more than the production deadline.
     async with rig(tmp_path, nats_server, nats_client, authority, tenant, lobby, playback_delay=0.2,
-                   directory_timeout=10.0) as r:
+                   directory_timeout=30.0) as r:
         def caller(n: int) -> Callable[[int, str], str | None]:
             def press(read: int, greeting: str) -> str | None:
                 if greeting == "ivr/main.wav":

@@ -19,6 +19,7 @@ from hibiki.callcontrol.ivr.engine import (
     IvrStateError,
 )
 from hibiki.callcontrol.ivr.instructions import (
+    StartRecording,
     Collect,
     Decision,
     Enqueue,
@@ -71,8 +72,9 @@ def test_the_recording_notice_comes_before_the_root_menu() -> None:
                      recording_notice=ivr_pb2.Prompt(text="この通話は録音されます。")))
     turn = run.start()
     assert turn[0] == Play(PromptRef("text", "この通話は録音されます。"))
-    assert turn[1] == Collect("main", sound("main.wav"), 5, frozenset({"1"}), 1, 3)
-    assert len(turn) == 2
+    assert turn[1] == StartRecording()          # recorded only once the caller has heard so (REC-02)
+    assert turn[2] == Collect("main", sound("main.wav"), 5, frozenset({"1"}), 1, 3)
+    assert len(turn) == 3
 
 
 def test_three_levels_to_each_way_out() -> None:
@@ -194,7 +196,7 @@ def test_broken_on_failure_and_missing_root_hang_up_politely() -> None:
     assert turn[-1] == Hangup("NORMAL_TEMPORARY_FAILURE")
     run = IvrRun(ivr(menu("main"), root="nowhere", recording_notice=ivr_pb2.Prompt(sound="notice.wav")))
     turn = run.start()
-    assert kinds(turn) == ["Play", "Fault", "Play", "Hangup"]
+    assert kinds(turn) == ["Play", "StartRecording", "Fault", "Play", "Hangup"]
     assert run.finished and run.path == []
 
 

@@ -43,7 +43,8 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
     # Calls and admins' uploads each have their own conversion slots: an upload never delays a caller.
     prompts = PromptResolver(AsyncPromptStore(store))
     ivr = IvrServices(fetch=directory.get, resolve=prompts.path, bridge=LoopBridge(loop), publisher=publisher,
-                      hold_music=config.hold_music, fetch_timeout=config.directory_timeout + 1.0)
+                      hold_music=config.hold_music, fetch_timeout=config.directory_timeout + 1.0,
+                      recordings_root=config.recordings_dir)
     active = ActiveCalls()
     freeswitch = NodePool.from_settings(config.freeswitch, registry=REGISTRY)   # inbound event sockets
     ChannelEvents(freeswitch, publisher)

@@ -27,6 +27,7 @@ class CallControlConfig:
     prompts_dir: Path | None = None             # the prompt store (default <data_dir>/prompts)
     prompts_playback_root: str | None = None    # the same store as FreeSWITCH nodes mount it
     hold_music: str = "local_stream://default"  # what a queued caller hears (freeswitch/conf: hold_music)
+    recordings_dir: str = ""                    # where FreeSWITCH writes call recordings ("" = none)
     freeswitch: FsNodeSettings = FsNodeSettings()  # inbound event sockets: HIBIKI_CALLCONTROL_FREESWITCH_*
 
     @property
@@ -53,5 +54,6 @@ class CallControlConfig:
             prompts_dir=env.path("PROMPTS_DIR", prompts_root(data)).resolve(),
             prompts_playback_root=playback_root,
             hold_music=env.text("HOLD_MUSIC", "local_stream://default"),
+            recordings_dir=str(env.path("RECORDINGS_DIR", data / "recordings")),
             freeswitch=FsNodeSettings.from_env(env),
         )

@@ -28,7 +28,7 @@ def meta(tenant: str, call_uuid: str, node: str = "") -> meta_pb2.EventMeta:
 
 
 class EventSink(Protocol):
-    def publish(self, tenant: str, event: str, message: Message) -> object: ...
+    def publish(self, tenant: str, event: str, message: Message, category: str = "call") -> object: ...
 
 
 class CallEventPublisher:
@@ -37,9 +37,10 @@ class CallEventPublisher:
     def __init__(self, js: JetStreamContext, loop: asyncio.AbstractEventLoop) -> None:
         self._js, self._loop = js, loop
 
-    def publish(self, tenant: str, event: str, message: Message) -> Future[None]:
+    def publish(self, tenant: str, event: str, message: Message, category: str = "call") -> Future[None]:
+        """On ``hibiki.<tenant>.<category>.<event>`` (category ``call`` or ``recording``)."""
         event_meta: meta_pb2.EventMeta = message.meta  # type: ignore[attr-defined]
-        subject = bus.subject(tenant, "call", event)
+        subject = bus.subject(tenant, category, event)
         future = asyncio.run_coroutine_threadsafe(
             bus.publish(self._js, subject, message.SerializeToString(), event_meta.id), self._loop)
         future.add_done_callback(lambda f: f.exception() and log.error(

@@ -39,6 +39,7 @@ from hibiki.callcontrol.ivr.instructions import (
     Instruction,
     Play,
     PromptRef,
+    StartRecording,
     Step,
     Terminal,
     Transfer,
@@ -137,8 +138,8 @@ class IvrRun:
             raise IvrStateError("the IVR has started already")
         self._started = True
         notice = prompt_of(self.ivr.recording_notice)
-        if notice is not None:
-            self._out.append(Play(notice))
+        if notice is not None:   # the caller hears that the call is recorded, then it is
+            self._out.extend((Play(notice), StartRecording()))
         root = self._menus.get(self.ivr.root_menu)
         if root is None:
             self._fault("missing-menu", f"the root menu {self.ivr.root_menu!r} does not exist", "")

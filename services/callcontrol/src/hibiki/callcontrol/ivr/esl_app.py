@@ -38,6 +38,7 @@ from hibiki.callcontrol.ivr.instructions import (
     Instruction,
     Play,
     PromptRef,
+    StartRecording,
     Transfer,
     format_path,
 )
@@ -76,6 +77,7 @@ class IvrServices:
     publisher: EventSink
     hold_music: str = "local_stream://default"
     fetch_timeout: float = 3.0       # beyond the gRPC deadline, in case the loop itself is stuck
+    recordings_root: str = ""        # where FreeSWITCH writes recordings ("" = do not record)
     prompt_timeout: float = 30.0     # a first synthesis of a long text
     clock: Callable[[], float] = time.monotonic
 
@@ -164,6 +166,8 @@ class IvrCall:
     def _do(self, instruction: Instruction, engine: IvrRun) -> Outcome | None:
         if isinstance(instruction, Play):
             self._ch.execute("playback", self._path(instruction.prompt))
+        elif isinstance(instruction, StartRecording):
+            self._record()
         elif isinstance(instruction, Decision):
             step = instruction.step
             log.info("ivr_choice", ivr_id=self._ivr_id, menu_id=step.menu_id, digits=step.digits, branch=step.branch)
@@ -192,6 +196,18 @@ class IvrCall:
         digits = self._ch.collect(greeting, collect.timeout_seconds * 1000, collect.keys)
         log.debug("ivr_input", menu_id=collect.menu_id, attempt=collect.attempt, digits=digits)
         return digits
+
+    def _record(self) -> None:
+        """``record_session`` into ``<recordings_root>/<tenant>/<yyyy>/<mm>/<dd>/<call uuid>.wav``
+        (the recording service indexes, encrypts and keeps it); RecordingStarted is published."""
+        if not self._s.recordings_root:
+            return
+        day = time.strftime("%Y/%m/%d", time.gmtime())
+        path = f"{self._s.recordings_root.rstrip('/')}/{_UNSAFE.sub('_', self._tenant)}/{day}/{self._ch.uuid}.wav"
+        self._ch.set("hibiki_recording_path", path)
+        self._ch.execute("record_session", path)
+        self._notify.recording_started(self._ch.uuid)
+        log.info("recording_started", ivr_id=self._ivr_id, path=path)
 
     def _leave(self, engine: IvrRun) -> None:
         """What travels with the call out of the IVR."""

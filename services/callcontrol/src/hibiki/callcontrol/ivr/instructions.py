@@ -1,7 +1,7 @@
 """What the IVR engine tells the adapter to do (instructions), and the caller's path.
 
-A turn of the engine is a list of instructions, in order: ``Play``, ``Decision`` and ``Fault``
-along the way, then one ``Collect`` (wait for the caller) or one terminal instruction
+A turn of the engine is a list of instructions, in order: ``Play``, ``StartRecording`` (after
+the recording notice), ``Decision`` and ``Fault`` along the way, then one ``Collect`` (wait for the caller) or one terminal instruction
 (``Transfer``, ``Enqueue``, ``Hangup``).
 """
 
@@ -78,8 +78,13 @@ class Hangup:
     cause: str
 
 
+@dataclass(frozen=True)
+class StartRecording:
+    """Record the call from here on: the caller has heard the recording notice (REC-02)."""
+
+
 Terminal = Transfer | Enqueue | Hangup
-Instruction = Play | Collect | Decision | Fault | Terminal
+Instruction = Play | StartRecording | Collect | Decision | Fault | Terminal
 
 
 def sound(path: str) -> PromptRef:

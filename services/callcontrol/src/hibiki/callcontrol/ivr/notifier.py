@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from hibiki.callcontrol.ivr.instructions import Enqueue, Step
 from hibiki.callcontrol.publisher import EventSink, meta
-from hibiki.events.v1 import call_pb2
+from hibiki.events.v1 import call_pb2, recording_pb2
 
 
 def ivr_steps(path: Sequence[Step]) -> list[call_pb2.IvrStep]:
@@ -35,6 +35,11 @@ class IvrNotifier:
         self._publisher.publish(self._tenant, "queue_entered", call_pb2.QueueEntered(
             meta=meta(self._tenant, self._call_uuid, self._node), queue_id=queue.queue_id, priority=queue.priority,
             skills=list(queue.skills), ivr_path=ivr_steps(path)))
+
+    def recording_started(self, recording_id: str) -> None:
+        self._publisher.publish(self._tenant, "started", recording_pb2.RecordingStarted(
+            meta=meta(self._tenant, self._call_uuid, self._node), recording_id=recording_id, reason="policy"),
+            category="recording")
 
     def transferred(self, ivr_id: str, to_destination: str) -> None:
         self._publisher.publish(self._tenant, "transferred", call_pb2.CallTransferred(
