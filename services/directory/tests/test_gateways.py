@@ -300,11 +300,9 @@ def gateways_body(profile: str = "internal", domain: str | None = None) -> bytes
 async def test_fsapi_serves_each_profile_its_enabled_gateways(
         config: DirectoryConfig, api: httpx.AsyncClient, authority: TokenAuthority, nats_client: Any,
         capfd: pytest.CaptureFixture[str]) -> None:
-    import sys
-
     from hibiki.common.logging import configure
 
-    configure("directory", "info", sys.stderr)   # log to this test's stderr, whatever an earlier test set
+    configure("directory")   # log to stderr (whatever an earlier test configured), which capfd captures
     fs = XmlCurlClient(f"http://127.0.0.1:{config.port}/fsapi")
     capture = CAPTURE.read_bytes()
     assert b"purpose=gateways&profile=internal" in capture and b"&domain=" not in capture

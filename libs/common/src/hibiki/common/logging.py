@@ -18,10 +18,21 @@ import structlog
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
+class _Stderr:
+    """Whatever ``sys.stderr`` is when a line is written (not when logging was configured):
+    a test harness or a daemoniser may replace it, and a kept reference could be closed."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(service: str, level: str = "info", stream: Any = None) -> None:
     """Configure structlog (and the stdlib root logger, for libraries) to emit JSON."""
     numeric = _LEVELS.get(level.lower(), logging.INFO)
-    out = stream or sys.stderr
+    out = stream or _Stderr()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
