@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TextIO, cast
 
 import structlog
 
@@ -32,7 +32,7 @@ class _Stderr:
 def configure(service: str, level: str = "info", stream: Any = None) -> None:
     """Configure structlog (and the stdlib root logger, for libraries) to emit JSON."""
     numeric = _LEVELS.get(level.lower(), logging.INFO)
-    out = stream or _Stderr()
+    out: TextIO = stream or cast(TextIO, _Stderr())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
