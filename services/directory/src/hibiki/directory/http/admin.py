@@ -83,15 +83,13 @@ def bad_path(request: Request) -> Response | None:
 
 
 def authorize(claims: Claims, tenant: str | None, write: bool) -> None:
-    if claims.kind == "service" and claims.tenant == "*":
-        return
-    if claims.tenant == "*" and "platform-admin" in claims.roles:
-        return
-    if tenant is None or not claims.may_act_for(tenant):
-        raise Forbidden("this token may not act for this tenant" if tenant else "platform administrators only")
-    if "admin" in claims.roles or (not write and "viewer" in claims.roles):
-        return
-    raise Forbidden("this token's roles do not allow this")
+    if tenant is None:   # platform routes: service tokens for every tenant and platform admins
+        if claims.tenant == "*" and (claims.kind == "service" or "platform-admin" in claims.roles):
+            return
+        raise Forbidden("platform administrators only")
+    refusal = claims.refusal(tenant, write)
+    if refusal is not None:
+        raise Forbidden(refusal)
 
 
 async def _body(request: Request, model: type[BaseModel], partial: bool = False) -> dict[str, Any]:
