@@ -38,3 +38,13 @@ def test_the_callcontrol_benchmark_runs_and_prints_its_table() -> None:
                   "controller CPU per IVR call", "target ("):
         assert any(line.startswith(start) for line in lines), f"no line starting {start!r} in:\n{result.stdout}"
     assert "setup ms" in result.stdout and "event ms" in result.stdout
+
+
+def test_the_acd_benchmark_runs_and_prints_its_table() -> None:
+    result = bench("acd", "--agents", "40", "--queues", "4", "--seconds", "0.3")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for start in ("hibiki Acd", "baseline (first ready", "ready -> offered:", "calls answered per agent", "targets:"):
+        assert any(line.startswith(start) for line in lines), f"no line starting {start!r} in:\n{result.stdout}"
+    assert "p99 decision < 1 ms" in result.stdout
+    assert "acd" in bench("list").stdout
