@@ -452,6 +452,9 @@ def test_queue_stats_and_service_level() -> None:
     assert (stats.agents_ready, stats.agents_busy, stats.agents_logged_in, stats.talking) == (0, 1, 1, 1)
     assert (stats.entered, stats.answered, stats.abandoned) == (4, 1, 2)
     assert stats.service_level == 0.5
+    acd.reset_counters()
+    stats = acd.queue_stats("q", T0 + 61)
+    assert (stats.entered, stats.service_level, len(stats.waiting)) == (0, None, 1)
 
 
 def test_a_restored_machine_carries_on_exactly_like_the_original() -> None:

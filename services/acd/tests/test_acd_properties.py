@@ -250,6 +250,8 @@ class AcdMachine(RuleBasedStateMachine):
             assert self.acd.configure_queue(config, self.now) == []
         for agent_id, levels, member in zip(AGENTS, skills, memberships, strict=True):
             levels["x"] = max(levels["x"], 1)         # queue a has most agents: orders are put to the test
+            if agent_id in AGENTS[:2]:                # queue b (a wrap-up limit) has at least two
+                levels["y"], member = max(levels["y"], 2), member | {"b"}
             profile = AgentProfile(agent_id, {k: v for k, v in levels.items() if v}, frozenset(member | {"a"}))
             self.profiles[agent_id] = profile
             assert self.acd.configure_agent(profile, self.now) == []
@@ -426,8 +428,11 @@ class AcdMachine(RuleBasedStateMachine):
                 for deadline in (call.overflow_at, call.max_wait_at):
                     assert deadline is None or deadline > self.now, "a deadline passed without tick acting"
         for agent_id, view in agents.items():
-            if view.state in (AgentState.RESERVED, AgentState.RINGING, AgentState.TALKING):
-                assert view.call_id in calls
+            if view.state in (AgentState.RESERVED, AgentState.RINGING):
+                call = calls[view.call_id]
+                assert call.state is CallState.OFFERED and agent_id in call.offered_to
+            elif view.state is AgentState.TALKING:
+                assert calls[view.call_id].state is CallState.TALKING and calls[view.call_id].agent_id == agent_id
             else:
                 assert not view.call_id
             if view.wrap_up_until is not None:

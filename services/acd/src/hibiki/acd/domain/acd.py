@@ -159,12 +159,16 @@ class Acd(Core):
         """A call leaves before an answer: the caller hung up (``ABANDONED``) or callcontrol took
         it elsewhere (``CANCELLED``). Agents it rang are released and matched again."""
         call = self._call(call_id)
+        try:
+            reason = LeaveReason(reason)
+        except ValueError:
+            raise InvalidArgument(f"no leave reason {reason!r}") from None
         if reason is LeaveReason.MAX_WAIT:
             raise InvalidArgument("the maximum wait is the ACD's own decision")
         if call.state is CallState.TALKING:
             raise InvalidState(f"call {call_id} was answered: end it with call_ended")
         events: list[Event] = []
-        self._leave(call, LeaveReason(reason), now, events)
+        self._leave(call, reason, now, events)
         return events
 
     def call_ended(self, call_id: str, now: float) -> list[Event]:
@@ -385,6 +389,11 @@ class Acd(Core):
             timers.pop()
         return None
 
+    def reset_counters(self) -> None:
+        """Start every queue's counters (entered, answered, service level, ...) from zero."""
+        for queue in self._queues.values():
+            queue.counters = Counters()
+
     # -- reading --------------------------------------------------------------------------------
 
     def queue_ids(self) -> list[str]:
@@ -446,6 +455,8 @@ class Acd(Core):
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Acd:
+        """The machine ``to_state`` wrote (its version, queues and references are checked; the
+        rest is trusted): indexes and timers are rebuilt from the records."""
         if state.get("version") != STATE_VERSION:
             raise InvalidArgument(f"ACD state version {state.get('version')!r}, this code reads {STATE_VERSION}")
         acd = cls(state["tenant"], state["timezone"])

@@ -17,7 +17,8 @@ from hibiki.acd.domain.profiles import RoutingProfile, choose_profile
 
 @dataclass(slots=True)
 class Counters:
-    """Since the counters were created (the service resets them, e.g. per day, by a new machine)."""
+    """Since the queue was created or ``Acd.reset_counters`` (the service's choice: per day, say);
+    the reports of record are analytics' (CC-08), these are for the wallboard (CC-07)."""
 
     entered: int = 0
     answered: int = 0
