@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from hibiki.stack.ports import wait_for_port
@@ -98,3 +100,20 @@ def wait_port(port: int, timeout: float) -> None:
         wait_for_port(port, timeout)
     except TimeoutError as exc:
         raise SetupError(str(exc)) from None
+
+
+def run_in_workdir(name: str, run: Callable[[Path, list[Child]], None]) -> int:
+    """``run(work, children)`` in a fresh temporary directory; stop every child and remove the
+    directory afterwards. 0 when it ran, 2 (with a one-line error) when it could not set up."""
+    work = Path(tempfile.mkdtemp(prefix="hibiki-bench-"))
+    children: list[Child] = []
+    try:
+        run(work, children)
+        return 0
+    except SetupError as exc:
+        print(f"bench {name}: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        for child in reversed(children):
+            child.stop()
+        shutil.rmtree(work, ignore_errors=True)

@@ -31,9 +31,7 @@ import functools
 import multiprocessing
 import os
 import secrets
-import shutil
 import sys
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -46,7 +44,8 @@ import grpc
 import httpx
 
 from benchmarks import _callcontrol_load as load
-from benchmarks._processes import (Child, SetupError, directory_command, directory_env, free_port, wait_port)
+from benchmarks._processes import (Child, SetupError, directory_command, directory_env, free_port, run_in_workdir,
+                                  wait_port)
 from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.stack.nats_server import nats_server_command
 
@@ -115,18 +114,7 @@ def main(argv: list[str]) -> int:
     if args.seconds <= 0 or (args.load_processes is not None and args.load_processes < 1):
         print("bench callcontrol: error: --seconds > 0, --load-processes >= 1", file=sys.stderr)
         return 2
-    work = Path(tempfile.mkdtemp(prefix="hibiki-bench-"))
-    children: list[Child] = []
-    try:
-        _run(args, work, children)
-        return 0
-    except SetupError as exc:
-        print(f"bench callcontrol: error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        for child in reversed(children):
-            child.stop()
-        shutil.rmtree(work, ignore_errors=True)
+    return run_in_workdir("callcontrol", lambda work, children: _run(args, work, children))
 
 
 def _layout(processes: int | None) -> Layout:

@@ -21,16 +21,15 @@ import argparse
 import asyncio
 import os
 import secrets
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from benchmarks import _mix, _propagation
 from benchmarks._load import Load, Result, delayed_ack_stall_ms
-from benchmarks._processes import (Child, SetupError, directory_command, directory_env, free_port, wait_port)
+from benchmarks._processes import (Child, directory_command, directory_env, free_port, run_in_workdir,
+                                  wait_port)
 from benchmarks._store import create_empty, populate
 from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.stack.nats_server import nats_server_command
@@ -56,18 +55,7 @@ def main(argv: list[str]) -> int:
     if args.seconds <= 0 or args.connections < 1 or args.tenants < 1 or args.users < 2:
         print("bench directory: error: --seconds > 0, --connections >= 1, --tenants >= 1, --users >= 2", file=sys.stderr)
         return 2
-    work = Path(tempfile.mkdtemp(prefix="hibiki-bench-"))
-    children: list[Child] = []
-    try:
-        _run(args, work, children)
-        return 0
-    except SetupError as exc:
-        print(f"bench directory: error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        for child in reversed(children):
-            child.stop()
-        shutil.rmtree(work, ignore_errors=True)
+    return run_in_workdir("directory", lambda work, children: _run(args, work, children))
 
 
 def _cores() -> tuple[int, set[int]]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from fsemu import FreeSwitchEmulator
+from fsemu.post_vars import whitelist
 from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.directory.app import main
 from hibiki.directory.config import DirectoryConfig
@@ -23,12 +23,6 @@ from support.servers import free_port, running
 DOMAIN = "tsubame.example.jp"
 PASSWORD = "twelve chars!"
 XML_CURL_CONF = Path(__file__).resolve().parents[2] / "freeswitch" / "conf" / "autoload_configs" / "xml_curl.conf.xml"
-
-
-def post_vars() -> tuple[str, ...]:
-    """The ``enable-post-var`` list of Hibiki's FreeSWITCH configuration (empty = every field)."""
-    root = ET.parse(XML_CURL_CONF).getroot()
-    return tuple(p.get("value", "") for p in root.iter("param") if p.get("name") == "enable-post-var")
 
 
 @dataclasses.dataclass
@@ -75,7 +69,7 @@ async def place(emu: FreeSwitchEmulator, pbx: Pbx, endpoints: dict[str, object] 
 
 
 async def test_a_registered_device_is_rung_through_user_expansion(pbx: Pbx) -> None:
-    async with FreeSwitchEmulator(directory_url=pbx.fsapi, directory_post_vars=post_vars()) as emu:
+    async with FreeSwitchEmulator(directory_url=pbx.fsapi, directory_post_vars=whitelist(XML_CURL_CONF)) as emu:
         refused = await emu.register("d1001", DOMAIN, "not the password", network_ip="192.0.2.50")
         assert refused.rejected and refused.user is not None          # the directory knew the device
         desk = await emu.register("d1001", DOMAIN, PASSWORD, device_contact="sip:d1001@192.0.2.51:5060;transport=udp",
