@@ -21,6 +21,7 @@ from hibiki.callcontrol.esl.errors import CommandTimeout, ConnectionLost, NodeUn
 from hibiki.callcontrol.esl.inbound import NodeConnection
 from hibiki.callcontrol.esl.model import Backoff, NodeAddress, NodeEvent, NodeState
 from hibiki.callcontrol.esl.wire import parse_plain
+from support.recorder import Recorder
 from support.servers import free_port
 
 FAST = Backoff(initial=0.05, maximum=0.2)
@@ -51,27 +52,6 @@ async def connected(port: int, password: str = "ClueCon", **options: Any) -> Asy
         yield connection
     finally:
         await connection.stop()
-
-
-class Recorder:
-    """Events a handler saw, and a way to wait for one."""
-
-    def __init__(self) -> None:
-        self.events: list[NodeEvent] = []
-        self._arrived = asyncio.Event()
-
-    async def __call__(self, event: NodeEvent) -> None:
-        self.events.append(event)
-        self._arrived.set()
-
-    async def wait_for(self, predicate: Callable[[NodeEvent], bool], timeout: float = 5.0) -> NodeEvent:
-        async with asyncio.timeout(timeout):
-            while True:
-                for event in self.events:
-                    if predicate(event):
-                        return event
-                self._arrived.clear()
-                await self._arrived.wait()
 
 
 class RawNode:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from hibiki.callcontrol.esl.model import Backoff, NodeAddress, NodeEvent
 from hibiki.callcontrol.esl.nodes import FsNodeSettings, NodePool, channel_uuids, parse_nodes
 from hibiki.common.config import Env
 from hibiki.common.errors import ConfigError
+from support.recorder import Recorder
 from support.servers import free_port
 
 PARKED = ('<document type="freeswitch/xml"><section name="dialplan"><context name="default">'
@@ -30,27 +31,6 @@ PARKED = ('<document type="freeswitch/xml"><section name="dialplan"><context nam
 
 def is_parked(channel: Any) -> bool:
     return bool(channel.variables.get("current_application") == "park")
-
-
-class Recorder:
-    """Events a handler saw, and a way to wait for one."""
-
-    def __init__(self) -> None:
-        self.events: list[NodeEvent] = []
-        self._arrived = asyncio.Event()
-
-    async def __call__(self, event: NodeEvent) -> None:
-        self.events.append(event)
-        self._arrived.set()
-
-    async def wait_for(self, predicate: Callable[[NodeEvent], bool], timeout: float = 5.0) -> NodeEvent:
-        async with asyncio.timeout(timeout):
-            while True:
-                for event in self.events:
-                    if predicate(event):
-                        return event
-                self._arrived.clear()
-                await self._arrived.wait()
 
 
 def settings(**nodes: int) -> FsNodeSettings:
