@@ -230,7 +230,8 @@ def paths(ivr: ivr_pb2.Ivr, schedules: Mapping[str, Schedule], start: datetime, 
     key of every menu, the timeout (on_failure after the tries), and every schedule branch
     that can occur within 400 days (the otherwise branch for the others)."""
     menus = {m.id: m for m in ivr.menus}
-    when = {sid: moments(s, start) for sid, s in schedules.items()}
+    used = schedules_used(ivr)    # scanning a schedule's year of changes only for those the IVR branches on
+    when = {sid: moments(s, start) for sid, s in schedules.items() if sid in used}
     out: list[Path] = []
 
     def branch_paths(branch: ivr_pb2.Branch, keys: tuple[str, ...], visited: tuple[str, ...],
