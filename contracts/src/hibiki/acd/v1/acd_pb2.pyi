@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from hibiki.events.v1 import agent_pb2 as _agent_pb2
 from hibiki.events.v1 import call_pb2 as _call_pb2
 import builtins as _builtins
@@ -19,6 +20,48 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _OfferOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _OfferOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OfferOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    OFFER_OUTCOME_UNSPECIFIED: _OfferOutcome.ValueType  # 0
+    OFFER_OUTCOME_RINGING: _OfferOutcome.ValueType  # 1
+    OFFER_OUTCOME_ANSWERED: _OfferOutcome.ValueType  # 2
+    OFFER_OUTCOME_REJECTED: _OfferOutcome.ValueType  # 3
+    """busy, declined, device unreachable"""
+    OFFER_OUTCOME_NO_ANSWER: _OfferOutcome.ValueType  # 4
+
+class OfferOutcome(_OfferOutcome, metaclass=_OfferOutcomeEnumTypeWrapper): ...
+
+OFFER_OUTCOME_UNSPECIFIED: OfferOutcome.ValueType  # 0
+OFFER_OUTCOME_RINGING: OfferOutcome.ValueType  # 1
+OFFER_OUTCOME_ANSWERED: OfferOutcome.ValueType  # 2
+OFFER_OUTCOME_REJECTED: OfferOutcome.ValueType  # 3
+"""busy, declined, device unreachable"""
+OFFER_OUTCOME_NO_ANSWER: OfferOutcome.ValueType  # 4
+Global___OfferOutcome: _TypeAlias = OfferOutcome  # noqa: Y015
+
+class _QueuedCallState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _QueuedCallStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_QueuedCallState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    QUEUED_CALL_STATE_UNSPECIFIED: _QueuedCallState.ValueType  # 0
+    QUEUED_CALL_STATE_WAITING: _QueuedCallState.ValueType  # 1
+    QUEUED_CALL_STATE_OFFERED: _QueuedCallState.ValueType  # 2
+    QUEUED_CALL_STATE_TALKING: _QueuedCallState.ValueType  # 3
+
+class QueuedCallState(_QueuedCallState, metaclass=_QueuedCallStateEnumTypeWrapper): ...
+
+QUEUED_CALL_STATE_UNSPECIFIED: QueuedCallState.ValueType  # 0
+QUEUED_CALL_STATE_WAITING: QueuedCallState.ValueType  # 1
+QUEUED_CALL_STATE_OFFERED: QueuedCallState.ValueType  # 2
+QUEUED_CALL_STATE_TALKING: QueuedCallState.ValueType  # 3
+Global___QueuedCallState: _TypeAlias = QueuedCallState  # noqa: Y015
 
 @_typing.final
 class EnqueueRequest(_message.Message):
@@ -66,6 +109,7 @@ class EnqueueResponse(_message.Message):
     POSITION_FIELD_NUMBER: _builtins.int
     EXPECTED_WAIT_MS_FIELD_NUMBER: _builtins.int
     position: _builtins.int
+    """1: next to be served; 0: offered to an agent already"""
     expected_wait_ms: _builtins.int
     def __init__(
         self,
@@ -129,20 +173,24 @@ class AgentLoginRequest(_message.Message):
     TENANT_FIELD_NUMBER: _builtins.int
     AGENT_ID_FIELD_NUMBER: _builtins.int
     DEVICE_FIELD_NUMBER: _builtins.int
+    READY_FIELD_NUMBER: _builtins.int
     tenant: _builtins.str
     agent_id: _builtins.str
     device: _builtins.str
     """seat or device where offers ring"""
+    ready: _builtins.bool
+    """ready at once (else not ready until SetAgentState)"""
     def __init__(
         self,
         *,
         tenant: _builtins.str = ...,
         agent_id: _builtins.str = ...,
         device: _builtins.str = ...,
+        ready: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "device", b"device", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "device", b"device", "ready", b"ready", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -395,11 +443,19 @@ class Assignment(_message.Message):
     AGENT_ID_FIELD_NUMBER: _builtins.int
     DEVICE_FIELD_NUMBER: _builtins.int
     ATTEMPT_FIELD_NUMBER: _builtins.int
+    RING_SECONDS_FIELD_NUMBER: _builtins.int
+    RING_ALL_FIELD_NUMBER: _builtins.int
+    CALLER_NUMBER_FIELD_NUMBER: _builtins.int
     call_uuid: _builtins.str
     queue_id: _builtins.str
     agent_id: _builtins.str
     device: _builtins.str
     attempt: _builtins.int
+    ring_seconds: _builtins.int
+    """ring this long, then report NO_ANSWER"""
+    ring_all: _builtins.bool
+    """one of several agents offered the call at once"""
+    caller_number: _builtins.str
     def __init__(
         self,
         *,
@@ -408,11 +464,163 @@ class Assignment(_message.Message):
         agent_id: _builtins.str = ...,
         device: _builtins.str = ...,
         attempt: _builtins.int = ...,
+        ring_seconds: _builtins.int = ...,
+        ring_all: _builtins.bool = ...,
+        caller_number: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "attempt", b"attempt", "call_uuid", b"call_uuid", "device", b"device", "queue_id", b"queue_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "attempt", b"attempt", "call_uuid", b"call_uuid", "caller_number", b"caller_number", "device", b"device", "queue_id", b"queue_id", "ring_all", b"ring_all", "ring_seconds", b"ring_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Assignment: _TypeAlias = Assignment  # noqa: Y015
+
+@_typing.final
+class ReportOfferRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    CALL_UUID_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.str
+    call_uuid: _builtins.str
+    agent_id: _builtins.str
+    outcome: Global___OfferOutcome.ValueType
+    def __init__(
+        self,
+        *,
+        tenant: _builtins.str = ...,
+        call_uuid: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        outcome: Global___OfferOutcome.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "call_uuid", b"call_uuid", "outcome", b"outcome", "tenant", b"tenant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportOfferRequest: _TypeAlias = ReportOfferRequest  # noqa: Y015
+
+@_typing.final
+class ReportOfferResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportOfferResponse: _TypeAlias = ReportOfferResponse  # noqa: Y015
+
+@_typing.final
+class EndCallRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    CALL_UUID_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.str
+    call_uuid: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant: _builtins.str = ...,
+        call_uuid: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_uuid", b"call_uuid", "tenant", b"tenant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndCallRequest: _TypeAlias = EndCallRequest  # noqa: Y015
+
+@_typing.final
+class EndCallResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    TALK_MS_FIELD_NUMBER: _builtins.int
+    agent_id: _builtins.str
+    talk_ms: _builtins.int
+    def __init__(
+        self,
+        *,
+        agent_id: _builtins.str = ...,
+        talk_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "talk_ms", b"talk_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndCallResponse: _TypeAlias = EndCallResponse  # noqa: Y015
+
+@_typing.final
+class GetCallRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    CALL_UUID_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.str
+    call_uuid: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant: _builtins.str = ...,
+        call_uuid: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_uuid", b"call_uuid", "tenant", b"tenant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCallRequest: _TypeAlias = GetCallRequest  # noqa: Y015
+
+@_typing.final
+class CallStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_UUID_FIELD_NUMBER: _builtins.int
+    QUEUE_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    POSITION_FIELD_NUMBER: _builtins.int
+    EXPECTED_WAIT_MS_FIELD_NUMBER: _builtins.int
+    WAITING_MS_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    call_uuid: _builtins.str
+    queue_id: _builtins.str
+    state: Global___QueuedCallState.ValueType
+    position: _builtins.int
+    """1: next to be served; 0 unless waiting"""
+    expected_wait_ms: _builtins.int
+    waiting_ms: _builtins.int
+    """since the call entered this queue"""
+    agent_id: _builtins.str
+    """talking to"""
+    def __init__(
+        self,
+        *,
+        call_uuid: _builtins.str = ...,
+        queue_id: _builtins.str = ...,
+        state: Global___QueuedCallState.ValueType = ...,
+        position: _builtins.int = ...,
+        expected_wait_ms: _builtins.int = ...,
+        waiting_ms: _builtins.int = ...,
+        agent_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "call_uuid", b"call_uuid", "expected_wait_ms", b"expected_wait_ms", "position", b"position", "queue_id", b"queue_id", "state", b"state", "waiting_ms", b"waiting_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CallStatus: _TypeAlias = CallStatus  # noqa: Y015

@@ -81,6 +81,21 @@ class AcdServiceStub:
                 request_serializer=hibiki_dot_acd_dot_v1_dot_acd__pb2.StreamAssignmentsRequest.SerializeToString,
                 response_deserializer=hibiki_dot_acd_dot_v1_dot_acd__pb2.Assignment.FromString,
                 _registered_method=True)
+        self.ReportOffer = channel.unary_unary(
+                '/hibiki.acd.v1.AcdService/ReportOffer',
+                request_serializer=hibiki_dot_acd_dot_v1_dot_acd__pb2.ReportOfferRequest.SerializeToString,
+                response_deserializer=hibiki_dot_acd_dot_v1_dot_acd__pb2.ReportOfferResponse.FromString,
+                _registered_method=True)
+        self.EndCall = channel.unary_unary(
+                '/hibiki.acd.v1.AcdService/EndCall',
+                request_serializer=hibiki_dot_acd_dot_v1_dot_acd__pb2.EndCallRequest.SerializeToString,
+                response_deserializer=hibiki_dot_acd_dot_v1_dot_acd__pb2.EndCallResponse.FromString,
+                _registered_method=True)
+        self.GetCall = channel.unary_unary(
+                '/hibiki.acd.v1.AcdService/GetCall',
+                request_serializer=hibiki_dot_acd_dot_v1_dot_acd__pb2.GetCallRequest.SerializeToString,
+                response_deserializer=hibiki_dot_acd_dot_v1_dot_acd__pb2.CallStatus.FromString,
+                _registered_method=True)
 
 
 class AcdServiceServicer:
@@ -143,6 +158,27 @@ class AcdServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportOffer(self, request, context):
+        """What became of an offer (callcontrol rang the agent's devices): ringing, answered, rejected, no answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndCall(self, request, context):
+        """The call an agent answered is over: the agent goes to after-call work.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCall(self, request, context):
+        """A waiting call's place: position and expected wait (for the caller's announcements).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AcdServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -190,6 +226,21 @@ def add_AcdServiceServicer_to_server(servicer, server):
                     servicer.StreamAssignments,
                     request_deserializer=hibiki_dot_acd_dot_v1_dot_acd__pb2.StreamAssignmentsRequest.FromString,
                     response_serializer=hibiki_dot_acd_dot_v1_dot_acd__pb2.Assignment.SerializeToString,
+            ),
+            'ReportOffer': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportOffer,
+                    request_deserializer=hibiki_dot_acd_dot_v1_dot_acd__pb2.ReportOfferRequest.FromString,
+                    response_serializer=hibiki_dot_acd_dot_v1_dot_acd__pb2.ReportOfferResponse.SerializeToString,
+            ),
+            'EndCall': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndCall,
+                    request_deserializer=hibiki_dot_acd_dot_v1_dot_acd__pb2.EndCallRequest.FromString,
+                    response_serializer=hibiki_dot_acd_dot_v1_dot_acd__pb2.EndCallResponse.SerializeToString,
+            ),
+            'GetCall': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCall,
+                    request_deserializer=hibiki_dot_acd_dot_v1_dot_acd__pb2.GetCallRequest.FromString,
+                    response_serializer=hibiki_dot_acd_dot_v1_dot_acd__pb2.CallStatus.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -437,6 +488,87 @@ class AcdService:
             '/hibiki.acd.v1.AcdService/StreamAssignments',
             hibiki_dot_acd_dot_v1_dot_acd__pb2.StreamAssignmentsRequest.SerializeToString,
             hibiki_dot_acd_dot_v1_dot_acd__pb2.Assignment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportOffer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hibiki.acd.v1.AcdService/ReportOffer',
+            hibiki_dot_acd_dot_v1_dot_acd__pb2.ReportOfferRequest.SerializeToString,
+            hibiki_dot_acd_dot_v1_dot_acd__pb2.ReportOfferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndCall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hibiki.acd.v1.AcdService/EndCall',
+            hibiki_dot_acd_dot_v1_dot_acd__pb2.EndCallRequest.SerializeToString,
+            hibiki_dot_acd_dot_v1_dot_acd__pb2.EndCallResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hibiki.acd.v1.AcdService/GetCall',
+            hibiki_dot_acd_dot_v1_dot_acd__pb2.GetCallRequest.SerializeToString,
+            hibiki_dot_acd_dot_v1_dot_acd__pb2.CallStatus.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,6 +45,12 @@ class AcdServiceStub:
     GetAgentSnapshot: _grpc.UnaryUnaryMultiCallable[_acd_pb2.GetAgentSnapshotRequest, _acd_pb2.AgentSnapshot]
     StreamAssignments: _grpc.UnaryStreamMultiCallable[_acd_pb2.StreamAssignmentsRequest, _acd_pb2.Assignment]
     """Assignments of waiting calls to agents, as they are decided (event-driven, no polling)."""
+    ReportOffer: _grpc.UnaryUnaryMultiCallable[_acd_pb2.ReportOfferRequest, _acd_pb2.ReportOfferResponse]
+    """What became of an offer (callcontrol rang the agent's devices): ringing, answered, rejected, no answer."""
+    EndCall: _grpc.UnaryUnaryMultiCallable[_acd_pb2.EndCallRequest, _acd_pb2.EndCallResponse]
+    """The call an agent answered is over: the agent goes to after-call work."""
+    GetCall: _grpc.UnaryUnaryMultiCallable[_acd_pb2.GetCallRequest, _acd_pb2.CallStatus]
+    """A waiting call's place: position and expected wait (for the caller's announcements)."""
 
 @_typing.type_check_only
 class AcdServiceAsyncStub(AcdServiceStub):
@@ -63,6 +69,12 @@ class AcdServiceAsyncStub(AcdServiceStub):
     GetAgentSnapshot: _aio.UnaryUnaryMultiCallable[_acd_pb2.GetAgentSnapshotRequest, _acd_pb2.AgentSnapshot]  # type: ignore[assignment]
     StreamAssignments: _aio.UnaryStreamMultiCallable[_acd_pb2.StreamAssignmentsRequest, _acd_pb2.Assignment]  # type: ignore[assignment]
     """Assignments of waiting calls to agents, as they are decided (event-driven, no polling)."""
+    ReportOffer: _aio.UnaryUnaryMultiCallable[_acd_pb2.ReportOfferRequest, _acd_pb2.ReportOfferResponse]  # type: ignore[assignment]
+    """What became of an offer (callcontrol rang the agent's devices): ringing, answered, rejected, no answer."""
+    EndCall: _aio.UnaryUnaryMultiCallable[_acd_pb2.EndCallRequest, _acd_pb2.EndCallResponse]  # type: ignore[assignment]
+    """The call an agent answered is over: the agent goes to after-call work."""
+    GetCall: _aio.UnaryUnaryMultiCallable[_acd_pb2.GetCallRequest, _acd_pb2.CallStatus]  # type: ignore[assignment]
+    """A waiting call's place: position and expected wait (for the caller's announcements)."""
 
 class AcdServiceServicer(metaclass=_abc_1.ABCMeta):
     """Automatic call distribution: callcontrol enqueues calls and receives assignments;
@@ -132,5 +144,29 @@ class AcdServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_acd_pb2.Assignment], _abc.AsyncIterator[_acd_pb2.Assignment]]:
         """Assignments of waiting calls to agents, as they are decided (event-driven, no polling)."""
+
+    @_abc_1.abstractmethod
+    def ReportOffer(
+        self,
+        request: _acd_pb2.ReportOfferRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_acd_pb2.ReportOfferResponse, _abc.Awaitable[_acd_pb2.ReportOfferResponse]]:
+        """What became of an offer (callcontrol rang the agent's devices): ringing, answered, rejected, no answer."""
+
+    @_abc_1.abstractmethod
+    def EndCall(
+        self,
+        request: _acd_pb2.EndCallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_acd_pb2.EndCallResponse, _abc.Awaitable[_acd_pb2.EndCallResponse]]:
+        """The call an agent answered is over: the agent goes to after-call work."""
+
+    @_abc_1.abstractmethod
+    def GetCall(
+        self,
+        request: _acd_pb2.GetCallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_acd_pb2.CallStatus, _abc.Awaitable[_acd_pb2.CallStatus]]:
+        """A waiting call's place: position and expected wait (for the caller's announcements)."""
 
 def add_AcdServiceServicer_to_server(servicer: AcdServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from hibiki.events.v1 import meta_pb2 as hibiki_dot_events_dot_v1_dot_meta__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1chibiki/events/v1/agent.proto\x12\x10hibiki.events.v1\x1a\x1bhibiki/events/v1/meta.proto\"\xe2\x01\n\x11\x41gentStateChanged\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12.\n\x08previous\x18\x03 \x01(\x0e\x32\x1c.hibiki.events.v1.AgentState\x12-\n\x07\x63urrent\x18\x04 \x01(\x0e\x32\x1c.hibiki.events.v1.AgentState\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x06 \x01(\t\x12\x11\n\tqueue_ids\x18\x07 \x03(\t\"\x82\x01\n\x10\x44ispositionSaved\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x10\n\x08queue_id\x18\x03 \x01(\t\x12\x11\n\tcase_type\x18\x04 \x01(\t\x12\x0c\n\x04note\x18\x05 \x01(\t*\xfb\x01\n\nAgentState\x12\x1b\n\x17\x41GENT_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41GENT_STATE_LOGGED_OUT\x10\x01\x12\x15\n\x11\x41GENT_STATE_READY\x10\x02\x12\x18\n\x14\x41GENT_STATE_RESERVED\x10\x03\x12\x17\n\x13\x41GENT_STATE_RINGING\x10\x04\x12\x17\n\x13\x41GENT_STATE_TALKING\x10\x05\x12\x1f\n\x1b\x41GENT_STATE_AFTER_CALL_WORK\x10\x06\x12\x15\n\x11\x41GENT_STATE_BREAK\x10\x07\x12\x19\n\x15\x41GENT_STATE_NOT_READY\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1chibiki/events/v1/agent.proto\x12\x10hibiki.events.v1\x1a\x1bhibiki/events/v1/meta.proto\"\xf5\x01\n\x11\x41gentStateChanged\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12.\n\x08previous\x18\x03 \x01(\x0e\x32\x1c.hibiki.events.v1.AgentState\x12-\n\x07\x63urrent\x18\x04 \x01(\x0e\x32\x1c.hibiki.events.v1.AgentState\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x06 \x01(\t\x12\x11\n\tqueue_ids\x18\x07 \x03(\t\x12\x11\n\tcall_uuid\x18\x08 \x01(\t\"\x82\x01\n\x10\x44ispositionSaved\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x10\n\x08queue_id\x18\x03 \x01(\t\x12\x11\n\tcase_type\x18\x04 \x01(\t\x12\x0c\n\x04note\x18\x05 \x01(\t*\xfb\x01\n\nAgentState\x12\x1b\n\x17\x41GENT_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41GENT_STATE_LOGGED_OUT\x10\x01\x12\x15\n\x11\x41GENT_STATE_READY\x10\x02\x12\x18\n\x14\x41GENT_STATE_RESERVED\x10\x03\x12\x17\n\x13\x41GENT_STATE_RINGING\x10\x04\x12\x17\n\x13\x41GENT_STATE_TALKING\x10\x05\x12\x1f\n\x1b\x41GENT_STATE_AFTER_CALL_WORK\x10\x06\x12\x15\n\x11\x41GENT_STATE_BREAK\x10\x07\x12\x19\n\x15\x41GENT_STATE_NOT_READY\x10\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hibiki.events.v1.agent_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AGENTSTATE']._serialized_start=442
-  _globals['_AGENTSTATE']._serialized_end=693
+  _globals['_AGENTSTATE']._serialized_start=461
+  _globals['_AGENTSTATE']._serialized_end=712
   _globals['_AGENTSTATECHANGED']._serialized_start=80
-  _globals['_AGENTSTATECHANGED']._serialized_end=306
-  _globals['_DISPOSITIONSAVED']._serialized_start=309
-  _globals['_DISPOSITIONSAVED']._serialized_end=439
+  _globals['_AGENTSTATECHANGED']._serialized_end=325
+  _globals['_DISPOSITIONSAVED']._serialized_start=328
+  _globals['_DISPOSITIONSAVED']._serialized_end=458
 # @@protoc_insertion_point(module_scope)

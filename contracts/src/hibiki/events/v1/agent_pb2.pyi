@@ -61,6 +61,7 @@ class AgentStateChanged(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     DEVICE_FIELD_NUMBER: _builtins.int
     QUEUE_IDS_FIELD_NUMBER: _builtins.int
+    CALL_UUID_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
     previous: Global___AgentState.ValueType
     current: Global___AgentState.ValueType
@@ -68,6 +69,8 @@ class AgentStateChanged(_message.Message):
     """break reason, "missed offers", ..."""
     device: _builtins.str
     """seat or device the agent is logged in on"""
+    call_uuid: _builtins.str
+    """the call offered, talking or in after-call work, if any"""
     @_builtins.property
     def meta(self) -> _meta_pb2.EventMeta: ...
     @_builtins.property
@@ -82,10 +85,11 @@ class AgentStateChanged(_message.Message):
         reason: _builtins.str = ...,
         device: _builtins.str = ...,
         queue_ids: _abc.Iterable[_builtins.str] | None = ...,
+        call_uuid: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["meta", b"meta"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "current", b"current", "device", b"device", "meta", b"meta", "previous", b"previous", "queue_ids", b"queue_ids", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "call_uuid", b"call_uuid", "current", b"current", "device", b"device", "meta", b"meta", "previous", b"previous", "queue_ids", b"queue_ids", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
