@@ -222,11 +222,11 @@ class Acd(Core):
             self._make_ready(other, now, events, idle_since=other.idle_since)
         return events
 
-    def reject(self, call_id: str, agent_id: str, now: float) -> list[Event]:
-        """The agent declined: a missed offer, like one not answered in time."""
+    def reject(self, call_id: str, agent_id: str, now: float, reason: str = "rejected") -> list[Event]:
+        """The agent declined (or callcontrol rang out: ``reason`` "no answer"): a missed offer."""
         call, _ = self._offer_of(call_id, agent_id)
         events: list[Event] = []
-        self._missed(call, [agent_id], "rejected", now, events)
+        self._missed(call, [agent_id], reason or "rejected", now, events)
         return events
 
     # -- agents ---------------------------------------------------------------------------------

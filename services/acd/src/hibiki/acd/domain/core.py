@@ -61,6 +61,10 @@ class Core:
         self._timers = Timers()
         self._seq = 0                               # arrival order of calls (persisted)
         self._token = 0                             # waiting-index entries (derived)
+        # Seconds the ACD's own offer timer waits beyond the queue's offer timeout: callcontrol
+        # rings for the offer timeout and reports the outcome; the timer is the safety net for
+        # an outcome that never comes (a service setting, not persisted).
+        self.offer_grace = 0.0
 
     # -- agents ---------------------------------------------------------------------------------
 
@@ -166,7 +170,7 @@ class Core:
         call.state = OFFERED
         call.offered_to = [agent.profile.id for agent in agents]
         call.attempts += 1
-        call.offer_deadline = deadline = now + queue.config.offer_timeout_seconds
+        call.offer_deadline = deadline = now + queue.config.offer_timeout_seconds + self.offer_grace
         self._timers.push(deadline, TimerKind.OFFER, call.id)
         ring_all = queue.ready.strategy is Strategy.RING_ALL
         for agent in agents:
