@@ -110,6 +110,20 @@ class Api:
         s.hangup(parts[1] if len(parts) > 1 else "NORMAL_CLEARING")
         return "+OK\n"
 
+    async def cmd_uuid_break(self, arg: str) -> str:
+        """mod_commands break_function: ``all`` also flushes the queued (sendmsg) applications."""
+        parts = arg.split()
+        if not parts:
+            return "-USAGE: <uuid> [all]\n"
+        s = self.emu.sessions.get(parts[0])
+        if s is None:
+            return "-ERR No such channel!\n"
+        if len(parts) > 1 and "all" in parts[1]:
+            while not s.private.empty():
+                s.private.get_nowait()
+        s.break_requested.set()
+        return "+OK\n"
+
     async def cmd_uuid_transfer(self, arg: str) -> str:
         parts = arg.split()
         if len(parts) < 2:
@@ -146,7 +160,11 @@ class Api:
         parts = arg.split()
         s = self.emu.sessions.get(parts[0]) if parts else None
         if s is None:
-            return "-ERR No such channel!\n"
+            peer = self.emu.peer_vars.get(parts[0]) if parts else None   # a bridged B-leg
+            if peer is None:
+                return "-ERR No such channel!\n"
+            v = peer.get(parts[1]) if len(parts) > 1 else None
+            return v if v is not None else "_undef_"
         v = s.ch.get_var(parts[1]) if len(parts) > 1 else None
         return v if v is not None else "_undef_"
 

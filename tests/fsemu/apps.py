@@ -53,7 +53,7 @@ async def _play(s: "CallSession", path: str) -> None:
     s.media_step()
     s.ch.switch.seq.skip(1)  # PLAYBACK_START (not in the myevents set)
     ms = _tone_ms(path)
-    await s.media_wait(s.playback_delay if ms is None else min(ms / 1000.0, s.playback_delay))
+    await s.media_wait(s.playback_delay if ms is None else min(ms / 1000.0, s.playback_delay), breakable=True)
     ms = int(s.playback_delay * 1000) if ms is None else ms
     s.ch.set_var("playback_last_offset_pos", str(ms * 8))
     s.ch.set_var("playback_seconds", str(ms // 1000))

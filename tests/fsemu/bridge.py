@@ -68,7 +68,9 @@ async def app_bridge(s: "CallSession", data: str) -> None:
         handle_cause(s, cause)
         return
     behaviour = winner.outcome
-    b_uuid = ch.switch.new_uuid()
+    b_uuid = winner.variables.get("origination_uuid") or ch.switch.new_uuid()
+    peers = s.emulator.peer_vars if s.emulator is not None else {}
+    peers[b_uuid] = dict(winner.variables)   # the B channel's variables (uuid_getvar)
     s.answer()
     ch.set_var("originate_disposition", "SUCCESS")
     ch.set_var("DIALSTATUS", "SUCCESS")
@@ -84,6 +86,7 @@ async def app_bridge(s: "CallSession", data: str) -> None:
             await s.media_wait(float(behaviour))  # type: ignore[arg-type]
     except HangupError:
         pass
+    peers.pop(b_uuid, None)
     ch.set_var("last_bridge_hangup_cause", "NORMAL_CLEARING")
     ch.fire("CHANNEL_UNBRIDGE", ("switch_ivr_bridge.c", "audio_bridge_on_exchange_media", 0),
             post=[("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", b_uuid)])

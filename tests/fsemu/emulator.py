@@ -77,6 +77,7 @@ class FreeSwitchEmulator:
         self.password = password
         self.switch = Switch(core=core, clock=clock, first_sequence=first_sequence, uuid_factory=uuid_factory)
         self.global_vars: dict[str, str] = dict(global_vars or {})
+        self.peer_vars: dict[str, dict[str, str]] = {}   # B-legs of bridges while they last
         self.directory = Directory(self.switch, directory_url, directory_xml, directory_auth, directory_post_vars)
         self.registrar = Registrar(self.switch, self.directory, sofia_profile, self.global_vars)
         self.apps: AppTable = default_apps()

@@ -56,6 +56,9 @@ class CallSession:
         self.transfer_to: tuple[str, str, str] | None = None
         self.playback_delay = 0.0
         self.emulator: Any = None
+        # CF_BREAK (uuid_break): set until a playback sees it, clears it and stops
+        # (switch_ivr_play_file); a break with nothing playing stops the next playback at once.
+        self.break_requested = asyncio.Event()
 
     # ---- media / answer -----------------------------------------------------------------
     def pre_answer(self) -> None:
@@ -171,15 +174,21 @@ class CallSession:
                       ("Application-Response", resp or "_none_"), ("Application-UUID", app_uuid)])
         return True
 
-    async def media_wait(self, seconds: float) -> None:
-        """Wait while media plays; raise HangupError if the channel goes down."""
+    async def media_wait(self, seconds: float, *, breakable: bool = False) -> None:
+        """Wait while media plays; raise HangupError if the channel goes down. A ``breakable``
+        wait (file playback) also ends at CF_BREAK, which it clears."""
         if not self.ch.up:
             raise HangupError()
-        waiter = asyncio.ensure_future(self.ch.hangup_event.wait())
+        waiters = {asyncio.ensure_future(self.ch.hangup_event.wait())}
+        if breakable:
+            waiters.add(asyncio.ensure_future(self.break_requested.wait()))
         try:
-            await asyncio.wait({waiter}, timeout=max(seconds, 0) or 0)
+            await asyncio.wait(waiters, timeout=max(seconds, 0) or 0, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            waiter.cancel()
+            for waiter in waiters:
+                waiter.cancel()
+        if breakable and self.break_requested.is_set():
+            self.break_requested.clear()
         if seconds <= 0:
             await asyncio.sleep(0)
         if not self.ch.up:

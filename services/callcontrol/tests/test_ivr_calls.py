@@ -194,7 +194,8 @@ async def rig(tmp_path: Path, nats_server: Any, nats_client: Any, authority: Tok
             servicer.ivrs[(ivr.tenant, ivr.id)] = ivr
         settings = CallControlConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url})
         settings = dataclasses.replace(settings, port=free_port(), esl_port=free_port(),
-                                       **{"directory_grpc": f"127.0.0.1:{server.port}", **config})
+                                       **{"directory_grpc": f"127.0.0.1:{server.port}",
+                                          "acd_grpc": f"127.0.0.1:{free_port()}", **config})   # no ACD here
         async with running(main, settings), FreeSwitchEmulator(playback_delay=playback_delay) as emu:
             yield Rig(tenant, settings, servicer, emu, Events(sub))
     await sub.unsubscribe()
@@ -412,7 +413,9 @@ async def test_a_dropped_controller_connection_leaves_the_caller_on_the_fallback
 
 async def test_calls_without_an_ivr_are_handed_back(tmp_path: Path, nats_server: Any, nats_client: Any,
                                                     authority: TokenAuthority, tenant: str) -> None:
-    async with rig(tmp_path, nats_server, nats_client, authority, tenant, city_hall(tenant)) as r:
+    """Also a queue call when the ACD cannot be asked for longer than the caller's patience."""
+    async with rig(tmp_path, nats_server, nats_client, authority, tenant, city_hall(tenant),
+                   queue_enqueue_patience=1.0) as r:
         unknown, _ = await r.dial([], app="ivr:nothing-here")
         queue, _ = await r.dial([], app="queue:water")
         bad, _ = await r.dial([], app="ivr:${system(id)}")

@@ -148,7 +148,8 @@ async def test_ivr_numbers_go_to_callcontrol_with_a_fallback(city: City) -> None
     assert reply.status_code == 201, reply.text
     call = await inbound(city, "0263525555")   # nothing listens on the controller's port here
     assert call.executed[3] == ("set", "hibiki_app=ivr:main-menu")
-    assert call.executed[4][0] == "socket" and call.executed[4][1].endswith(" async full")
+    assert call.executed[4] == ("set", f"hibiki_domain={DOMAIN}")      # where callcontrol rings agents
+    assert call.executed[5][0] == "socket" and call.executed[5][1].endswith(" async full")
     assert call.executed[-1] == ("voicemail", f"default {DOMAIN} 2001")   # the fallback, not silence
     queue = await city.post("/api/v1/tenants/shiojiri/dids", {
         "number": "0263-52-6666", "target_kind": "queue", "target": "water"})

@@ -1,5 +1,6 @@
 """Wiring of the call controller: outbound event socket (8084), HTTP (8085: health, metrics,
-the prompts API), NATS, the directory's gRPC (IVRs) and the prompt store."""
+the prompts API), NATS, the directory's gRPC (IVRs), the ACD's gRPC and decisions (queues)
+and the prompt store."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from hibiki.callcontrol.ivr.source import DirectoryIvrSource, ServiceToken
 from hibiki.callcontrol.prompts.store import AsyncPromptStore, PromptStore
 from hibiki.callcontrol.prompts.tts import OpenJTalk
 from hibiki.callcontrol.publisher import CallEventPublisher
+from hibiki.callcontrol.queue.client import AcdClient
+from hibiki.callcontrol.queue.router import AcdDecisions
+from hibiki.callcontrol.queue.waiting import QueueServices
 from hibiki.common import bus
 from hibiki.common.auth import load_authority
 from hibiki.common.config import Env
@@ -42,8 +46,15 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
     store = PromptStore(config.prompts_root, OpenJTalk(), playback_root=config.prompts_playback_root)
     # Calls and admins' uploads each have their own conversion slots: an upload never delays a caller.
     prompts = PromptResolver(AsyncPromptStore(store))
-    ivr = IvrServices(fetch=directory.get, resolve=prompts.path, bridge=LoopBridge(loop), publisher=publisher,
-                      hold_music=config.hold_music, fetch_timeout=config.directory_timeout + 1.0,
+    token = ServiceToken(authority)
+    acd = AcdClient(config.acd_grpc, token, config.acd_timeout)
+    decisions = AcdDecisions(nc)
+    bridge = LoopBridge(loop)
+    queue = QueueServices(acd=acd, decisions=decisions, bridge=bridge, resolve=prompts.path,
+                          hold_music=config.hold_music, announce_seconds=config.queue_announce_seconds,
+                          enqueue_patience=config.queue_enqueue_patience, acd_timeout=config.acd_timeout)
+    ivr = IvrServices(fetch=directory.get, resolve=prompts.path, bridge=bridge, publisher=publisher,
+                      hold_music=config.hold_music, queue=queue, fetch_timeout=config.directory_timeout + 1.0,
                       recordings_root=config.recordings_dir)
     active = ActiveCalls()
     freeswitch = NodePool.from_settings(config.freeswitch, registry=REGISTRY)   # inbound event sockets
@@ -56,7 +67,7 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
     routes = PromptsApi(AsyncPromptStore(store)).routes()
     http = HttpServer(build_app("callcontrol", authority, routes, readiness=readiness), http_sock)
     # Stopped in reverse: HTTP, then every call handed back to its dialplan, then the socket.
-    await run_until_stopped(stop, [NatsComponent(nc), directory, freeswitch, esl, active, http], ready,
+    await run_until_stopped(stop, [NatsComponent(nc), directory, acd, decisions, freeswitch, esl, active, http], ready,
                             url=f"http://{config.host}:{http.port}", esl=f"{config.host}:{esl.port}",
-                            directory=config.directory_grpc,
+                            directory=config.directory_grpc, acd=config.acd_grpc,
                             freeswitch=",".join(map(str, config.freeswitch.nodes)) or "none")

@@ -1,7 +1,8 @@
 """What the controller does with a call FreeSWITCH hands it.
 
 The directory's dialplan names the application in ``hibiki_app`` before ``socket``:
-``ivr:<ivr id>`` runs that IVR (``ivr.esl_app``). Anything else, or any failure, hands the
+``ivr:<ivr id>`` runs that IVR (``ivr.esl_app``), ``queue:<queue id>`` puts the caller in that
+ACD queue (``queue.waiting``). Anything else, or any failure, hands the
 call back: the controller leaves the socket, FreeSWITCH's ``socket`` application returns,
 and the dialplan continues with its fallback route, so no caller is left in silence (CC-11).
 Every call is recorded first (CallStarted).
@@ -100,8 +101,8 @@ class CallDispatcher:
                 context=channel.get("Caller-Context", ""),
             ))
             kind, _, target = app.partition(":")
-            if kind == "ivr" and self._ivr is not None and _IVR_ID.match(target) and tenant != "unknown":
-                self._run_ivr(tenant, target)
+            if kind in ("ivr", "queue") and self._ivr is not None and _IVR_ID.match(target) and tenant != "unknown":
+                self._run_ivr(tenant, target, queue=kind == "queue")
                 return
             log.warning("no_call_application", destination=destination, app=app,
                         action="handing back to the dialplan fallback")
@@ -110,7 +111,8 @@ class CallDispatcher:
             except Exception as exc:    # the caller is gone already: nothing to hand back
                 log.info("hand_back_skipped", reason=str(exc) or type(exc).__name__)
 
-    def _run_ivr(self, tenant: str, ivr_id: str) -> None:
+    def _run_ivr(self, tenant: str, ivr_id: str, *, queue: bool = False) -> None:
+        """The IVR ``ivr_id``, or with ``queue`` the queue of that id without an IVR."""
         import gevent
 
         assert self._ivr is not None
@@ -119,7 +121,8 @@ class CallDispatcher:
             self._active.add(channel, gevent.get_hub())
         outcome = Outcome.HAND_BACK
         try:
-            outcome = IvrCall(channel, self._ivr, tenant, ivr_id).run()
+            call = IvrCall(channel, self._ivr, tenant, ivr_id)
+            outcome = call.run_queue(ivr_id) if queue else call.run()
         except Exception:
             log.exception("ivr_crashed", ivr_id=ivr_id, action="handing back to the dialplan fallback")
         finally:

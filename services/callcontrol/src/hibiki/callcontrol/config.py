@@ -29,6 +29,10 @@ class CallControlConfig:
     hold_music: str = "local_stream://default"  # what a queued caller hears (freeswitch/conf: hold_music)
     recordings_dir: str = ""                    # where FreeSWITCH writes call recordings ("" = none)
     freeswitch: FsNodeSettings = FsNodeSettings()  # inbound event sockets: HIBIKI_CALLCONTROL_FREESWITCH_*
+    acd_grpc: str = "127.0.0.1:50051"           # AcdService (queues)
+    acd_timeout: float = 3.0                    # seconds for one ACD request
+    queue_announce_seconds: float = 30.0        # a waiting caller hears position and wait this often (0: never)
+    queue_enqueue_patience: float = 15.0        # seconds a caller waits for an ACD that cannot be asked
 
     @property
     def prompts_root(self) -> Path:
@@ -56,4 +60,8 @@ class CallControlConfig:
             hold_music=env.text("HOLD_MUSIC", "local_stream://default"),
             recordings_dir=str(env.path("RECORDINGS_DIR", data / "recordings")),
             freeswitch=FsNodeSettings.from_env(env),
+            acd_grpc=env.text("ACD_GRPC", "127.0.0.1:50051"),
+            acd_timeout=env.number("ACD_TIMEOUT", 3.0, minimum=0.1),
+            queue_announce_seconds=env.number("QUEUE_ANNOUNCE_SECONDS", 30.0, minimum=0.0),
+            queue_enqueue_patience=env.number("QUEUE_ENQUEUE_PATIENCE", 15.0, minimum=0.0),
         )

@@ -158,6 +158,7 @@ class Plan:
         """IVRs and queues run in callcontrol; if it is gone (or hands the call back), the
         call goes on with the fallback route instead of silence (CC-11)."""
         actions = [_action("set", f"hibiki_app={route.kind}:{route.target}"),
+                   _action("set", f"hibiki_domain={self.tenant.domain}"),   # where agents' devices are
                    _action("socket", f"{self.callcontrol} async full")]
         if fallback is not None and fallback.kind not in ("ivr", "queue"):
             return actions + self.route(fallback)

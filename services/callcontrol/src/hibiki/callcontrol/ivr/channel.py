@@ -129,6 +129,22 @@ class EslChannel:
         except Exception:   # gone already: nothing plays
             pass
 
+    def break_playback(self) -> None:
+        """Stop the playback running now (hold music), leaving queued applications alone:
+        ``uuid_break`` without ``all`` sets CF_BREAK, which the next playback clears."""
+        try:
+            self._session.send(f"api uuid_break {self.uuid}")
+        except Exception:   # gone already: nothing plays
+            pass
+
+    def api(self, command: str) -> str:
+        """An API command over this session's socket; its reply body."""
+        return str(getattr(self._send(f"api {command}"), "data", "") or "")
+
+    def on(self, event: str, handler: Any) -> None:
+        """Call ``handler(event)`` for each of this channel's ``event`` (on the event greenlet)."""
+        self._session.register_handle(event, handler)
+
     def hand_back(self) -> None:
         """Leave the socket: FreeSWITCH goes on with the dialplan (or the transfer)."""
         try:

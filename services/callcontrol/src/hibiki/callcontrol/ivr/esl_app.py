@@ -6,8 +6,8 @@
   the extension itself, else ``hibiki_route_<ring_group|voicemail|external>_<target>``, which
   the directory's dialplan routes for calls carrying ``hibiki_tenant``; ``hibiki_ivr_id`` and
   ``hibiki_ivr_path`` (``main:1>sub:3``) are set first, so the path travels with the call;
-* a queue → QueueEntered, ``hibiki_queue``, then hold music until the caller hangs up:
-  a placeholder until the ACD (the next issue) takes queued calls;
+* a queue → QueueEntered, ``hibiki_queue``, then the ACD (``queue.waiting``): hold music and
+  announcements, the agent's devices rung and bridged, the maximum wait's destination;
 * ``Hangup`` → ``hangup <cause>``.
 
 Events: IvrEntered, MenuChoice per decision, QueueEntered, CallAbandoned when the caller
@@ -39,6 +39,7 @@ from hibiki.callcontrol.ivr.instructions import (
     Play,
     PromptRef,
     StartRecording,
+    Step,
     Transfer,
     format_path,
 )
@@ -46,11 +47,11 @@ from hibiki.callcontrol.ivr.notifier import IvrNotifier
 from hibiki.callcontrol.ivr.prompts import PromptUnavailable
 from hibiki.callcontrol.ivr.source import IvrUnavailable
 from hibiki.callcontrol.publisher import EventSink
+from hibiki.callcontrol.queue.waiting import QueueCall, QueueRequest, QueueResult, QueueServices
 from hibiki.common.logging import get_logger
 from hibiki.directory.v1 import ivr_pb2
 
 log = get_logger("hibiki.callcontrol.ivr")
-HOLD_RETRY_SECONDS = 1.0        # hold music that ends at once is tried again this much later
 _CONTEXT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_:>*#+.-]")
 
@@ -59,12 +60,17 @@ Resolve = Callable[[str, PromptRef], Coroutine[Any, Any, str]]
 
 
 class Outcome(StrEnum):
+    CONNECTED = "connected"          # put through to an agent from the queue; the call is over
     HAND_BACK = "hand_back"          # the dialplan's fallback route takes the call
     TRANSFERRED = "transferred"      # a branch that leaves the IVR
     HUNG_UP = "hung_up"              # the IVR ended the call (message, failure)
     ABANDONED = "abandoned"          # the caller hung up in a menu or waiting in the queue
     RELEASED = "released"            # the service is stopping: handed back to the dialplan
     LOST = "connection_lost"         # the event socket broke: FreeSWITCH goes on with the dialplan
+
+
+_QUEUE_OUTCOMES = {QueueResult.CONNECTED: Outcome.CONNECTED, QueueResult.TRANSFERRED: Outcome.TRANSFERRED,
+                   QueueResult.HUNG_UP: Outcome.HUNG_UP, QueueResult.HAND_BACK: Outcome.HAND_BACK}
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,7 @@ class IvrServices:
     bridge: LoopBridge
     publisher: EventSink
     hold_music: str = "local_stream://default"
+    queue: QueueServices | None = None   # the ACD (None: queue branches go to the fallback)
     fetch_timeout: float = 3.0       # beyond the gRPC deadline, in case the loop itself is stuck
     recordings_root: str = ""        # where FreeSWITCH writes recordings ("" = do not record)
     prompt_timeout: float = 30.0     # a first synthesis of a long text
@@ -97,12 +104,25 @@ class IvrCall:
         self._hanging_up = False
         self._started = services.clock()
         self._queue: Enqueue | None = None
+        self._waiting: QueueCall | None = None
         self._queued_at = 0.0
         self.engine: IvrRun | None = None
 
     def run(self) -> Outcome:
+        return self._guarded(self._run)
+
+    def run_queue(self, queue_id: str) -> Outcome:
+        """A call routed straight to a queue (a number whose route is ``queue:<id>``)."""
+        return self._guarded(lambda: self._queue_only(queue_id))
+
+    def _queue_only(self, queue_id: str) -> Outcome:
+        self._ch.subscribe()
+        self._ch.execute("answer")
+        return self._enqueue(Enqueue(queue_id, 0, ()), ())
+
+    def _guarded(self, body: Callable[[], Outcome]) -> Outcome:
         try:
-            return self._run()
+            return body()
         except ConnectionLost:
             return self._lost()
         except CallerGone:
@@ -183,7 +203,8 @@ class IvrCall:
                      destination=destination(instruction), context=self._context, path=format_path(engine.path))
             return Outcome.TRANSFERRED
         elif isinstance(instruction, Enqueue):
-            self._enqueue(instruction, engine)
+            self._leave(engine)
+            return self._enqueue(instruction, tuple(engine.path))
         elif isinstance(instruction, Hangup):
             self._hanging_up = True
             log.info("ivr_hangup", ivr_id=self._ivr_id, cause=instruction.cause, path=format_path(engine.path))
@@ -215,20 +236,23 @@ class IvrCall:
         self._ch.set("hibiki_ivr_id", _UNSAFE.sub("_", self._ivr_id))
         self._ch.set("hibiki_ivr_path", _UNSAFE.sub("_", format_path(engine.path)))
 
-    def _enqueue(self, queue: Enqueue, engine: IvrRun) -> None:
+    def _enqueue(self, queue: Enqueue, path: tuple[Step, ...]) -> Outcome:
         self._queue, self._queued_at = queue, self._s.clock()
-        self._notify.queue_entered(queue, engine.path)
+        self._notify.queue_entered(queue, path)
         log.info("queue_entered", queue_id=queue.queue_id, priority=queue.priority, skills=list(queue.skills),
-                 path=format_path(engine.path))
-        self._leave(engine)
+                 path=format_path(path))
         self._ch.set("hibiki_queue", queue.queue_id)
-        # Placeholder until the ACD (the next issue) takes queued calls: hold music until the
-        # caller hangs up (CallerGone) or the service stops (Released).
-        while True:
-            started = self._s.clock()
-            self._ch.execute("playback", self._s.hold_music)
-            if self._s.clock() - started < HOLD_RETRY_SECONDS:   # no hold music: do not spin
-                self._ch.gone.wait(HOLD_RETRY_SECONDS)
+        if self._s.queue is None:
+            log.error("queue_unavailable", queue_id=queue.queue_id, reason="no ACD configured",
+                      action="handing back to the dialplan fallback")
+            return Outcome.HAND_BACK
+        waiting = QueueCall(self._ch, self._s.queue, self._tenant, self._context,
+                            QueueRequest(queue.queue_id, queue.priority, tuple(queue.skills), path))
+        self._waiting = waiting
+        result = waiting.run()
+        if result is QueueResult.TRANSFERRED:
+            self._notify.transferred(self._ivr_id, waiting.destination)
+        return _QUEUE_OUTCOMES[result]
 
     def _path(self, prompt: PromptRef) -> str:
         if prompt not in self._paths:
@@ -246,6 +270,8 @@ class IvrCall:
         since = self._queued_at if self._queue is not None else self._started
         wait_ms = int((now - since) * 1000)
         queue_id = self._queue.queue_id if self._queue is not None else ""
+        if self._waiting is not None:
+            queue_id = self._waiting.queue_id       # after an overflow: the queue it left from
         path = self.engine.path if self.engine is not None else []
         self._notify.abandoned(queue_id, wait_ms, path)
         log.info("call_abandoned", ivr_id=self._ivr_id, queue_id=queue_id, wait_ms=wait_ms,

@@ -1,0 +1,103 @@
+"""The ACD as callcontrol uses it: ``hibiki.acd.v1.AcdService`` over gRPC (asyncio).
+
+Requests carry callcontrol's service token and a deadline. ``AcdUnavailable`` means the ACD
+could not be asked (down, restarting, slow): the caller keeps waiting and callcontrol asks
+again; ``AcdRefused`` means it answered no (an unknown queue, an offer no longer current).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+
+from hibiki.acd.v1 import acd_pb2, acd_pb2_grpc
+from hibiki.callcontrol.ivr.instructions import Step
+from hibiki.callcontrol.ivr.notifier import ivr_steps
+from hibiki.callcontrol.ivr.source import ServiceToken
+from hibiki.common.rpc import token_metadata
+
+_UNAVAILABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED,
+                grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+
+class AcdUnavailable(Exception):
+    """The ACD could not answer (``acd-unavailable``)."""
+
+    error_id = "acd-unavailable"
+
+
+class AcdRefused(Exception):
+    """The ACD answered with an error: ``code`` is the gRPC status name (NOT_FOUND, ...)."""
+
+    error_id = "acd-refused"
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class AcdClient:
+    """A component (start/stop on the service's event loop)."""
+
+    def __init__(self, address: str, token: ServiceToken, timeout: float = 2.0) -> None:
+        self.address = address
+        self._token, self._timeout = token, timeout
+        self._channel: Any = None
+        self._stub: Any = None
+
+    async def start(self) -> None:
+        self._channel = grpc.aio.insecure_channel(self.address)
+        self._stub = acd_pb2_grpc.AcdServiceStub(self._channel)
+
+    async def stop(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = self._stub = None
+
+    async def enqueue(self, tenant: str, call_uuid: str, queue_id: str, *, caller: str = "", priority: int = 0,
+                      skills: Sequence[str] = (), path: Sequence[Step] = ()) -> acd_pb2.EnqueueResponse:
+        """Enter the queue. Asking again for a call already in (a retry after a lost reply) is
+        not an error: the call keeps its place."""
+        request = acd_pb2.EnqueueRequest(tenant=tenant, call_uuid=call_uuid, queue_id=queue_id,
+                                         caller_number=caller, priority=priority, skills=list(skills),
+                                         ivr_path=ivr_steps(path))
+        try:
+            reply: acd_pb2.EnqueueResponse = await self._call("Enqueue", request)
+        except AcdRefused as refused:
+            if refused.code != "ALREADY_EXISTS":
+                raise
+            status = await self.get_call(tenant, call_uuid)
+            return acd_pb2.EnqueueResponse(position=status.position, expected_wait_ms=status.expected_wait_ms)
+        return reply
+
+    async def cancel(self, tenant: str, call_uuid: str, reason: str = "abandoned") -> None:
+        await self._call("Cancel", acd_pb2.CancelRequest(tenant=tenant, call_uuid=call_uuid, reason=reason))
+
+    async def report(self, tenant: str, call_uuid: str, agent_id: str, outcome: acd_pb2.OfferOutcome.ValueType) -> None:
+        await self._call("ReportOffer", acd_pb2.ReportOfferRequest(tenant=tenant, call_uuid=call_uuid,
+                                                                   agent_id=agent_id, outcome=outcome))
+
+    async def end_call(self, tenant: str, call_uuid: str) -> acd_pb2.EndCallResponse:
+        reply: acd_pb2.EndCallResponse = await self._call("EndCall", acd_pb2.EndCallRequest(
+            tenant=tenant, call_uuid=call_uuid))
+        return reply
+
+    async def get_call(self, tenant: str, call_uuid: str) -> acd_pb2.CallStatus:
+        reply: acd_pb2.CallStatus = await self._call("GetCall", acd_pb2.GetCallRequest(tenant=tenant,
+                                                                                     call_uuid=call_uuid))
+        return reply
+
+    async def _call(self, method: str, request: Any) -> Any:
+        if self._stub is None:
+            raise AcdUnavailable(f"{method}: the ACD client is not started")
+        try:
+            return await getattr(self._stub, method)(request, metadata=token_metadata(self._token.current()),
+                                                     timeout=self._timeout)
+        except grpc.aio.AioRpcError as exc:
+            code = exc.code()
+            what = f"{method} at {self.address}: {code.name} {exc.details() or ''}".rstrip()
+            if code in _UNAVAILABLE:
+                raise AcdUnavailable(what) from None
+            raise AcdRefused(code.name, what) from None
