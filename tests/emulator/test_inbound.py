@@ -101,3 +101,28 @@ async def test_uuid_kill_and_sendmsg() -> None:
         await send(w, f"api uuid_kill {call.uuid}")
         assert (await recv(r)).body == b"-ERR No such channel!\n"
         w.close()
+
+
+async def test_uuid_break_stops_the_playback_running() -> None:
+    """mod_commands break_function sets CF_BREAK; switch_ivr_play_file clears it and stops."""
+    dp = DP.replace('<action application="playback" data="tone_stream://%(1500,0,440)"/>',
+                    '<action application="playback" data="local_stream://moh"/>'
+                    '<action application="set" data="between=1"/>'
+                    '<action application="playback" data="local_stream://moh"/>')
+    async with FreeSwitchEmulator(playback_delay=30.0) as emu:
+        r, w = await _connect(emu)
+        await send(w, "auth ClueCon")
+        await recv(r)
+        await send(w, "api uuid_break 00000000-dead")
+        assert (await recv(r)).body == b"-ERR No such channel!\n"
+        call = await emu.place_call(destination="7200", dialplan_xml=dp)
+        await call.wait_for(lambda c: c.variables.get("current_application") == "playback")
+        await send(w, f"api uuid_break {call.uuid}")
+        assert (await recv(r)).body == b"+OK\n"
+        await call.wait_for(lambda c: c.variables.get("between") == "1")
+        assert call.variables.get("current_application_response") in (None, "FILE PLAYED")
+        await send(w, f"api uuid_break {call.uuid}")
+        assert (await recv(r)).body == b"+OK\n"
+        await asyncio.wait_for(call.finished, 5)        # the second playback stopped too
+        assert [app for app, _ in call.executed].count("playback") == 2
+        w.close()
