@@ -99,6 +99,7 @@ class QueueCall:
         self._answered_by = ""
         self._answer_report: Any = None     # the greenlet reporting the answer (after CHANNEL_BRIDGE)
         self._ringing: list[acd_pb2.OfferTarget] = []
+        self._on_hold = False                # hold music is playing (a decision breaks it)
         self.destination = ""            # where a maximum wait sent the caller (for the caller's events)
 
     # ---- the call ---------------------------------------------------------------------------
@@ -169,8 +170,12 @@ class QueueCall:
         """On the NATS thread: into the call's inbox, and stop the hold music."""
         import gevent
 
-        self._hub.loop.run_callback_threadsafe(lambda: (self._inbox.put((kind, message)),
-                                                        gevent.spawn(self._ch.break_playback)))
+        def arrive() -> None:                       # on the hub
+            self._inbox.put((kind, message))
+            if self._on_hold:                       # a break with nothing playing would stop the next playback
+                gevent.spawn(self._ch.break_playback)
+
+        self._hub.loop.run_callback_threadsafe(arrive)
 
     def _wait(self) -> tuple[str, Message] | None:
         """Hold music until a decision arrives (it) or an announcement is due (None)."""
@@ -191,9 +196,11 @@ class QueueCall:
 
         timer = gevent.spawn_later(seconds, self._ch.break_playback) if seconds is not None else None
         started = self._s.clock()
+        self._on_hold = True
         try:
             self._ch.execute("playback", self._s.hold_music)
         finally:
+            self._on_hold = False
             if timer is not None:
                 timer.kill()
         if self._inbox.empty() and self._s.clock() - started < HOLD_RETRY_SECONDS:   # no music: do not spin
