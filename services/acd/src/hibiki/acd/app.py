@@ -1,19 +1,26 @@
-"""Wiring of the ACD service: gRPC (hibiki.acd.v1, health), HTTP and NATS.
-
-The queue and agent domain lands with the ACD issue; until then the gRPC server
-serves health and refuses unauthenticated calls, and AcdService methods answer
-UNIMPLEMENTED.
-"""
+"""Wiring of the ACD service: NATS (buckets, events), the replica (leases, tenants, timers),
+gRPC (AcdService, health, forwarding between replicas) and HTTP (configuration, agent desktop)."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hibiki.acd.config import AcdConfig
+from hibiki.acd.http.agents_api import AgentsApi
+from hibiki.acd.http.config_api import ConfigApi
+from hibiki.acd.nats.publisher import Publisher
+from hibiki.acd.rpc.peer import PeerClient, peer_handler
+from hibiki.acd.rpc.service import AcdService
+from hibiki.acd.runtime.buckets import open_buckets
+from hibiki.acd.runtime.leases import Leases
+from hibiki.acd.runtime.replica import Replica, ReplicaSettings
+from hibiki.acd.runtime.router import Router
+from hibiki.acd.v1 import acd_pb2_grpc
 from hibiki.common import bus
 from hibiki.common.auth import load_authority
 from hibiki.common.config import Env
@@ -23,20 +30,51 @@ from hibiki.common.net import bind_tcp
 from hibiki.common.rpc import GrpcServer
 
 
+class ReplicaComponent:
+    """Starts the replica once the gRPC port is known (it is the address in its leases)."""
+
+    def __init__(self, replica: Replica, grpc_server: GrpcServer, config: AcdConfig, peers: PeerClient) -> None:
+        self.replica, self._grpc, self._config, self._peers = replica, grpc_server, config, peers
+        self.started = False
+
+    async def start(self) -> None:
+        self.replica.leases.address = self._config.advertised(self._grpc.port)
+        await self.replica.start()
+        self.started = True
+
+    async def stop(self) -> None:
+        self.started = False
+        await self.replica.stop()
+        await self._peers.close()
+
+
 async def main(stop: asyncio.Event, config: AcdConfig | None = None, ready: asyncio.Event | None = None) -> None:
     config = config or AcdConfig.from_env()
     authority = load_authority(Env.load(), config.data_dir)
     sock = bind_tcp(config.host, config.port, "acd HTTP")
     grpc_server = GrpcServer(authority, config.host, config.grpc_port, "acd gRPC")
     nc = await bus.connect(config.nats_url, "hibiki-acd")
-    await bus.ensure_events_stream(nc.jetstream())
+    js = nc.jetstream()
+    await bus.ensure_events_stream(js)
+    buckets = await open_buckets(js, config.lease_seconds)
+    settings = ReplicaSettings(config.replica_id, f"acd@{socket.gethostname()}", config.timezone,
+                               config.lease_seconds, config.offer_grace_seconds)
+    replica = Replica(buckets, Leases(buckets.leases, config.replica_id, ""), Publisher(js), settings)
+    peers = PeerClient()
+    router = Router(replica, peers)
+    acd_pb2_grpc.add_AcdServiceServicer_to_server(AcdService(router, authority, nc), grpc_server.server)
+    grpc_server.server.add_generic_rpc_handlers((peer_handler(replica, authority),))
+    component = ReplicaComponent(replica, grpc_server, config, peers)
 
     async def info(request: Request) -> Response:
-        return JSONResponse({"service": "acd", "grpc_port": grpc_server.port, "caller": request.scope["hibiki.claims"].subject})
+        return JSONResponse({"service": "acd", "grpc_port": grpc_server.port, "caller": request.scope["hibiki.claims"].subject,
+                             "replica": config.replica_id, "tenants": sorted(replica.tenants)})
 
     async def readiness() -> dict[str, bool]:
-        return {"nats": nc.is_connected}
+        return {"nats": nc.is_connected, "replica": component.started}
 
-    http = HttpServer(build_app("acd", authority, [Route("/api/v1/info", info)], readiness=readiness), sock)
-    await run_until_stopped(stop, [NatsComponent(nc), grpc_server, http], ready,
-                            url=f"http://{config.host}:{http.port}", grpc=f"{config.host}:{config.grpc_port}")
+    routes = [Route("/api/v1/info", info), *ConfigApi(replica, router).routes(), *AgentsApi(router).routes()]
+    http = HttpServer(build_app("acd", authority, routes, readiness=readiness), sock)
+    await run_until_stopped(stop, [NatsComponent(nc), grpc_server, component, http], ready,
+                            url=f"http://{config.host}:{http.port}", grpc=f"{config.host}:{config.grpc_port}",
+                            replica=config.replica_id)

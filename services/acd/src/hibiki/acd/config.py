@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hibiki.common.config import Env, data_dir
+from hibiki.common.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -15,15 +19,43 @@ class AcdConfig:
     grpc_port: int
     nats_url: str
     data_dir: Path
+    replica_id: str = ""            # who holds a tenant's lease; "" = <hostname>-<pid>
+    advertise: str = ""             # gRPC host:port other replicas forward to; "" = host:grpc_port
+    lease_seconds: float = 10.0     # a dead replica's tenants move after this
+    offer_grace_seconds: float = 5.0   # added to a queue's offer timeout before the ACD calls it missed
+    timezone: str = "Asia/Tokyo"    # routing profiles (time bands, seasons) are read in this zone
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> AcdConfig:
         env = Env.load("acd", environ)
         shared = Env.load("", environ)
+        timezone = env.text("TIMEZONE", "Asia/Tokyo")
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"{env.key('TIMEZONE')}={timezone!r} is not a known time zone") from None
+        advertise = env.text("ADVERTISE", "")
+        if advertise:
+            _, colon, port = advertise.rpartition(":")
+            if not colon or not port.isdigit():
+                raise ConfigError(f"{env.key('ADVERTISE')}={advertise!r} is not host:port")
+        lease = env.number("LEASE_SECONDS", 10.0, minimum=1.0)
         return cls(
             host=env.text("HOST", "127.0.0.1"),
             port=env.port("PORT", 8081),
             grpc_port=env.port("GRPC_PORT", 50051),
             nats_url=shared.text("NATS_URL", "nats://127.0.0.1:4222"),
             data_dir=data_dir(shared),
+            replica_id=env.text("REPLICA_ID", f"{socket.gethostname()}-{os.getpid()}"),
+            advertise=advertise,
+            lease_seconds=lease,
+            offer_grace_seconds=env.number("OFFER_GRACE_SECONDS", 5.0),
+            timezone=timezone,
         )
+
+    def advertised(self, grpc_port: int) -> str:
+        """Where other replicas reach this one's gRPC server (``grpc_port``: the bound port)."""
+        if self.advertise:
+            return self.advertise
+        host = socket.gethostname() if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"[{host}]:{grpc_port}" if ":" in host else f"{host}:{grpc_port}"

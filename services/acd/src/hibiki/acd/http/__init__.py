@@ -1,0 +1,1 @@
+"""HTTP adapters: queue and agent configuration, queue statistics, the agent desktop."""

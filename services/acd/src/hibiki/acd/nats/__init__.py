@@ -1,0 +1,1 @@
+"""NATS adapters: the ACD's events as protobuf messages on hibiki.<tenant>.acd.* and agent.*."""

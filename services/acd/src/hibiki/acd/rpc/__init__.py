@@ -1,0 +1,1 @@
+"""gRPC adapters: ``hibiki.acd.v1.AcdService`` and the replicas' internal forwarding method."""
