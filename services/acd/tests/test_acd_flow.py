@@ -24,6 +24,13 @@ async def test_offer_answer_wrap_up_disposition_then_the_next_offer(make_config:
         login = await c.stub.AgentLogin(acd_pb2.AgentLoginRequest(tenant=tenant, agent_id="a1", device="seat-1",
                                                                   ready=True), metadata=c.metadata)
         assert login.state == agent_pb2.AGENT_STATE_READY and login.device == "seat-1"
+        on_seat = await c.stub.GetAgentSnapshot(acd_pb2.GetAgentSnapshotRequest(tenant=tenant, device="seat-1"),
+                                                metadata=c.metadata)
+        assert on_seat.agent_id == "a1"       # a feature code dialled on that seat finds its agent
+        with pytest.raises(grpc.aio.AioRpcError) as nobody:
+            await c.stub.GetAgentSnapshot(acd_pb2.GetAgentSnapshotRequest(tenant=tenant, device="seat-9"),
+                                          metadata=c.metadata)
+        assert nobody.value.code() == grpc.StatusCode.NOT_FOUND
 
         reply = await c.stub.Enqueue(acd_pb2.EnqueueRequest(tenant=tenant, call_uuid="c1", queue_id="water",
                                                             caller_number="0762001234"), metadata=c.metadata)

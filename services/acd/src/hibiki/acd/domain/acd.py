@@ -408,6 +408,13 @@ class Acd(Core):
                          a.wrap_call, a.wrap_up_until, tuple(a.undisposed), a.calls_handled, a.missed_offers,
                          dict(a.profile.skills), tuple(sorted(a.profile.queues)), a.member_of)
 
+    def agent_on(self, device: str) -> str:
+        """The agent logged in on ``device``; ``UnknownAgent`` if none is."""
+        agent_id = self._devices.get(device)
+        if agent_id is None:
+            raise UnknownAgent(f"no agent is logged in on {device!r}")
+        return agent_id
+
     def agents(self) -> list[AgentView]:
         return [self.agent(agent_id) for agent_id in self._agents]
 

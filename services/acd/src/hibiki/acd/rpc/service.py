@@ -112,7 +112,8 @@ class AcdService(acd_pb2_grpc.AcdServiceServicer):
 
     async def GetAgentSnapshot(self, request: acd_pb2.GetAgentSnapshotRequest,  # noqa: N802
                                context: Context) -> acd_pb2.AgentSnapshot:
-        return agent_snapshot(await self._run(request.tenant, "agent", {"agent_id": request.agent_id}, context))
+        return agent_snapshot(await self._run(request.tenant, "agent", {"agent_id": request.agent_id,
+                                                                        "device": request.device}, context))
 
     async def ReportOffer(self, request: acd_pb2.ReportOfferRequest,  # noqa: N802
                           context: Context) -> acd_pb2.ReportOfferResponse:

@@ -101,6 +101,9 @@ def save_disposition(acd: Acd, now: float, handle: HandleTimes, args: Json) -> R
 
 
 def agent(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Result:
+    """An agent by id, or with no id the agent logged in on ``device`` (feature codes)."""
+    if not args.get("agent_id") and args.get("device"):
+        args = {**args, "agent_id": acd.agent_on(_text(args, "device"))}
     return _agent(acd, args, [])
 
 
