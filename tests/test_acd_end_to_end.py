@@ -1,0 +1,347 @@
+"""The ACD across services, nothing stubbed (CC-01, CC-02, CC-03): the directory routes a
+number to a 3-level IVR whose last menu queues the call; callcontrol enqueues it in the ACD
+over gRPC with the IVR path, holds the caller, rings the agent the ACD picks on the emulator
+(FreeSWITCH's ``bridge``), reports the answer and the end; the agent's wrap-up holds the next
+call until the disposition is saved. Also: an agent who does not answer, a caller who hangs up,
+overflow to another queue, the maximum wait, and an ACD restarted with calls waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+
+from fsemu import FreeSwitchEmulator
+from fsemu.emulator import Call
+from hibiki.acd.app import main as acd_main
+from hibiki.acd.config import AcdConfig
+from hibiki.acd.v1 import acd_pb2, acd_pb2_grpc
+from hibiki.callcontrol.app import main as callcontrol_main
+from hibiki.callcontrol.config import CallControlConfig
+from hibiki.common.auth import Claims, TokenAuthority
+from hibiki.common.rpc import token_metadata
+from hibiki.directory.app import main as directory_main
+from hibiki.directory.config import DirectoryConfig
+from hibiki.events.v1 import acd_pb2 as acd_events
+from hibiki.events.v1 import agent_pb2, call_pb2
+from support.servers import free_port, running
+
+DOMAIN = "kanazawa.example.jp"
+NUMBER = "0762201111"
+SEATS = {"a1": "2201", "a2": "2202", "a3": "2203"}
+
+EVENTS = {"queued": acd_events.CallQueued, "offered": acd_events.CallOffer, "offer_missed": acd_events.OfferEnded,
+          "offer_released": acd_events.OfferEnded, "answered": acd_events.QueueCallAnswered,
+          "overflowed": acd_events.CallOverflowed, "left": acd_events.CallLeftQueue, "ended": acd_events.QueueCallEnded,
+          "requeued": acd_events.CallRequeued, "state_changed": agent_pb2.AgentStateChanged,
+          "disposition_saved": agent_pb2.DispositionSaved, "abandoned": call_pb2.CallAbandoned}
+
+
+def water_ivr() -> dict[str, Any]:
+    return {
+        "id": "suido", "name": "水道局", "root_menu": "main",
+        "menus": [
+            {"id": "main", "name": "トップ", "greeting": {"sound": "ivr/ivr-welcome.wav"},
+             "choices": {"1": {"menu": "services"}, "9": {"queue": {"queue_id": "night"}}}},
+            {"id": "services", "name": "手続き", "greeting": {"sound": "ivr/ivr-services.wav"},
+             "choices": {"1": {"menu": "detail"}}},
+            {"id": "detail", "name": "開栓", "greeting": {"sound": "ivr/ivr-detail.wav"},
+             "choices": {"3": {"queue": {"queue_id": "water", "priority": 2, "skills": ["water"]}}}},
+        ],
+    }
+
+
+class Bus:
+    """Every ACD, agent and call event of the tenant, decoded, in arrival order."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, Any]] = []
+        self._arrived = asyncio.Event()
+
+    async def handle(self, msg: Any) -> None:
+        event = msg.subject.rsplit(".", 1)[-1]
+        kind = EVENTS.get(event)
+        if kind is not None:
+            self.seen.append((event, kind.FromString(msg.data)))
+            self._arrived.set()
+
+    async def wait(self, event: str, match: Callable[[Any], bool] = lambda _: True, timeout: float = 10.0) -> Any:
+        async with asyncio.timeout(timeout):
+            while True:
+                for name, message in self.seen:
+                    if name == event and match(message):
+                        return message
+                self._arrived.clear()
+                await self._arrived.wait()
+
+    def of(self, event: str, call: Call | None = None) -> list[Any]:
+        return [m for name, m in self.seen if name == event and (call is None or m.meta.call_uuid == call.uuid)]
+
+
+@dataclasses.dataclass
+class Center:
+    tenant: str              # one per test: the ACD's state lives in the session's NATS
+    emu: FreeSwitchEmulator
+    bus: Bus
+    directory: DirectoryConfig
+    acd_config: AcdConfig
+    acd: Any                 # AcdServiceStub
+    acd_http: httpx.AsyncClient
+    metadata: tuple[tuple[str, str], ...]
+    endpoints: dict[str, object]
+    acd_process: contextlib.AsyncExitStack
+
+    async def restart_acd(self) -> None:
+        await self.acd_process.aclose()
+        self.acd_process = contextlib.AsyncExitStack()
+        await self.acd_process.enter_async_context(running(acd_main, self.acd_config))
+
+    async def snapshot(self, queue_id: str) -> Any:
+        return await self.acd.GetQueueSnapshot(acd_pb2.GetQueueSnapshotRequest(tenant=self.tenant, queue_id=queue_id),
+                                               metadata=self.metadata, wait_for_ready=True, timeout=10)
+
+    async def dial(self, keys: list[str]) -> Call:
+        call = await self.emu.place_call(destination=NUMBER, caller_id_number="09011112222", context="public",
+                                         dialplan_url=f"http://127.0.0.1:{self.directory.port}/fsapi",
+                                         answering_endpoints=self.endpoints)
+        presses = iter(keys)
+
+        def press(event: Any) -> None:
+            if (event.name == "CHANNEL_EXECUTE" and event.get("Unique-ID") == call.uuid
+                    and event.get("Application") == "play_and_get_digits"):
+                key = next(presses, None)
+                if key is not None:
+                    call.send_dtmf(key)
+
+        self.emu.switch.sinks.append(press)
+        return call
+
+    async def login(self, agent: str, *, ready: bool = True) -> None:
+        await self.acd.AgentLogin(acd_pb2.AgentLoginRequest(tenant=self.tenant, agent_id=agent, device=SEATS[agent],
+                                                            ready=ready), metadata=self.metadata)
+
+    async def put(self, path: str, body: dict[str, Any]) -> None:
+        reply = await self.acd_http.put(path, json=body)
+        assert reply.status_code in (200, 201), reply.text
+
+    async def agent_state(self, agent: str) -> int:
+        snapshot = await self.acd.GetAgentSnapshot(acd_pb2.GetAgentSnapshotRequest(tenant=self.tenant, agent_id=agent),
+                                                   metadata=self.metadata)
+        return int(snapshot.state)
+
+
+async def _directory_setup(tenant: str, directory: DirectoryConfig, token: str, nats_client: Any) -> None:
+    applied = await nats_client.subscribe(f"hibiki.{tenant}.config.applied")
+    await nats_client.flush()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{directory.port}/api/v1",
+                                 headers={"Authorization": f"Bearer {token}"}) as api:
+        async def post(path: str, body: dict[str, Any]) -> None:
+            reply = await api.post(path, json=body)
+            assert reply.status_code == 201, reply.text
+            await applied.next_msg(timeout=5)
+
+        await post("/tenants", {"id": tenant, "domain": DOMAIN})
+        for agent, seat in SEATS.items():
+            await post(f"/tenants/{tenant}/users", {"username": f"seat{seat}", "extension": seat})
+        await post(f"/tenants/{tenant}/users", {"username": "rusuden", "extension": "2100"})
+        await post(f"/tenants/{tenant}/ivrs", water_ivr())
+        await post(f"/tenants/{tenant}/dids", {"number": "076-220-1111", "target_kind": "ivr", "target": "suido"})
+    await applied.unsubscribe()
+
+
+@contextlib.asynccontextmanager
+async def center(tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority,
+                 queues: list[dict[str, Any]], **control_settings: Any) -> AsyncIterator[Center]:
+    env = {"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}
+    acd = dataclasses.replace(AcdConfig.from_env(env), port=free_port(), grpc_port=free_port())
+    control = dataclasses.replace(CallControlConfig.from_env(env), port=free_port(), esl_port=free_port(),
+                                  acd_grpc=f"127.0.0.1:{acd.grpc_port}", queue_announce_seconds=0.0)
+    directory = dataclasses.replace(DirectoryConfig.from_env(env), port=free_port(), grpc_port=free_port(),
+                                    callcontrol_address=f"127.0.0.1:{control.esl_port}")
+    control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{directory.grpc_port}", **control_settings)
+    token = authority.issue(Claims("setup", "service"))
+    tenant = f"kz{uuid.uuid4().hex[:10]}"
+    bus = Bus()
+    subs = [await nats_client.subscribe(f"hibiki.{tenant}.{domain}.>", cb=bus.handle)
+            for domain in ("acd", "agent", "call")]
+    await nats_client.flush()
+    async with running(directory_main, directory), running(callcontrol_main, control), \
+            grpc.aio.insecure_channel(f"127.0.0.1:{acd.grpc_port}") as channel, \
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{acd.port}/api/v1/tenants/{tenant}",
+                              headers={"Authorization": f"Bearer {token}"}) as acd_http, \
+            FreeSwitchEmulator() as emu:
+        c = Center(tenant, emu, bus, directory, acd, acd_pb2_grpc.AcdServiceStub(channel), acd_http, token_metadata(token),
+                   {}, contextlib.AsyncExitStack())
+        await c.acd_process.enter_async_context(running(acd_main, acd))
+        try:
+            await _directory_setup(tenant, directory, token, nats_client)
+            for queue in queues:
+                await c.put(f"/queues/{queue['id']}", queue)
+            for agent in SEATS:
+                await c.put(f"/agents/{agent}", {"skills": {"water": 2}, "queues": ["water", "night"]})
+            yield c
+        finally:
+            await c.acd_process.aclose()
+    for sub in subs:
+        await sub.unsubscribe()
+
+
+def seat(agent: str) -> str:
+    return f"user/{SEATS[agent]}@{DOMAIN}"
+
+
+def bridges(call: Call) -> list[str]:
+    return [data for app, data in call.executed if app == "bridge"]
+
+
+async def test_ivr_queue_agent_wrap_up_disposition_next_call(tmp_path: Path, nats_server: Any, nats_client: Any,
+                                                             authority: TokenAuthority) -> None:
+    queues = [{"id": "night"}, {"id": "water", "skills": {"water": 1}}]
+    async with center(tmp_path, nats_server, nats_client, authority, queues) as c:
+        c.endpoints[seat("a1")] = 0.5           # answers, talks half a second, hangs up
+        await c.login("a1")
+        first = await c.dial(["1", "1", "3"])
+        queued = await c.bus.wait("queued", lambda m: m.meta.call_uuid == first.uuid)
+        offer = await c.bus.wait("offered", lambda m: m.meta.call_uuid == first.uuid)
+        answered = await c.bus.wait("answered", lambda m: m.meta.call_uuid == first.uuid)
+        ended = await c.bus.wait("ended", lambda m: m.meta.call_uuid == first.uuid)
+        await asyncio.wait_for(first.finished, 10)
+        assert queued.queue_id == "water" and queued.priority == 2
+        assert [(t.agent_id, t.device) for t in offer.targets] == [("a1", "2201")]
+        assert answered.agent_id == "a1" and ended.agent_id == "a1"
+        assert first.variables["hibiki_ivr_path"] == "main:1>services:1>detail:3"
+        assert any(data.endswith(seat("a1")) for data in bridges(first))
+        assert await c.agent_state("a1") == agent_pb2.AGENT_STATE_AFTER_CALL_WORK
+
+        second = await c.dial(["1", "1", "3"])    # a1 is in wrap-up: the call waits
+        await c.bus.wait("queued", lambda m: m.meta.call_uuid == second.uuid)
+        await asyncio.sleep(0.5)
+        assert not c.bus.of("offered", second)
+        await c.acd.SaveDisposition(acd_pb2.SaveDispositionRequest(
+            tenant=c.tenant, agent_id="a1", call_uuid=first.uuid, case_type="開栓", note="4月から"),
+            metadata=c.metadata)
+        saved = await c.bus.wait("disposition_saved")
+        offer2 = await c.bus.wait("offered", lambda m: m.meta.call_uuid == second.uuid)
+        await c.bus.wait("answered", lambda m: m.meta.call_uuid == second.uuid)
+        await asyncio.wait_for(second.finished, 10)
+        assert saved.case_type == "開栓" and saved.agent_id == "a1"
+        assert [t.agent_id for t in offer2.targets] == ["a1"]
+        entered = [m for m in c.bus.of("queue_entered") if m.meta.call_uuid == first.uuid]
+        states = [(m.previous, m.current) for m in c.bus.of("state_changed") if m.agent_id == "a1"]
+    assert not entered or entered[0].queue_id == "water"
+    assert (agent_pb2.AGENT_STATE_TALKING, agent_pb2.AGENT_STATE_AFTER_CALL_WORK) in states
+    assert (agent_pb2.AGENT_STATE_AFTER_CALL_WORK, agent_pb2.AGENT_STATE_READY) in states or \
+        (agent_pb2.AGENT_STATE_AFTER_CALL_WORK, agent_pb2.AGENT_STATE_RESERVED) in states
+
+
+async def test_an_agent_who_does_not_answer_sends_the_call_back_to_the_head(tmp_path: Path, nats_server: Any,
+                                                                            nats_client: Any,
+                                                                            authority: TokenAuthority) -> None:
+    queues = [{"id": "night"}, {"id": "water", "missed_offer_limit": 1}]
+    async with center(tmp_path, nats_server, nats_client, authority, queues) as c:
+        c.endpoints[seat("a2")] = "answer"      # a1's phone rings out (not scripted: NO_ANSWER)
+        await c.login("a1")
+        await c.login("a2")                     # ready after a1: a1 is offered first (longest idle)
+        call = await c.dial(["1", "1", "3"])
+        missed = await c.bus.wait("offer_missed", lambda m: m.meta.call_uuid == call.uuid)
+        await c.bus.wait("answered", lambda m: m.meta.call_uuid == call.uuid and m.agent_id == "a2")
+        offers = [[t.agent_id for t in m.targets] for m in c.bus.of("offered", call)]
+        call.hangup_by_caller()
+        await c.bus.wait("ended", lambda m: m.meta.call_uuid == call.uuid)
+        await asyncio.wait_for(call.finished, 10)
+        a1 = await c.agent_state("a1")
+    assert missed.agent_id == "a1" and missed.reason == "no answer"
+    assert offers == [["a1"], ["a2"]]
+    assert a1 == agent_pb2.AGENT_STATE_NOT_READY        # the queue's missed-offer limit is 1
+    assert [d.rsplit("]", 1)[-1] for d in bridges(call)] == [seat("a1"), seat("a2")]
+
+
+async def test_a_caller_who_hangs_up_is_abandoned_with_the_wait(tmp_path: Path, nats_server: Any, nats_client: Any,
+                                                               authority: TokenAuthority) -> None:
+    async with center(tmp_path, nats_server, nats_client, authority, [{"id": "night"}, {"id": "water"}]) as c:
+        call = await c.dial(["1", "1", "3"])
+        await c.bus.wait("queued", lambda m: m.meta.call_uuid == call.uuid)
+        await asyncio.sleep(0.4)
+        call.hangup_by_caller()
+        left = await c.bus.wait("left", lambda m: m.meta.call_uuid == call.uuid)
+        abandoned = await c.bus.wait("abandoned", lambda m: m.meta.call_uuid == call.uuid)
+        snapshot = await c.snapshot("water")
+    assert left.reason == "abandoned" and left.wait_ms >= 300
+    assert abandoned.queue_id == "water" and abandoned.wait_ms >= 300
+    assert [(s.menu_id, s.digits) for s in abandoned.ivr_path] == [("main", "1"), ("services", "1"), ("detail", "3")]
+    assert not snapshot.waiting
+    assert ("playback", "local_stream://default") in call.executed      # hold music while waiting
+
+
+async def test_overflow_and_maximum_wait_go_where_the_queue_says(tmp_path: Path, nats_server: Any,
+                                                                nats_client: Any, authority: TokenAuthority) -> None:
+    queues = [{"id": "night", "max_wait": {"seconds": 1, "destination": "voicemail:2100"}},
+              {"id": "water", "overflow": {"queue_id": "night", "after_seconds": 0.5}}]
+    async with center(tmp_path, nats_server, nats_client, authority, queues) as c:
+        c.endpoints[seat("a3")] = "answer"
+        await c.put("/agents/a3", {"skills": {}, "queues": ["water"]})
+        moved = await c.dial(["1", "1", "3"])          # nobody ready: overflows to "night" after 0.5 s
+        overflowed = await c.bus.wait("overflowed", lambda m: m.meta.call_uuid == moved.uuid)
+        left = await c.bus.wait("left", lambda m: m.meta.call_uuid == moved.uuid, timeout=10)
+        await asyncio.wait_for(moved.finished, 10)
+    assert (overflowed.from_queue, overflowed.to_queue) == ("water", "night")
+    assert left.reason == "max_wait" and left.destination == "voicemail:2100"
+    assert ("transfer", "hibiki_route_voicemail_2100 XML public") in moved.executed
+    assert moved.executed[-1] == ("voicemail", f"default {DOMAIN} 2100")
+
+
+async def test_an_acd_restarted_with_calls_waiting_loses_none(tmp_path: Path, nats_server: Any, nats_client: Any,
+                                                             authority: TokenAuthority) -> None:
+    async with center(tmp_path, nats_server, nats_client, authority, [{"id": "night"}, {"id": "water"}]) as c:
+        for agent in SEATS:
+            c.endpoints[seat(agent)] = "answer"
+        calls = [await c.dial(["1", "1", "3"]) for _ in range(3)]     # nobody logged in: they wait
+        for call in calls:
+            await c.bus.wait("queued", lambda m, call=call: m.meta.call_uuid == call.uuid)
+        before = await c.snapshot("water")
+        await c.restart_acd()        # stopped (state kept, lease let go), started again on the same ports
+        after = await c.snapshot("water")
+        for agent in SEATS:
+            await c.login(agent)
+        for call in calls:
+            await c.bus.wait("answered", lambda m, call=call: m.meta.call_uuid == call.uuid)
+        for call in calls:
+            call.hangup_by_caller()
+            await c.bus.wait("ended", lambda m, call=call: m.meta.call_uuid == call.uuid)
+    arrival = [m.meta.call_uuid for m in c.bus.of("queued")]
+    assert sorted(arrival) == sorted(call.uuid for call in calls)
+    assert [w.call_uuid for w in before.waiting] == arrival               # in the order they came
+    assert [w.call_uuid for w in after.waiting] == arrival                # the same after the restart
+    for call in calls:             # none lost, none twice
+        assert len(c.bus.of("queued", call)) == 1 and len(c.bus.of("answered", call)) == 1
+    assert sorted(m.agent_id for m in c.bus.of("answered")) == sorted(SEATS)
+
+
+async def test_a_waiting_caller_hears_position_and_expected_wait(tmp_path: Path, nats_server: Any, nats_client: Any,
+                                                               authority: TokenAuthority) -> None:
+    async with center(tmp_path, nats_server, nats_client, authority, [{"id": "night"}, {"id": "water"}],
+                      queue_announce_seconds=1.0) as c:
+        ahead = await c.dial(["1", "1", "3"])
+        await c.bus.wait("queued", lambda m: m.meta.call_uuid == ahead.uuid)
+        call = await c.dial(["1", "1", "3"])
+        queued = await c.bus.wait("queued", lambda m: m.meta.call_uuid == call.uuid)
+        for _ in range(100):            # the first announcement at once, then one every second
+            announced = [data for app, data in call.executed
+                         if app == "playback" and data.startswith(str(tmp_path))]
+            if len(announced) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        call.hangup_by_caller()
+        ahead.hangup_by_caller()
+        await asyncio.wait_for(asyncio.gather(call.finished, ahead.finished), 10)
+    assert queued.position == 2 and queued.expected_wait_ms > 0
+    assert len(announced) >= 2, call.executed
+    music = call.executed.index(("playback", "local_stream://default"))
+    assert call.executed.index(("playback", announced[0])) < music       # told first, then music
