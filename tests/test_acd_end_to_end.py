@@ -97,6 +97,8 @@ class Center:
     metadata: tuple[tuple[str, str], ...]
     endpoints: dict[str, object]
     acd_process: contextlib.AsyncExitStack
+    callcontrol: CallControlConfig
+    token: str
 
     async def restart_acd(self) -> None:
         await self.acd_process.aclose()
@@ -178,7 +180,7 @@ async def center(tmp_path: Path, nats_server: Any, nats_client: Any, authority: 
                               headers={"Authorization": f"Bearer {token}"}) as acd_http, \
             FreeSwitchEmulator() as emu:
         c = Center(tenant, emu, bus, directory, acd, acd_pb2_grpc.AcdServiceStub(channel), acd_http, token_metadata(token),
-                   {}, contextlib.AsyncExitStack())
+                   {}, contextlib.AsyncExitStack(), control, token)
         await c.acd_process.enter_async_context(running(acd_main, acd))
         try:
             await _directory_setup(tenant, directory, token, nats_client)
@@ -345,3 +347,31 @@ async def test_a_waiting_caller_hears_position_and_expected_wait(tmp_path: Path,
     assert len(announced) >= 2, call.executed
     music = call.executed.index(("playback", "local_stream://default"))
     assert call.executed.index(("playback", announced[0])) < music       # told first, then music
+
+
+async def test_maximum_wait_to_another_queue_or_a_message(tmp_path: Path, nats_server: Any, nats_client: Any,
+                                                         authority: TokenAuthority) -> None:
+    queues = [{"id": "night"}, {"id": "water", "max_wait": {"seconds": 0.5, "destination": "queue:night"}}]
+    async with center(tmp_path, nats_server, nats_client, authority, queues) as c:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{c.callcontrol.port}/api/v1/tenants/{c.tenant}",
+                                     headers={"Authorization": f"Bearer {c.token}"}) as prompts:
+            reply = await prompts.post("/prompts/speak", json={"text": "本日の受付は終了しました。"})
+            assert reply.status_code in (200, 201), reply.text
+            closing = reply.json()["id"]
+        await c.put("/agents/a3", {"skills": {"water": 1}, "queues": ["night"]})   # the caller asked for water
+        c.endpoints[seat("a3")] = 0.3
+        await c.login("a3")
+        await c.login("a1", ready=False)          # a member of water, but not ready
+        moved = await c.dial(["1", "1", "3"])      # water has nobody ready: after 0.5 s to night, where a3 is
+        answered = await c.bus.wait("answered", lambda m: m.meta.call_uuid == moved.uuid)
+        await asyncio.wait_for(moved.finished, 10)
+        await c.put("/queues/water", {"max_wait": {"seconds": 0.5, "destination": f"message:{closing}"}})
+        told = await c.dial(["1", "1", "3"])
+        await asyncio.wait_for(told.finished, 10)
+        refused = await c.acd_http.put("/queues/water", json={"max_wait": {"seconds": 1, "destination": "nowhere"}})
+    queued = [m.queue_id for m in c.bus.of("queued", moved)]
+    assert queued == ["water", "night"] and answered.queue_id == "night" and answered.agent_id == "a3"
+    assert [m.reason for m in c.bus.of("left", moved)] == ["max_wait"]
+    playbacks = [data for app, data in told.executed if app == "playback"]
+    assert playbacks[-1].startswith(str(tmp_path)) and told.executed[-1] == ("hangup", "NORMAL_CLEARING")
+    assert refused.status_code == 400 and "destination" in refused.text

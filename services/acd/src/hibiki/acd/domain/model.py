@@ -9,6 +9,7 @@ arrival). Durations are seconds.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -42,10 +43,15 @@ class Overflow:
     after_seconds: float
 
 
+# Where callcontrol can send a caller whose maximum wait passed (see README: queued callers).
+DESTINATION = re.compile(r"^(hangup|(extension|ring_group|voicemail|external|queue|message):[A-Za-z0-9_.*#+-]{1,64})$")
+
+
 @dataclass(frozen=True)
 class MaxWait:
-    """After ``seconds`` waiting in this queue, the call leaves for ``destination`` (opaque to
-    the ACD: callcontrol's route such as ``voicemail:100``, ``extension:2000`` or ``hangup``)."""
+    """After ``seconds`` waiting in this queue, the call leaves for ``destination``: callcontrol's
+    route, ``extension:<ext>``, ``ring_group:<id>``, ``voicemail:<box>``, ``external:<number>``,
+    ``queue:<another queue>``, ``message:<prompt id>`` (played, then the call ends) or ``hangup``."""
 
     seconds: float
     destination: str
@@ -77,8 +83,10 @@ class QueueConfig:
                 raise InvalidArgument(f"queue {self.id}: overflow needs another queue")
         if self.max_wait is not None:
             _positive(self.max_wait.seconds, f"queue {self.id}: maximum wait")
-            if not self.max_wait.destination:
-                raise InvalidArgument(f"queue {self.id}: maximum wait needs a destination")
+            if not isinstance(self.max_wait.destination, str) or not DESTINATION.match(self.max_wait.destination):
+                raise InvalidArgument(f"queue {self.id}: maximum wait needs a destination such as voicemail:2100, "
+                                      f"extension:2000, queue:night, message:<prompt id> or hangup; "
+                                      f"got {self.max_wait.destination!r}")
         _positive(self.service_level_seconds, f"queue {self.id}: service level target")
         _positive(self.offer_timeout_seconds, f"queue {self.id}: offer timeout")
         if self.wrap_up_limit_seconds is not None and self.wrap_up_limit_seconds != 0:

@@ -15,12 +15,14 @@
   that fails reports NO_ANSWER (rang out) or REJECTED (busy, declined, unreachable) and the
   caller waits again at the head of the queue (the ACD's rule).
 * ``acd.left`` (the maximum wait): the caller goes to the queue's destination
-  (``extension:…``, ``ring_group:…``, ``voicemail:…``, ``external:…``, ``hangup``).
+  (``extension:…``, ``ring_group:…``, ``voicemail:…``, ``external:…`` as a transfer into the
+  dialplan; ``queue:…`` enqueued there; ``message:<prompt id>`` played, then hang up; ``hangup``).
 * The caller hangs up: ``Cancel`` (abandoned); the IVR publishes CallAbandoned with the wait.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -107,30 +109,10 @@ class QueueCall:
         """Raises ``CallerGone`` if the caller hangs up before an agent answers (abandoned)."""
         self._s.decisions.register(self._ch.uuid, self._deliver)
         try:
-            status = self._enqueue()
-            if status is None:
-                return QueueResult.HAND_BACK
-            self._announce(status.position, status.expected_wait_ms)
             while True:
-                item = self._wait()
-                if item is None:
-                    self._announce_now()
-                    continue
-                kind, message = item
-                if kind == "offered":
-                    assert isinstance(message, acd_pb2.CallOffer)
-                    if self._ring(message):
-                        return QueueResult.CONNECTED
-                elif kind == "left":
-                    assert isinstance(message, acd_pb2.CallLeftQueue)
-                    if message.reason == "max_wait":
-                        return self._leave(message)
-                elif kind == "overflowed":
-                    assert isinstance(message, acd_pb2.CallOverflowed)
-                    self._queue_id = message.to_queue
-                    self._ch.set("hibiki_queue", message.to_queue)
-                    log.info("queue_overflowed", from_queue=message.from_queue, queue_id=message.to_queue,
-                             wait_ms=message.wait_ms)
+                result = self._queued()
+                if result is not None:
+                    return result
         except CallerGone:
             if self._answer_report is not None:
                 self._end_call()
@@ -139,6 +121,33 @@ class QueueCall:
             raise
         finally:
             self._s.decisions.unregister(self._ch.uuid)
+
+    def _queued(self) -> QueueResult | None:
+        """In one queue until the call ends there; None when a maximum wait moved it to another."""
+        status = self._enqueue()
+        if status is None:
+            return QueueResult.HAND_BACK
+        self._announce(status.position, status.expected_wait_ms)
+        while True:
+            item = self._wait()
+            if item is None:
+                self._announce_now()
+                continue
+            kind, message = item
+            if kind == "offered":
+                assert isinstance(message, acd_pb2.CallOffer)
+                if self._ring(message):
+                    return QueueResult.CONNECTED
+            elif kind == "left":
+                assert isinstance(message, acd_pb2.CallLeftQueue)
+                if message.reason == "max_wait":
+                    return self._leave(message)
+            elif kind == "overflowed":
+                assert isinstance(message, acd_pb2.CallOverflowed)
+                self._queue_id = message.to_queue
+                self._ch.set("hibiki_queue", message.to_queue)
+                log.info("queue_overflowed", from_queue=message.from_queue, queue_id=message.to_queue,
+                         wait_ms=message.wait_ms)
 
     @property
     def queue_id(self) -> str:
@@ -299,9 +308,18 @@ class QueueCall:
         log.info("queue_call_ended", queue_id=self._queue_id, agent_id=self._answered_by)
 
     # ---- leaving ----------------------------------------------------------------------------
-    def _leave(self, left: acd_pb2.CallLeftQueue) -> QueueResult:
+    def _leave(self, left: acd_pb2.CallLeftQueue) -> QueueResult | None:
         self.destination = left.destination
         log.info("queue_max_wait", queue_id=left.queue_id, destination=left.destination, wait_ms=left.wait_ms)
+        kind, _, target = left.destination.partition(":")
+        if kind == "queue" and target:
+            self._request = dataclasses.replace(self._request, queue_id=target)
+            self._queue_id = target
+            self._ch.set("hibiki_queue", target)
+            return None                      # enqueued again, in that queue
+        if kind == "message" and target and self._message(target):
+            self._ch.execute("hangup", "NORMAL_CLEARING")
+            return QueueResult.HUNG_UP
         transfer = transfer_for(left.destination)
         if transfer is not None:
             target = transfer.target if transfer.kind == "extension" else f"hibiki_route_{transfer.kind}_{transfer.target}"
@@ -315,6 +333,17 @@ class QueueCall:
         log.error("queue_destination_unusable", queue_id=left.queue_id, destination=left.destination,
                   action="handing back to the dialplan fallback")
         return QueueResult.HAND_BACK
+
+    def _message(self, prompt_id: str) -> bool:
+        """Play the prompt; False if it cannot be had (the caller goes to the fallback instead)."""
+        try:
+            path = self._s.bridge.call(self._s.resolve(self._tenant, PromptRef("prompt_id", prompt_id)),
+                                       self._s.prompt_timeout)
+        except (PromptUnavailable, TimeoutError) as exc:
+            log.error("queue_message_unavailable", queue_id=self._queue_id, prompt_id=prompt_id, error=str(exc))
+            return False
+        self._ch.execute("playback", path)
+        return True
 
     # ---- the asyncio side -------------------------------------------------------------------
     def _ask(self, coroutine: Coroutine[Any, Any, T]) -> T:
