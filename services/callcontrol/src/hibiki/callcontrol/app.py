@@ -1,6 +1,6 @@
 """Wiring of the call controller: outbound event socket (8084), HTTP (8085: health, metrics,
-the prompts API), NATS, the directory's gRPC (IVRs), the ACD's gRPC and decisions (queues)
-and the prompt store."""
+the prompts API), NATS, the directory's gRPC (IVRs), the ACD's gRPC and decisions (queues,
+agent feature codes) and the prompt store."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 
 from prometheus_client import REGISTRY
 
+from hibiki.callcontrol.agent.esl_app import AgentServices
 from hibiki.callcontrol.calls import ActiveCalls, CallDispatcher
 from hibiki.callcontrol.channel_events import ChannelEvents
 from hibiki.callcontrol.config import CallControlConfig
@@ -57,9 +58,11 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
                       hold_music=config.hold_music, queue=queue, fetch_timeout=config.directory_timeout + 1.0,
                       recordings_root=config.recordings_dir)
     active = ActiveCalls()
+    agent = AgentServices(acd=acd, bridge=bridge, timeout=2 * config.acd_timeout + 1.0)
     freeswitch = NodePool.from_settings(config.freeswitch, registry=REGISTRY)   # inbound event sockets
     ChannelEvents(freeswitch, publisher)
-    esl = OutboundServer(esl_sock, lambda session: CallDispatcher(session, publisher, ivr, active), config.esl_allow)
+    esl = OutboundServer(esl_sock, lambda session: CallDispatcher(session, publisher, ivr, active, agent),
+                         config.esl_allow)
 
     async def readiness() -> dict[str, bool]:
         return {"nats": nc.is_connected, **await freeswitch.readiness()}

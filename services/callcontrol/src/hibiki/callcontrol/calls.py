@@ -2,7 +2,8 @@
 
 The directory's dialplan names the application in ``hibiki_app`` before ``socket``:
 ``ivr:<ivr id>`` runs that IVR (``ivr.esl_app``), ``queue:<queue id>`` puts the caller in that
-ACD queue (``queue.waiting``). Anything else, or any failure, hands the
+ACD queue (``queue.waiting``), ``agent:<action>:<digits>`` is an agent feature code
+(``agent.esl_app``). Anything else, or any failure, hands the
 call back: the controller leaves the socket, FreeSWITCH's ``socket`` application returns,
 and the dialplan continues with its fallback route, so no caller is left in silence (CC-11).
 Every call is recorded first (CallStarted).
@@ -15,6 +16,7 @@ import re
 import threading
 from typing import Any
 
+from hibiki.callcontrol.agent.esl_app import AgentServices, run_agent_call
 from hibiki.callcontrol.ivr.channel import EslChannel
 from hibiki.callcontrol.ivr.esl_app import IvrCall, IvrServices, Outcome
 from hibiki.callcontrol.publisher import EventSink, meta
@@ -77,8 +79,9 @@ class CallDispatcher:
     """The application of one call (greenswitch session, on the event-socket hub)."""
 
     def __init__(self, session: Any, publisher: EventSink, ivr: IvrServices | None = None,
-                 active: ActiveCalls | None = None) -> None:
+                 active: ActiveCalls | None = None, agent: AgentServices | None = None) -> None:
         self._session = session
+        self._agent = agent
         self._publisher = publisher
         self._ivr = ivr
         self._active = active
@@ -103,6 +106,9 @@ class CallDispatcher:
             kind, _, target = app.partition(":")
             if kind in ("ivr", "queue") and self._ivr is not None and _IVR_ID.match(target) and tenant != "unknown":
                 self._run_ivr(tenant, target, queue=kind == "queue")
+                return
+            if kind == "agent" and self._agent is not None and tenant != "unknown":   # agent codes (CC-02)
+                run_agent_call(self._session, self._agent, tenant, target, self._active)
                 return
             log.warning("no_call_application", destination=destination, app=app,
                         action="handing back to the dialplan fallback")

@@ -18,6 +18,14 @@ FreeSWITCH's own applications, no controller hop:
   caller's pickup group, ``**<ext>`` the call ringing at that extension (PBX-08); ``*70``
   parks the call on a free slot of the caller's park lot, ``*71N`` picks slot N up (PBX-11);
 - IVRs and queues: ``socket <callcontrol> async full`` followed by a fallback route;
+- agent codes (CC-02, CC-03), for a user of the tenant: ``*50<agent id>`` logs the agent in
+  on this phone, ready; ``*59`` logs out; ``*51`` ready; ``*52`` not ready; ``*53<reason>``
+  break with a reason code (``*53`` alone: without one); ``*55<case type>`` saves the case type
+  of the agent's last call, which ends after-call work. Ids and codes are digits only (anything
+  else is no feature code). They go to callcontrol like IVRs, with
+  ``hibiki_app=agent:<login|logout|ready|not_ready|break|disposition>:<digits>`` and the phone
+  as ``hibiki_agent_device`` (the caller's extension, else username); the fallback answers,
+  plays the refusal tone and hangs up;
 - a number outside (PBX-05, PBX-12): the caller's class of service decides (emergency numbers
   always pass); a refused call hears why and ends with OUTGOING_CALL_BARRED (SIP 403); an
   allowed one goes to the tenant's carrier gateway presenting the representative or the
@@ -35,6 +43,7 @@ from datetime import datetime
 
 from hibiki.directory import documents
 from hibiki.directory.documents import attr
+from hibiki.directory.features import REFUSE_TONE
 from hibiki.directory.numbers import InvalidNumber, NumberKind, classify, is_allowed, restriction_class
 from hibiki.directory.view import DidEntry, RingGroupEntry, Route, TenantView, UserEntry
 from hibiki.directory.xmlcurl import FsRequest
@@ -60,6 +69,12 @@ FORWARD_ON = {"USER_BUSY": "forward_busy", "NO_ANSWER": "forward_no_answer", "NO
               "ALLOTTED_TIMEOUT": "forward_no_answer", "USER_NOT_REGISTERED": "forward_unregistered",
               "SUBSCRIBER_ABSENT": "forward_unregistered"}
 Actions = list[str]
+# Agent codes (CC-02): *5X<digits> -> (action, whether digits are required, allowed, at most how many).
+AGENT_CODES: dict[str, tuple[str, bool, bool, int]] = {
+    "*50": ("login", True, True, 16), "*59": ("logout", False, False, 0),
+    "*51": ("ready", False, False, 0), "*52": ("not_ready", False, False, 0),
+    "*53": ("break", False, True, 8), "*55": ("disposition", True, True, 8),
+}
 
 
 def _action(app: str, data: str = "") -> str:
@@ -244,7 +259,34 @@ class Plan:
             return [_action("answer"), _action("voicemail", f"check default {self.tenant.domain} {caller.extension}")]
         if destination == "*98":
             return [_action("answer"), _action("voicemail", f"check default {self.tenant.domain}")]
+        agent = agent_code(destination)
+        if agent is not None and caller is not None:
+            return self.agent_code(caller, *agent)
         return None
+
+    def agent_code(self, caller: UserEntry, action: str, argument: str) -> Actions:
+        """An agent code, run by callcontrol (``agent:`` application) for the agent on the
+        caller's phone; if callcontrol is gone, the caller hears the refusal tone."""
+        return [_action("set", f"hibiki_app=agent:{action}:{argument}"),
+                _action("set", f"hibiki_domain={self.tenant.domain}"),
+                _action("set", f"hibiki_agent_device={caller.extension or caller.username}"),
+                _action("socket", f"{self.callcontrol} async full"),
+                _action("answer"), _action("playback", REFUSE_TONE), _action("hangup", "NORMAL_TEMPORARY_FAILURE")]
+
+
+def agent_code(destination: str) -> tuple[str, str] | None:
+    """``(action, digits)`` of an agent code (``*50<agent id>``, ``*53<reason>``, ...), None for
+    anything else: an unknown code, a missing or unwanted argument, anything but ASCII digits."""
+    spec = AGENT_CODES.get(destination[:3])
+    if spec is None:
+        return None
+    action, required, allowed, longest = spec
+    argument = destination[3:]
+    if not argument:
+        return None if required else (action, "")
+    if not allowed or len(argument) > longest or not (argument.isascii() and argument.isdigit()):
+        return None
+    return action, argument
 
 
 def tone_and_hangup(context: str, destination: str, tone: str) -> str:

@@ -17,6 +17,7 @@ from hibiki.callcontrol.ivr.instructions import Step
 from hibiki.callcontrol.ivr.notifier import ivr_steps
 from hibiki.callcontrol.ivr.source import ServiceToken
 from hibiki.common.rpc import token_metadata
+from hibiki.events.v1 import agent_pb2
 
 _UNAVAILABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED,
                 grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.RESOURCE_EXHAUSTED)
@@ -87,6 +88,35 @@ class AcdClient:
     async def get_call(self, tenant: str, call_uuid: str) -> acd_pb2.CallStatus:
         reply: acd_pb2.CallStatus = await self._call("GetCall", acd_pb2.GetCallRequest(tenant=tenant,
                                                                                      call_uuid=call_uuid))
+        return reply
+
+    # ---- agents (feature codes from phones: hibiki.callcontrol.agent) ----
+    async def agent_login(self, tenant: str, agent_id: str, device: str, ready: bool) -> acd_pb2.AgentSnapshot:
+        reply: acd_pb2.AgentSnapshot = await self._call("AgentLogin", acd_pb2.AgentLoginRequest(
+            tenant=tenant, agent_id=agent_id, device=device, ready=ready))
+        return reply
+
+    async def agent_logout(self, tenant: str, agent_id: str) -> acd_pb2.AgentSnapshot:
+        reply: acd_pb2.AgentSnapshot = await self._call("AgentLogout", acd_pb2.AgentLogoutRequest(
+            tenant=tenant, agent_id=agent_id))
+        return reply
+
+    async def set_agent_state(self, tenant: str, agent_id: str, state: agent_pb2.AgentState.ValueType,
+                              reason: str = "") -> acd_pb2.AgentSnapshot:
+        reply: acd_pb2.AgentSnapshot = await self._call("SetAgentState", acd_pb2.SetAgentStateRequest(
+            tenant=tenant, agent_id=agent_id, state=state, reason=reason))
+        return reply
+
+    async def save_disposition(self, tenant: str, agent_id: str, call_uuid: str,
+                               case_type: str) -> acd_pb2.AgentSnapshot:
+        reply: acd_pb2.AgentSnapshot = await self._call("SaveDisposition", acd_pb2.SaveDispositionRequest(
+            tenant=tenant, agent_id=agent_id, call_uuid=call_uuid, case_type=case_type))
+        return reply
+
+    async def agent_on_device(self, tenant: str, device: str) -> acd_pb2.AgentSnapshot:
+        """The agent logged in on ``device`` (NOT_FOUND: nobody)."""
+        reply: acd_pb2.AgentSnapshot = await self._call("GetAgentSnapshot", acd_pb2.GetAgentSnapshotRequest(
+            tenant=tenant, device=device))
         return reply
 
     async def _call(self, method: str, request: Any) -> Any:

@@ -1,0 +1,164 @@
+"""Agent feature codes across services, nothing stubbed (CC-02, CC-03): a user dials
+``*50<agent>`` on their phone; the emulator asks the directory's /fsapi, whose dialplan hands
+the call to callcontrol (``hibiki_app=agent:login:<agent>``, ``hibiki_agent_device``); callcontrol
+logs the agent in on that phone through the ACD's gRPC and plays the confirmation tone. Then
+``*52``, ``*51``, ``*53<reason>`` and ``*59`` act for the agent logged in on the phone
+(``GetAgentSnapshot`` by device), read back from the ACD's HTTP API; what cannot be done is
+heard as the refusal tone. ``*55<case type>`` ends the wrap-up of a call the agent took from a
+queue (CC-03)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from fsemu import FreeSwitchEmulator
+from fsemu.emulator import Call
+from hibiki.acd.app import main as acd_main
+from hibiki.acd.config import AcdConfig
+from hibiki.callcontrol.app import main as callcontrol_main
+from hibiki.callcontrol.config import CallControlConfig
+from hibiki.common.auth import Claims, TokenAuthority
+from hibiki.directory.app import main as directory_main
+from hibiki.directory.config import DirectoryConfig
+from support.servers import free_port, running
+
+DOMAIN = "kanazawa-water.example.jp"
+NUMBER = "0762201111"
+CONFIRM = "tone_stream://%(150,100,880);%(150,0,1320)"
+REFUSE = "tone_stream://%(500,100,480,620);loops=2"
+
+
+@dataclasses.dataclass
+class Center:
+    tenant: str                     # one per test: the ACD's state lives in the session's NATS
+    emu: FreeSwitchEmulator
+    fsapi: str
+    acd: httpx.AsyncClient
+    seats: dict[str, str]           # extension -> user id
+
+    async def dial(self, extension: str, destination: str) -> Call:
+        call = await self.emu.place_call(destination=destination, caller_id_number=extension, domain=DOMAIN,
+                                         dialplan_url=self.fsapi,
+                                         variables={"hibiki_tenant": self.tenant, "hibiki_user": self.seats[extension],
+                                                    "domain_name": DOMAIN})
+        await asyncio.wait_for(call.finished, 15)
+        return call
+
+    async def agent(self, agent_id: str) -> dict[str, Any]:
+        reply = await self.acd.get(f"/tenants/{self.tenant}/agents/{agent_id}/state")
+        assert reply.status_code == 200, reply.text
+        return dict(reply.json())
+
+    async def queued_call(self, answered_by: str) -> Call:
+        """A call from outside to the queue's number, answered at ``answered_by`` and ended after
+        half a second: the agent is in after-call work."""
+        call = await self.emu.place_call(destination=NUMBER, caller_id_number="09011112222", context="public",
+                                         dialplan_url=self.fsapi,
+                                         answering_endpoints={f"user/{answered_by}@{DOMAIN}": 0.5})
+        await asyncio.wait_for(call.finished, 15)
+        return call
+
+
+def tone(call: Call) -> str:
+    played = [data for app, data in call.executed if app == "playback"]
+    assert len(played) == 1 and call.executed[-1] == ("hangup", "NORMAL_CLEARING"), call.executed
+    return played[0]
+
+
+@contextlib.asynccontextmanager
+async def center(tmp_path: Path, nats_server: Any, nats_client: Any,
+                 authority: TokenAuthority) -> AsyncIterator[Center]:
+    env = {"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}
+    tenant = f"kz{uuid.uuid4().hex[:10]}"
+    acd = dataclasses.replace(AcdConfig.from_env(env), port=free_port(), grpc_port=free_port())
+    control = dataclasses.replace(CallControlConfig.from_env(env), port=free_port(), esl_port=free_port(),
+                                  acd_grpc=f"127.0.0.1:{acd.grpc_port}", queue_announce_seconds=0.0)
+    directory = dataclasses.replace(DirectoryConfig.from_env(env), port=free_port(), grpc_port=free_port(),
+                                    callcontrol_address=f"127.0.0.1:{control.esl_port}")
+    control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{directory.grpc_port}")
+    headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
+    applied = await nats_client.subscribe(f"hibiki.{tenant}.config.applied")
+    await nats_client.flush()  # the server knows the subscription before we act
+    async with running(acd_main, acd), running(directory_main, directory), running(callcontrol_main, control), \
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{directory.port}/api/v1", headers=headers) as admin, \
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{acd.port}/api/v1", headers=headers, timeout=20) as acd_api, \
+            FreeSwitchEmulator() as emu:
+        async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+            reply = await admin.post(path, json=body)
+            assert reply.status_code == 201, reply.text
+            await applied.next_msg(timeout=5)        # the directory's view has it before we call
+            return dict(reply.json())
+
+        async def put(path: str, body: dict[str, Any]) -> None:
+            reply = await acd_api.put(path, json=body)
+            assert reply.status_code in (200, 201), reply.text
+
+        await post("/tenants", {"id": tenant, "domain": DOMAIN})
+        seats = {}
+        for extension in ("3001", "3002"):
+            user = await post(f"/tenants/{tenant}/users", {"username": f"seat{extension}", "extension": extension})
+            seats[extension] = user["id"]
+        await post(f"/tenants/{tenant}/dids", {"number": NUMBER, "target_kind": "queue", "target": "water"})
+        await put(f"/tenants/{tenant}/queues/water", {})
+        await put(f"/tenants/{tenant}/agents/1234", {"skills": {}, "queues": ["water"]})
+        yield Center(tenant, emu, f"http://127.0.0.1:{directory.port}/fsapi", acd_api, seats)
+    await applied.unsubscribe()
+
+
+async def test_an_agent_logs_in_on_any_seat_and_an_unknown_agent_is_refused(
+        tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> None:
+    async with center(tmp_path, nats_server, nats_client, authority) as c:
+        login = await c.dial("3001", "*501234")
+        logged_in = await c.agent("1234")
+        unknown = await c.dial("3002", "*509999")
+    assert ("set", "hibiki_app=agent:login:1234") in login.executed
+    assert login.variables["hibiki_agent_device"] == "3001"
+    assert tone(login) == CONFIRM
+    assert logged_in["state"] == "ready" and logged_in["device"] == "3001"
+    assert tone(unknown) == REFUSE
+
+
+async def test_an_agent_changes_state_from_the_phone_they_logged_in_on(
+        tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> None:
+    async with center(tmp_path, nats_server, nats_client, authority) as c:
+        assert tone(await c.dial("3001", "*501234")) == CONFIRM
+        states: list[tuple[str, str, str]] = []
+        for code in ("*52", "*51", "*5307", "*59"):
+            heard = tone(await c.dial("3001", code))
+            agent = await c.agent("1234")
+            states.append((heard, agent["state"], agent["reason"]))
+        not_here = await c.dial("3002", "*51")          # nobody is logged in on 3002
+        logged_out = await c.dial("3001", "*52")        # nor on 3001 any more
+        no_call = await c.dial("3002", "*55101")
+    assert states == [(CONFIRM, "not_ready", ""), (CONFIRM, "ready", ""), (CONFIRM, "break", "07"),
+                      (CONFIRM, "logged_out", "")]
+    assert tone(not_here) == REFUSE and tone(logged_out) == REFUSE and tone(no_call) == REFUSE
+
+
+async def test_the_case_type_from_the_phone_ends_after_call_work(
+        tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> None:
+    async with center(tmp_path, nats_server, nats_client, authority) as c:
+        assert tone(await c.dial("3001", "*501234")) == CONFIRM
+        too_soon = await c.dial("3001", "*55101")      # no call yet: nothing to save
+        taken = await c.queued_call(answered_by="3001")
+        for _ in range(100):                           # the end of the call reaches the ACD
+            wrapping = await c.agent("1234")
+            if wrapping["state"] == "after_call_work":
+                break
+            await asyncio.sleep(0.05)
+        saved = await c.dial("3001", "*55101")
+        after = await c.agent("1234")
+        again = await c.dial("3001", "*55101")
+    assert tone(too_soon) == REFUSE
+    assert any(app == "bridge" and data.endswith(f"user/3001@{DOMAIN}") for app, data in taken.executed)
+    assert wrapping["state"] == "after_call_work" and wrapping["pending_disposition"] == taken.uuid
+    assert tone(saved) == CONFIRM and after["state"] == "ready" and not after["pending_disposition"]
+    assert tone(again) == REFUSE
