@@ -80,3 +80,22 @@ def test_skills_in_requests() -> None:
         except ValueError:
             continue
         raise AssertionError(bad)
+
+
+def test_snapshots_are_compressed_and_read_back_either_way() -> None:
+    import json
+
+    from hibiki.acd.domain import Acd, AgentProfile, QueueConfig
+    from hibiki.acd.runtime.buckets import decode_state, encode_state
+
+    acd = Acd("t")
+    acd.configure_queue(QueueConfig("q"), 1e9)
+    for i in range(300):
+        acd.configure_agent(AgentProfile(f"a{i}", {"s": 1}, frozenset({"q"})), 1e9)
+        acd.login(f"a{i}", f"d{i}", 1e9)
+    state = acd.to_state()
+    payload = encode_state(state)
+    assert decode_state(payload) == json.loads(json.dumps(state))
+    assert len(payload) * 5 < len(json.dumps(state))
+    assert decode_state(json.dumps(state).encode()) == json.loads(json.dumps(state))     # the first format
+    assert decode_state(b"") is None and decode_state(None) is None

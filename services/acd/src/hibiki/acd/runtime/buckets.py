@@ -1,15 +1,20 @@
 """The three JetStream key-value buckets the replicas share, and their keys.
 
     hibiki_acd_config   <tenant>.queue.<id>, <tenant>.agent.<id>: configuration (codec dicts, JSON)
-    hibiki_acd_state    <tenant>: json.dumps(Acd.to_state()), written after every change
+    hibiki_acd_state    <tenant>: Acd.to_state() as zlib-compressed JSON (``encode_state``), written
+                        after every change (1.5 MB of JSON for 2,000 agents and 2,000 calls is
+                        57 kB compressed: well inside NATS's 1 MB message limit)
     hibiki_acd_leases   <tenant>: {"owner", "address"} of the replica that owns the tenant;
                         the bucket's TTL is the lease, so a dead owner's key goes away by itself
 """
 
 from __future__ import annotations
 
+import json
 import re
+import zlib
 from dataclasses import dataclass
+from typing import Any
 
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
@@ -59,3 +64,16 @@ def parse_config_key(key: str) -> tuple[str, str, str] | None:
 
 def valid_id(text: str) -> bool:
     return bool(ID.match(text))
+
+
+def encode_state(state: dict[str, Any]) -> bytes:
+    return zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 1)
+
+
+def decode_state(payload: bytes | None) -> dict[str, Any] | None:
+    """A snapshot as ``encode_state`` wrote it (or plain JSON, as the first version did)."""
+    if not payload:
+        return None
+    text = payload if payload.lstrip()[:1] in (b"{", b"n") else zlib.decompress(payload)
+    state: dict[str, Any] | None = json.loads(text)
+    return state

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,7 @@ from nats.js.errors import KeyNotFoundError
 
 from hibiki.acd.nats.events import EventMapper
 from hibiki.acd.nats.publisher import Publisher
-from hibiki.acd.runtime.buckets import Buckets
+from hibiki.acd.runtime.buckets import Buckets, decode_state
 from hibiki.acd.runtime.configure import apply_change, restore
 from hibiki.acd.runtime.leases import Leases
 from hibiki.acd.runtime.mirror import ConfigMirror, Entry, LeaseMirror, Watched
@@ -195,8 +194,7 @@ class Replica:
         except KeyNotFoundError as exc:      # never written, or deleted (then its marker's revision)
             marker = getattr(exc, "entry", None)
             return None, int(marker.revision) if marker is not None else 0
-        state: dict[str, Any] = json.loads(entry.value or b"null")
-        return state, int(entry.revision or 0)
+        return decode_state(entry.value), int(entry.revision or 0)
 
     async def _lost(self, rt: TenantRuntime) -> None:
         await self._drop(rt, release=True)

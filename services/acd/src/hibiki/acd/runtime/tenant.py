@@ -10,7 +10,6 @@ command moves it) and runs ``tick`` the same way: no polling interval.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -21,6 +20,7 @@ from hibiki.acd.domain import Acd, Event
 from hibiki.acd.nats.events import EventMapper
 from hibiki.acd.nats.publisher import Publisher
 from hibiki.acd.runtime import ops
+from hibiki.acd.runtime.buckets import encode_state
 from hibiki.acd.runtime.estimate import HandleTimes
 from hibiki.acd.runtime.views import Json, Lookup
 from hibiki.common.logging import get_logger
@@ -86,7 +86,7 @@ class TenantRuntime:
 
     async def persist(self) -> None:
         """Write the snapshot over the revision this replica last wrote, or lose the tenant."""
-        payload = json.dumps(self.acd.to_state()).encode()
+        payload = encode_state(self.acd.to_state())
         try:
             self.state_revision = await self._state.update(self.tenant, payload, last=self.state_revision)
         except Exception as exc:
