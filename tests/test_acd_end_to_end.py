@@ -217,6 +217,7 @@ async def test_ivr_queue_agent_wrap_up_disposition_next_call(tmp_path: Path, nat
         await asyncio.wait_for(first.finished, 10)
         assert queued.queue_id == "water" and queued.priority == 2
         assert [(t.agent_id, t.device) for t in offer.targets] == [("a1", "2201")]
+        assert list(offer.ivr_path) == ["main:1", "services:1", "detail:3"]     # for the agent's screen
         assert answered.agent_id == "a1" and ended.agent_id == "a1"
         assert first.variables["hibiki_ivr_path"] == "main:1>services:1>detail:3"
         assert any(data.endswith(seat("a1")) for data in bridges(first))

@@ -450,6 +450,7 @@ class Assignment(_message.Message):
     RING_SECONDS_FIELD_NUMBER: _builtins.int
     RING_ALL_FIELD_NUMBER: _builtins.int
     CALLER_NUMBER_FIELD_NUMBER: _builtins.int
+    IVR_PATH_FIELD_NUMBER: _builtins.int
     call_uuid: _builtins.str
     queue_id: _builtins.str
     agent_id: _builtins.str
@@ -460,6 +461,10 @@ class Assignment(_message.Message):
     ring_all: _builtins.bool
     """one of several agents offered the call at once"""
     caller_number: _builtins.str
+    @_builtins.property
+    def ivr_path(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """the caller's menu choices, menu_id:digits"""
+
     def __init__(
         self,
         *,
@@ -471,10 +476,11 @@ class Assignment(_message.Message):
         ring_seconds: _builtins.int = ...,
         ring_all: _builtins.bool = ...,
         caller_number: _builtins.str = ...,
+        ivr_path: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "attempt", b"attempt", "call_uuid", b"call_uuid", "caller_number", b"caller_number", "device", b"device", "queue_id", b"queue_id", "ring_all", b"ring_all", "ring_seconds", b"ring_seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "attempt", b"attempt", "call_uuid", b"call_uuid", "caller_number", b"caller_number", "device", b"device", "ivr_path", b"ivr_path", "queue_id", b"queue_id", "ring_all", b"ring_all", "ring_seconds", b"ring_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from hibiki.events.v1 import meta_pb2 as hibiki_dot_events_dot_v1_dot_meta__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahibiki/events/v1/acd.proto\x12\x10hibiki.events.v1\x1a\x1bhibiki/events/v1/meta.proto\"\x9e\x01\n\nCallQueued\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x10\n\x08queue_id\x18\x02 \x01(\t\x12\x10\n\x08priority\x18\x03 \x01(\x05\x12\x10\n\x08position\x18\x04 \x01(\x05\x12\x18\n\x10\x65xpected_wait_ms\x18\x05 \x01(\x03\x12\x15\n\rcaller_number\x18\x06 \x01(\t\"K\n\x0c\x43\x61llRequeued\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x10\n\x08queue_id\x18\x02 \x01(\t\"/\n\x0bOfferTarget\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x02 \x01(\t\"\xb6\x01\n\tCallOffer\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x10\n\x08queue_id\x18\x02 \x01(\t\x12.\n\x07targets\x18\x03 \x03(\x0b\x32\x1d.hibiki.events.v1.OfferTarget\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12\x14\n\x0cring_seconds\x18\x05 \x01(\x05\x12\x15\n\rcaller_number\x18\x06 \x01(\t\"Y\n\nOfferEnded\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"s\n\x11QueueCallAnswered\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x10\n\x08queue_id\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12\x0f\n\x07wait_ms\x18\x04 \x01(\x03\"r\n\x0e\x43\x61llOverflowed\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x12\n\nfrom_queue\x18\x02 \x01(\t\x12\x10\n\x08to_queue\x18\x03 \x01(\t\x12\x0f\n\x07wait_ms\x18\x04 \x01(\x03\"\x82\x01\n\rCallLeftQueue\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x10\n\x08queue_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x04 \x01(\t\x12\x0f\n\x07wait_ms\x18\x05 \x01(\x03\"p\n\x0eQueueCallEnded\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x10\n\x08queue_id\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12\x0f\n\x07talk_ms\x18\x04 \x01(\x03\"^\n\rWrapUpExpired\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x10\n\x08queue_id\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahibiki/events/v1/acd.proto\x12\x10hibiki.events.v1\x1a\x1bhibiki/events/v1/meta.proto\"\x9e\x01\n\nCallQueued\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x10\n\x08queue_id\x18\x02 \x01(\t\x12\x10\n\x08priority\x18\x03 \x01(\x05\x12\x10\n\x08position\x18\x04 \x01(\x05\x12\x18\n\x10\x65xpected_wait_ms\x18\x05 \x01(\x03\x12\x15\n\rcaller_number\x18\x06 \x01(\t\"K\n\x0c\x43\x61llRequeued\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x10\n\x08queue_id\x18\x02 \x01(\t\"/\n\x0bOfferTarget\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x02 \x01(\t\"\xc8\x01\n\tCallOffer\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x10\n\x08queue_id\x18\x02 \x01(\t\x12.\n\x07targets\x18\x03 \x03(\x0b\x32\x1d.hibiki.events.v1.OfferTarget\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12\x14\n\x0cring_seconds\x18\x05 \x01(\x05\x12\x15\n\rcaller_number\x18\x06 \x01(\t\x12\x10\n\x08ivr_path\x18\x07 \x03(\t\"Y\n\nOfferEnded\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"s\n\x11QueueCallAnswered\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x10\n\x08queue_id\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12\x0f\n\x07wait_ms\x18\x04 \x01(\x03\"r\n\x0e\x43\x61llOverflowed\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x12\n\nfrom_queue\x18\x02 \x01(\t\x12\x10\n\x08to_queue\x18\x03 \x01(\t\x12\x0f\n\x07wait_ms\x18\x04 \x01(\x03\"\x82\x01\n\rCallLeftQueue\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x10\n\x08queue_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x04 \x01(\t\x12\x0f\n\x07wait_ms\x18\x05 \x01(\x03\"p\n\x0eQueueCallEnded\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x10\n\x08queue_id\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12\x0f\n\x07talk_ms\x18\x04 \x01(\x03\"^\n\rWrapUpExpired\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x10\n\x08queue_id\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,17 +39,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OFFERTARGET']._serialized_start=315
   _globals['_OFFERTARGET']._serialized_end=362
   _globals['_CALLOFFER']._serialized_start=365
-  _globals['_CALLOFFER']._serialized_end=547
-  _globals['_OFFERENDED']._serialized_start=549
-  _globals['_OFFERENDED']._serialized_end=638
-  _globals['_QUEUECALLANSWERED']._serialized_start=640
-  _globals['_QUEUECALLANSWERED']._serialized_end=755
-  _globals['_CALLOVERFLOWED']._serialized_start=757
-  _globals['_CALLOVERFLOWED']._serialized_end=871
-  _globals['_CALLLEFTQUEUE']._serialized_start=874
-  _globals['_CALLLEFTQUEUE']._serialized_end=1004
-  _globals['_QUEUECALLENDED']._serialized_start=1006
-  _globals['_QUEUECALLENDED']._serialized_end=1118
-  _globals['_WRAPUPEXPIRED']._serialized_start=1120
-  _globals['_WRAPUPEXPIRED']._serialized_end=1214
+  _globals['_CALLOFFER']._serialized_end=565
+  _globals['_OFFERENDED']._serialized_start=567
+  _globals['_OFFERENDED']._serialized_end=656
+  _globals['_QUEUECALLANSWERED']._serialized_start=658
+  _globals['_QUEUECALLANSWERED']._serialized_end=773
+  _globals['_CALLOVERFLOWED']._serialized_start=775
+  _globals['_CALLOVERFLOWED']._serialized_end=889
+  _globals['_CALLLEFTQUEUE']._serialized_start=892
+  _globals['_CALLLEFTQUEUE']._serialized_end=1022
+  _globals['_QUEUECALLENDED']._serialized_start=1024
+  _globals['_QUEUECALLENDED']._serialized_end=1136
+  _globals['_WRAPUPEXPIRED']._serialized_start=1138
+  _globals['_WRAPUPEXPIRED']._serialized_end=1232
 # @@protoc_insertion_point(module_scope)

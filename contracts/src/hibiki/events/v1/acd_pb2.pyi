@@ -121,6 +121,7 @@ class CallOffer(_message.Message):
     ATTEMPT_FIELD_NUMBER: _builtins.int
     RING_SECONDS_FIELD_NUMBER: _builtins.int
     CALLER_NUMBER_FIELD_NUMBER: _builtins.int
+    IVR_PATH_FIELD_NUMBER: _builtins.int
     queue_id: _builtins.str
     attempt: _builtins.int
     """counts every offer of the call, from 1"""
@@ -130,6 +131,10 @@ class CallOffer(_message.Message):
     def meta(self) -> _meta_pb2.EventMeta: ...
     @_builtins.property
     def targets(self) -> _containers.RepeatedCompositeFieldContainer[Global___OfferTarget]: ...
+    @_builtins.property
+    def ivr_path(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """the caller's menu choices, menu_id:digits (for the agent's screen)"""
+
     def __init__(
         self,
         *,
@@ -139,10 +144,11 @@ class CallOffer(_message.Message):
         attempt: _builtins.int = ...,
         ring_seconds: _builtins.int = ...,
         caller_number: _builtins.str = ...,
+        ivr_path: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["meta", b"meta"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "caller_number", b"caller_number", "meta", b"meta", "queue_id", b"queue_id", "ring_seconds", b"ring_seconds", "targets", b"targets"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "caller_number", b"caller_number", "ivr_path", b"ivr_path", "meta", b"meta", "queue_id", b"queue_id", "ring_seconds", b"ring_seconds", "targets", b"targets"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

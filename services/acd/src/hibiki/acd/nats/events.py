@@ -45,6 +45,8 @@ class Lookup(Protocol):
 
     def caller(self, call_id: str) -> str: ...
 
+    def ivr_path(self, call_id: str) -> list[str]: ...
+
     def ring_seconds(self, queue_id: str) -> int: ...
 
     def agent_queues(self, agent_id: str) -> list[str]: ...
@@ -98,7 +100,7 @@ class EventMapper:
         meta = self.meta(now, first.call_id)
         message = acd_pb2.CallOffer(
             meta=meta, queue_id=first.queue_id, attempt=first.attempt, ring_seconds=lookup.ring_seconds(first.queue_id),
-            caller_number=lookup.caller(first.call_id),
+            caller_number=lookup.caller(first.call_id), ivr_path=lookup.ivr_path(first.call_id),
             targets=[acd_pb2.OfferTarget(agent_id=o.agent_id, device=o.device) for o in group])
         return self._out("acd", "offered", message, meta)
 

@@ -151,6 +151,7 @@ class AcdService(acd_pb2_grpc.AcdServiceServicer):
                     yield acd_pb2.Assignment(
                         call_uuid=offer.meta.call_uuid, queue_id=offer.queue_id, agent_id=target.agent_id,
                         device=target.device, attempt=offer.attempt, ring_seconds=offer.ring_seconds,
-                        ring_all=len(offer.targets) > 1, caller_number=offer.caller_number)
+                        ring_all=len(offer.targets) > 1, caller_number=offer.caller_number,
+                        ivr_path=list(offer.ivr_path))
         finally:
             await sub.unsubscribe()

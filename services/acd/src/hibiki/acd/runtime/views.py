@@ -45,6 +45,12 @@ class Lookup:
         except LookupError:
             return ""
 
+    def ivr_path(self, call_id: str) -> list[str]:
+        try:
+            return list(self.acd.call(call_id).ivr_path)
+        except LookupError:
+            return []
+
     def ring_seconds(self, queue_id: str) -> int:
         try:
             return max(1, math.ceil(self.acd.queue_config(queue_id).offer_timeout_seconds))
