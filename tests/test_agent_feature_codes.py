@@ -3,9 +3,10 @@
 the call to callcontrol (``hibiki_app=agent:login:<agent>``, ``hibiki_agent_device``); callcontrol
 logs the agent in on that phone through the ACD's gRPC and plays the confirmation tone. Then
 ``*52``, ``*51``, ``*53<reason>`` and ``*59`` act for the agent logged in on the phone
-(``GetAgentSnapshot`` by device), read back from the ACD's HTTP API; what cannot be done is
-heard as the refusal tone. ``*55<case type>`` ends the wrap-up of a call the agent took from a
-queue (CC-03)."""
+(``GetAgentSnapshot`` by device), read back from the ACD's HTTP API; what cannot be done (or an
+ACD that is down) is heard as the refusal tone. ``*55<case type>`` ends the wrap-up of a call the
+agent took from a queue (CC-03). A request callcontrol cannot read (which the directory never
+makes: driven straight into callcontrol with the emulator's dialplan) goes back to the dialplan."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,28 @@ from hibiki.callcontrol.config import CallControlConfig
 from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.directory.app import main as directory_main
 from hibiki.directory.config import DirectoryConfig
+from hibiki.events.v1 import agent_pb2
 from support.servers import free_port, running
 
 DOMAIN = "kanazawa-water.example.jp"
 NUMBER = "0762201111"
 CONFIRM = "tone_stream://%(150,100,880);%(150,0,1320)"
 REFUSE = "tone_stream://%(500,100,480,620);loops=2"
+FALLBACK = [("answer", ""), ("playback", "fallback"), ("hangup", "NORMAL_TEMPORARY_FAILURE")]
+
+
+def dialplan(tenant: str, socket: str, app: str, device: str) -> str:
+    """A dialplan the directory never makes: ``hibiki_app`` and the device as given."""
+    return f"""<document type="freeswitch/xml"><section name="dialplan"><context name="default">
+<extension name="agent"><condition field="destination_number" expression="^(.+)$">
+  <action application="set" data="hibiki_tenant={tenant}"/>
+  <action application="set" data="hibiki_app={app}"/>
+  <action application="set" data="hibiki_agent_device={device}"/>
+  <action application="socket" data="{socket} async full"/>
+  <action application="answer"/>
+  <action application="playback" data="fallback"/>
+  <action application="hangup" data="NORMAL_TEMPORARY_FAILURE"/>
+</condition></extension></context></section></document>"""
 
 
 @dataclasses.dataclass
@@ -41,8 +58,11 @@ class Center:
     tenant: str                     # one per test: the ACD's state lives in the session's NATS
     emu: FreeSwitchEmulator
     fsapi: str
+    esl: str                        # callcontrol's event socket
     acd: httpx.AsyncClient
     seats: dict[str, str]           # extension -> user id
+    dispositions: Any               # NATS subscription: the tenant's agent.disposition_saved
+    stop_acd: Callable[[], Awaitable[None]]
 
     async def dial(self, extension: str, destination: str) -> Call:
         call = await self.emu.place_call(destination=destination, caller_id_number=extension, domain=DOMAIN,
@@ -52,25 +72,45 @@ class Center:
         await asyncio.wait_for(call.finished, 15)
         return call
 
+    async def run_app(self, app: str, device: str) -> Call:
+        """``hibiki_app=app`` on ``device`` straight to callcontrol, with a dialplan fallback."""
+        call = await self.emu.place_call(destination="*5x", caller_id_number=device or "3001",
+                                         dialplan_xml=dialplan(self.tenant, self.esl, app, device))
+        await asyncio.wait_for(call.finished, 15)
+        return call
+
     async def agent(self, agent_id: str) -> dict[str, Any]:
         reply = await self.acd.get(f"/tenants/{self.tenant}/agents/{agent_id}/state")
         assert reply.status_code == 200, reply.text
         return dict(reply.json())
 
+    async def reach(self, agent_id: str, state: str) -> dict[str, Any]:
+        """The agent once the ACD has them in ``state`` (what a call does reaches it by events)."""
+        for _ in range(200):
+            agent = await self.agent(agent_id)
+            if agent["state"] == state:
+                return agent
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"agent {agent_id} is {agent['state']}, not {state}")
+
     async def queued_call(self, answered_by: str) -> Call:
-        """A call from outside to the queue's number, answered at ``answered_by`` and ended after
-        half a second: the agent is in after-call work."""
-        call = await self.emu.place_call(destination=NUMBER, caller_id_number="09011112222", context="public",
+        """A call from outside to the queue's number, answered at ``answered_by``; it goes on
+        until the caller hangs up (``hangup_by_caller``)."""
+        return await self.emu.place_call(destination=NUMBER, caller_id_number="09011112222", context="public",
                                          dialplan_url=self.fsapi,
-                                         answering_endpoints={f"user/{answered_by}@{DOMAIN}": 0.5})
-        await asyncio.wait_for(call.finished, 15)
-        return call
+                                         answering_endpoints={f"user/{answered_by}@{DOMAIN}": "answer"})
+
+
+def after_socket(call: Call) -> list[tuple[str, str]]:
+    return list(call.executed[[app for app, _ in call.executed].index("socket") + 1:])
 
 
 def tone(call: Call) -> str:
-    played = [data for app, data in call.executed if app == "playback"]
-    assert len(played) == 1 and call.executed[-1] == ("hangup", "NORMAL_CLEARING"), call.executed
-    return played[0]
+    """The tone callcontrol played: it answered, played one tone and hung up."""
+    after = after_socket(call)
+    assert [app for app, _ in after] == ["answer", "playback", "hangup"], call.executed
+    assert after[-1] == ("hangup", "NORMAL_CLEARING") and call.hangup_cause == "NORMAL_CLEARING", call.executed
+    return after[1][1]
 
 
 @contextlib.asynccontextmanager
@@ -86,11 +126,22 @@ async def center(tmp_path: Path, nats_server: Any, nats_client: Any,
     control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{directory.grpc_port}")
     headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
     applied = await nats_client.subscribe(f"hibiki.{tenant}.config.applied")
-    await nats_client.flush()  # the server knows the subscription before we act
-    async with running(acd_main, acd), running(directory_main, directory), running(callcontrol_main, control), \
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{directory.port}/api/v1", headers=headers) as admin, \
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{acd.port}/api/v1", headers=headers, timeout=20) as acd_api, \
-            FreeSwitchEmulator() as emu:
+    dispositions = await nats_client.subscribe(f"hibiki.{tenant}.agent.disposition_saved")
+    await nats_client.flush()  # the server knows the subscriptions before we act
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(applied.unsubscribe)
+        stack.push_async_callback(dispositions.unsubscribe)
+        acd_service = contextlib.AsyncExitStack()      # stopped by the test, or last
+        stack.push_async_callback(acd_service.aclose)
+        await acd_service.enter_async_context(running(acd_main, acd))
+        await stack.enter_async_context(running(directory_main, directory))
+        await stack.enter_async_context(running(callcontrol_main, control))
+        admin = await stack.enter_async_context(
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{directory.port}/api/v1", headers=headers))
+        acd_api = await stack.enter_async_context(
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{acd.port}/api/v1", headers=headers, timeout=20))
+        emu = await stack.enter_async_context(FreeSwitchEmulator())
+
         async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
             reply = await admin.post(path, json=body)
             assert reply.status_code == 201, reply.text
@@ -109,8 +160,8 @@ async def center(tmp_path: Path, nats_server: Any, nats_client: Any,
         await post(f"/tenants/{tenant}/dids", {"number": NUMBER, "target_kind": "queue", "target": "water"})
         await put(f"/tenants/{tenant}/queues/water", {})
         await put(f"/tenants/{tenant}/agents/1234", {"skills": {}, "queues": ["water"]})
-        yield Center(tenant, emu, f"http://127.0.0.1:{directory.port}/fsapi", acd_api, seats)
-    await applied.unsubscribe()
+        yield Center(tenant, emu, f"http://127.0.0.1:{directory.port}/fsapi", f"127.0.0.1:{control.esl_port}",
+                     acd_api, seats, dispositions, acd_service.aclose)
 
 
 async def test_an_agent_logs_in_on_any_seat_and_an_unknown_agent_is_refused(
@@ -130,16 +181,17 @@ async def test_an_agent_changes_state_from_the_phone_they_logged_in_on(
         tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> None:
     async with center(tmp_path, nats_server, nats_client, authority) as c:
         assert tone(await c.dial("3001", "*501234")) == CONFIRM
-        states: list[tuple[str, str, str]] = []
-        for code in ("*52", "*51", "*5307", "*59"):
+        states: list[tuple[str, str, str, str]] = []
+        for code in ("*52", "*5307", "*51", "*52", "*51", "*59"):
             heard = tone(await c.dial("3001", code))
             agent = await c.agent("1234")
-            states.append((heard, agent["state"], agent["reason"]))
+            states.append((heard, agent["state"], agent["reason"], agent["device"]))
         not_here = await c.dial("3002", "*51")          # nobody is logged in on 3002
         logged_out = await c.dial("3001", "*52")        # nor on 3001 any more
         no_call = await c.dial("3002", "*55101")
-    assert states == [(CONFIRM, "not_ready", ""), (CONFIRM, "ready", ""), (CONFIRM, "break", "07"),
-                      (CONFIRM, "logged_out", "")]
+    assert states == [(CONFIRM, "not_ready", "", "3001"), (CONFIRM, "break", "07", "3001"),
+                      (CONFIRM, "ready", "", "3001"), (CONFIRM, "not_ready", "", "3001"),
+                      (CONFIRM, "ready", "", "3001"), (CONFIRM, "logged_out", "", "")]
     assert tone(not_here) == REFUSE and tone(logged_out) == REFUSE and tone(no_call) == REFUSE
 
 
@@ -149,16 +201,48 @@ async def test_the_case_type_from_the_phone_ends_after_call_work(
         assert tone(await c.dial("3001", "*501234")) == CONFIRM
         too_soon = await c.dial("3001", "*55101")      # no call yet: nothing to save
         taken = await c.queued_call(answered_by="3001")
-        for _ in range(100):                           # the end of the call reaches the ACD
-            wrapping = await c.agent("1234")
-            if wrapping["state"] == "after_call_work":
-                break
-            await asyncio.sleep(0.05)
+        talking = await c.reach("1234", "talking")
+        on_the_call = await c.dial("3001", "*55101")   # talking: no case type yet
+        taken.hangup_by_caller()
+        await asyncio.wait_for(taken.finished, 15)
+        wrapping = await c.reach("1234", "after_call_work")   # the end of the call reaches the ACD
+        not_yet = await c.dial("3001", "*51")          # the ACD wants the case type first
+        still = await c.agent("1234")
         saved = await c.dial("3001", "*55101")
         after = await c.agent("1234")
+        event = agent_pb2.DispositionSaved.FromString((await c.dispositions.next_msg(timeout=5)).data)
         again = await c.dial("3001", "*55101")
     assert tone(too_soon) == REFUSE
     assert any(app == "bridge" and data.endswith(f"user/3001@{DOMAIN}") for app, data in taken.executed)
-    assert wrapping["state"] == "after_call_work" and wrapping["pending_disposition"] == taken.uuid
+    assert talking["device"] == "3001" and tone(on_the_call) == REFUSE
+    assert wrapping["pending_disposition"] == taken.uuid
+    assert tone(not_yet) == REFUSE and still["state"] == "after_call_work"
     assert tone(saved) == CONFIRM and after["state"] == "ready" and not after["pending_disposition"]
+    assert (event.agent_id, event.meta.call_uuid, event.queue_id, event.case_type) == ("1234", taken.uuid, "water",
+                                                                                      "101")
     assert tone(again) == REFUSE
+
+
+async def test_without_the_acd_the_caller_hears_the_refusal(
+        tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> None:
+    async with center(tmp_path, nats_server, nats_client, authority) as c:
+        assert tone(await c.dial("3001", "*501234")) == CONFIRM
+        await c.stop_acd()
+        pause = await c.dial("3001", "*52")
+        login = await c.dial("3002", "*501234")
+    assert tone(pause) == REFUSE and tone(login) == REFUSE
+
+
+async def test_a_malformed_request_or_no_device_goes_back_to_the_dialplan(
+        tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> None:
+    async with center(tmp_path, nats_server, nats_client, authority) as c:
+        assert tone(await c.dial("3001", "*501234")) == CONFIRM
+        assert tone(await c.dial("3001", "*52")) == CONFIRM
+        before = await c.agent("1234")
+        calls = {app: await c.run_app(app, "3001")
+                 for app in ("agent:dance:", "agent:login:", "agent:ready:12", "agent:login:12a", "agent:break")}
+        calls["no device"] = await c.run_app("agent:ready:", "")
+        after = await c.agent("1234")
+    for app, call in calls.items():
+        assert after_socket(call) == FALLBACK, (app, call.executed)
+    assert before["state"] == "not_ready" and after == before      # the ACD was not asked to change anything
