@@ -9,7 +9,9 @@ from pathlib import Path
 
 
 def available() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if not m.name.startswith("_"))
+    """Target names: the modules, ``_`` spelt ``-`` (``acd_service.py`` is ``acd-service``)."""
+    return sorted(m.name.replace("_", "-") for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+                  if not m.name.startswith("_"))
 
 
 def main(argv: list[str]) -> int:
@@ -21,7 +23,7 @@ def main(argv: list[str]) -> int:
     if target not in names:
         print(f"bench: no benchmark named {target!r}; available: {', '.join(names) or 'none yet'}", file=sys.stderr)
         return 2
-    module = importlib.import_module(f"benchmarks.{target}")
+    module = importlib.import_module(f"benchmarks.{target.replace('-', '_')}")
     return int(module.main(argv[1:]) or 0)
 
 

@@ -48,3 +48,14 @@ def test_the_acd_benchmark_runs_and_prints_its_table() -> None:
         assert any(line.startswith(start) for line in lines), f"no line starting {start!r} in:\n{result.stdout}"
     assert "p99 decision < 1 ms" in result.stdout
     assert "acd" in bench("list").stdout
+
+
+def test_the_acd_service_benchmark_runs_and_prints_its_table() -> None:
+    result = bench("acd-service", "--seconds", "1", "--agents", "4", "--queues", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for start in ("gRPC commands, flat out", "ready -> offered, flat out",
+                  "enqueue -> offered (agent ready), flat out", "gRPC commands, half load", "ready -> offered, half load", "calls answered:", "target: ready -> offered"):
+        assert any(line.startswith(start) for line in lines), f"no line starting {start!r} in:\n{result.stdout}"
+    assert "errors: 0" in result.stdout, result.stdout
+    assert "acd-service" in bench("list").stdout
