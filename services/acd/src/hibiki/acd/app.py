@@ -1,5 +1,6 @@
 """Wiring of the ACD service: NATS (buckets, events), the replica (leases, tenants, timers),
-gRPC (AcdService, health, forwarding between replicas) and HTTP (configuration, agent desktop)."""
+gRPC (AcdService, health, forwarding between replicas), HTTP (configuration, agent desktop) and
+the calls FreeSWITCH ended (``call.ended``, the safety net for an outcome callcontrol could not report)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from starlette.routing import Route
 
 from hibiki.acd.config import AcdConfig
 from hibiki.acd.http.agents_api import AgentsApi
+from hibiki.acd.nats.call_endings import CallEndings
 from hibiki.acd.http.config_api import ConfigApi
 from hibiki.acd.nats.publisher import Publisher
 from hibiki.acd.rpc.peer import PeerClient, peer_handler
@@ -75,6 +77,6 @@ async def main(stop: asyncio.Event, config: AcdConfig | None = None, ready: asyn
 
     routes = [Route("/api/v1/info", info), *ConfigApi(replica, router).routes(), *AgentsApi(router).routes()]
     http = HttpServer(build_app("acd", authority, routes, readiness=readiness), sock)
-    await run_until_stopped(stop, [NatsComponent(nc), grpc_server, component, http], ready,
+    await run_until_stopped(stop, [NatsComponent(nc), grpc_server, component, CallEndings(nc, replica), http], ready,
                             url=f"http://{config.host}:{http.port}", grpc=f"{config.host}:{config.grpc_port}",
                             replica=config.replica_id)

@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hibiki.acd.domain import Acd, AgentState, CallEnded, Event, InvalidArgument, LeaveReason
+from hibiki.acd.domain import (
+    Acd,
+    AgentState,
+    CallEnded,
+    CallState,
+    Event,
+    InvalidArgument,
+    LeaveReason,
+    UnknownCall,
+)
 from hibiki.acd.runtime.estimate import HandleTimes
 from hibiki.acd.runtime.views import Json, Lookup, agent_json, stats_json
 
@@ -60,6 +69,19 @@ def end_call(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Result:
     if ended is None:
         return events, {"agent_id": "", "talk_ms": 0}
     return events, {"agent_id": ended.agent_id, "talk_ms": max(0, round(ended.talked * 1000))}
+
+
+def call_gone(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Result:
+    """FreeSWITCH says the call hung up (``call.ended``): whatever callcontrol could not report
+    (it restarted, its socket broke). Talking: the agent goes to after-call work; waiting or
+    ringing: abandoned; a call the ACD no longer has: nothing."""
+    try:
+        view = acd.call(_text(args, "call_id"))
+    except UnknownCall:
+        return [], {}
+    if view.state is CallState.TALKING:
+        return acd.call_ended(view.id, now), {}
+    return acd.cancel(view.id, now, LeaveReason.ABANDONED), {}
 
 
 def report_offer(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Result:
@@ -126,7 +148,7 @@ def remove_agent(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Resul
 
 
 OPS: dict[str, Op] = {
-    "enqueue": enqueue, "cancel": cancel, "end_call": end_call, "report_offer": report_offer, "login": login,
+    "enqueue": enqueue, "cancel": cancel, "end_call": end_call, "call_gone": call_gone, "report_offer": report_offer, "login": login,
     "logout": logout, "set_state": set_state, "save_disposition": save_disposition, "agent": agent,
     "queue_stats": queue_stats, "call": call, "remove_queue": remove_queue, "remove_agent": remove_agent,
 }

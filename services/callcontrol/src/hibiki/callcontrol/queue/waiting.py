@@ -18,6 +18,8 @@
   (``extension:…``, ``ring_group:…``, ``voicemail:…``, ``external:…`` as a transfer into the
   dialplan; ``queue:…`` enqueued there; ``message:<prompt id>`` played, then hang up; ``hangup``).
 * The caller hangs up: ``Cancel`` (abandoned); the IVR publishes CallAbandoned with the wait.
+  callcontrol stops or loses the socket: ``Cancel`` (cancelled), the dialplan's fallback takes
+  the caller; a bridged call goes on, and the ACD learns its end from ``call.ended``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from google.protobuf.message import Message
 
 from hibiki.acd.v1 import acd_pb2 as acd_rpc
 from hibiki.callcontrol.ivr.bridge import LoopBridge
-from hibiki.callcontrol.ivr.channel import CallerGone, EslChannel
+from hibiki.callcontrol.ivr.channel import CallerGone, ConnectionLost, EslChannel, Released
 from hibiki.callcontrol.ivr.instructions import TRANSFER_KINDS, PromptRef, Step, Transfer
 from hibiki.callcontrol.ivr.prompts import PromptUnavailable
 from hibiki.callcontrol.queue.announce import announcement
@@ -113,11 +115,22 @@ class QueueCall:
                 result = self._queued()
                 if result is not None:
                     return result
+        except ConnectionLost:
+            # FreeSWITCH goes on with the dialplan without us: a waiting call leaves the queue; a
+            # bridged one goes on, and its end reaches the ACD as call.ended (inbound socket).
+            if self._answer_report is None:
+                self._tell("Cancel", self._s.acd.cancel(self._tenant, self._ch.uuid, "cancelled"))
+            raise
         except CallerGone:
             if self._answer_report is not None:
                 self._end_call()
                 return QueueResult.CONNECTED
             self._tell("Cancel", self._s.acd.cancel(self._tenant, self._ch.uuid, "abandoned"))
+            raise
+        except Released:
+            # callcontrol is stopping: the caller goes back to the dialplan's fallback route.
+            if self._answer_report is None:
+                self._tell("Cancel", self._s.acd.cancel(self._tenant, self._ch.uuid, "cancelled"))
             raise
         finally:
             self._s.decisions.unregister(self._ch.uuid)
