@@ -55,3 +55,17 @@ def test_embedded_secret_is_created_once_and_reused(tmp_path: Path) -> None:
     assert second.verify(token).subject == "svc"
     with pytest.raises(ConfigError, match="does not exist"):
         load_authority(Env.load("", {"HIBIKI_AUTH_SECRET_FILE": str(tmp_path / "missing")}), tmp_path)
+
+
+def test_a_verified_token_is_remembered_but_still_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    authority = TokenAuthority(b"s" * 32)
+    token = authority.issue(Claims("callcontrol", "service"), ttl_seconds=60)
+    assert authority.verify(token).subject == "callcontrol"
+    assert authority.verify(token).subject == "callcontrol"          # from the cache
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    with pytest.raises(InvalidToken):
+        authority.verify(tampered)                                   # a different string: checked
+    later = time.time() + 61
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(InvalidToken):
+        authority.verify(token)                                      # expired, cached or not

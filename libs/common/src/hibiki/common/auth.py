@@ -50,6 +50,9 @@ class Claims:
         return "this token's roles do not allow this"
 
 
+VERIFIED_CACHE = 4096        # distinct tokens remembered as verified
+
+
 class TokenAuthority:
     """Issues and verifies tokens with one shared secret."""
 
@@ -57,6 +60,10 @@ class TokenAuthority:
         if len(secret) < MIN_SECRET_BYTES:
             raise ConfigError(f"the auth secret must be at least {MIN_SECRET_BYTES} bytes")
         self._secret = secret
+        # Tokens whose signature was checked, with their expiry: a service presents the same
+        # token on every request (callcontrol: several per call), and the HMAC and JSON decoding
+        # were ~9 % of the ACD's CPU. The expiry is checked on every use; bounded, then cleared.
+        self._verified: dict[str, tuple[Claims, float]] = {}
 
     def issue(self, claims: Claims, ttl_seconds: int = 3600) -> str:
         now = int(time.time())
@@ -72,6 +79,18 @@ class TokenAuthority:
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Claims:
+        known = self._verified.get(token)
+        if known is not None:
+            if time.time() < known[1]:
+                return known[0]
+            del self._verified[token]
+        claims, expires = self._decode(token)
+        if len(self._verified) >= VERIFIED_CACHE:
+            self._verified.clear()
+        self._verified[token] = (claims, expires)
+        return claims
+
+    def _decode(self, token: str) -> tuple[Claims, float]:
         try:
             payload = jwt.decode(
                 token, self._secret, algorithms=[ALGORITHM], issuer=ISSUER,
@@ -85,7 +104,10 @@ class TokenAuthority:
         roles = payload.get("roles") or []
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise InvalidToken("roles must be a list of strings")
-        return Claims(str(payload["sub"]), kind, str(payload.get("tenant", "*")), tuple(roles))
+        expires = float(payload["exp"])
+        if expires <= time.time():          # the clock the cache uses too
+            raise InvalidToken("Signature has expired")
+        return Claims(str(payload["sub"]), kind, str(payload.get("tenant", "*")), tuple(roles)), expires
 
     def verify_header(self, authorization: str | None) -> Claims:
         if not authorization:
