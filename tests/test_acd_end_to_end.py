@@ -27,10 +27,10 @@ from hibiki.callcontrol.app import main as callcontrol_main
 from hibiki.callcontrol.config import CallControlConfig
 from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.common.rpc import token_metadata
-from hibiki.directory.app import main as directory_main
 from hibiki.directory.config import DirectoryConfig
 from hibiki.events.v1 import acd_pb2 as acd_events
 from hibiki.events.v1 import agent_pb2, call_pb2
+from support.directory import Directory, directory_config, running_directory
 from support.servers import free_port, running
 
 DOMAIN = "kanazawa.example.jp"
@@ -139,23 +139,14 @@ class Center:
         return int(snapshot.state)
 
 
-async def _directory_setup(tenant: str, directory: DirectoryConfig, token: str, nats_client: Any) -> None:
-    applied = await nats_client.subscribe(f"hibiki.{tenant}.config.applied")
-    await nats_client.flush()
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{directory.port}/api/v1",
-                                 headers={"Authorization": f"Bearer {token}"}) as api:
-        async def post(path: str, body: dict[str, Any]) -> None:
-            reply = await api.post(path, json=body)
-            assert reply.status_code == 201, reply.text
-            await applied.next_msg(timeout=5)
-
-        await post("/tenants", {"id": tenant, "domain": DOMAIN})
-        for agent, seat in SEATS.items():
-            await post(f"/tenants/{tenant}/users", {"username": f"seat{seat}", "extension": seat})
-        await post(f"/tenants/{tenant}/users", {"username": "rusuden", "extension": "2100"})
-        await post(f"/tenants/{tenant}/ivrs", water_ivr())
-        await post(f"/tenants/{tenant}/dids", {"number": "076-220-1111", "target_kind": "ivr", "target": "suido"})
-    await applied.unsubscribe()
+async def _directory_setup(directory: Directory, tenant: str) -> None:
+    await directory.post("/api/v1/tenants", {"id": tenant, "domain": DOMAIN})
+    for agent, seat in SEATS.items():
+        await directory.post(f"/api/v1/tenants/{tenant}/users", {"username": f"seat{seat}", "extension": seat})
+    await directory.post(f"/api/v1/tenants/{tenant}/users", {"username": "rusuden", "extension": "2100"})
+    await directory.post(f"/api/v1/tenants/{tenant}/ivrs", water_ivr())
+    await directory.post(f"/api/v1/tenants/{tenant}/dids", {"number": "076-220-1111", "target_kind": "ivr",
+                                                            "target": "suido"})
 
 
 @contextlib.asynccontextmanager
@@ -165,8 +156,7 @@ async def center(tmp_path: Path, nats_server: Any, nats_client: Any, authority: 
     acd = dataclasses.replace(AcdConfig.from_env(env), port=free_port(), grpc_port=free_port())
     control = dataclasses.replace(CallControlConfig.from_env(env), port=free_port(), esl_port=free_port(),
                                   acd_grpc=f"127.0.0.1:{acd.grpc_port}", queue_announce_seconds=0.0)
-    directory = dataclasses.replace(DirectoryConfig.from_env(env), port=free_port(), grpc_port=free_port(),
-                                    callcontrol_address=f"127.0.0.1:{control.esl_port}")
+    directory = directory_config(tmp_path, nats_server, callcontrol_address=f"127.0.0.1:{control.esl_port}")
     control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{directory.grpc_port}", **control_settings)
     token = authority.issue(Claims("setup", "service"))
     tenant = f"kz{uuid.uuid4().hex[:10]}"
@@ -174,8 +164,8 @@ async def center(tmp_path: Path, nats_server: Any, nats_client: Any, authority: 
     subs = [await nats_client.subscribe(f"hibiki.{tenant}.{domain}.>", cb=bus.handle)
             for domain in ("acd", "agent", "call")]
     await nats_client.flush()
-    async with running(directory_main, directory), running(callcontrol_main, control), \
-            grpc.aio.insecure_channel(f"127.0.0.1:{acd.grpc_port}") as channel, \
+    async with running_directory(directory, nats_client, authority, tenant) as admin, \
+            running(callcontrol_main, control), grpc.aio.insecure_channel(f"127.0.0.1:{acd.grpc_port}") as channel, \
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{acd.port}/api/v1/tenants/{tenant}",
                               headers={"Authorization": f"Bearer {token}"}) as acd_http, \
             FreeSwitchEmulator() as emu:
@@ -183,7 +173,7 @@ async def center(tmp_path: Path, nats_server: Any, nats_client: Any, authority: 
                    {}, contextlib.AsyncExitStack(), control, token)
         await c.acd_process.enter_async_context(running(acd_main, acd))
         try:
-            await _directory_setup(tenant, directory, token, nats_client)
+            await _directory_setup(admin, tenant)
             for queue in queues:
                 await c.put(f"/queues/{queue['id']}", queue)
             for agent in SEATS:

@@ -26,10 +26,9 @@ from hibiki.acd.app import main as acd_main
 from hibiki.acd.config import AcdConfig
 from hibiki.callcontrol.app import main as callcontrol_main
 from hibiki.callcontrol.config import CallControlConfig
-from hibiki.common.auth import Claims, TokenAuthority
-from hibiki.directory.app import main as directory_main
-from hibiki.directory.config import DirectoryConfig
+from hibiki.common.auth import TokenAuthority
 from hibiki.events.v1 import agent_pb2
+from support.directory import directory_config, running_directory
 from support.servers import free_port, running
 
 DOMAIN = "kanazawa-water.example.jp"
@@ -121,46 +120,37 @@ async def center(tmp_path: Path, nats_server: Any, nats_client: Any,
     acd = dataclasses.replace(AcdConfig.from_env(env), port=free_port(), grpc_port=free_port())
     control = dataclasses.replace(CallControlConfig.from_env(env), port=free_port(), esl_port=free_port(),
                                   acd_grpc=f"127.0.0.1:{acd.grpc_port}", queue_announce_seconds=0.0)
-    directory = dataclasses.replace(DirectoryConfig.from_env(env), port=free_port(), grpc_port=free_port(),
-                                    callcontrol_address=f"127.0.0.1:{control.esl_port}")
+    directory = directory_config(tmp_path, nats_server, callcontrol_address=f"127.0.0.1:{control.esl_port}")
     control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{directory.grpc_port}")
-    headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
-    applied = await nats_client.subscribe(f"hibiki.{tenant}.config.applied")
     dispositions = await nats_client.subscribe(f"hibiki.{tenant}.agent.disposition_saved")
     await nats_client.flush()  # the server knows the subscriptions before we act
     async with contextlib.AsyncExitStack() as stack:
-        stack.push_async_callback(applied.unsubscribe)
         stack.push_async_callback(dispositions.unsubscribe)
         acd_service = contextlib.AsyncExitStack()      # stopped by the test, or last
         stack.push_async_callback(acd_service.aclose)
         await acd_service.enter_async_context(running(acd_main, acd))
-        await stack.enter_async_context(running(directory_main, directory))
+        admin = await stack.enter_async_context(running_directory(directory, nats_client, authority, tenant))
         await stack.enter_async_context(running(callcontrol_main, control))
-        admin = await stack.enter_async_context(
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{directory.port}/api/v1", headers=headers))
         acd_api = await stack.enter_async_context(
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{acd.port}/api/v1", headers=headers, timeout=20))
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{acd.port}/api/v1", headers={"Authorization": f"Bearer {admin.token}"},
+                              timeout=20))
         emu = await stack.enter_async_context(FreeSwitchEmulator())
-
-        async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
-            reply = await admin.post(path, json=body)
-            assert reply.status_code == 201, reply.text
-            await applied.next_msg(timeout=5)        # the directory's view has it before we call
-            return dict(reply.json())
 
         async def put(path: str, body: dict[str, Any]) -> None:
             reply = await acd_api.put(path, json=body)
             assert reply.status_code in (200, 201), reply.text
 
-        await post("/tenants", {"id": tenant, "domain": DOMAIN})
+        await admin.post("/api/v1/tenants", {"id": tenant, "domain": DOMAIN})
         seats = {}
         for extension in ("3001", "3002"):
-            user = await post(f"/tenants/{tenant}/users", {"username": f"seat{extension}", "extension": extension})
+            user = await admin.post(f"/api/v1/tenants/{tenant}/users", {"username": f"seat{extension}",
+                                                                         "extension": extension})
             seats[extension] = user["id"]
-        await post(f"/tenants/{tenant}/dids", {"number": NUMBER, "target_kind": "queue", "target": "water"})
+        await admin.post(f"/api/v1/tenants/{tenant}/dids", {"number": NUMBER, "target_kind": "queue",
+                                                             "target": "water"})
         await put(f"/tenants/{tenant}/queues/water", {})
         await put(f"/tenants/{tenant}/agents/1234", {"skills": {}, "queues": ["water"]})
-        yield Center(tenant, emu, f"http://127.0.0.1:{directory.port}/fsapi", f"127.0.0.1:{control.esl_port}",
+        yield Center(tenant, emu, admin.fsapi, f"127.0.0.1:{control.esl_port}",
                      acd_api, seats, dispositions, acd_service.aclose)
 
 

@@ -14,16 +14,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from fsemu import FreeSwitchEmulator
 from fsemu.emulator import Call
 from hibiki.callcontrol.app import main as callcontrol_main
 from hibiki.callcontrol.config import CallControlConfig
-from hibiki.common.auth import Claims, TokenAuthority
-from hibiki.directory.app import main as directory_main
-from hibiki.directory.config import DirectoryConfig
+from hibiki.common.auth import TokenAuthority
 from hibiki.events.v1 import call_pb2
+from support.directory import Directory, directory_config, running_directory
 from support.servers import free_port, running
 
 DOMAIN = "zama.example.jp"
@@ -73,20 +70,15 @@ class Caller:
 
 @dataclasses.dataclass
 class City:
-    api: httpx.AsyncClient
-    directory: DirectoryConfig
+    directory: Directory
     emu: FreeSwitchEmulator
-    applied: Any
 
     async def change(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        reply = await self.api.request(method, path, json=body)
-        assert reply.status_code in (200, 201), reply.text
-        await self.applied.next_msg(timeout=5)        # the directory's view has it before we call
-        return dict(reply.json())
+        return await self.directory.change(method, f"/api/v1{path}", body)
 
     async def dial(self, script: list[str | None], *, wait: bool = True) -> Call:
         call = await self.emu.place_call(destination=NUMBER, caller_id_number="09011112222", context="public",
-                                         dialplan_url=f"http://127.0.0.1:{self.directory.port}/fsapi")
+                                         dialplan_url=self.directory.fsapi)
         Caller(self.emu, call, script)
         if wait:
             await asyncio.wait_for(call.finished, 20)
@@ -97,17 +89,11 @@ class City:
 async def city(tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> AsyncIterator[City]:
     env = {"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}
     control = dataclasses.replace(CallControlConfig.from_env(env), port=free_port(), esl_port=free_port())
-    directory = dataclasses.replace(DirectoryConfig.from_env(env), port=free_port(), grpc_port=free_port(),
-                                    callcontrol_address=f"127.0.0.1:{control.esl_port}")
-    control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{directory.grpc_port}")
-    headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
-    applied = await nats_client.subscribe("hibiki.zama.config.applied")
-    await nats_client.flush()  # the server knows the subscription before we act
-    async with running(directory_main, directory), running(callcontrol_main, control), \
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{directory.port}/api/v1", headers=headers) as api, \
-            FreeSwitchEmulator() as emu:
-        yield City(api, directory, emu, applied)
-    await applied.unsubscribe()
+    config = directory_config(tmp_path, nats_server, callcontrol_address=f"127.0.0.1:{control.esl_port}")
+    control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{config.grpc_port}")
+    async with running_directory(config, nats_client, authority, "zama") as directory, \
+            running(callcontrol_main, control), FreeSwitchEmulator() as emu:
+        yield City(directory, emu)
 
 
 async def test_an_ivr_built_in_the_directory_runs_on_calls(tmp_path: Path, nats_server: Any, nats_client: Any,

@@ -8,13 +8,10 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from hibiki.callcontrol.app import main as callcontrol_main
 from hibiki.callcontrol.config import CallControlConfig
-from hibiki.common.auth import Claims, TokenAuthority
-from hibiki.directory.app import main as directory_main
-from hibiki.directory.config import DirectoryConfig
+from hibiki.common.auth import TokenAuthority
+from support.directory import directory_config, running_directory
 from support.servers import free_port, running
 from tools import ivr_test
 
@@ -51,29 +48,18 @@ async def test_every_branch_ends_where_the_directory_says(tmp_path: Path, nats_s
                                                           authority: TokenAuthority) -> None:
     env = {"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}
     control = dataclasses.replace(CallControlConfig.from_env(env), port=free_port(), esl_port=free_port())
-    directory = dataclasses.replace(DirectoryConfig.from_env(env), port=free_port(), grpc_port=free_port())
-    control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{directory.grpc_port}")
-    token = authority.issue(Claims("setup", "service"))
-    applied = await nats_client.subscribe("hibiki.kanazawa.config.applied")
-    await nats_client.flush()
-    async with running(directory_main, directory), running(callcontrol_main, control), \
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{directory.port}/api/v1",
-                              headers={"Authorization": f"Bearer {token}"}) as api:
-        async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
-            reply = await api.post(path, json=body)
-            assert reply.status_code == 201, reply.text
-            await applied.next_msg(timeout=5)
-            return dict(reply.json())
+    config = directory_config(tmp_path, nats_server)
+    control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{config.grpc_port}")
+    async with running_directory(config, nats_client, authority, "kanazawa") as directory, \
+            running(callcontrol_main, control):
+        await directory.post("/api/v1/tenants", {"id": "kanazawa", "domain": "kanazawa.example.jp"})
+        desk = await directory.post("/api/v1/tenants/kanazawa/users", {"username": "madoguchi", "extension": "3001"})
+        group = await directory.post("/api/v1/tenants/kanazawa/ring_groups", {"name": "料金", "members": [desk["id"]]})
+        hours = await directory.post("/api/v1/tenants/kanazawa/schedules", {"name": "窓口", "definition": KANAZAWA})
+        await directory.post("/api/v1/tenants/kanazawa/ivrs", water_bureau(hours["id"], group["id"]))
 
-        await post("/tenants", {"id": "kanazawa", "domain": "kanazawa.example.jp"})
-        desk = await post("/tenants/kanazawa/users", {"username": "madoguchi", "extension": "3001"})
-        group = await post("/tenants/kanazawa/ring_groups", {"name": "料金", "members": [desk["id"]]})
-        hours = await post("/tenants/kanazawa/schedules", {"name": "窓口", "definition": KANAZAWA})
-        await post("/tenants/kanazawa/ivrs", water_bureau(hours["id"], group["id"]))
-
-        outcomes = await ivr_test.run(f"http://127.0.0.1:{directory.port}", f"127.0.0.1:{control.esl_port}",
-                                      "kanazawa", "water", token, start="2026-11-24T10:00:00+09:00")
-    await applied.unsubscribe()
+        outcomes = await ivr_test.run(directory.url, f"127.0.0.1:{control.esl_port}", "kanazawa", "water",
+                                      directory.token, start="2026-11-24T10:00:00+09:00")
     print(ivr_test.report(outcomes))
     ends = {o.expected for o in outcomes}
     assert {f"ring_group:{group['id']}", "queue:busy-season", "message", "voicemail:3001", "queue:water",

@@ -10,15 +10,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from fsemu import FreeSwitchEmulator
 from fsemu.post_vars import whitelist
-from hibiki.common.auth import Claims, TokenAuthority
-from hibiki.directory.app import main
-from hibiki.directory.config import DirectoryConfig
-from support.servers import free_port, running
+from hibiki.common.auth import TokenAuthority
+from support.directory import directory_config, running_directory
 
 DOMAIN = "tsubame.example.jp"
 PASSWORD = "twelve chars!"
@@ -35,29 +32,16 @@ class Pbx:
 
 @pytest.fixture
 async def pbx(tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> AsyncIterator[Pbx]:
-    config = dataclasses.replace(
-        DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}),
-        port=free_port(), grpc_port=free_port())
-    headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
-    applied = await nats_client.subscribe("hibiki.tsubame.config.applied")
-    await nats_client.flush()
-    async with running(main, config), httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.port}") as api:
-        async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
-            reply = await api.post(path, json=body, headers=headers)
-            assert reply.status_code == 201, reply.text
-            await applied.next_msg(timeout=5)        # every replica has the change before we call
-            return dict(reply.json())
-
-        await post("/api/v1/tenants", {"id": "tsubame", "domain": DOMAIN})
-        caller = await post("/api/v1/tenants/tsubame/users", {"username": "sato", "extension": "1000"})
-        callee = await post("/api/v1/tenants/tsubame/users", {"username": "suzuki", "extension": "1001"})
-        await post("/api/v1/tenants/tsubame/devices", {"user_id": caller["id"], "sip_username": "d1000",
-                                                       "password": PASSWORD})
+    async with running_directory(directory_config(tmp_path, nats_server), nats_client, authority, "tsubame") as d:
+        await d.post("/api/v1/tenants", {"id": "tsubame", "domain": DOMAIN})
+        caller = await d.post("/api/v1/tenants/tsubame/users", {"username": "sato", "extension": "1000"})
+        callee = await d.post("/api/v1/tenants/tsubame/users", {"username": "suzuki", "extension": "1001"})
+        await d.post("/api/v1/tenants/tsubame/devices", {"user_id": caller["id"], "sip_username": "d1000",
+                                                         "password": PASSWORD})
         for device in ("d1001", "d1001soft"):           # a desk phone and a softphone
-            await post("/api/v1/tenants/tsubame/devices", {"user_id": callee["id"], "sip_username": device,
-                                                           "password": PASSWORD})
-        yield Pbx(f"http://127.0.0.1:{config.port}/fsapi", "tsubame", caller, callee)
-    await applied.unsubscribe()
+            await d.post("/api/v1/tenants/tsubame/devices", {"user_id": callee["id"], "sip_username": device,
+                                                             "password": PASSWORD})
+        yield Pbx(d.fsapi, "tsubame", caller, callee)
 
 
 async def place(emu: FreeSwitchEmulator, pbx: Pbx, endpoints: dict[str, object] | None = None) -> Any:

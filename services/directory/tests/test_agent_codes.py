@@ -11,17 +11,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from fsemu import FreeSwitchEmulator
-from hibiki.common.auth import Claims, TokenAuthority
-from hibiki.directory.app import main
-from hibiki.directory.config import DirectoryConfig
+from hibiki.common.auth import TokenAuthority
 from hibiki.directory.dialplan import AGENT_CODES, agent_code
-from support.servers import free_port, running
+from support.directory import directory_config, running_directory
+from support.servers import free_port
 
 DOMAIN = "kanazawa.example.jp"
 REFUSE_TONE = "tone_stream://%(500,100,480,620);loops=2"
@@ -40,25 +38,12 @@ class Office:
 async def office(tmp_path: Path, nats_server: Any, nats_client: Any,
                  authority: TokenAuthority) -> AsyncIterator[Office]:
     callcontrol = f"127.0.0.1:{free_port()}"     # nobody listens: the fallback runs
-    config = dataclasses.replace(
-        DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}),
-        port=free_port(), grpc_port=free_port(), callcontrol_address=callcontrol)
-    headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
-    applied = await nats_client.subscribe("hibiki.kanazawa.config.applied")
-    await nats_client.flush()  # the server knows the subscription before we act
-    async with running(main, config), httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.port}") as api:
-        async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
-            reply = await api.post(path, json=body, headers=headers)
-            assert reply.status_code == 201, reply.text
-            await applied.next_msg(timeout=5)
-            return dict(reply.json())
-
-        await post("/api/v1/tenants", {"id": "kanazawa", "domain": DOMAIN})
-        seat = await post("/api/v1/tenants/kanazawa/users", {"username": "seat01", "extension": "3001"})
-        shared = await post("/api/v1/tenants/kanazawa/users", {"username": "seat02"})   # no extension
-        yield Office(f"http://127.0.0.1:{config.port}/fsapi", "kanazawa", {"seat": seat, "shared": shared},
-                     callcontrol)
-    await applied.unsubscribe()
+    config = directory_config(tmp_path, nats_server, callcontrol_address=callcontrol)
+    async with running_directory(config, nats_client, authority, "kanazawa") as d:
+        await d.post("/api/v1/tenants", {"id": "kanazawa", "domain": DOMAIN})
+        seat = await d.post("/api/v1/tenants/kanazawa/users", {"username": "seat01", "extension": "3001"})
+        shared = await d.post("/api/v1/tenants/kanazawa/users", {"username": "seat02"})   # no extension
+        yield Office(d.fsapi, "kanazawa", {"seat": seat, "shared": shared}, callcontrol)
 
 
 async def place(office: Office, destination: str, user: str | None = "seat") -> Any:

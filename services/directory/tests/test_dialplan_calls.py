@@ -14,10 +14,8 @@ import pytest
 
 from fsemu import FreeSwitchEmulator
 from fsemu.post_vars import whitelist
-from hibiki.common.auth import Claims, TokenAuthority
-from hibiki.directory.app import main
-from hibiki.directory.config import DirectoryConfig
-from support.servers import free_port, running
+from hibiki.common.auth import TokenAuthority
+from support.directory import Directory, directory_config, running_directory
 
 DOMAIN = "nagaoka.example.jp"
 
@@ -28,31 +26,19 @@ class Office:
     tenant: str
     caller: dict[str, Any]
     callee: dict[str, Any]
+    admin: Directory
 
 
 @pytest.fixture
 async def office(tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> AsyncIterator[Office]:
-    config = dataclasses.replace(
-        DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}),
-        port=free_port(), grpc_port=free_port())
-    headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
-    applied = await nats_client.subscribe("hibiki.nagaoka.config.applied")
-    await nats_client.flush()  # the server knows the subscription before we act
-    async with running(main, config), httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.port}") as api:
-        async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
-            reply = await api.post(path, json=body, headers=headers)
-            assert reply.status_code == 201, reply.text
-            await applied.next_msg(timeout=5)
-            return dict(reply.json())
-
-        await post("/api/v1/tenants", {"id": "nagaoka", "domain": DOMAIN})
-        caller = await post("/api/v1/tenants/nagaoka/users", {"username": "sato", "extension": "1000"})
-        callee = await post("/api/v1/tenants/nagaoka/users", {"username": "suzuki", "extension": "1001"})
+    async with running_directory(directory_config(tmp_path, nats_server), nats_client, authority, "nagaoka") as d:
+        await d.post("/api/v1/tenants", {"id": "nagaoka", "domain": DOMAIN})
+        caller = await d.post("/api/v1/tenants/nagaoka/users", {"username": "sato", "extension": "1000"})
+        callee = await d.post("/api/v1/tenants/nagaoka/users", {"username": "suzuki", "extension": "1001"})
         for user, device in ((caller, "d1000"), (callee, "d1001")):
-            await post("/api/v1/tenants/nagaoka/devices", {"user_id": user["id"], "sip_username": device,
-                                                           "password": PASSWORD})
-        yield Office(f"http://127.0.0.1:{config.port}/fsapi", "nagaoka", caller, callee)
-    await applied.unsubscribe()
+            await d.post("/api/v1/tenants/nagaoka/devices", {"user_id": user["id"], "sip_username": device,
+                                                             "password": PASSWORD})
+        yield Office(d.fsapi, "nagaoka", caller, callee, d)
 
 
 PASSWORD = "twelve chars!"
@@ -116,27 +102,13 @@ async def test_a_call_from_outside_any_tenant_gets_no_route(office: Office) -> N
     assert call.executed == [] and call.hangup_cause == "NO_ROUTE_DESTINATION"
 
 
-async def setup_outbound(office: Office, authority: TokenAuthority, nats_client: Any, api_port: int,
-                         tenant: dict[str, Any], user: dict[str, Any]) -> None:
-    headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
-    applied = await nats_client.subscribe("hibiki.nagaoka.config.applied")
-    await nats_client.flush()  # the server knows the subscription before we act
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", headers=headers) as api:
-        for path, body in ((f"/api/v1/tenants/{office.tenant}", tenant),
-                           (f"/api/v1/tenants/{office.tenant}/users/{office.caller['id']}", user)):
-            assert (await api.patch(path, json=body)).status_code == 200
-            await applied.next_msg(timeout=5)
-    await applied.unsubscribe()
+async def setup_outbound(office: Office, tenant: dict[str, Any], user: dict[str, Any]) -> None:
+    await office.admin.patch(f"/api/v1/tenants/{office.tenant}", tenant)
+    await office.admin.patch(f"/api/v1/tenants/{office.tenant}/users/{office.caller['id']}", user)
 
 
-def port_of(office: Office) -> int:
-    return int(office.fsapi.rsplit(":", 1)[1].split("/")[0])
-
-
-async def test_outbound_calls_present_the_chosen_caller_id(office: Office, authority: TokenAuthority,
-                                                           nats_client: Any) -> None:
-    await setup_outbound(office, authority, nats_client, port_of(office),
-                         {"outbound_gateway": "carrier1", "representative_number": "0258123456"},
+async def test_outbound_calls_present_the_chosen_caller_id(office: Office) -> None:
+    await setup_outbound(office, {"outbound_gateway": "carrier1", "representative_number": "0258123456"},
                          {"direct_number": "0258123001"})
     call = await place(office, "03-1234-5678".replace("-", ""), {"sofia/gateway/carrier1/0312345678": 1})
     assert ("bridge", "sofia/gateway/carrier1/0312345678") in call.executed
@@ -150,16 +122,13 @@ async def test_outbound_calls_present_the_chosen_caller_id(office: Office, autho
     assert failed.executed[-1] == ("hangup", "NORMAL_TEMPORARY_FAILURE")
 
 
-async def test_class_of_service_blocks_with_403_but_never_emergency(office: Office, authority: TokenAuthority,
-                                                                   nats_client: Any) -> None:
-    await setup_outbound(office, authority, nats_client, port_of(office), {"outbound_gateway": "carrier1"},
-                         {"outbound_classes": ["domestic"]})
+async def test_class_of_service_blocks_with_403_but_never_emergency(office: Office) -> None:
+    await setup_outbound(office, {"outbound_gateway": "carrier1"}, {"outbound_classes": ["domestic"]})
     for number in ("0101212555010", "0990123456", "09012345678"):
         call = await place(office, number)
         assert apps(call) == ["set", "log", "pre_answer", "playback", "hangup"], number
         assert call.hangup_cause == "OUTGOING_CALL_BARRED"          # SIP 403 from mod_sofia
-    await setup_outbound(office, authority, nats_client, port_of(office), {"outbound_gateway": "carrier1"},
-                         {"outbound_classes": []})
+    await setup_outbound(office, {"outbound_gateway": "carrier1"}, {"outbound_classes": []})
     for emergency in ("110", "119", "184119"):
         call = await place(office, emergency, {f"sofia/gateway/carrier1/{emergency[-3:]}": 1})
         assert ("bridge", f"sofia/gateway/carrier1/{emergency[-3:]}") in call.executed
@@ -172,22 +141,9 @@ async def test_no_carrier_configured_is_said_not_silent(office: Office) -> None:
     assert call.hangup_cause == "NORMAL_TEMPORARY_FAILURE"
 
 
-async def admin_call(office: Office, authority: TokenAuthority, nats_client: Any, method: str, path: str,
-                     body: dict[str, Any] | None = None) -> httpx.Response:
-    headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
-    applied = await nats_client.subscribe("hibiki.nagaoka.config.applied")
-    await nats_client.flush()  # the server knows the subscription before we act
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port_of(office)}", headers=headers) as api:
-        reply = await api.request(method, path, json=body)
-        if reply.status_code < 300:
-            await applied.next_msg(timeout=5)
-    await applied.unsubscribe()
-    return reply
-
-
-async def test_ring_groups_ring_together_or_in_turn(office: Office, authority: TokenAuthority, nats_client: Any) -> None:
+async def test_ring_groups_ring_together_or_in_turn(office: Office) -> None:
     members = [office.caller["id"], office.callee["id"]]
-    reply = await admin_call(office, authority, nats_client, "POST", "/api/v1/tenants/nagaoka/ring_groups", {
+    reply = await office.admin.call("POST", "/api/v1/tenants/nagaoka/ring_groups", {
         "name": "soumu", "extension": "3000", "members": members, "ring_seconds": 15,
         "no_answer_kind": "voicemail", "no_answer_target": office.callee["id"]})
     assert reply.status_code == 201, reply.text
@@ -201,22 +157,20 @@ async def test_ring_groups_ring_together_or_in_turn(office: Office, authority: T
     nobody = await place(office, "3000")
     assert nobody.executed[-1] == ("voicemail", f"default {DOMAIN} 1001")
     group_id = reply.json()["id"]
-    await admin_call(office, authority, nats_client, "PATCH", f"/api/v1/tenants/nagaoka/ring_groups/{group_id}",
-                     {"strategy": "sequential", "ring_seconds": 10})
+    await office.admin.call("PATCH", f"/api/v1/tenants/nagaoka/ring_groups/{group_id}",
+                            {"strategy": "sequential", "ring_seconds": 10})
     in_turn = await place(office, "3000", {"d1001": 1}, registered=phones)
     assert ("bridge", "|".join(leg.replace("[", "[leg_timeout=10,") for leg in legs)) in in_turn.executed
-    clash = await admin_call(office, authority, nats_client, "POST", "/api/v1/tenants/nagaoka/users",
-                             {"username": "x", "extension": "3000"})
+    clash = await office.admin.call("POST", "/api/v1/tenants/nagaoka/users", {"username": "x", "extension": "3000"})
     assert clash.status_code == 409 and clash.json()["error_id"] == "extension-taken"
-    in_use = await admin_call(office, authority, nats_client, "DELETE", f"/api/v1/tenants/nagaoka/users/{members[0]}")
+    in_use = await office.admin.call("DELETE", f"/api/v1/tenants/nagaoka/users/{members[0]}")
     assert in_use.status_code == 409 and in_use.json()["error_id"] == "user-in-use"
 
 
-async def test_forwarding_on_busy_no_answer_and_always(office: Office, authority: TokenAuthority,
-                                                       nats_client: Any) -> None:
-    await setup_outbound(office, authority, nats_client, port_of(office), {"outbound_gateway": "carrier1"}, {})
+async def test_forwarding_on_busy_no_answer_and_always(office: Office) -> None:
+    await setup_outbound(office, {"outbound_gateway": "carrier1"}, {})
     callee = f"/api/v1/tenants/nagaoka/users/{office.callee['id']}"
-    await admin_call(office, authority, nats_client, "PATCH", callee, {
+    await office.admin.call("PATCH", callee, {
         "forward_busy": "09011112222", "forward_no_answer": "1000", "forward_no_answer_seconds": 10})
     busy = await place(office, "1001", {f"user/1001@{DOMAIN}": "USER_BUSY", "sofia/gateway/carrier1/09011112222": 1})
     assert ("bridge", "sofia/gateway/carrier1/09011112222") in busy.executed
@@ -225,24 +179,24 @@ async def test_forwarding_on_busy_no_answer_and_always(office: Office, authority
     assert no_answer.variables["call_timeout"] == "30"           # the forward target's own ring time
     assert [d for a, d in no_answer.executed if a == "bridge"] == [f"user/1001@{DOMAIN}", f"user/1000@{DOMAIN}"]
     assert ("set", "call_timeout=10") in no_answer.executed
-    await admin_call(office, authority, nats_client, "PATCH", callee, {"forward_always": "1000"})
+    await office.admin.call("PATCH", callee, {"forward_always": "1000"})
     always = await place(office, "1001", {f"user/1000@{DOMAIN}": 1})
     assert [d for a, d in always.executed if a == "bridge"] == [f"user/1000@{DOMAIN}"]
 
 
-async def test_forwarding_loops_end(office: Office, authority: TokenAuthority, nats_client: Any) -> None:
+async def test_forwarding_loops_end(office: Office) -> None:
     for user, target in ((office.caller, "1001"), (office.callee, "1000")):
-        await admin_call(office, authority, nats_client, "PATCH", f"/api/v1/tenants/nagaoka/users/{user['id']}",
-                         {"forward_always": target, "forward_no_answer": target})
+        await office.admin.call("PATCH", f"/api/v1/tenants/nagaoka/users/{user['id']}",
+                                {"forward_always": target, "forward_no_answer": target})
     call = await place(office, "1001")
     bridges = [d for a, d in call.executed if a == "bridge"]
     assert 1 <= len(bridges) <= 4 and call.executed[-1][0] == "voicemail"
 
 
-async def test_pickup_and_park(office: Office, authority: TokenAuthority, nats_client: Any) -> None:
+async def test_pickup_and_park(office: Office) -> None:
     for user in (office.caller, office.callee):
-        await admin_call(office, authority, nats_client, "PATCH", f"/api/v1/tenants/nagaoka/users/{user['id']}",
-                         {"pickup_group": "soumu", "park_group": "floor2"})
+        await office.admin.call("PATCH", f"/api/v1/tenants/nagaoka/users/{user['id']}",
+                                {"pickup_group": "soumu", "park_group": "floor2"})
     ringing = await place(office, "1001", {"d1001": 1}, registered={"d1001": "192.0.2.11"})
     assert ("hash", f"insert/{DOMAIN}-last_dial_ext/1001/{ringing.uuid}") in ringing.executed   # ${uuid} expanded
     assert ("bridge", f"[sip_invite_domain={DOMAIN},presence_id=1001@{DOMAIN}]sofia/internal/sip:d1001@192.0.2.11:5060"
@@ -308,35 +262,32 @@ async def test_forwarding_switched_on_and_off_from_the_phone(office: Office, nat
     await applied.unsubscribe()
 
 
-async def test_named_classes_of_service_govern_their_users(office: Office, authority: TokenAuthority,
-                                                           nats_client: Any) -> None:
-    await setup_outbound(office, authority, nats_client, port_of(office), {"outbound_gateway": "carrier1"}, {})
-    made = await admin_call(office, authority, nats_client, "POST", "/api/v1/tenants/nagaoka/service_classes",
-                            {"name": "madoguchi", "classes": []})
+async def test_named_classes_of_service_govern_their_users(office: Office) -> None:
+    await setup_outbound(office, {"outbound_gateway": "carrier1"}, {})
+    made = await office.admin.call("POST", "/api/v1/tenants/nagaoka/service_classes",
+                                   {"name": "madoguchi", "classes": []})
     assert made.status_code == 201, made.text
     klass = made.json()["id"]
-    await admin_call(office, authority, nats_client, "PATCH", f"/api/v1/tenants/nagaoka/users/{office.caller['id']}",
-                     {"service_class_id": klass})
+    await office.admin.call("PATCH", f"/api/v1/tenants/nagaoka/users/{office.caller['id']}",
+                            {"service_class_id": klass})
     assert (await place(office, "0312345678")).hangup_cause == "OUTGOING_CALL_BARRED"
     assert ("bridge", "sofia/gateway/carrier1/119") in (await place(office, "119", {"sofia/gateway/carrier1/119": 1})).executed
-    await admin_call(office, authority, nats_client, "PATCH", f"/api/v1/tenants/nagaoka/service_classes/{klass}",
-                     {"classes": ["domestic"]})
+    await office.admin.call("PATCH", f"/api/v1/tenants/nagaoka/service_classes/{klass}",
+                            {"classes": ["domestic"]})
     allowed = await place(office, "0312345678", {"sofia/gateway/carrier1/0312345678": 1})
     assert ("bridge", "sofia/gateway/carrier1/0312345678") in allowed.executed
-    in_use = await admin_call(office, authority, nats_client, "DELETE", f"/api/v1/tenants/nagaoka/service_classes/{klass}")
+    in_use = await office.admin.call("DELETE", f"/api/v1/tenants/nagaoka/service_classes/{klass}")
     assert in_use.status_code == 409 and in_use.json()["error_id"] == "service-class-in-use"
-    unknown = await admin_call(office, authority, nats_client, "PATCH",
-                               f"/api/v1/tenants/nagaoka/users/{office.callee['id']}", {"service_class_id": "nope"})
+    unknown = await office.admin.call("PATCH", f"/api/v1/tenants/nagaoka/users/{office.callee['id']}",
+                                      {"service_class_id": "nope"})
     assert unknown.status_code == 422 and unknown.json()["error_id"] == "invalid-service_class_id"
 
 
-async def test_ivr_branches_that_leave_callcontrol_are_routed_here(office: Office, authority: TokenAuthority,
-                                                                    nats_client: Any) -> None:
+async def test_ivr_branches_that_leave_callcontrol_are_routed_here(office: Office) -> None:
     """callcontrol's IVR transfers a call to hibiki_route_<kind>_<target>: ring group, voicemail
     box or outside number, routed like everything else (a caller cannot pick premium numbers)."""
-    await setup_outbound(office, authority, nats_client, port_of(office),
-                         {"outbound_gateway": "carrier1", "representative_number": "0258123456"}, {})
-    group = await admin_call(office, authority, nats_client, "POST", "/api/v1/tenants/nagaoka/ring_groups", {
+    await setup_outbound(office, {"outbound_gateway": "carrier1", "representative_number": "0258123456"}, {})
+    group = await office.admin.call("POST", "/api/v1/tenants/nagaoka/ring_groups", {
         "name": "kosekika", "extension": "3100", "members": [office.callee["id"]], "ring_seconds": 20})
     to_group = await place(office, f"hibiki_route_ring_group_{group.json()['id']}", {"d1001": 1},
                            registered={"d1001": "192.0.2.11"})
@@ -355,14 +306,13 @@ async def test_ivr_branches_that_leave_callcontrol_are_routed_here(office: Offic
         assert ("playback", "ivr/ivr-that_was_an_invalid_entry.wav") in gone.executed
 
 
-async def test_group_call_lists_every_device_of_every_member(office: Office, authority: TokenAuthority,
-                                                             nats_client: Any) -> None:
+async def test_group_call_lists_every_device_of_every_member(office: Office) -> None:
     """``group/<name>@<domain>``: mod_commands' group_call asks for the group (params group, domain,
     action=group_call, as switch_xml_locate_group sends them) and reads each user's group-dial-string."""
     import xml.etree.ElementTree as ET
     from urllib.parse import urlencode
 
-    reply = await admin_call(office, authority, nats_client, "POST", "/api/v1/tenants/nagaoka/ring_groups", {
+    reply = await office.admin.call("POST", "/api/v1/tenants/nagaoka/ring_groups", {
         "name": "soumu", "extension": "3000", "members": [office.caller["id"], office.callee["id"]]})
     assert reply.status_code == 201, reply.text
     body = urlencode({"hostname": "fs", "section": "directory", "tag_name": "domain", "key_name": "name",

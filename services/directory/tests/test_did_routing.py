@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,8 @@ import httpx
 import pytest
 
 from fsemu import FreeSwitchEmulator
-from hibiki.common.auth import Claims, TokenAuthority
-from hibiki.directory.app import main
-from hibiki.directory.config import DirectoryConfig
-from support.servers import free_port, running
+from hibiki.common.auth import TokenAuthority
+from support.directory import directory_config, running_directory
 
 DOMAIN = "shiojiri.example.jp"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -38,26 +37,12 @@ class City:
 
 @pytest.fixture
 async def city(tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> AsyncIterator[City]:
-    config = dataclasses.replace(
-        DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}),
-        port=free_port(), grpc_port=free_port())
-    headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
-    applied = await nats_client.subscribe("hibiki.*.config.applied")
-    await nats_client.flush()  # the server knows the subscription before we act
-    async with running(main, config), httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.port}",
-                                                         headers=headers) as api:
-        async def post(path: str, body: dict[str, Any]) -> httpx.Response:
-            reply = await api.post(path, json=body)
-            if reply.status_code == 201:
-                await applied.next_msg(timeout=5)   # every change reaches the view before we call
-            return reply
-
-        assert (await post("/api/v1/tenants", {"id": "shiojiri", "domain": DOMAIN})).status_code == 201
-        user = (await post("/api/v1/tenants/shiojiri/users", {"username": "desk", "extension": "2001"})).json()
-        await post("/api/v1/tenants/shiojiri/devices", {"user_id": user["id"], "sip_username": "d2001",
-                                                        "password": "twelve chars!"})
-        yield City(f"http://127.0.0.1:{config.port}/fsapi", post, api, user)
-    await applied.unsubscribe()
+    async with running_directory(directory_config(tmp_path, nats_server), nats_client, authority) as d:
+        await d.post("/api/v1/tenants", {"id": "shiojiri", "domain": DOMAIN})
+        user = await d.post("/api/v1/tenants/shiojiri/users", {"username": "desk", "extension": "2001"})
+        await d.post("/api/v1/tenants/shiojiri/devices", {"user_id": user["id"], "sip_username": "d2001",
+                                                          "password": "twelve chars!"})
+        yield City(d.fsapi, functools.partial(d.call, "POST"), d.api, user)
 
 
 async def schedule(city: City, name: str, definition: dict[str, Any]) -> str:

@@ -4,7 +4,6 @@ against the real directory service (SQLite store, NATS, HTTP and gRPC servers)."
 from __future__ import annotations
 
 import copy
-import dataclasses
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -12,16 +11,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import grpc
-import httpx
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.common.rpc import token_metadata
-from hibiki.directory.app import main
-from hibiki.directory.config import DirectoryConfig
 from hibiki.directory.v1 import directory_pb2, directory_pb2_grpc, ivr_pb2
-from support.servers import free_port, running
+from support.directory import Directory, directory_config, running_directory
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
@@ -51,36 +47,13 @@ def city_ivr(schedule_id: str) -> dict[str, Any]:
     }
 
 
-@dataclasses.dataclass
-class Directory:
-    api: httpx.AsyncClient
-    grpc_address: str
-    authority: TokenAuthority
-    applied: Any
-
-    async def call(self, method: str, path: str, body: Any = None) -> httpx.Response:
-        reply = await self.api.request(method, path, json=body)
-        if reply.status_code < 300:
-            await self.applied.next_msg(timeout=5)   # every change reaches the view before we go on
-        return reply
-
-
 @pytest.fixture
 async def directory(tmp_path: Path, nats_server: Any, nats_client: Any,
                     authority: TokenAuthority) -> AsyncIterator[Directory]:
-    config = dataclasses.replace(
-        DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}),
-        port=free_port(), grpc_port=free_port())
-    headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
-    applied = await nats_client.subscribe("hibiki.*.config.applied")
-    await nats_client.flush()
-    async with running(main, config), httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.port}",
-                                                         headers=headers) as api:
-        d = Directory(api, f"127.0.0.1:{config.grpc_port}", authority, applied)
+    async with running_directory(directory_config(tmp_path, nats_server), nats_client, authority) as d:
         for tenant in ("shiojiri", "zama"):
-            assert (await d.call("POST", "/api/v1/tenants", {"id": tenant, "domain": f"{tenant}.example.jp"})).status_code == 201
+            await d.post("/api/v1/tenants", {"id": tenant, "domain": f"{tenant}.example.jp"})
         yield d
-    await applied.unsubscribe()
 
 
 async def get_ivr(d: Directory, tenant: str, ivr_id: str, at: datetime | None = None,

@@ -1,0 +1,92 @@
+"""The directory service run for a test, with its admin API at hand: every change made through
+it waits for ``hibiki.<tenant>.config.applied``, so the next call sees it."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from nats.aio.client import Client
+from nats.aio.subscription import Subscription
+
+from hibiki.common.auth import Claims, TokenAuthority
+from hibiki.directory.app import main
+from hibiki.directory.config import DirectoryConfig
+from support.servers import NatsServer, free_port, running
+
+ACCEPTED = {"POST": 201, "PUT": 200, "PATCH": 200, "DELETE": 204}
+
+
+def directory_config(tmp_path: Path, nats_server: NatsServer, **overrides: Any) -> DirectoryConfig:
+    """Settings for a directory on free ports with its data in ``tmp_path``; ``overrides``
+    replace fields (``callcontrol_address=...``)."""
+    env = {"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}
+    return dataclasses.replace(DirectoryConfig.from_env(env), port=free_port(), grpc_port=free_port(), **overrides)
+
+
+@dataclasses.dataclass
+class Directory:
+    """A running directory and its admin API (``api``: paths from the root, a service token)."""
+
+    config: DirectoryConfig
+    authority: TokenAuthority
+    token: str
+    api: httpx.AsyncClient
+    applied: Subscription
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.config.port}"
+
+    @property
+    def fsapi(self) -> str:
+        return f"{self.url}/fsapi"
+
+    @property
+    def grpc_address(self) -> str:
+        return f"127.0.0.1:{self.config.grpc_port}"
+
+    async def call(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        """A change that may be refused: waits for config.applied only if it was accepted."""
+        reply = await self.api.request(method, path, json=body)
+        if reply.status_code < 300:
+            await self.applied.next_msg(timeout=5)   # every change reaches the view before we go on
+        return reply
+
+    async def change(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        """A change that must be accepted (201 for POST, 200 for PUT/PATCH, 204 for DELETE)."""
+        reply = await self.call(method, path, body)
+        assert reply.status_code == ACCEPTED[method], reply.text
+        return dict(reply.json()) if reply.content else {}
+
+    async def post(self, path: str, body: Any) -> dict[str, Any]:
+        return await self.change("POST", path, body)
+
+    async def put(self, path: str, body: Any) -> dict[str, Any]:
+        return await self.change("PUT", path, body)
+
+    async def patch(self, path: str, body: Any) -> dict[str, Any]:
+        return await self.change("PATCH", path, body)
+
+    async def delete(self, path: str) -> None:
+        await self.change("DELETE", path)
+
+
+@contextlib.asynccontextmanager
+async def running_directory(config: DirectoryConfig, nats_client: Client, authority: TokenAuthority,
+                            tenant: str = "*") -> AsyncIterator[Directory]:
+    """The directory (``hibiki.directory.app.main``) until the block ends, changes confirmed on
+    ``hibiki.<tenant>.config.applied`` (``*``: any tenant)."""
+    token = authority.issue(Claims("setup", "service"))
+    applied = await nats_client.subscribe(f"hibiki.{tenant}.config.applied")
+    await nats_client.flush()  # the server knows the subscription before we act
+    try:
+        async with running(main, config), httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{config.port}", headers={"Authorization": f"Bearer {token}"}) as api:
+            yield Directory(config, authority, token, api, applied)
+    finally:
+        await applied.unsubscribe()
