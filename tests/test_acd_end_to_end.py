@@ -100,6 +100,11 @@ class Center:
     callcontrol: CallControlConfig
     token: str
 
+    callcontrol_process: contextlib.AsyncExitStack = dataclasses.field(default_factory=contextlib.AsyncExitStack)
+
+    async def stop_callcontrol(self) -> None:
+        await self.callcontrol_process.aclose()
+
     async def restart_acd(self) -> None:
         await self.acd_process.aclose()
         self.acd_process = contextlib.AsyncExitStack()
@@ -165,13 +170,15 @@ async def center(tmp_path: Path, nats_server: Any, nats_client: Any, authority: 
             for domain in ("acd", "agent", "call")]
     await nats_client.flush()
     async with running_directory(directory, nats_client, authority, tenant) as admin, \
-            running(callcontrol_main, control), grpc.aio.insecure_channel(f"127.0.0.1:{acd.grpc_port}") as channel, \
+            contextlib.AsyncExitStack() as callcontrol_process, grpc.aio.insecure_channel(f"127.0.0.1:{acd.grpc_port}") as channel, \
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{acd.port}/api/v1/tenants/{tenant}",
                               headers={"Authorization": f"Bearer {token}"}) as acd_http, \
             FreeSwitchEmulator() as emu:
         c = Center(tenant, emu, bus, directory, acd, acd_pb2_grpc.AcdServiceStub(channel), acd_http, token_metadata(token),
                    {}, contextlib.AsyncExitStack(), control, token)
         await c.acd_process.enter_async_context(running(acd_main, acd))
+        await callcontrol_process.enter_async_context(running(callcontrol_main, control))
+        c.callcontrol_process = callcontrol_process
         try:
             await _directory_setup(admin, tenant)
             for queue in queues:
@@ -366,3 +373,41 @@ async def test_maximum_wait_to_another_queue_or_a_message(tmp_path: Path, nats_s
     playbacks = [data for app, data in told.executed if app == "playback"]
     assert playbacks[-1].startswith(str(tmp_path)) and told.executed[-1] == ("hangup", "NORMAL_CLEARING")
     assert refused.status_code == 400 and "destination" in refused.text
+
+
+async def test_ring_all_rings_every_ready_agent_and_the_first_to_answer_takes_it(
+        tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> None:
+    queues = [{"id": "night"}, {"id": "water", "strategy": "ring_all"}]
+    async with center(tmp_path, nats_server, nats_client, authority, queues) as c:
+        c.endpoints[seat("a2")] = "answer"      # a1's phone rings out
+        await c.login("a1")
+        await c.login("a2")
+        call = await c.dial(["1", "1", "3"])
+        answered = await c.bus.wait("answered", lambda m: m.meta.call_uuid == call.uuid)
+        released = await c.bus.wait("offer_released", lambda m: m.meta.call_uuid == call.uuid)
+        a1 = await c.agent_state("a1")
+        call.hangup_by_caller()
+        await c.bus.wait("ended", lambda m: m.meta.call_uuid == call.uuid)
+        await asyncio.wait_for(call.finished, 10)
+    offers = c.bus.of("offered", call)
+    assert len(offers) == 1 and sorted(t.agent_id for t in offers[0].targets) == ["a1", "a2"]
+    assert answered.agent_id == "a2"                    # found with uuid_getvar on the answering leg
+    assert released.agent_id == "a1" and a1 == agent_pb2.AGENT_STATE_READY
+    (dial,) = bridges(call)
+    assert seat("a1") in dial and seat("a2") in dial and "hibiki_agent=a2" in dial
+
+
+async def test_callcontrol_stopping_takes_its_waiting_calls_out_of_the_queue(
+        tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> None:
+    async with center(tmp_path, nats_server, nats_client, authority, [{"id": "night"}, {"id": "water"}]) as c:
+        calls = [await c.dial(["1", "1", "3"]) for _ in range(2)]
+        for call in calls:
+            await c.bus.wait("queued", lambda m, call=call: m.meta.call_uuid == call.uuid)
+        await c.stop_callcontrol()          # the callers go back to the dialplan's fallback route
+        left = [await c.bus.wait("left", lambda m, call=call: m.meta.call_uuid == call.uuid) for call in calls]
+        await asyncio.wait_for(asyncio.gather(*(call.finished for call in calls)), 10)
+        waiting = await c.snapshot("water")
+    assert [m.reason for m in left] == ["cancelled", "cancelled"]
+    assert not waiting.waiting                          # no call left for agents to be offered
+    for call in calls:
+        assert call.executed[-1] == ("hangup", "NORMAL_TEMPORARY_FAILURE")   # the fallback, not silence
