@@ -4,12 +4,15 @@ No I/O, no clock, no asyncio: the service passes ``now`` into every command and 
 events the command returns. One ``Acd`` per tenant (one writer at a time; ``to_state`` and
 ``Acd.from_state`` carry it over a restart).
 
-``acd`` (the commands and reads), ``core`` (the routing rules: matching, offers, misses,
-overflow, maximum wait, wrap-up), ``index`` (ready agents and waiting calls per queue, heaps),
-``timers`` (deadlines), ``queues`` (a queue at run time, its counters and routing profile),
-``profiles`` (time bands and seasons), ``model`` (queue and agent configuration), ``entities``
-(the mutable records), ``events`` (what commands return), ``views`` (snapshots), ``codec``
-(configuration as plain dicts), ``enums``, ``errors``.
+``acd`` (``Acd``, composing the parts below), ``configure`` (queues and agents set up),
+``calls`` (calls and offers), ``agents`` (login, states, dispositions), ``clock`` (``tick``, the
+timers fired), ``reads`` (agent, call and queue snapshots), ``snapshot`` (``to_state`` and
+``from_state``), ``core`` (the routing rules: matching, offers, misses, overflow, maximum wait,
+wrap-up), ``records`` (the state the parts share, lookups by id), ``index`` (ready agents and
+waiting calls per queue, heaps), ``timers`` (deadlines), ``queues`` (a queue at run time, its
+counters and routing profile), ``profiles`` (time bands and seasons), ``model`` (queue and agent
+configuration), ``entities`` (the mutable records), ``events`` (what commands return), ``views``
+(snapshots), ``codec`` (configuration as plain dicts), ``enums``, ``errors``.
 """
 
 from hibiki.acd.domain.acd import Acd

@@ -1,6 +1,7 @@
-"""The routing core under ``Acd``: the records, the indexes, and every decision and transition.
+"""The routing core under ``Acd``: every decision and transition on the records (``records``).
 
-Commands (``acd.py``) validate, then call these helpers, which never fail. The rules:
+Commands (``configure``, ``calls``, ``agents``, ``clock``) validate, then call these helpers,
+which never fail. The rules:
 
 - *Work-conserving*: after every command no waiting call has a ready agent who may take it.
   A call entering a queue (``_place``) is offered at once to the best ready member; an agent
@@ -22,15 +23,13 @@ Commands (``acd.py``) validate, then call these helpers, which never fail. The r
 - A call that ends after an answer puts its agent in after-call work with the disposition
   pending: no offer until it is saved or the queue's wrap-up limit (if any) passes, whatever
   state the agent goes through meanwhile (a break, say).
-- Timers (``tick``): offer timeouts, overflow and maximum wait measured from the entry into the
+- Timers (``clock``): offer timeouts, overflow and maximum wait measured from the entry into the
   current queue, the wrap-up limit; each handled at its own deadline, however late the tick.
   A call whose overflow or maximum wait passes while it rings an agent stays with that agent;
   should the offer fail, the earlier of the two applies at once.
 """
 
 from __future__ import annotations
-
-from datetime import tzinfo
 
 from hibiki.acd.domain.entities import UNDISPOSED_KEPT, Agent, Call
 from hibiki.acd.domain.enums import AgentState, CallState, LeaveReason, Strategy
@@ -46,26 +45,13 @@ from hibiki.acd.domain.events import (
     WrapUpExpired,
 )
 from hibiki.acd.domain.queues import QueueRuntime
-from hibiki.acd.domain.timers import Timer, TimerKind, Timers
+from hibiki.acd.domain.records import Records
+from hibiki.acd.domain.timers import TimerKind
 
 READY, RESERVED, WAITING, OFFERED = AgentState.READY, AgentState.RESERVED, CallState.WAITING, CallState.OFFERED
 
 
-class Core:
-    def __init__(self, tz: tzinfo) -> None:
-        self._tz = tz
-        self._queues: dict[str, QueueRuntime] = {}
-        self._agents: dict[str, Agent] = {}
-        self._calls: dict[str, Call] = {}
-        self._devices: dict[str, str] = {}          # device -> agent logged in there
-        self._timers = Timers()
-        self._seq = 0                               # arrival order of calls (persisted)
-        self._token = 0                             # waiting-index entries (derived)
-        # Seconds the ACD's own offer timer waits beyond the queue's offer timeout: callcontrol
-        # rings for the offer timeout and reports the outcome; the timer is the safety net for
-        # an outcome that never comes (a service setting, not persisted).
-        self.offer_grace = 0.0
-
+class Core(Records):
     # -- agents ---------------------------------------------------------------------------------
 
     def _set_state(self, agent: Agent, state: AgentState, reason: str, now: float, events: list[Event]) -> None:
@@ -255,63 +241,8 @@ class Core:
         self._arm(call, target, now)
         self._place(call, target, now, events)
 
-    # -- timers ---------------------------------------------------------------------------------
-
-    def _live(self, timer: Timer) -> bool:
-        due, kind, key = timer
-        if kind is TimerKind.WRAP_UP:
-            agent = self._agents.get(key)
-            return agent is not None and bool(agent.wrap_call) and agent.wrap_up_until == due
-        call = self._calls.get(key)
-        if call is None:
-            return False
-        if kind is TimerKind.OFFER:
-            return call.state is OFFERED and call.offer_deadline == due
-        if kind is TimerKind.OVERFLOW:
-            return call.state is WAITING and call.overflow_at == due
-        return call.state is WAITING and call.max_wait_at == due
-
-    def _fire(self, timer: Timer, events: list[Event]) -> None:
-        """A live timer, handled at its own time (not the tick's: a late tick changes nothing)."""
-        due, kind, key = timer
-        if kind is TimerKind.WRAP_UP:
-            self._wrap_up_expired(self._agents[key], due, events)
-        elif kind is TimerKind.OFFER:
-            call = self._calls[key]
-            self._missed(call, list(call.offered_to), "no answer", due, events)
-        elif kind is TimerKind.OVERFLOW:
-            self._overflow(self._calls[key], due, events)
-        else:
-            self._leave(self._calls[key], LeaveReason.MAX_WAIT, due, events)
-
     # -- derived state --------------------------------------------------------------------------
 
     def _membership(self, agent: Agent) -> tuple[str, ...]:
         queues = self._queues
         return tuple(sorted(q for q in agent.profile.queues if q in queues and agent.profile.serves(queues[q].config)))
-
-    def _rebuild(self) -> None:
-        """Indexes and timers from the records alone (after a restore)."""
-        for queue in self._queues.values():
-            queue.members.clear()
-        for agent in self._agents.values():
-            agent.member_of = self._membership(agent)
-            for queue_id in agent.member_of:
-                self._queues[queue_id].members.add(agent.profile.id)
-            if agent.state is READY:
-                agent.ready_epoch += 1
-                for queue_id in agent.member_of:
-                    self._queues[queue_id].ready.add(agent)
-            if agent.wrap_call and agent.wrap_up_until is not None:
-                self._timers.push(agent.wrap_up_until, TimerKind.WRAP_UP, agent.profile.id)
-        for call in self._calls.values():
-            queue = self._queues[call.queue_id]
-            if call.state is WAITING:
-                wanted = queue.config.skills
-                call.extra = {n: level for n, level in call.skills.items() if wanted.get(n, 0) < level}
-                self._token += 1
-                queue.waiting.add(call, self._token)
-            elif call.state is OFFERED and call.offer_deadline is not None:
-                self._timers.push(call.offer_deadline, TimerKind.OFFER, call.id)
-            if call.state is not CallState.TALKING:
-                self._push_call_timers(call)
