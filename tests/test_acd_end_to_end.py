@@ -31,6 +31,7 @@ from hibiki.directory.config import DirectoryConfig
 from hibiki.events.v1 import acd_pb2 as acd_events
 from hibiki.events.v1 import agent_pb2, call_pb2
 from support.directory import Directory, directory_config, running_directory
+from tools import ivr_test
 from support.servers import free_port, running
 
 DOMAIN = "kanazawa.example.jp"
@@ -411,3 +412,18 @@ async def test_callcontrol_stopping_takes_its_waiting_calls_out_of_the_queue(
     assert not waiting.waiting                          # no call left for agents to be offered
     for call in calls:
         assert call.executed[-1] == ("hangup", "NORMAL_TEMPORARY_FAILURE")   # the fallback, not silence
+
+
+async def test_the_ivr_test_mode_stays_out_of_the_queues(tmp_path: Path, nats_server: Any, nats_client: Any,
+                                                        authority: TokenAuthority) -> None:
+    """``./dev ivr-test`` walks every branch before go-live: a test call that reaches a queue
+    must not ring an agent or count in the queue's statistics."""
+    async with center(tmp_path, nats_server, nats_client, authority, [{"id": "night"}, {"id": "water"}]) as c:
+        await c.login("a1")
+        path = {"keys": ["1", "1", "3"], "at": "2026-11-24T10:00:00+09:00", "end": "queue:water"}
+        outcome = await ivr_test.run_path(c.emu, path, c.tenant, "suido", f"127.0.0.1:{c.callcontrol.esl_port}")
+        state = await c.agent_state("a1")
+        stats = (await c.acd_http.get("/queues/water/stats")).json()
+    assert outcome.ended == "queue:water"
+    assert not c.bus.of("queued") and not c.bus.of("offered") and state == agent_pb2.AGENT_STATE_READY
+    assert stats["entered"] == 0, stats

@@ -242,6 +242,8 @@ class IvrCall:
         log.info("queue_entered", queue_id=queue.queue_id, priority=queue.priority, skills=list(queue.skills),
                  path=format_path(path))
         self._ch.set("hibiki_queue", queue.queue_id)
+        if self._ch.data.get("variable_hibiki_ivr_at"):
+            return self._test_queue(queue)
         if self._s.queue is None:
             log.error("queue_unavailable", queue_id=queue.queue_id, reason="no ACD configured",
                       action="handing back to the dialplan fallback")
@@ -253,6 +255,19 @@ class IvrCall:
         if result is QueueResult.TRANSFERRED:
             self._notify.transferred(self._ivr_id, waiting.destination)
         return _QUEUE_OUTCOMES[result]
+
+    def _test_queue(self, queue: Enqueue) -> Outcome:
+        """A call of the IVR test mode (``hibiki_ivr_at``, set only by its dialplan) reached a
+        queue: it stays out of the ACD (no agent rung, no queue statistics), on hold music until
+        the test hangs up."""
+        log.info("queue_test_call", queue_id=queue.queue_id, action="hold music, not enqueued")
+        while True:
+            started = self._s.clock()
+            self._ch.execute("playback", self._s.hold_music)
+            if self._s.clock() - started < 1.0:      # no music: do not spin
+                self._ch.gone.wait(1.0)
+                if self._ch.ended_by is not None:
+                    raise self._ch.ended_by()
 
     def _path(self, prompt: PromptRef) -> str:
         if prompt not in self._paths:
