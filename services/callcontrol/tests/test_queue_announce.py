@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hibiki.callcontrol.queue.announce import MAX_MINUTES, announcement
-from hibiki.callcontrol.queue.waiting import transfer_for
+from hibiki.callcontrol.queue.leaving import transfer_for
 
 
 def test_position_and_wait_are_said() -> None:

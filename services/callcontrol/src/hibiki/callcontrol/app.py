@@ -24,7 +24,7 @@ from hibiki.callcontrol.prompts.tts import OpenJTalk
 from hibiki.callcontrol.publisher import CallEventPublisher
 from hibiki.callcontrol.queue.client import AcdClient
 from hibiki.callcontrol.queue.router import AcdDecisions
-from hibiki.callcontrol.queue.waiting import QueueServices
+from hibiki.callcontrol.queue.services import QueueServices
 from hibiki.common import bus
 from hibiki.common.auth import load_authority
 from hibiki.common.config import Env

@@ -47,7 +47,8 @@ from hibiki.callcontrol.ivr.notifier import IvrNotifier
 from hibiki.callcontrol.ivr.prompts import PromptUnavailable
 from hibiki.callcontrol.ivr.source import IvrUnavailable
 from hibiki.callcontrol.publisher import EventSink
-from hibiki.callcontrol.queue.waiting import QueueCall, QueueRequest, QueueResult, QueueServices
+from hibiki.callcontrol.queue.services import QueueRequest, QueueResult, QueueServices
+from hibiki.callcontrol.queue.waiting import QueueCall
 from hibiki.common.logging import get_logger
 from hibiki.directory.v1 import ivr_pb2
 

@@ -7,16 +7,8 @@
 * Waiting: hold music (``playback``), broken with ``uuid_break`` when a decision arrives or an
   announcement is due; every ``announce_seconds`` the caller hears their position and the
   expected wait (``announce``, synthesised by the prompt machinery).
-* An offer (``acd.offered``): callcontrol reports RINGING and ``bridge``s to the agents'
-  devices (``user/<device>@<domain>``, ``leg_timeout`` = the offer's ring time, the hold
-  music as ringback). CHANNEL_BRIDGE is the answer: reported ANSWERED at once (in ring-all,
-  the agent is the answering leg's ``hibiki_agent``, read with ``uuid_getvar``). When the
-  bridge ends the call is over: ``EndCall`` puts the agent in after-call work. A bridge
-  that fails reports NO_ANSWER (rang out) or REJECTED (busy, declined, unreachable) and the
-  caller waits again at the head of the queue (the ACD's rule).
-* ``acd.left`` (the maximum wait): the caller goes to the queue's destination
-  (``extension:…``, ``ring_group:…``, ``voicemail:…``, ``external:…`` as a transfer into the
-  dialplan; ``queue:…`` enqueued there; ``message:<prompt id>`` played, then hang up; ``hangup``).
+* ``acd.offered``: the agents are rung (``ringing``); ``acd.overflowed``: now in another
+  queue; ``acd.left`` for the maximum wait: the queue's destination (``leaving``).
 * The caller hangs up: ``Cancel`` (abandoned); the IVR publishes CallAbandoned with the wait.
   callcontrol stops or loses the socket: ``Cancel`` (cancelled), the dialplan's fallback takes
   the caller; a bridged call goes on, and the ACD learns its end from ``call.ended``.
@@ -25,86 +17,46 @@
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from google.protobuf.message import Message
 
 from hibiki.acd.v1 import acd_pb2 as acd_rpc
-from hibiki.callcontrol.ivr.bridge import LoopBridge
 from hibiki.callcontrol.ivr.channel import CallerGone, ConnectionLost, EslChannel, Released
-from hibiki.callcontrol.ivr.instructions import TRANSFER_KINDS, PromptRef, Step, Transfer
+from hibiki.callcontrol.ivr.instructions import PromptRef
 from hibiki.callcontrol.ivr.prompts import PromptUnavailable
 from hibiki.callcontrol.queue.announce import announcement
-from hibiki.callcontrol.queue.client import AcdClient, AcdRefused, AcdUnavailable
-from hibiki.callcontrol.queue.router import AcdDecisions
+from hibiki.callcontrol.queue.client import AcdRefused, AcdUnavailable
+from hibiki.callcontrol.queue.leaving import leave
+from hibiki.callcontrol.queue.ringing import AgentRinger
+from hibiki.callcontrol.queue.services import AcdLine, QueueRequest, QueueResult, QueueServices
 from hibiki.common.logging import get_logger
 from hibiki.events.v1 import acd_pb2
 
 log = get_logger("hibiki.callcontrol.queue")
-T = TypeVar("T")
 HOLD_RETRY_SECONDS = 1.0          # hold music that ends at once is started again this much later
 ENQUEUE_RETRY_SECONDS = 1.0
-NO_ANSWER_CAUSES = frozenset({"NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT", "RECOVERY_ON_TIMER_EXPIRE"})
-Resolve = Callable[[str, PromptRef], Coroutine[Any, Any, str]]
-
-
-class QueueResult(StrEnum):
-    CONNECTED = "connected"          # an agent answered; the call is over
-    TRANSFERRED = "transferred"      # the maximum wait sent the caller elsewhere
-    HUNG_UP = "hung_up"              # the maximum wait's destination was to hang up
-    HAND_BACK = "hand_back"          # the ACD could not take the call: the dialplan's fallback
-
-
-@dataclass(frozen=True)
-class QueueServices:
-    acd: AcdClient
-    decisions: AcdDecisions
-    bridge: LoopBridge
-    resolve: Resolve
-    hold_music: str = "local_stream://default"
-    announce_seconds: float = 30.0     # 0: no announcements
-    enqueue_patience: float = 15.0     # seconds the caller waits for an ACD that cannot be asked
-    acd_timeout: float = 3.0
-    prompt_timeout: float = 30.0
-    clock: Callable[[], float] = time.monotonic
-
-
-@dataclass(frozen=True)
-class QueueRequest:
-    queue_id: str
-    priority: int = 0
-    skills: tuple[str, ...] = ()
-    path: tuple[Step, ...] = field(default_factory=tuple)
-
-
-def transfer_for(target: str) -> Transfer | None:
-    """``kind:target`` of a queue's maximum-wait destination as a transfer, if it is one."""
-    kind, _, rest = target.partition(":")
-    for known in TRANSFER_KINDS:
-        if kind == known and rest:
-            return Transfer(known, rest)
-    return None
 
 
 class QueueCall:
     def __init__(self, channel: EslChannel, services: QueueServices, tenant: str, context: str,
                  request: QueueRequest) -> None:
+        import gevent
         import gevent.queue
 
         self._ch, self._s = channel, services
-        self._tenant, self._context, self._request = tenant, context, request
+        self._context, self._request = context, request
+        self._line = AcdLine(services, tenant, channel.uuid)
+        self._line.queue_id = request.queue_id
+        self._ringer = AgentRinger(channel, self._line, services.hold_music)
         self._inbox: Any = gevent.queue.Queue()
-        self._queue_id = request.queue_id
-        self._hub = _current_hub()          # the hub this call's greenlet runs on
-        self._answered_by = ""
-        self._answer_report: Any = None     # the greenlet reporting the answer (after CHANNEL_BRIDGE)
-        self._ringing: list[acd_pb2.OfferTarget] = []
-        self._on_hold = False                # hold music is playing (a decision breaks it)
-        self.destination = ""            # where a maximum wait sent the caller (for the caller's events)
+        self._hub = gevent.get_hub()        # the hub this call's greenlet runs on
+        self._on_hold = False               # hold music is playing (a decision breaks it)
+        self.destination = ""               # where a maximum wait sent the caller (for the caller's events)
+
+    @property
+    def queue_id(self) -> str:
+        return self._line.queue_id
 
     # ---- the call ---------------------------------------------------------------------------
     def run(self) -> QueueResult:
@@ -118,19 +70,19 @@ class QueueCall:
         except ConnectionLost:
             # FreeSWITCH goes on with the dialplan without us: a waiting call leaves the queue; a
             # bridged one goes on, and its end reaches the ACD as call.ended (inbound socket).
-            if self._answer_report is None:
-                self._tell("Cancel", self._s.acd.cancel(self._tenant, self._ch.uuid, "cancelled"))
+            if not self._ringer.answered:
+                self._line.cancel("cancelled")
             raise
         except CallerGone:
-            if self._answer_report is not None:
-                self._end_call()
+            if self._ringer.answered:
+                self._ringer.end_call()
                 return QueueResult.CONNECTED
-            self._tell("Cancel", self._s.acd.cancel(self._tenant, self._ch.uuid, "abandoned"))
+            self._line.cancel("abandoned")
             raise
         except Released:
             # callcontrol is stopping: the caller goes back to the dialplan's fallback route.
-            if self._answer_report is None:
-                self._tell("Cancel", self._s.acd.cancel(self._tenant, self._ch.uuid, "cancelled"))
+            if not self._ringer.answered:
+                self._line.cancel("cancelled")
             raise
         finally:
             self._s.decisions.unregister(self._ch.uuid)
@@ -149,22 +101,24 @@ class QueueCall:
             kind, message = item
             if kind == "offered":
                 assert isinstance(message, acd_pb2.CallOffer)
-                if self._ring(message):
+                if self._ringer.ring(message):
                     return QueueResult.CONNECTED
             elif kind == "left":
                 assert isinstance(message, acd_pb2.CallLeftQueue)
                 if message.reason == "max_wait":
-                    return self._leave(message)
+                    leaving = leave(self._ch, self._line, self._context, message)
+                    self.destination = leaving.destination
+                    if leaving.result is not None:
+                        return leaving.result
+                    self._request = dataclasses.replace(self._request, queue_id=leaving.queue_id)
+                    self._line.queue_id = leaving.queue_id
+                    return None
             elif kind == "overflowed":
                 assert isinstance(message, acd_pb2.CallOverflowed)
-                self._queue_id = message.to_queue
+                self._line.queue_id = message.to_queue
                 self._ch.set("hibiki_queue", message.to_queue)
                 log.info("queue_overflowed", from_queue=message.from_queue, queue_id=message.to_queue,
                          wait_ms=message.wait_ms)
-
-    @property
-    def queue_id(self) -> str:
-        return self._queue_id
 
     # ---- entering ---------------------------------------------------------------------------
     def _enqueue(self) -> acd_rpc.EnqueueResponse | None:
@@ -173,8 +127,8 @@ class QueueCall:
         give_up = self._s.clock() + self._s.enqueue_patience
         while True:
             try:
-                return self._ask(self._s.acd.enqueue(self._tenant, self._ch.uuid, r.queue_id, caller=caller,
-                                                     priority=r.priority, skills=r.skills, path=r.path))
+                return self._line.ask(self._s.acd.enqueue(self._line.tenant, self._ch.uuid, r.queue_id, caller=caller,
+                                                          priority=r.priority, skills=r.skills, path=r.path))
             except AcdRefused as refused:
                 log.error("queue_refused", queue_id=r.queue_id, code=refused.code, error=str(refused),
                           action="handing back to the dialplan fallback")
@@ -235,9 +189,9 @@ class QueueCall:
 
     def _announce_now(self) -> None:
         try:
-            status = self._ask(self._s.acd.get_call(self._tenant, self._ch.uuid))
+            status = self._line.ask(self._s.acd.get_call(self._line.tenant, self._ch.uuid))
         except (AcdUnavailable, AcdRefused, TimeoutError) as exc:
-            log.warning("queue_position_unknown", queue_id=self._queue_id, error=str(exc))
+            log.warning("queue_position_unknown", queue_id=self.queue_id, error=str(exc))
             return
         if status.state == acd_rpc.QUEUED_CALL_STATE_WAITING:
             self._announce(status.position, status.expected_wait_ms)
@@ -245,132 +199,10 @@ class QueueCall:
     def _announce(self, position: int, expected_wait_ms: int) -> None:
         if self._s.announce_seconds <= 0 or position < 1 or not self._inbox.empty():
             return
-        text = announcement(position, expected_wait_ms)
         try:
-            path = self._s.bridge.call(self._s.resolve(self._tenant, PromptRef("text", text)), self._s.prompt_timeout)
+            path = self._line.prompt(PromptRef("text", announcement(position, expected_wait_ms)))
         except (PromptUnavailable, TimeoutError) as exc:
-            log.warning("queue_announcement_unavailable", queue_id=self._queue_id, error=str(exc))
+            log.warning("queue_announcement_unavailable", queue_id=self.queue_id, error=str(exc))
             return
-        log.info("queue_announcement", queue_id=self._queue_id, position=position, expected_wait_ms=expected_wait_ms)
+        log.info("queue_announcement", queue_id=self.queue_id, position=position, expected_wait_ms=expected_wait_ms)
         self._ch.execute("playback", path)
-
-    # ---- offers -----------------------------------------------------------------------------
-    def _ring(self, offer: acd_pb2.CallOffer) -> bool:
-        """Ring the offer's agents; True once one answered and the call ended."""
-        domain = self._ch.data.get("variable_hibiki_domain", "")
-        targets = list(offer.targets)
-        if not targets:
-            return False
-        if not domain:
-            log.error("agent_unreachable", queue_id=offer.queue_id, reason="no hibiki_domain on the call")
-            for target in targets:
-                self._tell("ReportOffer", self._s.acd.report(self._tenant, self._ch.uuid, target.agent_id,
-                                                             acd_rpc.OFFER_OUTCOME_REJECTED))
-            return False
-        ring = max(1, offer.ring_seconds)
-        legs = [f"[hibiki_agent={t.agent_id},leg_timeout={ring}]user/{t.device}@{domain}" for t in targets]
-        self._ringing = targets
-        for target in targets:
-            self._tell("ReportOffer", self._s.acd.report(self._tenant, self._ch.uuid, target.agent_id,
-                                                         acd_rpc.OFFER_OUTCOME_RINGING))
-        log.info("agent_ringing", queue_id=offer.queue_id, agents=[t.agent_id for t in targets],
-                 attempt=offer.attempt, ring_seconds=ring)
-        self._ch.set("continue_on_fail", "true")
-        self._ch.set("hangup_after_bridge", "true")
-        self._ch.set("ringback", self._s.hold_music)
-        self._ch.on("CHANNEL_BRIDGE", self._bridged)
-        headers = self._ch.execute("bridge", ",".join(legs))
-        if self._answer_report is not None:
-            self._end_call()
-            return True
-        cause = headers.get("variable_originate_disposition", "") or headers.get("variable_DIALSTATUS", "")
-        outcome = acd_rpc.OFFER_OUTCOME_NO_ANSWER if cause in NO_ANSWER_CAUSES else acd_rpc.OFFER_OUTCOME_REJECTED
-        log.info("agent_not_reached", queue_id=offer.queue_id, cause=cause, agents=[t.agent_id for t in targets])
-        for target in targets:
-            self._tell("ReportOffer", self._s.acd.report(self._tenant, self._ch.uuid, target.agent_id, outcome))
-        self._ringing = []
-        return False
-
-    def _bridged(self, event: Any) -> None:
-        """CHANNEL_BRIDGE (on the event greenlet): an agent answered; reported on a greenlet
-        of its own (finding the agent may take an API command)."""
-        import gevent
-
-        if self._answer_report is None and self._ringing:
-            self._answer_report = gevent.spawn(self._answered, event, self._ringing)
-
-    def _answered(self, event: Any, targets: list[acd_pb2.OfferTarget]) -> None:
-        agent = targets[0].agent_id
-        if len(targets) > 1:
-            b_leg = event.headers.get("Bridge-B-Unique-ID", "") or event.headers.get("Other-Leg-Unique-ID", "")
-            try:
-                named = self._ch.api(f"uuid_getvar {b_leg} hibiki_agent").strip()
-            except Exception as exc:   # noqa: BLE001 - the ACD's safety timer settles it
-                log.warning("answering_agent_unknown", error=str(exc))
-                named = ""
-            agent = next((t.agent_id for t in targets if t.agent_id == named), agent)
-        self._answered_by = agent
-        log.info("agent_answered", queue_id=self._queue_id, agent_id=agent)
-        self._tell("ReportOffer", self._s.acd.report(self._tenant, self._ch.uuid, agent,
-                                                     acd_rpc.OFFER_OUTCOME_ANSWERED))
-
-    def _end_call(self) -> None:
-        if self._answer_report is not None:
-            self._answer_report.join()
-        self._tell("EndCall", self._s.acd.end_call(self._tenant, self._ch.uuid))
-        log.info("queue_call_ended", queue_id=self._queue_id, agent_id=self._answered_by)
-
-    # ---- leaving ----------------------------------------------------------------------------
-    def _leave(self, left: acd_pb2.CallLeftQueue) -> QueueResult | None:
-        self.destination = left.destination
-        log.info("queue_max_wait", queue_id=left.queue_id, destination=left.destination, wait_ms=left.wait_ms)
-        kind, _, target = left.destination.partition(":")
-        if kind == "queue" and target:
-            self._request = dataclasses.replace(self._request, queue_id=target)
-            self._queue_id = target
-            self._ch.set("hibiki_queue", target)
-            return None                      # enqueued again, in that queue
-        if kind == "message" and target and self._message(target):
-            self._ch.execute("hangup", "NORMAL_CLEARING")
-            return QueueResult.HUNG_UP
-        transfer = transfer_for(left.destination)
-        if transfer is not None:
-            target = transfer.target if transfer.kind == "extension" else f"hibiki_route_{transfer.kind}_{transfer.target}"
-            self._ch.queue("unset", "playback_terminators")
-            self._ch.execute("transfer", f"{target} XML {self._context}")
-            self.destination = target
-            return QueueResult.TRANSFERRED
-        if left.destination == "hangup":
-            self._ch.execute("hangup", "NORMAL_CLEARING")
-            return QueueResult.HUNG_UP
-        log.error("queue_destination_unusable", queue_id=left.queue_id, destination=left.destination,
-                  action="handing back to the dialplan fallback")
-        return QueueResult.HAND_BACK
-
-    def _message(self, prompt_id: str) -> bool:
-        """Play the prompt; False if it cannot be had (the caller goes to the fallback instead)."""
-        try:
-            path = self._s.bridge.call(self._s.resolve(self._tenant, PromptRef("prompt_id", prompt_id)),
-                                       self._s.prompt_timeout)
-        except (PromptUnavailable, TimeoutError) as exc:
-            log.error("queue_message_unavailable", queue_id=self._queue_id, prompt_id=prompt_id, error=str(exc))
-            return False
-        self._ch.execute("playback", path)
-        return True
-
-    # ---- the asyncio side -------------------------------------------------------------------
-    def _ask(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return self._s.bridge.call(coroutine, self._s.acd_timeout + 1.0)
-
-    def _tell(self, what: str, coroutine: Coroutine[Any, Any, Any]) -> None:
-        """A report whose failure the call survives (the ACD's timers settle a lost one)."""
-        try:
-            self._ask(coroutine)
-        except (AcdUnavailable, AcdRefused, TimeoutError) as exc:
-            log.warning("acd_report_failed", request=what, queue_id=self._queue_id, error=str(exc))
-
-
-def _current_hub() -> Any:
-    import gevent
-
-    return gevent.get_hub()
