@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from fsemu import FreeSwitchEmulator
 from hibiki.common.auth import TokenAuthority
-from hibiki.directory.dialplan import AGENT_CODES, agent_code
+from hibiki.directory.features import AGENT_CODES, agent_code
 from support.directory import directory_config, running_directory
 from support.servers import free_port
 

@@ -43,7 +43,7 @@ from datetime import datetime
 
 from hibiki.directory import documents
 from hibiki.directory.documents import attr
-from hibiki.directory.features import REFUSE_TONE
+from hibiki.directory.features import REFUSE_TONE, agent_code
 from hibiki.directory.numbers import InvalidNumber, NumberKind, classify, is_allowed, restriction_class
 from hibiki.directory.view import DidEntry, RingGroupEntry, Route, TenantView, UserEntry
 from hibiki.directory.xmlcurl import FsRequest
@@ -69,12 +69,6 @@ FORWARD_ON = {"USER_BUSY": "forward_busy", "NO_ANSWER": "forward_no_answer", "NO
               "ALLOTTED_TIMEOUT": "forward_no_answer", "USER_NOT_REGISTERED": "forward_unregistered",
               "SUBSCRIBER_ABSENT": "forward_unregistered"}
 Actions = list[str]
-# Agent codes (CC-02): *5X<digits> -> (action, whether digits are required, allowed, at most how many).
-AGENT_CODES: dict[str, tuple[str, bool, bool, int]] = {
-    "*50": ("login", True, True, 16), "*59": ("logout", False, False, 0),
-    "*51": ("ready", False, False, 0), "*52": ("not_ready", False, False, 0),
-    "*53": ("break", False, True, 8), "*55": ("disposition", True, True, 8),
-}
 
 
 def _action(app: str, data: str = "") -> str:
@@ -272,21 +266,6 @@ class Plan:
                 _action("set", f"hibiki_agent_device={caller.extension or caller.username}"),
                 _action("socket", f"{self.callcontrol} async full"),
                 _action("answer"), _action("playback", REFUSE_TONE), _action("hangup", "NORMAL_TEMPORARY_FAILURE")]
-
-
-def agent_code(destination: str) -> tuple[str, str] | None:
-    """``(action, digits)`` of an agent code (``*50<agent id>``, ``*53<reason>``, ...), None for
-    anything else: an unknown code, a missing or unwanted argument, anything but ASCII digits."""
-    spec = AGENT_CODES.get(destination[:3])
-    if spec is None:
-        return None
-    action, required, allowed, longest = spec
-    argument = destination[3:]
-    if not argument:
-        return None if required else (action, "")
-    if not allowed or len(argument) > longest or not (argument.isascii() and argument.isdigit()):
-        return None
-    return action, argument
 
 
 def tone_and_hangup(context: str, destination: str, tone: str) -> str:

@@ -1,4 +1,6 @@
-"""Feature codes that change the caller's own settings from the phone (PBX-09).
+"""Feature codes that change the caller's own settings from the phone (PBX-09), and the agent
+codes' syntax (CC-02: ``*50<agent id>``, ``*59``, ``*51``, ``*52``, ``*53<reason>``,
+``*55<case type>``; the dialplan sends them to callcontrol).
 
 ``*72<number>`` forwards all the caller's calls to an extension or an outside number,
 ``*73`` turns that off. FreeSWITCH's dialplan fetch for the code carries the caller's
@@ -44,3 +46,26 @@ def setting_change(destination: str, tenant: TenantView, user_id: str) -> Settin
             return False
         return SettingChange(user_id, "forward_always", info.destination)
     return None
+
+
+# Agent codes (CC-02): *5X<digits> -> (action, whether digits are required, allowed, at most how many).
+AGENT_CODES: dict[str, tuple[str, bool, bool, int]] = {
+    "*50": ("login", True, True, 16), "*59": ("logout", False, False, 0),
+    "*51": ("ready", False, False, 0), "*52": ("not_ready", False, False, 0),
+    "*53": ("break", False, True, 8), "*55": ("disposition", True, True, 8),
+}
+
+
+def agent_code(destination: str) -> tuple[str, str] | None:
+    """``(action, digits)`` of an agent code (``*50<agent id>``, ``*53<reason>``, ...), None for
+    anything else: an unknown code, a missing or unwanted argument, anything but ASCII digits."""
+    spec = AGENT_CODES.get(destination[:3])
+    if spec is None:
+        return None
+    action, required, allowed, longest = spec
+    argument = destination[3:]
+    if not argument:
+        return None if required else (action, "")
+    if not allowed or len(argument) > longest or not (argument.isascii() and argument.isdigit()):
+        return None
+    return action, argument
