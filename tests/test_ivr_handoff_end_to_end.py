@@ -9,15 +9,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from fsemu import FreeSwitchEmulator
 from hibiki.callcontrol.app import main as callcontrol_main
 from hibiki.callcontrol.config import CallControlConfig
-from hibiki.common.auth import Claims, TokenAuthority
-from hibiki.directory.app import main as directory_main
-from hibiki.directory.config import DirectoryConfig
+from hibiki.common.auth import TokenAuthority
 from hibiki.events.v1 import call_pb2
+from support.directory import directory_config, running_directory
 from support.servers import free_port, running
 
 DOMAIN = "zama.example.jp"
@@ -27,33 +24,23 @@ async def test_ivr_number_through_directory_and_callcontrol(tmp_path: Path, nats
                                                             authority: TokenAuthority) -> None:
     env = {"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}
     control = dataclasses.replace(CallControlConfig.from_env(env), port=free_port(), esl_port=free_port())
-    directory = dataclasses.replace(DirectoryConfig.from_env(env), port=free_port(), grpc_port=free_port(),
-                                    callcontrol_address=f"127.0.0.1:{control.esl_port}")
-    headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
+    config = directory_config(tmp_path, nats_server, callcontrol_address=f"127.0.0.1:{control.esl_port}")
     started = await nats_client.subscribe("hibiki.zama.call.started")
     await nats_client.flush()  # the server knows the subscription before we act
-    applied = await nats_client.subscribe("hibiki.zama.config.applied")
-    await nats_client.flush()  # the server knows the subscription before we act
-    async with running(callcontrol_main, control), running(directory_main, directory):
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{directory.port}", headers=headers) as api:
-            async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
-                reply = await api.post(path, json=body)
-                assert reply.status_code == 201, reply.text
-                await applied.next_msg(timeout=5)
-                return dict(reply.json())
-
-            await post("/api/v1/tenants", {"id": "zama", "domain": DOMAIN})
-            staff = await post("/api/v1/tenants/zama/users", {"username": "madoguchi", "extension": "2100"})
-            await post("/api/v1/tenants/zama/ivrs", {
-                "id": "mynumber-hotline", "name": "マイナンバー", "root_menu": "top",
-                "menus": [{"id": "top", "greeting": {"text": "マイナンバーのお問い合わせです。"},
-                           "choices": {"1": {"extension": "2100"}}}]})
-            await post("/api/v1/tenants/zama/dids", {
-                "number": "046-252-1111", "target_kind": "ivr", "target": "mynumber-hotline",
-                "closed_kind": "voicemail", "closed_target": staff["id"]})
+    async with running(callcontrol_main, control), \
+            running_directory(config, nats_client, authority, tenant="zama") as directory:
+        await directory.post("/api/v1/tenants", {"id": "zama", "domain": DOMAIN})
+        staff = await directory.post("/api/v1/tenants/zama/users", {"username": "madoguchi", "extension": "2100"})
+        await directory.post("/api/v1/tenants/zama/ivrs", {
+            "id": "mynumber-hotline", "name": "マイナンバー", "root_menu": "top",
+            "menus": [{"id": "top", "greeting": {"text": "マイナンバーのお問い合わせです。"},
+                       "choices": {"1": {"extension": "2100"}}}]})
+        await directory.post("/api/v1/tenants/zama/dids", {
+            "number": "046-252-1111", "target_kind": "ivr", "target": "mynumber-hotline",
+            "closed_kind": "voicemail", "closed_target": staff["id"]})
         async with FreeSwitchEmulator() as emu:
             call = await emu.place_call(destination="0462521111", caller_id_number="09011112222", context="public",
-                                        dialplan_url=f"http://127.0.0.1:{directory.port}/fsapi")
+                                        dialplan_url=directory.fsapi)
             await asyncio.wait_for(call.finished, 10)
     event = call_pb2.CallStarted.FromString((await started.next_msg(timeout=5)).data)
     assert event.meta.tenant == "zama" and event.meta.call_uuid == call.uuid
@@ -61,4 +48,3 @@ async def test_ivr_number_through_directory_and_callcontrol(tmp_path: Path, nats
     assert ("socket", f"127.0.0.1:{control.esl_port} async full") in call.executed
     assert call.executed[-1] == ("voicemail", f"default {DOMAIN} 2100")
     await started.unsubscribe()
-    await applied.unsubscribe()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,13 @@ from support.servers import NatsServer, free_port, running
 ACCEPTED = {"POST": 201, "PUT": 200, "PATCH": 200, "DELETE": 204}
 
 
-def directory_config(tmp_path: Path, nats_server: NatsServer, **overrides: Any) -> DirectoryConfig:
-    """Settings for a directory on free ports with its data in ``tmp_path``; ``overrides``
+def directory_config(tmp_path: Path, nats_server: NatsServer, env: Mapping[str, str] | None = None,
+                     **overrides: Any) -> DirectoryConfig:
+    """Settings for a directory on free ports with its data in ``tmp_path``; ``env`` adds variables
+    read as the service reads them (``{"HIBIKI_DIRECTORY_DATABASE_URL": ...}``), ``overrides``
     replace fields (``callcontrol_address=...``)."""
-    env = {"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}
-    return dataclasses.replace(DirectoryConfig.from_env(env), port=free_port(), grpc_port=free_port(), **overrides)
+    environ = {"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url, **(env or {})}
+    return dataclasses.replace(DirectoryConfig.from_env(environ), port=free_port(), grpc_port=free_port(), **overrides)
 
 
 @dataclasses.dataclass
@@ -78,10 +80,11 @@ class Directory:
 
 @contextlib.asynccontextmanager
 async def running_directory(config: DirectoryConfig, nats_client: Client, authority: TokenAuthority,
-                            tenant: str = "*") -> AsyncIterator[Directory]:
+                            tenant: str = "*", claims: Claims | None = None) -> AsyncIterator[Directory]:
     """The directory (``hibiki.directory.app.main``) until the block ends, changes confirmed on
-    ``hibiki.<tenant>.config.applied`` (``*``: any tenant)."""
-    token = authority.issue(Claims("setup", "service"))
+    ``hibiki.<tenant>.config.applied`` (``*``: any tenant); ``api`` carries a token for ``claims``
+    (a service for every tenant unless told)."""
+    token = authority.issue(claims or Claims("setup", "service"))
     applied = await nats_client.subscribe(f"hibiki.{tenant}.config.applied")
     await nats_client.flush()  # the server knows the subscription before we act
     try:

@@ -3,7 +3,6 @@ mod_xml_curl client exactly as FreeSWITCH 1.10 asks."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import uuid
 import xml.etree.ElementTree as ET
@@ -15,26 +14,20 @@ import httpx
 import pytest
 
 from fsemu.xml_curl import XmlCurlClient, digest_response, find_user, verify_digest
-from hibiki.common import bus
+from hibiki.common.auth import TokenAuthority
 from hibiki.directory import documents
 from hibiki.directory.app import main
 from hibiki.directory.config import DirectoryConfig
-from hibiki.events.v1 import config_pb2, meta_pb2
-from support.servers import FIXTURES, free_port, running
+from hibiki.events.v1 import config_pb2
+from support.directory import directory_config, running_directory
+from support.servers import FIXTURES, running
 
 NOT_FOUND = documents.NOT_FOUND.encode()
 
 
-def make_config(tmp_path: Path, nats_url: str, **overrides: Any) -> DirectoryConfig:
-    config = DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_url,
-                                       "HIBIKI_DIRECTORY_PORT": str(free_port()),
-                                       "HIBIKI_DIRECTORY_GRPC_PORT": str(free_port())})
-    return dataclasses.replace(config, **overrides)
-
-
 @pytest.fixture
 async def directory(tmp_path: Path, nats_server: Any, authority: Any) -> AsyncIterator[DirectoryConfig]:
-    config = make_config(tmp_path, nats_server.url)
+    config = directory_config(tmp_path, nats_server)
     async with running(main, config):
         yield config
 
@@ -57,75 +50,74 @@ async def test_every_capture_of_an_unknown_user_gets_the_exact_not_found(directo
         assert reply.body == NOT_FOUND, path.name
 
 
-async def admin(config: DirectoryConfig, token: str, method: str, path: str, body: Any = None) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.port}") as client:
-        return await client.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
-
-
 async def test_a_user_added_through_the_admin_api_answers_on_the_next_request(
-        directory: DirectoryConfig, nats_client: Any, service_token: str) -> None:
+        tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> None:
     tenant = f"t{uuid.uuid4().hex[:8]}"
-    client = XmlCurlClient(fsapi(directory))
-    assert (await client.directory(user="desk1001", domain="127.0.0.1", action="sip_auth")).not_found
-    applied = await nats_client.subscribe(bus.subject(tenant, "config", "applied"))
-    await nats_client.flush()  # the server knows the subscription before we act
+    async with running_directory(directory_config(tmp_path, nats_server), nats_client, authority, tenant) as directory:
+        client = XmlCurlClient(directory.fsapi)
+        assert (await client.directory(user="desk1001", domain="127.0.0.1", action="sip_auth")).not_found
 
-    async def call(method: str, path: str, body: Any = None) -> Any:
-        reply = await admin(directory, service_token, method, path, body)
-        assert reply.status_code in (200, 201, 204), reply.text
-        confirmation = config_pb2.ConfigurationChanged.FromString((await applied.next_msg(timeout=5)).data)
-        assert confirmation.meta.source.startswith("directory@")
-        return reply.json() if reply.content else None
+        async def call(method: str, path: str, body: Any = None) -> Any:
+            """A change and its confirmation, which names the replica that applied it."""
+            reply = await directory.api.request(method, path, json=body)
+            assert reply.status_code in (200, 201, 204), reply.text
+            applied = await directory.applied.next_msg(timeout=5)
+            confirmation = config_pb2.ConfigurationChanged.FromString(applied.data)
+            assert confirmation.meta.source.startswith("directory@")
+            return reply.json() if reply.content else None
 
-    await call("POST", "/api/v1/tenants", {"id": tenant, "domain": "127.0.0.1", "name": "長岡市",
-                                           "representative_number": "0258123456"})
-    user = await call("POST", f"/api/v1/tenants/{tenant}/users", {
-        "username": "sato", "display_name": '佐藤 "代表" <&>', "extension": "1001", "voicemail_pin": "4321"})
-    desk = await call("POST", f"/api/v1/tenants/{tenant}/devices", {
-        "user_id": user["id"], "sip_username": "desk1001", "password": "correct horse battery", "kind": "desk_phone"})
-    await call("POST", f"/api/v1/tenants/{tenant}/devices", {
-        "user_id": user["id"], "sip_username": "mobile1001", "password": "another long secret", "kind": "smartphone"})
-    assert "password" not in desk and "a1_hash" not in desk
+        await call("POST", "/api/v1/tenants", {"id": tenant, "domain": "127.0.0.1", "name": "長岡市",
+                                               "representative_number": "0258123456"})
+        user = await call("POST", f"/api/v1/tenants/{tenant}/users", {
+            "username": "sato", "display_name": '佐藤 "代表" <&>', "extension": "1001", "voicemail_pin": "4321"})
+        desk = await call("POST", f"/api/v1/tenants/{tenant}/devices", {
+            "user_id": user["id"], "sip_username": "desk1001", "password": "correct horse battery",
+            "kind": "desk_phone"})
+        await call("POST", f"/api/v1/tenants/{tenant}/devices", {
+            "user_id": user["id"], "sip_username": "mobile1001", "password": "another long secret",
+            "kind": "smartphone"})
+        assert "password" not in desk and "a1_hash" not in desk
 
-    # REGISTER from the desk phone: mod_sofia gets the device's a1-hash and the user's variables.
-    reply = await client.directory(user="desk1001", domain="127.0.0.1", action="sip_auth", sip_auth_method="REGISTER")
-    assert not reply.not_found and reply.xml is not None
-    entry = find_user(reply.xml, "desk1001", "127.0.0.1")
-    assert entry is not None and "password" not in entry.params
-    assert entry.params["a1-hash"] == hashlib.md5(b"desk1001:127.0.0.1:correct horse battery").hexdigest()
-    assert entry.variables["effective_caller_id_name"] == '佐藤 "代表" <&>'
-    assert entry.variables["effective_caller_id_number"] == "1001"
-    assert entry.variables["outbound_caller_id_number"] == "0258123456"
-    assert entry.variables["hibiki_tenant"] == tenant
-    nonce, uri = "abc123", "sip:127.0.0.1"
-    good = digest_response(hashlib.md5(b"desk1001:127.0.0.1:correct horse battery").hexdigest(), "REGISTER", uri, nonce)
-    bad = digest_response(hashlib.md5(b"desk1001:127.0.0.1:guess").hexdigest(), "REGISTER", uri, nonce)
-    assert verify_digest(entry, method="REGISTER", uri=uri, nonce=nonce, response=good)
-    assert not verify_digest(entry, method="REGISTER", uri=uri, nonce=nonce, response=bad)
+        # REGISTER from the desk phone: mod_sofia gets the device's a1-hash and the user's variables.
+        reply = await client.directory(user="desk1001", domain="127.0.0.1", action="sip_auth",
+                                       sip_auth_method="REGISTER")
+        assert not reply.not_found and reply.xml is not None
+        entry = find_user(reply.xml, "desk1001", "127.0.0.1")
+        assert entry is not None and "password" not in entry.params
+        assert entry.params["a1-hash"] == hashlib.md5(b"desk1001:127.0.0.1:correct horse battery").hexdigest()
+        assert entry.variables["effective_caller_id_name"] == '佐藤 "代表" <&>'
+        assert entry.variables["effective_caller_id_number"] == "1001"
+        assert entry.variables["outbound_caller_id_number"] == "0258123456"
+        assert entry.variables["hibiki_tenant"] == tenant
+        nonce, uri = "abc123", "sip:127.0.0.1"
+        good = digest_response(hashlib.md5(b"desk1001:127.0.0.1:correct horse battery").hexdigest(), "REGISTER", uri,
+                               nonce)
+        bad = digest_response(hashlib.md5(b"desk1001:127.0.0.1:guess").hexdigest(), "REGISTER", uri, nonce)
+        assert verify_digest(entry, method="REGISTER", uri=uri, nonce=nonce, response=good)
+        assert not verify_digest(entry, method="REGISTER", uri=uri, nonce=nonce, response=bad)
 
-    # bridge user/1001@127.0.0.1 rings every device of the user at once (PBX-03).
-    ringing = await client.directory(user="1001", domain="127.0.0.1", action="user_call")
-    assert ringing.xml is not None
-    ring = find_user(ringing.xml, "1001", "127.0.0.1")
-    assert ring is not None
-    assert ring.params["dial-string"].endswith(
-        "${sofia_contact(*/desk1001@127.0.0.1)},${sofia_contact(*/mobile1001@127.0.0.1)}")
-    voicemail = find_user((await client.directory(user="1001", domain="127.0.0.1", action="voicemail-lookup")).xml,
-                          "1001", "127.0.0.1")
-    assert voicemail is not None and voicemail.params["vm-password"] == "4321"
+        # bridge user/1001@127.0.0.1 rings every device of the user at once (PBX-03).
+        ringing = await client.directory(user="1001", domain="127.0.0.1", action="user_call")
+        assert ringing.xml is not None
+        ring = find_user(ringing.xml, "1001", "127.0.0.1")
+        assert ring is not None
+        assert ring.params["dial-string"].endswith(
+            "${sofia_contact(*/desk1001@127.0.0.1)},${sofia_contact(*/mobile1001@127.0.0.1)}")
+        voicemail = find_user((await client.directory(user="1001", domain="127.0.0.1", action="voicemail-lookup")).xml,
+                              "1001", "127.0.0.1")
+        assert voicemail is not None and voicemail.params["vm-password"] == "4321"
 
-    # Fail closed: other domain, unknown device, and a device once disabled.
-    assert (await client.directory(user="desk1001", domain="other.example", action="sip_auth")).body == NOT_FOUND
-    assert (await client.directory(user="9999", domain="127.0.0.1", action="sip_auth")).body == NOT_FOUND
-    await call("PATCH", f"/api/v1/tenants/{tenant}/devices/{desk['id']}", {"enabled": False})
-    assert (await client.directory(user="desk1001", domain="127.0.0.1", action="sip_auth")).body == NOT_FOUND
-    await call("PATCH", f"/api/v1/tenants/{tenant}/users/{user['id']}", {"caller_id_policy": "direct",
-                                                                         "direct_number": "0258123999"})
-    reply = await client.directory(user="mobile1001", domain="127.0.0.1", action="sip_auth")
-    assert find_user(reply.xml, "mobile1001", "127.0.0.1").variables["outbound_caller_id_number"] == "0258123999"
-    await call("DELETE", f"/api/v1/tenants/{tenant}")
-    assert (await client.directory(user="mobile1001", domain="127.0.0.1", action="sip_auth")).body == NOT_FOUND
-    await applied.unsubscribe()
+        # Fail closed: other domain, unknown device, and a device once disabled.
+        assert (await client.directory(user="desk1001", domain="other.example", action="sip_auth")).body == NOT_FOUND
+        assert (await client.directory(user="9999", domain="127.0.0.1", action="sip_auth")).body == NOT_FOUND
+        await call("PATCH", f"/api/v1/tenants/{tenant}/devices/{desk['id']}", {"enabled": False})
+        assert (await client.directory(user="desk1001", domain="127.0.0.1", action="sip_auth")).body == NOT_FOUND
+        await call("PATCH", f"/api/v1/tenants/{tenant}/users/{user['id']}", {"caller_id_policy": "direct",
+                                                                             "direct_number": "0258123999"})
+        reply = await client.directory(user="mobile1001", domain="127.0.0.1", action="sip_auth")
+        assert find_user(reply.xml, "mobile1001", "127.0.0.1").variables["outbound_caller_id_number"] == "0258123999"
+        await call("DELETE", f"/api/v1/tenants/{tenant}")
+        assert (await client.directory(user="mobile1001", domain="127.0.0.1", action="sip_auth")).body == NOT_FOUND
 
 
 @pytest.mark.parametrize("body", [
@@ -153,7 +145,7 @@ async def test_truncated_capture_and_oversized_body(directory: DirectoryConfig) 
 async def test_fsapi_refuses_addresses_outside_the_allow_list(tmp_path: Path, nats_server: Any, authority: Any) -> None:
     import ipaddress
 
-    config = make_config(tmp_path, nats_server.url, fsapi_allow=(ipaddress.ip_network("192.0.2.0/24"),))
+    config = directory_config(tmp_path, nats_server, fsapi_allow=(ipaddress.ip_network("192.0.2.0/24"),))
     async with running(main, config):
         body = (FIXTURES / "xml_curl" / "xml_curl_directory_user_exists.body").read_bytes()
         reply = await post_raw(config, body)
@@ -164,7 +156,7 @@ async def test_fsapi_refuses_addresses_outside_the_allow_list(tmp_path: Path, na
 
 
 async def test_fsapi_basic_auth_as_mod_xml_curl_sends_it(tmp_path: Path, nats_server: Any, authority: Any) -> None:
-    config = make_config(tmp_path, nats_server.url, fsapi_user="freeswitch", fsapi_password="pa:ss")
+    config = directory_config(tmp_path, nats_server, fsapi_user="freeswitch", fsapi_password="pa:ss")
     async with running(main, config):
         body = (FIXTURES / "xml_curl" / "xml_curl_directory_user_exists.body").read_bytes()
         assert (await XmlCurlClient(fsapi(config)).post(body)).status == 401
@@ -200,24 +192,19 @@ def element_paths(node: ET.Element, prefix: str = "") -> set[str]:
     return paths
 
 
-async def test_directory_answers_have_the_shape_freeswitch_accepted(directory: DirectoryConfig, service_token: str,
-                                                                    nats_client: Any) -> None:
+async def test_directory_answers_have_the_shape_freeswitch_accepted(tmp_path: Path, nats_server: Any, nats_client: Any,
+                                                                    authority: TokenAuthority) -> None:
     """The served document a real FreeSWITCH 1.10 accepted for user 2000 (captured) and ours for the
     same lookup have the same element structure: domain, params, groups/group/users/user, params, variables."""
     served = ET.parse(FIXTURES / "xml_curl" / "served_directory_response_user2000.xml").getroot()
-    applied = await nats_client.subscribe("hibiki.shape.config.applied")
-    await nats_client.flush()
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{directory.port}",
-                                 headers={"Authorization": f"Bearer {service_token}"}) as api:
-        assert (await api.post("/api/v1/tenants", json={"id": "shape", "domain": "127.0.0.1"})).status_code == 201
-        user = (await api.post("/api/v1/tenants/shape/users", json={"username": "u2000", "extension": "2000"})).json()
-        assert (await api.post("/api/v1/tenants/shape/devices", json={
-            "user_id": user["id"], "sip_username": "2000", "password": "secret2000secret"})).status_code == 201
-    for _ in range(3):    # the replica has applied the three changes (it answers from memory)
-        await applied.next_msg(timeout=5)
-    await applied.unsubscribe()
-    body = (FIXTURES / "xml_curl" / "raw_xml_curl_103_directory.body").read_bytes()   # INVITE auth of 2000
-    reply = await XmlCurlClient(fsapi(directory)).post(body)
+    async with running_directory(directory_config(tmp_path, nats_server), nats_client, authority, "shape") as directory:
+        await directory.post("/api/v1/tenants", {"id": "shape", "domain": "127.0.0.1"})
+        user = await directory.post("/api/v1/tenants/shape/users", {"username": "u2000", "extension": "2000"})
+        await directory.post("/api/v1/tenants/shape/devices", {
+            "user_id": user["id"], "sip_username": "2000", "password": "secret2000secret"})
+        # the replica has applied the three changes (it answers from memory)
+        body = (FIXTURES / "xml_curl" / "raw_xml_curl_103_directory.body").read_bytes()   # INVITE auth of 2000
+        reply = await XmlCurlClient(directory.fsapi).post(body)
     assert reply.xml is not None and not reply.not_found
     ours, theirs = element_paths(reply.xml), element_paths(served)
     assert {p.replace("[@name]", "") for p in theirs if "/section" in p} <= {p.replace("[@name]", "") for p in ours}

@@ -5,7 +5,6 @@ answer read the way mod_sofia 1.10.12 reads it (sofia.c ``parse_domain_tag`` and
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import uuid
 import xml.etree.ElementTree as ET
@@ -26,13 +25,12 @@ from fsemu.xml_curl import XmlCurlClient
 from hibiki.common import bus
 from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.directory import documents
-from hibiki.directory.app import main
-from hibiki.directory.config import DirectoryConfig
 from hibiki.directory.gateways import GatewayEntry, document
 from hibiki.directory.storage.database import MIGRATIONS, open_store
 from hibiki.directory.storage.tables import metadata
 from hibiki.events.v1 import config_pb2
-from support.servers import FIXTURES, free_port, running
+from support.directory import Directory, directory_config, running_directory
+from support.servers import FIXTURES
 
 CAPTURE = FIXTURES / "xml_curl" / "raw_xml_curl_001_directory.body"   # purpose=gateways, profile=internal
 NETWORK_LIST = FIXTURES / "xml_curl" / "raw_xml_curl_002_directory.body"
@@ -89,17 +87,16 @@ def test_the_document_is_what_sofia_parses_with_every_value_escaped() -> None:
 
 # --- the service -------------------------------------------------------------------------
 @pytest.fixture
-async def config(tmp_path: Path, nats_server: Any, authority: TokenAuthority) -> AsyncIterator[DirectoryConfig]:
-    config = dataclasses.replace(
-        DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}),
-        port=free_port(), grpc_port=free_port())
-    async with running(main, config):
-        yield config
+async def directory(tmp_path: Path, nats_server: Any, nats_client: Any,
+                    authority: TokenAuthority) -> AsyncIterator[Directory]:
+    async with running_directory(directory_config(tmp_path, nats_server), nats_client, authority) as service:
+        yield service
 
 
 @pytest.fixture
-async def api(config: DirectoryConfig) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.port}") as client:
+async def api(directory: Directory) -> AsyncIterator[httpx.AsyncClient]:
+    """The admin API without a token: each request carries the role it is made in."""
+    async with httpx.AsyncClient(base_url=directory.url) as client:
         yield client
 
 
@@ -298,26 +295,24 @@ def gateways_body(profile: str = "internal", domain: str | None = None) -> bytes
 
 
 async def test_fsapi_serves_each_profile_its_enabled_gateways(
-        config: DirectoryConfig, api: httpx.AsyncClient, authority: TokenAuthority, nats_client: Any,
+        directory: Directory, api: httpx.AsyncClient, authority: TokenAuthority,
         capfd: pytest.CaptureFixture[str]) -> None:
     from hibiki.common.logging import configure
 
     configure("directory")   # log to stderr (whatever an earlier test configured), which capfd captures
-    fs = XmlCurlClient(f"http://127.0.0.1:{config.port}/fsapi")
+    fs = XmlCurlClient(directory.fsapi)
     capture = CAPTURE.read_bytes()
     assert b"purpose=gateways&profile=internal" in capture and b"&domain=" not in capture
     assert (await fs.post(capture)).body == NOT_FOUND      # no tenant yet: FreeSWITCH reads its static directory
 
     platform = bearer(authority, "*", "platform-admin")
-    applied = await nats_client.subscribe("hibiki.*.config.applied")
-    await nats_client.flush()   # the server knows the subscription before we act
 
     async def settled(tenant: str) -> None:
         """Wait until this replica has compiled the tenant's current version (0: it is gone)."""
         reply = await api.get(f"/api/v1/tenants/{tenant}", headers=platform)
         version = reply.json()["version"] if reply.status_code == 200 else 0
         while True:
-            msg = await applied.next_msg(timeout=5)
+            msg = await directory.applied.next_msg(timeout=5)   # hibiki.*.config.applied
             got = config_pb2.ConfigurationChanged.FromString(msg.data).version
             if msg.subject == bus.subject(tenant, "config", "applied") and (got >= version if version else got == 0):
                 return
@@ -379,7 +374,6 @@ async def test_fsapi_serves_each_profile_its_enabled_gateways(
     # deleting the tenant takes its gateways along
     await change("DELETE", f"/api/v1/tenants/{a}")
     assert sofia_gateways((await fs.post(capture)).xml) == {}
-    await applied.unsubscribe()
     # no password reached a log line, whatever was asked
     out, err = capfd.readouterr()
     assert "tenant_refreshed" in out + err          # the service's log lines were captured ...

@@ -7,23 +7,21 @@ import dataclasses
 import hashlib
 import time
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from fsemu.xml_curl import XmlCurlClient
-from hibiki.common.auth import Claims, TokenAuthority
+from hibiki.common.auth import TokenAuthority
 from hibiki.directory.app import main
-from hibiki.directory.config import DirectoryConfig
 from hibiki.directory.guard import AuthGuard, digest_matches
 from hibiki.directory.xmlcurl import FsRequest, parse
 from hibiki.events.v1 import security_pb2
-from support.servers import FIXTURES, free_port, running
+from support.directory import directory_config, running_directory
+from support.servers import FIXTURES, running
 
 CAPTURES = sorted((FIXTURES / "xml_curl").glob("*.body"))
 PASSWORDS = {"1000": "1234", "1001": "1234", "2000": "secret2000"}  # vanilla FreeSWITCH and the served user 2000
@@ -87,24 +85,16 @@ class Replicas:
 
 @pytest.fixture
 async def replicas(tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> AsyncIterator[Replicas]:
-    base = DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url,
-                                     "HIBIKI_DIRECTORY_AUTH_MAX_FAILURES": "3"})
-    configs = [dataclasses.replace(base, port=free_port(), grpc_port=free_port()) for _ in range(2)]   # one store, two replicas
-    applied = await nats_client.subscribe("hibiki.lab.config.applied")
-    await nats_client.flush()  # the server knows the subscription before we act
-    async with AsyncExitStack() as stack:
-        for config in configs:
-            await stack.enter_async_context(running(main, config))
-        headers = {"Authorization": "Bearer " + authority.issue(Claims("setup", "service"))}
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{configs[0].port}", headers=headers) as api:
-            assert (await api.post("/api/v1/tenants", json={"id": "lab", "domain": "127.0.0.1"})).status_code == 201
-            user = (await api.post("/api/v1/tenants/lab/users", json={"username": "u1001", "extension": "1001"})).json()
-            assert (await api.post("/api/v1/tenants/lab/devices", json={
-                "user_id": user["id"], "sip_username": "1001", "password": "right password!"})).status_code == 201
-        for _ in range(2 * 3):   # both replicas applied the three changes
-            await applied.next_msg(timeout=5)
+    configs = [directory_config(tmp_path, nats_server, {"HIBIKI_DIRECTORY_AUTH_MAX_FAILURES": "3"})
+               for _ in range(2)]   # one store, two replicas
+    async with running_directory(configs[0], nats_client, authority, "lab") as directory, running(main, configs[1]):
+        await directory.post("/api/v1/tenants", {"id": "lab", "domain": "127.0.0.1"})
+        user = await directory.post("/api/v1/tenants/lab/users", {"username": "u1001", "extension": "1001"})
+        await directory.post("/api/v1/tenants/lab/devices", {
+            "user_id": user["id"], "sip_username": "1001", "password": "right password!"})
+        for _ in range(3):   # three more config.applied: with the three awaited above, both replicas applied all
+            await directory.applied.next_msg(timeout=5)
         yield Replicas([f"http://127.0.0.1:{c.port}/fsapi" for c in configs])
-    await applied.unsubscribe()
 
 
 async def test_a_scanning_address_is_refused_by_every_replica(replicas: Replicas, nats_client: Any) -> None:

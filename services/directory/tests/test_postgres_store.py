@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import dataclasses
 import hashlib
 import io
 import uuid
@@ -24,14 +23,13 @@ from sqlalchemy import inspect, text
 from fsemu.xml_curl import XmlCurlClient, find_user
 from hibiki.common import bus
 from hibiki.common.auth import Claims, TokenAuthority
-from hibiki.directory.app import main
 from hibiki.directory.config import DirectoryConfig
 from hibiki.directory.schedules import Schedule
 from hibiki.directory.storage.database import MIGRATIONS, open_store
 from hibiki.directory.storage.tables import metadata
 from hibiki.events.v1 import config_pb2
+from support.directory import directory_config, running_directory
 from support.postgres import PostgresServer
-from support.servers import free_port, running
 
 CSV = {"Content-Type": "text/csv"}
 SCHEDULE = {
@@ -44,32 +42,26 @@ SCHEDULE = {
 }
 
 
-def directory_config(tmp_path: Path, nats_url: str, database_url: str) -> DirectoryConfig:
-    config = DirectoryConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_url,
-                                       "HIBIKI_DIRECTORY_DATABASE_URL": database_url,
-                                       "HIBIKI_DIRECTORY_PORT": str(free_port()),
-                                       "HIBIKI_DIRECTORY_GRPC_PORT": str(free_port())})
+def store_config(tmp_path: Path, nats_server: Any, database_url: str) -> DirectoryConfig:
+    config = directory_config(tmp_path, nats_server, {"HIBIKI_DIRECTORY_DATABASE_URL": database_url})
     assert config.database_url == database_url
     return config
 
 
-def platform_headers(authority: TokenAuthority) -> dict[str, str]:
-    return {"Authorization": "Bearer " + authority.issue(Claims("root", "user", "*", ("platform-admin",)))}
-
-
 @contextlib.asynccontextmanager
-async def directory(config: DirectoryConfig, authority: TokenAuthority) -> AsyncIterator[httpx.AsyncClient]:
-    """The directory service running on *config*, and an admin API client for it."""
-    async with running(main, config):
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.port}",
-                                     headers=platform_headers(authority)) as client:
-            yield client
+async def directory(config: DirectoryConfig, nats_client: Any,
+                    authority: TokenAuthority) -> AsyncIterator[httpx.AsyncClient]:
+    """The directory service running on *config*, and an admin API client for it (a platform admin's;
+    the tests await config.applied themselves, from both replicas where there are two)."""
+    async with running_directory(config, nats_client, authority,
+                                 claims=Claims("root", "user", "*", ("platform-admin",))) as service:
+        yield service.api
 
 
 @pytest.fixture
-async def api(tmp_path: Path, nats_server: Any, authority: TokenAuthority,
+async def api(tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority,
               postgres_database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with directory(directory_config(tmp_path, nats_server.url, postgres_database_url), authority) as client:
+    async with directory(store_config(tmp_path, nats_server, postgres_database_url), nats_client, authority) as client:
         yield client
 
 
@@ -262,12 +254,12 @@ async def test_a_csv_import_of_50_users_is_one_transaction_on_postgresql(
 async def test_two_replicas_on_one_postgresql_see_each_others_changes(
         tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority,
         postgres_database_url: str) -> None:
-    first = directory_config(tmp_path / "a", nats_server.url, postgres_database_url)
-    second = directory_config(tmp_path / "b", nats_server.url, postgres_database_url)
+    first = store_config(tmp_path / "a", nats_server, postgres_database_url)
+    second = store_config(tmp_path / "b", nats_server, postgres_database_url)
     t = f"r{uuid.uuid4().hex[:6]}"
     applied = await nats_client.subscribe(bus.subject(t, "config", "applied"))
     await nats_client.flush()  # the server knows the subscription before we act
-    async with directory(first, authority) as a, directory(second, authority) as b:
+    async with directory(first, nats_client, authority) as a, directory(second, nats_client, authority) as b:
         await created(a.post("/api/v1/tenants", json={"id": t, "domain": "127.0.0.1"}))
         assert await next_applied(applied, 1, 2) == [1, 1]                     # both replicas loaded it
         user = await created(b.post(f"/api/v1/tenants/{t}/users", json={
@@ -300,11 +292,11 @@ async def test_calls_go_on_while_postgresql_is_down_and_the_admin_api_comes_back
         tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority,
         private_postgres: PostgresServer) -> None:
     pg = private_postgres
-    config = directory_config(tmp_path, nats_server.url, pg.url(pg.create_database()))
+    config = store_config(tmp_path, nats_server, pg.url(pg.create_database()))
     t = f"o{uuid.uuid4().hex[:6]}"
     applied = await nats_client.subscribe(bus.subject(t, "config", "applied"))
     await nats_client.flush()  # the server knows the subscription before we act
-    async with directory(config, authority) as api:
+    async with directory(config, nats_client, authority) as api:
         await created(api.post("/api/v1/tenants", json={"id": t, "domain": "127.0.0.1"}))
         user = await created(api.post(f"/api/v1/tenants/{t}/users", json={
             "username": "ono", "display_name": "小野 真", "extension": "1001"}))
