@@ -166,9 +166,7 @@ class Plan:
     def controller(self, route: Route, fallback: Route | None) -> Actions:
         """IVRs and queues run in callcontrol; if it is gone (or hands the call back), the
         call goes on with the fallback route instead of silence (CC-11)."""
-        actions = [_action("set", f"hibiki_app={route.kind}:{route.target}"),
-                   _action("set", f"hibiki_domain={self.tenant.domain}"),   # where agents' devices are
-                   _action("socket", f"{self.callcontrol} async full")]
+        actions = self._to_callcontrol(f"{route.kind}:{route.target}")
         if fallback is not None and fallback.kind not in ("ivr", "queue"):
             return actions + self.route(fallback)
         return actions + [_action("answer"), _action("playback", FAILED_PROMPT),
@@ -261,11 +259,16 @@ class Plan:
     def agent_code(self, caller: UserEntry, action: str, argument: str) -> Actions:
         """An agent code, run by callcontrol (``agent:`` application) for the agent on the
         caller's phone; if callcontrol is gone, the caller hears the refusal tone."""
-        return [_action("set", f"hibiki_app=agent:{action}:{argument}"),
-                _action("set", f"hibiki_domain={self.tenant.domain}"),
-                _action("set", f"hibiki_agent_device={caller.extension or caller.username}"),
-                _action("socket", f"{self.callcontrol} async full"),
-                _action("answer"), _action("playback", REFUSE_TONE), _action("hangup", "NORMAL_TEMPORARY_FAILURE")]
+        device = caller.extension or caller.username
+        return self._to_callcontrol(f"agent:{action}:{argument}", hibiki_agent_device=device) + [
+            _action("answer"), _action("playback", REFUSE_TONE), _action("hangup", "NORMAL_TEMPORARY_FAILURE")]
+
+    def _to_callcontrol(self, app: str, **variables: str) -> Actions:
+        """Hand the call to callcontrol's ``app`` (``socket ... async full``), with the tenant's
+        domain (where agents' devices are) and ``variables`` set first; the fallback follows."""
+        return [_action("set", f"hibiki_app={app}"), _action("set", f"hibiki_domain={self.tenant.domain}"),
+                *(_action("set", f"{name}={value}") for name, value in variables.items()),
+                _action("socket", f"{self.callcontrol} async full")]
 
 
 def tone_and_hangup(context: str, destination: str, tone: str) -> str:
