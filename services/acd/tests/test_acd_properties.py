@@ -437,6 +437,9 @@ class AcdMachine(RuleBasedStateMachine):
                 assert not view.call_id
             if view.wrap_up_until is not None:
                 assert view.wrap_up_until > self.now
+        for queue_id in self.configs:             # the expected wait's count, without the whole stats
+            assert self.acd.agents_logged_in(queue_id) == sum(
+                1 for view in agents.values() if queue_id in view.serving and view.state is not AgentState.LOGGED_OUT)
         if self.twin is not None:
             assert self.twin.to_state() == self.acd.to_state()
 

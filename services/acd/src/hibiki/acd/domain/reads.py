@@ -48,6 +48,12 @@ class Reads(Core):
         call = self._call(call_id)
         return self._queues[call.queue_id].waiting.position(call) if call.state is CallState.WAITING else None
 
+    def agents_logged_in(self, queue_id: str) -> int:
+        """The queue's members that are logged in (what ``queue_stats`` counts, without the rest)."""
+        agents = self._agents
+        return sum(1 for agent_id in self._queue(queue_id).members
+                   if agents[agent_id].state is not AgentState.LOGGED_OUT)
+
     def queue_stats(self, queue_id: str, now: float) -> QueueStats:
         queue = self._queue(queue_id)
         queue.refresh(now, self._tz)

@@ -64,7 +64,7 @@ class Lookup:
             return []
 
     def expected_wait_ms(self, position: int, queue_id: str) -> int:
-        agents = self.acd.queue_stats(queue_id, self.now).agents_logged_in if position > 0 else 0
+        agents = self.acd.agents_logged_in(queue_id) if position > 0 else 0
         return round(1000 * expected_wait_seconds(position, self.handle_times.mean(queue_id), agents))
 
     def queued(self, call_id: str, queue_id: str) -> tuple[int, int]:
