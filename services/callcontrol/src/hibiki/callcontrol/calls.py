@@ -18,7 +18,8 @@ from typing import Any
 
 from hibiki.callcontrol.agent.esl_app import AgentServices, run_agent_call
 from hibiki.callcontrol.ivr.channel import EslChannel
-from hibiki.callcontrol.ivr.esl_app import IvrCall, IvrServices, Outcome
+from hibiki.callcontrol.ivr.esl_app import IvrCall, IvrServices
+from hibiki.callcontrol.outcome import Outcome
 from hibiki.callcontrol.publisher import EventSink, meta
 from hibiki.common.logging import call_context, get_logger
 from hibiki.events.v1 import call_pb2

@@ -23,7 +23,6 @@ import time
 from datetime import datetime
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from hibiki.callcontrol.ivr.bridge import LoopBridge
@@ -47,7 +46,8 @@ from hibiki.callcontrol.ivr.notifier import IvrNotifier
 from hibiki.callcontrol.ivr.prompts import PromptUnavailable
 from hibiki.callcontrol.ivr.source import IvrUnavailable
 from hibiki.callcontrol.publisher import EventSink
-from hibiki.callcontrol.queue.services import QueueRequest, QueueResult, QueueServices
+from hibiki.callcontrol.outcome import Outcome
+from hibiki.callcontrol.queue.services import QueueRequest, QueueServices
 from hibiki.callcontrol.queue.waiting import QueueCall
 from hibiki.common.logging import get_logger
 from hibiki.directory.v1 import ivr_pb2
@@ -58,20 +58,6 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_:>*#+.-]")
 
 Fetch = Callable[[str, str, datetime | None], Coroutine[Any, Any, ivr_pb2.Ivr]]
 Resolve = Callable[[str, PromptRef], Coroutine[Any, Any, str]]
-
-
-class Outcome(StrEnum):
-    CONNECTED = "connected"          # put through to an agent from the queue; the call is over
-    HAND_BACK = "hand_back"          # the dialplan's fallback route takes the call
-    TRANSFERRED = "transferred"      # a branch that leaves the IVR
-    HUNG_UP = "hung_up"              # the IVR ended the call (message, failure)
-    ABANDONED = "abandoned"          # the caller hung up in a menu or waiting in the queue
-    RELEASED = "released"            # the service is stopping: handed back to the dialplan
-    LOST = "connection_lost"         # the event socket broke: FreeSWITCH goes on with the dialplan
-
-
-_QUEUE_OUTCOMES = {QueueResult.CONNECTED: Outcome.CONNECTED, QueueResult.TRANSFERRED: Outcome.TRANSFERRED,
-                   QueueResult.HUNG_UP: Outcome.HUNG_UP, QueueResult.HAND_BACK: Outcome.HAND_BACK}
 
 
 @dataclass(frozen=True)
@@ -253,9 +239,9 @@ class IvrCall:
                             QueueRequest(queue.queue_id, queue.priority, tuple(queue.skills), path))
         self._waiting = waiting
         result = waiting.run()
-        if result is QueueResult.TRANSFERRED:
+        if result is Outcome.TRANSFERRED:
             self._notify.transferred(self._ivr_id, waiting.destination)
-        return _QUEUE_OUTCOMES[result]
+        return result
 
     def _test_queue(self, queue: Enqueue) -> Outcome:
         """A call of the IVR test mode (``hibiki_ivr_at``, set only by its dialplan) reached a

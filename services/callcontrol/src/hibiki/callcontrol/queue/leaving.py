@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from hibiki.callcontrol.ivr.channel import EslChannel
 from hibiki.callcontrol.ivr.instructions import TRANSFER_KINDS, PromptRef, Transfer
 from hibiki.callcontrol.ivr.prompts import PromptUnavailable
-from hibiki.callcontrol.queue.services import AcdLine, QueueResult
+from hibiki.callcontrol.outcome import Outcome
+from hibiki.callcontrol.queue.services import AcdLine
 from hibiki.common.logging import get_logger
 from hibiki.events.v1 import acd_pb2
 
@@ -23,7 +24,7 @@ log = get_logger("hibiki.callcontrol.queue")
 
 @dataclass(frozen=True)
 class Leaving:
-    result: QueueResult | None      # None: enqueue again, in ``queue_id``
+    result: Outcome | None      # None: enqueue again, in ``queue_id``
     destination: str                # for the caller's events (the dialplan destination of a transfer)
     queue_id: str = ""
 
@@ -45,19 +46,19 @@ def leave(channel: EslChannel, line: AcdLine, context: str, left: acd_pb2.CallLe
         return Leaving(None, left.destination, target)
     if kind == "message" and target and _message(channel, line, target):
         channel.execute("hangup", "NORMAL_CLEARING")
-        return Leaving(QueueResult.HUNG_UP, left.destination)
+        return Leaving(Outcome.HUNG_UP, left.destination)
     transfer = transfer_for(left.destination)
     if transfer is not None:
         to = transfer.target if transfer.kind == "extension" else f"hibiki_route_{transfer.kind}_{transfer.target}"
         channel.queue("unset", "playback_terminators")
         channel.execute("transfer", f"{to} XML {context}")
-        return Leaving(QueueResult.TRANSFERRED, to)
+        return Leaving(Outcome.TRANSFERRED, to)
     if left.destination == "hangup":
         channel.execute("hangup", "NORMAL_CLEARING")
-        return Leaving(QueueResult.HUNG_UP, left.destination)
+        return Leaving(Outcome.HUNG_UP, left.destination)
     log.error("queue_destination_unusable", queue_id=left.queue_id, destination=left.destination,
               action="handing back to the dialplan fallback")
-    return Leaving(QueueResult.HAND_BACK, left.destination)
+    return Leaving(Outcome.HAND_BACK, left.destination)
 
 
 def _message(channel: EslChannel, line: AcdLine, prompt_id: str) -> bool:

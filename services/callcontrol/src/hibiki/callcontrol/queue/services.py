@@ -1,12 +1,11 @@
-"""What every queued call shares (``QueueServices``), what it asks for (``QueueRequest``), how
-it ends (``QueueResult``), and ``AcdLine``: one call's requests to the ACD from its greenlet."""
+"""What every queued call shares (``QueueServices``), what it asks for (``QueueRequest``), and
+``AcdLine``: one call's requests to the ACD from its greenlet."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, TypeVar
 
 from hibiki.callcontrol.ivr.bridge import LoopBridge
@@ -18,13 +17,6 @@ from hibiki.common.logging import get_logger
 log = get_logger("hibiki.callcontrol.queue")
 T = TypeVar("T")
 Resolve = Callable[[str, PromptRef], Coroutine[Any, Any, str]]
-
-
-class QueueResult(StrEnum):
-    CONNECTED = "connected"          # an agent answered; the call is over
-    TRANSFERRED = "transferred"      # the maximum wait sent the caller elsewhere
-    HUNG_UP = "hung_up"              # the maximum wait's destination was to hang up
-    HAND_BACK = "hand_back"          # the ACD could not take the call: the dialplan's fallback
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from hibiki.callcontrol.queue.announce import announcement
 from hibiki.callcontrol.queue.client import AcdRefused, AcdUnavailable
 from hibiki.callcontrol.queue.leaving import leave
 from hibiki.callcontrol.queue.ringing import AgentRinger
-from hibiki.callcontrol.queue.services import AcdLine, QueueRequest, QueueResult, QueueServices
+from hibiki.callcontrol.outcome import Outcome
+from hibiki.callcontrol.queue.services import AcdLine, QueueRequest, QueueServices
 from hibiki.common.logging import get_logger
 from hibiki.events.v1 import acd_pb2
 
@@ -59,7 +60,7 @@ class QueueCall:
         return self._line.queue_id
 
     # ---- the call ---------------------------------------------------------------------------
-    def run(self) -> QueueResult:
+    def run(self) -> Outcome:
         """Raises ``CallerGone`` if the caller hangs up before an agent answers (abandoned)."""
         self._s.decisions.register(self._ch.uuid, self._deliver)
         try:
@@ -76,7 +77,7 @@ class QueueCall:
         except CallerGone:
             if self._ringer.answered:
                 self._ringer.end_call()
-                return QueueResult.CONNECTED
+                return Outcome.CONNECTED
             self._line.cancel("abandoned")
             raise
         except Released:
@@ -87,11 +88,11 @@ class QueueCall:
         finally:
             self._s.decisions.unregister(self._ch.uuid)
 
-    def _queued(self) -> QueueResult | None:
+    def _queued(self) -> Outcome | None:
         """In one queue until the call ends there; None when a maximum wait moved it to another."""
         status = self._enqueue()
         if status is None:
-            return QueueResult.HAND_BACK
+            return Outcome.HAND_BACK
         self._announce(status.position, status.expected_wait_ms)
         while True:
             item = self._wait()
@@ -102,7 +103,7 @@ class QueueCall:
             if kind == "offered":
                 assert isinstance(message, acd_pb2.CallOffer)
                 if self._ringer.ring(message):
-                    return QueueResult.CONNECTED
+                    return Outcome.CONNECTED
             elif kind == "left":
                 assert isinstance(message, acd_pb2.CallLeftQueue)
                 if message.reason == "max_wait":
