@@ -8,6 +8,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from hibiki.acd.v1 import acd_pb2
 from hibiki.callcontrol.ivr.bridge import LoopBridge
 from hibiki.callcontrol.ivr.instructions import PromptRef, Step
 from hibiki.callcontrol.queue.client import AcdClient, AcdRefused, AcdUnavailable
@@ -59,7 +60,7 @@ class AcdLine:
         except (AcdUnavailable, AcdRefused, TimeoutError) as exc:
             log.warning("acd_report_failed", request=what, queue_id=self.queue_id, error=str(exc))
 
-    def report(self, agent_id: str, outcome: Any) -> None:
+    def report(self, agent_id: str, outcome: acd_pb2.OfferOutcome.ValueType) -> None:
         self.tell("ReportOffer", self.s.acd.report(self.tenant, self.call_uuid, agent_id, outcome))
 
     def cancel(self, reason: str) -> None:
