@@ -20,9 +20,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hibiki.common import openapi
 from hibiki.common.auth import InvalidToken, TokenAuthority
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
@@ -84,10 +85,10 @@ def build_app(
     async def metrics(_: Request) -> Response:
         return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    app = Starlette(
-        routes=[Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics), *routes],
-        lifespan=lifespan,
-    )
+    table = [*openapi.probe_routes(healthz, readyz, metrics), *routes]
+    if any(isinstance(route, openapi.ApiRoute) for route in routes):   # a service with an API describes it
+        table.append(openapi.document_route(f"Hibiki {service} API", table))
+    app = Starlette(routes=table, lifespan=lifespan)
     return TokenAuthMiddleware(app, authority, open_paths)
 
 

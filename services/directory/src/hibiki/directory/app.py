@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 
-from starlette.routing import Route
-
 from hibiki.common import bus
 from hibiki.common.auth import load_authority
 from hibiki.common.config import Env
@@ -18,9 +16,8 @@ from hibiki.directory.config import DirectoryConfig
 from hibiki.directory.guard import AuthGuard
 from hibiki.directory.http.admin import AdminApi
 from hibiki.directory.http.csv_api import csv_routes
-from hibiki.directory.http.fsapi import FsapiEndpoint
-from hibiki.directory.http.info import info_endpoint
-from hibiki.directory.http.openapi import openapi
+from hibiki.directory.http.fsapi import FsapiEndpoint, fsapi_route
+from hibiki.directory.http.info import info_route
 from hibiki.directory.http.search import search_route
 from hibiki.directory.nats.notifier import ConfigNotifier
 from hibiki.directory.nats.security_watch import SecurityWatch
@@ -55,9 +52,8 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
     app = build_app(
         "directory",
         authority,
-        [Route("/fsapi", FsapiEndpoint(config, view, guard, notifier, repository).handle, methods=["POST"]),
-         Route("/api/v1/info", info_endpoint(view)),
-         Route("/api/v1/openapi.json", openapi),
+        [fsapi_route(FsapiEndpoint(config, view, guard, notifier, repository)),
+         info_route(view),
          search_route(admin),
          *admin.routes(),
          *csv_routes(admin.repo, notifier)],

@@ -20,13 +20,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from hibiki.common.auth import Claims
 from hibiki.common.http import error_response
+from hibiki.common.openapi import ApiRoute, Operation, errors
 from hibiki.directory import ivrs as ivr_rules
 from hibiki.directory import schemas
 from hibiki.directory.errors import ConfigStoreError
+from hibiki.directory.http import models
 from hibiki.directory.nats.notifier import ConfigNotifier
 from hibiki.directory.schedules import Schedule
 from hibiki.directory.storage.repository import Change, ConfigRepository
@@ -34,6 +35,8 @@ from hibiki.directory.storage.tables import (contacts, devices, dids, gateways, 
                                              service_classes, users)
 
 Handler = Callable[[Request], Awaitable[Response]]
+READ = errors(400, 403, 404, 503)
+WRITE = errors(400, 403, 404, 409, 413, 422, 503)
 RESOURCES: dict[str, tuple[Table, type[BaseModel], type[BaseModel], type[BaseModel]]] = {
     "service_classes": (service_classes, schemas.ServiceClassIn, schemas.ServiceClassPatch, schemas.ServiceClassOut),
     "users": (users, schemas.UserIn, schemas.UserPatch, schemas.UserOut),
@@ -237,28 +240,45 @@ class AdminApi:
         found = ivr_rules.paths(ivr_rules.from_row(row), compiled, start)
         return JSONResponse({"ivr": row["id"], "from": start.isoformat(), "paths": [f.to_json() for f in found]})
 
-    def routes(self) -> list[Route]:
+    def routes(self) -> list[ApiRoute]:
         e = self.endpoint
+        tenants = "/api/v1/tenants"
         routes = [
-            Route("/api/v1/tenants", e(False, self.list_tenants), methods=["GET"]),
-            Route("/api/v1/tenants", e(True, self.create_tenant), methods=["POST"]),
-            Route("/api/v1/tenants/{tenant}", e(False, self.get_tenant), methods=["GET"]),
-            Route("/api/v1/tenants/{tenant}", e(True, self.patch_tenant), methods=["PATCH"]),
-            Route("/api/v1/tenants/{tenant}", e(True, self.delete_tenant, platform=True), methods=["DELETE"]),
+            ApiRoute(tenants, e(False, self.list_tenants), "GET", Operation(
+                "List tenants (platform-admin)", response=models.Tenants, errors=READ, tags=["tenants"])),
+            ApiRoute(tenants, e(True, self.create_tenant), "POST", Operation(
+                "Create a tenant (platform-admin)", 201, schemas.TenantOut, body=schemas.TenantIn, errors=WRITE,
+                tags=["tenants"])),
+            ApiRoute(tenants + "/{tenant}", e(False, self.get_tenant), "GET", Operation(
+                "Read a tenant", response=schemas.TenantOut, errors=READ, tags=["tenants"])),
+            ApiRoute(tenants + "/{tenant}", e(True, self.patch_tenant), "PATCH", Operation(
+                "Change a tenant", response=schemas.TenantOut, body=schemas.TenantPatch, errors=WRITE, tags=["tenants"])),
+            ApiRoute(tenants + "/{tenant}", e(True, self.delete_tenant, platform=True), "DELETE", Operation(
+                "Delete a tenant and everything in it (platform-admin)", 204, errors=READ, tags=["tenants"])),
         ]
-        for name in RESOURCES:
+        for name, (_, create, patch, out) in RESOURCES.items():
             list_items, create_item = self.collection(name)
             get_item, patch_item, delete_item = self.item(name)
-            base = f"/api/v1/tenants/{{tenant}}/{name}"
+            base, noun = f"/api/v1/tenants/{{tenant}}/{name}", name.removesuffix("s")
             routes += [
-                Route(base, e(False, list_items), methods=["GET"]),
-                Route(base, e(True, create_item), methods=["POST"]),
-                Route(base + "/{id}", e(False, get_item), methods=["GET"]),
-                Route(base + "/{id}", e(True, patch_item), methods=["PATCH"]),
-                Route(base + "/{id}", e(True, delete_item), methods=["DELETE"]),
+                ApiRoute(base, e(False, list_items), "GET", Operation(
+                    f"List {name}", response=models.Page[out], query=models.Paging,  # type: ignore[valid-type]
+                    errors=READ, tags=[name])),
+                ApiRoute(base, e(True, create_item), "POST", Operation(
+                    f"Create a {noun}", 201, out, body=create, errors=WRITE, tags=[name])),
+                ApiRoute(base + "/{id}", e(False, get_item), "GET", Operation(
+                    f"Read a {noun}", response=out, errors=READ, tags=[name])),
+                ApiRoute(base + "/{id}", e(True, patch_item), "PATCH", Operation(
+                    f"Change a {noun}", response=out, body=patch, errors=WRITE, tags=[name])),
+                ApiRoute(base + "/{id}", e(True, delete_item), "DELETE", Operation(
+                    f"Delete a {noun} (refused while something routes to it)", 204, errors=WRITE, tags=[name])),
             ]
         routes += [
-            Route("/api/v1/tenants/{tenant}/ivrs/{id}", e(True, self.put_ivr), methods=["PUT"]),
-            Route("/api/v1/tenants/{tenant}/ivrs/{id}/paths", e(False, self.ivr_paths), methods=["GET"]),
+            ApiRoute("/api/v1/tenants/{tenant}/ivrs/{id}", e(True, self.put_ivr), "PUT", Operation(
+                "Replace an IVR as a whole (checked whole: details.field names the part at fault)",
+                response=schemas.IvrOut, body=schemas.IvrIn, errors=WRITE, tags=["ivrs"])),
+            ApiRoute("/api/v1/tenants/{tenant}/ivrs/{id}/paths", e(False, self.ivr_paths), "GET", Operation(
+                "Test mode: every end a caller can reach, with the keys and a moment that lead there",
+                response=models.IvrPaths, query=models.PathsQuery, errors=READ, tags=["ivrs"])),
         ]
         return routes

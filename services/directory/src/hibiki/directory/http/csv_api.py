@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from hibiki.common.http import error_response
+from hibiki.common.openapi import STATUS, ApiRoute, Operation
 from hibiki.directory import csvio
 from hibiki.directory.csvio import CsvError, Spec
-from hibiki.directory.http.admin import guarded
+from hibiki.directory.http.admin import READ, guarded
+from hibiki.directory.http.models import CsvQuery, ImportQuery, ImportResult
 from hibiki.directory.nats.notifier import ConfigNotifier
 from hibiki.directory.storage.bulk import TABLES, BulkStore
 from hibiki.directory.storage.repository import ConfigRepository
@@ -72,15 +72,23 @@ class CsvApi:
         return JSONResponse({"dry_run": dry_run, "rows": result.rows, "applied": result.change is not None,
                              "errors": []})
 
-    def routes(self) -> list[Route]:
+    def routes(self) -> list[ApiRoute]:
         routes = []
         for name in TABLES:
             spec = csvio.SPECS[name]
             routes += [
-                Route(f"/api/v1/tenants/{{tenant}}/{name}.csv", self._endpoint(False, spec, self.download),
-                      methods=["GET"]),
-                Route(f"/api/v1/tenants/{{tenant}}/{name}/import", self._endpoint(True, spec, self.upload),
-                      methods=["POST"]),
+                ApiRoute(f"/api/v1/tenants/{{tenant}}/{name}.csv", self._endpoint(False, spec, self.download), "GET",
+                         Operation(f"Download the {name} as CSV ({', '.join(spec.columns)}); UTF-8 with BOM or "
+                                   "?encoding=shift_jis", media="text/csv", query=CsvQuery, tags=["csv"],
+                                   errors={**READ, 422: "unencodable: a character has no Shift_JIS code"})),
+                ApiRoute(f"/api/v1/tenants/{{tenant}}/{name}/import", self._endpoint(True, spec, self.upload), "POST",
+                         Operation(f"Import {name} from CSV (UTF-8 or Shift_JIS): every row or none; required "
+                                   f"columns: {', '.join(spec.required)}", response=ImportResult, upload="text/csv",
+                                   query=ImportQuery, tags=["csv"], errors={
+                                       **READ, 400: "invalid-dry_run, invalid-encoding, invalid-header or invalid-csv",
+                                       409: STATUS[409], 413: "larger than 5 MB",
+                                       415: "a form instead of the file itself",
+                                       422: "invalid-rows: details.errors lists {line, field, error_id, message}"})),
             ]
         return routes
 
@@ -98,36 +106,6 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def csv_routes(repository: ConfigRepository, notifier: ConfigNotifier) -> list[Route]:
+def csv_routes(repository: ConfigRepository, notifier: ConfigNotifier) -> list[ApiRoute]:
     """The CSV routes for ``app.py``."""
     return CsvApi(repository, notifier).routes()
-
-
-def csv_paths() -> dict[str, Any]:
-    """OpenAPI path items of the CSV routes, for ``openapi.document()`` to merge."""
-    tenant = {"name": "tenant", "in": "path", "required": True, "schema": {"type": "string"}}
-    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    paths: dict[str, Any] = {}
-    for name in TABLES:
-        spec = csvio.SPECS[name]
-        paths[f"/api/v1/tenants/{{tenant}}/{name}.csv"] = {"parameters": [tenant], "get": {
-            "summary": f"Download the {name} as CSV ({', '.join(spec.columns)}); UTF-8 with BOM or ?encoding=shift_jis",
-            "security": [{"bearer": []}],
-            "parameters": [{"name": "encoding", "in": "query", "schema": {"type": "string", "enum": ["utf-8", "shift_jis"]}}],
-            "responses": {"200": {"description": "the file", "content": {"text/csv": {"schema": {"type": "string"}}}},
-                          "403": {"description": "role or tenant not allowed", **error}}}}
-        paths[f"/api/v1/tenants/{{tenant}}/{name}/import"] = {"parameters": [tenant], "post": {
-            "summary": f"Import {name} from CSV (UTF-8 or Shift_JIS): every row or none; required columns: "
-                       f"{', '.join(spec.required)}",
-            "security": [{"bearer": []}],
-            "parameters": [{"name": "dry_run", "in": "query", "schema": {"type": "boolean", "default": False}}],
-            "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}}},
-            "responses": {"200": {"description": "checked (dry run) or applied", "content": {"application/json": {
-                "schema": {"type": "object", "properties": {"dry_run": {"type": "boolean"}, "rows": {"type": "integer"},
-                                                            "applied": {"type": "boolean"}, "errors": {"type": "array"}}}}}},
-                          "400": {"description": "invalid-encoding, invalid-header or invalid-csv", **error},
-                          "403": {"description": "role or tenant not allowed", **error},
-                          "413": {"description": "larger than 5 MB", **error},
-                          "422": {"description": "invalid-rows: details.errors lists {line, field, error_id, message}",
-                                  **error}}}}
-    return paths

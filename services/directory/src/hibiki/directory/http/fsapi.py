@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from hibiki.common.logging import get_logger
+from hibiki.common.openapi import ApiRoute, Operation
 from hibiki.common.net import AllowList
 from hibiki.directory import dialplan, documents
 from hibiki.directory.config import DirectoryConfig
@@ -143,3 +144,13 @@ class FsapiEndpoint:
         _count(fs_request.section, result.outcome)
         LATENCY.observe(time.perf_counter() - started)
         return Response(result.document, media_type=XML)
+
+
+def fsapi_route(endpoint: FsapiEndpoint) -> ApiRoute:
+    """``POST /fsapi`` described: a form in, FreeSWITCH XML out (the not-found document for anything
+    it cannot serve); no token, the allow-list and basic auth instead."""
+    return ApiRoute("/fsapi", endpoint.handle, "POST", Operation(
+        "mod_xml_curl: FreeSWITCH asks for a directory, dialplan or configuration section", media=XML,
+        body=dict[str, str], body_media="application/x-www-form-urlencoded", open=True, tags=["freeswitch"],
+        errors={401: "basic auth configured and missing or wrong", 403: "the client address is not in the allow-list"},
+        error_bodies={401: "text/plain", 403: "text/plain"}))

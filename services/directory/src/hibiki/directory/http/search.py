@@ -10,15 +10,16 @@ from typing import Any
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
+from hibiki.common.openapi import ApiRoute, Operation
 from hibiki.directory.errors import ConfigStoreError
-from hibiki.directory.http.admin import AdminApi
+from hibiki.directory.http.admin import READ, AdminApi
+from hibiki.directory.http.models import SearchQuery, SearchResult
 from hibiki.directory.phonebook import search
 from hibiki.directory.storage.tables import contacts, users
 
 
-def search_route(admin: AdminApi) -> Route:
+def search_route(admin: AdminApi) -> ApiRoute:
     def load(tenant: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         admin.repo.get_tenant(tenant)  # 404 for an unknown tenant
         with admin.repo.engine.connect() as conn:
@@ -35,4 +36,6 @@ def search_route(admin: AdminApi) -> Route:
         hits = search(query, people, book, limit=int(limit))
         return JSONResponse({"query": query, "items": [dataclasses.asdict(h) for h in hits]})
 
-    return Route("/api/v1/tenants/{tenant}/phonebook/search", admin.endpoint(False, handler), methods=["GET"])
+    return ApiRoute("/api/v1/tenants/{tenant}/phonebook/search", admin.endpoint(False, handler), "GET", Operation(
+        "Search the organisation's users and the shared phonebook in one list", response=SearchResult,
+        query=SearchQuery, errors=READ, tags=["phonebook"]))
