@@ -218,14 +218,17 @@ def probe_routes(healthz: Endpoint, readyz: Endpoint, metrics: Endpoint) -> list
 
 
 def document_route(title: str, routes: Sequence[BaseRoute]) -> ApiRoute:
-    """``GET /api/v1/openapi.json``: the document of ``routes`` and of itself, built once (a route
-    without an operation stops the service at start, not a reader later)."""
-    holder: list[bytes] = []
+    """``GET /api/v1/openapi.json``: the document of the router that serves it (``request.app``),
+    built on the first request and kept. ``routes`` (the table the app is built from) is checked
+    at once, so a route without an operation stops the service at start, not a reader later."""
+    cache: dict[str, bytes] = {}
 
-    async def serve(_: Request) -> Response:
-        return Response(holder[0], media_type="application/json")
+    async def serve(request: Request) -> Response:
+        if "doc" not in cache:
+            cache["doc"] = json.dumps(document(title, request.app.routes), ensure_ascii=False).encode()
+        return Response(cache["doc"], media_type="application/json")
 
     route = ApiRoute(PATH, serve, "GET", Operation("This document (OpenAPI 3.1)", response=dict[str, Any],
                                                    tags=["meta"]))
-    holder.append(json.dumps(document(title, [*routes, route]), ensure_ascii=False).encode())
+    document(title, [*routes, route])
     return route

@@ -32,7 +32,7 @@ from hibiki.directory.nats.notifier import ConfigNotifier
 from hibiki.directory.schedules import Schedule
 from hibiki.directory.storage.repository import Change, ConfigRepository
 from hibiki.directory.storage.tables import (contacts, devices, dids, gateways, ivrs, ring_groups, schedules,
-                                             service_classes, users)
+                                             service_classes, tenants, users)
 
 Handler = Callable[[Request], Awaitable[Response]]
 READ = errors(400, 403, 404, 503)
@@ -95,18 +95,26 @@ def authorize(claims: Claims, tenant: str | None, write: bool) -> None:
         raise Forbidden(refusal)
 
 
-async def _body(request: Request, model: type[BaseModel], partial: bool = False) -> dict[str, Any]:
+async def _body(request: Request, model: type[BaseModel], partial: bool = False,
+                table: Table | None = None) -> dict[str, Any]:
+    """The body checked by ``model``; with ``partial`` only the fields sent, and none set to null
+    that ``table`` cannot hold as null (a PATCH leaves out what it keeps)."""
     try:
         raw = await request.json()
     except ValueError:
         raise ConfigStoreError("invalid-json", "the body is not JSON") from None
     try:
-        return model.model_validate(raw).model_dump(exclude_unset=partial)
+        data = model.model_validate(raw).model_dump(exclude_unset=partial)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or None
         raise _Invalid(f"invalid-{field or 'body'}", f"{field or 'body'}: {first['msg']}", field,
                        [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]) from None
+    for name, value in data.items():
+        if value is None and table is not None and name in table.c and not table.c[name].nullable:
+            message = f"{name}: may not be null (leave it out to keep it)"
+            raise _Invalid(f"invalid-{name}", message, name, [{"field": name, "message": message}])
+    return data
 
 
 class _Invalid(ConfigStoreError):
@@ -171,7 +179,7 @@ class AdminApi:
 
     async def patch_tenant(self, request: Request) -> Response:
         row, change = await self._run(self.repo.patch_tenant, request.path_params["tenant"],
-                                      await _body(request, schemas.TenantPatch, partial=True))
+                                      await _body(request, schemas.TenantPatch, partial=True, table=tenants))
         await self._announce(change)
         return JSONResponse(_out(schemas.TenantOut, row))
 
@@ -209,7 +217,7 @@ class AdminApi:
 
         async def patch_item(request: Request) -> Response:
             p = request.path_params
-            row, change = await self._run(self.repo.patch, table, p["tenant"], p["id"], await _body(request, patch_model, partial=True))
+            row, change = await self._run(self.repo.patch, table, p["tenant"], p["id"], await _body(request, patch_model, True, table))
             await self._announce(change)
             return JSONResponse(_out(out, row))
 
@@ -242,18 +250,18 @@ class AdminApi:
 
     def routes(self) -> list[ApiRoute]:
         e = self.endpoint
-        tenants = "/api/v1/tenants"
+        root = "/api/v1/tenants"
         routes = [
-            ApiRoute(tenants, e(False, self.list_tenants), "GET", Operation(
+            ApiRoute(root, e(False, self.list_tenants), "GET", Operation(
                 "List tenants (platform-admin)", response=models.Tenants, errors=READ, tags=["tenants"])),
-            ApiRoute(tenants, e(True, self.create_tenant), "POST", Operation(
+            ApiRoute(root, e(True, self.create_tenant), "POST", Operation(
                 "Create a tenant (platform-admin)", 201, schemas.TenantOut, body=schemas.TenantIn, errors=WRITE,
                 tags=["tenants"])),
-            ApiRoute(tenants + "/{tenant}", e(False, self.get_tenant), "GET", Operation(
+            ApiRoute(root + "/{tenant}", e(False, self.get_tenant), "GET", Operation(
                 "Read a tenant", response=schemas.TenantOut, errors=READ, tags=["tenants"])),
-            ApiRoute(tenants + "/{tenant}", e(True, self.patch_tenant), "PATCH", Operation(
+            ApiRoute(root + "/{tenant}", e(True, self.patch_tenant), "PATCH", Operation(
                 "Change a tenant", response=schemas.TenantOut, body=schemas.TenantPatch, errors=WRITE, tags=["tenants"])),
-            ApiRoute(tenants + "/{tenant}", e(True, self.delete_tenant, platform=True), "DELETE", Operation(
+            ApiRoute(root + "/{tenant}", e(True, self.delete_tenant, platform=True), "DELETE", Operation(
                 "Delete a tenant and everything in it (platform-admin)", 204, errors=READ, tags=["tenants"])),
         ]
         for name, (_, create, patch, out) in RESOURCES.items():
