@@ -1,0 +1,68 @@
+"""The directory's OpenAPI document, read from the running service: every route its router serves
+(walked from the starlette app it really built) is in it, every ``$ref`` resolves, and the
+statuses the admin API answers are documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nats.aio.client import Client
+
+import hibiki.directory.app as directory_app
+from hibiki.common import openapi
+from hibiki.common.auth import TokenAuthority
+from support.directory import directory_config, running_directory
+from support.servers import NatsServer
+
+NAMED = {("/api/v1/tenants/{tenant}/ivrs/{id}", "PUT"), ("/api/v1/tenants/{tenant}/ivrs/{id}/paths", "GET"),
+         ("/api/v1/tenants/{tenant}/phonebook/search", "GET"), ("/api/v1/tenants/{tenant}/users.csv", "GET"),
+         ("/api/v1/tenants/{tenant}/users/import", "POST"), ("/fsapi", "POST"), ("/api/v1/openapi.json", "GET")}
+
+
+async def test_the_document_has_every_route_of_the_running_directory(
+        tmp_path: Path, nats_server: NatsServer, nats_client: Client, authority: TokenAuthority,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[Any] = []
+    real = directory_app.build_app
+
+    def keep(*args: Any, **kwargs: Any) -> Any:   # the real build_app; we only keep what it built
+        built.append(real(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(directory_app, "build_app", keep)
+    async with running_directory(directory_config(tmp_path, nats_server), nats_client, authority) as directory:
+        reply = await directory.api.get(openapi.PATH)
+        assert reply.status_code == 200
+        assert (await directory.api.get(openapi.PATH, headers={"Authorization": "Bearer nope"})).status_code == 401
+    doc = reply.json()
+    routes = {(path, method) for path, method, _ in openapi.walk(built[0].app.routes)}
+    served = {(path, method.upper()) for path, item in doc["paths"].items() for method in item}
+    print(f"directory: {len(routes)} routes, {len(served)} operations documented")
+    assert routes == served
+    assert NAMED <= served
+    assert openapi.dangling_refs(doc) == []
+    assert "Target" in doc["components"]["schemas"]
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            statuses = set(op["responses"])
+            if path.startswith("/api/v1/tenants"):
+                assert {"401", "403", "404"} <= statuses, (method, path)
+                if method in ("post", "put", "patch"):
+                    assert {"400", "413", "422"} <= statuses, (method, path)
+            if path.endswith(".csv") or path.endswith("/import"):
+                assert "401" in statuses    # the token check answers before the CSV code does
+
+
+async def test_a_patch_may_not_null_a_field_the_store_keeps_not_null(
+        tmp_path: Path, nats_server: NatsServer, nats_client: Client, authority: TokenAuthority) -> None:
+    async with running_directory(directory_config(tmp_path, nats_server), nats_client, authority) as directory:
+        await directory.post("/api/v1/tenants", {"id": "nl", "domain": "nl.example.jp", "name": "Nl"})
+        reply = await directory.call("PATCH", "/api/v1/tenants/nl", {"name": None})
+        assert reply.status_code == 422, reply.text
+        assert reply.json()["error_id"] == "invalid-name" and reply.json()["details"]["field"] == "name"
+        user = await directory.post("/api/v1/tenants/nl/users", {"username": "sato", "extension": "2001"})
+        reply = await directory.call("PATCH", f"/api/v1/tenants/nl/users/{user['id']}", {"display_name": None})
+        assert reply.status_code == 422 and reply.json()["details"]["field"] == "display_name", reply.text
+        assert (await directory.api.get("/api/v1/tenants/nl")).json()["name"] == "Nl"
