@@ -83,3 +83,19 @@ def test_the_directory_answers_as_its_document_says(directory_schema: schemathes
                                                     directory: Served) -> None:
     failures = exercise(directory_schema, directory)
     assert not failures, "\n\n".join(failures)
+
+
+@pytest.fixture(scope="module")
+def callcontrol(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    nowhere = f"{HOST}:{free_port()}"   # the directory and the ACD are not needed by the prompts API
+    with serve("callcontrol", HOST, tmp_path_factory.mktemp("callcontrol"),
+               {"HIBIKI_NATS_URL": nats_server.url, "HIBIKI_CALLCONTROL_ESL_PORT": str(free_port()),
+                "HIBIKI_CALLCONTROL_DIRECTORY_GRPC": nowhere, "HIBIKI_CALLCONTROL_ACD_GRPC": nowhere}) as served:
+        yield served
+
+
+def test_callcontrol_answers_as_its_document_says(callcontrol: Served) -> None:
+    schema = schemathesis.openapi.from_url(callcontrol.url + "/api/v1/openapi.json", headers=callcontrol.headers,
+                                           config=config(TENANT))
+    failures = exercise(schema, callcontrol)
+    assert not failures, "\n\n".join(failures)

@@ -4,6 +4,7 @@
     POST   /api/v1/tenants/{tenant}/prompts              upload: the WAV or MP3 file as the body
                                                          (``?filename=`` for messages), 201
     POST   /api/v1/tenants/{tenant}/prompts/speak        {"text", "voice"?, "speed"?}: Japanese TTS, 201
+    GET    /api/v1/openapi.json                          this API described (OpenAPI 3.1)
     GET    /api/v1/tenants/{tenant}/prompts/{id}         metadata
     GET    /api/v1/tenants/{tenant}/prompts/{id}/audio   the stored 8 kHz WAV (to listen in the console)
     DELETE /api/v1/tenants/{tenant}/prompts/{id}         204
@@ -17,15 +18,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
 
+from hibiki.callcontrol.http.models import PromptOut, Prompts, SpeakIn, UploadQuery
 from hibiki.callcontrol.prompts.errors import AudioTooLarge, PromptError
 from hibiki.callcontrol.prompts.model import Prompt
 from hibiki.callcontrol.prompts.store import AsyncPromptStore
 from hibiki.common.http import error_response
 from hibiki.common.logging import get_logger
+from hibiki.common.openapi import ApiRoute, Operation, errors
 
 log = get_logger("hibiki.callcontrol.prompts")
 Handler = Callable[[Request], Awaitable[Response]]
@@ -75,12 +78,14 @@ class PromptsApi:
             data = await request.json()
         except ValueError:
             return error_response(400, "invalid-json", "the body is not JSON")
-        if not isinstance(data, dict) or not isinstance(data.get("text"), str):
-            return error_response(422, "invalid-text", "the body needs a text string", field="text")
-        voice, speed = data.get("voice", "default"), data.get("speed", 1.0)
-        if not isinstance(voice, str) or not isinstance(speed, (int, float)) or isinstance(speed, bool):
-            return error_response(422, "invalid-request", "voice is a string and speed a number")
-        prompt = await self._store.speak(tenant, data["text"], voice, float(speed))
+        try:
+            spoken = SpeakIn.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or None
+            error_id = "invalid-text" if field in ("text", None) else "invalid-request"
+            return error_response(422, error_id, f"{field or 'body'}: {first['msg']}", field=field)
+        prompt = await self._store.speak(tenant, spoken.text, spoken.voice, spoken.speed)
         return JSONResponse(_json(prompt), status_code=201)
 
     async def get(self, request: Request) -> Response:
@@ -98,13 +103,23 @@ class PromptsApi:
         log.info("prompt_deleted", tenant=p["tenant"], prompt=p["id"])
         return Response(status_code=204)
 
-    def routes(self) -> list[Route]:
+    def routes(self) -> list[ApiRoute]:
         base, g = "/api/v1/tenants/{tenant}/prompts", self._guard
+        read, tags = errors(403, 422), ["prompts"]
         return [
-            Route(base, g(False, self.list_prompts), methods=["GET"]),
-            Route(base, g(True, self.upload), methods=["POST"]),
-            Route(base + "/speak", g(True, self.speak), methods=["POST"]),
-            Route(base + "/{id}", g(False, self.get), methods=["GET"]),
-            Route(base + "/{id}/audio", g(False, self.audio), methods=["GET"]),
-            Route(base + "/{id}", g(True, self.delete), methods=["DELETE"]),
+            ApiRoute(base, g(False, self.list_prompts), "GET", Operation(
+                "List the tenant's prompts", response=Prompts, errors=read, tags=tags)),
+            ApiRoute(base, g(True, self.upload), "POST", Operation(
+                "Upload a recording (the WAV or MP3 file itself as the body); stored as 8 kHz WAV", 201, PromptOut,
+                upload="application/octet-stream", query=UploadQuery, tags=tags,
+                errors=errors(403, 413, s422="not WAV or MP3, empty, undecodable, silent or too long"))),
+            ApiRoute(base + "/speak", g(True, self.speak), "POST", Operation(
+                "Have Japanese text spoken (TTS); the same text, voice and speed give the same prompt", 201, PromptOut,
+                body=SpeakIn, errors=errors(400, 403, 413, 422), tags=tags)),
+            ApiRoute(base + "/{id}", g(False, self.get), "GET", Operation(
+                "A prompt's metadata", response=PromptOut, errors=errors(403, 404, 422), tags=tags)),
+            ApiRoute(base + "/{id}/audio", g(False, self.audio), "GET", Operation(
+                "The stored 8 kHz WAV", media="audio/wav", errors=errors(403, 404, 422), tags=tags)),
+            ApiRoute(base + "/{id}", g(True, self.delete), "DELETE", Operation(
+                "Delete a prompt", 204, errors=errors(403, 404, 422), tags=tags)),
         ]
