@@ -1,6 +1,8 @@
-"""schemathesis against each running service with an API: requests generated from the service's
-own ``/api/v1/openapi.json`` (with a valid service token), every answer checked against it (no
-5xx, every status documented, every body matching its schema, the token check not skipped).
+"""schemathesis against each running service with an API (``hibiki serve <service>``, a process of
+its own): requests generated from the service's own ``/api/v1/openapi.json``, valid and invalid
+ones, sent with a valid service token; every answer is checked against the document (no 5xx,
+every status documented, every body matching its schema and media type, invalid data refused,
+the token check not skipped).
 
 Bounded: a few examples per operation, so the whole module stays well under two minutes on two
 cores. The tenant in paths is one that exists, so requests get past "no such tenant"."""
@@ -8,7 +10,7 @@ cores. The tenant in paths is one that exists, so requests get past "no such ten
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -18,43 +20,26 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
 
+from hibiki.common import openapi
 from support.served import Served, serve
 from support.servers import NatsServer, free_port
 
 HOST = "127.5.0.1"
 TENANT = "st"
 EXAMPLES = 6
+CONFIG = SchemathesisConfig.from_dict({
+    "generation": {"max-examples": EXAMPLES, "database": "none", "mode": "all", "allow-extra-parameters": False},
+    "phases": {"stateful": {"enabled": False}, "coverage": {"enabled": False}},
+    # business rules beyond a JSON schema (a DID's target exists, phone and line_key go together, an
+    # IVR's menus hold together, a voice exists) rightly refuse some schema-valid requests
+    "checks": {"positive_data_acceptance": {"enabled": False}},
+})
 
 
-def config(tenant: str) -> SchemathesisConfig:
-    return SchemathesisConfig.from_dict({
-        "parameters": {"path.tenant": tenant},
-        "generation": {"max-examples": EXAMPLES, "database": "none", "mode": "all", "allow-extra-parameters": False},
-        "phases": {"stateful": {"enabled": False}, "coverage": {"enabled": False}},
-        # business rules beyond a JSON schema (a DID's target exists, phone and line_key go together,
-        # an IVR's menus hold together) rightly refuse some schema-valid requests
-        "checks": {"positive_data_acceptance": {"enabled": False}},
-    })
-
-
-@pytest.fixture(scope="module")
-def directory(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with serve("directory", HOST, tmp_path_factory.mktemp("directory"),
-               {"HIBIKI_NATS_URL": nats_server.url, "HIBIKI_DIRECTORY_GRPC_PORT": str(free_port())}) as served:
-        reply = httpx.post(served.url + "/api/v1/tenants", headers=served.headers,
-                           json={"id": TENANT, "domain": f"{TENANT}.example.jp"})
-        assert reply.status_code == 201, reply.text
-        yield served
-
-
-@pytest.fixture(scope="module")
-def directory_schema(directory: Served) -> schemathesis.schemas.BaseSchema:
-    return schemathesis.openapi.from_url(directory.url + "/api/v1/openapi.json", headers=directory.headers,
-                                         config=config(TENANT))
-
-
-def exercise(schema: schemathesis.schemas.BaseSchema, served: Served) -> list[str]:
-    """Every operation of ``schema`` with a few generated requests; the failures found, one line each."""
+def exercise(served: Served) -> list[str]:
+    """Every operation of the service's document with a few generated requests, valid and invalid;
+    the failures found, one entry each, and the figures printed."""
+    schema = schemathesis.openapi.from_url(served.url + openapi.PATH, headers=served.headers, config=CONFIG)
     failures: list[str] = []
     operations, statuses = 0, Counter[int]()
     for result in schema.get_all_operations():
@@ -76,26 +61,48 @@ def exercise(schema: schemathesis.schemas.BaseSchema, served: Served) -> list[st
             failures.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:1500]}")
     print(f"schemathesis {served.url}: {operations} operations, {statuses.total()} requests, {len(failures)} failing; "
           f"statuses {dict(sorted(statuses.items()))}")
+    assert operations and statuses.total() >= operations
     return failures
 
 
-def test_the_directory_answers_as_its_document_says(directory_schema: schemathesis.schemas.BaseSchema,
-                                                    directory: Served) -> None:
-    failures = exercise(directory_schema, directory)
-    assert not failures, "\n\n".join(failures)
+def _directory(nats: NatsServer) -> dict[str, str]:
+    return {"HIBIKI_NATS_URL": nats.url, "HIBIKI_DIRECTORY_GRPC_PORT": str(free_port())}
 
 
-@pytest.fixture(scope="module")
-def callcontrol(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    nowhere = f"{HOST}:{free_port()}"   # the directory and the ACD are not needed by the prompts API
-    with serve("callcontrol", HOST, tmp_path_factory.mktemp("callcontrol"),
-               {"HIBIKI_NATS_URL": nats_server.url, "HIBIKI_CALLCONTROL_ESL_PORT": str(free_port()),
-                "HIBIKI_CALLCONTROL_DIRECTORY_GRPC": nowhere, "HIBIKI_CALLCONTROL_ACD_GRPC": nowhere}) as served:
+def _callcontrol(nats: NatsServer) -> dict[str, str]:
+    nowhere = f"{HOST}:{free_port()}"   # the prompts API needs neither the directory nor the ACD
+    return {"HIBIKI_NATS_URL": nats.url, "HIBIKI_CALLCONTROL_ESL_PORT": str(free_port()),
+            "HIBIKI_CALLCONTROL_DIRECTORY_GRPC": nowhere, "HIBIKI_CALLCONTROL_ACD_GRPC": nowhere}
+
+
+def _plain(nats: NatsServer) -> dict[str, str]:
+    return {"HIBIKI_NATS_URL": nats.url}
+
+
+def _create_tenant(served: Served) -> None:
+    reply = httpx.post(served.url + "/api/v1/tenants", headers=served.headers,
+                       json={"id": TENANT, "domain": f"{TENANT}.example.jp"})
+    assert reply.status_code == 201, reply.text
+
+
+SERVICES: Mapping[str, tuple[Callable[[NatsServer], dict[str, str]], Callable[[Served], None] | None]] = {
+    "directory": (_directory, _create_tenant),
+    "callcontrol": (_callcontrol, None),
+    "recording": (_plain, None),
+    "analytics": (_plain, None),
+}
+
+
+@pytest.fixture
+def running_service(request: pytest.FixtureRequest, nats_server: NatsServer, tmp_path: Path) -> Iterator[Served]:
+    env, setup = SERVICES[request.param]
+    with serve(request.param, HOST, tmp_path / request.param, env(nats_server)) as served:
+        if setup is not None:
+            setup(served)
         yield served
 
 
-def test_callcontrol_answers_as_its_document_says(callcontrol: Served) -> None:
-    schema = schemathesis.openapi.from_url(callcontrol.url + "/api/v1/openapi.json", headers=callcontrol.headers,
-                                           config=config(TENANT))
-    failures = exercise(schema, callcontrol)
+@pytest.mark.parametrize("running_service", list(SERVICES), indirect=True)
+def test_each_service_answers_as_its_openapi_document_says(running_service: Served) -> None:
+    failures = exercise(running_service)
     assert not failures, "\n\n".join(failures)

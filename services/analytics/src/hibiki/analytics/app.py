@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-
 from hibiki.analytics.config import AnalyticsConfig
+from hibiki.analytics.http import routes as http_routes
 from hibiki.analytics.nats.cdr_consumer import CdrConsumer
 from hibiki.analytics.storage import open_store
 from hibiki.common import bus
 from hibiki.common.auth import load_authority
 from hibiki.common.config import Env
-from hibiki.common.http import HttpServer, build_app, error_response
+from hibiki.common.http import HttpServer, build_app
 from hibiki.common.lifecycle import NatsComponent, run_until_stopped
 from hibiki.common.net import bind_tcp
 
@@ -29,17 +26,10 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready
     js = nc.jetstream()
     await bus.ensure_events_stream(js)
 
-    async def cdr_count(request: Request) -> Response:
-        claims = request.scope["hibiki.claims"]
-        tenant = request.path_params["tenant"]
-        if not claims.may_act_for(tenant):
-            return error_response(403, "forbidden-tenant", f"this token may not read tenant {tenant!r}")
-        return JSONResponse({"tenant": tenant, "cdr_count": await asyncio.to_thread(store.count, tenant)})
-
     async def readiness() -> dict[str, bool]:
         return {"nats": nc.is_connected}
 
-    app = build_app("analytics", authority, [Route("/api/v1/tenants/{tenant}/cdr/count", cdr_count)], readiness=readiness)
+    app = build_app("analytics", authority, http_routes(store), readiness=readiness)
     http = HttpServer(app, sock)
     try:
         await run_until_stopped(stop, [NatsComponent(nc), CdrConsumer(js, store), http], ready,

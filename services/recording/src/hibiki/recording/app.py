@@ -9,10 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-
 from hibiki.common import bus
 from hibiki.common.auth import load_authority
 from hibiki.common.config import Env
@@ -21,6 +17,7 @@ from hibiki.common.http import HttpServer, build_app
 from hibiki.common.lifecycle import NatsComponent, run_until_stopped
 from hibiki.common.net import bind_tcp
 from hibiki.recording.config import RecordingConfig
+from hibiki.recording.http import routes as http_routes
 
 
 async def main(stop: asyncio.Event, config: RecordingConfig | None = None, ready: asyncio.Event | None = None) -> None:
@@ -35,12 +32,9 @@ async def main(stop: asyncio.Event, config: RecordingConfig | None = None, ready
         raise StartupError(f"recording storage {config.storage_dir} is not writable")
     nc = await bus.connect(config.nats_url, "hibiki-recording")
 
-    async def info(request: Request) -> Response:
-        return JSONResponse({"service": "recording", "caller": request.scope["hibiki.claims"].subject})
-
     async def readiness() -> dict[str, bool]:
         return {"nats": nc.is_connected, "storage": os.access(config.storage_dir, os.W_OK)}
 
-    http = HttpServer(build_app("recording", authority, [Route("/api/v1/info", info)], readiness=readiness), sock)
+    http = HttpServer(build_app("recording", authority, http_routes(), readiness=readiness), sock)
     await run_until_stopped(stop, [NatsComponent(nc), http], ready,
                             url=f"http://{config.host}:{http.port}", storage=str(config.storage_dir))

@@ -1,0 +1,23 @@
+"""The recording service's HTTP API (so far ``GET /api/v1/info``), described for its OpenAPI document."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from hibiki.common.openapi import ApiRoute, Operation
+
+
+class Info(BaseModel):
+    service: str
+    caller: str
+
+
+async def info(request: Request) -> Response:
+    return JSONResponse({"service": "recording", "caller": request.scope["hibiki.claims"].subject})
+
+
+def routes() -> list[ApiRoute]:
+    return [ApiRoute("/api/v1/info", info, "GET", Operation("What this service is, and who is asking",
+                                                            response=Info, tags=["meta"]))]
