@@ -49,6 +49,7 @@ STATUS = {400: "malformed request (error_id and details.field name it)", 401: "n
 class Operation:
     """What one method of one path takes and answers.
 
+    ``ok``: the success status (or statuses, e.g. ``(200, 201)`` for a PUT that may create);
     ``response``: the JSON model of the success answer (``None``: no body, or ``media``);
     ``media``: a non-JSON success body (``text/csv``, ``audio/wav``, ...); ``body``: the request
     model (sent as ``body_media``, JSON unless told); ``upload``: a raw request body's media type instead; ``query``: a model whose
@@ -57,7 +58,7 @@ class Operation:
     ``error_bodies`` names another model (or a media type, for a plain body) for it; ``open``: no token needed."""
 
     summary: str
-    ok: int = 200
+    ok: int | tuple[int, ...] = 200
     response: Any = None
     media: str | None = None
     body: Any = None
@@ -138,7 +139,7 @@ def _operation(path: str, op: Operation, schema: Mapping[str, Any]) -> dict[str,
         ok["content"] = {"application/json": {"schema": schema["response"]}}
     elif op.media:
         ok["content"] = {op.media: {"schema": {"type": "string", "format": "binary"}}}
-    responses: dict[str, Any] = {str(op.ok): ok}
+    responses: dict[str, Any] = {str(status): ok for status in (op.ok if isinstance(op.ok, tuple) else (op.ok,))}
     statuses = dict(op.errors) if op.open else {401: STATUS[401], **op.errors}
     for status, when in sorted(statuses.items()):
         content = {"application/json": {"schema": schema[str(status)]}} if str(status) in schema else error
