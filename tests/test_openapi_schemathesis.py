@@ -39,6 +39,8 @@ CONFIG = SchemathesisConfig.from_dict({
 def exercise(served: Served) -> list[str]:
     """Every operation of the service's document with a few generated requests, valid and invalid;
     the failures found, one entry each, and the figures printed."""
+    document = httpx.get(served.url + openapi.PATH, headers=served.headers).json()
+    assert openapi.dangling_refs(document) == []
     schema = schemathesis.openapi.from_url(served.url + openapi.PATH, headers=served.headers, config=CONFIG)
     failures: list[str] = []
     operations, statuses = 0, Counter[int]()
