@@ -4,11 +4,12 @@ ones, sent with a valid service token; every answer is checked against the docum
 every status documented, every body matching its schema and media type, invalid data refused,
 the token check not skipped).
 
-Bounded: a few examples per operation, so the whole module stays well under two minutes on two
-cores. The tenant in paths is one that exists, so requests get past "no such tenant"."""
+Bounded: a few examples per operation (``HIBIKI_SCHEMATHESIS_EXAMPLES``, default 6), so the whole
+module stays well under two minutes on two cores. The tenant in paths is one that exists, so requests get past "no such tenant"."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -26,7 +27,7 @@ from support.servers import NatsServer, free_port
 
 HOST = "127.5.0.1"
 TENANT = "st"
-EXAMPLES = 6
+EXAMPLES = int(os.environ.get("HIBIKI_SCHEMATHESIS_EXAMPLES", "6"))   # per operation; more for a deeper local run
 CONFIG = SchemathesisConfig.from_dict({
     "generation": {"max-examples": EXAMPLES, "database": "none", "mode": "all", "allow-extra-parameters": False},
     "phases": {"stateful": {"enabled": False}, "coverage": {"enabled": False}},
