@@ -4,7 +4,8 @@ Every route of an API is an :class:`ApiRoute`: the route and its :class:`Operati
 response models, query parameters, every status it answers) are one object, so the document
 cannot drift from what is served. :func:`document` walks the live route table and refuses a
 route that is not described (:class:`Undocumented`); :func:`dangling_refs` lists every ``$ref``
-that does not resolve. ``build_app`` serves the result at ``GET /api/v1/openapi.json``.
+that does not resolve. ``build_app`` (``hibiki.common.http``) serves the document at
+``GET /api/v1/openapi.json`` for every service that has an API route.
 
 A model is any type pydantic can describe (a ``BaseModel``, ``list[Model]``, ...): request
 bodies are described as pydantic validates them, responses as it serialises them.
@@ -12,6 +13,7 @@ bodies are described as pydantic validates them, responses as it serialises them
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
@@ -51,11 +53,14 @@ class Operation:
 
     ``ok``: the success status (or statuses, e.g. ``(200, 201)`` for a PUT that may create);
     ``response``: the JSON model of the success answer (``None``: no body, or ``media``);
-    ``media``: a non-JSON success body (``text/csv``, ``audio/wav``, ...); ``body``: the request
-    model (sent as ``body_media``, JSON unless told); ``upload``: a raw request body's media type instead; ``query``: a model whose
-    fields are the query parameters; ``errors``: every other status it answers, with when
-    (401 is added for routes behind the token check), each with the :class:`Error` body unless
-    ``error_bodies`` names another model (or a media type, for a plain body) for it; ``open``: no token needed."""
+    ``media``: a non-JSON success body (``text/csv``, ``audio/wav``, ...);
+    ``body``: the request model (sent as ``body_media``, JSON unless told);
+    ``upload``: instead, a raw request body's media type;
+    ``query``: a model whose fields are the query parameters;
+    ``errors``: every other status it answers, with when (401 is added for routes behind the token
+    check), each with the :class:`Error` body unless ``error_bodies`` names another model (or a
+    media type, for a plain body) for it;
+    ``open``: no token needed (probes, FreeSWITCH's ``/fsapi``)."""
 
     summary: str
     ok: int | tuple[int, ...] = 200
@@ -130,9 +135,8 @@ def document(title: str, routes: Iterable[BaseRoute], version: str = "1") -> dic
     components["Error"] = schemas[((-1, "Error"), "serialization")]
     paths: dict[str, dict[str, Any]] = {}
     for n, (path, route) in enumerate(described):
-        paths.setdefault(path, {})[route.method.lower()] = _operation(path, route.operation, {
-            part: schema for (key, part), mode in schemas if key == n
-            for schema in (schemas[((key, part), mode)],)})
+        mine = {part: value for ((key, part), _), value in schemas.items() if key == n}
+        paths.setdefault(path, {})[route.method.lower()] = _operation(path, route.operation, mine)
     return {"openapi": "3.1.0", "info": {"title": title, "version": version}, "paths": paths,
             "components": {"schemas": components,
                            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}}
@@ -231,9 +235,12 @@ def document_route(title: str, routes: Sequence[BaseRoute]) -> ApiRoute:
     the service at start, not a reader later."""
     cache: dict[str, bytes] = {}
 
+    def build(routes: Sequence[BaseRoute]) -> bytes:
+        return json.dumps(document(title, routes), ensure_ascii=False).encode()
+
     async def serve(request: Request) -> Response:
-        if "doc" not in cache:
-            cache["doc"] = json.dumps(document(title, request.app.routes), ensure_ascii=False).encode()
+        if "doc" not in cache:   # off the event loop: calls are not held up while it is built
+            cache["doc"] = await asyncio.to_thread(build, list(request.app.routes))
         return Response(cache["doc"], media_type="application/json")
 
     route = ApiRoute(PATH, serve, "GET", Operation("This document (OpenAPI 3.1)", response=dict[str, Any],
