@@ -1,7 +1,8 @@
 """Each service's OpenAPI document against the router it really runs: the service is started as
 its ``main`` does, the starlette app it built is kept (the real ``build_app``, only remembered),
-and every (path, method) that router serves must be in the document it answers, every ``$ref``
-must resolve, and every route behind the token check documents 401."""
+and every (path, method) that router serves must be in the document it answers, described (an
+``ApiRoute`` with its ``Operation``, not marked ``x-hibiki-undocumented``), every ``$ref`` must
+resolve, and every route behind the token check documents 401."""
 
 from __future__ import annotations
 
@@ -53,6 +54,9 @@ async def test_the_document_lists_every_route_the_service_serves(
     documented = {(path, method.upper()) for path, item in doc["paths"].items() for method in item}
     print(f"{service}: {len(routes)} routes served, {len(documented)} documented")
     assert routes == documented
+    assert openapi.undocumented(built[0].app.routes) == []
+    assert not [(method, path) for path, item in doc["paths"].items() for method, op in item.items()
+                if op.get("x-hibiki-undocumented")]
     assert openapi.dangling_refs(doc) == []
     for path, item in doc["paths"].items():
         for method, op in item.items():
