@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from hibiki.common import openapi
+from hibiki.common.openapi import starlette_of
 from hibiki.common.auth import Claims, TokenAuthority
 from support.servers import NatsServer, free_port, running
 
@@ -50,11 +51,11 @@ async def test_the_document_lists_every_route_the_service_serves(
         assert (await api.get(openapi.PATH)).status_code == 401
     assert reply.status_code == 200, reply.text
     doc = reply.json()
-    routes = {(path, method) for path, method, _ in openapi.walk(built[0].app.routes)}
+    routes = {(path, method) for path, method, _ in openapi.walk(starlette_of(built[0]).routes)}
     documented = {(path, method.upper()) for path, item in doc["paths"].items() for method in item}
     print(f"{service}: {len(routes)} routes served, {len(documented)} documented")
     assert routes == documented
-    assert openapi.undocumented(built[0].app.routes) == []
+    assert openapi.undocumented(starlette_of(built[0]).routes) == []
     assert not [(method, path) for path, item in doc["paths"].items() for method, op in item.items()
                 if op.get("x-hibiki-undocumented")]
     assert openapi.dangling_refs(doc) == []

@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from hibiki.common import openapi
 from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.common.http import build_app
-from hibiki.common.openapi import ApiRoute, Operation, Undocumented, dangling_refs, document, errors
+from hibiki.common.openapi import ApiRoute, Operation, Undocumented, dangling_refs, document, errors, starlette_of
 
 AUTHORITY = TokenAuthority(b"k" * 48)
 TOKEN = {"Authorization": "Bearer " + AUTHORITY.issue(Claims("t", "service"))}
@@ -66,7 +66,7 @@ def test_a_route_without_an_operation_is_refused_naming_it() -> None:
 
 async def test_a_running_service_marks_an_undocumented_route_instead_of_failing() -> None:
     app = build_app("t", AUTHORITY, [*described(), Route("/api/v1/later", ok, methods=["POST"])])
-    app.app.add_route("/api/v1/sneaky", ok)   # type: ignore[attr-defined]  # added after the build
+    starlette_of(app).add_route("/api/v1/sneaky", ok)   # added after the build
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         doc = (await client.get(openapi.PATH, headers=TOKEN)).json()
     marked = {(path, method) for path, item in doc["paths"].items() for method, op in item.items()
@@ -80,7 +80,7 @@ async def test_the_served_document_has_every_route_method_and_status() -> None:
         assert (await client.get(openapi.PATH)).status_code == 401
         doc = (await client.get(openapi.PATH, headers=TOKEN)).json()
     served = {(path, method.upper()) for path, item in doc["paths"].items() for method in item}
-    assert served == {(path, method) for path, method, _ in openapi.walk(app.app.routes)}   # type: ignore[attr-defined]
+    assert served == {(path, method) for path, method, _ in openapi.walk(starlette_of(app).routes)}
     assert ("/api/v1/things/{id}", "DELETE") in served     # the convertor is not part of the path
     create = doc["paths"]["/api/v1/things"]["post"]
     assert set(create["responses"]) == {"201", "401", "403", "409", "422"}

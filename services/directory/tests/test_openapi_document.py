@@ -1,16 +1,13 @@
-"""The directory's OpenAPI document, read from the running service: every route its router serves
-(walked from the starlette app it really built) is in it, every ``$ref`` resolves, and the
-statuses the admin API answers are documented."""
+"""The directory's OpenAPI document, read from the running service: the routes the issues named
+are in it, every ``$ref`` resolves (``Target`` included), and the statuses the admin API answers
+are documented (that it lists every route the router serves: ``tests/test_openapi_documents.py``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import pytest
 from nats.aio.client import Client
 
-import hibiki.directory.app as directory_app
 from hibiki.common import openapi
 from hibiki.common.auth import TokenAuthority
 from support.directory import directory_config, running_directory
@@ -21,26 +18,14 @@ NAMED = {("/api/v1/tenants/{tenant}/ivrs/{id}", "PUT"), ("/api/v1/tenants/{tenan
          ("/api/v1/tenants/{tenant}/users/import", "POST"), ("/fsapi", "POST"), ("/api/v1/openapi.json", "GET")}
 
 
-async def test_the_document_has_every_route_of_the_running_directory(
-        tmp_path: Path, nats_server: NatsServer, nats_client: Client, authority: TokenAuthority,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    built: list[Any] = []
-    real = directory_app.build_app
-
-    def keep(*args: Any, **kwargs: Any) -> Any:   # the real build_app; we only keep what it built
-        built.append(real(*args, **kwargs))
-        return built[-1]
-
-    monkeypatch.setattr(directory_app, "build_app", keep)
+async def test_the_directory_documents_its_named_routes_and_the_statuses_it_answers(
+        tmp_path: Path, nats_server: NatsServer, nats_client: Client, authority: TokenAuthority) -> None:
     async with running_directory(directory_config(tmp_path, nats_server), nats_client, authority) as directory:
         reply = await directory.api.get(openapi.PATH)
         assert reply.status_code == 200
         assert (await directory.api.get(openapi.PATH, headers={"Authorization": "Bearer nope"})).status_code == 401
     doc = reply.json()
-    routes = {(path, method) for path, method, _ in openapi.walk(built[0].app.routes)}
     served = {(path, method.upper()) for path, item in doc["paths"].items() for method in item}
-    print(f"directory: {len(routes)} routes, {len(served)} operations documented")
-    assert routes == served
     assert NAMED <= served
     assert openapi.dangling_refs(doc) == []
     assert "Target" in doc["components"]["schemas"]

@@ -110,6 +110,13 @@ def walk(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[str, s
                     yield _CONVERTOR.sub(r"{\1}", prefix + route.path), method, route
 
 
+def starlette_of(app: Any) -> Any:
+    """The starlette application inside ``build_app``'s middleware (whatever wraps it)."""
+    while not hasattr(app, "routes"):
+        app = app.app
+    return app
+
+
 def undocumented(routes: Iterable[BaseRoute]) -> list[str]:
     """``METHOD /path`` of every route without an operation (cheap: no schemas)."""
     return [f"{method} {path}" for path, method, route in walk(routes) if not isinstance(route, ApiRoute)]
