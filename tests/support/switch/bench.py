@@ -16,7 +16,7 @@ from support.switch.baresip import Baresip
 from support.switch.esl import EslEvent
 from support.switch.events import NatsEvents
 from support.switch.freeswitch import FreeSwitch
-from support.switch.net import Bench, pick_bench
+from support.switch.net import Bench, free_port, pick_bench
 from support.switch.stack import Api, HibikiUp
 
 PASSWORD_BYTES = 12
@@ -63,6 +63,7 @@ class SwitchBench:
             "HIBIKI_CALLCONTROL_FREESWITCH_PASSWORD": self.esl_password,
         })
         self.stack.env["HIBIKI_DIRECTORY_CALLCONTROL_ADDRESS"] = self.stack.callcontrol_esl
+        self.carrier_port = free_port(self.net.carrier, udp=True)   # one carrier UAS at a time listens here
         self.phones: list[Baresip] = []
         self.sipps: list[sipp.Sipp] = []
         self._n = 0
@@ -180,9 +181,23 @@ class SwitchBench:
 
     def carrier_uas(self, **options: Any) -> sipp.Uas:
         """A carrier that answers one INVITE on the carrier address (see ``sipp.uas_scenario``)."""
-        uas = sipp.Uas(self.root / "sipp", self.net.carrier, name="carrier", **options)
+        uas = sipp.Uas(self.root / "sipp", self.net.carrier, name="carrier", port=self.carrier_port, **options)
         self.sipps.append(uas)
         return uas
+
+    def carrier_gateway(self, tenant: str, name: str, **fields: Any) -> dict[str, Any]:
+        """A carrier gateway (admin API) to the bench's carrier, made the tenant's outbound
+        gateway and loaded into FreeSWITCH (``sofia profile internal rescan``)."""
+        gateway = self.directory.post(f"/api/v1/tenants/{tenant}/gateways", {
+            "name": name, "proxy": self.net.carrier, "port": self.carrier_port, "register": False, **fields})
+        self.directory.patch(f"/api/v1/tenants/{tenant}", {"outbound_gateway": name})
+        self.fs.api("sofia profile internal rescan")
+        deadline = time.monotonic() + 10
+        while "Invalid Gateway" in self.fs.api(f"sofia status gateway {name}"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"gateway {name} not loaded: {self.fs.api('sofia status')}")
+            time.sleep(0.2)
+        return dict(gateway)
 
     # -- what FreeSWITCH saw --------------------------------------------------------------
 

@@ -49,21 +49,22 @@ class SippResult:
     def ok(self) -> bool:
         return self.returncode == 0
 
+    def received(self) -> list[str]:
+        """Every SIP message sipp received, whole (start line, headers, body), in order."""
+        found = []
+        for block in re.split(r"^-{20,} .*\n", self.messages, flags=re.M):
+            head, _, message = block.partition("\n\n")
+            if "message received" in head:
+                found.append(message.strip())
+        return found
+
     def responses(self) -> list[int]:
         """Status codes of the SIP responses sipp received, in order."""
-        codes = []
-        for block in re.split(r"-+ \S+ \S+\n", self.messages):
-            if "message received" in block or block.lstrip().startswith("SIP/2.0"):
-                m = re.search(r"^SIP/2\.0 (\d{3})", block, re.M)
-                if m:
-                    codes.append(int(m.group(1)))
-        return codes
+        return [int(m.group(1)) for m in (re.match(r"SIP/2\.0 (\d{3})", msg) for msg in self.received()) if m]
 
-    def received(self) -> list[str]:
-        """Every SIP message received (start line and headers)."""
-        parts = re.split(r"^-+ .*$", self.messages, flags=re.M)
-        return [p.strip() for p in parts if p.strip() and "message received" in p.split("\n", 1)[0]] or \
-            [p.strip() for p in re.split(r"\n(?=(?:SIP/2\.0 |[A-Z]+ sip:))", self.messages) if p.strip()]
+    def requests(self, method: str) -> list[str]:
+        """The requests of this method sipp received (e.g. the carrier's INVITE)."""
+        return [msg for msg in self.received() if msg.startswith(method + " ")]
 
     def final(self) -> int:
         """The last final (>= 200) response to an INVITE or REGISTER."""
@@ -92,6 +93,8 @@ SDP = """v=0
       a=rtpmap:96 telephone-event/8000
       a=fmtp:96 0-15"""
 
+AUTH_LINE = "\n      [authentication]"   # a blank line would end the headers
+
 HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="{name}">
@@ -108,8 +111,7 @@ def _invite(cseq: int, auth: bool, user: str, domain: str, display: str, target_
       To: <sip:[service]@{target_host}>
       Call-ID: [call_id]
       CSeq: {cseq} INVITE
-      Contact: <sip:{user}@[local_ip]:[local_port]>
-      {'[authentication]' if auth else ''}
+      Contact: <sip:{user}@[local_ip]:[local_port]>{AUTH_LINE if auth else ''}
       Max-Forwards: 70
       User-Agent: sipp-hibiki
       Content-Type: application/sdp
@@ -370,9 +372,10 @@ def call(workdir: Path, switch_sip: str, local_ip: str, user: str, domain: str, 
 class Uas(Sipp):
     """A sipp that answers one INVITE (a carrier or an unregistered phone) in the background."""
 
-    def __init__(self, workdir: Path, local_ip: str, name: str = "uas", timeout: float = 60.0, **options: object) -> None:
+    def __init__(self, workdir: Path, local_ip: str, name: str = "uas", timeout: float = 60.0,
+                 port: int | None = None, **options: object) -> None:
         super().__init__(workdir, f"{name}-{free_udp_port(local_ip)}", uas_scenario(**options),  # type: ignore[arg-type]
-                         None, local_ip, [], timeout=timeout)
+                         None, local_ip, [], timeout=timeout, port=port)
         self.start()
 
     @property
