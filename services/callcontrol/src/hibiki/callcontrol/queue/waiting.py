@@ -49,11 +49,21 @@ class QueueCall:
         self._context, self._request = context, request
         self._line = AcdLine(services, tenant, channel.uuid)
         self._line.queue_id = request.queue_id
-        self._ringer = AgentRinger(channel, self._line, services.hold_music)
+        self._music = self._hold_music(tenant)
+        self._ringer = AgentRinger(channel, self._line, self._music)
         self._inbox: Any = gevent.queue.Queue()
         self._hub = gevent.get_hub()        # the hub this call's greenlet runs on
         self._on_hold = False               # hold music is playing (a decision breaks it)
         self.destination = ""               # where a maximum wait sent the caller (for the caller's events)
+
+    def _hold_music(self, tenant: str) -> str:
+        """The tenant's own hold music if it chose one, else the platform's (never none)."""
+        try:
+            own = self._s.tenant_music(tenant)
+        except Exception as exc:        # noqa: BLE001 - whatever the store says, the caller hears music
+            log.warning("hold_music_unavailable", tenant=tenant, error=str(exc), action="the default hold music")
+            own = None
+        return own or self._s.hold_music
 
     @property
     def queue_id(self) -> str:
@@ -175,7 +185,7 @@ class QueueCall:
         started = self._s.clock()
         self._on_hold = True
         try:
-            self._ch.execute("playback", self._s.hold_music)
+            self._ch.execute("playback", self._music)
         finally:
             self._on_hold = False
             if timer is not None:
