@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import io
+import math
 import uuid
+import wave
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -279,6 +282,31 @@ async def test_a_caller_who_hangs_up_is_abandoned_with_the_wait(tmp_path: Path, 
     assert [(s.menu_id, s.digits) for s in abandoned.ivr_path] == [("main", "1"), ("services", "1"), ("detail", "3")]
     assert not snapshot.waiting
     assert ("playback", "local_stream://default") in call.executed      # hold music while waiting
+
+
+async def test_a_tenants_own_hold_music_plays_while_waiting(tmp_path: Path, nats_server: Any, nats_client: Any,
+                                                            authority: TokenAuthority) -> None:
+    """A tenant that chose one of its prompts as hold music (callcontrol's PUT .../hold_music):
+    its queued callers hear that file instead of the platform's local_stream://default."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:           # two seconds of a 440 Hz tone as the "music"
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(b"".join(int(8000 * math.sin(2 * math.pi * 440 * i / 8000)).to_bytes(2, "little", signed=True)
+                                 for i in range(16000)))
+    async with center(tmp_path, nats_server, nats_client, authority, [{"id": "night"}, {"id": "water"}]) as c:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{c.callcontrol.port}/api/v1/tenants/{c.tenant}",
+                                     headers={"Authorization": f"Bearer {c.token}"}, timeout=30) as prompts:
+            tune = (await prompts.post("/prompts", content=out.getvalue())).json()
+            chosen = await prompts.put("/hold_music", json={"prompt_id": tune["id"]})
+            assert chosen.status_code == 200, chosen.text
+        call = await c.dial(["1", "1", "3"])
+        await c.bus.wait("queued", lambda m: m.meta.call_uuid == call.uuid)
+        await call.wait_for(lambda ch: ("playback", tune["playback"]) in ch.executed)
+        call.hangup_by_caller()
+        await c.bus.wait("left", lambda m: m.meta.call_uuid == call.uuid)
+    assert ("playback", "local_stream://default") not in call.executed
 
 
 async def test_overflow_and_maximum_wait_go_where_the_queue_says(tmp_path: Path, nats_server: Any,
