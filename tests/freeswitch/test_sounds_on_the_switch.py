@@ -107,7 +107,7 @@ def test_an_ivr_number_whose_ivr_cannot_run_apologises_then_takes_the_numbers_fa
     then the number's closed-hours target (the voicemail) takes the call."""
     mark = bench.fs.log_mark()
     with playbacks(bench) as played:
-        result = bench.carrier_call("0424912222", talk_ms=9000)
+        result = bench.carrier_call("0424912222", talk_ms=14000)
         assert result.ok, result.output[-1500:]
     heard = ours(played, JA)
     assert heard[:2] == ["system/apology.wav", "voicemail/vm-not_available.wav"], played
