@@ -376,6 +376,27 @@ async def test_a_waiting_caller_hears_position_and_expected_wait(tmp_path: Path,
     assert call.executed.index(("playback", announced[0])) < music       # told first, then music
 
 
+async def test_a_caller_of_an_english_tenant_hears_the_english_stock_announcement(
+        tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> None:
+    """No English TTS: a waiting caller of a tenant whose language is English hears the stock
+    "please hold" prompt of its language (relative to the sound prefix the dialplan set)."""
+    async with center(tmp_path, nats_server, nats_client, authority, [{"id": "night"}, {"id": "water"}],
+                      queue_announce_seconds=1.0) as c:
+        applied = await nats_client.subscribe(f"hibiki.{c.tenant}.config.applied")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{c.directory.port}",
+                                     headers={"Authorization": f"Bearer {c.token}"}) as directory:
+            english = await directory.patch(f"/api/v1/tenants/{c.tenant}", json={"language": "en"})
+            assert english.status_code == 200, english.text
+        await applied.next_msg(timeout=5)
+        await applied.unsubscribe()
+        call = await c.dial(["1", "1", "3"])
+        await call.wait_for(lambda ch: ("playback", "system/please_hold.wav") in ch.executed)
+        call.hangup_by_caller()
+        await asyncio.wait_for(call.finished, 10)
+    assert ("set", "default_language=en") in call.executed
+    assert not [data for app, data in call.executed if app == "playback" and data.startswith(str(tmp_path))]
+
+
 async def test_maximum_wait_to_another_queue_or_a_message(tmp_path: Path, nats_server: Any, nats_client: Any,
                                                          authority: TokenAuthority) -> None:
     queues = [{"id": "night"}, {"id": "water", "max_wait": {"seconds": 0.5, "destination": "queue:night"}}]

@@ -35,6 +35,7 @@ from hibiki.common.logging import get_logger
 from hibiki.events.v1 import acd_pb2
 
 log = get_logger("hibiki.callcontrol.queue")
+WAIT_SOUND = "system/please_hold.wav"   # relative to the channel's sound_prefix (its language)
 HOLD_RETRY_SECONDS = 1.0          # hold music that ends at once is started again this much later
 ENQUEUE_RETRY_SECONDS = 1.0
 
@@ -208,12 +209,17 @@ class QueueCall:
             self._announce(status.position, status.expected_wait_ms)
 
     def _announce(self, position: int, expected_wait_ms: int) -> None:
+        """Position and expected wait, synthesised in Japanese; a tenant in another language (the
+        channel's ``default_language``, set by the directory) or a synthesis that fails gets the
+        stock "please hold" prompt of its language instead."""
         if self._s.announce_seconds <= 0 or position < 1 or not self._inbox.empty():
             return
-        try:
-            path = self._line.prompt(PromptRef("text", announcement(position, expected_wait_ms)))
-        except (PromptUnavailable, TimeoutError) as exc:
-            log.warning("queue_announcement_unavailable", queue_id=self.queue_id, error=str(exc))
-            return
+        path = WAIT_SOUND
+        if self._ch.data.get("variable_default_language", "ja") == "ja":
+            try:
+                path = self._line.prompt(PromptRef("text", announcement(position, expected_wait_ms)))
+            except (PromptUnavailable, TimeoutError) as exc:
+                log.warning("queue_announcement_unavailable", queue_id=self.queue_id, error=str(exc),
+                            action="the stock prompt")
         log.info("queue_announcement", queue_id=self.queue_id, position=position, expected_wait_ms=expected_wait_ms)
         self._ch.execute("playback", path)
