@@ -89,7 +89,7 @@ def test_voicemail_in_japanese_leave_then_listen_with_the_pin(bench: SwitchBench
         seconds = recorded.getnframes() / recorded.getframerate()
     with playbacks(bench) as checked:
         # The owner dials *97 on the phone, enters the PIN (once its 8 s of audio are over): the count, the message.
-        result = bench.sipp_call(owner, "*97", digits="4821#", before_digits_ms=8500, talk_ms=14000)
+        result = bench.sipp_call(owner, "*97", digits="4821#", before_digits_ms=8500, talk_ms=11000)
         assert result.ok, result.output[-1500:]
     print(f"\nleft a {seconds:.1f} s message hearing {ours(left, JA)}\n*97 played {[p for _, p in checked]}")
     assert seconds >= 3
