@@ -33,3 +33,12 @@ class SpeakIn(BaseModel):
 
 class UploadQuery(BaseModel):
     filename: str = Field(default="", max_length=255, description="the file's name, for messages only")
+
+
+class HoldMusicIn(BaseModel):
+    prompt_id: str = Field(description="one of the tenant's prompts")
+
+
+class HoldMusicOut(BaseModel):
+    prompt_id: str | None = Field(description="the chosen prompt; null: the platform's default")
+    playback: str = Field(description="what FreeSWITCH plays to the tenant's queued callers")
