@@ -21,8 +21,11 @@ DEVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 DOMAIN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 GATEWAY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 NUMBER = re.compile(r"\+?[0-9*#]{1,32}")              # digits a phone dials
+CALLER_ID = re.compile(r"\+?[0-9][0-9-]{0,31}")         # a number as presented (hyphens as typed)
 TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")   # ids and plain values (no separators)
 VARIABLE = re.compile(r"[a-z][a-z0-9_]{0,63}")          # a channel variable's name
+TARGET = re.compile(r"[A-Za-z0-9_*#+.-]{1,96}")          # a dialplan extension to transfer to
+CONTEXT = re.compile(r"[A-Za-z0-9_.-]{1,64}")            # a dialplan context
 
 
 class UnsafeValue(ValueError):
@@ -81,6 +84,11 @@ def contact_leg(dev: object, dom: object) -> str:
 
 def gateway_leg(gw: object, num: object) -> str:
     return f"sofia/gateway/{gateway(gw)}/{number(num)}"
+
+
+def transfer(target: object, context: object) -> str:
+    """``transfer``'s argument: ``<extension> XML <context>`` (a space would start another argument)."""
+    return f"{_checked('transfer target', TARGET, target)} XML {_checked('context', CONTEXT, context)}"
 
 
 def at_once(legs: Iterable[str]) -> str:

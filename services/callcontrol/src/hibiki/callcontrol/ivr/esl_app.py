@@ -25,6 +25,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from hibiki.common import dialstring
 from hibiki.callcontrol.ivr.bridge import LoopBridge
 from hibiki.callcontrol.ivr.channel import CallerGone, CommandRefused, ConnectionLost, EslChannel, Released
 from hibiki.callcontrol.ivr.engine import IvrRun, IvrStateError
@@ -184,7 +185,12 @@ class IvrCall:
                       error_id=instruction.error_id, detail=instruction.detail)
         elif isinstance(instruction, Transfer):
             self._leave(engine)
-            self._ch.execute("transfer", f"{destination(instruction)} XML {self._context}")
+            try:
+                argument = dialstring.transfer(destination(instruction), self._context)
+            except dialstring.UnsafeValue as exc:   # the directory checked the IVR; checked again here
+                log.error("ivr_transfer_refused", ivr_id=self._ivr_id, reason=str(exc))
+                return Outcome.HAND_BACK
+            self._ch.execute("transfer", argument)
             self._notify.transferred(self._ivr_id, destination(instruction))
             log.info("ivr_transferred", ivr_id=self._ivr_id, kind=instruction.kind, target=instruction.target,
                      destination=destination(instruction), context=self._context, path=format_path(engine.path))
