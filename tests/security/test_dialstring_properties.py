@@ -177,3 +177,22 @@ def test_each_hostile_device_is_refused_by_every_check(device: str) -> None:
     acd.configure_agent(AgentProfile("a1"), 0.0)
     with pytest.raises(InvalidArgument):
         acd.login("a1", device, 1.0)
+
+
+@settings(max_examples=300)
+@given(kind=st.sampled_from(["announcement", "queue", "ivr", "user", "ring_group", "voicemail"]),
+       target=st.one_of(TEXT, st.sampled_from(HOSTILE), st.sampled_from(["hibiki/災害.wav", "water"])))
+def test_a_stored_route_puts_nothing_expandable_into_an_application(kind: str, target: str) -> None:
+    """FreeSWITCH expands ``${...}`` (an API call: ``${system(...)}``) in every application's
+    argument: a route's stored target never reaches one unchecked (announcement, queue, IVR, log)."""
+    from hibiki.directory.view import Route
+
+    plan = Plan(_tenant([UserEntry(id="u1", username="sato", extension="2001", devices=("2001-desk",))]), "default")
+    actions = "".join(plan.route(Route(kind, target)))
+    data = re.findall(r'data="([^"]*)"', actions)
+    ours = {"${sofia_contact(", "${uuid}", "${originate_disposition}"}
+    for argument in data:
+        stripped = argument
+        for allowed in ours:
+            stripped = stripped.replace(allowed, "")
+        assert "${" not in stripped and "$${" not in stripped, (kind, target, argument)

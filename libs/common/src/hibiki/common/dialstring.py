@@ -26,6 +26,7 @@ TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")   # ids and plain values
 VARIABLE = re.compile(r"[a-z][a-z0-9_]{0,63}")          # a channel variable's name
 TARGET = re.compile(r"[A-Za-z0-9_*#+.-]{1,96}")          # a dialplan extension to transfer to
 CONTEXT = re.compile(r"[A-Za-z0-9_.-]{1,64}")            # a dialplan context
+SOUND = re.compile(r"(?!.*\.\.)[\w./-]{1,200}")           # a sound file to play (letters of any script; no ..)
 
 
 class UnsafeValue(ValueError):

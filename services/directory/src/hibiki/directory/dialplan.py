@@ -183,11 +183,13 @@ class Plan:
             return self.voicemail(user)
         if route.kind == "ring_group" and group is not None and self.hops < MAX_FORWARDS:
             return self._next().group(group)
-        if route.kind == "announcement":
+        # FreeSWITCH expands ${...} in every application's argument: stored text goes in only checked
+        if route.kind == "announcement" and dialstring.SOUND.fullmatch(route.target):
             return [_action("answer"), _action("playback", route.target), _action("hangup", "NORMAL_CLEARING")]
-        if route.kind in ("ivr", "queue"):
+        if route.kind in ("ivr", "queue") and dialstring.TOKEN.fullmatch(route.target):
             return self.controller(route, fallback)
-        return [_action("log", f"ERR route to a missing {route.kind} {route.target}"), _action("answer"),
+        shown = re.sub(r"[^A-Za-z0-9_.-]", "_", route.target)[:64]
+        return [_action("log", f"ERR route to a missing {route.kind} {shown}"), _action("answer"),
                 _action("playback", UNALLOCATED_PROMPT), _action("hangup", "NORMAL_TEMPORARY_FAILURE")]
 
     def from_ivr(self, kind: str, target: str) -> Actions:
