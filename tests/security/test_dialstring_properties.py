@@ -196,3 +196,21 @@ def test_a_stored_route_puts_nothing_expandable_into_an_application(kind: str, t
         for allowed in ours:
             stripped = stripped.replace(allowed, "")
         assert "${" not in stripped and "$${" not in stripped, (kind, target, argument)
+
+
+@settings(max_examples=300)
+@given(app=st.sampled_from(["set", "transfer", "bridge", "playback"]), arg=st.one_of(TEXT, st.sampled_from(
+    ["x\n\napi system id", "x\r\nexecute-app-name: system", "x\x00"])))
+def test_an_application_on_the_event_socket_is_one_frame(app: str, arg: str) -> None:
+    """callcontrol's ``sendmsg``: a line break in an argument would end the frame and start a
+    command of its own on the socket (``api system ...``); it is refused instead."""
+    from hibiki.callcontrol.ivr.channel import _sendmsg
+
+    try:
+        frame = _sendmsg(app, arg, "00000000-0000-4000-8000-000000000000")
+    except dialstring.UnsafeValue:
+        assert any(c in arg for c in "\r\n\x00")
+        return
+    lines = frame.split("\n")
+    assert lines[0] == "sendmsg" and len(lines) == (5 if arg else 4)
+    assert all(re.fullmatch(r"[a-z-]+: .*", line) for line in lines[1:])

@@ -28,9 +28,11 @@ FreeSWITCH 1.10 behaviour relied on (signalwire/freeswitch, tag v1.10.12):
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
+from hibiki.common import dialstring
 from hibiki.common.logging import get_logger
 
 log = get_logger("hibiki.callcontrol.ivr")
@@ -43,7 +45,12 @@ UNUSED_EVENTS = ("CHANNEL_EXECUTE", "CHANNEL_STATE", "CHANNEL_CALLSTATE", "CHANN
                  "CHANNEL_OUTGOING", "CHANNEL_UUID", "DTMF", "TALK", "NOTALK", "DETECTED_SPEECH")
 
 
+_BREAKS_FRAME = re.compile(r"[\r\n\x00]")
+
+
 def _sendmsg(app: str, arg: str, app_uuid: str) -> str:
+    if _BREAKS_FRAME.search(app + arg):   # a line break would end the header and start a command of its own
+        raise dialstring.UnsafeValue("application argument", arg)
     command = f"sendmsg\ncall-command: execute\nexecute-app-name: {app}\nevent-uuid: {app_uuid}"
     return command + f"\nexecute-app-arg: {arg}" if arg else command
 
@@ -139,6 +146,8 @@ class EslChannel:
 
     def api(self, command: str) -> str:
         """An API command over this session's socket; its reply body."""
+        if _BREAKS_FRAME.search(command):
+            raise dialstring.UnsafeValue("API command", command)
         return str(getattr(self._send(f"api {command}"), "data", "") or "")
 
     def on(self, event: str, handler: Any) -> None:

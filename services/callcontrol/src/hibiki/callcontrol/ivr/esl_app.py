@@ -234,7 +234,8 @@ class IvrCall:
         self._notify.queue_entered(queue, path)
         log.info("queue_entered", queue_id=queue.queue_id, priority=queue.priority, skills=list(queue.skills),
                  path=format_path(path))
-        self._ch.set("hibiki_queue", queue.queue_id)
+        if dialstring.TOKEN.fullmatch(queue.queue_id):   # checked by the directory; nothing to expand
+            self._ch.set("hibiki_queue", queue.queue_id)
         if self._ch.data.get("variable_hibiki_ivr_at"):
             return self._test_queue(queue)
         if self._s.queue is None:
