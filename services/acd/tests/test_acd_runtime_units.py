@@ -74,12 +74,19 @@ def test_ring_all_offers_become_one_message() -> None:
 
 def test_skills_in_requests() -> None:
     assert skills_from(["water", "english:3"]) == {"water": 1, "english": 3}
-    for bad in (":2", "x:y"):
+    assert skills_from(["water:100"]) == {"water": 100}
+    for bad in (":2", "x:y", "x:0", "x:101", "x:１", "x:1e30", "x" * 65, "wa\x00ter"):
         try:
             skills_from([bad])
         except ValueError:
             continue
         raise AssertionError(bad)
+    try:
+        skills_from([f"s{i}" for i in range(101)])
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("101 skills")
 
 
 def test_snapshots_are_compressed_and_read_back_either_way() -> None:
