@@ -1,5 +1,6 @@
 """Issue 10 item 4: the admin API's rule (``Claims.refusal``) on every RPC of AcdService, the ACD's
-forwarding method and DirectoryService. Tokens of every role walk every RPC; a violation is an
+forwarding method and DirectoryService (a malformed request
+from a token that may not make it is refused as such, before its argument is judged). Tokens of every role walk every RPC; a violation is an
 RPC that succeeded for a token that may not make it, or was refused (PERMISSION_DENIED) to one
 that may. Printed: RPCs x roles walked and violations (0).
 
@@ -60,6 +61,8 @@ def acd_rpcs(tenant: str) -> dict[str, tuple[str, Attempt]]:
     return {
         "AcdService/Enqueue": (WRITE, lambda s, ch, md: s.Enqueue(acd_pb2.EnqueueRequest(
             tenant=tenant, call_uuid=call(), queue_id="q"), metadata=md)),
+        "AcdService/Enqueue (malformed)": (WRITE, lambda s, ch, md: s.Enqueue(acd_pb2.EnqueueRequest(
+            tenant=tenant, call_uuid=call(), queue_id="q", skills=["x:0"]), metadata=md)),
         "AcdService/Cancel": (WRITE, lambda s, ch, md: s.Cancel(acd_pb2.CancelRequest(tenant=tenant, call_uuid="none"),
                                                                  metadata=md)),
         "AcdService/ReportOffer": (WRITE, lambda s, ch, md: s.ReportOffer(acd_pb2.ReportOfferRequest(
@@ -155,4 +158,4 @@ async def test_every_role_on_every_rpc(tmp_path: Path, nats_server: Any, nats_cl
           f"violations: {len(violations)}")
     for line in violations:
         print("  " + line)
-    assert walked == len(ROLES) * 21 and violations == []
+    assert walked == len(ROLES) * 22 and violations == []

@@ -61,8 +61,12 @@ class AcdService(acd_pb2_grpc.AcdServiceServicer):
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{refused} (tenant {tenant!r}, {op})")
         return header
 
-    async def _run(self, tenant: str, op: str, args: Json, context: Context) -> Json:
+    async def _run(self, tenant: str, op: str, args: Json, context: Context, problem: str = "") -> Json:
+        """Authorize, then refuse a malformed request (``problem``: nothing is said about a request
+        to a caller who may not make it), then run the operation on the tenant's owner."""
         authorization = await self._authorize(tenant, op, args, context)
+        if problem:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         try:
             args = await admitted(self._devices, tenant, op, args)
             return await self._router.run(tenant, op, args, authorization)
@@ -77,19 +81,16 @@ class AcdService(acd_pb2_grpc.AcdServiceServicer):
 
     async def Enqueue(self, request: acd_pb2.EnqueueRequest, context: Context) -> acd_pb2.EnqueueResponse:  # noqa: N802
         try:
-            args = enqueue_args(request)
+            args, problem = enqueue_args(request), ""
         except ValueError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-            raise
-        result = await self._run(request.tenant, "enqueue", args, context)
+            args, problem = {}, str(exc)
+        result = await self._run(request.tenant, "enqueue", args, context, problem)
         return acd_pb2.EnqueueResponse(position=result["position"], expected_wait_ms=result["expected_wait_ms"])
 
     async def Cancel(self, request: acd_pb2.CancelRequest, context: Context) -> acd_pb2.CancelResponse:  # noqa: N802
         reason = CANCEL_REASONS.get(request.reason)
-        if reason is None:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                f"a cancel reason is abandoned or cancelled, not {request.reason!r}")
-        await self._run(request.tenant, "cancel", {"call_id": request.call_uuid, "reason": reason}, context)
+        problem = "" if reason else f"a cancel reason is abandoned or cancelled, not {request.reason[:80]!r}"
+        await self._run(request.tenant, "cancel", {"call_id": request.call_uuid, "reason": reason}, context, problem)
         return acd_pb2.CancelResponse()
 
     async def AgentLogin(self, request: acd_pb2.AgentLoginRequest, context: Context) -> acd_pb2.AgentSnapshot:  # noqa: N802
@@ -102,11 +103,9 @@ class AcdService(acd_pb2_grpc.AcdServiceServicer):
     async def SetAgentState(self, request: acd_pb2.SetAgentStateRequest,  # noqa: N802
                             context: Context) -> acd_pb2.AgentSnapshot:
         state = CHOSEN.get(request.state)
-        if state is None:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                "an agent chooses READY, BREAK (with a reason), NOT_READY or LOGGED_OUT")
+        problem = "" if state else "an agent chooses READY, BREAK (with a reason), NOT_READY or LOGGED_OUT"
         return agent_snapshot(await self._run(request.tenant, "set_state", {
-            "agent_id": request.agent_id, "state": state, "reason": request.reason}, context))
+            "agent_id": request.agent_id, "state": state, "reason": request.reason}, context, problem))
 
     async def SaveDisposition(self, request: acd_pb2.SaveDispositionRequest,  # noqa: N802
                               context: Context) -> acd_pb2.AgentSnapshot:
@@ -126,11 +125,9 @@ class AcdService(acd_pb2_grpc.AcdServiceServicer):
     async def ReportOffer(self, request: acd_pb2.ReportOfferRequest,  # noqa: N802
                           context: Context) -> acd_pb2.ReportOfferResponse:
         outcome = OUTCOMES.get(request.outcome)
-        if outcome is None:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "an offer outcome is RINGING, ANSWERED, "
-                                "REJECTED or NO_ANSWER")
+        problem = "" if outcome else "an offer outcome is RINGING, ANSWERED, REJECTED or NO_ANSWER"
         await self._run(request.tenant, "report_offer", {
-            "call_id": request.call_uuid, "agent_id": request.agent_id, "outcome": outcome}, context)
+            "call_id": request.call_uuid, "agent_id": request.agent_id, "outcome": outcome}, context, problem)
         return acd_pb2.ReportOfferResponse()
 
     async def EndCall(self, request: acd_pb2.EndCallRequest, context: Context) -> acd_pb2.EndCallResponse:  # noqa: N802
