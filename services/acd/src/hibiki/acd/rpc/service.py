@@ -1,8 +1,8 @@
 """``hibiki.acd.v1.AcdService``: each method turns the request into an operation (``runtime.ops``),
 checks the token may run it (``access``: the admin API's roles, an agent only on itself),
 resolves a login's device through the directory (``rpc.devices``) and sends it through the
-owner routing; the reply is built from the operation's JSON result. StreamAssignments is served by any replica from
-the ``acd.offered`` events on NATS. Status codes: ``rpc.status``.
+owner routing; the reply is built from the operation's JSON result. StreamAssignments is served
+by any replica from the ``acd.offered`` events on NATS. Status codes: ``rpc.status``.
 """
 
 from __future__ import annotations
