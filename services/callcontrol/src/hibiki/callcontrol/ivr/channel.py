@@ -46,6 +46,7 @@ UNUSED_EVENTS = ("CHANNEL_EXECUTE", "CHANNEL_STATE", "CHANNEL_CALLSTATE", "CHANN
 
 
 _BREAKS_FRAME = re.compile(r"[\r\n\x00]")
+_STREAM = re.compile(r"(tone_stream|silence_stream)://[0-9A-Za-z%(),;.=]{1,200}")
 
 
 def _sendmsg(app: str, arg: str, app_uuid: str) -> str:
@@ -121,6 +122,8 @@ class EslChannel:
 
     def collect(self, greeting: str, timeout_ms: int, keys: frozenset[str]) -> str:
         """Play ``greeting`` and wait for one key; ``""`` when none came."""
+        if not dialstring.SOUND.fullmatch(greeting) and not _STREAM.fullmatch(greeting):
+            raise dialstring.UnsafeValue("sound", greeting)   # one argument of several: no space, nothing to expand
         regex = "^[" + "".join(sorted(keys)) + "]$" if keys else "^$"
         headers = self.execute("play_and_get_digits", f"1 1 1 {timeout_ms} none {greeting} {FAILED_TRY_SOUND} "
                                                       f"{DIGIT_VARIABLE} {regex} {timeout_ms}")

@@ -122,7 +122,8 @@ class IvrCall:
             log.warning("ivr_released", ivr_id=self._ivr_id, action="handing back to the dialplan fallback")
             self._ch.break_media()
             return Outcome.RELEASED
-        except (IvrUnavailable, PromptUnavailable, CommandRefused, TimeoutError, IvrStateError, RuntimeError) as exc:
+        except (IvrUnavailable, PromptUnavailable, CommandRefused, TimeoutError, IvrStateError, RuntimeError,
+                dialstring.UnsafeValue) as exc:
             log.error("ivr_unavailable" if self.engine is None else "ivr_failed", ivr_id=self._ivr_id,
                       error_id=getattr(exc, "error_id", type(exc).__name__), error=str(exc),
                       action="handing back to the dialplan fallback")
