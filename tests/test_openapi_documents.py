@@ -25,6 +25,7 @@ SERVICES: dict[str, tuple[str, str, tuple[str, ...]]] = {   # service: (config m
     "callcontrol": ("hibiki.callcontrol.config", "CallControlConfig", ("esl_port",)),
     "recording": ("hibiki.recording.config", "RecordingConfig", ()),
     "analytics": ("hibiki.analytics.config", "AnalyticsConfig", ()),
+    "acd": ("hibiki.acd.config", "AcdConfig", ("grpc_port",)),
 }
 
 

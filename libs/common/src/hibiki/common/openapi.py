@@ -60,6 +60,7 @@ class Operation:
     ``body``: the request model (sent as ``body_media``, JSON unless told);
     ``upload``: instead, a raw request body's media type;
     ``query``: a model whose fields are the query parameters;
+    ``path``: a model whose fields describe path parameters (a non-empty string when not named);
     ``errors``: every other status it answers, with when (401 is added for routes behind the token
     check), each with the :class:`Error` body unless ``error_bodies`` names another model (or a
     media type, for a plain body) for it;
@@ -73,6 +74,7 @@ class Operation:
     body_media: str = "application/json"
     upload: str | None = None
     query: type[BaseModel] | None = None
+    path: type[BaseModel] | None = None
     errors: Mapping[int, str] = field(default_factory=dict)
     error_bodies: Mapping[int, Any] = field(default_factory=dict)
     open: bool = False
@@ -179,8 +181,9 @@ def _operation(path: str, op: Operation, schema: Mapping[str, Any]) -> dict[str,
         if isinstance(op.error_bodies.get(status), str):
             content = {op.error_bodies[status]: {"schema": {"type": "string"}}}
         responses[str(status)] = {"description": when, "content": content}
+    named = op.path.model_json_schema(ref_template=REF).get("properties", {}) if op.path is not None else {}
     parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        {"name": name, "in": "path", "required": True, "schema": named.get(name, {"type": "string", "minLength": 1})}
         for name in _PARAMETER.findall(path)]
     if op.query is not None:
         described = op.query.model_json_schema(ref_template=REF)

@@ -9,12 +9,12 @@ import socket
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from hibiki.acd.config import AcdConfig
 from hibiki.acd.http.agents_api import AgentsApi
 from hibiki.acd.nats.call_endings import CallEndings
 from hibiki.acd.http.config_api import ConfigApi
+from hibiki.acd.http.responses import Info
 from hibiki.acd.nats.publisher import Publisher
 from hibiki.acd.rpc.devices import DirectoryDevices
 from hibiki.acd.rpc.peer import PeerClient, peer_handler
@@ -30,6 +30,7 @@ from hibiki.common.config import Env
 from hibiki.common.http import HttpServer, build_app
 from hibiki.common.lifecycle import NatsComponent, run_until_stopped
 from hibiki.common.net import bind_tcp
+from hibiki.common.openapi import ApiRoute, Operation
 from hibiki.common.rpc import GrpcServer
 
 
@@ -77,7 +78,9 @@ async def main(stop: asyncio.Event, config: AcdConfig | None = None, ready: asyn
     async def readiness() -> dict[str, bool]:
         return {"nats": nc.is_connected, "replica": component.started}
 
-    routes = [Route("/api/v1/info", info), *ConfigApi(replica, router).routes(), *AgentsApi(router, devices).routes()]
+    routes = [ApiRoute("/api/v1/info", info, "GET", Operation("This replica: its gRPC port, the tenants it owns, who asks",
+                                                         response=Info, tags=["meta"])),
+              *ConfigApi(replica, router).routes(), *AgentsApi(router, devices).routes()]
     http = HttpServer(build_app("acd", authority, routes, readiness=readiness), sock)
     await run_until_stopped(stop, [NatsComponent(nc), devices, grpc_server, component, CallEndings(nc, replica), http], ready,
                             url=f"http://{config.host}:{http.port}", grpc=f"{config.host}:{config.grpc_port}",

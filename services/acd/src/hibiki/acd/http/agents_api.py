@@ -17,14 +17,15 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from hibiki.acd.domain import UnknownDevice
-from hibiki.acd.http.common import BadRequest, authorization, guard, parsed
+from hibiki.acd.http.common import READ, WRITE, BadRequest, authorization, guard, operation, parsed
+from hibiki.acd.http.responses import AgentView
 from hibiki.acd.http.schemas import DispositionIn, LoginIn, StateIn
 from hibiki.acd.rpc.devices import DirectoryDevices, DirectoryUnavailable
 from hibiki.acd.runtime.router import Router
 from hibiki.acd.runtime.views import Json
+from hibiki.common.openapi import ApiRoute
 
 
 class AgentsApi:
@@ -62,12 +63,21 @@ class AgentsApi:
     async def state(self, request: Request) -> Response:
         return await self._run(request, "agent", {})
 
-    def routes(self) -> list[Route]:
-        base = "/api/v1/tenants/{tenant}/agents/{agent_id}"
+    def routes(self) -> list[ApiRoute]:
+        base, tags = "/api/v1/tenants/{tenant}/agents/{agent_id}", ["agent desktop"]
         return [
-            Route(f"{base}/login", guard(True, self.login, agent_self=True), methods=["POST"]),
-            Route(f"{base}/logout", guard(True, self.logout, agent_self=True), methods=["POST"]),
-            Route(f"{base}/state", guard(True, self.set_state, agent_self=True), methods=["POST"]),
-            Route(f"{base}/state", guard(False, self.state, agent_self=True), methods=["GET"]),
-            Route(f"{base}/disposition", guard(True, self.disposition, agent_self=True), methods=["POST"]),
+            ApiRoute(f"{base}/login", guard(True, self.login, agent_self=True), "POST", operation(
+                "Log the agent in on a device the tenant's directory has (400 unknown-device, 503 when the "
+                "directory cannot be asked)", response=AgentView, body=LoginIn, errors=WRITE, tags=tags)),
+            ApiRoute(f"{base}/logout", guard(True, self.logout, agent_self=True), "POST", operation(
+                "Log the agent out", response=AgentView, errors=READ, tags=tags)),
+            ApiRoute(f"{base}/state", guard(True, self.set_state, agent_self=True), "POST", operation(
+                "Ready, break (with a reason) or not ready; ready is refused while a disposition is pending",
+                response=AgentView, body=StateIn, errors=WRITE, tags=tags)),
+            ApiRoute(f"{base}/state", guard(False, self.state, agent_self=True), "GET", operation(
+                "The agent's state, device, call, pending disposition, skills and queues", response=AgentView,
+                errors=READ, tags=tags)),
+            ApiRoute(f"{base}/disposition", guard(True, self.disposition, agent_self=True), "POST", operation(
+                "Save the call's disposition: ends after-call work", response=AgentView, body=DispositionIn,
+                errors=WRITE, tags=tags)),
         ]

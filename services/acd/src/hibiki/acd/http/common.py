@@ -19,13 +19,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hibiki.acd.domain import AcdError, CallExists, InvalidArgument, UnknownAgent, UnknownCall, UnknownQueue
+from hibiki.acd.http.responses import Ids
 from hibiki.acd.runtime.buckets import valid_id
 from hibiki.acd.runtime.replica import NotOwner
 from hibiki.acd.runtime.tenant import TenantLost
 from hibiki.common.http import error_response
 from hibiki.common.logging import get_logger
+from hibiki.common.openapi import Operation, errors
 
 log = get_logger("hibiki.acd.http")
+READ = errors(400, 403, 404, 409, 503)            # what guard and the domain answer on every route
+WRITE = errors(400, 403, 404, 409, 413, 503)      # and a body that is too large
+
+
+def operation(summary: str, ok: int | tuple[int, ...] = 200, response: Any = None, **more: Any) -> Operation:
+    """An ``Operation`` whose path ids are described as ``guard`` checks them."""
+    return Operation(summary, ok, response, path=Ids, **more)
 Handler = Callable[[Request], Awaitable[Response]]
 
 

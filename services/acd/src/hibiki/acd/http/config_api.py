@@ -18,17 +18,18 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from hibiki.acd.domain import UnknownAgent, UnknownQueue
 from hibiki.acd.domain.codec import queue_from_dict, queue_to_dict
-from hibiki.acd.http.common import BadRequest, authorization, guard, parsed
+from hibiki.acd.http.common import READ, WRITE, BadRequest, authorization, guard, operation, parsed
+from hibiki.acd.http.responses import AgentOut, Agents, QueueOut, Queues, QueueStats
 from hibiki.acd.http.schemas import AgentIn, QueueIn
 from hibiki.acd.runtime.buckets import config_key
 from hibiki.acd.runtime.configure import agent_from_dict, agent_to_dict
 from hibiki.acd.runtime.replica import NotOwner, Replica
 from hibiki.acd.runtime.router import Router
 from hibiki.common.logging import get_logger
+from hibiki.common.openapi import ApiRoute
 
 log = get_logger("hibiki.acd.http.config")
 
@@ -147,16 +148,29 @@ class ConfigApi:
         await self._applied(request, int(status.stream_info.state.last_seq))
         return Response(status_code=204)
 
-    def routes(self) -> list[Route]:
-        base = "/api/v1/tenants/{tenant}"
+    def routes(self) -> list[ApiRoute]:
+        base, tags = "/api/v1/tenants/{tenant}", ["queues"]
         return [
-            Route(f"{base}/queues", guard(False, self.list_queues), methods=["GET"]),
-            Route(f"{base}/queues/{{queue_id}}", guard(False, self.get_queue), methods=["GET"]),
-            Route(f"{base}/queues/{{queue_id}}", guard(True, self.put_queue), methods=["PUT"]),
-            Route(f"{base}/queues/{{queue_id}}", guard(True, self.delete_queue), methods=["DELETE"]),
-            Route(f"{base}/queues/{{queue_id}}/stats", guard(False, self.stats), methods=["GET"]),
-            Route(f"{base}/agents", guard(False, self.list_agents), methods=["GET"]),
-            Route(f"{base}/agents/{{agent_id}}", guard(False, self.get_agent), methods=["GET"]),
-            Route(f"{base}/agents/{{agent_id}}", guard(True, self.put_agent), methods=["PUT"]),
-            Route(f"{base}/agents/{{agent_id}}", guard(True, self.delete_agent), methods=["DELETE"]),
+            ApiRoute(f"{base}/queues", guard(False, self.list_queues), "GET", operation(
+                "Every queue's definition", response=Queues, errors=READ, tags=tags)),
+            ApiRoute(f"{base}/queues/{{queue_id}}", guard(False, self.get_queue), "GET", operation(
+                "A queue's definition", response=QueueOut, errors=READ, tags=tags)),
+            ApiRoute(f"{base}/queues/{{queue_id}}", guard(True, self.put_queue), "PUT", operation(
+                "Create (201) or replace (200) a queue; answered once its owner applied it", (200, 201), QueueOut,
+                body=QueueIn, errors=WRITE, tags=tags)),
+            ApiRoute(f"{base}/queues/{{queue_id}}", guard(True, self.delete_queue), "DELETE", operation(
+                "Delete a queue (409 while it has calls or another queue overflows to it)", 204, errors=READ,
+                tags=tags)),
+            ApiRoute(f"{base}/queues/{{queue_id}}/stats", guard(False, self.stats), "GET", operation(
+                "Waiting calls, agents per state, counters and service level (from the owner)", response=QueueStats,
+                errors=READ, tags=tags)),
+            ApiRoute(f"{base}/agents", guard(False, self.list_agents), "GET", operation(
+                "Every agent's definition", response=Agents, errors=READ, tags=["agents"])),
+            ApiRoute(f"{base}/agents/{{agent_id}}", guard(False, self.get_agent), "GET", operation(
+                "An agent's definition", response=AgentOut, errors=READ, tags=["agents"])),
+            ApiRoute(f"{base}/agents/{{agent_id}}", guard(True, self.put_agent), "PUT", operation(
+                "Create (201) or replace (200) an agent's skills and queues", (200, 201), AgentOut, body=AgentIn,
+                errors=WRITE, tags=["agents"])),
+            ApiRoute(f"{base}/agents/{{agent_id}}", guard(True, self.delete_agent), "DELETE", operation(
+                "Delete an agent (409 while logged in)", 204, errors=READ, tags=["agents"])),
         ]
