@@ -155,5 +155,6 @@ def fsapi_route(endpoint: FsapiEndpoint) -> ApiRoute:
     return ApiRoute("/fsapi", endpoint.handle, "POST", Operation(
         "mod_xml_curl: FreeSWITCH asks for a directory, dialplan or configuration section", media=XML,
         body=dict[str, str], body_media="application/x-www-form-urlencoded", open=True, tags=["freeswitch"],
-        errors={401: "basic auth configured and missing or wrong", 403: "the client address is not in the allow-list"},
+        errors={401: "basic auth configured and missing or wrong", 403: "the client address is not in the allow-list",
+                413: "a body over the HTTP layer's limit (one over /fsapi's own limit is the not-found document)"},
         error_bodies={401: "text/plain", 403: "text/plain"}))
