@@ -44,6 +44,20 @@ class Up:
                 return
         raise AssertionError(f"{text!r} never printed:\n" + "\n".join(self.lines))
 
+    def components(self) -> dict[str, int]:
+        """The pid of each component this `hibiki up` started (its child processes, from /proc)."""
+        found: dict[str, int] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid and fields[0] != "Z":
+                name = "nats" if cmdline[0].endswith(b"nats-server") else cmdline[-2].decode()
+                found[name] = int(stat.parent.name)
+        return found
+
     def interrupt(self) -> int:
         self.process.send_signal(signal.SIGINT)
         self.wait_for("hibiki: stopped")
@@ -132,3 +146,35 @@ def test_up_refuses_a_busy_nats_port(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "hibiki up: error: NATS: cannot listen on 127.0.0.1:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_killed_service_is_started_again_and_nothing_else_stops(tmp_path: Path) -> None:
+    env = stack_env(tmp_path)
+    data = tmp_path / "var"
+    (data / "log").mkdir(parents=True)
+    (data / "log" / "callcontrol.log").write_text('{"event": "stale warning", "level": "error", "run": "yesterday"}\n')
+    up = Up(env, data)
+    try:
+        up.wait_for("Press Ctrl-C to stop.")
+        before = up.components()
+        assert sorted(before) == ["acd", "analytics", "callcontrol", "directory", "nats", "recording"]
+        os.kill(before["callcontrol"], signal.SIGKILL)
+        up.wait_for("hibiki: callcontrol ended")
+        assert up.lines[-1] == "hibiki: callcontrol ended: killed by signal 9 (SIGKILL); starting it again in 1 s"
+        up.wait_for("  up   callcontrol again")
+        with urllib.request.urlopen(f"http://127.0.0.1:{env['HIBIKI_CALLCONTROL_PORT']}/healthz", timeout=5) as reply:
+            assert reply.status == 200
+        after = up.components()
+        assert after["callcontrol"] != before["callcontrol"]
+        assert {k: v for k, v in after.items() if k != "callcontrol"} == {k: v for k, v in before.items() if k != "callcontrol"}
+        # Dying again at once: the next start waits longer.
+        os.kill(after["callcontrol"], signal.SIGKILL)
+        up.wait_for("hibiki: callcontrol ended")
+        assert up.lines[-1] == "hibiki: callcontrol ended: killed by signal 9 (SIGKILL); starting it again in 2 s"
+        up.wait_for("  up   callcontrol again")
+        assert up.components()["nats"] == before["nats"]
+        print("\n".join(line for line in up.lines if "callcontrol" in line and not line.startswith("  ")))
+    finally:
+        assert up.interrupt() == 0
+    assert not any("stale warning" in line for line in up.lines)
+    assert "  down callcontrol" in up.lines and "  down nats" in up.lines
