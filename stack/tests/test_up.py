@@ -178,3 +178,44 @@ def test_a_killed_service_is_started_again_and_nothing_else_stops(tmp_path: Path
         assert up.interrupt() == 0
     assert not any("stale warning" in line for line in up.lines)
     assert "  down callcontrol" in up.lines and "  down nats" in up.lines
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class DevUp(Up):
+    """The real `./dev up`, as a terminal runs it: the leader of its own process group."""
+
+    def __init__(self, env: dict[str, str], data: Path) -> None:
+        self.process = subprocess.Popen([str(REPO / "dev"), "up", "--data-dir", str(data)], env=env, cwd=REPO,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        start_new_session=True)
+        self.lines = []
+
+
+@pytest.mark.parametrize("how", ["SIGTERM to ./dev", "Ctrl-C"])
+def test_dev_up_stopped_by_a_signal_stops_everything_and_exits_0(tmp_path: Path, how: str) -> None:
+    env = stack_env(tmp_path)
+    up = DevUp(env, tmp_path / "var")
+    try:
+        up.wait_for("Press Ctrl-C to stop.")
+        components = up.components()
+        assert len(components) == 6, components   # ./dev became `hibiki up`: the components are its children
+        if how == "Ctrl-C":
+            os.killpg(up.process.pid, signal.SIGINT)  # a terminal's Ctrl-C goes to the whole foreground group
+        else:
+            up.process.send_signal(signal.SIGTERM)
+        up.wait_for("hibiki: stopped")
+        assert up.process.wait(30) == 0
+    finally:
+        if up.process.poll() is None:
+            os.killpg(up.process.pid, signal.SIGKILL)
+    assert up.process.stdout is not None
+    rest = up.process.stdout.read()
+    text = "\n".join(up.lines) + rest
+    assert "error" not in text, text
+    assert all(closed(port) for key, port in env.items() if key.endswith("_PORT") and key.startswith("HIBIKI_"))
+    assert closed(env["HIBIKI_NATS_URL"].rsplit(":", 1)[1])
+    assert not any(Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]
+                   for pid in components.values())
+    print(f"{how}: exit 0, {len(components)} components stopped, every port closed")
