@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -110,11 +111,19 @@ def test_up_serves_stops_cleanly_and_finds_its_data_again(tmp_path: Path) -> Non
         assert fsapi(env, body) == (b'<document type="freeswitch/xml"><section name="result">'
                                     b'<result status="not found"/></section></document>')
         assert asyncio.run(publish_and_read(env["HIBIKI_NATS_URL"], publish=True)) == b"from the first run"
-        # An administrator adds user 1000 with a desk phone on 127.0.0.1 through the admin API.
-        token = subprocess.run([sys.executable, "-m", "hibiki.stack.cli", "token", "--user", "admin", "--role",
-                                "platform-admin"], env={**env, "HIBIKI_DATA_DIR": str(data)}, capture_output=True,
-                               text=True, check=True).stdout.strip()
-        user = api(env, token, "/api/v1/tenants", {"id": "t1", "domain": "127.0.0.1"})
+        # An administrator adds user 1000 with a desk phone on 127.0.0.1 through the admin API:
+        # the tenant with a platform-admin token (README), which an admin token cannot do.
+        def token_for(*args: str) -> str:
+            return subprocess.run([sys.executable, "-m", "hibiki.stack.cli", "token", *args],
+                                  env={**env, "HIBIKI_DATA_DIR": str(data)}, capture_output=True, text=True,
+                                  check=True).stdout.strip()
+
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            api(env, token_for("--user", "admin", "--role", "admin"), "/api/v1/tenants", {"id": "t1", "domain": "127.0.0.1"})
+        assert refused.value.code == 403 and json.loads(refused.value.read())["error_id"] == "forbidden"
+        token = token_for("--user", "root", "--role", "platform-admin")
+        tenant = api(env, token, "/api/v1/tenants", {"id": "t1", "domain": "127.0.0.1", "representative_number": "046-251-1111"})
+        assert tenant["representative_number"] == "0462511111"
         user = api(env, token, "/api/v1/tenants/t1/users", {"username": "u1000", "extension": "1000"})
         api(env, token, "/api/v1/tenants/t1/devices", {"user_id": user["id"], "sip_username": "1000",
                                                        "password": "a long enough secret"})

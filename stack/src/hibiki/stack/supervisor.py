@@ -170,7 +170,7 @@ class Stack:
             for label, what in spec.extra:
                 _say(f"  {'':<12} {label}: {what.format(host=HOST, port=port, **extra_ports)}")
         _say(f"  {'nats':<12} nats://{HOST}:{nats_port}")
-        _say(f"  logs in {self.root / 'log'}; a token for curl: hibiki token --user admin --role admin")
+        _say(f"  logs in {self.root / 'log'}; a token for curl: hibiki token --user root --role platform-admin")
         _say("Press Ctrl-C to stop.")
 
     def watch(self) -> int:
