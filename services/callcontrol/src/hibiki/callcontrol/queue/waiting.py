@@ -4,9 +4,11 @@
   caller number, priority and skills). While the ACD cannot be asked, the caller hears hold
   music and callcontrol asks again, up to ``enqueue_patience`` seconds; then the dialplan's
   fallback route takes the call (never silence, CC-11).
-* Waiting: hold music (``playback``), broken with ``uuid_break`` when a decision arrives or an
-  announcement is due; every ``announce_seconds`` the caller hears their position and the
-  expected wait (``announce``, synthesised by the prompt machinery).
+* Waiting: hold music (``playback``), broken with ``uuid_break`` when an announcement is due;
+  every ``announce_seconds`` the caller hears their position and the expected wait
+  (``announce``, synthesised by the prompt machinery). A decision breaks whatever the caller
+  hears, music or announcement (``uuid_break`` without ``all``: it stops the playback the
+  socket runs now, and a playback just sent but not yet started ends at once).
 * ``acd.offered``: the agents are rung (``ringing``); ``acd.overflowed``: now in another
   queue; ``acd.left`` for the maximum wait: the queue's destination (``leaving``).
 * The caller hangs up: ``Cancel`` (abandoned); the IVR publishes CallAbandoned with the wait.
@@ -52,7 +54,8 @@ class QueueCall:
         self._ringer = AgentRinger(channel, self._line, services.hold_music)
         self._inbox: Any = gevent.queue.Queue()
         self._hub = gevent.get_hub()        # the hub this call's greenlet runs on
-        self._on_hold = False               # hold music is playing (a decision breaks it)
+        self._breakable = False             # hold music or an announcement plays (a decision breaks it)
+        self._synthesis: Any = None         # the greenlet synthesising an announcement (a decision ends it)
         self.destination = ""               # where a maximum wait sent the caller (for the caller's events)
 
     @property
@@ -144,13 +147,15 @@ class QueueCall:
 
     # ---- waiting ----------------------------------------------------------------------------
     def _deliver(self, kind: str, message: Message) -> None:
-        """On the NATS thread: into the call's inbox, and stop the hold music."""
+        """On the NATS thread: into the call's inbox, and stop the music or announcement playing."""
         import gevent
 
         def arrive() -> None:                       # on the hub
             self._inbox.put((kind, message))
-            if self._on_hold:                       # a break with nothing playing would stop the next playback
+            if self._breakable:                     # a break with nothing playing would stop the next playback
                 gevent.spawn(self._ch.break_playback)
+            elif self._synthesis is not None:       # no announcement that nobody would hear whole
+                self._synthesis.kill(block=False)
 
         self._hub.loop.run_callback_threadsafe(arrive)
 
@@ -173,11 +178,9 @@ class QueueCall:
 
         timer = gevent.spawn_later(seconds, self._ch.break_playback) if seconds is not None else None
         started = self._s.clock()
-        self._on_hold = True
         try:
-            self._ch.execute("playback", self._s.hold_music)
+            self._play(self._s.hold_music)
         finally:
-            self._on_hold = False
             if timer is not None:
                 timer.kill()
         if self._inbox.empty() and self._s.clock() - started < HOLD_RETRY_SECONDS:   # no music: do not spin
@@ -200,10 +203,25 @@ class QueueCall:
     def _announce(self, position: int, expected_wait_ms: int) -> None:
         if self._s.announce_seconds <= 0 or position < 1 or not self._inbox.empty():
             return
+        import gevent
+
+        self._synthesis = gevent.spawn(self._line.prompt, PromptRef("text", announcement(position, expected_wait_ms)))
         try:
-            path = self._line.prompt(PromptRef("text", announcement(position, expected_wait_ms)))
+            path = self._synthesis.get()
         except (PromptUnavailable, TimeoutError) as exc:
             log.warning("queue_announcement_unavailable", queue_id=self.queue_id, error=str(exc))
             return
+        finally:
+            self._synthesis = None
+        if not isinstance(path, str) or not self._inbox.empty():    # a decision came while it was synthesised
+            return
         log.info("queue_announcement", queue_id=self.queue_id, position=position, expected_wait_ms=expected_wait_ms)
-        self._ch.execute("playback", path)
+        self._play(path)
+
+    def _play(self, path: str) -> None:
+        """A playback that a decision arriving meanwhile breaks (``_deliver``)."""
+        self._breakable = True
+        try:
+            self._ch.execute("playback", path)
+        finally:
+            self._breakable = False
