@@ -7,8 +7,11 @@
 * Waiting: hold music (``playback``), broken with ``uuid_break`` when an announcement is due;
   every ``announce_seconds`` the caller hears their position and the expected wait
   (``announce``, synthesised by the prompt machinery). A decision breaks whatever the caller
-  hears, music or announcement (``uuid_break`` without ``all``: it stops the playback the
-  socket runs now, and a playback just sent but not yet started ends at once).
+  hears, music or announcement, in ~25 ms on FreeSWITCH 1.10.12 (``uuid_break`` without ``all``
+  sets CF_BREAK, which the playing file sees; ``all`` would also flush applications queued
+  behind it). A break that lands before FreeSWITCH has started the playback just sent is
+  cleared by the socket's park loop and lost, so the break is sent again every 50 ms until
+  the playback ends; on an idle channel a break does nothing.
 * ``acd.offered``: the agents are rung (``ringing``); ``acd.overflowed``: now in another
   queue; ``acd.left`` for the maximum wait: the queue's destination (``leaving``).
 * The caller hangs up: ``Cancel`` (abandoned); the IVR publishes CallAbandoned with the wait.
@@ -38,6 +41,8 @@ from hibiki.events.v1 import acd_pb2
 
 log = get_logger("hibiki.callcontrol.queue")
 HOLD_RETRY_SECONDS = 1.0          # hold music that ends at once is started again this much later
+BREAK_AGAIN_SECONDS = 0.05        # a playback still running this long after uuid_break gets another
+BREAK_TRIES = 40
 ENQUEUE_RETRY_SECONDS = 1.0
 
 
@@ -56,6 +61,7 @@ class QueueCall:
         self._hub = gevent.get_hub()        # the hub this call's greenlet runs on
         self._breakable = False             # hold music or an announcement plays (a decision breaks it)
         self._synthesis: Any = None         # the greenlet synthesising an announcement (a decision ends it)
+        self._playbacks = 0                 # playbacks started (which one a break is for)
         self.destination = ""               # where a maximum wait sent the caller (for the caller's events)
 
     @property
@@ -153,7 +159,7 @@ class QueueCall:
         def arrive() -> None:                       # on the hub
             self._inbox.put((kind, message))
             if self._breakable:                     # a break with nothing playing would stop the next playback
-                gevent.spawn(self._ch.break_playback)
+                gevent.spawn(self._break_playing)
             elif self._synthesis is not None:       # no announcement that nobody would hear whole
                 self._synthesis.kill(block=False)
 
@@ -176,7 +182,7 @@ class QueueCall:
         import gevent
         import gevent.queue
 
-        timer = gevent.spawn_later(seconds, self._ch.break_playback) if seconds is not None else None
+        timer = gevent.spawn_later(seconds, self._break_playing) if seconds is not None else None
         started = self._s.clock()
         try:
             self._play(self._s.hold_music)
@@ -220,8 +226,20 @@ class QueueCall:
 
     def _play(self, path: str) -> None:
         """A playback that a decision arriving meanwhile breaks (``_deliver``)."""
+        self._playbacks += 1
         self._breakable = True
         try:
             self._ch.execute("playback", path)
         finally:
             self._breakable = False
+
+    def _break_playing(self) -> None:
+        """``uuid_break`` until the playback running now has ended (see the module's docstring)."""
+        import gevent
+
+        playback = self._playbacks
+        for _ in range(BREAK_TRIES):
+            self._ch.break_playback()
+            gevent.sleep(BREAK_AGAIN_SECONDS)
+            if not self._breakable or self._playbacks != playback:
+                return
