@@ -9,9 +9,9 @@
   (``announce``, synthesised by the prompt machinery). A decision breaks whatever the caller
   hears, music or announcement, in ~25 ms on FreeSWITCH 1.10.12 (``uuid_break`` without ``all``
   sets CF_BREAK, which the playing file sees; ``all`` would also flush applications queued
-  behind it). A break that lands before FreeSWITCH has started the playback just sent is
-  cleared by the socket's park loop and lost, so the break is sent again every 50 ms until
-  the playback ends; on an idle channel a break does nothing.
+  behind it). Every application's start clears CF_BREAK (switch_core_session_exec), so a
+  break that lands before FreeSWITCH has started the playback just sent is lost: the break is
+  sent again every 50 ms until the playback ends. On an idle channel a break does nothing.
 * ``acd.offered``: the agents are rung (``ringing``); ``acd.overflowed``: now in another
   queue; ``acd.left`` for the maximum wait: the queue's destination (``leaving``).
 * The caller hangs up: ``Cancel`` (abandoned); the IVR publishes CallAbandoned with the wait.
@@ -158,7 +158,7 @@ class QueueCall:
 
         def arrive() -> None:                       # on the hub
             self._inbox.put((kind, message))
-            if self._breakable:                     # a break with nothing playing would stop the next playback
+            if self._breakable:                     # (a break with nothing playing does nothing)
                 gevent.spawn(self._break_playing)
             elif self._synthesis is not None:       # no announcement that nobody would hear whole
                 self._synthesis.kill(block=False)
