@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
@@ -33,17 +37,42 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
 
 class Up:
     def __init__(self, env: dict[str, str], data: Path) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "hibiki.stack.cli", "up", "--data-dir", str(data)],
-                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
+        self.start([sys.executable, "-m", "hibiki.stack.cli", "up", "--data-dir", str(data)], env)
 
-    def wait_for(self, text: str) -> None:
+    def start(self, command: list[str], env: dict[str, str], **options: Any) -> None:
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        **options)
+        self.lines: list[str] = []
+        self._output: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            self.lines.append(line.rstrip())
+            self._output.put(line.rstrip())
+        self._output.put(None)
+
+    def wait_for(self, text: str, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._output.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
             if text in line:
                 return
-        raise AssertionError(f"{text!r} never printed:\n" + "\n".join(self.lines))
+        raise AssertionError(f"{text!r} not printed within {timeout:.0f} s:\n" + "\n".join(self.lines))
+
+    def rest(self) -> str:
+        """What it printed after the last line waited for, until it ended."""
+        self.process.wait(30)
+        lines = []
+        while (line := self._output.get(timeout=5)) is not None:
+            lines.append(line)
+        return "\n".join(lines)
 
     def components(self) -> dict[str, int]:
         """The pid of each component this `hibiki up` started (its child processes, from /proc)."""
@@ -196,10 +225,7 @@ class DevUp(Up):
     """The real `./dev up`, as a terminal runs it: the leader of its own process group."""
 
     def __init__(self, env: dict[str, str], data: Path) -> None:
-        self.process = subprocess.Popen([str(REPO / "dev"), "up", "--data-dir", str(data)], env=env, cwd=REPO,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                        start_new_session=True)
-        self.lines = []
+        self.start([str(REPO / "dev"), "up", "--data-dir", str(data)], env, cwd=REPO, start_new_session=True)
 
 
 @pytest.mark.parametrize("how", ["SIGTERM to ./dev", "Ctrl-C"])
@@ -219,9 +245,7 @@ def test_dev_up_stopped_by_a_signal_stops_everything_and_exits_0(tmp_path: Path,
     finally:
         if up.process.poll() is None:
             os.killpg(up.process.pid, signal.SIGKILL)
-    assert up.process.stdout is not None
-    rest = up.process.stdout.read()
-    text = "\n".join(up.lines) + rest
+    text = "\n".join(up.lines) + up.rest()
     assert "error" not in text, text
     assert all(closed(port) for key, port in env.items() if key.endswith("_PORT") and key.startswith("HIBIKI_"))
     assert closed(env["HIBIKI_NATS_URL"].rsplit(":", 1)[1])
