@@ -46,4 +46,8 @@ def test_only_this_runs_log_lines_explain_an_ending(tmp_path: Path) -> None:
         assert child.last_error() == "starting"
     with log_path.open("ab") as log_file:
         log_file.write(b'{"level": "error", "event": "port taken"}\n')
-    assert child.run_error() == '{"level": "error", "event": "port taken"}'
+        log_file.write(b'{"level": "warning", "event": "acd_unavailable", "error": "connection refused"}\n')
+    assert child.run_error() == '{"level": "error", "event": "port taken"}'   # the warning is not an error
+    with log_path.open("ab") as log_file:
+        log_file.write(b"OSError: [Errno 98] Address already in use\n")
+    assert child.run_error() == "OSError: [Errno 98] Address already in use"

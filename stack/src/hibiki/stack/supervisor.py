@@ -11,6 +11,7 @@ the SQLite store, the chdb store and the JetStream data where it left them.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import signal
 import subprocess
@@ -72,15 +73,28 @@ class Child:
         return [line.strip() for line in text.splitlines() if line.strip()]
 
     def run_error(self) -> str | None:
-        """The last line of this run's log that mentions an error, if any."""
+        """The last error line of this run's log, if any (a warning that mentions an error is not one)."""
         for line in reversed(self.this_run()):
-            if "error" in line.lower():
+            if _is_error(line):
                 return line
         return None
 
     def last_error(self) -> str:
         lines = self.this_run()
         return self.run_error() or (lines[-1] if lines else ending(self.process.poll() or 0))
+
+
+def _is_error(line: str) -> bool:
+    """A structlog JSON line of level error or critical; any other line (a traceback's last
+    line, nats-server's ``[ERR]``) that says error."""
+    if line.startswith("{"):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if isinstance(record, dict) and "level" in record:
+            return str(record["level"]).lower() in ("error", "critical", "exception", "fatal")
+    return "error" in line.lower() or "[ERR]" in line or "[FTL]" in line
 
 
 def _say(text: str) -> None:
