@@ -203,6 +203,9 @@ def test_a_killed_service_is_started_again_and_nothing_else_stops(tmp_path: Path
         with urllib.request.urlopen(f"http://127.0.0.1:{env['HIBIKI_CALLCONTROL_PORT']}/healthz", timeout=5) as reply:
             assert reply.status == 200
         after = up.components()
+        environ = dict(v.split("=", 1) for v in Path(f"/proc/{after['callcontrol']}/environ").read_text().split("\0") if "=" in v)
+        assert environ["HIBIKI_CALLCONTROL_ACD_GRPC"] == f"127.0.0.1:{env['HIBIKI_ACD_GRPC_PORT']}"   # the moved ports
+        assert environ["HIBIKI_CALLCONTROL_DIRECTORY_GRPC"] == f"127.0.0.1:{env['HIBIKI_DIRECTORY_GRPC_PORT']}"
         assert after["callcontrol"] != before["callcontrol"]
         assert {k: v for k, v in after.items() if k != "callcontrol"} == {k: v for k, v in before.items() if k != "callcontrol"}
         # Dying again at once: the next start waits longer.
