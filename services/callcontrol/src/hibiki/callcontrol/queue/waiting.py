@@ -40,6 +40,7 @@ from hibiki.common.logging import get_logger
 from hibiki.events.v1 import acd_pb2
 
 log = get_logger("hibiki.callcontrol.queue")
+WAIT_SOUND = "system/please_hold.wav"   # relative to the channel's sound_prefix (its language)
 HOLD_RETRY_SECONDS = 1.0          # hold music that ends at once is started again this much later
 BREAK_AGAIN_SECONDS = 0.05        # a playback still running this long after uuid_break gets another
 BREAK_TRIES = 40
@@ -56,13 +57,23 @@ class QueueCall:
         self._context, self._request = context, request
         self._line = AcdLine(services, tenant, channel.uuid)
         self._line.queue_id = request.queue_id
-        self._ringer = AgentRinger(channel, self._line, services.hold_music)
+        self._music = self._hold_music(tenant)
+        self._ringer = AgentRinger(channel, self._line, self._music)
         self._inbox: Any = gevent.queue.Queue()
         self._hub = gevent.get_hub()        # the hub this call's greenlet runs on
         self._breakable = False             # hold music or an announcement plays (a decision breaks it)
         self._synthesis: Any = None         # the greenlet synthesising an announcement (a decision ends it)
         self._playbacks = 0                 # playbacks started (which one a break is for)
         self.destination = ""               # where a maximum wait sent the caller (for the caller's events)
+
+    def _hold_music(self, tenant: str) -> str:
+        """The tenant's own hold music if it chose one, else the platform's (never none)."""
+        try:
+            own = self._s.tenant_music(tenant)
+        except Exception as exc:        # noqa: BLE001 - whatever the store says, the caller hears music
+            log.warning("hold_music_unavailable", tenant=tenant, error=str(exc), action="the default hold music")
+            own = None
+        return own or self._s.hold_music
 
     @property
     def queue_id(self) -> str:
@@ -185,7 +196,7 @@ class QueueCall:
         timer = gevent.spawn_later(seconds, self._break_playing) if seconds is not None else None
         started = self._s.clock()
         try:
-            self._play(self._s.hold_music)
+            self._play(self._music)
         finally:
             if timer is not None:
                 timer.kill()
@@ -207,19 +218,28 @@ class QueueCall:
             self._announce(status.position, status.expected_wait_ms)
 
     def _announce(self, position: int, expected_wait_ms: int) -> None:
+        """Position and expected wait, synthesised in Japanese; a tenant in another language (the
+        channel's ``default_language``, set by the directory) or a synthesis that fails gets the
+        stock "please hold" prompt of its language instead."""
         if self._s.announce_seconds <= 0 or position < 1 or not self._inbox.empty():
             return
-        import gevent
+        path = WAIT_SOUND
+        if self._ch.data.get("variable_default_language", "ja") == "ja":
+            import gevent
 
-        self._synthesis = gevent.spawn(self._line.prompt, PromptRef("text", announcement(position, expected_wait_ms)))
-        try:
-            path = self._synthesis.get()
-        except (PromptUnavailable, TimeoutError) as exc:
-            log.warning("queue_announcement_unavailable", queue_id=self.queue_id, error=str(exc))
-            return
-        finally:
-            self._synthesis = None
-        if not isinstance(path, str) or not self._inbox.empty():    # a decision came while it was synthesised
+            self._synthesis = gevent.spawn(self._line.prompt, PromptRef("text", announcement(position, expected_wait_ms)))
+            try:
+                synthesised = self._synthesis.get()
+            except (PromptUnavailable, TimeoutError) as exc:
+                log.warning("queue_announcement_unavailable", queue_id=self.queue_id, error=str(exc),
+                            action="the stock prompt")
+                synthesised = WAIT_SOUND
+            finally:
+                self._synthesis = None
+            if not isinstance(synthesised, str):    # a decision came while it was synthesised
+                return
+            path = synthesised
+        if not self._inbox.empty():
             return
         log.info("queue_announcement", queue_id=self.queue_id, position=position, expected_wait_ms=expected_wait_ms)
         self._play(path)
