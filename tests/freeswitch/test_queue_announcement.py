@@ -1,7 +1,8 @@
 """Issue 11 #4 on the real switch: an ACD decision breaks the position/expected-wait
 announcement a waiting caller hears, and the agent is rung within 100 ms (it was 8.6 s: the
-offer waited for the announcement to end; 10.07 s here before the fix). Times are FreeSWITCH's
-event timestamps against this machine's clock (a few ms apart at most)."""
+offer waited for the announcement to end; 10.07 s here before the fix). The time asserted is
+measured here, from just before the agent's login to the bridge's CHANNEL_EXECUTE having reached
+the test (an upper bound); FreeSWITCH's own event timestamps run some ms behind this clock."""
 
 from __future__ import annotations
 
@@ -35,12 +36,14 @@ def test_an_agent_ready_during_the_announcement_is_rung_within_100_ms(bench: Swi
         broken = esl.wait_event("CHANNEL_EXECUTE_COMPLETE", timeout=20, Application="playback",
                                 **{"Application-Data": announcement.get("Application-Data")})
         bridge = esl.wait_event("CHANNEL_EXECUTE", timeout=20, Application="bridge")
+        seen_ms = (time.time() - ready) * 1000        # an upper bound: the bridge event had reached us by then
         started = int(announcement.get("Event-Date-Timestamp")) / 1e6
         ended_ms = (int(broken.get("Event-Date-Timestamp")) / 1e6 - ready) * 1000
         rung_ms = (int(bridge.get("Event-Date-Timestamp")) / 1e6 - ready) * 1000
-        print(f"\nagent ready {ready - started:.2f} s into the announcement: it ended {ended_ms:.0f} ms later, "
-              f"the agent was rung {rung_ms:.0f} ms later")
-        assert rung_ms < RUNG_WITHIN_MS
+        print(f"\nagent ready {ready - started:.2f} s into the announcement: by FreeSWITCH's clock it ended "
+              f"{ended_ms:.0f} ms and the agent was rung {rung_ms:.0f} ms later; the bridge event was here "
+              f"{seen_ms:.0f} ms after the agent became ready")
+        assert seen_ms < RUNG_WITHIN_MS
         assert "hibiki_agent=a1" in bridge.get("Application-Data") and "user/2201@" in bridge.get("Application-Data")
         phone.wait("CALL_ESTABLISHED")                # the agent's phone rang and answered
         phone.wait("CALL_RTPESTAB")                   # and hears the caller
