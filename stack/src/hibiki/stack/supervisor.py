@@ -159,11 +159,12 @@ class Stack:
         extra_ports = {"esl_port": env.get("HIBIKI_CALLCONTROL_ESL_PORT", "8084"),
                        "grpc_port": env.get("HIBIKI_ACD_GRPC_PORT", "50051"),
                        "directory_grpc_port": env.get("HIBIKI_DIRECTORY_GRPC_PORT", "50052")}
-        # One machine: each service finds the others on the ports they were moved to.
-        env.setdefault("HIBIKI_CALLCONTROL_ACD_GRPC", f"{HOST}:{extra_ports['grpc_port']}")
-        env.setdefault("HIBIKI_CALLCONTROL_DIRECTORY_GRPC", f"{HOST}:{extra_ports['directory_grpc_port']}")
-        env.setdefault("HIBIKI_DIRECTORY_CALLCONTROL_ADDRESS", f"{HOST}:{extra_ports['esl_port']}")
         env["PYTHONUNBUFFERED"] = "1"
+        # One machine: each service finds the others on the ports they were moved to.
+        env.setdefault("HIBIKI_ACD_DIRECTORY_GRPC", f"{HOST}:{extra_ports['directory_grpc_port']}")
+        env.setdefault("HIBIKI_CALLCONTROL_DIRECTORY_GRPC", f"{HOST}:{extra_ports['directory_grpc_port']}")
+        env.setdefault("HIBIKI_CALLCONTROL_ACD_GRPC", f"{HOST}:{extra_ports['grpc_port']}")
+        env.setdefault("HIBIKI_DIRECTORY_CALLCONTROL_ADDRESS", f"{HOST}:{extra_ports['esl_port']}")
         load_authority(Env.load(environ=env), self.root)  # create the shared secret once, before the services
         _say(f"hibiki: starting the stack, data in {self.root}")
         if port_open(HOST, nats_port):
