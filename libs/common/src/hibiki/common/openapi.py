@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Se
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 from starlette.requests import Request
 from starlette.responses import Response
@@ -234,7 +234,8 @@ def dangling_refs(doc: Mapping[str, Any]) -> list[str]:
 
 class Health(BaseModel):
     service: str
-    status: str
+    status: str = Field(description='"ok", or "failing" (503) when a liveness check fails')
+    checks: dict[str, bool] | None = Field(default=None, description="the service's own liveness checks, if any")
 
 
 class Readiness(BaseModel):
@@ -246,7 +247,9 @@ class Readiness(BaseModel):
 def probe_routes(healthz: Endpoint, readyz: Endpoint, metrics: Endpoint) -> list[ApiRoute]:
     """The routes ``build_app`` gives every service, described."""
     return [
-        ApiRoute("/healthz", healthz, "GET", Operation("Liveness (no token)", response=Health, open=True, tags=["probes"])),
+        ApiRoute("/healthz", healthz, "GET", Operation(
+            "Liveness (no token): 503 when one of the service's own checks fails", response=Health, open=True,
+            tags=["probes"], errors={503: "not alive: checks says what stopped"}, error_bodies={503: Health})),
         ApiRoute("/readyz", readyz, "GET", Operation(
             "Readiness (no token): 503 while a dependency is down", response=Readiness, open=True, tags=["probes"],
             errors={503: "not ready: checks says which dependency"}, error_bodies={503: Readiness})),
