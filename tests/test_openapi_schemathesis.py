@@ -77,7 +77,10 @@ def exercise(served: Served, also_expected: tuple[int, ...] = ()) -> list[str]:
                 case.path_parameters["tenant"] = TENANT
             response = case.call(headers=served.headers, timeout=30)
             statuses[response.status_code] += 1
-            case.validate_response(response, headers=served.headers)
+            # a probe's 503 reports a dependency this test does not run (no FreeSWITCH node): documented, not a fault
+            probe = operation.path in ("/healthz", "/readyz")
+            case.validate_response(response, headers=served.headers,
+                                   excluded_checks=[schemathesis.checks.not_a_server_error] if probe else None)
 
         try:
             check()
