@@ -5,6 +5,7 @@ agent feature codes) and the prompt store."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 from prometheus_client import REGISTRY
 
@@ -14,6 +15,7 @@ from hibiki.callcontrol.channel_events import ChannelEvents
 from hibiki.callcontrol.config import CallControlConfig
 from hibiki.callcontrol.esl.nodes import NodePool
 from hibiki.callcontrol.esl.outbound import OutboundServer
+from hibiki.callcontrol.esl.trust import NodeTrust, Verdict, refused
 from hibiki.callcontrol.http.prompts_api import PromptsApi
 from hibiki.callcontrol.ivr.bridge import LoopBridge
 from hibiki.callcontrol.ivr.esl_app import IvrServices
@@ -61,14 +63,23 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
     agent = AgentServices(acd=acd, bridge=bridge, timeout=2 * config.acd_timeout + 1.0)
     freeswitch = NodePool.from_settings(config.freeswitch, registry=REGISTRY)   # inbound event sockets
     ChannelEvents(freeswitch, publisher)
-    esl = OutboundServer(esl_sock, lambda session: CallDispatcher(session, publisher, ivr, active, agent),
-                         config.esl_allow)
+    trust = NodeTrust(freeswitch, config.esl_limits.handshake_timeout)
+
+    def verify(data: Mapping[str, str]) -> Verdict:      # on the event-socket hub
+        try:
+            return bridge.call(trust.check(data), config.esl_limits.handshake_timeout)
+        except TimeoutError:
+            return refused("the node check took too long")
+
+    esl = OutboundServer(esl_sock, lambda session, verdict: CallDispatcher(
+        session, publisher, ivr, active, agent, handoff_task=verdict.handoff_task),
+        config.esl_allow, verify, config.esl_limits)
 
     async def readiness() -> dict[str, bool]:
-        return {"nats": nc.is_connected, **await freeswitch.readiness()}
+        return {"nats": nc.is_connected, **await freeswitch.readiness(), **await esl.health()}
 
     routes = PromptsApi(AsyncPromptStore(store)).routes()
-    http = HttpServer(build_app("callcontrol", authority, routes, readiness=readiness), http_sock)
+    http = HttpServer(build_app("callcontrol", authority, routes, readiness=readiness, liveness=esl.health), http_sock)
     # Stopped in reverse: HTTP, then every call handed back to its dialplan, then the socket.
     await run_until_stopped(stop, [NatsComponent(nc), directory, acd, decisions, freeswitch, esl, active, http], ready,
                             url=f"http://{config.host}:{http.port}", esl=f"{config.host}:{esl.port}",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hibiki.callcontrol.esl.nodes import FsNodeSettings
+from hibiki.callcontrol.esl.outbound import SessionLimits
 from hibiki.callcontrol.prompts.store import prompts_root
 from hibiki.common.config import Env, data_dir
 from hibiki.common.errors import ConfigError
@@ -33,6 +34,7 @@ class CallControlConfig:
     acd_timeout: float = 3.0                    # seconds for one ACD request
     queue_announce_seconds: float = 30.0        # a waiting caller hears position and wait this often (0: never)
     queue_enqueue_patience: float = 15.0        # seconds a caller waits for an ACD that cannot be asked
+    esl_limits: SessionLimits = SessionLimits()  # outbound event socket: sessions at once, handshake timeout
 
     @property
     def prompts_root(self) -> Path:
@@ -64,4 +66,6 @@ class CallControlConfig:
             acd_timeout=env.number("ACD_TIMEOUT", 3.0, minimum=0.1),
             queue_announce_seconds=env.number("QUEUE_ANNOUNCE_SECONDS", 30.0, minimum=0.0),
             queue_enqueue_patience=env.number("QUEUE_ENQUEUE_PATIENCE", 15.0, minimum=0.0),
+            esl_limits=SessionLimits(max_sessions=int(env.number("ESL_MAX_SESSIONS", 500, minimum=1)),
+                                     handshake_timeout=env.number("ESL_HANDSHAKE_TIMEOUT", 3.0, minimum=0.1)),
         )
