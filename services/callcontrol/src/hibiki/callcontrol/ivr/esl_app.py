@@ -184,7 +184,7 @@ class IvrCall:
                       error_id=instruction.error_id, detail=instruction.detail)
         elif isinstance(instruction, Transfer):
             self._leave(engine)
-            self._ch.execute("transfer", f"{destination(instruction)} XML {self._context}")
+            self._ch.transfer(destination(instruction), self._context)
             self._notify.transferred(self._ivr_id, destination(instruction))
             log.info("ivr_transferred", ivr_id=self._ivr_id, kind=instruction.kind, target=instruction.target,
                      destination=destination(instruction), context=self._context, path=format_path(engine.path))

@@ -51,7 +51,7 @@ def leave(channel: EslChannel, line: AcdLine, context: str, left: acd_pb2.CallLe
     if transfer is not None:
         to = transfer.target if transfer.kind == "extension" else f"hibiki_route_{transfer.kind}_{transfer.target}"
         channel.queue("unset", "playback_terminators")
-        channel.execute("transfer", f"{to} XML {context}")
+        channel.transfer(to, context)
         return Leaving(Outcome.TRANSFERRED, to)
     if left.destination == "hangup":
         channel.execute("hangup", "NORMAL_CLEARING")
