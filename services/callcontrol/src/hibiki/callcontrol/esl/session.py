@@ -75,7 +75,7 @@ class OutboundWire(OutboundSession):  # type: ignore[misc]
         super().__init__(address, sock)
 
     # ---- commands -----------------------------------------------------------------------
-    def connect(self, timeout: float | None = None) -> None:  # type: ignore[override]
+    def connect(self, timeout: float | None = None) -> None:
         """``connect``: the channel's data (``session_data``) within ``timeout`` seconds."""
         reply = self.send("connect", timeout)
         self.session_data = reply.headers
@@ -223,7 +223,8 @@ class OutboundWire(OutboundSession):  # type: ignore[misc]
         self.connected = False
         self._run = False
         self._outbound_connected = False
-        waiting, self._commands_sent = self._commands_sent, []
+        waiting: list[Any] = list(self._commands_sent)
+        del self._commands_sent[:]
         for result in waiting:
             if not result.ready():
                 result.set_exception(OutboundSessionHasGoneAway())
