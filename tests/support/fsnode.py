@@ -13,18 +13,18 @@ from hibiki.callcontrol.esl.model import NodeAddress
 from hibiki.callcontrol.esl.nodes import FsNodeSettings
 
 
-def emulator_node(esl_port: int, name: str = "fs") -> FsNodeSettings:
+def emulator_node(esl_port: int, name: str = "fs", host: str = "127.0.0.1") -> FsNodeSettings:
     """The emulator listening (inbound event socket) on ``esl_port`` as callcontrol's one node."""
-    return FsNodeSettings((NodeAddress(name, "127.0.0.1", esl_port),))
+    return FsNodeSettings((NodeAddress(name, host, esl_port),))
 
 
-async def vouching(http_port: int, timeout: float = 20.0) -> None:
+async def vouching(http_port: int, timeout: float = 20.0, host: str = "127.0.0.1") -> None:
     """Wait until callcontrol (HTTP on ``http_port``) is connected to a node."""
     reply = None
     async with httpx.AsyncClient() as client:
         for _ in range(int(timeout / 0.05)):
             try:
-                reply = await client.get(f"http://127.0.0.1:{http_port}/readyz")
+                reply = await client.get(f"http://{host}:{http_port}/readyz")
                 if reply.status_code == 200 or reply.json().get("checks", {}).get("freeswitch"):
                     return
             except httpx.HTTPError:
