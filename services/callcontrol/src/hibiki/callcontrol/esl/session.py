@@ -104,18 +104,21 @@ class OutboundWire(OutboundSession):  # type: ignore[misc]
         self.close()
 
     def close(self) -> None:
+        """Shut the socket (the reader wakes with EOF), end both greenlets, then release the
+        descriptor: the reading greenlet holds the file object's lock while it waits, and a
+        socket with a file object still open is not really closed (its descriptor leaked)."""
         self._run = False
         self.connected = False
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(OSError):
-            self.sock.close()
-        with contextlib.suppress(Exception):
-            self.sock_file.close()
         me = gevent.getcurrent()
         for greenlet in (self._receive_events_greenlet, self._process_events_greenlet):
             if greenlet is not None and greenlet is not me and not greenlet.dead:
-                greenlet.kill(block=False)
+                greenlet.kill(block=True, timeout=1)
+        with contextlib.suppress(Exception):
+            self.sock_file.close()
+        with contextlib.suppress(OSError):
+            self.sock.close()
         self._finish(None)
 
     # ---- reading ------------------------------------------------------------------------
