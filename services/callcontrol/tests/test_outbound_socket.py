@@ -96,3 +96,23 @@ async def test_connections_from_outside_the_allow_list_are_refused(tmp_path: Pat
         assert call.executed[2:] == FALLBACK
         await nats_client.flush()
         assert started.pending_msgs == 0
+
+
+async def test_without_a_node_callcontrol_is_not_ready_and_trusts_no_session(tmp_path: Path, nats_server: Any,
+                                                                            nats_client: Any, authority: Any) -> None:
+    """Issue 11, defect 10: with no FreeSWITCH node configured /readyz said FreeSWITCH was ready.
+    Nothing can vouch for a call then (esl.trust): not ready, and a call is handed to the fallback."""
+    config = config_for(tmp_path, nats_server.url)
+    started = await nats_client.subscribe("hibiki.zama.call.started")
+    await nats_client.flush()
+    async with running(main, config), FreeSwitchEmulator() as emu:
+        async with httpx.AsyncClient() as client:
+            ready = await client.get(f"http://127.0.0.1:{config.port}/readyz")
+            alive = await client.get(f"http://127.0.0.1:{config.port}/healthz")
+        call = await emu.place_call(destination="7100", dialplan_xml=dialplan(config.esl_port))
+        await asyncio.wait_for(call.finished, 10)
+        await nats_client.flush()
+    assert ready.status_code == 503 and ready.json()["checks"] == {"nats": True, "freeswitch": False,
+                                                                   "event_socket": True}
+    assert alive.status_code == 200
+    assert call.executed[2:] == FALLBACK and started.pending_msgs == 0
