@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from hibiki.callcontrol.esl.errors import NodeError
 from hibiki.callcontrol.esl.nodes import NodePool
 
-VOUCHED = ("hibiki_app", "hibiki_tenant", "hibiki_domain", "hibiki_agent_device")
+VOUCHED = ("hibiki_app", "hibiki_tenant", "hibiki_domain", "hibiki_agent_device", "hibiki_ivr_at")
 HANDOFF_TASK = "hibiki_handoff_task"
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _UNSET = "_undef_"
