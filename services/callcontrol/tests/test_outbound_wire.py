@@ -57,3 +57,21 @@ async def test_a_hub_that_stops_turning_is_not_alive() -> None:
         await server.stop()
     assert wedged == {"event_socket": False} and recovered == {"event_socket": True}
     assert await server.health() == {"event_socket": False}                 # stopped
+
+
+def test_event_socket_settings() -> None:
+    from hibiki.callcontrol.config import CallControlConfig
+    from hibiki.common.errors import ConfigError
+
+    default = CallControlConfig.from_env({})
+    assert (default.esl_limits.max_sessions, default.esl_limits.handshake_timeout, default.esl_verify) == (2000, 3.0, True)
+    moved = CallControlConfig.from_env({"HIBIKI_CALLCONTROL_ESL_MAX_SESSIONS": "100",
+                                        "HIBIKI_CALLCONTROL_ESL_HANDSHAKE_TIMEOUT": "0.5",
+                                        "HIBIKI_CALLCONTROL_ESL_VERIFY": "off"})
+    assert (moved.esl_limits.max_sessions, moved.esl_limits.handshake_timeout, moved.esl_verify) == (100, 0.5, False)
+    with pytest.raises(ConfigError, match="HIBIKI_CALLCONTROL_ESL_VERIFY=off trusts anyone"):
+        CallControlConfig.from_env({"HIBIKI_CALLCONTROL_ESL_VERIFY": "off", "HIBIKI_CALLCONTROL_HOST": "0.0.0.0"})
+    with pytest.raises(ConfigError, match="HIBIKI_CALLCONTROL_ESL_VERIFY='maybe'"):
+        CallControlConfig.from_env({"HIBIKI_CALLCONTROL_ESL_VERIFY": "maybe"})
+    with pytest.raises(ConfigError, match="HIBIKI_CALLCONTROL_ESL_MAX_SESSIONS"):
+        CallControlConfig.from_env({"HIBIKI_CALLCONTROL_ESL_MAX_SESSIONS": "0"})

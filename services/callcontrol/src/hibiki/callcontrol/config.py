@@ -74,7 +74,7 @@ class CallControlConfig:
             acd_timeout=env.number("ACD_TIMEOUT", 3.0, minimum=0.1),
             queue_announce_seconds=env.number("QUEUE_ANNOUNCE_SECONDS", 30.0, minimum=0.0),
             queue_enqueue_patience=env.number("QUEUE_ENQUEUE_PATIENCE", 15.0, minimum=0.0),
-            esl_limits=SessionLimits(max_sessions=int(env.number("ESL_MAX_SESSIONS", 500, minimum=1)),
+            esl_limits=SessionLimits(max_sessions=int(env.number("ESL_MAX_SESSIONS", 2000, minimum=1)),
                                      handshake_timeout=env.number("ESL_HANDSHAKE_TIMEOUT", 3.0, minimum=0.1)),
             esl_verify=verify == "node",
         )

@@ -48,7 +48,7 @@ Verifier = Callable[[Mapping[str, str]], Verdict]   # runs on the hub (parks its
 
 @dataclass(frozen=True)
 class SessionLimits:
-    max_sessions: int = 500            # connections at once, checked or not
+    max_sessions: int = 2000           # connections at once, checked or not (calls included)
     handshake_timeout: float = 3.0     # seconds from accept to a checked session
 
 
