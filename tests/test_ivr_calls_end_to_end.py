@@ -26,6 +26,7 @@ from fsemu import FreeSwitchEmulator
 from fsemu.emulator import Call
 from hibiki.callcontrol.app import main
 from hibiki.callcontrol.config import CallControlConfig
+from hibiki.callcontrol.esl.outbound import SessionLimits
 from hibiki.callcontrol.ivr.source import DirectoryIvrSource, IvrUnavailable, ServiceToken
 from hibiki.common.auth import TokenAuthority
 from hibiki.events.v1 import call_pb2, recording_pb2
@@ -487,9 +488,9 @@ async def test_two_hundred_callers_in_the_ivr_at_once(tmp_path: Path, nats_serve
     ends = {"3": "2100", "5": "hibiki_route_voicemail_2100"}
     waiting: set[str] = set()
     # Everything shares this one process (the emulator, NATS, the directory, callcontrol), so a
-    # burst of 200 GetIvr gets more than the production deadline.
+    # burst of 200 GetIvr (and 200 node checks, 6 uuid_getvar each) gets more than the production deadlines.
     async with rig(tmp_path, nats_server, nats_client, authority, tenant, playback_delay=0.2,
-                   directory_timeout=30.0) as r:
+                   directory_timeout=30.0, esl_limits=SessionLimits(handshake_timeout=30.0)) as r:
         lobby = city_hall(r.group)
         lobby["menus"][0].update(max_tries=10, on_failure={"menu": "main"})    # start again ("repeat" is refused)
         await r.ivr(lobby)
