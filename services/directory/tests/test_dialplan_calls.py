@@ -308,7 +308,7 @@ async def test_ivr_branches_that_leave_callcontrol_are_routed_here(office: Offic
     for missing in ("hibiki_route_voicemail_9999", "hibiki_route_ring_group_nothing"):
         gone = await routed(missing)
         assert gone.hangup_cause in ("UNALLOCATED_NUMBER", "NORMAL_TEMPORARY_FAILURE"), missing
-        assert ("playback", "ivr/ivr-that_was_an_invalid_entry.wav") in gone.executed
+        assert ("playback", "system/unallocated.wav") in gone.executed
     # dialled, or granted another destination: refused (tests/security/test_route_forgery.py)
     for grant in ({}, {"hibiki_route_grant": "hibiki_route_external_0258999998"}):
         forged = await place(office, "hibiki_route_external_0258999999", {"sofia/gateway/carrier1/0258999999": 1},
