@@ -76,7 +76,8 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
 
     def verify(data: Mapping[str, str]) -> Verdict:      # on the event-socket hub
         if not config.esl_verify:   # development only (loopback): what the session says is believed
-            return Verdict(True, "unverified", "", data.get("variable_hibiki_handoff_task", ""))
+            task = data.get("variable_last_sched_id", "") if data.get("variable_hibiki_handoff") else ""
+            return Verdict(True, "unverified", "", task)
         try:
             return bridge.call(trust.check(data), config.esl_limits.handshake_timeout)
         except TimeoutError:

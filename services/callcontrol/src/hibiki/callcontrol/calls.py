@@ -126,7 +126,7 @@ class CallDispatcher:
 
     def _take(self, call_uuid: str) -> bool:
         """The call is ours now: cancel the dialplan's scheduled fallback transfer
-        (``hibiki_handoff_task``) and clear ``hibiki_handoff`` so later lookups route it
+        (its task id, ``last_sched_id`` on the node) and clear ``hibiki_handoff`` so later lookups route it
         normally. False when the fallback fired already (the call is on its way there)."""
         try:
             if self._handoff_task:

@@ -20,11 +20,12 @@ FreeSWITCH's own applications, no controller hop:
 - IVRs and queues: ``socket <callcontrol> async full`` followed by a fallback route;
   FreeSWITCH's ``socket`` has no timeout of its own, so a transfer to
   ``hibiki_handoff_missed`` is scheduled first (``sched_transfer +HANDOFF_SECONDS``, its
-  task id in ``hibiki_handoff_task``, the application in ``hibiki_handoff``): callcontrol
+  task id in FreeSWITCH's ``last_sched_id``, the application in ``hibiki_handoff``): callcontrol
   cancels it (``sched_del``) once it has taken the call; if it does not within that time
   the transfer ends ``socket`` (even before ``connect``: CF_TRANSFER ends its wait) and
   ``hibiki_handoff_missed`` answers the same fallback route; when ``socket`` returns the
-  dialplan cancels it itself (``sched_cancel``);
+  dialplan cancels it itself (``sched_cancel``: the channel's scheduled tasks, of which this is
+  the only one);
 - agent codes (CC-02, CC-03), for a user of the tenant: ``*50<agent id>`` logs the agent in
   on this phone, ready; ``*59`` logs out; ``*51`` ready; ``*52`` not ready; ``*53<reason>``
   break with a reason code (``*53`` alone: without one); ``*55<case type>`` saves the case type
@@ -305,9 +306,8 @@ class Plan:
                 *(_action("set", f"{name}={value}") for name, value in variables.items()),
                 _action("set", f"hibiki_handoff={app}"),
                 _action("sched_transfer", f"+{HANDOFF_SECONDS} {HANDOFF_MISSED} XML {self.context}"),
-                _action("set", "hibiki_handoff_task=${last_sched_id}"),
                 _action("socket", f"{self.callcontrol} async full"),
-                _action("sched_cancel", "${hibiki_handoff_task}"), _action("unset", "hibiki_handoff")]
+                _action("sched_cancel"), _action("unset", "hibiki_handoff")]
 
 
 def tone_and_hangup(context: str, destination: str, tone: str) -> str:

@@ -13,8 +13,8 @@ the inbound event socket callcontrol keeps to every node (``HIBIKI_CALLCONTROL_F
    reported.
 
 With no node configured nothing can vouch for a session: every one is refused (and
-``/readyz`` says so). The node's ``hibiki_handoff_task`` (the dialplan's scheduled fallback
-transfer) comes back with the verdict, read from the node, not from the session.
+``/readyz`` says so). The dialplan's scheduled fallback transfer (``last_sched_id`` while
+``hibiki_handoff`` is set) comes back with the verdict, read from the node, not from the session.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from hibiki.callcontrol.esl.errors import NodeError
 from hibiki.callcontrol.esl.nodes import NodePool
 
 VOUCHED = ("hibiki_app", "hibiki_tenant", "hibiki_domain", "hibiki_agent_device", "hibiki_ivr_at")
-HANDOFF_TASK = "hibiki_handoff_task"
+HANDOFF, HANDOFF_TASK = "hibiki_handoff", "last_sched_id"   # the dialplan's timer: sched_transfer's task id
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _UNSET = "_undef_"
 
@@ -61,7 +61,7 @@ class NodeTrust:
         node = self._pool.node_with_core(core)
         if node is None:
             return refused(f"Core-UUID {core[:40]!r} is no connected node's")
-        names = ("current_application", HANDOFF_TASK, *VOUCHED)
+        names = ("current_application", HANDOFF, HANDOFF_TASK, *VOUCHED)
         try:
             async with asyncio.timeout(self._timeout):
                 replies = await asyncio.gather(*(self._pool.api_on(node, f"uuid_getvar {call_uuid} {name}")
@@ -78,5 +78,5 @@ class NodeTrust:
             on_node = "" if values[name] == _UNSET else values[name]
             if on_node != data.get(f"variable_{name}", ""):
                 return refused(f"{name} differs from the channel's on node {node}", node)
-        task = values[HANDOFF_TASK]
+        task = values[HANDOFF_TASK] if values[HANDOFF] not in ("", _UNSET) else ""
         return Verdict(True, "", node, task if task.isdigit() else "")
