@@ -154,8 +154,11 @@ class EslChannel:
             pass
 
     def break_playback(self) -> None:
-        """Stop the playback running now (hold music), leaving queued applications alone:
-        ``uuid_break`` without ``all`` sets CF_BREAK, which the next playback clears."""
+        """Stop the playback running now (hold music, an announcement), leaving queued
+        applications alone: ``uuid_break`` without ``all`` sets CF_BREAK, which the playing file
+        sees (~25 ms on 1.10.12); the next application's start clears it, so with nothing
+        playing it does nothing. On ``play_and_get_digits`` it stops the prompt only: the digit
+        wait goes on (``all`` too)."""
         try:
             self._session.send(f"api uuid_break {self.uuid}")
         except Exception:   # gone already: nothing plays
