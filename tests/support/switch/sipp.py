@@ -165,7 +165,8 @@ def call_scenario(user: str, domain: str, *, auth: bool = True, final: int = 200
     else:
         parts.append('  <recv response="200" rtd="true"/>\n')
         parts.append(_ack(cseq, user, domain, display, target_host, "[branch]"))
-        parts.append("  " + _media(digits, before_digits_ms, digit_gap_ms, talk_ms) + "\n")
+        # remote_bye: the far end hangs up (an announcement, a transfer): no pause that would miss its BYE
+        parts.append("  " + _media(digits, before_digits_ms, digit_gap_ms, 0 if remote_bye else talk_ms) + "\n")
         if remote_bye:
             parts.append('  <recv request="BYE"/>\n' + _OK_TO_BYE)
         else:
