@@ -62,7 +62,13 @@ class SwitchBench:
             "HIBIKI_CALLCONTROL_FREESWITCH_NODES": f"fs1={self.fs.address}:{self.fs.ports.esl}",
             "HIBIKI_CALLCONTROL_FREESWITCH_PASSWORD": self.esl_password,
         })
-        self.stack.env["HIBIKI_DIRECTORY_CALLCONTROL_ADDRESS"] = self.stack.callcontrol_esl
+        # `hibiki up` does not derive the services' addresses of each other from moved ports:
+        # the documented variables say where callcontrol finds the ACD and the directory.
+        self.stack.env.update({
+            "HIBIKI_DIRECTORY_CALLCONTROL_ADDRESS": self.stack.callcontrol_esl,
+            "HIBIKI_CALLCONTROL_ACD_GRPC": f"127.0.0.1:{self.stack.port('ACD_GRPC_PORT')}",
+            "HIBIKI_CALLCONTROL_DIRECTORY_GRPC": f"127.0.0.1:{self.stack.port('DIRECTORY_GRPC_PORT')}",
+        })
         self.carrier_port = free_port(self.net.carrier, udp=True)   # one carrier UAS at a time listens here
         self.phones: list[Baresip] = []
         self.sipps: list[sipp.Sipp] = []
