@@ -98,7 +98,7 @@ def test_an_agent_who_does_not_answer_gives_way_to_the_next(bench: SwitchBench, 
     time.sleep(0.2)                                            # 701 waits longest: offered first
     login_over_http(bench, "702", "7002")
     mark = bench.events.mark()
-    call = caller(bench, talk_ms=3000)
+    call = caller(bench, talk_ms=16000)                       # waits through 701's 6 s of ringing
     rang = silent.wait("CALL_INCOMING", timeout=40)
     answered = helper.wait("CALL_ESTABLISHED", timeout=20)
     assert answered.at - rang.at >= 4
