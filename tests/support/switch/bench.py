@@ -53,8 +53,9 @@ class Extension:
 
 
 class SwitchBench:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, freeswitch_env: dict[str, str] | None = None) -> None:
         self.root = root
+        self.extra_freeswitch_env = dict(freeswitch_env or {})
         self.net: Bench = pick_bench()
         self.esl_password = secrets.token_urlsafe(18)
         self.fs = FreeSwitch(root / "freeswitch", self.net)
@@ -97,6 +98,8 @@ class SwitchBench:
             "HIBIKI_FS_ESL_ALLOW": "127.0.0.0/8",
             "HIBIKI_FS_CARRIER_CIDRS": f"{self.net.carrier}/32",
         }
+        carrier = f"{self.net.carrier}:{self.carrier_port}"
+        env.update({name: value.replace("{carrier}", carrier) for name, value in self.extra_freeswitch_env.items()})
         env.update(self.stack.freeswitch_env())
         return env
 
