@@ -36,7 +36,7 @@ def water_ivr() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def seats(bench: SwitchBench) -> dict[str, Extension]:
     bench.tenant(T)
-    seats = {"701": bench.extension(T, "7001")[0], "702": bench.extension(T, "7002")[0]}
+    seats = {f"70{n}": bench.extension(T, f"700{n}")[0] for n in range(1, 5)}
     bench.directory.post(f"/api/v1/tenants/{T}/ivrs", water_ivr())
     bench.directory.post(f"/api/v1/tenants/{T}/dids", {"number": NUMBER, "target_kind": "ivr", "target": "suido"})
     bench.acd.put(f"/api/v1/tenants/{T}/queues/water", {"offer_timeout_seconds": 6, "wrap_up_limit_seconds": 1})
@@ -92,13 +92,13 @@ def test_did_ivr_queue_agent(bench: SwitchBench, seats: dict[str, Extension]) ->
 
 
 def test_an_agent_who_does_not_answer_gives_way_to_the_next(bench: SwitchBench, seats: dict[str, Extension]) -> None:
-    silent = bench.baresip(seats["701"], auto_answer=False)
-    helper = bench.baresip(seats["702"])
-    login_over_http(bench, "701", "7001")
-    time.sleep(0.2)                                            # 701 waits longest: offered first
-    login_over_http(bench, "702", "7002")
+    silent = bench.baresip(seats["703"], auto_answer=False)   # agents of their own: 701 may still be in wrap-up
+    helper = bench.baresip(seats["704"])
+    login_over_http(bench, "703", "7003")
+    time.sleep(0.2)                                            # 703 waits longest: offered first
+    login_over_http(bench, "704", "7004")
     mark = bench.events.mark()
-    call = caller(bench, talk_ms=16000)                       # waits through 701's 6 s of ringing
+    call = caller(bench, talk_ms=16000)                       # waits through 703's 6 s of ringing
     rang = silent.wait("CALL_INCOMING", timeout=40)
     answered = helper.wait("CALL_ESTABLISHED", timeout=20)
     assert answered.at - rang.at >= 4

@@ -61,6 +61,10 @@ FORWARD = re.compile(r"^hibiki_fwd_([0-9a-f-]{36})_([A-Z_]*)$")
 # Where callcontrol's IVR sends a call that leaves it (transfer <this> XML <context>): the
 # routing stays here. Extensions are transferred as themselves.
 IVR_ROUTE = re.compile(r"^hibiki_route_(ring_group|voicemail|external)_([A-Za-z0-9_+-]{1,64})$")
+# 184: what the carrier sees in From instead of the caller (RFC 3323); FreeSWITCH's privacy(full)
+# alone keeps the number in From when the gateway has caller-id-in-from.
+ANONYMOUS_URI = "sip:anonymous@anonymous.invalid"
+
 # An IVR forwarding to an outside number: the tenant's representative number, no premium or
 # international destinations (the IVR's author chose the number; callers only pick a branch).
 IVR_CALLER = UserEntry(id="ivr", username="ivr",
@@ -227,8 +231,10 @@ class Plan:
         actions = [_action("set", f"hibiki_outbound_class={outbound_class}")]
         if caller_id:
             actions.append(_action("set", f"effective_caller_id_number={caller_id}"))
-        if info.caller_id == "withhold":
-            actions.append(_action("privacy", "full"))
+        if info.caller_id == "withhold":   # 184: the number only in P-Asserted-Identity, with "Privacy: id"
+            actions += [_action("privacy", "full"), _action("export", "nolocal:sip_cid_type=pid"),   # carrier leg only
+                        _action("export", f"nolocal:sip_from_uri={ANONYMOUS_URI}"),
+                        _action("export", "nolocal:sip_from_display=Anonymous")]
         return actions + [
             _action("set", "call_timeout=60"), _action("set", "continue_on_fail=true"),
             _action("set", "hangup_after_bridge=true"),
