@@ -68,10 +68,8 @@ def test_disaster_override_plays_the_notice_and_hangs_up(bench: SwitchBench, sta
     assert bench.fs.missing_files(mark) == []
 
 
-@pytest.mark.xfail(strict=True, reason="defect: /fsapi answers a number nobody owns with 'not found', so the real "
-                   "switch runs dialplan/fallback.xml's survival routing (503 here; with hibiki_survival_destination "
-                   "set, the survival phone would ring) instead of refusing it; the emulator shows NO_ROUTE_DESTINATION")
 def test_a_number_nobody_owns_is_refused(bench: SwitchBench, staff: dict[str, Extension]) -> None:
+    """Not survival routing (fallback.xml would ring the survival destination): SIP 404."""
     mark = bench.fs.log_mark()
     caller = carrier_call(bench, "0263529999", final=404)
     assert "survival routing" not in bench.fs.log_since(mark)

@@ -283,6 +283,14 @@ def tone_and_hangup(context: str, destination: str, tone: str) -> str:
     return documents.dialplan(context, [_extension("hibiki-feature-setting", destination, actions)])
 
 
+def refuse_unknown_number(context: str) -> str:
+    """The answer to a carrier's call for a number no tenant owns: refused (UNALLOCATED_NUMBER,
+    SIP 404), never answered. "not found" would send it into fallback.xml's survival routing."""
+    extension = ('<extension name="hibiki-unknown-number"><condition field="destination_number" expression="^.*$">'
+                 f'{_action("hangup", "UNALLOCATED_NUMBER")}</condition></extension>')
+    return documents.dialplan(context or "public", [extension])
+
+
 def unallocated() -> Actions:
     return [_action("answer"), _action("playback", UNALLOCATED_PROMPT), _action("hangup", "UNALLOCATED_NUMBER")]
 
