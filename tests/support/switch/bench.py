@@ -150,10 +150,11 @@ class SwitchBench:
         self._n += 1
         return self.net.phone(self._n % 200)
 
-    def baresip(self, ext: Extension, auto_answer: bool = True, register: bool = True) -> Baresip:
-        """A baresip phone for ``ext`` (registered when ``register``; waits for REGISTER_OK)."""
+    def baresip(self, ext: Extension, auto_answer: bool = True, register: bool = True, max_calls: int = 4) -> Baresip:
+        """A baresip phone for ``ext`` (registered when ``register``; waits for REGISTER_OK);
+        ``max_calls=1`` makes it answer a second call with 486 Busy Here."""
         phone = Baresip(self.root / "phones", self.phone_address(), self.fs.sip, ext.sip_username, ext.domain,
-                        ext.password, auto_answer=auto_answer, register=register)
+                        ext.password, auto_answer=auto_answer, register=register, max_calls=max_calls)
         self.phones.append(phone)
         if register:
             phone.wait_registered()
