@@ -41,19 +41,24 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from hibiki.common import dialstring
 from hibiki.directory import documents
 from hibiki.directory.documents import attr
 from hibiki.directory.features import REFUSE_TONE, agent_code
 from hibiki.directory.numbers import InvalidNumber, NumberKind, classify, is_allowed, restriction_class
+from hibiki.directory.sounds import (
+    APOLOGY_PROMPT,
+    FAILED_PROMPT,
+    RESTRICTED_PROMPT,
+    UNALLOCATED_PROMPT,
+    channel_language,
+)
 from hibiki.directory.view import DidEntry, RingGroupEntry, Route, TenantView, UserEntry
 from hibiki.directory.xmlcurl import FsRequest
 
 RING_SECONDS = 30
 MAX_FORWARDS = 3
 PARK_SLOTS = 9          # *70 parks in the first free slot 1-9 of the caller's lot, *71N picks slot N up
-UNALLOCATED_PROMPT = "ivr/ivr-that_was_an_invalid_entry.wav"
-RESTRICTED_PROMPT = "ivr/ivr-call_cannot_be_completed_as_dialed.wav"
-FAILED_PROMPT = "ivr/ivr-call_cannot_be_completed_as_dialed.wav"
 # Per-call caller ID: *81<number> presents the direct-in number, *82<number> the representative one.
 CALLER_ID_PREFIXES = {"*81": "direct", "*82": "representative"}
 NOT_OUTBOUND = frozenset({NumberKind.EXTENSION, NumberKind.FEATURE_CODE, NumberKind.UNKNOWN, NumberKind.INVALID})
@@ -100,13 +105,14 @@ class Plan:
             if forwarded is not None:
                 return forwarded
         seconds = user.forward_no_answer_seconds if user.forward_no_answer else RING_SECONDS
-        dial = f"user/{user.extension or user.username}@{self.tenant.domain}"
+        dial = dialstring.user_leg(user.extension or user.username, self.tenant.domain)
         actions = [_action("set", f"hibiki_callee={user.id}"), _action("set", f"call_timeout={seconds}"),
                    _action("set", "continue_on_fail=true"), _action("set", "hangup_after_bridge=true")]
         if user.extension:  # directed pickup (**<ext>) finds the ringing call here (mod_hash)
             actions.append(_action("hash", f"insert/{self.tenant.domain}-last_dial_ext/{user.extension}/${{uuid}}"))
         if user.pickup_group:  # group pickup (*8): mod_dptools' pickup endpoint rings along
-            dial = ",".join(self.device_legs(user)) + f",pickup/{user.pickup_group}@{self.tenant.domain}"
+            dial = dialstring.at_once([*self.device_legs(user),
+                                       f"pickup/{dialstring.token(user.pickup_group)}@{self.tenant.domain}"])
         return actions + [
             _action("bridge", dial),
             _action("transfer", f"hibiki_fwd_{user.id}_${{originate_disposition}} XML {self.context}"),
@@ -148,11 +154,11 @@ class Plan:
         in a forked dial FreeSWITCH originates it with SOF_NOBLOCK and calls just the first
         element of the user's dial-string ("Only calling the first element in the list in
         this mode", switch_ivr_originate.c). So a multi-leg bridge names the devices' contacts."""
-        domain, who = self.tenant.domain, user.extension or user.username
+        domain, who = dialstring.domain(self.tenant.domain), dialstring.device(user.extension or user.username)
         prefix = f"[{leg_vars + ',' if leg_vars else ''}sip_invite_domain={domain},presence_id={who}@{domain}]"
         if not user.devices:
             return [prefix + "error/user_not_registered"]
-        return [f"{prefix}${{sofia_contact(*/{device}@{domain})}}" for device in user.devices]
+        return [prefix + dialstring.contact_leg(device, domain) for device in user.devices]
 
     def group(self, group: RingGroupEntry) -> Actions:
         members = [self.tenant.users[m] for m in group.members if m in self.tenant.users]
@@ -169,10 +175,11 @@ class Plan:
 
     def controller(self, route: Route, fallback: Route | None) -> Actions:
         """IVRs and queues run in callcontrol; if it is gone (or hands the call back), the
-        call goes on with the fallback route instead of silence (CC-11)."""
+        caller hears an apology and the call goes on with the number's fallback route (its
+        closed-hours target), or hears the failure message: never silence (CC-11)."""
         actions = self._to_callcontrol(f"{route.kind}:{route.target}")
         if fallback is not None and fallback.kind not in ("ivr", "queue"):
-            return actions + self.route(fallback)
+            return actions + [_action("answer"), _action("playback", APOLOGY_PROMPT)] + self.route(fallback)
         return actions + [_action("answer"), _action("playback", FAILED_PROMPT),
                           _action("hangup", "NORMAL_TEMPORARY_FAILURE")]
 
@@ -185,11 +192,13 @@ class Plan:
             return self.voicemail(user)
         if route.kind == "ring_group" and group is not None and self.hops < MAX_FORWARDS:
             return self._next().group(group)
-        if route.kind == "announcement":
+        # FreeSWITCH expands ${...} in every application's argument: stored text goes in only checked
+        if route.kind == "announcement" and dialstring.SOUND.fullmatch(route.target):
             return [_action("answer"), _action("playback", route.target), _action("hangup", "NORMAL_CLEARING")]
-        if route.kind in ("ivr", "queue"):
+        if route.kind in ("ivr", "queue") and dialstring.TOKEN.fullmatch(route.target):
             return self.controller(route, fallback)
-        return [_action("log", f"ERR route to a missing {route.kind} {route.target}"), _action("answer"),
+        shown = re.sub(r"[^A-Za-z0-9_.-]", "_", route.target)[:64]
+        return [_action("log", f"ERR route to a missing {route.kind} {shown}"), _action("answer"),
                 _action("playback", UNALLOCATED_PROMPT), _action("hangup", "NORMAL_TEMPORARY_FAILURE")]
 
     def from_ivr(self, kind: str, target: str) -> Actions:
@@ -229,7 +238,7 @@ class Plan:
         caller_id = (caller.direct_number if policy == "direct" and caller.direct_number
                      else self.tenant.representative_number)
         actions = [_action("set", f"hibiki_outbound_class={outbound_class}")]
-        if caller_id:
+        if caller_id and dialstring.CALLER_ID.fullmatch(caller_id):   # an admin's text: never ${...} to expand
             actions.append(_action("set", f"effective_caller_id_number={caller_id}"))
         if info.caller_id == "withhold":   # 184: the number only in P-Asserted-Identity, with "Privacy: id"
             actions += [_action("privacy", "full"), _action("export", "nolocal:sip_cid_type=pid"),   # carrier leg only
@@ -238,7 +247,7 @@ class Plan:
         return actions + [
             _action("set", "call_timeout=60"), _action("set", "continue_on_fail=true"),
             _action("set", "hangup_after_bridge=true"),
-            _action("bridge", f"sofia/gateway/{self.tenant.outbound_gateway}/{info.destination}"),
+            _action("bridge", dialstring.gateway_leg(self.tenant.outbound_gateway, info.destination)),
             _action("playback", FAILED_PROMPT), _action("hangup", "NORMAL_TEMPORARY_FAILURE"),
         ]
 
@@ -291,6 +300,11 @@ def refuse_unknown_number(context: str) -> str:
     return documents.dialplan(context or "public", [extension])
 
 
+def language(tenant: TenantView) -> Actions:
+    """A tenant whose language is not the node's default: its prompts and voicemail phrases."""
+    return [_action("set", f"{name}={value}") for name, value in channel_language(tenant.language).items()]
+
+
 def unallocated() -> Actions:
     return [_action("answer"), _action("playback", UNALLOCATED_PROMPT), _action("hangup", "UNALLOCATED_NUMBER")]
 
@@ -319,7 +333,7 @@ def answer_did(request: FsRequest, tenant: TenantView, did: DidEntry, at: dateti
     context = request.get("Caller-Context") or "public"
     route, branch = decision if decision is not None else did.route_at(at)
     prelude = [_action("set", f"hibiki_tenant={tenant.tenant_id}"), _action("set", f"hibiki_did={did.number}"),
-               _action("set", f"hibiki_branch={branch}")]
+               _action("set", f"hibiki_branch={branch}"), *language(tenant)]
     actions = prelude + Plan(tenant, context, callcontrol=callcontrol).route(route, fallback=did.closed)
     return documents.dialplan(context, [_extension("hibiki-did", destination, actions)])
 
@@ -346,4 +360,4 @@ def answer_internal(request: FsRequest, tenant: TenantView, callcontrol: str = "
         name, actions = "hibiki-outbound", outside
     else:
         name, actions = "hibiki-unallocated", unallocated()
-    return documents.dialplan(context, [_extension(name, destination, actions)])
+    return documents.dialplan(context, [_extension(name, destination, language(tenant) + actions)])
