@@ -16,7 +16,7 @@ ALWAYS_OPEN = {"weekly": {d: [{"start": "00:00", "end": "24:00"}] for d in DAYS}
                "closed_on_public_holidays": False, "year_end": None}
 ALWAYS_CLOSED = {"weekly": {}, "closed_on_public_holidays": False, "year_end": None}
 DISASTER = {**ALWAYS_OPEN, "override": {"mode": "disaster", "reason": "earthquake"}}
-NOTICE = "tone_stream://%(300,100,523);loops=5"
+NOTICE = "system/apology.wav"   # a shipped prompt (freeswitch/sounds), as an announcement names one
 
 
 @pytest.fixture(scope="module")
