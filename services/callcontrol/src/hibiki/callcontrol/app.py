@@ -19,7 +19,7 @@ from hibiki.callcontrol.ivr.bridge import LoopBridge
 from hibiki.callcontrol.ivr.esl_app import IvrServices
 from hibiki.callcontrol.ivr.prompts import PromptResolver
 from hibiki.callcontrol.ivr.source import DirectoryIvrSource, ServiceToken
-from hibiki.callcontrol.prompts.store import AsyncPromptStore, PromptStore
+from hibiki.callcontrol.prompts.store import MAX_UPLOAD_BYTES, AsyncPromptStore, PromptStore
 from hibiki.callcontrol.prompts.tts import OpenJTalk
 from hibiki.callcontrol.publisher import CallEventPublisher
 from hibiki.callcontrol.queue.client import AcdClient
@@ -68,7 +68,8 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
         return {"nats": nc.is_connected, **await freeswitch.readiness()}
 
     routes = PromptsApi(AsyncPromptStore(store)).routes()
-    http = HttpServer(build_app("callcontrol", authority, routes, readiness=readiness), http_sock)
+    uploads = {r"/api/v1/tenants/[^/]+/prompts": MAX_UPLOAD_BYTES}   # audio files; everything else 1 MiB
+    http = HttpServer(build_app("callcontrol", authority, routes, readiness=readiness, body_limits=uploads), http_sock)
     # Stopped in reverse: HTTP, then every call handed back to its dialplan, then the socket.
     await run_until_stopped(stop, [NatsComponent(nc), directory, acd, decisions, freeswitch, esl, active, http], ready,
                             url=f"http://{config.host}:{http.port}", esl=f"{config.host}:{esl.port}",

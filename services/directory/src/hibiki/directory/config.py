@@ -27,6 +27,7 @@ class DirectoryConfig:
     auth_max_failures: int
     auth_window_seconds: float
     auth_block_seconds: float
+    auth_scanner_usernames: int
     callcontrol_address: str
 
     @classmethod
@@ -46,7 +47,7 @@ class DirectoryConfig:
             database_url=env.text("DATABASE_URL", f"sqlite:///{root / 'directory.sqlite'}"),
             nats_url=shared.text("NATS_URL", "nats://127.0.0.1:4222"),
             data_dir=root,
-            fsapi_allow=env.networks("FSAPI_ALLOW", "127.0.0.0/8,::1/128"),
+            fsapi_allow=env.networks("FSAPI_ALLOW", "127.0.0.1/32,::1/128"),
             fsapi_user=user,
             fsapi_password=password,
             fsapi_max_body=env.integer("FSAPI_MAX_BODY", 65536, minimum=1024),
@@ -54,6 +55,7 @@ class DirectoryConfig:
             auth_max_failures=env.integer("AUTH_MAX_FAILURES", 10, minimum=1),
             auth_window_seconds=env.number("AUTH_WINDOW_SECONDS", 60.0, minimum=1.0),
             auth_block_seconds=env.number("AUTH_BLOCK_SECONDS", 600.0, minimum=1.0),
+            auth_scanner_usernames=env.integer("AUTH_SCANNER_USERNAMES", 5, minimum=2),
             callcontrol_address=_host_port(env, "CALLCONTROL_ADDRESS", "127.0.0.1:8084"),
         )
 

@@ -1,0 +1,84 @@
+"""The password guard's blocks over the admin API (ADM-04: admins see and lift lockouts).
+
+- ``GET /api/v1/tenants/{tenant}/auth_blocks``: the tenant's blocked usernames and every
+  address-wide block (they refuse its phones too; another tenant's usernames are not shown);
+- ``DELETE /api/v1/tenants/{tenant}/auth_blocks?address=A&username=U``: lift the block of one
+  of the tenant's usernames (``user@domain``) at that address; without ``username`` the
+  address-wide block, which only a platform administrator may lift (a tenant lists its office
+  addresses in ``trusted_networks`` instead);
+- ``GET /api/v1/auth_blocks``: every block (platform administrators).
+Every replica applies a lift (``hibiki.<tenant>.security.block_lifted``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hibiki.common.auth import Claims
+from hibiki.directory.errors import ConfigStoreError, NotFound
+from hibiki.directory.guard import ADDRESS_WIDE, AuthGuard, Block
+from hibiki.directory.http.admin import Forbidden, guarded
+from hibiki.directory.nats.notifier import ConfigNotifier
+from hibiki.directory.view import DirectoryView
+
+
+def _out(block: Block, full: bool) -> dict[str, Any]:
+    return {"address": block.address, "username": block.username or None, "address_wide": block.address_wide,
+            "until": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(block.until)),
+            "seconds_left": max(0, round(block.until - time.time())), "failures": block.failures,
+            "last_user": block.last_user if full else None, "last_domain": block.last_domain if full else None}
+
+
+def _platform(claims: Claims) -> bool:
+    return claims.tenant == "*" and (claims.kind == "service" or "platform-admin" in claims.roles)
+
+
+class AuthBlocksApi:
+    def __init__(self, guard: AuthGuard, view: DirectoryView, notifier: ConfigNotifier) -> None:
+        self._guard, self._view, self._notifier = guard, view, notifier
+
+    def _domain(self, tenant: str) -> str:
+        view = self._view.by_id(tenant)
+        if view is None:
+            raise NotFound("tenant-not-found", f"no tenant {tenant!r}")
+        return view.domain.lower()
+
+    async def list_tenant(self, request: Request) -> Response:
+        tenant = request.path_params["tenant"]
+        suffix = "@" + self._domain(tenant)
+        items = [_out(b, full=b.tenant == tenant) for b in self._guard.blocks()
+                 if b.address_wide or b.username.endswith(suffix)]
+        return JSONResponse({"items": items})
+
+    async def list_all(self, request: Request) -> Response:
+        return JSONResponse({"items": [_out(b, full=True) | {"tenant": b.tenant} for b in self._guard.blocks()]})
+
+    async def lift(self, request: Request) -> Response:
+        tenant = request.path_params["tenant"]
+        claims: Claims = request.scope["hibiki.claims"]
+        address = request.query_params.get("address", "").strip()
+        name = request.query_params.get("username", "").strip().lower()
+        if not address:
+            raise ConfigStoreError("invalid-address", "address is required", "address")
+        if name == ADDRESS_WIDE:
+            if not _platform(claims):
+                raise Forbidden("an address-wide block is lifted by a platform administrator; "
+                                "list your office addresses in the tenant's trusted_networks instead")
+        elif not name.endswith("@" + self._domain(tenant)):
+            raise ConfigStoreError("invalid-username", "username must be user@<the tenant's domain>", "username")
+        block = self._guard.lift(address, name)
+        if block is None:
+            raise NotFound("block-not-found", f"no block of {name or 'the address'} at {address[:64]!r}")
+        await self._notifier.block_lifted(block, claims.subject)
+        return Response(status_code=204)
+
+    def routes(self) -> list[Route]:
+        base = "/api/v1/tenants/{tenant}/auth_blocks"
+        return [Route(base, guarded(False, self.list_tenant), methods=["GET"]),
+                Route(base, guarded(True, self.lift), methods=["DELETE"]),
+                Route("/api/v1/auth_blocks", guarded(False, self.list_all, platform=True), methods=["GET"])]
