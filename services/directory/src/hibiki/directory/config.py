@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hibiki.common.config import Env, data_dir
+from hibiki.common.errors import ConfigError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+PLACEHOLDER_PASSWORDS = frozenset({"CHANGE-ME-fsapi", "CHANGE-ME"})   # freeswitch/conf/vars.xml, deploy/k8s
 
 
 @dataclass(frozen=True)
@@ -37,9 +39,10 @@ class DirectoryConfig:
         root = data_dir(shared)
         user, password = env.optional("FSAPI_USER"), env.optional("FSAPI_PASSWORD")
         if bool(user) != bool(password):
-            from hibiki.common.errors import ConfigError
-
             raise ConfigError(f"{env.key('FSAPI_USER')} and {env.key('FSAPI_PASSWORD')} must be set together")
+        if password is not None and password in PLACEHOLDER_PASSWORDS:
+            raise ConfigError(f"{env.key('FSAPI_PASSWORD')} is a placeholder written in the repository: "
+                              "choose a secret (hibiki up generates one)")
         return cls(
             host=env.text("HOST", "127.0.0.1"),
             port=env.port("PORT", 8080),
@@ -64,7 +67,5 @@ def _host_port(env: Env, name: str, default: str) -> str:
     value = env.text(name, default)
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        from hibiki.common.errors import ConfigError
-
         raise ConfigError(f"{env.key(name)}={value!r} is not host:port")
     return value

@@ -42,8 +42,8 @@ from hibiki.common.logging import get_logger
 
 log = get_logger("hibiki.callcontrol.esl.nodes")
 DEV_PASSWORD = "ClueCon"  # mod_event_socket's shipped default (conf/vanilla/autoload_configs/event_socket.conf.xml)
-# Passwords anyone can read: FreeSWITCH's default and the one written in freeswitch/conf/vars.xml.
-PLACEHOLDER_PASSWORDS = frozenset({DEV_PASSWORD, "CHANGE-ME-esl", ""})
+# Passwords anyone can read: FreeSWITCH's default and those written in freeswitch/conf/vars.xml and deploy/k8s.
+PLACEHOLDER_PASSWORDS = frozenset({DEV_PASSWORD, "CHANGE-ME-esl", "CHANGE-ME", ""})
 _NAME = re.compile(r"^[A-Za-z0-9:][A-Za-z0-9_.:-]{0,62}$")
 _CALL_UUID = re.compile(r"^[^\s]{1,128}$")
 _ENDED_MEMORY = 4096  # recently hung-up calls, so a late event does not bring one back
