@@ -12,6 +12,7 @@ import asyncio
 import base64
 import binascii
 import hmac
+import re
 import time
 
 from prometheus_client import Counter, Histogram
@@ -129,7 +130,7 @@ class FsapiEndpoint:
         try:
             fs_request = parse(body)
         except BadRequest as exc:
-            log.warning("fsapi_not_found", reason=f"malformed request: {exc}", peer=peer)
+            log.warning("fsapi_not_found", reason=f"malformed request: {exc}", peer=peer, call_uuid=_raw_call_uuid(body))
             _count("-", "bad_request")
             return Response(documents.NOT_FOUND, media_type=XML)
         try:
@@ -166,9 +167,22 @@ class FsapiEndpoint:
         return Response(result.document, media_type=XML)
 
 
+_UUID_FIELD = re.compile(rb"(?:^|&)(?:Unique-ID|Channel-Call-UUID)=([0-9A-Za-z-]{1,64})(?=&|$)")
+
+
+def _raw_call_uuid(body: bytes) -> str | None:
+    """The call's UUID from a body that could not be parsed (for the log line), if it has a clean one."""
+    found = _UUID_FIELD.search(body)
+    return found.group(1).decode() if found else None
+
+
 def _call_uuid(request: FsRequest) -> str | None:
     """The call's UUID for the log line (None when there is none or it cannot be read)."""
-    try:
-        return (request.get("Unique-ID") or request.get("Channel-Call-UUID") or None)
-    except BadRequest:
-        return None
+    for name in ("Unique-ID", "Channel-Call-UUID"):
+        try:
+            value = request.get(name)
+        except BadRequest:
+            continue
+        if value:
+            return value
+    return None
