@@ -146,6 +146,14 @@ async def test_a_scanner_is_blocked_address_wide_but_not_for_a_tenant_that_trust
         await sip_auth(first, str(300 + n), CITY, "1234", ip=office)
     assert not any(b["address"] == office and b["address_wide"] for b in await platform.blocks())
     assert not (await sip_auth(first, "1002", CITY, "colleague password", ip=office)).not_found
+    # a platform administrator lifts the scanner's address-wide block (a tenant admin may not)
+    assert (await platform.admin.delete(f"/api/v1/auth_blocks?address={scanner}")).status_code == 403
+    assert (await platform.directory.api.delete(f"/api/v1/auth_blocks?address={scanner}")).status_code == 204
+    for fsapi in (first, second):
+        deadline = time.monotonic() + 5
+        while (await sip_auth(fsapi, "2001", OTHER, "attacker's own phone", ip=scanner)).not_found:
+            assert time.monotonic() < deadline, "a replica kept the lifted address-wide block"
+            await nats_client.flush()
     bad = await platform.admin.patch("/api/v1/tenants/city", json={"trusted_networks": ["not a network"]})
     assert bad.status_code == 422 and bad.json()["details"]["field"] == "trusted_networks"
 

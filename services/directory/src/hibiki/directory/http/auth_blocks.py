@@ -6,7 +6,8 @@
   of the tenant's usernames (``user@domain``) at that address; without ``username`` the
   address-wide block, which only a platform administrator may lift (a tenant lists its office
   addresses in ``trusted_networks`` instead);
-- ``GET /api/v1/auth_blocks``: every block (platform administrators).
+- ``GET /api/v1/auth_blocks``, ``DELETE /api/v1/auth_blocks?address=A[&username=U]``: every block,
+  lift any (platform administrators).
 Every replica applies a lift (``hibiki.<tenant>.security.block_lifted``).
 """
 
@@ -32,6 +33,14 @@ def _out(block: Block, full: bool) -> dict[str, Any]:
             "until": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(block.until)),
             "seconds_left": max(0, round(block.until - time.time())), "failures": block.failures,
             "last_user": block.last_user if full else None, "last_domain": block.last_domain if full else None}
+
+
+def _which(request: Request) -> tuple[str, str]:
+    """The block a request names: ``?address=`` (required) and ``?username=`` (empty: the address)."""
+    address = request.query_params.get("address", "").strip()
+    if not address:
+        raise ConfigStoreError("invalid-address", "address is required", "address")
+    return address, request.query_params.get("username", "").strip().lower()
 
 
 def _platform(claims: Claims) -> bool:
@@ -61,16 +70,20 @@ class AuthBlocksApi:
     async def lift(self, request: Request) -> Response:
         tenant = request.path_params["tenant"]
         claims: Claims = request.scope["hibiki.claims"]
-        address = request.query_params.get("address", "").strip()
-        name = request.query_params.get("username", "").strip().lower()
-        if not address:
-            raise ConfigStoreError("invalid-address", "address is required", "address")
+        address, name = _which(request)
         if name == ADDRESS_WIDE:
             if not _platform(claims):
                 raise Forbidden("an address-wide block is lifted by a platform administrator; "
                                 "list your office addresses in the tenant's trusted_networks instead")
         elif not name.endswith("@" + self._domain(tenant)):
             raise ConfigStoreError("invalid-username", "username must be user@<the tenant's domain>", "username")
+        return await self._lift(address, name, claims)
+
+    async def lift_any(self, request: Request) -> Response:
+        address, name = _which(request)
+        return await self._lift(address, name, request.scope["hibiki.claims"])
+
+    async def _lift(self, address: str, name: str, claims: Claims) -> Response:
         block = self._guard.lift(address, name)
         if block is None:
             raise NotFound("block-not-found", f"no block of {name or 'the address'} at {address[:64]!r}")
@@ -81,4 +94,5 @@ class AuthBlocksApi:
         base = "/api/v1/tenants/{tenant}/auth_blocks"
         return [Route(base, guarded(False, self.list_tenant), methods=["GET"]),
                 Route(base, guarded(True, self.lift), methods=["DELETE"]),
-                Route("/api/v1/auth_blocks", guarded(False, self.list_all, platform=True), methods=["GET"])]
+                Route("/api/v1/auth_blocks", guarded(False, self.list_all, platform=True), methods=["GET"]),
+                Route("/api/v1/auth_blocks", guarded(True, self.lift_any, platform=True), methods=["DELETE"])]
