@@ -12,6 +12,7 @@ NATS): password guessing through /fsapi as an authenticated FreeSWITCH forwards 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator
@@ -185,3 +186,19 @@ async def test_admins_list_and_lift_blocks_on_every_replica(platform: Platform, 
     everything = await platform.directory.api.get("/api/v1/auth_blocks")
     assert everything.status_code == 200 and everything.json() == {"items": []}
     assert (await platform.admin.get("/api/v1/auth_blocks")).status_code == 403
+
+
+async def test_guesses_spread_over_replicas_add_up(platform: Platform, nats_client: Any) -> None:
+    first, second = platform.fsapi
+    checked = 0
+    for n in range(30):                     # a guesser alternating between the two replicas
+        await sip_auth((first, second)[n % 2], "1001", CITY, f"guess {n}", ip=NAT)
+        checked += 1
+        await nats_client.flush()           # the failure reached NATS; give the other replica a moment
+        await asyncio.sleep(0.02)
+        if any(b["username"] == f"1001@{CITY}" for b in await platform.blocks()):
+            break
+    print(f"\nguesses spread over 2 replicas before a block: {checked}")
+    assert checked == 10
+    for fsapi in (first, second):
+        assert (await sip_auth(fsapi, "1001", CITY, VICTIM_PASSWORD, ip=NAT)).not_found

@@ -99,3 +99,49 @@ class BlockLifted(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___BlockLifted: _TypeAlias = BlockLifted  # noqa: Y015
+
+@_typing.final
+class AuthFailure(_message.Message):
+    """Sent by a directory replica on the core NATS subject hibiki-internal.directory.auth_failure (not
+    an event: outside the events stream) for every SIP authentication failure it counted, so every
+    replica counts the failures of all: a guesser spreading requests over replicas gets no more tries.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPLICA_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    USERNAME_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    DOMAIN_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
+    TRUSTED_FIELD_NUMBER: _builtins.int
+    replica: _builtins.str
+    """the sender (a replica ignores its own)"""
+    address: _builtins.str
+    username: _builtins.str
+    """"user@domain" """
+    user: _builtins.str
+    domain: _builtins.str
+    tenant: _builtins.str
+    """the tenant of the domain, "platform" when none"""
+    trusted: _builtins.bool
+    """the tenant lists the address as its own (counted per username only)"""
+    def __init__(
+        self,
+        *,
+        replica: _builtins.str = ...,
+        address: _builtins.str = ...,
+        username: _builtins.str = ...,
+        user: _builtins.str = ...,
+        domain: _builtins.str = ...,
+        tenant: _builtins.str = ...,
+        trusted: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "domain", b"domain", "replica", b"replica", "tenant", b"tenant", "trusted", b"trusted", "user", b"user", "username", b"username"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuthFailure: _TypeAlias = AuthFailure  # noqa: Y015

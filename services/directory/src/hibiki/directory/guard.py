@@ -17,7 +17,9 @@ seconds per address and per (address, username); a username is ``user@domain``:
   valid logins do not reset the count of the account being guessed).
 
 While a block holds, every ``sip_auth`` it covers is "not found" (fail closed), a right
-password included. Blocks are announced on NATS so every replica applies them.
+password included. Blocks are announced on NATS so every replica applies them, and every
+failure a replica counts is shared (``on_failure``) so that the others count it too
+(``failure(..., remote=True)``): requests spread over replicas get no more tries.
 """
 
 from __future__ import annotations
@@ -71,6 +73,16 @@ class Block:
         return self.username == ADDRESS_WIDE
 
 
+@dataclass(frozen=True)
+class Failure:
+    address: str
+    username: str
+    user: str
+    domain: str
+    tenant: str
+    trusted: bool
+
+
 @dataclass
 class AuthGuard:
     max_failures: int = 10
@@ -78,6 +90,7 @@ class AuthGuard:
     block_seconds: float = 600.0
     scanner_usernames: int = 5
     clock: Callable[[], float] = time.time
+    on_failure: Callable[[Failure], None] | None = None   # told of every failure counted here (to share it)
     _by_pair: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
     _by_address: dict[str, deque[tuple[float, str]]] = field(default_factory=dict)
     _blocks: dict[tuple[str, str], Block] = field(default_factory=dict)
@@ -98,8 +111,11 @@ class AuthGuard:
         return block
 
     def failure(self, address: str, name: str, user: str, domain: str, tenant: str = "platform",
-                trusted: bool = False) -> Block | None:
-        """Count one failure; return the new block when this one crossed a limit."""
+                trusted: bool = False, remote: bool = False) -> Block | None:
+        """Count one failure; return the new block when this one crossed a limit. ``remote``: a
+        failure another replica counted (not shared again; that replica announces the block)."""
+        if self.on_failure is not None and not remote:
+            self.on_failure(Failure(address, name, user, domain, tenant, trusted))
         now = self.clock()
         horizon = now - self.window
         pair = self._by_pair.setdefault((address, name), deque())
