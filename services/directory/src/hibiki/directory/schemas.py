@@ -77,6 +77,7 @@ class TenantIn(Strict):
     representative_number: str = Field(default="", max_length=32)
     outbound_gateway: str = Field(default="", pattern=r"^$|" + _GATEWAY,
                                   description="FreeSWITCH gateway for calls to the public network")
+    language: Literal["ja", "en"] = Field(default="ja", description="what callers hear: system prompts, voicemail")
     trusted_networks: list[str] = Field(default_factory=list, description=_TRUSTED)
 
     _check_networks = field_validator("trusted_networks")(_networks)
@@ -86,6 +87,7 @@ class TenantPatch(Strict):
     name: str | None = Field(default=None, max_length=255)
     representative_number: str | None = Field(default=None, max_length=32)
     outbound_gateway: str | None = Field(default=None, pattern=r"^$|" + _GATEWAY)
+    language: Literal["ja", "en"] | None = None
     trusted_networks: list[str] | None = Field(default=None, description=_TRUSTED)
 
     _check_networks = field_validator("trusted_networks")(_networks)
@@ -97,6 +99,7 @@ class TenantOut(BaseModel):
     name: str
     representative_number: str
     outbound_gateway: str
+    language: str
     trusted_networks: list[str] = []
     version: int
 

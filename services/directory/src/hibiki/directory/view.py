@@ -103,6 +103,7 @@ class TenantView:
     version: int
     representative_number: str = ""
     outbound_gateway: str = ""
+    language: str = "ja"                                               # ja | en (sounds.LANGUAGES)
     trusted_networks: tuple[Network, ...] = ()                         # office addresses (the password guard)
     users: dict[str, UserEntry] = field(default_factory=dict)          # by id
     devices: dict[str, DeviceEntry] = field(default_factory=dict)      # by SIP username
