@@ -98,6 +98,10 @@ class Stack:
                        "grpc_port": env.get("HIBIKI_ACD_GRPC_PORT", "50051"),
                        "directory_grpc_port": env.get("HIBIKI_DIRECTORY_GRPC_PORT", "50052")}
         env["PYTHONUNBUFFERED"] = "1"
+        # services find each other's gRPC ports wherever they were moved (HIBIKI_*_GRPC_PORT)
+        env.setdefault("HIBIKI_ACD_DIRECTORY_GRPC", f"{HOST}:{extra_ports['directory_grpc_port']}")
+        env.setdefault("HIBIKI_CALLCONTROL_DIRECTORY_GRPC", f"{HOST}:{extra_ports['directory_grpc_port']}")
+        env.setdefault("HIBIKI_CALLCONTROL_ACD_GRPC", f"{HOST}:{extra_ports['grpc_port']}")
         load_authority(Env.load(environ=env), self.root)  # create the shared secret once, before the services
         fs_env = freeswitch_env.prepare(self.root, env, HOST)   # FreeSWITCH's credentials, generated once
         _say(f"hibiki: starting the stack, data in {self.root}")

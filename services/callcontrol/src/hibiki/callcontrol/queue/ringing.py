@@ -17,6 +17,7 @@ from typing import Any
 from hibiki.acd.v1 import acd_pb2 as acd_rpc
 from hibiki.callcontrol.ivr.channel import EslChannel
 from hibiki.callcontrol.queue.services import AcdLine
+from hibiki.common import dialstring
 from hibiki.common.logging import get_logger
 from hibiki.events.v1 import acd_pb2
 
@@ -48,7 +49,14 @@ class AgentRinger:
                 self._line.report(target.agent_id, acd_rpc.OFFER_OUTCOME_REJECTED)
             return False
         ring = max(1, offer.ring_seconds)
-        legs = [f"[hibiki_agent={t.agent_id},leg_timeout={ring}]user/{t.device}@{domain}" for t in targets]
+        try:   # the ACD resolved each device through the directory; checked again where the string is built
+            legs = [dialstring.user_leg(t.device, domain, {"hibiki_agent": t.agent_id, "leg_timeout": ring})
+                    for t in targets]
+        except dialstring.UnsafeValue as exc:
+            log.error("agent_unreachable", queue_id=offer.queue_id, reason=str(exc))
+            for target in targets:
+                self._line.report(target.agent_id, acd_rpc.OFFER_OUTCOME_REJECTED)
+            return False
         self._ringing = targets
         for target in targets:
             self._line.report(target.agent_id, acd_rpc.OFFER_OUTCOME_RINGING)
@@ -58,7 +66,7 @@ class AgentRinger:
         self._ch.set("hangup_after_bridge", "true")
         self._ch.set("ringback", self._hold_music)
         self._ch.on("CHANNEL_BRIDGE", self._bridged)
-        headers = self._ch.execute("bridge", ",".join(legs))
+        headers = self._ch.execute("bridge", dialstring.at_once(legs))
         if self.answered:
             self.end_call()
             return True

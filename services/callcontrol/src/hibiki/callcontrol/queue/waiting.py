@@ -21,6 +21,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from hibiki.common import dialstring
 from hibiki.acd.v1 import acd_pb2 as acd_rpc
 from hibiki.callcontrol.ivr.channel import CallerGone, ConnectionLost, EslChannel, Released
 from hibiki.callcontrol.ivr.instructions import PromptRef
@@ -128,7 +129,8 @@ class QueueCall:
             elif kind == "overflowed":
                 assert isinstance(message, acd_pb2.CallOverflowed)
                 self._line.queue_id = message.to_queue
-                self._ch.set("hibiki_queue", message.to_queue)
+                if dialstring.TOKEN.fullmatch(message.to_queue):   # a queue id (the ACD's), nothing to expand
+                    self._ch.set("hibiki_queue", message.to_queue)
                 log.info("queue_overflowed", from_queue=message.from_queue, queue_id=message.to_queue,
                          wait_ms=message.wait_ms)
 

@@ -19,6 +19,7 @@ from prometheus_client import Counter, Histogram
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from hibiki.common import dialstring
 from hibiki.common.logging import get_logger
 from hibiki.common.net import AllowList
 from hibiki.directory import dialplan, documents
@@ -135,7 +136,8 @@ class FsapiEndpoint:
             return Response(documents.NOT_FOUND, media_type=XML)
         try:
             return await self._answer(fs_request, peer, started)
-        except BadRequest as exc:  # a field read while answering was malformed (NUL, not UTF-8)
+        except (BadRequest, dialstring.UnsafeValue) as exc:  # a field read while answering was malformed
+            # (NUL, not UTF-8), or a stored value that cannot go into a dial string (hibiki.common.dialstring)
             log.warning("fsapi_not_found", reason=f"malformed request: {exc}", peer=peer,
                         call_uuid=_call_uuid(fs_request))
             _count(fs_request.section, "bad_request")

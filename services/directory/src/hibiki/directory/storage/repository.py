@@ -7,6 +7,7 @@ transaction (clear field errors) and enforced by constraints (the last word).
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from hibiki.common import dialstring
 from hibiki.directory.errors import Conflict, Invalid, NotFound
 from hibiki.directory import ivrs as ivr_rules
 from hibiki.directory.storage import gateways as gateway_rules
@@ -26,6 +28,8 @@ from hibiki.directory.storage.tables import (contacts, devices, dids, gateways, 
                                              service_classes, tenants, users)
 
 Row = dict[str, Any]
+QUEUE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")    # the ACD's ids (its HTTP API takes no other)
+SOUND = dialstring.SOUND
 DID_KINDS = frozenset({NumberKind.GEOGRAPHIC, NumberKind.FREE_DIAL, NumberKind.IP_PHONE, NumberKind.NAVI_DIAL})
 
 
@@ -287,6 +291,11 @@ class ConfigRepository:
                 raise Invalid(f"invalid-{field}", f"no IVR {target!r} in this tenant", field)
         elif kind in ("announcement", "queue") and not target:
             raise Invalid(f"invalid-{field}", f"a route to {kind} needs a target", field)
+        elif kind == "announcement" and not SOUND.fullmatch(str(target)):
+            raise Invalid(f"invalid-{field}", "an announcement is a sound path of letters, digits, _ . / - (no ..)",
+                          field)
+        elif kind == "queue" and not QUEUE_ID.fullmatch(str(target)):
+            raise Invalid(f"invalid-{field}", "a queue id is 1-64 letters, digits, '-' or '_'", field)
 
     def _get_user(self, conn: Connection, tenant_id: str, user_id: str, field: str = "user_id") -> None:
         if not conn.execute(select(users.c.id).where(users.c.tenant_id == tenant_id, users.c.id == user_id)).first():
