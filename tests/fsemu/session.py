@@ -54,10 +54,12 @@ class CallSession:
         self.controlled = False
         self.on_down: list[Callable[[], None]] = []
         self.transfer_to: tuple[str, str, str] | None = None
+        self.transferred = asyncio.Event()   # CF_TRANSFER: ends socket's wait for connect (switch_channel_ready)
         self.playback_delay = 0.0
         self.emulator: Any = None
         # CF_BREAK (uuid_break): set until a playback sees it, clears it and stops
-        # (switch_ivr_play_file); a break with nothing playing stops the next playback at once.
+        # (switch_ivr_play_file); every application's start clears it (switch_core_session_exec),
+        # so a break with nothing playing, or sent before the playback began, is lost.
         self.break_requested = asyncio.Event()
 
     # ---- media / answer -----------------------------------------------------------------
@@ -160,6 +162,7 @@ class CallSession:
         ch.fire("CHANNEL_EXECUTE", _EXEC + (2944,),
                 post=[("Application", app_name), ("Application-Data", data or None),
                       ("Application-UUID", app_uuid)])
+        self.break_requested.clear()   # switch_core_session_exec clears CF_BREAK before every application
         ch.set_var("current_application", app_name)
         ch.app_log.append((app_name, data or ""))
         try:
@@ -273,6 +276,7 @@ class CallSession:
         ch.context = context or ch.context
         ch.times["transfer"] = ch.switch.clock()
         self.transfer_to = (ext, ch.dialplan, ch.context)
+        self.transferred.set()
         if self.parked:
             self.unpark()
 

@@ -46,12 +46,14 @@ XML_CURL_CONF = Path(__file__).resolve().parents[3] / "freeswitch" / "conf" / "a
 
 
 async def place(office: Office, destination: str, endpoints: dict[str, object] | None = None,
-                authenticated: bool = True, registered: dict[str, str] | None = None) -> Any:
+                authenticated: bool = True, registered: dict[str, str] | None = None,
+                extra: dict[str, str] | None = None) -> Any:
     """A call placed on a fresh emulator. ``registered``: devices (SIP username -> contact
     host) that REGISTER first through the directory, so ``${sofia_contact()}`` finds them;
     ``endpoints`` may then name a device by its SIP username."""
     variables = {"hibiki_tenant": office.tenant, "hibiki_user": office.caller["id"],
                  "domain_name": DOMAIN} if authenticated else {}
+    variables.update(extra or {})
     directory = {"directory_url": office.fsapi, "directory_post_vars": whitelist(XML_CURL_CONF)} if registered else {}
     async with FreeSwitchEmulator(**directory) as emu:   # type: ignore[arg-type]
         scripted = dict(endpoints or {})
@@ -289,21 +291,29 @@ async def test_ivr_branches_that_leave_callcontrol_are_routed_here(office: Offic
     await setup_outbound(office, {"outbound_gateway": "carrier1", "representative_number": "0258123456"}, {})
     group = await office.admin.call("POST", "/api/v1/tenants/nagaoka/ring_groups", {
         "name": "kosekika", "extension": "3100", "members": [office.callee["id"]], "ring_seconds": 20})
-    to_group = await place(office, f"hibiki_route_ring_group_{group.json()['id']}", {"d1001": 1},
+    async def routed(destination: str, *args: Any, **kwargs: Any) -> Any:   # as callcontrol hands it back
+        return await place(office, destination, *args, extra={"hibiki_route_grant": destination}, **kwargs)
+
+    to_group = await routed( f"hibiki_route_ring_group_{group.json()['id']}", {"d1001": 1},
                            registered={"d1001": "192.0.2.11"})
     assert to_group.variables["hibiki_ring_group"] == group.json()["id"]
     assert any(a == "bridge" and "sip:d1001@192.0.2.11" in d for a, d in to_group.executed)
-    mailbox = await place(office, "hibiki_route_voicemail_1001")
+    mailbox = await routed("hibiki_route_voicemail_1001")
     assert mailbox.executed[-1] == ("voicemail", f"default {DOMAIN} 1001")
-    outside = await place(office, "hibiki_route_external_0258999999", {"sofia/gateway/carrier1/0258999999": 1})
+    outside = await routed("hibiki_route_external_0258999999", {"sofia/gateway/carrier1/0258999999": 1})
     assert ("bridge", "sofia/gateway/carrier1/0258999999") in outside.executed
     assert outside.variables["effective_caller_id_number"] == "0258123456"
-    premium = await place(office, "hibiki_route_external_0990123456")
+    premium = await routed("hibiki_route_external_0990123456")
     assert premium.hangup_cause == "OUTGOING_CALL_BARRED"
     for missing in ("hibiki_route_voicemail_9999", "hibiki_route_ring_group_nothing"):
-        gone = await place(office, missing)
+        gone = await routed(missing)
         assert gone.hangup_cause in ("UNALLOCATED_NUMBER", "NORMAL_TEMPORARY_FAILURE"), missing
         assert ("playback", "system/unallocated.wav") in gone.executed
+    # dialled, or granted another destination: refused (tests/security/test_route_forgery.py)
+    for grant in ({}, {"hibiki_route_grant": "hibiki_route_external_0258999998"}):
+        forged = await place(office, "hibiki_route_external_0258999999", {"sofia/gateway/carrier1/0258999999": 1},
+                             extra=grant)
+        assert forged.hangup_cause == "UNALLOCATED_NUMBER" and "bridge" not in apps(forged)
 
 
 async def test_group_call_lists_every_device_of_every_member(office: Office) -> None:
@@ -329,3 +339,30 @@ async def test_group_call_lists_every_device_of_every_member(office: Office) -> 
     assert dial == {ext: f"[sip_invite_domain={DOMAIN},presence_id={ext}@{DOMAIN}]${{sofia_contact(*/d{ext}@{DOMAIN})}}"
                     for ext in ("1000", "1001")}
     assert 'status="not found"' in unknown.text
+
+
+async def test_numbers_typed_any_way_reach_the_carrier_as_a_well_formed_caller_id(office: Office) -> None:
+    tenant = await office.admin.patch(f"/api/v1/tenants/{office.tenant}",
+                                      {"outbound_gateway": "carrier1", "representative_number": "046-251-1111"})
+    user = await office.admin.patch(f"/api/v1/tenants/{office.tenant}/users/{office.caller['id']}",
+                                    {"direct_number": "+81 (46) 251-2001"})
+    assert (tenant["representative_number"], user["direct_number"]) == ("0462511111", "0462512001")
+    call = await place(office, "0312345678", {"sofia/gateway/carrier1/0312345678": 1})
+    assert call.variables["effective_caller_id_number"] == "0462511111"
+    direct = await place(office, "*810312345678", {"sofia/gateway/carrier1/0312345678": 1})
+    assert direct.variables["effective_caller_id_number"] == "0462512001"
+    created = await office.admin.api.post("/api/v1/tenants", json={"id": "zama", "domain": "zama.example.jp",
+                                                                   "representative_number": "０４６（２５１）１１１１"})
+    assert created.json()["representative_number"] == "0462511111"   # (another tenant: no config.applied to wait for)
+    refused = []
+    for path, field, value in ((f"/api/v1/tenants/{office.tenant}", "representative_number", "046-251-1111^^:x"),
+                               (f"/api/v1/tenants/{office.tenant}", "representative_number", "0990123456"),
+                               (f"/api/v1/tenants/{office.tenant}/users/{office.caller['id']}", "direct_number",
+                                "0462512001,user/2001"),
+                               ("/api/v1/tenants/zama/users", "direct_number", "09012345678")):
+        body = {field: value, **({"username": "x"} if path.endswith("/users") else {})}
+        reply = await office.admin.call("PATCH" if not path.endswith("/users") else "POST", path, body)
+        refused.append((reply.status_code, reply.json()["error_id"], reply.json()["details"]["field"]))
+    assert refused == [(422, "invalid-number", "representative_number")] * 2 + [(422, "invalid-number", "direct_number")] * 2
+    again = await place(office, "0312345678", {"sofia/gateway/carrier1/0312345678": 1})
+    assert again.variables["effective_caller_id_number"] == "0462511111"
