@@ -120,6 +120,8 @@ async def test_outbound_calls_present_the_chosen_caller_id(office: Office) -> No
     assert direct.variables["effective_caller_id_number"] == "0258123001"
     hidden = await place(office, "1840312345678", {"sofia/gateway/carrier1/0312345678": 1})
     assert ("privacy", "full") in hidden.executed
+    assert ("export", "nolocal:sip_cid_type=pid") in hidden.executed
+    assert ("export", "nolocal:sip_from_uri=sip:anonymous@anonymous.invalid") in hidden.executed
     failed = await place(office, "0312345678", {"sofia/gateway/carrier1/0312345678": "USER_BUSY"})
     assert failed.executed[-1] == ("hangup", "NORMAL_TEMPORARY_FAILURE")
 

@@ -92,7 +92,7 @@ async def test_closed_hours_and_disaster_mode_take_their_own_routes(city: City) 
 
 async def test_numbers_nobody_owns_get_no_route(city: City) -> None:
     call = await inbound(city, "0263529999")
-    assert call.executed == [] and call.hangup_cause == "NO_ROUTE_DESTINATION"
+    assert call.executed == [("hangup", "UNALLOCATED_NUMBER")] and call.hangup_cause == "UNALLOCATED_NUMBER"
 
 
 async def test_bad_numbers_targets_and_schedules_are_refused(city: City) -> None:

@@ -80,6 +80,11 @@ ROUTE_GRANT = "variable_hibiki_route_grant"
 # callcontrol has this long to take a call handed to it before the fallback route takes it.
 HANDOFF_SECONDS = 5
 HANDOFF_MISSED = "hibiki_handoff_missed"
+
+# 184: what the carrier sees in From instead of the caller (RFC 3323); FreeSWITCH's privacy(full)
+# alone keeps the number in From when the gateway has caller-id-in-from.
+ANONYMOUS_URI = "sip:anonymous@anonymous.invalid"
+
 # An IVR forwarding to an outside number: the tenant's representative number, no premium or
 # international destinations (the IVR's author chose the number; callers only pick a branch).
 IVR_CALLER = UserEntry(id="ivr", username="ivr",
@@ -263,8 +268,10 @@ class Plan:
         actions = [_action("set", f"hibiki_outbound_class={outbound_class}")]
         if caller_id and dialstring.CALLER_ID.fullmatch(caller_id):   # an admin's text: never ${...} to expand
             actions.append(_action("set", f"effective_caller_id_number={caller_id}"))
-        if info.caller_id == "withhold":
-            actions.append(_action("privacy", "full"))
+        if info.caller_id == "withhold":   # 184: the number only in P-Asserted-Identity, with "Privacy: id"
+            actions += [_action("privacy", "full"), _action("export", "nolocal:sip_cid_type=pid"),   # carrier leg only
+                        _action("export", f"nolocal:sip_from_uri={ANONYMOUS_URI}"),
+                        _action("export", "nolocal:sip_from_display=Anonymous")]
         return actions + [
             _action("set", "call_timeout=60"), _action("set", "continue_on_fail=true"),
             _action("set", "hangup_after_bridge=true"),
@@ -314,6 +321,14 @@ def tone_and_hangup(context: str, destination: str, tone: str) -> str:
     """A dialplan that answers, plays ``tone`` and hangs up (feature-code confirmations)."""
     actions = [_action("answer"), _action("playback", tone), _action("hangup", "NORMAL_CLEARING")]
     return documents.dialplan(context, [_extension("hibiki-feature-setting", destination, actions)])
+
+
+def refuse_unknown_number(context: str) -> str:
+    """The answer to a carrier's call for a number no tenant owns: refused (UNALLOCATED_NUMBER,
+    SIP 404), never answered. "not found" would send it into fallback.xml's survival routing."""
+    extension = ('<extension name="hibiki-unknown-number"><condition field="destination_number" expression="^.*$">'
+                 f'{_action("hangup", "UNALLOCATED_NUMBER")}</condition></extension>')
+    return documents.dialplan(context or "public", [extension])
 
 
 def language(tenant: TenantView) -> Actions:

@@ -48,6 +48,7 @@ class Answer:
     block: Block | None = None   # the address this answer got blocked (to announce)
 
 
+CARRIER_CONTEXT = "public"    # sip_profiles/internal.xml: calls trusted by address (carriers) run here
 MAX_CACHED_ANSWERS = 20_000   # per tenant version; rendered again after a clear
 
 
@@ -104,7 +105,8 @@ def _dialplan(request: FsRequest, view: DirectoryView, now: datetime, callcontro
             return not_found(f"inbound call to an unusable number: {exc}")
         found = view.did(number)
         if found is None:
-            return not_found(f"inbound call to {number}, which is no tenant's number")
+            reason = f"inbound call to {number}, which is no tenant's number"
+            return _refused(reason) if request.get("Caller-Context") == CARRIER_CONTEXT else not_found(reason)
         owner, did = found
         decision = did.route_at(now)   # the answer depends on the number, the context and this branch only
         key: tuple[str, ...] = ("did", destination, request.get("Caller-Context"), decision[1])
@@ -127,6 +129,12 @@ def _dialplan(request: FsRequest, view: DirectoryView, now: datetime, callcontro
     if document is None:
         document = _remember(tenant, key, dialplan.answer_internal(request, tenant, callcontrol))
     return Answer(document, "found", "", tenant.tenant_id)
+
+
+def _refused(reason: str) -> Answer:
+    """A carrier's call for no tenant's number is refused here (SIP 404), not left to FreeSWITCH's
+    survival routing (dialplan/fallback.xml), which would ring the survival destination."""
+    return Answer(dialplan.refuse_unknown_number(CARRIER_CONTEXT), "not_found", reason)
 
 
 def _directory(request: FsRequest, view: DirectoryView, secrets: bool = False) -> Answer:
