@@ -164,6 +164,11 @@ def test_up_serves_stops_cleanly_and_finds_its_data_again(tmp_path: Path) -> Non
         assert fs["HIBIKI_CALLCONTROL_ADDR"] == f"127.0.0.1:{env['HIBIKI_CALLCONTROL_ESL_PORT']}"
         assert fs["HIBIKI_HOST"] == "127.0.0.1" and len(fs["HIBIKI_CALLCONTROL_FREESWITCH_PASSWORD"]) >= 24
         assert len(fs["HIBIKI_DIRECTORY_FSAPI_PASSWORD"]) >= 24
+        # callcontrol's node is the local FreeSWITCH that environment describes (none runs here: not ready)
+        with pytest.raises(urllib.error.HTTPError) as not_ready:
+            urllib.request.urlopen(f"http://127.0.0.1:{env['HIBIKI_CALLCONTROL_PORT']}/readyz", timeout=5)
+        assert not_ready.value.code == 503 and json.loads(not_ready.value.read())["checks"]["freeswitch"] is False
+        assert fs["HIBIKI_FS_ESL_PORT"] == "8021"
         assert (data / "freeswitch.env").stat().st_mode & 0o077 == 0
         assert f". {data / 'freeswitch.env'}" in text
         with pytest.raises(urllib.error.HTTPError) as refused:   # without them: 401
