@@ -88,8 +88,17 @@ def directory_command() -> list[str]:
     return [sys.executable, "-m", "hibiki.stack.cli", "serve", "directory"]
 
 
+FSAPI_USER, FSAPI_PASSWORD = "freeswitch", "bench-fsapi-password"
+
+
+def fsapi_url(port: int) -> str:
+    """The benchmark directory's /fsapi with FreeSWITCH's credentials in the URL."""
+    return f"http://{FSAPI_USER}:{FSAPI_PASSWORD}@127.0.0.1:{port}/fsapi"
+
+
 def directory_env(data_dir: Path, nats_url: str, port: int, secret: str) -> dict[str, str]:
     return {"HIBIKI_DATA_DIR": str(data_dir), "HIBIKI_NATS_URL": nats_url, "HIBIKI_DIRECTORY_PORT": str(port),
+            "HIBIKI_DIRECTORY_FSAPI_USER": FSAPI_USER, "HIBIKI_DIRECTORY_FSAPI_PASSWORD": FSAPI_PASSWORD,
             "HIBIKI_DIRECTORY_GRPC_PORT": "0",
             "HIBIKI_DIRECTORY_DATABASE_URL": f"sqlite:///{data_dir / 'directory.sqlite'}",
             "HIBIKI_LOG_LEVEL": "warning", "HIBIKI_AUTH_SECRET": secret}

@@ -19,6 +19,7 @@ import nats
 from nats.aio.msg import Msg
 
 from benchmarks._mix import XmlCurlClient  # the emulator's client (tests/ on the path)
+from benchmarks._processes import fsapi_url
 from benchmarks._store import BenchUser
 from hibiki.events.v1 import config_pb2
 
@@ -33,7 +34,7 @@ class Propagation:
 
 
 async def _visible(port: int, user: BenchUser, name: str, deadline: float) -> float:
-    client = XmlCurlClient(f"http://127.0.0.1:{port}/fsapi", timeout=TIMEOUT)
+    client = XmlCurlClient(fsapi_url(port), timeout=TIMEOUT)
     body = client.directory_body(user=user.extension, domain=user.domain, action="user_call")
     while time.perf_counter() < deadline:
         reply = await client.post(body)

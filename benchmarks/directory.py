@@ -28,7 +28,7 @@ from pathlib import Path
 
 from benchmarks import _mix, _propagation
 from benchmarks._load import Load, Result, delayed_ack_stall_ms
-from benchmarks._processes import (Child, directory_command, directory_env, free_port, run_in_workdir,
+from benchmarks._processes import (Child, directory_command, directory_env, free_port, fsapi_url, run_in_workdir,
                                   wait_port)
 from benchmarks._store import create_empty, populate
 from hibiki.common.auth import Claims, TokenAuthority
@@ -103,7 +103,7 @@ def _run(args: argparse.Namespace, work: Path, children: list[Child]) -> None:
     empty.stop()
 
     allowed = _mix.post_vars(args.all_fields)
-    requests = _mix.build(users, f"http://127.0.0.1:{service_port}/fsapi", PREPARED_REQUESTS, allowed=allowed)
+    requests = _mix.build(users, fsapi_url(service_port), PREPARED_REQUESTS, allowed=allowed)
     stall = {name: delayed_ack_stall_ms(port, requests[0][1]) for name, port in
              (("constant", constant_port), ("directory", service_port))}
     flat, server_cpu = asyncio.run(_flat_out(requests, args, {"constant": (constant, constant_port),

@@ -33,7 +33,7 @@ from hibiki.common.rpc import token_metadata
 from hibiki.directory.config import DirectoryConfig
 from hibiki.events.v1 import acd_pb2 as acd_events
 from hibiki.events.v1 import agent_pb2, call_pb2
-from support.directory import Directory, directory_config, running_directory
+from support.directory import Directory, directory_config, fsapi_url, running_directory
 from tools import ivr_test
 from support.fsnode import emulator_node, vouching
 from support.servers import free_port, running
@@ -123,7 +123,7 @@ class Center:
 
     async def dial(self, keys: list[str]) -> Call:
         call = await self.emu.place_call(destination=NUMBER, caller_id_number="09011112222", context="public",
-                                         dialplan_url=f"http://127.0.0.1:{self.directory.port}/fsapi",
+                                         dialplan_url=fsapi_url(self.directory),
                                          answering_endpoints=self.endpoints)
         presses = iter(keys)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import queue
 import signal
 import socket
+import shlex
 import subprocess
 import sys
 import threading
@@ -94,9 +96,26 @@ class Up:
         return self.process.wait(30)
 
 
-def fsapi(env: dict[str, str], body: bytes) -> bytes:
-    request = urllib.request.Request(f"http://127.0.0.1:{env['HIBIKI_DIRECTORY_PORT']}/fsapi", data=body,
-                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+def freeswitch_env(data: Path) -> dict[str, str]:
+    """``<data dir>/freeswitch.env`` as a shell would read it (``. freeswitch.env``)."""
+    values = {}
+    for line in (data / "freeswitch.env").read_text().splitlines():
+        words = shlex.split(line, comments=True)
+        if words:
+            assert words[0] == "export" and len(words) == 2, line
+            name, _, value = words[1].partition("=")
+            values[name] = value
+    return values
+
+
+def fsapi(env: dict[str, str], body: bytes, data: Path | None = None) -> bytes:
+    """POST /fsapi as FreeSWITCH does with ``<data>/freeswitch.env`` (no credentials without ``data``)."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if data is not None:
+        fs = freeswitch_env(data)
+        user_password = f"{fs['HIBIKI_DIRECTORY_FSAPI_USER']}:{fs['HIBIKI_DIRECTORY_FSAPI_PASSWORD']}"
+        headers["Authorization"] = "Basic " + base64.b64encode(user_password.encode()).decode()
+    request = urllib.request.Request(f"http://127.0.0.1:{env['HIBIKI_DIRECTORY_PORT']}/fsapi", data=body, headers=headers)
     with urllib.request.urlopen(request, timeout=5) as reply:
         return reply.read()
 
@@ -137,8 +156,24 @@ def test_up_serves_stops_cleanly_and_finds_its_data_again(tmp_path: Path) -> Non
         for name in ("nats", "directory", "callcontrol", "acd", "recording", "analytics"):
             assert f"  up   {name}" in text
         assert f"POST http://127.0.0.1:{env['HIBIKI_DIRECTORY_PORT']}/fsapi" in text
-        assert fsapi(env, body) == (b'<document type="freeswitch/xml"><section name="result">'
-                                    b'<result status="not found"/></section></document>')
+        assert fsapi(env, body, data) == (b'<document type="freeswitch/xml"><section name="result">'
+                                          b'<result status="not found"/></section></document>')
+        # FreeSWITCH's environment: generated credentials, the URLs and ports in use, private to the owner
+        fs = freeswitch_env(data)
+        assert fs["HIBIKI_DIRECTORY_URL"] == f"http://127.0.0.1:{env['HIBIKI_DIRECTORY_PORT']}/fsapi"
+        assert fs["HIBIKI_CALLCONTROL_ADDR"] == f"127.0.0.1:{env['HIBIKI_CALLCONTROL_ESL_PORT']}"
+        assert fs["HIBIKI_HOST"] == "127.0.0.1" and len(fs["HIBIKI_CALLCONTROL_FREESWITCH_PASSWORD"]) >= 24
+        assert len(fs["HIBIKI_DIRECTORY_FSAPI_PASSWORD"]) >= 24
+        # callcontrol's node is the local FreeSWITCH that environment describes (none runs here: not ready)
+        with pytest.raises(urllib.error.HTTPError) as not_ready:
+            urllib.request.urlopen(f"http://127.0.0.1:{env['HIBIKI_CALLCONTROL_PORT']}/readyz", timeout=5)
+        assert not_ready.value.code == 503 and json.loads(not_ready.value.read())["checks"]["freeswitch"] is False
+        assert fs["HIBIKI_FS_ESL_PORT"] == "8021"
+        assert (data / "freeswitch.env").stat().st_mode & 0o077 == 0
+        assert f". {data / 'freeswitch.env'}" in text
+        with pytest.raises(urllib.error.HTTPError) as refused:   # without them: 401
+            fsapi(env, body)
+        assert refused.value.code == 401
         assert asyncio.run(publish_and_read(env["HIBIKI_NATS_URL"], publish=True)) == b"from the first run"
         # An administrator adds user 1000 with a desk phone on 127.0.0.1 through the admin API:
         # the tenant with a platform-admin token (README), which an admin token cannot do.
@@ -165,7 +200,8 @@ def test_up_serves_stops_cleanly_and_finds_its_data_again(tmp_path: Path) -> Non
     second = Up(env, data)
     try:
         second.wait_for("Press Ctrl-C to stop.")
-        answer = fsapi(env, body)
+        assert freeswitch_env(data) == fs          # generated once: the same credentials after a restart
+        answer = fsapi(env, body, data)
         assert b'<user id="1000">' in answer and b"dial-string" in answer
         assert asyncio.run(publish_and_read(env["HIBIKI_NATS_URL"], publish=False)) == b"from the first run"
     finally:

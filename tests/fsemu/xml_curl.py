@@ -15,7 +15,7 @@ import hashlib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Callable
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .events import CoreInfo, date_gmt, date_local, system_clock
 from .fixtures import xml_curl_dir
@@ -220,6 +220,9 @@ class XmlCurlClient:
         self.hostname = hostname
         self.core = core or CoreInfo(hostname=hostname, switchname=hostname)
         self.clock = clock
+        parts = urlsplit(url)
+        if basic_auth is None and parts.username is not None:   # libcurl sends a URL's user:password as basic auth
+            basic_auth = (unquote(parts.username), unquote(parts.password or ""))
         self.basic_auth = basic_auth
         self._seq = sequence or (lambda: 1)
         self.timeout = timeout

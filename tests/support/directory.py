@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
 
+from fsemu.xml_curl import XmlCurlClient, XmlCurlResponse, digest_response
 from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.directory.app import main
 from hibiki.directory.config import DirectoryConfig
@@ -21,13 +24,45 @@ from support.servers import NatsServer, free_port, running
 ACCEPTED = {"POST": 201, "PUT": 200, "PATCH": 200, "DELETE": 204}
 
 
+# What FreeSWITCH sends to /fsapi in the tests (``hibiki up`` generates its own): the directory
+# believes ``ip`` and ``variable_hibiki_tenant`` and serves secrets only to a client that has them.
+FSAPI_USER, FSAPI_PASSWORD = "freeswitch", "test fsapi password"
+FSAPI_CREDENTIALS = {"HIBIKI_DIRECTORY_FSAPI_USER": FSAPI_USER, "HIBIKI_DIRECTORY_FSAPI_PASSWORD": FSAPI_PASSWORD}
+
+
 def directory_config(tmp_path: Path, nats_server: NatsServer, env: Mapping[str, str] | None = None,
                      **overrides: Any) -> DirectoryConfig:
     """Settings for a directory on free ports with its data in ``tmp_path``; ``env`` adds variables
     read as the service reads them (``{"HIBIKI_DIRECTORY_DATABASE_URL": ...}``), ``overrides``
-    replace fields (``callcontrol_address=...``)."""
-    environ = {"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url, **(env or {})}
+    replace fields (``callcontrol_address=...``). /fsapi wants :data:`FSAPI_CREDENTIALS` unless
+    ``env`` says otherwise (``fsapi_url`` carries them)."""
+    environ = {"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url, **FSAPI_CREDENTIALS, **(env or {})}
     return dataclasses.replace(DirectoryConfig.from_env(environ), port=free_port(), grpc_port=free_port(), **overrides)
+
+
+def fsapi_url(config: DirectoryConfig, host: str = "127.0.0.1") -> str:
+    """The directory's /fsapi with its credentials in the URL (as libcurl takes them; the emulator too)."""
+    credentials = ""
+    if config.fsapi_user and config.fsapi_password:
+        credentials = f"{quote(config.fsapi_user, safe='')}:{quote(config.fsapi_password, safe='')}@"
+    return f"http://{credentials}{host}:{config.port}/fsapi"
+
+
+def sip_auth_body(client: XmlCurlClient, user: str, domain: str, password: str, ip: str = "127.0.0.1",
+                  method: str = "REGISTER") -> bytes:
+    """A ``sip_auth`` request as mod_sofia sends it for a phone that knows ``password`` (the
+    directory returns the a1-hash only for a digest that verifies against it)."""
+    a1 = hashlib.md5(f"{user}:{domain}:{password}".encode()).hexdigest()
+    nonce, cnonce, uri = "nonce-1", "cnonce-1", f"sip:{domain}"
+    response = digest_response(a1, method, uri, nonce, qop="auth", nc="00000001", cnonce=cnonce)
+    return client.directory_body(user=user, domain=domain, action="sip_auth", sip_auth_method=method,
+                                 sip_auth_response=response, sip_auth_nonce=nonce, sip_auth_cnonce=cnonce,
+                                 sip_auth_nc="00000001", sip_auth_qop="auth", sip_auth_uri=uri, ip=ip)
+
+
+async def sip_auth(client: XmlCurlClient, user: str, domain: str, password: str, ip: str = "127.0.0.1") -> XmlCurlResponse:
+    """Post :func:`sip_auth_body`; the reply carries the device's a1-hash when the password is right."""
+    return await client.post(sip_auth_body(client, user, domain, password, ip))
 
 
 @dataclasses.dataclass
@@ -46,7 +81,8 @@ class Directory:
 
     @property
     def fsapi(self) -> str:
-        return f"{self.url}/fsapi"
+        """/fsapi with the credentials FreeSWITCH sends (see :func:`fsapi_url`)."""
+        return fsapi_url(self.config)
 
     @property
     def grpc_address(self) -> str:

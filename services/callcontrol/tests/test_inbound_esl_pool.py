@@ -80,7 +80,11 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
     local = load(FREESWITCH_NODES="fs1=127.0.0.1:8021")
     assert local.password == "ClueCon" and "ClueCon" not in repr(local)     # development default, never shown
     assert local.remote_nodes_on_dev_password == []
-    assert load(FREESWITCH_NODES="fs1=10.0.0.5").remote_nodes_on_dev_password == [NodeAddress("fs1", "10.0.0.5")]
+    # a placeholder password towards a node that is not on loopback: refused at start (issue 10, item 12)
+    for placeholder in ({}, {"FREESWITCH_PASSWORD": "ClueCon"}, {"FREESWITCH_PASSWORD": "CHANGE-ME-esl"}):
+        with pytest.raises(ConfigError, match="^HIBIKI_CALLCONTROL_FREESWITCH_PASSWORD .*refusing to send it to fs1"):
+            load(FREESWITCH_NODES="fs1=10.0.0.5", **placeholder)
+    assert load(FREESWITCH_NODES="fs1=127.0.0.1", FREESWITCH_PASSWORD="CHANGE-ME-esl").password == "CHANGE-ME-esl"
     # what deploy/k8s gives (the password comes from the hibiki-secrets Secret)
     k8s = load(FREESWITCH_NODES="freeswitch-0.freeswitch.voice-dc1:8021,freeswitch-1.freeswitch.voice-dc1:8021",
                FREESWITCH_PASSWORD="pw", FREESWITCH_API_TIMEOUT="2.5")

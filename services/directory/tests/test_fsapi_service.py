@@ -19,7 +19,7 @@ from hibiki.directory import documents
 from hibiki.directory.app import main
 from hibiki.directory.config import DirectoryConfig
 from hibiki.events.v1 import config_pb2
-from support.directory import directory_config, running_directory
+from support.directory import directory_config, fsapi_url, running_directory, sip_auth, sip_auth_body
 from support.servers import FIXTURES, running
 
 NOT_FOUND = documents.NOT_FOUND.encode()
@@ -33,11 +33,12 @@ async def directory(tmp_path: Path, nats_server: Any, authority: Any) -> AsyncIt
 
 
 def fsapi(config: DirectoryConfig) -> str:
-    return f"http://127.0.0.1:{config.port}/fsapi"
+    return fsapi_url(config)
 
 
 async def post_raw(config: DirectoryConfig, body: bytes, **headers: str) -> httpx.Response:
-    async with httpx.AsyncClient() as client:
+    credentials = (config.fsapi_user, config.fsapi_password) if config.fsapi_user and config.fsapi_password else None
+    async with httpx.AsyncClient(auth=credentials) as client:
         return await client.post(fsapi(config), content=body,
                                  headers={"Content-Type": "application/x-www-form-urlencoded", **headers})
 
@@ -79,8 +80,7 @@ async def test_a_user_added_through_the_admin_api_answers_on_the_next_request(
         assert "password" not in desk and "a1_hash" not in desk
 
         # REGISTER from the desk phone: mod_sofia gets the device's a1-hash and the user's variables.
-        reply = await client.directory(user="desk1001", domain="127.0.0.1", action="sip_auth",
-                                       sip_auth_method="REGISTER")
+        reply = await sip_auth(client, "desk1001", "127.0.0.1", "correct horse battery")
         assert not reply.not_found and reply.xml is not None
         entry = find_user(reply.xml, "desk1001", "127.0.0.1")
         assert entry is not None and "password" not in entry.params
@@ -108,16 +108,19 @@ async def test_a_user_added_through_the_admin_api_answers_on_the_next_request(
         assert voicemail is not None and voicemail.params["vm-password"] == "4321"
 
         # Fail closed: other domain, unknown device, and a device once disabled.
-        assert (await client.directory(user="desk1001", domain="other.example", action="sip_auth")).body == NOT_FOUND
-        assert (await client.directory(user="9999", domain="127.0.0.1", action="sip_auth")).body == NOT_FOUND
-        await call("PATCH", f"/api/v1/tenants/{tenant}/devices/{desk['id']}", {"enabled": False})
+        assert (await sip_auth(client, "desk1001", "other.example", "correct horse battery")).body == NOT_FOUND
+        assert (await sip_auth(client, "9999", "127.0.0.1", "correct horse battery")).body == NOT_FOUND
+        # ... and a wrong password or no digest at all: no a1-hash (it is a secret too)
+        assert (await sip_auth(client, "desk1001", "127.0.0.1", "guess")).body == NOT_FOUND
         assert (await client.directory(user="desk1001", domain="127.0.0.1", action="sip_auth")).body == NOT_FOUND
+        await call("PATCH", f"/api/v1/tenants/{tenant}/devices/{desk['id']}", {"enabled": False})
+        assert (await sip_auth(client, "desk1001", "127.0.0.1", "correct horse battery")).body == NOT_FOUND
         await call("PATCH", f"/api/v1/tenants/{tenant}/users/{user['id']}", {"caller_id_policy": "direct",
                                                                              "direct_number": "0258123999"})
-        reply = await client.directory(user="mobile1001", domain="127.0.0.1", action="sip_auth")
+        reply = await sip_auth(client, "mobile1001", "127.0.0.1", "another long secret")
         assert find_user(reply.xml, "mobile1001", "127.0.0.1").variables["outbound_caller_id_number"] == "0258123999"
         await call("DELETE", f"/api/v1/tenants/{tenant}")
-        assert (await client.directory(user="mobile1001", domain="127.0.0.1", action="sip_auth")).body == NOT_FOUND
+        assert (await sip_auth(client, "mobile1001", "127.0.0.1", "another long secret")).body == NOT_FOUND
 
 
 @pytest.mark.parametrize("body", [
@@ -159,9 +162,10 @@ async def test_fsapi_basic_auth_as_mod_xml_curl_sends_it(tmp_path: Path, nats_se
     config = directory_config(tmp_path, nats_server, fsapi_user="freeswitch", fsapi_password="pa:ss")
     async with running(main, config):
         body = (FIXTURES / "xml_curl" / "xml_curl_directory_user_exists.body").read_bytes()
-        assert (await XmlCurlClient(fsapi(config)).post(body)).status == 401
-        assert (await XmlCurlClient(fsapi(config), basic_auth=("freeswitch", "wrong")).post(body)).status == 401
-        ok = await XmlCurlClient(fsapi(config), basic_auth=("freeswitch", "pa:ss")).post(body)
+        plain = f"http://127.0.0.1:{config.port}/fsapi"
+        assert (await XmlCurlClient(plain).post(body)).status == 401
+        assert (await XmlCurlClient(plain, basic_auth=("freeswitch", "wrong")).post(body)).status == 401
+        ok = await XmlCurlClient(plain, basic_auth=("freeswitch", "pa:ss")).post(body)
         assert ok.status == 200 and ok.body == NOT_FOUND
 
 
@@ -203,8 +207,8 @@ async def test_directory_answers_have_the_shape_freeswitch_accepted(tmp_path: Pa
         await directory.post("/api/v1/tenants/shape/devices", {
             "user_id": user["id"], "sip_username": "2000", "password": "secret2000secret"})
         # the replica has applied the three changes (it answers from memory)
-        body = (FIXTURES / "xml_curl" / "raw_xml_curl_103_directory.body").read_bytes()   # INVITE auth of 2000
-        reply = await XmlCurlClient(directory.fsapi).post(body)
+        client = XmlCurlClient(directory.fsapi)   # INVITE auth of 2000, as in the capture
+        reply = await client.post(sip_auth_body(client, "2000", "127.0.0.1", "secret2000secret", method="INVITE"))
     assert reply.xml is not None and not reply.not_found
     ours, theirs = element_paths(reply.xml), element_paths(served)
     assert {p.replace("[@name]", "") for p in theirs if "/section" in p} <= {p.replace("[@name]", "") for p in ours}

@@ -1,5 +1,5 @@
 """Password-scanner protection: the digest check against real captures, the counting
-rules, and two directory replicas refusing a scanning address together."""
+rules (per username, scanners per address), and two directory replicas refusing a guessed username together."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from fsemu.xml_curl import XmlCurlClient
 from hibiki.common.auth import TokenAuthority
 from hibiki.directory.app import main
-from hibiki.directory.guard import AuthGuard, digest_matches
+from hibiki.directory.guard import ADDRESS_WIDE, AuthGuard, digest_matches
 from hibiki.directory.xmlcurl import FsRequest, parse
 from hibiki.events.v1 import security_pb2
-from support.directory import directory_config, running_directory
+from support.directory import directory_config, fsapi_url, running_directory
 from support.servers import FIXTURES, running
 
 CAPTURES = sorted((FIXTURES / "xml_curl").glob("*.body"))
@@ -59,23 +59,72 @@ def test_a_response_matches_only_its_own_a1(a1: str, other: str, nonce: str, cno
     assert digest_matches(FsRequest("directory", {}), ha1) is None
 
 
-def test_counting_window_block_and_expiry() -> None:
+def test_one_username_from_one_address_is_blocked_alone() -> None:
     now = [0.0]
-    guard = AuthGuard(max_failures=3, window=60, block_seconds=600, clock=lambda: now[0])
-    assert guard.failure("192.0.2.9", "1000", "d") is None
+    guard = AuthGuard(max_failures=3, window=60, block_seconds=600, scanner_usernames=3, clock=lambda: now[0])
+    victim = "1000@d"
+    assert guard.failure("192.0.2.9", victim, "1000", "d") is None
     now[0] = 61  # the first failure left the window
-    assert guard.failure("192.0.2.9", "1000", "d") is None
-    assert guard.failure("192.0.2.9", "1001", "d") is None
-    block = guard.failure("192.0.2.9", "1002", "d")
-    assert block is not None and block.failures == 3 and block.last_user == "1002"
-    assert guard.blocked("192.0.2.9") and not guard.blocked("192.0.2.10")
-    assert guard.failure("192.0.2.9", "1003", "d") is None   # already blocked: announced once
+    assert guard.failure("192.0.2.9", victim, "1000", "d") is None
+    assert guard.failure("192.0.2.9", victim, "1000", "d") is None
+    block = guard.failure("192.0.2.9", victim, "1000", "d", tenant="t")
+    assert block is not None and (block.username, block.failures, block.tenant) == (victim, 3, "t")
+    assert not block.address_wide
+    assert guard.refusal("192.0.2.9", victim) is block
+    assert guard.refusal("192.0.2.9", "1001@d") is None       # the colleague behind the same NAT goes on
+    assert guard.refusal("192.0.2.10", victim) is None        # and the owner from elsewhere
     now[0] = 61 + 600
-    assert not guard.blocked("192.0.2.9")
-    guard.failure("192.0.2.10", "1", "d")
-    guard.failure("192.0.2.10", "1", "d")
-    guard.success("192.0.2.10")                                # a right password resets the count
-    assert guard.failure("192.0.2.10", "1", "d") is None
+    assert guard.refusal("192.0.2.9", victim) is None
+
+
+def test_a_success_clears_only_its_own_username() -> None:
+    guard = AuthGuard(max_failures=3, window=60, block_seconds=600, clock=lambda: 0.0)
+    guard.failure("192.0.2.9", "victim@d", "victim", "d")
+    guard.failure("192.0.2.9", "victim@d", "victim", "d")
+    guard.success("192.0.2.9", "attacker@d")                   # the attacker's own valid login
+    assert guard.failure("192.0.2.9", "victim@d", "victim", "d") is not None
+    guard.failure("192.0.2.9", "other@d", "other", "d")
+    guard.failure("192.0.2.9", "other@d", "other", "d")
+    guard.success("192.0.2.9", "other@d")                      # its own failures are forgiven
+    assert guard.failure("192.0.2.9", "other@d", "other", "d") is None
+
+
+def test_a_scanner_blocks_the_address_but_not_for_a_tenant_that_trusts_it() -> None:
+    now = [0.0]
+    guard = AuthGuard(max_failures=6, window=60, block_seconds=600, scanner_usernames=3, clock=lambda: now[0])
+    assert [guard.failure("192.0.2.9", f"{n}@d", str(n), "d") for n in (1, 1, 1, 1, 1)] == [None] * 5
+    block = guard.failure("192.0.2.9", "2@d", "2", "d")        # six failures, but only two usernames
+    assert block is None
+    block = guard.failure("192.0.2.9", "3@d", "3", "d")        # a third username: a scanner
+    assert block is not None and block.address_wide and block.failures == 7
+    assert guard.refusal("192.0.2.9", "anyone@x") is block
+    assert guard.refusal("192.0.2.9", "anyone@x", trusted=True) is None
+    # failures from a trusted office address never add up to an address-wide block
+    for n in range(20):
+        guard.failure("198.51.100.7", f"{n}@office", str(n), "office", trusted=True)
+    assert not any(b.address_wide and b.address == "198.51.100.7" for b in guard.blocks())
+    assert guard.lift("192.0.2.9", ADDRESS_WIDE) is block and guard.refusal("192.0.2.9", "anyone@x") is None
+
+
+@given(st.lists(st.tuples(st.sampled_from(["192.0.2.1", "192.0.2.2"]), st.sampled_from(["a@d", "b@d", "c@d"]),
+                          st.booleans(), st.floats(0, 5)), max_size=80))
+def test_no_username_is_guessed_more_than_the_limit_within_a_window(steps: list[tuple[str, str, bool, float]]) -> None:
+    """Whatever interleaving of failures and successes (of other usernames), one username from one
+    address gets at most ``max_failures`` wrong answers checked per window before it is refused."""
+    now = [0.0]
+    guard = AuthGuard(max_failures=4, window=60, block_seconds=600, scanner_usernames=10, clock=lambda: now[0])
+    checked: dict[tuple[str, str], int] = {}
+    for address, name, right, pause in steps:
+        now[0] += pause
+        if guard.refusal(address, name) is not None:
+            continue
+        if right and name != "a@d":        # anyone but the victim may log in correctly
+            guard.success(address, name)
+            continue
+        if name == "a@d":
+            checked[(address, name)] = checked.get((address, name), 0) + 1
+        guard.failure(address, name, name[0], "d")
+    assert all(count <= 4 for count in checked.values())
 
 
 @dataclasses.dataclass
@@ -94,10 +143,10 @@ async def replicas(tmp_path: Path, nats_server: Any, nats_client: Any, authority
             "user_id": user["id"], "sip_username": "1001", "password": "right password!"})
         for _ in range(3):   # three more config.applied: with the three awaited above, both replicas applied all
             await directory.applied.next_msg(timeout=5)
-        yield Replicas([f"http://127.0.0.1:{c.port}/fsapi" for c in configs])
+        yield Replicas([fsapi_url(c) for c in configs])
 
 
-async def test_a_scanning_address_is_refused_by_every_replica(replicas: Replicas, nats_client: Any) -> None:
+async def test_a_guessed_username_is_refused_by_every_replica(replicas: Replicas, nats_client: Any) -> None:
     blocked = await nats_client.subscribe("hibiki.lab.security.address_blocked")
     await nats_client.flush()  # the server knows the subscription before we act
     first, second = (XmlCurlClient(url) for url in replicas.urls)
@@ -105,9 +154,10 @@ async def test_a_scanning_address_is_refused_by_every_replica(replicas: Replicas
     scan = (FIXTURES / "xml_curl" / "xml_curl_directory_sip_auth_REGISTER.body").read_bytes()
     for _ in range(3):
         reply = await first.post(scan)
-        assert not reply.not_found   # answered as usual: FreeSWITCH itself rejects the digest
+        assert reply.not_found   # no a1-hash for a digest that does not verify
     event = security_pb2.AddressBlocked.FromString((await blocked.next_msg(timeout=5)).data)
     assert (event.address, event.failures, event.last_user, event.meta.tenant) == ("127.0.0.1", 3, "1001", "lab")
+    assert event.username == "1001@127.0.0.1"   # that username from that address, not the whole address
     assert (await first.post(scan)).not_found
     # The other replica heard it too; even the right password is refused from that address now.
     right = good_register(second)

@@ -28,7 +28,7 @@ from hibiki.directory.schedules import Schedule
 from hibiki.directory.storage.database import MIGRATIONS, open_store
 from hibiki.directory.storage.tables import metadata
 from hibiki.events.v1 import config_pb2
-from support.directory import directory_config, running_directory
+from support.directory import FSAPI_PASSWORD, FSAPI_USER, directory_config, fsapi_url, running_directory, sip_auth
 from support.postgres import PostgresServer
 
 CSV = {"Content-Type": "text/csv"}
@@ -270,8 +270,8 @@ async def test_two_replicas_on_one_postgresql_see_each_others_changes(
         assert await next_applied(applied, 3, 2) == [3, 3]
         a1 = hashlib.md5(b"desk1001:127.0.0.1:correct horse battery").hexdigest()
         for config in (first, second):                                           # a change made through b ...
-            client = XmlCurlClient(f"http://127.0.0.1:{config.port}/fsapi")
-            reply = await client.directory(user="desk1001", domain="127.0.0.1", action="sip_auth")
+            client = XmlCurlClient(fsapi_url(config))
+            reply = await sip_auth(client, "desk1001", "127.0.0.1", "correct horse battery")
             entry = find_user(reply.xml, "desk1001", "127.0.0.1")
             assert entry is not None and entry.params["a1-hash"] == a1
             assert entry.variables["effective_caller_id_name"] == "加藤 健"
@@ -280,8 +280,8 @@ async def test_two_replicas_on_one_postgresql_see_each_others_changes(
         assert reply.status_code == 200                                          # ... and one made through a
         assert await next_applied(applied, 4, 2) == [4, 4]
         for config in (first, second):
-            client = XmlCurlClient(f"http://127.0.0.1:{config.port}/fsapi")
-            assert (await client.directory(user="desk1001", domain="127.0.0.1", action="sip_auth")).not_found
+            client = XmlCurlClient(fsapi_url(config))
+            assert (await sip_auth(client, "desk1001", "127.0.0.1", "correct horse battery")).not_found
         conflict = await a.post(f"/api/v1/tenants/{t}/users", json={"username": "kato"})
         assert conflict.status_code == 409 and conflict.json()["error_id"] == "username-taken"
     await applied.unsubscribe()
@@ -303,14 +303,13 @@ async def test_calls_go_on_while_postgresql_is_down_and_the_admin_api_comes_back
         await created(api.post(f"/api/v1/tenants/{t}/devices", json={
             "user_id": user["id"], "sip_username": "desk1001", "password": "correct horse battery"}))
         assert await next_applied(applied, 3, 1) == [3]
-        fsapi = XmlCurlClient(f"http://127.0.0.1:{config.port}/fsapi")
+        fsapi = XmlCurlClient(fsapi_url(config))
         a1 = hashlib.md5(b"desk1001:127.0.0.1:correct horse battery").hexdigest()
 
         pg.stop()
         assert not pg.running
         # FreeSWITCH still authenticates the phone and rings the user, from memory
-        reply = await fsapi.directory(user="desk1001", domain="127.0.0.1", action="sip_auth",
-                                      sip_auth_method="REGISTER")
+        reply = await sip_auth(fsapi, "desk1001", "127.0.0.1", "correct horse battery")
         entry = find_user(reply.xml, "desk1001", "127.0.0.1")
         assert entry is not None and entry.params["a1-hash"] == a1
         ringing = await fsapi.directory(user="1001", domain="127.0.0.1", action="user_call")
@@ -327,7 +326,7 @@ async def test_calls_go_on_while_postgresql_is_down_and_the_admin_api_comes_back
             assert reply.status_code == 503, (method, path, reply.status_code, reply.text)
             assert reply.json()["error_id"] == "store-unavailable", (method, path, reply.text)
         # ... and FreeSWITCH is still answered after those failures
-        assert not (await fsapi.directory(user="desk1001", domain="127.0.0.1", action="sip_auth")).not_found
+        assert not (await sip_auth(fsapi, "desk1001", "127.0.0.1", "correct horse battery")).not_found
 
         pg.start()
         # the same service, not restarted: the pool's pre-ping replaces the dead connections
@@ -336,7 +335,7 @@ async def test_calls_go_on_while_postgresql_is_down_and_the_admin_api_comes_back
         await created(api.post(f"/api/v1/tenants/{t}/devices", json={
             "user_id": other["id"], "sip_username": "desk1002", "password": "another long secret"}))
         assert await next_applied(applied, 5, 1) == [5]
-        assert not (await fsapi.directory(user="desk1002", domain="127.0.0.1", action="sip_auth")).not_found
+        assert not (await sip_auth(fsapi, "desk1002", "127.0.0.1", "another long secret")).not_found
     await applied.unsubscribe()
 
 
@@ -361,7 +360,7 @@ async def test_gateways_round_trip_on_postgresql(
     assert patched.status_code == 200 and (patched.json()["port"], patched.json()["transport"]) == (None, "tcp")
     assert await next_applied(applied, await version(api, t), 1)
     # the view compiled from PostgreSQL (booleans and all) answers mod_sofia
-    fs = XmlCurlClient(str(api.base_url.join("/fsapi")))
+    fs = XmlCurlClient(str(api.base_url.join("/fsapi")), basic_auth=(FSAPI_USER, FSAPI_PASSWORD))
     body = fs.directory_body(user="", domain=f"{t}.example.jp", purpose="gateways", profile="internal",
                              tag_name="domain", key_name="name")
     reply = await fs.post(body)

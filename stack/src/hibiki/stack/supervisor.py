@@ -28,6 +28,7 @@ from typing import IO
 from hibiki.common.auth import load_authority
 from hibiki.common.config import Env, data_dir
 from hibiki.common.errors import StartupError
+from hibiki.stack import freeswitch_env
 from hibiki.stack.nats_server import nats_server_command
 from hibiki.stack.ports import port_open
 from hibiki.stack.restarts import Backoff, ending
@@ -165,7 +166,11 @@ class Stack:
         env.setdefault("HIBIKI_CALLCONTROL_DIRECTORY_GRPC", f"{HOST}:{extra_ports['directory_grpc_port']}")
         env.setdefault("HIBIKI_CALLCONTROL_ACD_GRPC", f"{HOST}:{extra_ports['grpc_port']}")
         env.setdefault("HIBIKI_DIRECTORY_CALLCONTROL_ADDRESS", f"{HOST}:{extra_ports['esl_port']}")
+        # A FreeSWITCH on this machine started on freeswitch/conf with freeswitch.env (its event
+        # socket on HIBIKI_FS_ESL_PORT, 8021 by default) is callcontrol's node without more settings.
+        env.setdefault("HIBIKI_CALLCONTROL_FREESWITCH_NODES", f"local={HOST}:{env.get('HIBIKI_FS_ESL_PORT', '8021')}")
         load_authority(Env.load(environ=env), self.root)  # create the shared secret once, before the services
+        fs_env = freeswitch_env.prepare(self.root, env, HOST)   # FreeSWITCH's credentials, generated once
         _say(f"hibiki: starting the stack, data in {self.root}")
         if port_open(HOST, nats_port):
             raise StartupError(f"NATS: cannot listen on {HOST}:{nats_port}: address already in use")
@@ -190,6 +195,7 @@ class Stack:
                 _say(f"  {'':<12} {label}: {what.format(host=HOST, port=port, **extra_ports)}")
         _say(f"  {'nats':<12} nats://{HOST}:{nats_port}")
         _say(f"  logs in {self.root / 'log'}; a token for curl: hibiki token --user root --role platform-admin")
+        _say(f"  FreeSWITCH on freeswitch/conf: . {fs_env} first (its /fsapi and event-socket credentials)")
         _say("Press Ctrl-C to stop.")
 
     def watch(self) -> int:

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from hibiki.events.v1 import meta_pb2 as hibiki_dot_events_dot_v1_dot_meta__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fhibiki/events/v1/security.proto\x12\x10hibiki.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bhibiki/events/v1/meta.proto\"\xb1\x01\n\x0e\x41\x64\x64ressBlocked\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x10\n\x08\x66\x61ilures\x18\x03 \x01(\x05\x12)\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tlast_user\x18\x05 \x01(\t\x12\x13\n\x0blast_domain\x18\x06 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fhibiki/events/v1/security.proto\x12\x10hibiki.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bhibiki/events/v1/meta.proto\"\xc3\x01\n\x0e\x41\x64\x64ressBlocked\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x10\n\x08\x66\x61ilures\x18\x03 \x01(\x05\x12)\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tlast_user\x18\x05 \x01(\t\x12\x13\n\x0blast_domain\x18\x06 \x01(\t\x12\x10\n\x08username\x18\x07 \x01(\t\"n\n\x0b\x42lockLifted\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x10\n\x08username\x18\x03 \x01(\t\x12\x11\n\tlifted_by\x18\x04 \x01(\t\"\x80\x01\n\x0b\x41uthFailure\x12\x0f\n\x07replica\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x10\n\x08username\x18\x03 \x01(\t\x12\x0c\n\x04user\x18\x04 \x01(\t\x12\x0e\n\x06\x64omain\x18\x05 \x01(\t\x12\x0e\n\x06tenant\x18\x06 \x01(\t\x12\x0f\n\x07trusted\x18\x07 \x01(\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,5 +34,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hibiki.events.v1.security_p
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ADDRESSBLOCKED']._serialized_start=116
-  _globals['_ADDRESSBLOCKED']._serialized_end=293
+  _globals['_ADDRESSBLOCKED']._serialized_end=311
+  _globals['_BLOCKLIFTED']._serialized_start=313
+  _globals['_BLOCKLIFTED']._serialized_end=423
+  _globals['_AUTHFAILURE']._serialized_start=426
+  _globals['_AUTHFAILURE']._serialized_end=554
 # @@protoc_insertion_point(module_scope)

@@ -20,9 +20,10 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class AddressBlocked(_message.Message):
-    """Published by directory on hibiki.<tenant>.security.address_blocked when one address
-    failed SIP authentication too often (a password scanner); every replica then refuses it
-    until `until`. The tenant is "platform" when the attempts named no tenant of ours.
+    """Published by directory on hibiki.<tenant>.security.address_blocked when SIP authentication
+    failed too often from one address: for one username (`username` = "user@domain"), or, for a
+    scanner (many usernames), for the whole address (`username` empty). Every replica then
+    refuses it until `until`. The tenant is "platform" when the attempts named no tenant of ours.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -33,11 +34,14 @@ class AddressBlocked(_message.Message):
     UNTIL_FIELD_NUMBER: _builtins.int
     LAST_USER_FIELD_NUMBER: _builtins.int
     LAST_DOMAIN_FIELD_NUMBER: _builtins.int
+    USERNAME_FIELD_NUMBER: _builtins.int
     address: _builtins.str
     failures: _builtins.int
     last_user: _builtins.str
     """the SIP username tried last"""
     last_domain: _builtins.str
+    username: _builtins.str
+    """"user@domain" blocked from this address; empty: the whole address"""
     @_builtins.property
     def meta(self) -> _meta_pb2.EventMeta: ...
     @_builtins.property
@@ -51,11 +55,93 @@ class AddressBlocked(_message.Message):
         until: _timestamp_pb2.Timestamp | None = ...,
         last_user: _builtins.str = ...,
         last_domain: _builtins.str = ...,
+        username: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["meta", b"meta", "until", b"until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "failures", b"failures", "last_domain", b"last_domain", "last_user", b"last_user", "meta", b"meta", "until", b"until"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "failures", b"failures", "last_domain", b"last_domain", "last_user", b"last_user", "meta", b"meta", "until", b"until", "username", b"username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AddressBlocked: _TypeAlias = AddressBlocked  # noqa: Y015
+
+@_typing.final
+class BlockLifted(_message.Message):
+    """Published by directory on hibiki.<tenant>.security.block_lifted when an administrator lifts
+    a block (admin API); every replica forgets it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    USERNAME_FIELD_NUMBER: _builtins.int
+    LIFTED_BY_FIELD_NUMBER: _builtins.int
+    address: _builtins.str
+    username: _builtins.str
+    """as in AddressBlocked"""
+    lifted_by: _builtins.str
+    """the token's subject"""
+    @_builtins.property
+    def meta(self) -> _meta_pb2.EventMeta: ...
+    def __init__(
+        self,
+        *,
+        meta: _meta_pb2.EventMeta | None = ...,
+        address: _builtins.str = ...,
+        username: _builtins.str = ...,
+        lifted_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["meta", b"meta"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "lifted_by", b"lifted_by", "meta", b"meta", "username", b"username"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BlockLifted: _TypeAlias = BlockLifted  # noqa: Y015
+
+@_typing.final
+class AuthFailure(_message.Message):
+    """Sent by a directory replica on the core NATS subject hibiki-internal.directory.auth_failure (not
+    an event: outside the events stream) for every SIP authentication failure it counted, so every
+    replica counts the failures of all: a guesser spreading requests over replicas gets no more tries.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPLICA_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    USERNAME_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    DOMAIN_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
+    TRUSTED_FIELD_NUMBER: _builtins.int
+    replica: _builtins.str
+    """the sender (a replica ignores its own)"""
+    address: _builtins.str
+    username: _builtins.str
+    """"user@domain" """
+    user: _builtins.str
+    domain: _builtins.str
+    tenant: _builtins.str
+    """the tenant of the domain, "platform" when none"""
+    trusted: _builtins.bool
+    """the tenant lists the address as its own (counted per username only)"""
+    def __init__(
+        self,
+        *,
+        replica: _builtins.str = ...,
+        address: _builtins.str = ...,
+        username: _builtins.str = ...,
+        user: _builtins.str = ...,
+        domain: _builtins.str = ...,
+        tenant: _builtins.str = ...,
+        trusted: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "domain", b"domain", "replica", b"replica", "tenant", b"tenant", "trusted", b"trusted", "user", b"user", "username", b"username"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuthFailure: _TypeAlias = AuthFailure  # noqa: Y015

@@ -1,10 +1,18 @@
-"""The HTTP bootstrap every service shares: health, readiness, metrics, token checks.
+"""The HTTP bootstrap every service shares: health, readiness, metrics, token checks,
+request body limits, and uvicorn without proxy headers unless configured.
 
 ``GET /healthz`` (liveness: 503 when a service's own ``liveness`` check fails, e.g. a
 thread that stopped turning) and ``GET /readyz`` (readiness) answer without a token so
 that probes work; everything else, ``/metrics`` included, needs ``Authorization:
 Bearer <token>``, except paths a service declares open (FreeSWITCH's ``/fsapi``,
 which has its own address allow-list and basic auth).
+
+Request bodies are limited while they are read (:class:`BodyLimitMiddleware`): a declared
+``Content-Length`` over the limit is refused before any byte is read, a chunked body as soon
+as it passes the limit (413, ``error_id`` ``too-large``). ``HIBIKI_HTTP_MAX_BODY``
+(default 1 MiB) is the limit; a service raises it for the paths that take files.
+``X-Forwarded-For``/``-Proto`` are believed only from ``HIBIKI_HTTP_TRUSTED_PROXIES``
+(addresses or CIDRs; default none: uvicorn's proxy headers are off).
 """
 
 from __future__ import annotations
@@ -12,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import socket
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import uvicorn
@@ -26,9 +35,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hibiki.common import openapi
 from hibiki.common.auth import InvalidToken, TokenAuthority
+from hibiki.common.config import Env
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+DEFAULT_MAX_BODY = 1024 * 1024
 
 
 def error_response(status: int, error_id: str, message: str, **details: Any) -> JSONResponse:
@@ -65,6 +76,88 @@ class TokenAuthMiddleware:
         await self.app(scope, receive, send)
 
 
+class _TooLarge(Exception):
+    pass
+
+
+async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over a limit while they are read, never holding more than it.
+
+    ``limits``: path patterns (regular expressions, full match) with their own limit (uploads);
+    every other path gets ``default``."""
+
+    def __init__(self, app: ASGIApp, default: int = DEFAULT_MAX_BODY, limits: Mapping[str, int] | None = None) -> None:
+        self.app = app
+        self.default = default
+        self.limits = [(re.compile(pattern), limit) for pattern, limit in (limits or {}).items()]
+
+    def limit(self, path: str) -> int:
+        for pattern, limit in self.limits:
+            if pattern.fullmatch(path):
+                return limit
+        return self.default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit(scope["path"])
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit():
+                    await _send_json(send, 400, {"error_id": "invalid-content-length", "details": {"field": "Content-Length"},
+                                                 "message": "Content-Length is not a number"})
+                    return
+                if int(value) > limit:
+                    await self._refuse(send, limit)
+                    return
+        received = 0
+        answered = False
+
+        async def limited_receive() -> Any:
+            nonlocal received, answered
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    if not started:
+                        answered = True
+                        await self._refuse(send, limit)
+                    raise _TooLarge()
+            return message
+
+        started = False
+
+        async def guarded_send(message: Any) -> None:
+            nonlocal started
+            if answered:          # we refused the body: whatever the app says after that is dropped
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except _TooLarge:
+            return
+        except Exception:
+            if answered:        # the app failed on the refused body (e.g. Starlette's error middleware re-raising)
+                return
+            raise
+
+    @staticmethod
+    async def _refuse(send: Send, limit: int) -> None:
+        await _send_json(send, 413, {"error_id": "too-large", "details": {"field": "body", "limit": limit},
+                                     "message": f"the request body may have at most {limit} bytes"})
+
+
 def build_app(
     service: str,
     authority: TokenAuthority,
@@ -75,6 +168,8 @@ def build_app(
     liveness: ReadinessCheck | None = None,
     registry: CollectorRegistry = REGISTRY,
     lifespan: Any = None,
+    body_limits: Mapping[str, int] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> ASGIApp:
     async def healthz(_: Request) -> Response:
         checks = await liveness() if liveness else {}
@@ -94,7 +189,8 @@ def build_app(
     if any(isinstance(route, openapi.ApiRoute) for route in routes):   # a service with an API describes it
         table.append(openapi.document_route(f"Hibiki {service} API", table))
     app = Starlette(routes=table, lifespan=lifespan)
-    return TokenAuthMiddleware(app, authority, open_paths)
+    max_body = Env.load(environ=environ).integer("HTTP_MAX_BODY", DEFAULT_MAX_BODY, minimum=1024)
+    return BodyLimitMiddleware(TokenAuthMiddleware(app, authority, open_paths), max_body, body_limits)
 
 
 class _Server(uvicorn.Server):
@@ -106,8 +202,10 @@ class _Server(uvicorn.Server):
 class HttpServer:
     """uvicorn on a socket we bound ourselves (so a busy port is a clear error)."""
 
-    def __init__(self, app: ASGIApp, sock: socket.socket) -> None:
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="auto", timeout_graceful_shutdown=5)
+    def __init__(self, app: ASGIApp, sock: socket.socket, environ: Mapping[str, str] | None = None) -> None:
+        proxies = [str(n) for n in Env.load(environ=environ).networks("HTTP_TRUSTED_PROXIES", "")]
+        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="auto", timeout_graceful_shutdown=5,
+                                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
         self._server = _Server(config)
         self._sock = sock
         self._task: asyncio.Task[None] | None = None

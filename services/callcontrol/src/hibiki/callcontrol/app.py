@@ -22,7 +22,7 @@ from hibiki.callcontrol.ivr.esl_app import IvrServices
 from hibiki.callcontrol.ivr.prompts import PromptResolver
 from hibiki.callcontrol.ivr.source import DirectoryIvrSource, ServiceToken
 from hibiki.callcontrol.prompts.model import Prompt
-from hibiki.callcontrol.prompts.store import AsyncPromptStore, PromptStore
+from hibiki.callcontrol.prompts.store import MAX_UPLOAD_BYTES, AsyncPromptStore, PromptStore
 from hibiki.callcontrol.prompts.tts import OpenJTalk
 from hibiki.callcontrol.publisher import CallEventPublisher
 from hibiki.callcontrol.queue.client import AcdClient
@@ -94,7 +94,9 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
         log.warning("esl_unverified", reason="HIBIKI_CALLCONTROL_ESL_VERIFY=off: outbound event-socket sessions "
                                              "are not checked against a FreeSWITCH node (development only)")
     routes = PromptsApi(AsyncPromptStore(store), default_music=config.hold_music).routes()
-    http = HttpServer(build_app("callcontrol", authority, routes, readiness=readiness, liveness=esl.health), http_sock)
+    uploads = {r"/api/v1/tenants/[^/]+/prompts": MAX_UPLOAD_BYTES}   # audio files; everything else 1 MiB
+    http = HttpServer(build_app("callcontrol", authority, routes, readiness=readiness, liveness=esl.health,
+                                body_limits=uploads), http_sock)
     # Stopped in reverse: HTTP, then every call handed back to its dialplan, then the socket.
     await run_until_stopped(stop, [NatsComponent(nc), directory, acd, decisions, freeswitch, esl, active, http], ready,
                             url=f"http://{config.host}:{http.port}", esl=f"{config.host}:{esl.port}",

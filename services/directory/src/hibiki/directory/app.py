@@ -10,11 +10,14 @@ from hibiki.common.auth import load_authority
 from hibiki.common.config import Env
 from hibiki.common.http import HttpServer, build_app
 from hibiki.common.lifecycle import NatsComponent, run_until_stopped
+from hibiki.common.logging import get_logger
 from hibiki.common.net import bind_tcp
 from hibiki.common.rpc import GrpcServer
 from hibiki.directory.config import DirectoryConfig
 from hibiki.directory.guard import AuthGuard
 from hibiki.directory.http.admin import AdminApi
+from hibiki.directory.http.auth_blocks import AuthBlocksApi
+from hibiki.directory.http import csv_api
 from hibiki.directory.http.csv_api import csv_routes
 from hibiki.directory.http.fsapi import FsapiEndpoint, fsapi_route
 from hibiki.directory.http.info import info_route
@@ -27,6 +30,8 @@ from hibiki.directory.v1 import directory_pb2_grpc
 from hibiki.directory.storage.repository import ConfigRepository
 from hibiki.directory.storage.database import load_tenants, open_store
 from hibiki.directory.view import DirectoryView
+
+log = get_logger("hibiki.directory")
 
 
 async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready: asyncio.Event | None = None) -> None:
@@ -48,7 +53,12 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
     notifier = ConfigNotifier(nc.jetstream())
     repository = ConfigRepository(engine)
     admin = AdminApi(repository, notifier)
-    guard = AuthGuard(config.auth_max_failures, config.auth_window_seconds, config.auth_block_seconds)
+    guard = AuthGuard(config.auth_max_failures, config.auth_window_seconds, config.auth_block_seconds,
+                      config.auth_scanner_usernames)
+    if not config.fsapi_user:
+        log.warning("fsapi_unauthenticated", reason="HIBIKI_DIRECTORY_FSAPI_USER/_PASSWORD are not set: /fsapi serves "
+                    "no secrets (gateways, voicemail PINs), no tenant's internal dialplan and no password guard; "
+                    "hibiki up sets them")
     app = build_app(
         "directory",
         authority,
@@ -56,8 +66,10 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
          info_route(view),
          search_route(admin),
          *admin.routes(),
-         *csv_routes(admin.repo, notifier)],
+         *csv_routes(admin.repo, notifier),
+         *AuthBlocksApi(guard, view, notifier).routes()],
         open_paths=["/fsapi"],
+        body_limits={r"/api/v1/tenants/[^/]+/[a-z_]+/import": csv_api.MAX_BYTES},   # /fsapi checks its own
         readiness=readiness,
     )
     http = HttpServer(app, sock)

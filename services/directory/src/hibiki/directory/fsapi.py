@@ -3,6 +3,14 @@
 Fails closed: an unknown domain, user or device, a disabled device, or a request we do
 not serve is the "not found" document, with the reason logged.
 
+Secrets go to an authenticated FreeSWITCH only (``trusted``: it sent the /fsapi credentials):
+- ``sip_auth`` returns a device's ``a1-hash`` only when the request's digest already verifies
+  against it (to anyone: whoever computed that digest knows the password);
+- carrier gateways (their passwords) and voicemail PINs only when ``trusted``;
+- ``ip`` (what the password guard counts) and ``variable_hibiki_tenant`` (whose dialplan a call
+  gets) are believed only when ``trusted``, and the ``variable_hibiki_user`` claimed must be a
+  user of that tenant.
+
 Directory lookups (``section=directory``):
 - ``sip_auth`` (REGISTER, INVITE): the *device* named by its SIP username, with its
   ``a1-hash`` and the variables of the user it belongs to;
@@ -19,7 +27,7 @@ from datetime import UTC, datetime
 
 from hibiki.common import dialstring
 from hibiki.directory import dialplan, documents, gateways
-from hibiki.directory.guard import AuthGuard, Block, digest_matches
+from hibiki.directory.guard import AuthGuard, Block, digest_matches, username
 from hibiki.directory.numbers import InvalidNumber, classify
 from hibiki.directory.view import DirectoryView, TenantView, UserEntry
 from hibiki.directory.xmlcurl import FsRequest
@@ -56,14 +64,33 @@ def not_found(reason: str, tenant: str = "") -> Answer:
 
 
 def answer(request: FsRequest, view: DirectoryView, guard: AuthGuard | None = None,
-           now: datetime | None = None, callcontrol: str = "127.0.0.1:8084") -> Answer:
+           now: datetime | None = None, callcontrol: str = "127.0.0.1:8084", *, trusted: bool) -> Answer:
     if request.section == "directory":
-        if request.action == "sip_auth" and guard is not None:
-            return _guarded_sip_auth(request, view, guard)
-        return _directory(request, view)
+        if request.action == "sip_auth":
+            return _sip_auth(request, view, guard if trusted else None)
+        if not trusted and request.get("purpose") == "gateways":
+            return not_found("carrier gateways (their passwords) are served to an authenticated FreeSWITCH only")
+        return _directory(request, view, secrets=trusted)
     if request.section == "dialplan":
+        refusal = claim_refusal(request, view, trusted)
+        if refusal is not None:
+            return not_found(refusal, request.get("variable_hibiki_tenant"))
         return _dialplan(request, view, now or datetime.now(UTC), callcontrol)
     return not_found(f"section {request.section!r} is not served")
+
+
+def claim_refusal(request: FsRequest, view: DirectoryView, trusted: bool) -> str | None:
+    """Why the tenant (and user) a dialplan request claims cannot be believed; None when it can."""
+    tenant_id = request.get("variable_hibiki_tenant")
+    if not tenant_id:
+        return None
+    if not trusted:
+        return "variable_hibiki_tenant is believed from an authenticated FreeSWITCH only"
+    user_id = request.get("variable_hibiki_user")
+    tenant = view.by_id(tenant_id)
+    if user_id and tenant is not None and user_id not in tenant.users:
+        return f"user {user_id[:64]!r} is not a user of tenant {tenant_id[:64]!r}"
+    return None
 
 
 def _dialplan(request: FsRequest, view: DirectoryView, now: datetime, callcontrol: str) -> Answer:
@@ -110,7 +137,7 @@ def _refused(reason: str) -> Answer:
     return Answer(dialplan.refuse_unknown_number(CARRIER_CONTEXT), "not_found", reason)
 
 
-def _directory(request: FsRequest, view: DirectoryView) -> Answer:
+def _directory(request: FsRequest, view: DirectoryView, secrets: bool = False) -> Answer:
     purpose = request.get("purpose")
     if purpose == "gateways":   # carrier gateways for a sofia profile: gateways.py
         return Answer(*gateways.serve(request, view))
@@ -139,7 +166,7 @@ def _directory(request: FsRequest, view: DirectoryView) -> Answer:
                                             _variables(tenant, user), DOMAIN_PARAMS)
         _remember(tenant, key, document)
         return Answer(document, "found", "", tenant.tenant_id)
-    key = ("user", name)
+    key = ("user" if secrets else "user-public", name)
     cached = tenant.answers.get(key)
     if cached is not None:
         return Answer(cached, "found", "", tenant.tenant_id)
@@ -148,7 +175,7 @@ def _directory(request: FsRequest, view: DirectoryView) -> Answer:
     if target is None:
         return not_found(f"user {name!r} is not in {domain!r}", tenant.tenant_id)
     params = {"dial-string": dial_string(tenant, target)}
-    if target.voicemail_enabled:
+    if target.voicemail_enabled and secrets:   # the PIN: to an authenticated FreeSWITCH only
         params["vm-password"] = target.voicemail_pin
     params["vm-enabled"] = "true" if target.voicemail_enabled else "false"
     document = documents.directory_user(tenant.domain, name, params, _variables(tenant, target), DOMAIN_PARAMS)
@@ -179,23 +206,35 @@ def _group_call(request: FsRequest, view: DirectoryView) -> Answer:
     return Answer(_remember(tenant, key, document), "found", "", tenant.tenant_id)
 
 
-def _guarded_sip_auth(request: FsRequest, view: DirectoryView, guard: AuthGuard) -> Answer:
-    address = request.get("ip")
-    if address and guard.blocked(address):
-        return not_found(f"address {address} is blocked after repeated authentication failures")
-    result = _directory(request, view)
-    if not address:
-        return result
-    tenant = view.tenant(request.domain) if result.outcome == "found" else None
-    found = tenant.device(request.user) if tenant else None
-    verdict = digest_matches(request, found[0].a1_hash) if found else False
-    if verdict is False:
-        block = guard.failure(address, request.user, request.domain)
+def _sip_auth(request: FsRequest, view: DirectoryView, guard: AuthGuard | None) -> Answer:
+    """The device's a1-hash for a digest that verifies against it, else "not found". With a
+    ``guard`` (an authenticated FreeSWITCH, whose ``ip`` is believed) failures are counted and
+    blocks applied."""
+    domain, name = request.domain, request.user
+    tenant = view.tenant(domain) if domain else None
+    tenant_id = tenant.tenant_id if tenant else ""
+    address = request.get("ip") if guard is not None else ""
+    who = username(name, domain)
+    trusted_address = bool(address and tenant is not None and tenant.trusts(address))
+    if guard is not None and address:
+        block = guard.refusal(address, who, trusted_address)
         if block is not None:
-            return Answer(result.document, result.outcome, result.reason, result.tenant, block)
-    elif verdict is True:
-        guard.success(address)
-    return result
+            scope = "the address" if block.address_wide else f"{who} from the address"
+            return not_found(f"{scope} {address} is blocked after repeated authentication failures", tenant_id)
+    result = _directory(request, view)
+    found = tenant.device(name) if tenant is not None and result.outcome == "found" else None
+    verdict = digest_matches(request, found[0].a1_hash) if found else None
+    if verdict is True:
+        if guard is not None and address:
+            guard.success(address, who)
+        return result
+    reason = result.reason if found is None else (
+        "the request carries no digest" if verdict is None else "the digest does not match the password")
+    denied = not_found(f"sip_auth of {name[:64]!r} in {domain[:64]!r}: {reason}", tenant_id)
+    if guard is None or not address or not request.get("sip_auth_response"):
+        return denied
+    block = guard.failure(address, who, name, domain, tenant_id or "platform", trusted_address)
+    return Answer(denied.document, denied.outcome, denied.reason, denied.tenant, block)
 
 
 def dial_string(tenant: TenantView, user: UserEntry) -> str:

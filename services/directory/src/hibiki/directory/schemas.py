@@ -52,6 +52,24 @@ _FORWARD = r"^(\+?[0-9]{2,20})?$"
 _PHONE = r"^[0-9A-Fa-f]{2}([:-]?[0-9A-Fa-f]{2}){5}$|^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
+def _networks(value: list[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    if len(value) > 100:
+        raise ValueError("at most 100 networks")
+    out = []
+    for item in value:
+        try:
+            out.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(f"{item[:60]!r} is not an IP address or CIDR network") from None
+    return out
+
+
+_TRUSTED = ("office networks (CIDRs) the tenant's phones register from: the password guard blocks only the "
+            "guessed username there, never the whole address")
+
+
 class TenantIn(Strict):
     id: str = Field(pattern=_TOKEN, description="short id, e.g. 'nagaoka'")
     domain: str = Field(pattern=_DOMAIN, max_length=255, description="the tenant's SIP domain; cannot change later")
@@ -60,6 +78,9 @@ class TenantIn(Strict):
     outbound_gateway: str = Field(default="", pattern=r"^$|" + _GATEWAY,
                                   description="FreeSWITCH gateway for calls to the public network")
     language: Literal["ja", "en"] = Field(default="ja", description="what callers hear: system prompts, voicemail")
+    trusted_networks: list[str] = Field(default_factory=list, description=_TRUSTED)
+
+    _check_networks = field_validator("trusted_networks")(_networks)
 
 
 class TenantPatch(Strict):
@@ -67,6 +88,9 @@ class TenantPatch(Strict):
     representative_number: str | None = Field(default=None, max_length=32)
     outbound_gateway: str | None = Field(default=None, pattern=r"^$|" + _GATEWAY)
     language: Literal["ja", "en"] | None = None
+    trusted_networks: list[str] | None = Field(default=None, description=_TRUSTED)
+
+    _check_networks = field_validator("trusted_networks")(_networks)
 
 
 class TenantOut(BaseModel):
@@ -76,6 +100,7 @@ class TenantOut(BaseModel):
     representative_number: str
     outbound_gateway: str
     language: str
+    trusted_networks: list[str] = []
     version: int
 
 

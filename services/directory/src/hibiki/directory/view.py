@@ -7,12 +7,26 @@ database outage does not stop calls.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from hibiki.directory.gateways import GatewayEntry
 from hibiki.directory.schedules import Schedule
 from hibiki.directory.v1 import ivr_pb2
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def trusted_networks(stored: object) -> tuple[Network, ...]:
+    """The stored list of CIDRs (checked on write; anything unreadable is skipped)."""
+    networks: list[Network] = []
+    for item in stored if isinstance(stored, list) else ():
+        try:
+            networks.append(ipaddress.ip_network(str(item), strict=False))
+        except ValueError:
+            continue
+    return tuple(networks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +104,7 @@ class TenantView:
     representative_number: str = ""
     outbound_gateway: str = ""
     language: str = "ja"                                               # ja | en (sounds.LANGUAGES)
+    trusted_networks: tuple[Network, ...] = ()                         # office addresses (the password guard)
     users: dict[str, UserEntry] = field(default_factory=dict)          # by id
     devices: dict[str, DeviceEntry] = field(default_factory=dict)      # by SIP username
     extensions: dict[str, str] = field(default_factory=dict)           # extension -> user id
@@ -107,6 +122,18 @@ class TenantView:
         """A user by extension, else by username (how ``user/<x>@domain`` names one)."""
         user_id = self.extensions.get(number) or self.usernames.get(number)
         return self.users.get(user_id) if user_id else None
+
+    def trusts(self, address: str) -> bool:
+        """Is ``address`` one of the tenant's own office networks?"""
+        if not self.trusted_networks:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        return any(ip in net for net in self.trusted_networks)
 
     def device(self, sip_username: str) -> tuple[DeviceEntry, UserEntry] | None:
         device = self.devices.get(sip_username)

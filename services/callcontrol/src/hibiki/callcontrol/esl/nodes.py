@@ -6,8 +6,10 @@ Settings (``HIBIKI_CALLCONTROL_*``, the names ``deploy/k8s`` and ``freeswitch/``
 * ``FREESWITCH_NODES``: comma list of ``name=host:port`` (also ``host:port``, ``host`` and
   ``name=[ipv6]:port``; port 8021; the name defaults to the host). Empty: no node.
 * ``FREESWITCH_PASSWORD`` (or ``FREESWITCH_PASSWORD_FILE``): mod_event_socket's password
-  (``hibiki_esl_password`` in ``freeswitch/conf/vars.xml``). Unset, FreeSWITCH's shipped
-  ``ClueCon`` is used: a development default, warned about when a node is not local.
+  (``hibiki_esl_password`` in ``freeswitch/conf/vars.xml``; ``hibiki up`` generates one). Unset,
+  FreeSWITCH's shipped ``ClueCon`` is used for nodes on loopback only: with a node anywhere else,
+  an unset or placeholder password (``ClueCon``, the repository's ``CHANGE-ME-esl``) stops the
+  service at start (``ConfigError``).
 * ``FREESWITCH_API_TIMEOUT``: seconds an ``api`` command may take (default 5).
 
 ``uuid_*`` commands must go to the node that owns the channel: ``NodePool`` learns it from
@@ -40,6 +42,8 @@ from hibiki.common.logging import get_logger
 
 log = get_logger("hibiki.callcontrol.esl.nodes")
 DEV_PASSWORD = "ClueCon"  # mod_event_socket's shipped default (conf/vanilla/autoload_configs/event_socket.conf.xml)
+# Passwords anyone can read: FreeSWITCH's default and those written in freeswitch/conf/vars.xml and deploy/k8s.
+PLACEHOLDER_PASSWORDS = frozenset({DEV_PASSWORD, "CHANGE-ME-esl", "CHANGE-ME", ""})
 _NAME = re.compile(r"^[A-Za-z0-9:][A-Za-z0-9_.:-]{0,62}$")
 _CALL_UUID = re.compile(r"^[^\s]{1,128}$")
 _CORE_UUID = re.compile(r"^[0-9a-fA-F-]{36}$")
@@ -115,6 +119,11 @@ class FsNodeSettings:
                                   f"{exc.strerror}") from None
         if password is not None and (not password or "\n" in password or "\r" in password):
             raise ConfigError(f"{env.key('FREESWITCH_PASSWORD')} must be one non-empty line")
+        remote = [n for n in nodes if not _on_this_machine(n.host)]
+        if remote and (password is None or password.strip() in PLACEHOLDER_PASSWORDS):
+            what = "is not set" if password is None else "is a placeholder anyone can read"
+            raise ConfigError(f"{env.key('FREESWITCH_PASSWORD')} {what}: refusing to send it to {remote[0]} "
+                              f"(not on loopback); set the password of hibiki_esl_password in freeswitch/conf/vars.xml")
         return cls(nodes, password or DEV_PASSWORD, env.number("FREESWITCH_API_TIMEOUT", 5.0, minimum=0.1),
                    password is not None)
 

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import binascii
 import hmac
+import re
 import time
 
 from prometheus_client import Counter, Histogram
@@ -25,7 +26,7 @@ from hibiki.common.net import AllowList
 from hibiki.directory import dialplan, documents
 from hibiki.directory.config import DirectoryConfig
 from hibiki.directory.features import CONFIRM_TONE, REFUSE_TONE, SettingChange, setting_change
-from hibiki.directory.fsapi import answer
+from hibiki.directory.fsapi import answer, claim_refusal
 from hibiki.directory.guard import AuthGuard
 from hibiki.directory.nats.notifier import ConfigNotifier
 from hibiki.directory.view import DirectoryView
@@ -55,7 +56,6 @@ class FsapiEndpoint:
     def __init__(self, config: DirectoryConfig, view: DirectoryView, guard: AuthGuard,
                  notifier: ConfigNotifier, repository: ConfigRepository | None = None) -> None:
         self._guard, self._notifier, self._repository = guard, notifier, repository
-        self._block_seconds = config.auth_block_seconds
         self._callcontrol = config.callcontrol_address
         self._allow = AllowList(config.fsapi_allow)
         self._max_body = config.fsapi_max_body
@@ -98,6 +98,19 @@ class FsapiEndpoint:
             return False
         return hmac.compare_digest(given, self._credentials)
 
+    async def _read_body(self, request: Request) -> bytes | None:
+        """The body, read up to the limit (None past it: nothing more is read or kept)."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_body:
+            return None
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self._max_body:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
         client = request.scope.get("client")
@@ -111,42 +124,71 @@ class FsapiEndpoint:
             _count("-", "refused")
             return PlainTextResponse("credentials required\n", status_code=401,
                                      headers={"www-authenticate": 'Basic realm="hibiki-fsapi"'})
-        body = await request.body()
-        if len(body) > self._max_body:
-            log.warning("fsapi_not_found", reason=f"body of {len(body)} bytes is over the limit", peer=peer)
+        body = await self._read_body(request)
+        if body is None:
+            log.warning("fsapi_not_found", reason=f"body over the limit of {self._max_body} bytes", peer=peer)
             _count("-", "bad_request")
             return Response(documents.NOT_FOUND, media_type=XML)
         try:
             fs_request = parse(body)
         except BadRequest as exc:
-            log.warning("fsapi_not_found", reason=f"malformed request: {exc}", peer=peer)
+            log.warning("fsapi_not_found", reason=f"malformed request: {exc}", peer=peer, call_uuid=_raw_call_uuid(body))
             _count("-", "bad_request")
             return Response(documents.NOT_FOUND, media_type=XML)
-        if fs_request.section == "dialplan" and fs_request.get("Caller-Destination-Number").startswith("*7"):
+        try:
+            return await self._answer(fs_request, peer, started)
+        except (BadRequest, dialstring.UnsafeValue) as exc:  # a field read while answering was malformed
+            # (NUL, not UTF-8), or a stored value that cannot go into a dial string (hibiki.common.dialstring)
+            log.warning("fsapi_not_found", reason=f"malformed request: {exc}", peer=peer,
+                        call_uuid=_call_uuid(fs_request))
+            _count(fs_request.section, "bad_request")
+        except Exception as exc:   # never a 500: FreeSWITCH falls back to its static XML
+            log.error("fsapi_failed", error=f"{type(exc).__name__}: {exc}", peer=peer, call_uuid=_call_uuid(fs_request))
+            _count(fs_request.section, "error")
+        return Response(documents.NOT_FOUND, media_type=XML)
+
+    async def _answer(self, fs_request: FsRequest, peer: str, started: float) -> Response:
+        trusted = self._credentials is not None   # requests without them were refused above
+        if fs_request.section == "dialplan" and fs_request.get("Caller-Destination-Number").startswith("*7") \
+                and claim_refusal(fs_request, self._view, trusted) is None:
             changed = await self._feature_code(fs_request)
             if changed is not None:
                 _count("dialplan", "found")
                 return Response(changed, media_type=XML)
-        try:
-            result = answer(fs_request, self._view, self._guard, callcontrol=self._callcontrol)
-        except (BadRequest, dialstring.UnsafeValue) as exc:  # a field read while answering was malformed,
-            # or a stored value that cannot go into a dial string (hibiki.common.dialstring)
-            log.warning("fsapi_not_found", reason=f"malformed request: {exc}", peer=peer,
-                        call_uuid=fs_request.get("Unique-ID") or None)
-            _count(fs_request.section, "bad_request")
-            return Response(documents.NOT_FOUND, media_type=XML)
+        result = answer(fs_request, self._view, self._guard, callcontrol=self._callcontrol, trusted=trusted)
         if result.block is not None:
-            tenant = result.tenant or "platform"
-            log.warning("address_blocked", tenant=tenant, address=result.block.address, failures=result.block.failures,
-                        user=result.block.last_user, domain=result.block.last_domain)
-            await self._notifier.address_blocked(tenant, result.block, self._block_seconds)
+            block = result.block
+            log.warning("address_blocked", tenant=block.tenant, address=block.address, failures=block.failures,
+                        username=block.username or None, address_wide=block.address_wide,
+                        user=block.last_user, domain=block.last_domain)
+            await self._notifier.address_blocked(block)
         if result.outcome != "found":
-            log.info("fsapi_not_found", reason=result.reason, tenant=result.tenant or None,
-                     section=fs_request.section, action=fs_request.action or None,
-                     call_uuid=fs_request.get("Unique-ID") or fs_request.get("Channel-Call-UUID") or None)
+            log.info("fsapi_not_found", reason=result.reason, tenant=result.tenant or None, peer=peer,
+                     section=fs_request.section, action=fs_request.action or None, call_uuid=_call_uuid(fs_request))
         _count(fs_request.section, result.outcome)
         LATENCY.observe(time.perf_counter() - started)
         return Response(result.document, media_type=XML)
+
+
+_UUID_FIELD = re.compile(rb"(?:^|&)(?:Unique-ID|Channel-Call-UUID)=([0-9A-Za-z-]{1,64})(?=&|$)")
+
+
+def _raw_call_uuid(body: bytes) -> str | None:
+    """The call's UUID from a body that could not be parsed (for the log line), if it has a clean one."""
+    found = _UUID_FIELD.search(body)
+    return found.group(1).decode() if found else None
+
+
+def _call_uuid(request: FsRequest) -> str | None:
+    """The call's UUID for the log line (None when there is none or it cannot be read)."""
+    for name in ("Unique-ID", "Channel-Call-UUID"):
+        try:
+            value = request.get(name)
+        except BadRequest:
+            continue
+        if value:
+            return value
+    return None
 
 
 def fsapi_route(endpoint: FsapiEndpoint) -> ApiRoute:

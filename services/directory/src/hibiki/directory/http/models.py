@@ -96,4 +96,26 @@ class Info(BaseModel):
     caller: str
 
 
+
+class BlockOut(BaseModel):
+    address: str
+    username: str | None = Field(description="user@domain; null: the address-wide block")
+    address_wide: bool
+    until: str
+    seconds_left: int
+    failures: int
+    last_user: str | None
+    last_domain: str | None
+    tenant: str | None = Field(default=None, description="in the platform's list only")
+
+
+class Blocks(BaseModel):
+    items: list[BlockOut]
+
+
+class BlockQuery(BaseModel):
+    address: str = Field(description="the blocked client address (required: 400 invalid-address without it)")
+    username: str = Field(default="", description="user@<the tenant's domain>; empty: the address-wide block")
+
+
 FsapiForm = dict[str, Any]

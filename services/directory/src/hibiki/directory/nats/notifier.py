@@ -1,5 +1,6 @@
 """What the directory announces on NATS, one method per event:
-``hibiki.<tenant>.config.changed`` and ``hibiki.<tenant>.security.address_blocked``."""
+``hibiki.<tenant>.config.changed``, ``hibiki.<tenant>.security.address_blocked`` and
+``hibiki.<tenant>.security.block_lifted``."""
 
 from __future__ import annotations
 
@@ -29,17 +30,26 @@ class ConfigNotifier:
     def __init__(self, js: JetStreamContext) -> None:
         self._js = js
 
-    async def address_blocked(self, tenant: str, block: Block, block_seconds: float) -> None:
+    async def address_blocked(self, block: Block) -> None:
         until = Timestamp()
-        until.GetCurrentTime()
-        until.seconds += int(block_seconds)
-        event = security_pb2.AddressBlocked(meta=_meta(tenant), address=block.address, failures=block.failures,
-                                            until=until, last_user=block.last_user, last_domain=block.last_domain)
+        until.FromNanoseconds(int(block.until * 1e9))
+        event = security_pb2.AddressBlocked(meta=_meta(block.tenant), address=block.address, failures=block.failures,
+                                            until=until, last_user=block.last_user, last_domain=block.last_domain,
+                                            username=block.username)
         try:
-            await bus.publish(self._js, bus.subject(tenant, "security", "address_blocked"),
+            await bus.publish(self._js, bus.subject(block.tenant, "security", "address_blocked"),
                               event.SerializeToString(), event.meta.id)
         except Exception as exc:
-            log.error("address_blocked_not_announced", tenant=tenant, address=block.address, error=str(exc))
+            log.error("address_blocked_not_announced", tenant=block.tenant, address=block.address, error=str(exc))
+
+    async def block_lifted(self, block: Block, lifted_by: str) -> None:
+        event = security_pb2.BlockLifted(meta=_meta(block.tenant), address=block.address, username=block.username,
+                                         lifted_by=lifted_by)
+        try:
+            await bus.publish(self._js, bus.subject(block.tenant, "security", "block_lifted"),
+                              event.SerializeToString(), event.meta.id)
+        except Exception as exc:
+            log.error("block_lifted_not_announced", tenant=block.tenant, address=block.address, error=str(exc))
 
     async def changed(self, change: Change) -> None:
         event = config_pb2.ConfigurationChanged(

@@ -24,6 +24,7 @@ tenants = Table(
     Column("representative_number", String(32), nullable=False, default=""),
     Column("outbound_gateway", String(64), nullable=False, default=""),   # FreeSWITCH gateway to the carrier
     Column("language", String(8), nullable=False, default="ja", server_default="ja"),   # ja | en: prompts, voicemail
+    Column("trusted_networks", JSON, nullable=False),   # office CIDRs: never blocked as a whole
     Column("version", BigInteger, nullable=False, default=1),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
