@@ -1,0 +1,241 @@
+"""``just bench freeswitch``: REGISTERs/s and call setups/s through a real FreeSWITCH 1.10 asking
+Hibiki, next to the same FreeSWITCH answering the same requests from static XML, in one run.
+
+What runs (loopback addresses of ``HIBIKI_FS_TEST_NET``, free ports, a temporary directory):
+
+- the stack as ``hibiki up`` starts it and a real FreeSWITCH on the project's ``freeswitch/conf``
+  asking its directory over mod_xml_curl (the real-switch tier's bench, ``tests/support/switch``);
+- a tenant with ``--users`` users, each with one device, imported as CSV through the admin API:
+  half of them call, the other half are called (registered with their contact on one answering
+  sipp);
+- a second FreeSWITCH on the same configuration whose ``directory`` and ``dialplan`` come from
+  static XML files written from Hibiki's own answers: the same users with the same ``a1-hash``
+  and variables, the same dialplan actions (``benchmarks/_static_xml.py``);
+- sipp (``benchmarks/_sipp_load.py``) offering a fixed rate (``-r``) of REGISTERs (challenge and
+  digest, every calling user in turn from an injection file) and of calls from a calling user to
+  a called one (challenge, digest, 200, ACK, ``--hold-ms``, BYE), stepping through ``--register-rates``
+  and ``--call-rates``, each step ``--seconds`` long, Hibiki's switch and the static one in
+  turn at each rate (so load from elsewhere on the machine hits both alike).
+
+A step is kept up when under 1 % of its transactions failed (a final answer other than the
+one expected, or none within 8 s) and the rate offered was reached. Per kind, the figure of a
+switch is its highest rate of successful transactions over the steps it kept up; stepping stops
+at the first step neither switch kept up. The target: Hibiki's figure >= 90 % of the static
+one (the services are never the bottleneck of one switch). Both switches get
+``fsctl sps --sps`` first: the configuration's ``sessions-per-second`` (50) would otherwise cap
+both alike and hide the difference. It measures and prints; it exits 0 whether or not the
+target is met, 2 when it cannot run (no FreeSWITCH or sipp: ``../shared/freeswitch/install.sh``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import secrets
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks import _sipp_load as load
+from benchmarks import _static_xml
+from benchmarks._processes import Child, SetupError, run_in_workdir
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support.switch import sipp  # noqa: E402
+from support.switch.bench import SwitchBench  # noqa: E402
+from support.switch.freeswitch import FREESWITCH, FreeSwitch  # noqa: E402
+from support.switch.net import pick_bench  # noqa: E402
+
+TENANT = "bench"
+FIRST_EXTENSION = 2001
+TARGET = 0.9
+RTP_PORTS = 4000   # per switch: 2 ports per leg, 2 legs per call
+
+
+def _rates(text: str) -> list[float]:
+    rates = [float(r) for r in text.split(",") if r.strip()]
+    if not rates or any(r <= 0 for r in rates):
+        raise argparse.ArgumentTypeError(f"{text!r}: comma-separated positive rates, e.g. 50,100,200")
+    return sorted(rates)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bench freeswitch", description=__doc__.split("\n\n")[0])
+    p.add_argument("--users", type=int, default=200, help="users of the tenant, half calling, half called (default 200)")
+    p.add_argument("--seconds", type=float, default=5.0, help="seconds of load per step (default 5)")
+    p.add_argument("--register-rates", type=_rates, default=_rates("50,100,200,400,800"),
+                   help="REGISTERs offered per second, one step each (default 50,100,200,400,800)")
+    p.add_argument("--call-rates", type=_rates, default=_rates("10,20,40,80,160"),
+                   help="calls offered per second, one step each (default 10,20,40,80,160)")
+    p.add_argument("--hold-ms", type=int, default=1000, help="how long each call lasts once answered (default 1000)")
+    p.add_argument("--sps", type=int, default=1000,
+                   help="sessions-per-second set on both switches (fsctl sps; 0 keeps the configuration's)")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    if args.users < 2 or args.seconds <= 0 or args.hold_ms < 0:
+        print("bench freeswitch: error: --users >= 2, --seconds > 0, --hold-ms >= 0", file=sys.stderr)
+        return 2
+    if not FREESWITCH.exists() or not sipp.available():
+        print(f"bench freeswitch: error: needs a real FreeSWITCH ({FREESWITCH}) and sipp: run "
+              "../shared/freeswitch/install.sh as root", file=sys.stderr)
+        return 2
+    return run_in_workdir("freeswitch", lambda work, children: _run(args, work, children))
+
+
+@dataclass
+class Switch:
+    """One FreeSWITCH under load, its answering sipp and its steps."""
+
+    name: str
+    fs: FreeSwitch
+    answerer: load.Answerer | None = None
+    steps: dict[str, list[load.Step]] = field(default_factory=dict)
+
+    def best(self, kind: str) -> float:
+        return max((s.rate for s in self.steps.get(kind, []) if s.kept_up), default=0.0)
+
+
+@dataclass(frozen=True)
+class Phones:
+    calling: list[_static_xml.Phone]
+    called: list[_static_xml.Phone]
+
+
+def _run(args: argparse.Namespace, work: Path, children: list[Child]) -> None:
+    started = time.monotonic()
+    bench = SwitchBench(work / "hibiki")
+    _widen_rtp(bench.fs)
+    static_fs: FreeSwitch | None = None
+    try:
+        try:
+            bench.start()
+        except RuntimeError as exc:
+            raise SetupError(str(exc).splitlines()[0]) from None
+        phones = _provision(bench, args.users)
+        domain = bench.domain(TENANT)
+        print(f"hibiki up and FreeSWITCH on {bench.fs.sip} in {bench.startup_seconds:.1f} s; "
+              f"{args.users} users imported", flush=True)
+        conf = _static_xml.write(work / "static-conf", f"{bench.stack.directory_url}/fsapi", domain,
+                                 phones.calling + phones.called, [p.extension for p in phones.called])
+        net = pick_bench()
+        while net.base == bench.net.base:
+            net = pick_bench()
+        static_fs = FreeSwitch(work / "static", net, conf=conf)
+        _widen_rtp(static_fs)
+        static_fs.start(bench.freeswitch_env())
+        switches = [Switch("hibiki", bench.fs), Switch("static", static_fs)]
+        for sw in switches:
+            if args.sps:
+                sw.fs.api(f"fsctl sps {args.sps}")
+            _register_called(sw, work, domain, phones)
+        print(f"static FreeSWITCH on {static_fs.sip}; called phones registered on both "
+              f"({time.monotonic() - started:.0f} s)", flush=True)
+        _measure(args, switches, work, domain, phones)
+        _report(args, switches, phones)
+    finally:
+        for sw_fs in (static_fs,):
+            if sw_fs is not None:
+                sw_fs.stop()
+        bench.stop()
+
+
+def _widen_rtp(fs: FreeSwitch) -> None:
+    start = int(fs.own_env["HIBIKI_FS_RTP_START_PORT"])
+    fs.own_env["HIBIKI_FS_RTP_END_PORT"] = str(start + RTP_PORTS)
+
+
+def _provision(bench: SwitchBench, users: int) -> Phones:
+    """The tenant, its users and one device each (SIP username = extension), as CSV imports."""
+    bench.tenant(TENANT)
+    phones = [_static_xml.Phone(str(FIRST_EXTENSION + i), secrets.token_urlsafe(12)) for i in range(users)]
+    _import(bench, "users", [["username", "extension"]] + [[f"u{p.extension}", p.extension] for p in phones])
+    _import(bench, "devices", [["user", "sip_username", "password", "kind"]]
+            + [[f"u{p.extension}", p.extension, p.password, "desk_phone"] for p in phones])
+    half = users // 2
+    return Phones(phones[:half], phones[half:])
+
+
+def _import(bench: SwitchBench, resource: str, rows: list[list[str]]) -> None:
+    body = io.StringIO()
+    csv.writer(body, lineterminator="\r\n").writerows(rows)
+    mark = bench.events.mark()
+    reply = bench.directory.http.post(f"/api/v1/tenants/{TENANT}/{resource}/import",
+                                      content=body.getvalue().encode(), headers={"Content-Type": "text/csv"},
+                                      timeout=120)
+    if reply.status_code != 200 or not reply.json().get("applied"):
+        raise SetupError(f"{resource} import: {reply.status_code} {reply.text[:300]}")
+    bench.events.wait(f"hibiki.{TENANT}.config.applied", after=mark, timeout=60)
+
+
+def _register_called(sw: Switch, work: Path, domain: str, phones: Phones) -> None:
+    """The called phones registered with the answering sipp as their contact (each once)."""
+    root = work / "sipp" / sw.name
+    sw.answerer = load.Answerer(root, sw.fs.bench.phone(3))
+    inf = load.injection(root / "called.csv", [(p.extension, p.extension, p.password) for p in phones.called])
+    count = len(phones.called)
+    step = load.run(root, "register-called", load.register_scenario(domain, sw.answerer.contact), inf, sw.fs.sip,
+                    sw.fs.bench.phone(1), min(50.0, count), count)
+    if step.successful != count:
+        raise SetupError(f"{sw.name}: {step.successful} of {count} called phones registered "
+                         f"(sipp errors in {root / 'register-called.errors.log'})")
+
+
+def _measure(args: argparse.Namespace, switches: list[Switch], work: Path, domain: str, phones: Phones) -> None:
+    pairs = [(p.extension, phones.called[i % len(phones.called)].extension, p.password)
+             for i, p in enumerate(phones.calling)]
+    kinds = (("REGISTER", args.register_rates, load.register_scenario(domain), 0),
+             ("call", args.call_rates, load.call_scenario(domain, args.hold_ms), args.hold_ms))
+    for kind, rates, scenario, hold_ms in kinds:
+        going = list(switches)
+        for rate in rates:
+            for sw in going:
+                root = work / "sipp" / sw.name
+                inf = load.injection(root / f"{kind}.csv", pairs)
+                count = max(1, round(rate * args.seconds))
+                step = load.run(root, f"{kind}-{rate:g}", scenario, inf, sw.fs.sip, sw.fs.bench.phone(2), rate,
+                                count, hold_ms)
+                sw.steps.setdefault(kind, []).append(step)
+                print(f"{kind} {sw.name} {rate:g}/s: {step.successful:,} ok, {step.failed:,} failed, "
+                      f"{step.rate:,.1f}/s{'' if step.kept_up else ' (not kept up)'}", flush=True)
+                _settle(sw.fs)
+            going = [sw for sw in going if sw.steps[kind][-1].kept_up]
+            if not going:
+                break
+
+
+def _settle(fs: FreeSwitch, timeout: float = 20.0) -> None:
+    """Wait until the switch has no channel left from the step before."""
+    deadline = time.monotonic() + timeout
+    while fs.channel_count() > 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def _report(args: argparse.Namespace, switches: list[Switch], phones: Phones) -> None:
+    print()
+    print(f"bench freeswitch: FreeSWITCH 1.10 x 2 (Hibiki's over mod_xml_curl; static XML), {len(phones.calling)} "
+          f"calling and {len(phones.called)} called users, {args.seconds:g} s per step, calls held "
+          f"{args.hold_ms} ms, sessions-per-second {args.sps or 'as configured'}")
+    print(f"{'':<10}{'switch':<8}{'offered/s':>10}{'sent':>8}{'ok':>8}{'failed':>8}{'ok/s':>9}{'200 ms':>9}  kept up")
+    for kind in ("REGISTER", "call"):
+        for sw in switches:
+            for s in sw.steps.get(kind, []):
+                print(f"{kind:<10}{sw.name:<8}{s.offered_rate:>10g}{s.offered:>8,}{s.successful:>8,}{s.failed:>8,}"
+                      f"{s.rate:>9,.1f}{s.response_ms:>9.1f}  {'yes' if s.kept_up else 'no'}")
+    print("(ok/s: successful transactions per second over the step; 200 ms: mean time from the request with "
+          "the digest to its 200)")
+    hibiki, static = switches
+    for kind, label in (("REGISTER", "REGISTERs/s"), ("call", "call setups/s (extension to extension)")):
+        h, s = hibiki.best(kind), static.best(kind)
+        ratio = h / s if s else 0.0
+        ceiling = all(x.kept_up for x in static.steps.get(kind, [])) and all(
+            x.kept_up for x in hibiki.steps.get(kind, []))
+        note = " (both kept up with every rate offered: the ceiling is above it, raise the rates)" if ceiling else ""
+        verdict = "PASS" if s and ratio >= TARGET else "FAIL"
+        print(f"{label}: hibiki {h:,.1f}, static XML {s:,.1f}, ratio {ratio:.0%}; target >= {TARGET:.0%}: "
+              f"{verdict}{note}")
+    print("DID -> IVR -> queue -> agent: not measured yet")
