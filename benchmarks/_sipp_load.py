@@ -208,11 +208,19 @@ class Answerer:
         self.contact = f"{local_ip}:{self.port}"
         scenario = workdir / "answer.xml"
         scenario.write_text(answer_scenario())
+        self.stats = workdir / "answer.stats.csv"
         self.log = (workdir / "answer.log").open("w")
         self.process = subprocess.Popen(
             [SIPP, "-sf", str(scenario), "-i", local_ip, "-p", str(self.port), "-aa", "-nostdin",
+             "-trace_stat", "-stf", str(self.stats), "-fd", "1",
              "-trace_err", "-error_file", str(workdir / "answer.errors.log")],
             cwd=workdir, stdout=subprocess.DEVNULL, stderr=self.log)
+
+    def answered(self) -> int:
+        """Calls answered and ended so far (sipp writes its statistics every second)."""
+        if not self.stats.exists() or not self.stats.read_text().strip():
+            return 0
+        return int(read_stats(self.stats).get("SuccessfulCall(C)", "0"))
 
     def stop(self) -> None:
         if self.process.poll() is None:

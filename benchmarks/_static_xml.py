@@ -49,9 +49,21 @@ def _section(answer: XmlCurlResponse, what: str) -> ET.Element:
     return answer.xml
 
 
+async def _known(client: XmlCurlClient, domain: str, phone: Phone, timeout: float = 15.0) -> None:
+    """Wait until the directory's view has the last device imported (config.applied may be a
+    replica's answer to an earlier change)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (await client.directory(user=phone.extension, domain=domain, action="sip_auth",
+                                  sip_auth_method="REGISTER")).not_found:
+        if asyncio.get_running_loop().time() > deadline:
+            raise RuntimeError(f"the directory does not know {phone.extension}@{domain} after {timeout:g} s")
+        await asyncio.sleep(0.1)
+
+
 async def _answers(url: str, domain: str, phones: list[Phone], called: list[str]
                    ) -> tuple[ET.Element, list[ET.Element], list[ET.Element]]:
     client = XmlCurlClient(url, hostname="bench-static")
+    await _known(client, domain, phones[-1])
     domain_params: ET.Element | None = None
     users: list[ET.Element] = []
     for phone in phones:

@@ -20,7 +20,8 @@ What runs (loopback addresses of ``HIBIKI_FS_TEST_NET``, free ports, a temporary
 A step is kept up when under 1 % of its transactions failed (a final answer other than the
 one expected, or none within 8 s) and the rate offered was reached. Per kind, the figure of a
 switch is its highest rate of successful transactions over the steps it kept up; stepping stops
-at the first step neither switch kept up. The target: Hibiki's figure >= 90 % of the static
+at the first step neither switch kept up, then ``--refine`` bisection steps between each switch's
+last rate kept up and its first one not narrow its ceiling down (to 1/8 of that gap by default). The target: Hibiki's figure >= 90 % of the static
 one (the services are never the bottleneck of one switch). Both switches get
 ``fsctl sps --sps`` first: the configuration's ``sessions-per-second`` (50) would otherwise cap
 both alike and hide the difference. It measures and prints; it exits 0 whether or not the
@@ -40,7 +41,7 @@ from pathlib import Path
 
 from benchmarks import _sipp_load as load
 from benchmarks import _static_xml
-from benchmarks._processes import Child, SetupError, run_in_workdir
+from benchmarks._processes import Child, SetupError, run_in_workdir, tree_cpu_seconds
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.switch import sipp  # noqa: E402
@@ -69,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="REGISTERs offered per second, one step each (default 50,100,200,400,800)")
     p.add_argument("--call-rates", type=_rates, default=_rates("10,20,40,80,160"),
                    help="calls offered per second, one step each (default 10,20,40,80,160)")
+    p.add_argument("--refine", type=int, default=3,
+                   help="bisection steps between a switch's last rate kept up and its first one not (default 3)")
     p.add_argument("--hold-ms", type=int, default=1000, help="how long each call lasts once answered (default 1000)")
     p.add_argument("--sps", type=int, default=1000,
                    help="sessions-per-second set on both switches (fsctl sps; 0 keeps the configuration's)")
@@ -77,14 +80,29 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    if args.users < 2 or args.seconds <= 0 or args.hold_ms < 0:
-        print("bench freeswitch: error: --users >= 2, --seconds > 0, --hold-ms >= 0", file=sys.stderr)
+    if args.users < 2 or args.seconds <= 0 or args.hold_ms < 0 or args.refine < 0:
+        print("bench freeswitch: error: --users >= 2, --seconds > 0, --hold-ms >= 0, --refine >= 0", file=sys.stderr)
         return 2
     if not FREESWITCH.exists() or not sipp.available():
         print(f"bench freeswitch: error: needs a real FreeSWITCH ({FREESWITCH}) and sipp: run "
               "../shared/freeswitch/install.sh as root", file=sys.stderr)
         return 2
     return run_in_workdir("freeswitch", lambda work, children: _run(args, work, children))
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One step on one switch: sipp's figures, the calls the called phones answered, and the
+    CPU share (of one core) FreeSWITCH and the stack (``hibiki up``: services and NATS) used."""
+
+    step: load.Step
+    answered: int | None
+    fs_cpu: float
+    stack_cpu: float
+
+    @property
+    def kept_up(self) -> bool:
+        return self.step.kept_up and (self.answered is None or self.answered >= self.step.successful)
 
 
 @dataclass
@@ -94,10 +112,10 @@ class Switch:
     name: str
     fs: FreeSwitch
     answerer: load.Answerer | None = None
-    steps: dict[str, list[load.Step]] = field(default_factory=dict)
+    steps: dict[str, list[Measured]] = field(default_factory=dict)
 
     def best(self, kind: str) -> float:
-        return max((s.rate for s in self.steps.get(kind, []) if s.kept_up), default=0.0)
+        return max((m.step.rate for m in self.steps.get(kind, []) if m.kept_up), default=0.0)
 
 
 @dataclass(frozen=True)
@@ -111,6 +129,7 @@ def _run(args: argparse.Namespace, work: Path, children: list[Child]) -> None:
     bench = SwitchBench(work / "hibiki")
     _widen_rtp(bench.fs)
     static_fs: FreeSwitch | None = None
+    switches: list[Switch] = []
     try:
         try:
             bench.start()
@@ -128,19 +147,21 @@ def _run(args: argparse.Namespace, work: Path, children: list[Child]) -> None:
         static_fs = FreeSwitch(work / "static", net, conf=conf)
         _widen_rtp(static_fs)
         static_fs.start(bench.freeswitch_env())
-        switches = [Switch("hibiki", bench.fs), Switch("static", static_fs)]
+        switches += [Switch("hibiki", bench.fs), Switch("static", static_fs)]
         for sw in switches:
             if args.sps:
                 sw.fs.api(f"fsctl sps {args.sps}")
             _register_called(sw, work, domain, phones)
         print(f"static FreeSWITCH on {static_fs.sip}; called phones registered on both "
               f"({time.monotonic() - started:.0f} s)", flush=True)
-        _measure(args, switches, work, domain, phones)
+        _measure(args, switches, work, domain, phones, bench)
         _report(args, switches, phones)
     finally:
-        for sw_fs in (static_fs,):
-            if sw_fs is not None:
-                sw_fs.stop()
+        for sw in switches:
+            if sw.answerer is not None:
+                sw.answerer.stop()
+        if static_fs is not None:
+            static_fs.stop()
         bench.stop()
 
 
@@ -185,27 +206,56 @@ def _register_called(sw: Switch, work: Path, domain: str, phones: Phones) -> Non
                          f"(sipp errors in {root / 'register-called.errors.log'})")
 
 
-def _measure(args: argparse.Namespace, switches: list[Switch], work: Path, domain: str, phones: Phones) -> None:
+def _measure(args: argparse.Namespace, switches: list[Switch], work: Path, domain: str, phones: Phones,
+             bench: SwitchBench) -> None:
     pairs = [(p.extension, phones.called[i % len(phones.called)].extension, p.password)
              for i, p in enumerate(phones.calling)]
     kinds = (("REGISTER", args.register_rates, load.register_scenario(domain), 0),
              ("call", args.call_rates, load.call_scenario(domain, args.hold_ms), args.hold_ms))
+    assert bench.stack.process is not None
+    stack_pid = bench.stack.process.pid
     for kind, rates, scenario, hold_ms in kinds:
-        going = list(switches)
+        def step(sw: Switch, rate: float) -> bool:
+            measured = _step(args, sw, work, kind, scenario, pairs, rate, hold_ms, stack_pid)
+            sw.steps.setdefault(kind, []).append(measured)
+            return measured.kept_up
+
+        going, failed_at = list(switches), {}
         for rate in rates:
             for sw in going:
-                root = work / "sipp" / sw.name
-                inf = load.injection(root / f"{kind}.csv", pairs)
-                count = max(1, round(rate * args.seconds))
-                step = load.run(root, f"{kind}-{rate:g}", scenario, inf, sw.fs.sip, sw.fs.bench.phone(2), rate,
-                                count, hold_ms)
-                sw.steps.setdefault(kind, []).append(step)
-                print(f"{kind} {sw.name} {rate:g}/s: {step.successful:,} ok, {step.failed:,} failed, "
-                      f"{step.rate:,.1f}/s{'' if step.kept_up else ' (not kept up)'}", flush=True)
-                _settle(sw.fs)
-            going = [sw for sw in going if sw.steps[kind][-1].kept_up]
+                if not step(sw, rate):
+                    failed_at[sw.name] = rate
+            going = [sw for sw in going if sw.name not in failed_at]
             if not going:
                 break
+        for _ in range(args.refine):   # bisect between the last rate kept up and the first one not
+            for sw in switches:
+                kept = [m.step.offered_rate for m in sw.steps[kind] if m.kept_up]
+                if sw.name in failed_at and kept:
+                    middle = round((max(kept) + failed_at[sw.name]) / 2, 1)
+                    if middle not in (max(kept), failed_at[sw.name]) and not step(sw, middle):
+                        failed_at[sw.name] = middle
+
+
+def _step(args: argparse.Namespace, sw: Switch, work: Path, kind: str, scenario: str,
+          pairs: list[tuple[str, str, str]], rate: float, hold_ms: int, stack_pid: int) -> Measured:
+    assert sw.fs.process is not None and sw.answerer is not None
+    root = work / "sipp" / sw.name
+    inf = load.injection(root / f"{kind}.csv", pairs)
+    answered = sw.answerer.answered()
+    fs_cpu, stack_cpu, wall = tree_cpu_seconds(sw.fs.process.pid), tree_cpu_seconds(stack_pid), time.monotonic()
+    step = load.run(root, f"{kind}-{rate:g}", scenario, inf, sw.fs.sip, sw.fs.bench.phone(2), rate,
+                    max(1, round(rate * args.seconds)), hold_ms)
+    wall = time.monotonic() - wall
+    fs_cpu = (tree_cpu_seconds(sw.fs.process.pid) - fs_cpu) / wall
+    stack_cpu = (tree_cpu_seconds(stack_pid) - stack_cpu) / wall
+    _settle(sw.fs)
+    if kind == "call":
+        time.sleep(1.2)   # the answering sipp writes its statistics every second
+    measured = Measured(step, sw.answerer.answered() - answered if kind == "call" else None, fs_cpu, stack_cpu)
+    print(f"{kind} {sw.name} {rate:g}/s: {step.successful:,} ok, {step.failed:,} failed, "
+          f"{step.rate:,.1f}/s{'' if measured.kept_up else ' (not kept up)'}", flush=True)
+    return measured
 
 
 def _settle(fs: FreeSwitch, timeout: float = 20.0) -> None:
@@ -220,20 +270,23 @@ def _report(args: argparse.Namespace, switches: list[Switch], phones: Phones) ->
     print(f"bench freeswitch: FreeSWITCH 1.10 x 2 (Hibiki's over mod_xml_curl; static XML), {len(phones.calling)} "
           f"calling and {len(phones.called)} called users, {args.seconds:g} s per step, calls held "
           f"{args.hold_ms} ms, sessions-per-second {args.sps or 'as configured'}")
-    print(f"{'':<10}{'switch':<8}{'offered/s':>10}{'sent':>8}{'ok':>8}{'failed':>8}{'ok/s':>9}{'200 ms':>9}  kept up")
+    print(f"{'':<10}{'switch':<8}{'offered/s':>10}{'sent':>8}{'ok':>8}{'failed':>8}{'answered':>9}{'ok/s':>9}"
+          f"{'200 ms':>9}{'fs cpu':>8}{'stack cpu':>10}  kept up")
     for kind in ("REGISTER", "call"):
         for sw in switches:
-            for s in sw.steps.get(kind, []):
+            for m in sorted(sw.steps.get(kind, []), key=lambda m: m.step.offered_rate):
+                s = m.step
                 print(f"{kind:<10}{sw.name:<8}{s.offered_rate:>10g}{s.offered:>8,}{s.successful:>8,}{s.failed:>8,}"
-                      f"{s.rate:>9,.1f}{s.response_ms:>9.1f}  {'yes' if s.kept_up else 'no'}")
-    print("(ok/s: successful transactions per second over the step; 200 ms: mean time from the request with "
-          "the digest to its 200)")
+                      f"{'' if m.answered is None else f'{m.answered:,}':>9}{s.rate:>9,.1f}{s.response_ms:>9.1f}"
+                      f"{m.fs_cpu:>8.0%}{m.stack_cpu:>10.0%}  {'yes' if m.kept_up else 'no'}")
+    print("(ok/s: successful transactions per second over the step; answered: calls the called phones' sipp "
+          "answered and ended; 200 ms: mean time from the request with the digest to its 200; cpu: share of one "
+          "core, the stack being hibiki up's services and NATS, idle on the static switch's steps)")
     hibiki, static = switches
     for kind, label in (("REGISTER", "REGISTERs/s"), ("call", "call setups/s (extension to extension)")):
         h, s = hibiki.best(kind), static.best(kind)
         ratio = h / s if s else 0.0
-        ceiling = all(x.kept_up for x in static.steps.get(kind, [])) and all(
-            x.kept_up for x in hibiki.steps.get(kind, []))
+        ceiling = all(m.kept_up for sw in switches for m in sw.steps.get(kind, []))
         note = " (both kept up with every rate offered: the ceiling is above it, raise the rates)" if ceiling else ""
         verdict = "PASS" if s and ratio >= TARGET else "FAIL"
         print(f"{label}: hibiki {h:,.1f}, static XML {s:,.1f}, ratio {ratio:.0%}; target >= {TARGET:.0%}: "
