@@ -49,12 +49,18 @@ def _section(answer: XmlCurlResponse, what: str) -> ET.Element:
     return answer.xml
 
 
+async def _sip_auth(client: XmlCurlClient, domain: str, phone: Phone) -> XmlCurlResponse:
+    """A ``sip_auth`` lookup without the address and digest of a phone (the captured request's
+    would count as wrong passwords against the address, which the directory then blocks)."""
+    return await client.directory(user=phone.extension, domain=domain, action="sip_auth",
+                                  sip_auth_method="REGISTER", ip="", sip_auth_response="")
+
+
 async def _known(client: XmlCurlClient, domain: str, phone: Phone, timeout: float = 15.0) -> None:
     """Wait until the directory's view has the last device imported (config.applied may be a
     replica's answer to an earlier change)."""
     deadline = asyncio.get_running_loop().time() + timeout
-    while (await client.directory(user=phone.extension, domain=domain, action="sip_auth",
-                                  sip_auth_method="REGISTER")).not_found:
+    while (await _sip_auth(client, domain, phone)).not_found:
         if asyncio.get_running_loop().time() > deadline:
             raise RuntimeError(f"the directory does not know {phone.extension}@{domain} after {timeout:g} s")
         await asyncio.sleep(0.1)
@@ -67,8 +73,7 @@ async def _answers(url: str, domain: str, phones: list[Phone], called: list[str]
     domain_params: ET.Element | None = None
     users: list[ET.Element] = []
     for phone in phones:
-        auth = _section(await client.directory(user=phone.extension, domain=domain, action="sip_auth",
-                                               sip_auth_method="REGISTER"), f"sip_auth {phone.extension}")
+        auth = _section(await _sip_auth(client, domain, phone), f"sip_auth {phone.extension}")
         call = _section(await client.directory(user=phone.extension, domain=domain, action="user_call"),
                         f"user_call {phone.extension}")
         user = auth.find(".//user")

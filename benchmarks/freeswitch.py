@@ -99,6 +99,8 @@ class Measured:
     answered: int | None
     fs_cpu: float
     stack_cpu: float
+    fsapi: int            # requests the directory answered on /fsapi during the step
+    fsapi_seconds: float  # the time it took answering them (its own histogram's sum)
 
     @property
     def kept_up(self) -> bool:
@@ -139,8 +141,11 @@ def _run(args: argparse.Namespace, work: Path, children: list[Child]) -> None:
         domain = bench.domain(TENANT)
         print(f"hibiki up and FreeSWITCH on {bench.fs.sip} in {bench.startup_seconds:.1f} s; "
               f"{args.users} users imported", flush=True)
-        conf = _static_xml.write(work / "static-conf", f"{bench.stack.directory_url}/fsapi", domain,
-                                 phones.calling + phones.called, [p.extension for p in phones.called])
+        try:
+            conf = _static_xml.write(work / "static-conf", f"{bench.stack.directory_url}/fsapi", domain,
+                                     phones.calling + phones.called, [p.extension for p in phones.called])
+        except RuntimeError as exc:
+            raise SetupError(str(exc)) from None
         net = pick_bench()
         while net.base == bench.net.base:
             net = pick_bench()
@@ -216,7 +221,7 @@ def _measure(args: argparse.Namespace, switches: list[Switch], work: Path, domai
     stack_pid = bench.stack.process.pid
     for kind, rates, scenario, hold_ms in kinds:
         def step(sw: Switch, rate: float) -> bool:
-            measured = _step(args, sw, work, kind, scenario, pairs, rate, hold_ms, stack_pid)
+            measured = _step(args, sw, work, kind, scenario, pairs, rate, hold_ms, stack_pid, bench)
             sw.steps.setdefault(kind, []).append(measured)
             return measured.kept_up
 
@@ -237,12 +242,23 @@ def _measure(args: argparse.Namespace, switches: list[Switch], work: Path, domai
                         failed_at[sw.name] = middle
 
 
+def _fsapi_totals(bench: SwitchBench) -> tuple[int, float]:
+    """(requests answered, seconds spent answering) on ``/fsapi`` so far, from the directory's ``/metrics``."""
+    text = bench.directory.http.get("/metrics").text
+    requests = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("hibiki_fsapi_requests_total{"))
+    seconds = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                  if line.startswith("hibiki_fsapi_seconds_sum"))
+    return int(requests), seconds
+
+
 def _step(args: argparse.Namespace, sw: Switch, work: Path, kind: str, scenario: str,
-          pairs: list[tuple[str, str, str]], rate: float, hold_ms: int, stack_pid: int) -> Measured:
+          pairs: list[tuple[str, str, str]], rate: float, hold_ms: int, stack_pid: int,
+          bench: SwitchBench) -> Measured:
     assert sw.fs.process is not None and sw.answerer is not None
     root = work / "sipp" / sw.name
     inf = load.injection(root / f"{kind}.csv", pairs)
-    answered = sw.answerer.answered()
+    answered, fsapi = sw.answerer.answered(), _fsapi_totals(bench)
     fs_cpu, stack_cpu, wall = tree_cpu_seconds(sw.fs.process.pid), tree_cpu_seconds(stack_pid), time.monotonic()
     step = load.run(root, f"{kind}-{rate:g}", scenario, inf, sw.fs.sip, sw.fs.bench.phone(2), rate,
                     max(1, round(rate * args.seconds)), hold_ms)
@@ -252,7 +268,9 @@ def _step(args: argparse.Namespace, sw: Switch, work: Path, kind: str, scenario:
     _settle(sw.fs)
     if kind == "call":
         time.sleep(1.2)   # the answering sipp writes its statistics every second
-    measured = Measured(step, sw.answerer.answered() - answered if kind == "call" else None, fs_cpu, stack_cpu)
+    requests, seconds = _fsapi_totals(bench)
+    measured = Measured(step, sw.answerer.answered() - answered if kind == "call" else None, fs_cpu, stack_cpu,
+                        requests - fsapi[0], seconds - fsapi[1])
     print(f"{kind} {sw.name} {rate:g}/s: {step.successful:,} ok, {step.failed:,} failed, "
           f"{step.rate:,.1f}/s{'' if measured.kept_up else ' (not kept up)'}", flush=True)
     return measured
@@ -271,17 +289,20 @@ def _report(args: argparse.Namespace, switches: list[Switch], phones: Phones) ->
           f"calling and {len(phones.called)} called users, {args.seconds:g} s per step, calls held "
           f"{args.hold_ms} ms, sessions-per-second {args.sps or 'as configured'}")
     print(f"{'':<10}{'switch':<8}{'offered/s':>10}{'sent':>8}{'ok':>8}{'failed':>8}{'answered':>9}{'ok/s':>9}"
-          f"{'200 ms':>9}{'fs cpu':>8}{'stack cpu':>10}  kept up")
+          f"{'200 ms':>9}{'fs cpu':>8}{'stack cpu':>10}{'fsapi/ok':>9}{'fsapi ms':>9}  kept up")
     for kind in ("REGISTER", "call"):
         for sw in switches:
             for m in sorted(sw.steps.get(kind, []), key=lambda m: m.step.offered_rate):
                 s = m.step
                 print(f"{kind:<10}{sw.name:<8}{s.offered_rate:>10g}{s.offered:>8,}{s.successful:>8,}{s.failed:>8,}"
                       f"{'' if m.answered is None else f'{m.answered:,}':>9}{s.rate:>9,.1f}{s.response_ms:>9.1f}"
-                      f"{m.fs_cpu:>8.0%}{m.stack_cpu:>10.0%}  {'yes' if m.kept_up else 'no'}")
+                      f"{m.fs_cpu:>8.0%}{m.stack_cpu:>10.0%}{m.fsapi / max(s.successful, 1):>9.1f}"
+                      f"{m.fsapi_seconds / m.fsapi * 1000 if m.fsapi else 0:>9.2f}  {'yes' if m.kept_up else 'no'}")
     print("(ok/s: successful transactions per second over the step; answered: calls the called phones' sipp "
           "answered and ended; 200 ms: mean time from the request with the digest to its 200; cpu: share of one "
-          "core, the stack being hibiki up's services and NATS, idle on the static switch's steps)")
+          "core, the stack being hibiki up's services and NATS, idle on the static switch's steps; fsapi/ok: /fsapi "
+          "requests per successful transaction, 0 on the static switch; fsapi ms: the directory's mean time answering "
+          "one, from its /metrics)")
     hibiki, static = switches
     for kind, label in (("REGISTER", "REGISTERs/s"), ("call", "call setups/s (extension to extension)")):
         h, s = hibiki.best(kind), static.best(kind)
