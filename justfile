@@ -16,6 +16,10 @@ test *args:
 proto:
     python tools/gen_proto.py
 
+# remake the sound directory freeswitch/sounds after a change to its texts (English needs espeak-ng)
+sounds *args:
+    python tools/gen_sounds.py "$@"
+
 # start one service on embedded defaults
 serve service *args:
     hibiki serve "$@"

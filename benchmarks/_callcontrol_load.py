@@ -50,7 +50,7 @@ fsemu.events.url_encode = functools.lru_cache(maxsize=1 << 16)(fsemu.events.url_
 
 IVR_NUMBER, DESK = "7100", "2001"
 WAITED = frozenset({"answer", "play_and_get_digits"})   # completions a controller waits for
-FALLBACK_PROMPT = "ivr/ivr-call_cannot_be_completed_as_dialed.wav"
+FALLBACK_PROMPT = "system/failed.wav"
 TRANSFERRED, FALLBACK, CONTROLLER_HANGUP, UNFINISHED = (
     f"transferred to {DESK}", "fallback route", "hung up by the controller", "unfinished (hung up by the bench)")
 DRAIN_SECONDS = 15.0

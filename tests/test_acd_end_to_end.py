@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import io
+import math
 import uuid
+import wave
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -281,6 +284,31 @@ async def test_a_caller_who_hangs_up_is_abandoned_with_the_wait(tmp_path: Path, 
     assert ("playback", "local_stream://default") in call.executed      # hold music while waiting
 
 
+async def test_a_tenants_own_hold_music_plays_while_waiting(tmp_path: Path, nats_server: Any, nats_client: Any,
+                                                            authority: TokenAuthority) -> None:
+    """A tenant that chose one of its prompts as hold music (callcontrol's PUT .../hold_music):
+    its queued callers hear that file instead of the platform's local_stream://default."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:           # two seconds of a 440 Hz tone as the "music"
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(b"".join(int(8000 * math.sin(2 * math.pi * 440 * i / 8000)).to_bytes(2, "little", signed=True)
+                                 for i in range(16000)))
+    async with center(tmp_path, nats_server, nats_client, authority, [{"id": "night"}, {"id": "water"}]) as c:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{c.callcontrol.port}/api/v1/tenants/{c.tenant}",
+                                     headers={"Authorization": f"Bearer {c.token}"}, timeout=30) as prompts:
+            tune = (await prompts.post("/prompts", content=out.getvalue())).json()
+            chosen = await prompts.put("/hold_music", json={"prompt_id": tune["id"]})
+            assert chosen.status_code == 200, chosen.text
+        call = await c.dial(["1", "1", "3"])
+        await c.bus.wait("queued", lambda m: m.meta.call_uuid == call.uuid)
+        await call.wait_for(lambda ch: ("playback", tune["playback"]) in ch.executed)
+        call.hangup_by_caller()
+        await c.bus.wait("left", lambda m: m.meta.call_uuid == call.uuid)
+    assert ("playback", "local_stream://default") not in call.executed
+
+
 async def test_overflow_and_maximum_wait_go_where_the_queue_says(tmp_path: Path, nats_server: Any,
                                                                 nats_client: Any, authority: TokenAuthority) -> None:
     queues = [{"id": "night", "max_wait": {"seconds": 1, "destination": "voicemail:2100"}},
@@ -346,6 +374,27 @@ async def test_a_waiting_caller_hears_position_and_expected_wait(tmp_path: Path,
     assert len(announced) >= 2, call.executed
     music = call.executed.index(("playback", "local_stream://default"))
     assert call.executed.index(("playback", announced[0])) < music       # told first, then music
+
+
+async def test_a_caller_of_an_english_tenant_hears_the_english_stock_announcement(
+        tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> None:
+    """No English TTS: a waiting caller of a tenant whose language is English hears the stock
+    "please hold" prompt of its language (relative to the sound prefix the dialplan set)."""
+    async with center(tmp_path, nats_server, nats_client, authority, [{"id": "night"}, {"id": "water"}],
+                      queue_announce_seconds=1.0) as c:
+        applied = await nats_client.subscribe(f"hibiki.{c.tenant}.config.applied")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{c.directory.port}",
+                                     headers={"Authorization": f"Bearer {c.token}"}) as directory:
+            english = await directory.patch(f"/api/v1/tenants/{c.tenant}", json={"language": "en"})
+            assert english.status_code == 200, english.text
+        await applied.next_msg(timeout=5)
+        await applied.unsubscribe()
+        call = await c.dial(["1", "1", "3"])
+        await call.wait_for(lambda ch: ("playback", "system/please_hold.wav") in ch.executed)
+        call.hangup_by_caller()
+        await asyncio.wait_for(call.finished, 10)
+    assert ("set", "default_language=en") in call.executed
+    assert not [data for app, data in call.executed if app == "playback" and data.startswith(str(tmp_path))]
 
 
 async def test_maximum_wait_to_another_queue_or_a_message(tmp_path: Path, nats_server: Any, nats_client: Any,

@@ -285,13 +285,13 @@ async def test_timeouts_and_invalid_keys_are_retried_then_on_failure(tmp_path: P
         await asyncio.wait_for(asyncio.gather(third_try.finished, gives_up.finished, fails.finished), 20)
         failures = [call_pb2.MenuChoice.FromString(d) for d in await r.events.wait("menu_choice", 3)]
     assert len(reads(third_try)) == 3 and all(" 7000 " in read for read in reads(third_try))
-    assert played(third_try) == ["ivr/ivr-please_try_again.wav", "ivr/ivr-that_was_an_invalid_entry.wav"]
+    assert played(third_try) == ["ivr/ivr-please_try_again.wav", "system/invalid_entry.wav"]
     assert ("transfer", "2100 XML default") in third_try.executed
     assert len(reads(gives_up)) == 4
     assert ("transfer", "100 XML default") in gives_up.executed
     assert gives_up.variables["hibiki_ivr_path"] == "main:-"
     assert len(reads(fails)) == 2
-    assert played(fails) == ["ivr/ivr-that_was_an_invalid_entry.wav", "ivr/ivr-call_cannot_be_completed_as_dialed.wav"]
+    assert played(fails) == ["system/invalid_entry.wav", "system/failed.wav"]
     assert fails.executed[-1] == ("hangup", "NORMAL_CLEARING") and fails.hangup_cause == "NORMAL_CLEARING"
     by_call = {m.meta.call_uuid: m for m in failures}
     assert by_call[gives_up.uuid].step.branch == "failure/extension:100"

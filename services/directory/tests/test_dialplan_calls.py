@@ -303,7 +303,7 @@ async def test_ivr_branches_that_leave_callcontrol_are_routed_here(office: Offic
     for missing in ("hibiki_route_voicemail_9999", "hibiki_route_ring_group_nothing"):
         gone = await place(office, missing)
         assert gone.hangup_cause in ("UNALLOCATED_NUMBER", "NORMAL_TEMPORARY_FAILURE"), missing
-        assert ("playback", "ivr/ivr-that_was_an_invalid_entry.wav") in gone.executed
+        assert ("playback", "system/unallocated.wav") in gone.executed
 
 
 async def test_group_call_lists_every_device_of_every_member(office: Office) -> None:

@@ -33,6 +33,7 @@ class City:
     post: Post
     api: httpx.AsyncClient
     user: dict[str, Any]
+    call: Any = None       # (method, path, body): a change, waiting until the view has it
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ async def city(tmp_path: Path, nats_server: Any, nats_client: Any, authority: To
         user = await d.post("/api/v1/tenants/shiojiri/users", {"username": "desk", "extension": "2001"})
         await d.post("/api/v1/tenants/shiojiri/devices", {"user_id": user["id"], "sip_username": "d2001",
                                                           "password": "twelve chars!"})
-        yield City(d.fsapi, functools.partial(d.call, "POST"), d.api, user)
+        yield City(d.fsapi, functools.partial(d.call, "POST"), d.api, user, d.call)
 
 
 async def schedule(city: City, name: str, definition: dict[str, Any]) -> str:
@@ -136,9 +137,28 @@ async def test_ivr_numbers_go_to_callcontrol_with_a_fallback(city: City) -> None
     assert call.executed[4] == ("set", f"hibiki_domain={DOMAIN}")      # where callcontrol rings agents
     assert call.executed[5][0] == "socket" and call.executed[5][1].endswith(" async full")
     assert call.executed[-1] == ("voicemail", f"default {DOMAIN} 2001")   # the fallback, not silence
+    assert call.executed[6:8] == [("answer", ""), ("playback", "system/apology.wav")]   # after an apology
     queue = await city.post("/api/v1/tenants/shiojiri/dids", {
         "number": "0263-52-6666", "target_kind": "queue", "target": "water"})
     assert queue.status_code == 201
     lonely = await inbound(city, "0263526666")
     assert lonely.executed[-1] == ("hangup", "NORMAL_TEMPORARY_FAILURE")
-    assert ("playback", "ivr/ivr-call_cannot_be_completed_as_dialed.wav") in lonely.executed
+    assert ("playback", "system/failed.wav") in lonely.executed
+
+
+async def test_a_tenants_language_decides_what_its_callers_hear(city: City) -> None:
+    """Japanese by default (the node's default_language, nothing set on the call); a tenant
+    switched to English gets the English phrases and sound prefix on every call; anything else
+    is refused with the field at fault."""
+    await city.post("/api/v1/tenants/shiojiri/dids", {"number": "0263-52-7777", "target_kind": "user",
+                                                       "target": city.user["id"]})
+    japanese = await inbound(city, "0263527777")
+    assert not [step for step in japanese.executed if step[1].startswith(("default_language=", "sound_prefix="))]
+    bad = await city.call("PATCH", "/api/v1/tenants/shiojiri", {"language": "fr"})
+    assert bad.status_code == 422 and bad.json()["details"]["field"] == "language", bad.text
+    english = await city.call("PATCH", "/api/v1/tenants/shiojiri", {"language": "en"})
+    assert english.status_code == 200 and english.json()["language"] == "en", english.text
+    call = await inbound(city, "0263527777")
+    assert ("set", "default_language=en") in call.executed
+    prefix = [data for app, data in call.executed if app == "set" and data.startswith("sound_prefix=")]
+    assert prefix and all(p.endswith("/en/us/hibiki") for p in prefix)   # under ${sounds_dir}, a FreeSWITCH global

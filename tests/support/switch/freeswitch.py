@@ -18,6 +18,7 @@ from support.switch.net import Bench, free_port
 FREESWITCH = Path(os.environ.get("HIBIKI_FS_BINARY", "/opt/freeswitch/bin/freeswitch"))
 REPO = Path(__file__).resolve().parents[3]
 CONF = REPO / "freeswitch" / "conf"
+SOUNDS = REPO / "freeswitch" / "sounds"     # Hibiki's sound directory: FreeSWITCH's sounds_dir (-sounds)
 DIRS = ("log", "db", "run", "certs", "storage", "recordings", "tmp", "cache")
 RTP_PORTS = 200   # per node; each call takes 2 (RTP+RTCP) per leg
 
@@ -69,7 +70,7 @@ class FreeSwitch:
         return self.root / "log" / "freeswitch.log"
 
     def command(self) -> list[str]:
-        args = [str(FREESWITCH), "-nonat", "-nonatmap", "-nf", "-nc", "-conf", str(self.conf)]
+        args = [str(FREESWITCH), "-nonat", "-nonatmap", "-nf", "-nc", "-conf", str(self.conf), "-sounds", str(SOUNDS)]
         for name in DIRS:
             args += [f"-{'temp' if name == 'tmp' else name}", str(self.root / name)]
         return args

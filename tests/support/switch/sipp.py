@@ -72,13 +72,16 @@ class SippResult:
         return finals[-1] if finals else 0
 
 
-def _media(digits: str, before_ms: int, gap_ms: int, talk_ms: int) -> str:
-    steps = [f'<nop><action><exec play_pcap_audio="{AUDIO}"/></action></nop>']
+def _media(digits: str, before_ms: int, gap_ms: int, talk_ms: int, speak_after_ms: int = 0) -> str:
+    steps = [f'<pause milliseconds="{speak_after_ms}"/>'] if speak_after_ms else []
+    steps.append(f'<nop><action><exec play_pcap_audio="{AUDIO}"/></action></nop>')
     if digits:
         steps.append(f'<pause milliseconds="{before_ms}"/>')
-        for digit in digits:
-            steps.append(f'<nop><action><exec play_pcap_audio="{DIGIT_PCAPS[digit]}"/></action></nop>')
-            steps.append(f'<pause milliseconds="{gap_ms}"/>')
+        # One play_dtmf for all the digits: the dtmf_2833_*.pcap files carry payload type 101 while
+        # the SDP offers 96, and separate play_dtmf runs restart the RTP timestamps, so FreeSWITCH
+        # takes them for one repeated event and keeps only the last digit.
+        steps.append(f'<nop><action><exec play_dtmf="{digits}"/></action></nop>')
+        steps.append(f'<pause milliseconds="{gap_ms * len(digits)}"/>')
     steps.append(f'<pause milliseconds="{talk_ms}"/>')
     return "\n  ".join(steps)
 
@@ -145,8 +148,10 @@ def _ack(cseq: int, user: str, domain: str, display: str, target_host: str, bran
 
 def call_scenario(user: str, domain: str, *, auth: bool = True, final: int = 200, digits: str = "",
                   before_digits_ms: int = 1000, digit_gap_ms: int = 400, talk_ms: int = 3000,
-                  remote_bye: bool = False, display: str = "", target_host: str = "") -> str:
-    """The scenario of one outgoing call (see ``call``)."""
+                  remote_bye: bool = False, display: str = "", target_host: str = "",
+                  speak_after_ms: int = 0) -> str:
+    """The scenario of one outgoing call (see ``call``); ``speak_after_ms``: the caller's audio
+    starts that long after the answer (e.g. after a voicemail greeting)."""
     display = display or user
     target_host = target_host or domain
     parts = [HEAD.format(name=f"call {'auth' if auth else 'trusted'} -> {final}")]
@@ -165,7 +170,7 @@ def call_scenario(user: str, domain: str, *, auth: bool = True, final: int = 200
     else:
         parts.append('  <recv response="200" rtd="true"/>\n')
         parts.append(_ack(cseq, user, domain, display, target_host, "[branch]"))
-        parts.append("  " + _media(digits, before_digits_ms, digit_gap_ms, talk_ms) + "\n")
+        parts.append("  " + _media(digits, before_digits_ms, digit_gap_ms, talk_ms, speak_after_ms) + "\n")
         if remote_bye:
             parts.append('  <recv request="BYE"/>\n' + _OK_TO_BYE)
         else:

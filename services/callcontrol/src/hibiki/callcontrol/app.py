@@ -19,6 +19,7 @@ from hibiki.callcontrol.ivr.bridge import LoopBridge
 from hibiki.callcontrol.ivr.esl_app import IvrServices
 from hibiki.callcontrol.ivr.prompts import PromptResolver
 from hibiki.callcontrol.ivr.source import DirectoryIvrSource, ServiceToken
+from hibiki.callcontrol.prompts.model import Prompt
 from hibiki.callcontrol.prompts.store import AsyncPromptStore, PromptStore
 from hibiki.callcontrol.prompts.tts import OpenJTalk
 from hibiki.callcontrol.publisher import CallEventPublisher
@@ -31,6 +32,10 @@ from hibiki.common.config import Env
 from hibiki.common.http import HttpServer, build_app
 from hibiki.common.lifecycle import NatsComponent, run_until_stopped
 from hibiki.common.net import bind_tcp
+
+
+def _playback(prompt: Prompt | None) -> str | None:
+    return prompt.playback if prompt is not None else None
 
 
 async def main(stop: asyncio.Event, config: CallControlConfig | None = None, ready: asyncio.Event | None = None) -> None:
@@ -52,7 +57,8 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
     decisions = AcdDecisions(nc)
     bridge = LoopBridge(loop)
     queue = QueueServices(acd=acd, decisions=decisions, bridge=bridge, resolve=prompts.path,
-                          hold_music=config.hold_music, announce_seconds=config.queue_announce_seconds,
+                          hold_music=config.hold_music, tenant_music=lambda t: _playback(store.hold_music(t)),
+                          announce_seconds=config.queue_announce_seconds,
                           enqueue_patience=config.queue_enqueue_patience, acd_timeout=config.acd_timeout)
     ivr = IvrServices(fetch=directory.get, resolve=prompts.path, bridge=bridge, publisher=publisher,
                       hold_music=config.hold_music, queue=queue, fetch_timeout=config.directory_timeout + 1.0,
@@ -67,7 +73,7 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
     async def readiness() -> dict[str, bool]:
         return {"nats": nc.is_connected, **await freeswitch.readiness()}
 
-    routes = PromptsApi(AsyncPromptStore(store)).routes()
+    routes = PromptsApi(AsyncPromptStore(store), default_music=config.hold_music).routes()
     http = HttpServer(build_app("callcontrol", authority, routes, readiness=readiness), http_sock)
     # Stopped in reverse: HTTP, then every call handed back to its dialplan, then the socket.
     await run_until_stopped(stop, [NatsComponent(nc), directory, acd, decisions, freeswitch, esl, active, http], ready,

@@ -45,15 +45,19 @@ from hibiki.directory import documents
 from hibiki.directory.documents import attr
 from hibiki.directory.features import REFUSE_TONE, agent_code
 from hibiki.directory.numbers import InvalidNumber, NumberKind, classify, is_allowed, restriction_class
+from hibiki.directory.sounds import (
+    APOLOGY_PROMPT,
+    FAILED_PROMPT,
+    RESTRICTED_PROMPT,
+    UNALLOCATED_PROMPT,
+    channel_language,
+)
 from hibiki.directory.view import DidEntry, RingGroupEntry, Route, TenantView, UserEntry
 from hibiki.directory.xmlcurl import FsRequest
 
 RING_SECONDS = 30
 MAX_FORWARDS = 3
 PARK_SLOTS = 9          # *70 parks in the first free slot 1-9 of the caller's lot, *71N picks slot N up
-UNALLOCATED_PROMPT = "ivr/ivr-that_was_an_invalid_entry.wav"
-RESTRICTED_PROMPT = "ivr/ivr-call_cannot_be_completed_as_dialed.wav"
-FAILED_PROMPT = "ivr/ivr-call_cannot_be_completed_as_dialed.wav"
 # Per-call caller ID: *81<number> presents the direct-in number, *82<number> the representative one.
 CALLER_ID_PREFIXES = {"*81": "direct", "*82": "representative"}
 NOT_OUTBOUND = frozenset({NumberKind.EXTENSION, NumberKind.FEATURE_CODE, NumberKind.UNKNOWN, NumberKind.INVALID})
@@ -165,10 +169,11 @@ class Plan:
 
     def controller(self, route: Route, fallback: Route | None) -> Actions:
         """IVRs and queues run in callcontrol; if it is gone (or hands the call back), the
-        call goes on with the fallback route instead of silence (CC-11)."""
+        caller hears an apology and the call goes on with the number's fallback route (its
+        closed-hours target), or hears the failure message: never silence (CC-11)."""
         actions = self._to_callcontrol(f"{route.kind}:{route.target}")
         if fallback is not None and fallback.kind not in ("ivr", "queue"):
-            return actions + self.route(fallback)
+            return actions + [_action("answer"), _action("playback", APOLOGY_PROMPT)] + self.route(fallback)
         return actions + [_action("answer"), _action("playback", FAILED_PROMPT),
                           _action("hangup", "NORMAL_TEMPORARY_FAILURE")]
 
@@ -277,6 +282,11 @@ def tone_and_hangup(context: str, destination: str, tone: str) -> str:
     return documents.dialplan(context, [_extension("hibiki-feature-setting", destination, actions)])
 
 
+def language(tenant: TenantView) -> Actions:
+    """A tenant whose language is not the node's default: its prompts and voicemail phrases."""
+    return [_action("set", f"{name}={value}") for name, value in channel_language(tenant.language).items()]
+
+
 def unallocated() -> Actions:
     return [_action("answer"), _action("playback", UNALLOCATED_PROMPT), _action("hangup", "UNALLOCATED_NUMBER")]
 
@@ -305,7 +315,7 @@ def answer_did(request: FsRequest, tenant: TenantView, did: DidEntry, at: dateti
     context = request.get("Caller-Context") or "public"
     route, branch = decision if decision is not None else did.route_at(at)
     prelude = [_action("set", f"hibiki_tenant={tenant.tenant_id}"), _action("set", f"hibiki_did={did.number}"),
-               _action("set", f"hibiki_branch={branch}")]
+               _action("set", f"hibiki_branch={branch}"), *language(tenant)]
     actions = prelude + Plan(tenant, context, callcontrol=callcontrol).route(route, fallback=did.closed)
     return documents.dialplan(context, [_extension("hibiki-did", destination, actions)])
 
@@ -332,4 +342,4 @@ def answer_internal(request: FsRequest, tenant: TenantView, callcontrol: str = "
         name, actions = "hibiki-outbound", outside
     else:
         name, actions = "hibiki-unallocated", unallocated()
-    return documents.dialplan(context, [_extension(name, destination, actions)])
+    return documents.dialplan(context, [_extension(name, destination, language(tenant) + actions)])

@@ -59,12 +59,14 @@ class TenantIn(Strict):
     representative_number: str = Field(default="", max_length=32)
     outbound_gateway: str = Field(default="", pattern=r"^$|" + _GATEWAY,
                                   description="FreeSWITCH gateway for calls to the public network")
+    language: Literal["ja", "en"] = Field(default="ja", description="what callers hear: system prompts, voicemail")
 
 
 class TenantPatch(Strict):
     name: str | None = Field(default=None, max_length=255)
     representative_number: str | None = Field(default=None, max_length=32)
     outbound_gateway: str | None = Field(default=None, pattern=r"^$|" + _GATEWAY)
+    language: Literal["ja", "en"] | None = None
 
 
 class TenantOut(BaseModel):
@@ -73,6 +75,7 @@ class TenantOut(BaseModel):
     name: str
     representative_number: str
     outbound_gateway: str
+    language: str
     version: int
 
 

@@ -89,6 +89,7 @@ class TenantView:
     version: int
     representative_number: str = ""
     outbound_gateway: str = ""
+    language: str = "ja"                                               # ja | en (sounds.LANGUAGES)
     users: dict[str, UserEntry] = field(default_factory=dict)          # by id
     devices: dict[str, DeviceEntry] = field(default_factory=dict)      # by SIP username
     extensions: dict[str, str] = field(default_factory=dict)           # extension -> user id

@@ -7,6 +7,10 @@
     GET    /api/v1/tenants/{tenant}/prompts/{id}         metadata
     GET    /api/v1/tenants/{tenant}/prompts/{id}/audio   the stored 8 kHz WAV (to listen in the console)
     DELETE /api/v1/tenants/{tenant}/prompts/{id}         204
+    GET    /api/v1/tenants/{tenant}/hold_music           {"prompt_id": id or null, "playback"}
+    PUT    /api/v1/tenants/{tenant}/hold_music           {"prompt_id"}: one of the tenant's prompts
+                                                         becomes what its queued callers hear
+    DELETE /api/v1/tenants/{tenant}/hold_music           back to the platform's default, 204
 
 IVRs refer to a prompt by its id (``{"prompt_id": ...}``). Roles as in the directory's admin
 API: a tenant's ``admin`` writes, its ``viewer`` reads.
@@ -38,8 +42,9 @@ def _json(prompt: Prompt) -> dict[str, Any]:
 
 
 class PromptsApi:
-    def __init__(self, store: AsyncPromptStore, max_upload: int = MAX_UPLOAD) -> None:
-        self._store, self._max_upload = store, max_upload
+    def __init__(self, store: AsyncPromptStore, max_upload: int = MAX_UPLOAD,
+                 default_music: str = "local_stream://default") -> None:
+        self._store, self._max_upload, self._default_music = store, max_upload, default_music
 
     def _guard(self, write: bool, work: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
@@ -98,6 +103,30 @@ class PromptsApi:
         log.info("prompt_deleted", tenant=p["tenant"], prompt=p["id"])
         return Response(status_code=204)
 
+    async def get_hold_music(self, request: Request) -> Response:
+        music = await self._store.hold_music(request.path_params["tenant"])
+        return JSONResponse(self._music_json(music))
+
+    async def choose_hold_music(self, request: Request) -> Response:
+        tenant = request.path_params["tenant"]
+        try:
+            data = await request.json()
+        except ValueError:
+            return error_response(400, "invalid-json", "the body is not JSON")
+        if not isinstance(data, dict) or not isinstance(data.get("prompt_id"), str):
+            return error_response(422, "invalid-prompt-id", "the body needs a prompt_id string", field="prompt_id")
+        music = await self._store.choose_hold_music(tenant, data["prompt_id"])
+        log.info("hold_music_chosen", tenant=tenant, prompt=data["prompt_id"])
+        return JSONResponse(self._music_json(music))
+
+    async def default_hold_music(self, request: Request) -> Response:
+        await self._store.choose_hold_music(request.path_params["tenant"], None)
+        log.info("hold_music_chosen", tenant=request.path_params["tenant"], prompt=None)
+        return Response(status_code=204)
+
+    def _music_json(self, music: Prompt | None) -> dict[str, Any]:
+        return {"prompt_id": music.id if music else None, "playback": music.playback if music else self._default_music}
+
     def routes(self) -> list[Route]:
         base, g = "/api/v1/tenants/{tenant}/prompts", self._guard
         return [
@@ -107,4 +136,7 @@ class PromptsApi:
             Route(base + "/{id}", g(False, self.get), methods=["GET"]),
             Route(base + "/{id}/audio", g(False, self.audio), methods=["GET"]),
             Route(base + "/{id}", g(True, self.delete), methods=["DELETE"]),
+            Route("/api/v1/tenants/{tenant}/hold_music", g(False, self.get_hold_music), methods=["GET"]),
+            Route("/api/v1/tenants/{tenant}/hold_music", g(True, self.choose_hold_music), methods=["PUT"]),
+            Route("/api/v1/tenants/{tenant}/hold_music", g(True, self.default_hold_music), methods=["DELETE"]),
         ]

@@ -58,8 +58,10 @@ KEYS = frozenset("0123456789*#")
 # What a branch leaving the IVR may name: it becomes a dialplan destination
 # (``hibiki_route_<kind>_<target>``), so nothing FreeSWITCH would split or expand.
 TARGET = re.compile(r"^[A-Za-z0-9_+*#-]{1,64}$")
-INVALID_SOUND = "ivr/ivr-that_was_an_invalid_entry.wav"
-FAILURE_SOUND = "ivr/ivr-call_cannot_be_completed_as_dialed.wav"
+# Stock prompts, relative to the channel's sound_prefix: Hibiki's sound directory in the tenant's
+# language (freeswitch/sounds/<language>/system/, set by the directory's dialplan).
+INVALID_SOUND = "system/invalid_entry.wav"
+FAILURE_SOUND = "system/failed.wav"
 FALLBACK_SOUND = FAILURE_SOUND          # what a caller hears where the configuration is broken
 NORMAL_CLEARING = "NORMAL_CLEARING"
 TEMPORARY_FAILURE = "NORMAL_TEMPORARY_FAILURE"

@@ -30,7 +30,7 @@ import wave
 from pathlib import Path, PurePosixPath
 
 from hibiki.callcontrol.prompts import audio
-from hibiki.callcontrol.prompts.errors import AudioTooLarge, InvalidAudio, InvalidText, PromptNotFound
+from hibiki.callcontrol.prompts.errors import AudioTooLarge, InvalidAudio, InvalidRequest, InvalidText, PromptNotFound
 from hibiki.callcontrol.prompts.model import (
     DEFAULT_VOICE,
     PROMPT_ID,
@@ -50,6 +50,7 @@ from hibiki.callcontrol.prompts.model import (
 
 MAX_UPLOAD_BYTES = 128 * 1024 * 1024   # ten minutes of 48 kHz stereo 16-bit WAV fit
 MAX_SECONDS = 600.0
+HOLD_MUSIC_FILE = "hold-music"       # <root>/<tenant>/hold-music: the id of the tenant's hold music prompt
 MAX_TEXT_CHARS = 1000
 _LOCK_STRIPES = 64
 
@@ -141,6 +142,27 @@ class PromptStore:
         except FileNotFoundError:
             raise PromptNotFound("prompt-not-found", f"tenant {tenant!r} has no prompt {prompt_id!r}") from None
 
+    def hold_music(self, tenant: str) -> Prompt | None:
+        """The tenant's own hold music (one of its prompts), or None: the platform's default.
+        A chosen prompt deleted since is None too."""
+        check_tenant(tenant)
+        try:
+            prompt_id = (self.root / tenant / HOLD_MUSIC_FILE).read_text(encoding="ascii").strip()
+            return self._prompt(tenant, check_prompt_id(prompt_id))
+        except (FileNotFoundError, PromptNotFound, InvalidRequest, UnicodeDecodeError):
+            return None
+
+    def choose_hold_music(self, tenant: str, prompt_id: str | None) -> Prompt | None:
+        """Make one of the tenant's prompts its hold music (None: back to the default)."""
+        check_tenant(tenant)
+        choice = self.root / tenant / HOLD_MUSIC_FILE
+        if prompt_id is None:
+            choice.unlink(missing_ok=True)
+            return None
+        prompt = self.get(tenant, prompt_id)
+        _write_atomically(choice, prompt.id.encode("ascii"))
+        return prompt
+
     def playback_path(self, tenant: str, prompt_id: str) -> str:
         """The absolute path FreeSWITCH plays (``playback``, ``play_and_get_digits``)."""
         check_tenant(tenant)
@@ -185,6 +207,12 @@ class AsyncPromptStore:
 
     async def delete(self, tenant: str, prompt_id: str) -> None:
         await asyncio.to_thread(self.store.delete, tenant, prompt_id)
+
+    async def hold_music(self, tenant: str) -> Prompt | None:
+        return await asyncio.to_thread(self.store.hold_music, tenant)
+
+    async def choose_hold_music(self, tenant: str, prompt_id: str | None) -> Prompt | None:
+        return await asyncio.to_thread(self.store.choose_hold_music, tenant, prompt_id)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -27,6 +27,7 @@ class QueueServices:
     bridge: LoopBridge
     resolve: Resolve
     hold_music: str = "local_stream://default"
+    tenant_music: Callable[[str], str | None] = lambda tenant: None   # a tenant's own hold music (a file)
     announce_seconds: float = 30.0     # 0: no announcements
     enqueue_patience: float = 15.0     # seconds the caller waits for an ACD that cannot be asked
     acd_timeout: float = 3.0

@@ -35,6 +35,7 @@ from hibiki.common.logging import get_logger
 from hibiki.events.v1 import acd_pb2
 
 log = get_logger("hibiki.callcontrol.queue")
+WAIT_SOUND = "system/please_hold.wav"   # relative to the channel's sound_prefix (its language)
 HOLD_RETRY_SECONDS = 1.0          # hold music that ends at once is started again this much later
 ENQUEUE_RETRY_SECONDS = 1.0
 
@@ -49,11 +50,21 @@ class QueueCall:
         self._context, self._request = context, request
         self._line = AcdLine(services, tenant, channel.uuid)
         self._line.queue_id = request.queue_id
-        self._ringer = AgentRinger(channel, self._line, services.hold_music)
+        self._music = self._hold_music(tenant)
+        self._ringer = AgentRinger(channel, self._line, self._music)
         self._inbox: Any = gevent.queue.Queue()
         self._hub = gevent.get_hub()        # the hub this call's greenlet runs on
         self._on_hold = False               # hold music is playing (a decision breaks it)
         self.destination = ""               # where a maximum wait sent the caller (for the caller's events)
+
+    def _hold_music(self, tenant: str) -> str:
+        """The tenant's own hold music if it chose one, else the platform's (never none)."""
+        try:
+            own = self._s.tenant_music(tenant)
+        except Exception as exc:        # noqa: BLE001 - whatever the store says, the caller hears music
+            log.warning("hold_music_unavailable", tenant=tenant, error=str(exc), action="the default hold music")
+            own = None
+        return own or self._s.hold_music
 
     @property
     def queue_id(self) -> str:
@@ -175,7 +186,7 @@ class QueueCall:
         started = self._s.clock()
         self._on_hold = True
         try:
-            self._ch.execute("playback", self._s.hold_music)
+            self._ch.execute("playback", self._music)
         finally:
             self._on_hold = False
             if timer is not None:
@@ -198,12 +209,17 @@ class QueueCall:
             self._announce(status.position, status.expected_wait_ms)
 
     def _announce(self, position: int, expected_wait_ms: int) -> None:
+        """Position and expected wait, synthesised in Japanese; a tenant in another language (the
+        channel's ``default_language``, set by the directory) or a synthesis that fails gets the
+        stock "please hold" prompt of its language instead."""
         if self._s.announce_seconds <= 0 or position < 1 or not self._inbox.empty():
             return
-        try:
-            path = self._line.prompt(PromptRef("text", announcement(position, expected_wait_ms)))
-        except (PromptUnavailable, TimeoutError) as exc:
-            log.warning("queue_announcement_unavailable", queue_id=self.queue_id, error=str(exc))
-            return
+        path = WAIT_SOUND
+        if self._ch.data.get("variable_default_language", "ja") == "ja":
+            try:
+                path = self._line.prompt(PromptRef("text", announcement(position, expected_wait_ms)))
+            except (PromptUnavailable, TimeoutError) as exc:
+                log.warning("queue_announcement_unavailable", queue_id=self.queue_id, error=str(exc),
+                            action="the stock prompt")
         log.info("queue_announcement", queue_id=self.queue_id, position=position, expected_wait_ms=expected_wait_ms)
         self._ch.execute("playback", path)

@@ -133,6 +133,7 @@ def load_tenants(engine: Engine, tenant_id: str | None = None) -> list[TenantVie
         views.append(TenantView(
             tenant_id=r["id"], domain=r["domain"], version=int(r["version"]),
             representative_number=r["representative_number"], outbound_gateway=r["outbound_gateway"],
+            language=r["language"],
             users={u.id: u for u in tenant_users},
             devices=by_tenant_devices.get(r["id"], {}),
             extensions={u.extension: u.id for u in tenant_users if u.extension},

@@ -69,7 +69,7 @@ class ConfigRepository:
             domain = values["domain"].lower()
             if conn.execute(select(tenants.c.id).where(func.lower(tenants.c.domain) == domain)).first():
                 raise Conflict("domain-taken", f"domain {domain!r} belongs to another tenant", "domain")
-            row = {"outbound_gateway": "", **values, "domain": domain, "version": 1, "created_at": _now()}
+            row = {"outbound_gateway": "", "language": "ja", **values, "domain": domain, "version": 1, "created_at": _now()}
             self._insert(conn, tenants, row)
         return row, Change(row["id"], 1, "tenant", (row["id"],))
 

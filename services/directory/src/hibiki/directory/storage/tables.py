@@ -23,6 +23,7 @@ tenants = Table(
     Column("name", String(255), nullable=False, default=""),
     Column("representative_number", String(32), nullable=False, default=""),
     Column("outbound_gateway", String(64), nullable=False, default=""),   # FreeSWITCH gateway to the carrier
+    Column("language", String(8), nullable=False, default="ja", server_default="ja"),   # ja | en: prompts, voicemail
     Column("version", BigInteger, nullable=False, default=1),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
