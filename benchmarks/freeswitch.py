@@ -305,11 +305,11 @@ def _report(args: argparse.Namespace, switches: list[Switch], phones: Phones) ->
           "one, from its /metrics)")
     hibiki, static = switches
     for kind, label in (("REGISTER", "REGISTERs/s"), ("call", "call setups/s (extension to extension)")):
-        h, s = hibiki.best(kind), static.best(kind)
-        ratio = h / s if s else 0.0
+        h, b = hibiki.best(kind), static.best(kind)
+        ratio = h / b if b else 0.0
         ceiling = all(m.kept_up for sw in switches for m in sw.steps.get(kind, []))
         note = " (both kept up with every rate offered: the ceiling is above it, raise the rates)" if ceiling else ""
-        verdict = "PASS" if s and ratio >= TARGET else "FAIL"
-        print(f"{label}: hibiki {h:,.1f}, static XML {s:,.1f}, ratio {ratio:.0%}; target >= {TARGET:.0%}: "
+        verdict = "PASS" if b and ratio >= TARGET else "FAIL"
+        print(f"{label}: hibiki {h:,.1f}, static XML {b:,.1f}, ratio {ratio:.0%}; target >= {TARGET:.0%}: "
               f"{verdict}{note}")
     print("DID -> IVR -> queue -> agent: not measured yet")
