@@ -6,6 +6,8 @@ statistics file (``-trace_stat``).
   ``contact`` makes the registration point at another address (the answering sipp).
 - ``call_scenario``: INVITE, the 407 challenge, INVITE with the digest, 200 (its delay is the
   setup time), ACK, ``hold_ms`` of call, BYE, 200. No RTP: the figure is call setups.
+- ``carrier_scenario``: a carrier's call to a number (no digest), the digit 1 after the answer,
+  ``hold_ms``, BYE.
 - ``answer_scenario``: the called phones (one sipp answers for all of them): INVITE, 180, 200
   with SDP, ACK, BYE, 200.
 
@@ -90,6 +92,36 @@ def call_scenario(domain: str, hold_ms: int) -> str:
             + request("ACK", 2, to_tag=True)
             + f'  <pause milliseconds="{hold_ms}"/>\n'
             + request("BYE", 3, to_tag=True)
+            + '  <recv response="200" crlf="true"/>\n</scenario>\n')
+
+
+def carrier_scenario(switch: str, digit_after_ms: int, hold_ms: int) -> str:
+    """A carrier (trusted by address: no digest) calls the number ``[field1]`` from ``[field0]``,
+    presses 1 (SIP INFO ``application/dtmf-relay``, which FreeSWITCH takes like an RFC 2833 digit)
+    ``digit_after_ms`` after the answer, stays ``hold_ms``, hangs up."""
+    def request(method: str, cseq: int, body: str = "", content_type: str = "", branch: str = "[branch]",
+                to_tag: bool = True) -> str:
+        length = "Content-Length: [len]" if body else "Content-Length: 0"
+        return _send(f"""      {method} sip:[field1]@{switch} SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch={branch}
+      From: <sip:[field0]@[local_ip]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[field1]@{switch}>{'[peer_tag_param]' if to_tag else ''}
+      Call-ID: [call_id]
+      CSeq: {cseq} {method}
+      Contact: <sip:[field0]@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      User-Agent: hibiki-bench-carrier
+      {('Content-Type: ' + content_type + chr(10) + '      ') if content_type else ''}{length}{chr(10) + chr(10) + '      ' + body if body else ''}""",
+                     retrans=method != "ACK")
+    return (HEAD.format("carrier") + request("INVITE", 1, SDP, "application/sdp", to_tag=False)
+            + '  <recv response="100" optional="true"/>\n  <recv response="180" optional="true"/>\n'
+            + '  <recv response="183" optional="true"/>\n  <recv response="200" rtd="true"/>\n'
+            + request("ACK", 1)
+            + f'  <pause milliseconds="{digit_after_ms}"/>\n'
+            + request("INFO", 2, "Signal=1\n      Duration=160", "application/dtmf-relay")
+            + '  <recv response="200"/>\n'
+            + f'  <pause milliseconds="{hold_ms}"/>\n'
+            + request("BYE", 3)
             + '  <recv response="200" crlf="true"/>\n</scenario>\n')
 
 

@@ -10,6 +10,7 @@ dialplan actions:
   (``dial-string``, voicemail), the variables of the ``sip_auth`` answer;
 - ``dialplan/bench.xml``: the callers' context with the ``<extension>`` Hibiki answers for a
   call to each called extension (``condition destination_number ^<ext>$``, the same bridge);
+- the ``public`` context's DID extension of the DID -> IVR -> queue -> agent step (``did_context``);
 - ``autoload_configs/xml_curl.conf.xml`` bound only to the ``chatplan`` section, which nothing
   loaded asks for (the module loads as in the project's configuration, and refuses to load with
   no binding at all), so it asks nobody.
@@ -111,9 +112,26 @@ def _write_include(path: Path, elements: list[ET.Element]) -> None:
     path.write_text(ET.tostring(root, encoding="unicode") + "\n")
 
 
-def write(dest: Path, fsapi_url: str, domain: str, phones: list[Phone], called: list[str]) -> Path:
-    """A copy of ``freeswitch/conf`` at ``dest`` answering from files what ``fsapi_url`` answers."""
+def did_context(number: str, greeting: str, agent: str, domain: str) -> ET.Element:
+    """The static side of DID -> IVR -> queue -> agent: what callcontrol makes FreeSWITCH do for
+    it, without the controller, the ACD and the events: answer, the greeting waiting for 1
+    (callcontrol's ``play_and_get_digits``), then a bridge to an agent's phone."""
+    context = ET.Element("context", name="public")
+    condition = ET.SubElement(ET.SubElement(context, "extension", name="bench-did"), "condition",
+                              field="destination_number", expression=f"^{number}$")
+    for app, data in (("answer", ""),
+                      ("play_and_get_digits", f"1 1 1 5000 none {greeting} silence_stream://250 hibiki_digit ^[1]$ 5000"),
+                      ("bridge", f"user/{agent}@{domain}")):
+        ET.SubElement(condition, "action", application=app, **({"data": data} if data else {}))
+    return context
+
+
+def write(dest: Path, fsapi_url: str, domain: str, phones: list[Phone], called: list[str],
+          extra: list[ET.Element] | None = None) -> Path:
+    """A copy of ``freeswitch/conf`` at ``dest`` answering from files what ``fsapi_url`` answers
+    (plus the ``extra`` dialplan contexts)."""
     params, users, contexts = asyncio.run(_answers(fsapi_url, domain, phones, called))
+    contexts += extra or []
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(CONF, dest)

@@ -1,5 +1,6 @@
-"""``just bench freeswitch``: REGISTERs/s and call setups/s through a real FreeSWITCH 1.10 asking
-Hibiki, next to the same FreeSWITCH answering the same requests from static XML, in one run.
+"""``just bench freeswitch``: REGISTERs/s and call setups/s (extension to extension; DID -> IVR ->
+queue -> agent) through a real FreeSWITCH 1.10 asking Hibiki, next to the same FreeSWITCH
+answering the same requests from static XML, in one run.
 
 What runs (loopback addresses of ``HIBIKI_FS_TEST_NET``, free ports, a temporary directory):
 
@@ -11,14 +12,21 @@ What runs (loopback addresses of ``HIBIKI_FS_TEST_NET``, free ports, a temporary
 - a second FreeSWITCH on the same configuration whose ``directory`` and ``dialplan`` come from
   static XML files written from Hibiki's own answers: the same users with the same ``a1-hash``
   and variables, the same dialplan actions (``benchmarks/_static_xml.py``);
+- for DID -> IVR -> queue -> agent, every called phone is also an agent (ACD HTTP API: a queue
+  with no after-call work, the agents logged in and ready on their phones), an IVR whose key 1
+  leads to the queue (greeting ``digits/1.wav``) and a DID to it; the static switch answers the
+  DID itself: answer, the same ``play_and_get_digits``, a bridge to an agent's phone;
 - sipp (``benchmarks/_sipp_load.py``) offering a fixed rate (``-r``) of REGISTERs (challenge and
-  digest, every calling user in turn from an injection file) and of calls from a calling user to
-  a called one (challenge, digest, 200, ACK, ``--hold-ms``, BYE), stepping through ``--register-rates``
-  and ``--call-rates``, each step ``--seconds`` long, Hibiki's switch and the static one in
-  turn at each rate (so load from elsewhere on the machine hits both alike).
+  digest, every calling user in turn from an injection file), of calls from a calling user to
+  a called one (challenge, digest, 200, ACK, ``--hold-ms``, BYE) and of carrier calls to the DID
+  (from the carrier address both switches trust; 200, the key 1 as SIP INFO 0.5 s later, at least
+  2 s more, BYE), stepping through ``--register-rates``, ``--call-rates`` and ``--did-rates``, each
+  step ``--seconds`` long, Hibiki's switch and the static one in turn at each rate (so load from
+  elsewhere on the machine hits both alike).
 
 A step is kept up when under 1 % of its transactions failed (a final answer other than the
-one expected, or none within 8 s) and the rate offered was reached. Per kind, the figure of a
+one expected, or none within 8 s), every call that succeeded was answered by the called or
+agent's phone, and the rate offered was reached. Per kind, the figure of a
 switch is its highest rate of successful transactions over the steps it kept up; stepping stops
 at the first step neither switch kept up, then ``--refine`` bisection steps between each switch's
 last rate kept up and its first one not narrow its ceiling down (to 1/8 of that gap by default). The target: Hibiki's figure >= 90 % of the static
@@ -50,6 +58,8 @@ from support.switch.freeswitch import FREESWITCH, FreeSwitch  # noqa: E402
 from support.switch.net import pick_bench  # noqa: E402
 
 TENANT = "bench"
+DID = "0424910000"
+GREETING = "digits/1.wav"   # a short prompt of Hibiki's sounds, the same file on both switches
 FIRST_EXTENSION = 2001
 TARGET = 0.9
 RTP_PORTS = 4000   # per switch: 2 ports per leg, 2 legs per call
@@ -70,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="REGISTERs offered per second, one step each (default 50,100,200,400,800)")
     p.add_argument("--call-rates", type=_rates, default=_rates("10,20,40,80,160"),
                    help="calls offered per second, one step each (default 10,20,40,80,160)")
+    p.add_argument("--did-rates", type=_rates, default=_rates("5,10,20,40"),
+                   help="DID -> IVR -> queue -> agent calls offered per second (default 5,10,20,40)")
     p.add_argument("--refine", type=int, default=3,
                    help="bisection steps between a switch's last rate kept up and its first one not (default 3)")
     p.add_argument("--hold-ms", type=int, default=1000, help="how long each call lasts once answered (default 1000)")
@@ -141,9 +153,11 @@ def _run(args: argparse.Namespace, work: Path, children: list[Child]) -> None:
         domain = bench.domain(TENANT)
         print(f"hibiki up and FreeSWITCH on {bench.fs.sip} in {bench.startup_seconds:.1f} s; "
               f"{args.users} users imported", flush=True)
+        _provision_did(bench, phones)
         try:
             conf = _static_xml.write(work / "static-conf", f"{bench.stack.directory_url}/fsapi", domain,
-                                     phones.calling + phones.called, [p.extension for p in phones.called])
+                                     phones.calling + phones.called, [p.extension for p in phones.called],
+                                     [_static_xml.did_context(DID, GREETING, phones.called[0].extension, domain)])
         except RuntimeError as exc:
             raise SetupError(str(exc)) from None
         net = pick_bench()
@@ -186,6 +200,19 @@ def _provision(bench: SwitchBench, users: int) -> Phones:
     return Phones(phones[:half], phones[half:])
 
 
+def _provision_did(bench: SwitchBench, phones: Phones) -> None:
+    """A queue served by every called phone's agent (logged in, ready, no after-call work), an IVR
+    whose key 1 leads to it, and a DID to the IVR."""
+    base = f"/api/v1/tenants/{TENANT}"
+    bench.acd.put(f"{base}/queues/bench", {"strategy": "longest_idle", "wrap_up_limit_seconds": 0})
+    for phone in phones.called:
+        bench.acd.put(f"{base}/agents/a{phone.extension}", {"skills": {}, "queues": ["bench"]})
+        bench.acd.post(f"{base}/agents/a{phone.extension}/login", {"device": phone.extension, "ready": True})
+    bench.directory.post(f"{base}/ivrs", {"id": "bench", "name": "bench", "root_menu": "top", "menus": [
+        {"id": "top", "greeting": {"sound": GREETING}, "choices": {"1": {"queue": {"queue_id": "bench"}}}}]})
+    bench.directory.post(f"{base}/dids", {"number": DID, "target_kind": "ivr", "target": "bench"})
+
+
 def _import(bench: SwitchBench, resource: str, rows: list[list[str]]) -> None:
     body = io.StringIO()
     csv.writer(body, lineterminator="\r\n").writerows(rows)
@@ -215,13 +242,18 @@ def _measure(args: argparse.Namespace, switches: list[Switch], work: Path, domai
              bench: SwitchBench) -> None:
     pairs = [(p.extension, phones.called[i % len(phones.called)].extension, p.password)
              for i, p in enumerate(phones.calling)]
-    kinds = (("REGISTER", args.register_rates, load.register_scenario(domain), 0),
-             ("call", args.call_rates, load.call_scenario(domain, args.hold_ms), args.hold_ms))
+    callers = [(f"0312{i:06d}", DID, "-") for i in range(len(phones.calling))]
+    did_hold = max(args.hold_ms, 2000)   # the agent answers well before the caller hangs up
+    kinds = (("REGISTER", args.register_rates, lambda sw: load.register_scenario(domain), 0, pairs, 2),
+             ("call", args.call_rates, lambda sw: load.call_scenario(domain, args.hold_ms), args.hold_ms, pairs, 2),
+             ("DID", args.did_rates, lambda sw: load.carrier_scenario(sw.fs.sip, 500, did_hold), did_hold + 500,
+              callers, 0))
     assert bench.stack.process is not None
     stack_pid = bench.stack.process.pid
-    for kind, rates, scenario, hold_ms in kinds:
+    for kind, rates, scenario, hold_ms, rows, phone in kinds:
         def step(sw: Switch, rate: float) -> bool:
-            measured = _step(args, sw, work, kind, scenario, pairs, rate, hold_ms, stack_pid, bench)
+            local_ip = sw.fs.bench.phone(phone) if phone else bench.net.carrier   # the carrier both trust
+            measured = _step(args, sw, work, kind, scenario(sw), rows, rate, hold_ms, stack_pid, bench, local_ip)
             sw.steps.setdefault(kind, []).append(measured)
             return measured.kept_up
 
@@ -254,22 +286,22 @@ def _fsapi_totals(bench: SwitchBench) -> tuple[int, float]:
 
 def _step(args: argparse.Namespace, sw: Switch, work: Path, kind: str, scenario: str,
           pairs: list[tuple[str, str, str]], rate: float, hold_ms: int, stack_pid: int,
-          bench: SwitchBench) -> Measured:
+          bench: SwitchBench, local_ip: str) -> Measured:
     assert sw.fs.process is not None and sw.answerer is not None
     root = work / "sipp" / sw.name
     inf = load.injection(root / f"{kind}.csv", pairs)
     answered, fsapi = sw.answerer.answered(), _fsapi_totals(bench)
     fs_cpu, stack_cpu, wall = tree_cpu_seconds(sw.fs.process.pid), tree_cpu_seconds(stack_pid), time.monotonic()
-    step = load.run(root, f"{kind}-{rate:g}", scenario, inf, sw.fs.sip, sw.fs.bench.phone(2), rate,
+    step = load.run(root, f"{kind}-{rate:g}", scenario, inf, sw.fs.sip, local_ip, rate,
                     max(1, round(rate * args.seconds)), hold_ms)
     wall = time.monotonic() - wall
     fs_cpu = (tree_cpu_seconds(sw.fs.process.pid) - fs_cpu) / wall
     stack_cpu = (tree_cpu_seconds(stack_pid) - stack_cpu) / wall
     _settle(sw.fs)
-    if kind == "call":
+    if kind != "REGISTER":
         time.sleep(1.2)   # the answering sipp writes its statistics every second
     requests, seconds = _fsapi_totals(bench)
-    measured = Measured(step, sw.answerer.answered() - answered if kind == "call" else None, fs_cpu, stack_cpu,
+    measured = Measured(step, sw.answerer.answered() - answered if kind != "REGISTER" else None, fs_cpu, stack_cpu,
                         requests - fsapi[0], seconds - fsapi[1])
     print(f"{kind} {sw.name} {rate:g}/s: {step.successful:,} ok, {step.failed:,} failed, "
           f"{step.rate:,.1f}/s{'' if measured.kept_up else ' (not kept up)'}", flush=True)
@@ -290,7 +322,7 @@ def _report(args: argparse.Namespace, switches: list[Switch], phones: Phones) ->
           f"{args.hold_ms} ms, sessions-per-second {args.sps or 'as configured'}")
     print(f"{'':<10}{'switch':<8}{'offered/s':>10}{'sent':>8}{'ok':>8}{'failed':>8}{'answered':>9}{'ok/s':>9}"
           f"{'200 ms':>9}{'fs cpu':>8}{'stack cpu':>10}{'fsapi/ok':>9}{'fsapi ms':>9}  kept up")
-    for kind in ("REGISTER", "call"):
+    for kind in ("REGISTER", "call", "DID"):
         for sw in switches:
             for m in sorted(sw.steps.get(kind, []), key=lambda m: m.step.offered_rate):
                 s = m.step
@@ -304,7 +336,8 @@ def _report(args: argparse.Namespace, switches: list[Switch], phones: Phones) ->
           "requests per successful transaction, 0 on the static switch; fsapi ms: the directory's mean time answering "
           "one, from its /metrics)")
     hibiki, static = switches
-    for kind, label in (("REGISTER", "REGISTERs/s"), ("call", "call setups/s (extension to extension)")):
+    for kind, label in (("REGISTER", "REGISTERs/s"), ("call", "call setups/s (extension to extension)"),
+                        ("DID", "call setups/s (DID -> IVR -> queue -> agent)")):
         h, b = hibiki.best(kind), static.best(kind)
         ratio = h / b if b else 0.0
         ceiling = all(m.kept_up for sw in switches for m in sw.steps.get(kind, []))
@@ -312,4 +345,3 @@ def _report(args: argparse.Namespace, switches: list[Switch], phones: Phones) ->
         verdict = "PASS" if b and ratio >= TARGET else "FAIL"
         print(f"{label}: hibiki {h:,.1f}, static XML {b:,.1f}, ratio {ratio:.0%}; target >= {TARGET:.0%}: "
               f"{verdict}{note}")
-    print("DID -> IVR -> queue -> agent: not measured yet")
