@@ -63,9 +63,6 @@ class SwitchBench:
             "HIBIKI_CALLCONTROL_FREESWITCH_PASSWORD": self.esl_password,
         })
         self.stack.env["HIBIKI_DIRECTORY_CALLCONTROL_ADDRESS"] = self.stack.callcontrol_esl
-        # hibiki up does not point callcontrol at the moved gRPC ports (it would ask 50051/50052)
-        self.stack.env["HIBIKI_CALLCONTROL_DIRECTORY_GRPC"] = f"127.0.0.1:{self.stack.port('DIRECTORY_GRPC_PORT')}"
-        self.stack.env["HIBIKI_CALLCONTROL_ACD_GRPC"] = f"127.0.0.1:{self.stack.port('ACD_GRPC_PORT')}"
         self.carrier_port = free_port(self.net.carrier, udp=True)   # one carrier UAS at a time listens here
         self.phones: list[Baresip] = []
         self.sipps: list[sipp.Sipp] = []
