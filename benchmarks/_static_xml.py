@@ -122,7 +122,9 @@ def did_context(number: str, greeting: str, agent: str, domain: str) -> ET.Eleme
     for app, data in (("answer", ""),
                       ("play_and_get_digits", f"1 1 1 5000 none {greeting} silence_stream://250 hibiki_digit ^[1]$ 5000"),
                       ("bridge", f"user/{agent}@{domain}")):
-        ET.SubElement(condition, "action", application=app, **({"data": data} if data else {}))
+        action = ET.SubElement(condition, "action", application=app)
+        if data:
+            action.set("data", data)
     return context
 
 

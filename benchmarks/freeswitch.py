@@ -39,16 +39,15 @@ target is met, 2 when it cannot run (no FreeSWITCH or sipp: ``../shared/freeswit
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import secrets
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import _sipp_load as load
 from benchmarks import _static_xml
+from benchmarks._switch_tenant import DID, GREETING, TENANT, Phones, provision
 from benchmarks._processes import Child, SetupError, run_in_workdir, tree_cpu_seconds
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -57,10 +56,6 @@ from support.switch.bench import SwitchBench  # noqa: E402
 from support.switch.freeswitch import FREESWITCH, FreeSwitch  # noqa: E402
 from support.switch.net import pick_bench  # noqa: E402
 
-TENANT = "bench"
-DID = "0424910000"
-GREETING = "digits/1.wav"   # a short prompt of Hibiki's sounds, the same file on both switches
-FIRST_EXTENSION = 2001
 TARGET = 0.9
 RTP_PORTS = 4000   # per switch: 2 ports per leg, 2 legs per call
 
@@ -132,12 +127,6 @@ class Switch:
         return max((m.step.rate for m in self.steps.get(kind, []) if m.kept_up), default=0.0)
 
 
-@dataclass(frozen=True)
-class Phones:
-    calling: list[_static_xml.Phone]
-    called: list[_static_xml.Phone]
-
-
 def _run(args: argparse.Namespace, work: Path, children: list[Child]) -> None:
     started = time.monotonic()
     bench = SwitchBench(work / "hibiki")
@@ -152,11 +141,10 @@ def _run(args: argparse.Namespace, work: Path, children: list[Child]) -> None:
             bench.start()
         except RuntimeError as exc:
             raise SetupError(str(exc).splitlines()[0]) from None
-        phones = _provision(bench, args.users)
+        phones = provision(bench, args.users)
         domain = bench.domain(TENANT)
         print(f"hibiki up and FreeSWITCH on {bench.fs.sip} in {bench.startup_seconds:.1f} s; "
               f"{args.users} users imported", flush=True)
-        _provision_did(bench, phones)
         try:
             conf = _static_xml.write(work / "static-conf", f"{bench.stack.directory_url}/fsapi", domain,
                                      phones.calling + phones.called, [p.extension for p in phones.called],
@@ -168,7 +156,10 @@ def _run(args: argparse.Namespace, work: Path, children: list[Child]) -> None:
             net = pick_bench()
         static_fs = FreeSwitch(work / "static", net, conf=conf)
         _widen_rtp(static_fs)
-        static_fs.start(bench.freeswitch_env())
+        try:
+            static_fs.start(bench.freeswitch_env())
+        except RuntimeError as exc:
+            raise SetupError(f"the static FreeSWITCH: {exc}") from None
         switches += [Switch("hibiki", bench.fs), Switch("static", static_fs)]
         for sw in switches:
             if args.sps:
@@ -192,42 +183,6 @@ def _widen_rtp(fs: FreeSwitch) -> None:
     fs.own_env["HIBIKI_FS_RTP_END_PORT"] = str(start + RTP_PORTS)
 
 
-def _provision(bench: SwitchBench, users: int) -> Phones:
-    """The tenant, its users and one device each (SIP username = extension), as CSV imports."""
-    bench.tenant(TENANT)
-    phones = [_static_xml.Phone(str(FIRST_EXTENSION + i), secrets.token_urlsafe(12)) for i in range(users)]
-    _import(bench, "users", [["username", "extension"]] + [[f"u{p.extension}", p.extension] for p in phones])
-    _import(bench, "devices", [["user", "sip_username", "password", "kind"]]
-            + [[f"u{p.extension}", p.extension, p.password, "desk_phone"] for p in phones])
-    half = users // 2
-    return Phones(phones[:half], phones[half:])
-
-
-def _provision_did(bench: SwitchBench, phones: Phones) -> None:
-    """A queue served by every called phone's agent (logged in, ready, no after-call work), an IVR
-    whose key 1 leads to it, and a DID to the IVR."""
-    base = f"/api/v1/tenants/{TENANT}"
-    bench.acd.put(f"{base}/queues/bench", {"strategy": "longest_idle", "wrap_up_limit_seconds": 0})
-    for phone in phones.called:
-        bench.acd.put(f"{base}/agents/a{phone.extension}", {"skills": {}, "queues": ["bench"]})
-        bench.acd.post(f"{base}/agents/a{phone.extension}/login", {"device": phone.extension, "ready": True})
-    bench.directory.post(f"{base}/ivrs", {"id": "bench", "name": "bench", "root_menu": "top", "menus": [
-        {"id": "top", "greeting": {"sound": GREETING}, "choices": {"1": {"queue": {"queue_id": "bench"}}}}]})
-    bench.directory.post(f"{base}/dids", {"number": DID, "target_kind": "ivr", "target": "bench"})
-
-
-def _import(bench: SwitchBench, resource: str, rows: list[list[str]]) -> None:
-    body = io.StringIO()
-    csv.writer(body, lineterminator="\r\n").writerows(rows)
-    mark = bench.events.mark()
-    reply = bench.directory.http.post(f"/api/v1/tenants/{TENANT}/{resource}/import",
-                                      content=body.getvalue().encode(), headers={"Content-Type": "text/csv"},
-                                      timeout=120)
-    if reply.status_code != 200 or not reply.json().get("applied"):
-        raise SetupError(f"{resource} import: {reply.status_code} {reply.text[:300]}")
-    bench.events.wait(f"hibiki.{TENANT}.config.applied", after=mark, timeout=60)
-
-
 def _register_called(sw: Switch, work: Path, domain: str, phones: Phones) -> None:
     """The called phones registered with the answering sipp as their contact (each once)."""
     root = work / "sipp" / sw.name
@@ -247,10 +202,11 @@ def _measure(args: argparse.Namespace, switches: list[Switch], work: Path, domai
              for i, p in enumerate(phones.calling)]
     callers = [(f"0312{i:06d}", DID, "-") for i in range(len(phones.calling))]
     did_hold = max(args.hold_ms, 2000)   # the agent answers well before the caller hangs up
-    kinds = (("REGISTER", args.register_rates, lambda sw: load.register_scenario(domain), 0, pairs, 2),
-             ("call", args.call_rates, lambda sw: load.call_scenario(domain, args.hold_ms), args.hold_ms, pairs, 2),
-             ("DID", args.did_rates, lambda sw: load.carrier_scenario(sw.fs.sip, 500, did_hold), did_hold + 500,
-              callers, 0))
+    kinds: list[tuple[str, list[float], Callable[[Switch], str], int, list[tuple[str, str, str]], int]] = [
+        ("REGISTER", args.register_rates, lambda sw: load.register_scenario(domain), 0, pairs, 2),
+        ("call", args.call_rates, lambda sw: load.call_scenario(domain, args.hold_ms), args.hold_ms, pairs, 2),
+        ("DID", args.did_rates, lambda sw: load.carrier_scenario(sw.fs.sip, 500, did_hold), did_hold + 500,
+         callers, 0)]   # (kind, rates, scenario, hold, injection rows, phone address number or 0: the carrier)
     assert bench.stack.process is not None
     stack_pid = bench.stack.process.pid
     for kind, rates, scenario, hold_ms, rows, phone in kinds:
@@ -301,6 +257,7 @@ def _step(args: argparse.Namespace, sw: Switch, work: Path, kind: str, scenario:
     fs_cpu = (tree_cpu_seconds(sw.fs.process.pid) - fs_cpu) / wall
     stack_cpu = (tree_cpu_seconds(stack_pid) - stack_cpu) / wall
     _settle(sw.fs)
+    _quiet(bench)
     if kind != "REGISTER":
         time.sleep(1.2)   # the answering sipp writes its statistics every second
     requests, seconds = _fsapi_totals(bench)
@@ -309,6 +266,18 @@ def _step(args: argparse.Namespace, sw: Switch, work: Path, kind: str, scenario:
     print(f"{kind} {sw.name} {rate:g}/s: {step.successful:,} ok, {step.failed:,} failed, "
           f"{step.rate:,.1f}/s{'' if measured.kept_up else ' (not kept up)'}", flush=True)
     return measured
+
+
+def _quiet(bench: SwitchBench, timeout: float = 30.0) -> None:
+    """Wait until Hibiki's switch has stopped asking /fsapi (work queued in FreeSWITCH during a
+    step, such as voicemail's message counts after REGISTERs, would load the next step)."""
+    deadline, last = time.monotonic() + timeout, _fsapi_totals(bench)[0]
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = _fsapi_totals(bench)[0]
+        if now == last:
+            return
+        last = now
 
 
 def _settle(fs: FreeSwitch, timeout: float = 20.0) -> None:
