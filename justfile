@@ -4,9 +4,11 @@
 
 set positional-arguments
 
+# ./dev up runs `hibiki up` without just; here exec lets just's SIGTERM reach it.
+
 # start the whole stack on one machine (NATS, SQLite, chdb and the five services)
 up *args:
-    hibiki up "$@"
+    exec hibiki up "$@"
 
 # run every test (extra arguments go to pytest, e.g. `./dev test -k fsapi`)
 test *args:

@@ -40,12 +40,15 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+import grpc
 import httpx
 import nats
 
 from benchmarks._acd_service_load import Figures, Loop
 from benchmarks._processes import Child, SetupError, free_port, run_in_workdir, wait_port
 from hibiki.common.auth import Claims, TokenAuthority
+from hibiki.common.rpc import token_metadata
+from hibiki.directory.v1 import directory_pb2, directory_pb2_grpc
 from hibiki.stack.nats_server import nats_server_command
 
 TENANT = "bench"
@@ -89,10 +92,18 @@ def _run(args: argparse.Namespace, work: Path, children: list[Child]) -> None:
     nats_url = f"nats://127.0.0.1:{nats_port}"
 
     http_port, grpc_port = free_port(), free_port()
+    directory_port, directory_grpc = free_port(), free_port()
     env = {"HIBIKI_DATA_DIR": str(work / "data"), "HIBIKI_NATS_URL": nats_url, "HIBIKI_AUTH_SECRET": secret,
            "HIBIKI_ACD_PORT": str(http_port), "HIBIKI_ACD_GRPC_PORT": str(grpc_port),
-           "HIBIKI_ACD_REPLICA_ID": "bench-acd", "HIBIKI_LOG_LEVEL": "warning"}
+           "HIBIKI_ACD_REPLICA_ID": "bench-acd", "HIBIKI_LOG_LEVEL": "warning",
+           "HIBIKI_DIRECTORY_PORT": str(directory_port), "HIBIKI_DIRECTORY_GRPC_PORT": str(directory_grpc),
+           "HIBIKI_ACD_DIRECTORY_GRPC": f"127.0.0.1:{directory_grpc}"}
     started = time.perf_counter()
+    # the directory the ACD resolves logins' devices through (on the load's cores)
+    directory = Child("directory", [sys.executable, "-m", "hibiki.stack.cli", "serve", "directory"],
+                      work / "directory.log", env)
+    children.append(directory)
+    directory.wait_healthy(directory_port, 120)
     acd = Child("acd", [sys.executable, "-m", "hibiki.stack.cli", "serve", "acd"], work / "acd.log", env, acd_core)
     children.append(acd)
     acd.wait_healthy(http_port, 120)
@@ -101,6 +112,7 @@ def _run(args: argparse.Namespace, work: Path, children: list[Child]) -> None:
           f"on CPU {','.join(map(str, sorted(other_cores)))})", flush=True)
 
     token = TokenAuthority(secret.encode()).issue(Claims("bench", "service"))
+    asyncio.run(_seats(directory_port, directory_grpc, token, args.agents))
     _report(args, asyncio.run(_drive(args, nats_url, http_port, grpc_port, token, acd)))
 
 
@@ -156,6 +168,30 @@ async def _login(loop: Loop, args: argparse.Namespace, started: float) -> None:
         raise SetupError(f"{exc}: {dict(loop.figures.errors)}") from None
     print(f"call center: {args.queues} queues, {args.agents} agents configured over HTTP and logged in over "
           f"gRPC in {time.perf_counter() - started:.1f} s", flush=True)
+
+
+async def _seats(port: int, grpc_port: int, token: str, agents: int) -> None:
+    """The tenant in the directory with a user per agent's seat (``seat-a<i>``)."""
+    base = f"http://127.0.0.1:{port}/api/v1/tenants"
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+        posts = [(base, {"id": TENANT, "domain": f"{TENANT}.example.jp"})]
+        posts += [(f"{base}/{TENANT}/users", {"username": f"seat-a{i}"}) for i in range(agents)]
+        for url, body in posts:
+            reply = await http.post(url, json=body)
+            if reply.status_code != 201:
+                raise SetupError(f"POST {url}: {reply.status_code} {reply.text[:200]}")
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:   # the view has the last seat
+        stub = directory_pb2_grpc.DirectoryServiceStub(channel)
+        last = directory_pb2.ResolveDeviceRequest(tenant=TENANT, device=f"seat-a{agents - 1}")
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                await stub.ResolveDevice(last, metadata=token_metadata(token), timeout=2)
+                return
+            except grpc.aio.AioRpcError as exc:
+                if time.monotonic() > deadline:
+                    raise SetupError(f"the directory does not know the seats: {exc.code().name}") from None
+                await asyncio.sleep(0.05)
 
 
 async def _configure(http_port: int, token: str, agents: dict[str, str]) -> None:

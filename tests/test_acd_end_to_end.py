@@ -166,6 +166,7 @@ async def center(tmp_path: Path, nats_server: Any, nats_client: Any, authority: 
     control = dataclasses.replace(CallControlConfig.from_env(env), port=free_port(), esl_port=free_port(),
                                   acd_grpc=f"127.0.0.1:{acd.grpc_port}", queue_announce_seconds=0.0)
     directory = directory_config(tmp_path, nats_server, callcontrol_address=f"127.0.0.1:{control.esl_port}")
+    acd = dataclasses.replace(acd, directory_grpc=f"127.0.0.1:{directory.grpc_port}")   # resolves logins' devices
     control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{directory.grpc_port}", **control_settings)
     token = authority.issue(Claims("setup", "service"))
     tenant = f"kz{uuid.uuid4().hex[:10]}"
@@ -476,3 +477,39 @@ async def test_the_ivr_test_mode_stays_out_of_the_queues(tmp_path: Path, nats_se
     assert outcome.ended == "queue:water"
     assert not c.bus.of("queued") and not c.bus.of("offered") and state == agent_pb2.AGENT_STATE_READY
     assert stats["entered"] == 0, stats
+
+
+async def test_an_agent_ready_during_the_announcement_is_rung_at_once(tmp_path: Path, nats_server: Any,
+                                                                      nats_client: Any, authority: TokenAuthority) -> None:
+    """Issue 11 #4: on the real switch an agent who became ready while the caller heard the
+    position/expected-wait announcement was rung 8.6 s later, when it ended. Here the
+    announcement plays 8.6 s; the decision must break it and ring within 100 ms."""
+    async with center(tmp_path, nats_server, nats_client, authority, [{"id": "night"}, {"id": "water"}],
+                      queue_announce_seconds=30.0) as c:
+        c.endpoints[seat("a1")] = "answer"
+        seen: dict[str, float] = {}
+        calls: list[Call] = []
+
+        def watch(event: Any) -> None:
+            if event.name == "CHANNEL_EXECUTE" and event.get("Application") == "playback" \
+                    and (event.get("Application-Data") or "").startswith(str(tmp_path)):
+                seen.setdefault("announcement", asyncio.get_running_loop().time())
+                calls[0].session.playback_delay = 8.6   # from the announcement on, every file plays 8.6 s
+            if event.name == "CHANNEL_EXECUTE" and event.get("Application") == "bridge":
+                seen.setdefault("bridge", asyncio.get_running_loop().time())
+
+        c.emu.switch.sinks.append(watch)
+        call = await c.dial(["1", "1", "3"])
+        calls.append(call)
+        async with asyncio.timeout(10):
+            while "announcement" not in seen:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.5)                         # well into the announcement
+        ready = asyncio.get_running_loop().time()
+        await c.login("a1")
+        await c.bus.wait("answered", lambda m: m.meta.call_uuid == call.uuid, timeout=5)
+        call.hangup_by_caller()
+        await asyncio.wait_for(call.finished, 10)
+    rung_ms = (seen["bridge"] - ready) * 1000
+    print(f"\nagent ready {(ready - seen['announcement']) * 1000:.0f} ms into the announcement; rung {rung_ms:.1f} ms later")
+    assert rung_ms < 100

@@ -121,6 +121,7 @@ async def center(tmp_path: Path, nats_server: Any, nats_client: Any,
     control = dataclasses.replace(CallControlConfig.from_env(env), port=free_port(), esl_port=free_port(),
                                   acd_grpc=f"127.0.0.1:{acd.grpc_port}", queue_announce_seconds=0.0)
     directory = directory_config(tmp_path, nats_server, callcontrol_address=f"127.0.0.1:{control.esl_port}")
+    acd = dataclasses.replace(acd, directory_grpc=f"127.0.0.1:{directory.grpc_port}")   # resolves logins' devices
     control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{directory.grpc_port}")
     dispositions = await nats_client.subscribe(f"hibiki.{tenant}.agent.disposition_saved")
     await nats_client.flush()  # the server knows the subscriptions before we act

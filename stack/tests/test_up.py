@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
@@ -32,17 +37,56 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
 
 class Up:
     def __init__(self, env: dict[str, str], data: Path) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "hibiki.stack.cli", "up", "--data-dir", str(data)],
-                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
+        self.start([sys.executable, "-m", "hibiki.stack.cli", "up", "--data-dir", str(data)], env)
 
-    def wait_for(self, text: str) -> None:
+    def start(self, command: list[str], env: dict[str, str], **options: Any) -> None:
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        **options)
+        self.lines: list[str] = []
+        self._output: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            self.lines.append(line.rstrip())
+            self._output.put(line.rstrip())
+        self._output.put(None)
+
+    def wait_for(self, text: str, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._output.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
             if text in line:
                 return
-        raise AssertionError(f"{text!r} never printed:\n" + "\n".join(self.lines))
+        raise AssertionError(f"{text!r} not printed within {timeout:.0f} s:\n" + "\n".join(self.lines))
+
+    def rest(self) -> str:
+        """What it printed after the last line waited for, until it ended."""
+        self.process.wait(30)
+        lines = []
+        while (line := self._output.get(timeout=5)) is not None:
+            lines.append(line)
+        return "\n".join(lines)
+
+    def components(self) -> dict[str, int]:
+        """The pid of each component this `hibiki up` started (its child processes, from /proc)."""
+        found: dict[str, int] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid and fields[0] != "Z":
+                name = "nats" if cmdline[0].endswith(b"nats-server") else cmdline[-2].decode()
+                found[name] = int(stat.parent.name)
+        return found
 
     def interrupt(self) -> int:
         self.process.send_signal(signal.SIGINT)
@@ -96,11 +140,19 @@ def test_up_serves_stops_cleanly_and_finds_its_data_again(tmp_path: Path) -> Non
         assert fsapi(env, body) == (b'<document type="freeswitch/xml"><section name="result">'
                                     b'<result status="not found"/></section></document>')
         assert asyncio.run(publish_and_read(env["HIBIKI_NATS_URL"], publish=True)) == b"from the first run"
-        # An administrator adds user 1000 with a desk phone on 127.0.0.1 through the admin API.
-        token = subprocess.run([sys.executable, "-m", "hibiki.stack.cli", "token", "--user", "admin", "--role",
-                                "platform-admin"], env={**env, "HIBIKI_DATA_DIR": str(data)}, capture_output=True,
-                               text=True, check=True).stdout.strip()
-        user = api(env, token, "/api/v1/tenants", {"id": "t1", "domain": "127.0.0.1"})
+        # An administrator adds user 1000 with a desk phone on 127.0.0.1 through the admin API:
+        # the tenant with a platform-admin token (README), which an admin token cannot do.
+        def token_for(*args: str) -> str:
+            return subprocess.run([sys.executable, "-m", "hibiki.stack.cli", "token", *args],
+                                  env={**env, "HIBIKI_DATA_DIR": str(data)}, capture_output=True, text=True,
+                                  check=True).stdout.strip()
+
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            api(env, token_for("--user", "admin", "--role", "admin"), "/api/v1/tenants", {"id": "t1", "domain": "127.0.0.1"})
+        assert refused.value.code == 403 and json.loads(refused.value.read())["error_id"] == "forbidden"
+        token = token_for("--user", "root", "--role", "platform-admin")
+        tenant = api(env, token, "/api/v1/tenants", {"id": "t1", "domain": "127.0.0.1", "representative_number": "046-251-1111"})
+        assert tenant["representative_number"] == "0462511111"
         user = api(env, token, "/api/v1/tenants/t1/users", {"username": "u1000", "extension": "1000"})
         api(env, token, "/api/v1/tenants/t1/devices", {"user_id": user["id"], "sip_username": "1000",
                                                        "password": "a long enough secret"})
@@ -132,3 +184,74 @@ def test_up_refuses_a_busy_nats_port(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "hibiki up: error: NATS: cannot listen on 127.0.0.1:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_killed_service_is_started_again_and_nothing_else_stops(tmp_path: Path) -> None:
+    env = stack_env(tmp_path)
+    data = tmp_path / "var"
+    (data / "log").mkdir(parents=True)
+    (data / "log" / "callcontrol.log").write_text('{"event": "stale warning", "level": "error", "run": "yesterday"}\n')
+    up = Up(env, data)
+    try:
+        up.wait_for("Press Ctrl-C to stop.")
+        before = up.components()
+        assert sorted(before) == ["acd", "analytics", "callcontrol", "directory", "nats", "recording"]
+        os.kill(before["callcontrol"], signal.SIGKILL)
+        up.wait_for("hibiki: callcontrol ended")
+        assert up.lines[-1] == "hibiki: callcontrol ended: killed by signal 9 (SIGKILL); starting it again in 1 s"
+        up.wait_for("  up   callcontrol again")
+        with urllib.request.urlopen(f"http://127.0.0.1:{env['HIBIKI_CALLCONTROL_PORT']}/healthz", timeout=5) as reply:
+            assert reply.status == 200
+        after = up.components()
+        environ = dict(v.split("=", 1) for v in Path(f"/proc/{after['callcontrol']}/environ").read_text().split("\0") if "=" in v)
+        assert environ["HIBIKI_CALLCONTROL_ACD_GRPC"] == f"127.0.0.1:{env['HIBIKI_ACD_GRPC_PORT']}"   # the moved ports
+        assert environ["HIBIKI_CALLCONTROL_DIRECTORY_GRPC"] == f"127.0.0.1:{env['HIBIKI_DIRECTORY_GRPC_PORT']}"
+        assert after["callcontrol"] != before["callcontrol"]
+        assert {k: v for k, v in after.items() if k != "callcontrol"} == {k: v for k, v in before.items() if k != "callcontrol"}
+        # Dying again at once: the next start waits longer.
+        os.kill(after["callcontrol"], signal.SIGKILL)
+        up.wait_for("hibiki: callcontrol ended")
+        assert up.lines[-1] == "hibiki: callcontrol ended: killed by signal 9 (SIGKILL); starting it again in 2 s"
+        up.wait_for("  up   callcontrol again")
+        assert up.components()["nats"] == before["nats"]
+        print("\n".join(line for line in up.lines if "callcontrol" in line and not line.startswith("  ")))
+    finally:
+        assert up.interrupt() == 0
+    assert not any("stale warning" in line for line in up.lines)
+    assert "  down callcontrol" in up.lines and "  down nats" in up.lines
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class DevUp(Up):
+    """The real `./dev up`, as a terminal runs it: the leader of its own process group."""
+
+    def __init__(self, env: dict[str, str], data: Path) -> None:
+        self.start([str(REPO / "dev"), "up", "--data-dir", str(data)], env, cwd=REPO, start_new_session=True)
+
+
+@pytest.mark.parametrize("how", ["SIGTERM to ./dev", "Ctrl-C"])
+def test_dev_up_stopped_by_a_signal_stops_everything_and_exits_0(tmp_path: Path, how: str) -> None:
+    env = stack_env(tmp_path)
+    up = DevUp(env, tmp_path / "var")
+    try:
+        up.wait_for("Press Ctrl-C to stop.")
+        components = up.components()
+        assert len(components) == 6, components   # ./dev became `hibiki up`: the components are its children
+        if how == "Ctrl-C":
+            os.killpg(up.process.pid, signal.SIGINT)  # a terminal's Ctrl-C goes to the whole foreground group
+        else:
+            up.process.send_signal(signal.SIGTERM)
+        up.wait_for("hibiki: stopped")
+        assert up.process.wait(30) == 0
+    finally:
+        if up.process.poll() is None:
+            os.killpg(up.process.pid, signal.SIGKILL)
+    text = "\n".join(up.lines) + up.rest()
+    assert "error" not in text, text
+    assert all(closed(port) for key, port in env.items() if key.endswith("_PORT") and key.startswith("HIBIKI_"))
+    assert closed(env["HIBIKI_NATS_URL"].rsplit(":", 1)[1])
+    assert not any(Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]
+                   for pid in components.values())
+    print(f"{how}: exit 0, {len(components)} components stopped, every port closed")

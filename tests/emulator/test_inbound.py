@@ -126,3 +126,24 @@ async def test_uuid_break_stops_the_playback_running() -> None:
         await asyncio.wait_for(call.finished, 5)        # the second playback stopped too
         assert [app for app, _ in call.executed].count("playback") == 2
         w.close()
+
+
+async def test_a_uuid_break_with_nothing_playing_is_lost() -> None:
+    """switch_core_session_exec clears CF_BREAK before every application (checked on 1.10.12: a
+    break sent while the channel is idle, or before a playback began, does not stop it)."""
+    dp = DP.replace('<action application="playback" data="tone_stream://%(1500,0,440)"/>',
+                    '<action application="sleep" data="300"/>'
+                    '<action application="playback" data="local_stream://moh"/>')
+    async with FreeSwitchEmulator(playback_delay=0.6) as emu:
+        r, w = await _connect(emu)
+        await send(w, "auth ClueCon")
+        await recv(r)
+        call = await emu.place_call(destination="7200", dialplan_xml=dp)
+        await call.wait_for(lambda c: c.variables.get("current_application") == "sleep")
+        await send(w, f"api uuid_break {call.uuid}")      # nothing plays yet
+        assert (await recv(r)).body == b"+OK\n"
+        started = asyncio.get_running_loop().time()
+        await call.wait_for(lambda c: c.variables.get("current_application") == "playback")
+        await asyncio.wait_for(call.finished, 5)
+        assert asyncio.get_running_loop().time() - started >= 0.5   # the playback played whole
+        w.close()

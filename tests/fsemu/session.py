@@ -57,7 +57,8 @@ class CallSession:
         self.playback_delay = 0.0
         self.emulator: Any = None
         # CF_BREAK (uuid_break): set until a playback sees it, clears it and stops
-        # (switch_ivr_play_file); a break with nothing playing stops the next playback at once.
+        # (switch_ivr_play_file); every application's start clears it (switch_core_session_exec),
+        # so a break with nothing playing, or sent before the playback began, is lost.
         self.break_requested = asyncio.Event()
 
     # ---- media / answer -----------------------------------------------------------------
@@ -160,6 +161,7 @@ class CallSession:
         ch.fire("CHANNEL_EXECUTE", _EXEC + (2944,),
                 post=[("Application", app_name), ("Application-Data", data or None),
                       ("Application-UUID", app_uuid)])
+        self.break_requested.clear()   # switch_core_session_exec clears CF_BREAK before every application
         ch.set_var("current_application", app_name)
         ch.app_log.append((app_name, data or ""))
         try:

@@ -1,5 +1,6 @@
-"""Fixtures of the ACD service tests: a config per replica, a tenant per test, the tenant's
-events as they reach NATS, and clients for HTTP and gRPC."""
+"""Fixtures of the ACD service tests: a config per replica, a tenant per test (with its seats in
+a real directory: the ACD resolves every login's device there), the tenant's events as they
+reach NATS, and clients for HTTP and gRPC."""
 
 from __future__ import annotations
 
@@ -20,7 +21,11 @@ from hibiki.acd.v1 import acd_pb2_grpc
 from hibiki.common.rpc import token_metadata
 from hibiki.events.v1 import acd_pb2 as ev
 from hibiki.events.v1 import agent_pb2
+from support.directory import Directory, directory_config, running_directory
 from support.servers import free_port
+
+# The devices the tests log agents in with: users of the tenant in the directory (by username).
+SEATS = ("seat-1", "seat-2", "seat-3", "d", "d1", "d2", "d-a1", "d-a2", "d-a3")
 
 MESSAGES: dict[str, type[Message]] = {
     "acd.queued": ev.CallQueued, "acd.requeued": ev.CallRequeued, "acd.offered": ev.CallOffer,
@@ -37,11 +42,24 @@ def tenant() -> str:
 
 
 @pytest.fixture
-def make_config(tmp_path: Path, nats_server: Any, authority: Any) -> Callable[..., AcdConfig]:
+async def seats(tmp_path: Path, nats_server: Any, nats_client: Any, authority: Any,
+                tenant: str) -> AsyncIterator[Directory]:
+    """The directory, with the tenant and one user per seat in ``SEATS``."""
+    config = directory_config(tmp_path / "directory", nats_server)
+    async with running_directory(config, nats_client, authority, tenant) as directory:
+        await directory.post("/api/v1/tenants", {"id": tenant, "domain": f"{tenant}.example.jp"})
+        for seat in SEATS:
+            await directory.post(f"/api/v1/tenants/{tenant}/users", {"username": seat})
+        yield directory
+
+
+@pytest.fixture
+def make_config(tmp_path: Path, nats_server: Any, authority: Any, seats: Directory) -> Callable[..., AcdConfig]:
     def make(**overrides: Any) -> AcdConfig:
         base = AcdConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url})
         values: dict[str, Any] = {"port": free_port(), "grpc_port": free_port(), "offer_grace_seconds": 0.0,
-                                  "replica_id": f"r-{uuid.uuid4().hex[:8]}", "lease_seconds": 10.0}
+                                  "replica_id": f"r-{uuid.uuid4().hex[:8]}", "lease_seconds": 10.0,
+                                  "directory_grpc": seats.grpc_address}
         values.update(overrides)
         return dataclasses.replace(base, **values)
     return make

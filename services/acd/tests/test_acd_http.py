@@ -62,7 +62,10 @@ async def test_configuration_resources_and_their_errors(make_config: Any, client
 
         assert (await c.http.post(f"{base}/agents/a1/state", json={"state": "talking"})).status_code == 400
         assert (await c.http.post(f"{base}/agents/a1/login", json={})).status_code == 400
-        assert (await c.http.post(f"{base}/agents/zz/login", json={"device": "x"})).status_code == 404
+        assert (await c.http.post(f"{base}/agents/zz/login", json={"device": "d"})).status_code == 404
+        unknown = await c.http.post(f"{base}/agents/a1/login", json={"device": "x"})
+        assert unknown.status_code == 400 and unknown.json()["error_id"] == "unknown-device"
+        assert unknown.json()["details"]["field"] == "device"
         assert (await c.http.get(f"{base}/queues/nope/stats")).status_code == 404
 
         await c.stub.Cancel(acd_pb2.CancelRequest(tenant=tenant, call_uuid="c1"), metadata=c.metadata)

@@ -55,6 +55,32 @@ def test_restore_removes_what_the_configuration_no_longer_has() -> None:
     assert again.queue_ids() == ["new"] and again.agents() == []
 
 
+def test_restore_logs_out_an_agent_whose_stored_device_cannot_be_dialled() -> None:
+    """A state written before devices were checked (issue 10): such an agent is never rung again."""
+    acd = Acd("t")
+    acd.configure_queue(QueueConfig("q"), 0.0)
+    for agent in ("good", "bad"):
+        acd.configure_agent(AgentProfile(agent, {}, frozenset({"q"})), 0.0)
+    acd.login("good", "2001", 1.0, ready=True)
+    acd.login("bad", "2002", 1.0, ready=True)
+    state = acd.to_state()
+    _replace_device(state, "2002", "nobody@x,[execute_on_answer=log CRIT X]user/2003@x")
+    config = TenantConfig(queues={"q": {}}, agents={a: {"queues": ["q"], "skills": {}} for a in ("good", "bad")})
+    again, events = restore("t", "Asia/Tokyo", state, config, 2.0)
+    assert again.agent("good").state.value == "ready" and again.agent("bad").state.value == "logged_out"
+    assert any(getattr(e, "agent_id", "") == "bad" for e in events)
+
+
+def _replace_device(value: Any, old: str, new: str) -> None:
+    """Every ``old`` string in the nested state becomes ``new`` (a device written by an old version)."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+    for key, item in list(items):
+        if item == old:
+            value[key] = new
+        else:
+            _replace_device(item, old, new)
+
+
 def test_ring_all_offers_become_one_message() -> None:
     acd = Acd("t")
     acd.configure_queue(QueueConfig("q", strategy=Strategy.RING_ALL, offer_timeout_seconds=7.5), 0.0)
@@ -74,12 +100,19 @@ def test_ring_all_offers_become_one_message() -> None:
 
 def test_skills_in_requests() -> None:
     assert skills_from(["water", "english:3"]) == {"water": 1, "english": 3}
-    for bad in (":2", "x:y"):
+    assert skills_from(["water:100"]) == {"water": 100}
+    for bad in (":2", "x:y", "x:0", "x:101", "x:１", "x:1e30", "x" * 65, "wa\x00ter"):
         try:
             skills_from([bad])
         except ValueError:
             continue
         raise AssertionError(bad)
+    try:
+        skills_from([f"s{i}" for i in range(101)])
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("101 skills")
 
 
 def test_snapshots_are_compressed_and_read_back_either_way() -> None:

@@ -245,3 +245,18 @@ async def test_the_openapi_document_lists_the_csv_routes(api: httpx.AsyncClient)
     for name in ("users", "devices", "dids"):
         assert "get" in paths[f"/api/v1/tenants/{{tenant}}/{name}.csv"]
         assert "text/csv" in paths[f"/api/v1/tenants/{{tenant}}/{name}/import"]["post"]["requestBody"]["content"]
+
+
+async def test_direct_numbers_in_a_file_are_normalized_and_a_bad_one_reported_on_its_line(api: httpx.AsyncClient) -> None:
+    t = await tenant(api)
+    body = excel([["username", "extension", "direct_number"], ["ito", "4001", "０４６－２５１－４００１"],
+                  ["kato", "4002", "046-251-4002"], ["sato", "4003", "090-1234-5678"]])
+    reply = await api.post(f"/api/v1/tenants/{t}/users/import", content=body, headers=CSV)
+    assert reply.status_code == 422, reply.text
+    assert [(e["line"], e["field"], e["error_id"]) for e in reply.json()["details"]["errors"]] == [
+        (4, "direct_number", "invalid-number")]
+    reply = await api.post(f"/api/v1/tenants/{t}/users/import", content=body.rsplit(b"\r\nsato", 1)[0] + b"\r\n",
+                           headers=CSV)
+    assert reply.status_code == 200, reply.text
+    users = (await api.get(f"/api/v1/tenants/{t}/users")).json()["items"]
+    assert {u["username"]: u["direct_number"] for u in users} == {"ito": "0462514001", "kato": "0462514002"}

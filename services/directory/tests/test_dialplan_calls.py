@@ -329,3 +329,30 @@ async def test_group_call_lists_every_device_of_every_member(office: Office) -> 
     assert dial == {ext: f"[sip_invite_domain={DOMAIN},presence_id={ext}@{DOMAIN}]${{sofia_contact(*/d{ext}@{DOMAIN})}}"
                     for ext in ("1000", "1001")}
     assert 'status="not found"' in unknown.text
+
+
+async def test_numbers_typed_any_way_reach_the_carrier_as_a_well_formed_caller_id(office: Office) -> None:
+    tenant = await office.admin.patch(f"/api/v1/tenants/{office.tenant}",
+                                      {"outbound_gateway": "carrier1", "representative_number": "046-251-1111"})
+    user = await office.admin.patch(f"/api/v1/tenants/{office.tenant}/users/{office.caller['id']}",
+                                    {"direct_number": "+81 (46) 251-2001"})
+    assert (tenant["representative_number"], user["direct_number"]) == ("0462511111", "0462512001")
+    call = await place(office, "0312345678", {"sofia/gateway/carrier1/0312345678": 1})
+    assert call.variables["effective_caller_id_number"] == "0462511111"
+    direct = await place(office, "*810312345678", {"sofia/gateway/carrier1/0312345678": 1})
+    assert direct.variables["effective_caller_id_number"] == "0462512001"
+    created = await office.admin.api.post("/api/v1/tenants", json={"id": "zama", "domain": "zama.example.jp",
+                                                                   "representative_number": "０４６（２５１）１１１１"})
+    assert created.json()["representative_number"] == "0462511111"   # (another tenant: no config.applied to wait for)
+    refused = []
+    for path, field, value in ((f"/api/v1/tenants/{office.tenant}", "representative_number", "046-251-1111^^:x"),
+                               (f"/api/v1/tenants/{office.tenant}", "representative_number", "0990123456"),
+                               (f"/api/v1/tenants/{office.tenant}/users/{office.caller['id']}", "direct_number",
+                                "0462512001,user/2001"),
+                               ("/api/v1/tenants/zama/users", "direct_number", "09012345678")):
+        body = {field: value, **({"username": "x"} if path.endswith("/users") else {})}
+        reply = await office.admin.call("PATCH" if not path.endswith("/users") else "POST", path, body)
+        refused.append((reply.status_code, reply.json()["error_id"], reply.json()["details"]["field"]))
+    assert refused == [(422, "invalid-number", "representative_number")] * 2 + [(422, "invalid-number", "direct_number")] * 2
+    again = await place(office, "0312345678", {"sofia/gateway/carrier1/0312345678": 1})
+    assert again.variables["effective_caller_id_number"] == "0462511111"

@@ -9,9 +9,11 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from hibiki.directory.numbers import (
+    DID_KINDS,
     InvalidNumber,
     NumberKind,
     classify,
+    did_number,
     format_display,
     is_allowed,
     normalize,
@@ -297,3 +299,29 @@ def test_format_display_never_raises(text: str) -> None:
 
 def test_format_display_of_text_that_is_no_number_is_unchanged() -> None:
     assert format_display(" anonymous ") == "anonymous"
+
+
+# --- DIDs, representative and direct numbers --------------------------------------------------
+
+@given(st.one_of(NUMBERISH, st.text(max_size=30), valid_numbers.flatmap(lambda kn: written(kn[1]))))
+def test_did_number_is_plain_digits_of_a_did_kind_or_refused(raw: str) -> None:
+    try:
+        number = did_number(raw)
+    except InvalidNumber:
+        return
+    assert number.isdigit() and number.startswith("0") and 10 <= len(number) <= 11, (raw, number)
+    assert classify(number).kind in DID_KINDS
+    assert did_number(number) == number
+
+
+@pytest.mark.parametrize("raw", ["046-251-1111", "+81 46-251-1111", "０４６（２５１）１１１１", "tel:+81-46-251-1111",
+                                 "(046) 251.1111", " 046 251 1111 "])
+def test_did_number_examples(raw: str) -> None:
+    assert did_number(raw) == "0462511111"
+
+
+@pytest.mark.parametrize("raw", ["09012345678", "0990123456", "110", "2001", "046-251-1111^^:x", "0462511111,x",
+                                 "+1 212 555 0100", "abc"])
+def test_did_number_refuses_what_no_caller_id_can_be(raw: str) -> None:
+    with pytest.raises(InvalidNumber):
+        did_number(raw)

@@ -2,13 +2,16 @@
 
 Starts nats-server with JetStream (data under ``<data dir>/nats``), then the five
 services (each its own process, logs under ``<data dir>/log``), shows each component
-coming up, prints the URLs, and on Ctrl-C stops the services and then NATS. A second
-start finds the SQLite store, the chdb store and the JetStream data where it left them.
+coming up, prints the URLs, and on Ctrl-C (or SIGTERM, SIGHUP) stops the services and then
+NATS. A component that dies is started again with backoff (``restarts.py``) and the
+supervisor says which one and why it ended; nothing else is stopped. A second start finds
+the SQLite store, the chdb store and the JetStream data where it left them.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import signal
 import subprocess
@@ -27,11 +30,21 @@ from hibiki.common.config import Env, data_dir
 from hibiki.common.errors import StartupError
 from hibiki.stack.nats_server import nats_server_command
 from hibiki.stack.ports import port_open
+from hibiki.stack.restarts import Backoff, ending
 from hibiki.stack.services import SERVICES, ServiceSpec
 
 HOST = "127.0.0.1"
 NATS_PORT = 4222
 START_TIMEOUT = 60.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(Exception):
+    """SIGTERM or SIGHUP while the stack starts (Ctrl-C raises KeyboardInterrupt)."""
+
+
+def _interrupted(*_: object) -> None:
+    raise Interrupted
 
 
 @dataclass
@@ -40,13 +53,48 @@ class Child:
     process: subprocess.Popen[bytes]
     log_path: Path
     log_file: IO[bytes] = field(repr=False)
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+    log_offset: int = 0                       # where this run's lines start in the log
+    started: float = field(default_factory=time.monotonic)
+    ready: Callable[[], bool] | None = field(default=None, repr=False)
+    backoff: Backoff = field(default_factory=Backoff)
+    restart_at: float | None = None           # dead, to be started again at this time
+    restarting: bool = False                  # started again, not yet ready
+    restarts: int = 0
+
+    def this_run(self) -> list[str]:
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(self.log_offset)
+                text = log.read().decode(errors="replace")
+        except OSError:
+            return []
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    def run_error(self) -> str | None:
+        """The last error line of this run's log, if any (a warning that mentions an error is not one)."""
+        for line in reversed(self.this_run()):
+            if _is_error(line):
+                return line
+        return None
 
     def last_error(self) -> str:
-        lines = [ln for ln in self.log_path.read_text(errors="replace").splitlines() if ln.strip()]
-        for line in reversed(lines):
-            if "error" in line.lower():
-                return line.strip()
-        return lines[-1].strip() if lines else f"exited with code {self.process.returncode}"
+        lines = self.this_run()
+        return self.run_error() or (lines[-1] if lines else ending(self.process.poll() or 0))
+
+
+def _is_error(line: str) -> bool:
+    """A structlog JSON line of level error or critical; any other line (a traceback's last
+    line, nats-server's ``[ERR]``) that says error."""
+    if line.startswith("{"):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if isinstance(record, dict) and "level" in record:
+            return str(record["level"]).lower() in ("error", "critical", "exception", "fatal")
+    return "error" in line.lower() or "[ERR]" in line or "[FTL]" in line
 
 
 def _say(text: str) -> None:
@@ -67,17 +115,32 @@ class Stack:
         self.children: list[Child] = []
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> Child:
+        process, log_path, log_file, offset = self._popen(name, command, env)
+        child = Child(name, process, log_path, log_file, command=command, env=env, log_offset=offset)
+        self.children.append(child)
+        return child
+
+    def _popen(self, name: str, command: list[str],
+               env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path, IO[bytes], int]:
         log_dir = self.root / "log"
         log_dir.mkdir(parents=True, exist_ok=True)
         log_path = log_dir / f"{name}.log"
         log_file = log_path.open("ab")
+        offset = log_file.tell()
         process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env,
                                    start_new_session=True, cwd=os.getcwd())
-        child = Child(name, process, log_path, log_file)
-        self.children.append(child)
-        return child
+        return process, log_path, log_file, offset
+
+    def _restart(self, child: Child) -> None:
+        child.log_file.close()
+        child.process, child.log_path, child.log_file, child.log_offset = self._popen(child.name, child.command, child.env)
+        child.started = time.monotonic()
+        child.restart_at = None
+        child.restarting = True
+        child.restarts += 1
 
     def _wait(self, child: Child, ready: Callable[[], bool], what: str) -> None:
+        child.ready = ready
         started = time.monotonic()
         while time.monotonic() - started < START_TIMEOUT:
             if child.process.poll() is not None:
@@ -97,6 +160,11 @@ class Stack:
                        "grpc_port": env.get("HIBIKI_ACD_GRPC_PORT", "50051"),
                        "directory_grpc_port": env.get("HIBIKI_DIRECTORY_GRPC_PORT", "50052")}
         env["PYTHONUNBUFFERED"] = "1"
+        # One machine: each service finds the others on the ports they were moved to.
+        env.setdefault("HIBIKI_ACD_DIRECTORY_GRPC", f"{HOST}:{extra_ports['directory_grpc_port']}")
+        env.setdefault("HIBIKI_CALLCONTROL_DIRECTORY_GRPC", f"{HOST}:{extra_ports['directory_grpc_port']}")
+        env.setdefault("HIBIKI_CALLCONTROL_ACD_GRPC", f"{HOST}:{extra_ports['grpc_port']}")
+        env.setdefault("HIBIKI_DIRECTORY_CALLCONTROL_ADDRESS", f"{HOST}:{extra_ports['esl_port']}")
         load_authority(Env.load(environ=env), self.root)  # create the shared secret once, before the services
         _say(f"hibiki: starting the stack, data in {self.root}")
         if port_open(HOST, nats_port):
@@ -121,25 +189,42 @@ class Stack:
             for label, what in spec.extra:
                 _say(f"  {'':<12} {label}: {what.format(host=HOST, port=port, **extra_ports)}")
         _say(f"  {'nats':<12} nats://{HOST}:{nats_port}")
-        _say(f"  logs in {self.root / 'log'}; a token for curl: hibiki token --user admin --role admin")
+        _say(f"  logs in {self.root / 'log'}; a token for curl: hibiki token --user root --role platform-admin")
         _say("Press Ctrl-C to stop.")
 
     def watch(self) -> int:
-        """Block until Ctrl-C/SIGTERM (0) or until a component dies (1)."""
+        """Keep every component running until Ctrl-C/SIGTERM/SIGHUP (then 0)."""
         stop = {"now": False}
 
         def _stop(*_: object) -> None:
             stop["now"] = True
 
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, _stop)
         while not stop["now"]:
             for child in self.children:
-                if child.process.poll() is not None:
-                    _say(f"hibiki: {child.name} stopped unexpectedly: {child.last_error()}")
-                    return 1
-            time.sleep(0.2)
+                self._look_after(child, time.monotonic())
+            time.sleep(0.1)
         return 0
+
+    def _look_after(self, child: Child, now: float) -> None:
+        if child.restart_at is not None:
+            if now >= child.restart_at:
+                self._restart(child)
+                _say(f"hibiki: {child.name} started again (restart {child.restarts})")
+            return
+        returncode = child.process.poll()
+        if returncode is not None:
+            child.restarting = False
+            delay = child.backoff.next_delay(now - child.started)
+            child.restart_at = now + delay
+            _say(f"hibiki: {child.name} ended: {ending(returncode)}; starting it again in {delay:.0f} s")
+            error = child.run_error()
+            if error:
+                _say(f"hibiki: {child.name}'s last error this run: {error}")
+        elif child.restarting and child.ready is not None and child.ready():
+            child.restarting = False
+            _say(f"  up   {child.name} again   ({now - child.started:.1f} s)")
 
     def stop(self) -> None:
         services = [c for c in self.children if c.name != "nats"]
@@ -162,6 +247,9 @@ class Stack:
 
 
 def up(root: Path | None = None) -> int:
+    """Start the stack, keep it running, stop it on a signal; 0 unless it could not start."""
+    signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGHUP, _interrupted)
     stack = Stack(root or data_dir())
     try:
         stack.start()
@@ -169,8 +257,10 @@ def up(root: Path | None = None) -> int:
     except StartupError as exc:
         print(f"hibiki up: error: {exc}", file=sys.stderr, flush=True)
         code = 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         code = 0
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C does not cut the stop short
     _say("hibiki: stopping")
     stack.stop()
     _say("hibiki: stopped")

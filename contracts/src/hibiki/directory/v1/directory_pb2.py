@@ -26,29 +26,33 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from hibiki.directory.v1 import ivr_pb2 as hibiki_dot_directory_dot_v1_dot_ivr__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#hibiki/directory/v1/directory.proto\x12\x13hibiki.directory.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dhibiki/directory/v1/ivr.proto\"W\n\rGetIvrRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0e\n\x06ivr_id\x18\x02 \x01(\t\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"1\n\x0eGetUserRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"\x93\x01\n\x04User\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x11\n\textension\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x19\n\x11\x64isplay_name_kana\x18\x05 \x01(\t\x12\x0f\n\x07\x64\x65vices\x18\x06 \x03(\t\x12\x15\n\rdirect_number\x18\x07 \x01(\t\"6\n\x14ResolveNumberRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\t\"\x7f\n\x0bNumberRoute\x12\x19\n\x11normalized_number\x18\x01 \x01(\t\x12-\n\x04kind\x18\x02 \x01(\x0e\x32\x1f.hibiki.directory.v1.TargetKind\x12\x11\n\ttarget_id\x18\x03 \x01(\t\x12\x13\n\x0bschedule_id\x18\x04 \x01(\t\")\n\x17GetTenantVersionRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\"0\n\rTenantVersion\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03*\xbc\x01\n\nTargetKind\x12\x1b\n\x17TARGET_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10TARGET_KIND_USER\x10\x01\x12\x1a\n\x16TARGET_KIND_RING_GROUP\x10\x02\x12\x13\n\x0fTARGET_KIND_IVR\x10\x03\x12\x15\n\x11TARGET_KIND_QUEUE\x10\x04\x12\x19\n\x15TARGET_KIND_VOICEMAIL\x10\x05\x12\x18\n\x14TARGET_KIND_EXTERNAL\x10\x06\x32\xe9\x02\n\x10\x44irectoryService\x12I\n\x07GetUser\x12#.hibiki.directory.v1.GetUserRequest\x1a\x19.hibiki.directory.v1.User\x12\\\n\rResolveNumber\x12).hibiki.directory.v1.ResolveNumberRequest\x1a .hibiki.directory.v1.NumberRoute\x12\x64\n\x10GetTenantVersion\x12,.hibiki.directory.v1.GetTenantVersionRequest\x1a\".hibiki.directory.v1.TenantVersion\x12\x46\n\x06GetIvr\x12\".hibiki.directory.v1.GetIvrRequest\x1a\x18.hibiki.directory.v1.Ivrb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#hibiki/directory/v1/directory.proto\x12\x13hibiki.directory.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dhibiki/directory/v1/ivr.proto\"6\n\x14ResolveDeviceRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x02 \x01(\t\"\\\n\x06\x44\x65vice\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x11\n\textension\x18\x04 \x01(\t\x12\x0e\n\x06\x64omain\x18\x05 \x01(\t\"W\n\rGetIvrRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0e\n\x06ivr_id\x18\x02 \x01(\t\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"1\n\x0eGetUserRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"\x93\x01\n\x04User\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x11\n\textension\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x19\n\x11\x64isplay_name_kana\x18\x05 \x01(\t\x12\x0f\n\x07\x64\x65vices\x18\x06 \x03(\t\x12\x15\n\rdirect_number\x18\x07 \x01(\t\"6\n\x14ResolveNumberRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\t\"\x7f\n\x0bNumberRoute\x12\x19\n\x11normalized_number\x18\x01 \x01(\t\x12-\n\x04kind\x18\x02 \x01(\x0e\x32\x1f.hibiki.directory.v1.TargetKind\x12\x11\n\ttarget_id\x18\x03 \x01(\t\x12\x13\n\x0bschedule_id\x18\x04 \x01(\t\")\n\x17GetTenantVersionRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\"0\n\rTenantVersion\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03*\xbc\x01\n\nTargetKind\x12\x1b\n\x17TARGET_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10TARGET_KIND_USER\x10\x01\x12\x1a\n\x16TARGET_KIND_RING_GROUP\x10\x02\x12\x13\n\x0fTARGET_KIND_IVR\x10\x03\x12\x15\n\x11TARGET_KIND_QUEUE\x10\x04\x12\x19\n\x15TARGET_KIND_VOICEMAIL\x10\x05\x12\x18\n\x14TARGET_KIND_EXTERNAL\x10\x06\x32\xc2\x03\n\x10\x44irectoryService\x12I\n\x07GetUser\x12#.hibiki.directory.v1.GetUserRequest\x1a\x19.hibiki.directory.v1.User\x12\\\n\rResolveNumber\x12).hibiki.directory.v1.ResolveNumberRequest\x1a .hibiki.directory.v1.NumberRoute\x12\x64\n\x10GetTenantVersion\x12,.hibiki.directory.v1.GetTenantVersionRequest\x1a\".hibiki.directory.v1.TenantVersion\x12\x46\n\x06GetIvr\x12\".hibiki.directory.v1.GetIvrRequest\x1a\x18.hibiki.directory.v1.Ivr\x12W\n\rResolveDevice\x12).hibiki.directory.v1.ResolveDeviceRequest\x1a\x1b.hibiki.directory.v1.Deviceb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hibiki.directory.v1.directory_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TARGETKIND']._serialized_start=693
-  _globals['_TARGETKIND']._serialized_end=881
-  _globals['_GETIVRREQUEST']._serialized_start=124
-  _globals['_GETIVRREQUEST']._serialized_end=211
-  _globals['_GETUSERREQUEST']._serialized_start=213
-  _globals['_GETUSERREQUEST']._serialized_end=262
-  _globals['_USER']._serialized_start=265
-  _globals['_USER']._serialized_end=412
-  _globals['_RESOLVENUMBERREQUEST']._serialized_start=414
-  _globals['_RESOLVENUMBERREQUEST']._serialized_end=468
-  _globals['_NUMBERROUTE']._serialized_start=470
-  _globals['_NUMBERROUTE']._serialized_end=597
-  _globals['_GETTENANTVERSIONREQUEST']._serialized_start=599
-  _globals['_GETTENANTVERSIONREQUEST']._serialized_end=640
-  _globals['_TENANTVERSION']._serialized_start=642
-  _globals['_TENANTVERSION']._serialized_end=690
-  _globals['_DIRECTORYSERVICE']._serialized_start=884
-  _globals['_DIRECTORYSERVICE']._serialized_end=1245
+  _globals['_TARGETKIND']._serialized_start=843
+  _globals['_TARGETKIND']._serialized_end=1031
+  _globals['_RESOLVEDEVICEREQUEST']._serialized_start=124
+  _globals['_RESOLVEDEVICEREQUEST']._serialized_end=178
+  _globals['_DEVICE']._serialized_start=180
+  _globals['_DEVICE']._serialized_end=272
+  _globals['_GETIVRREQUEST']._serialized_start=274
+  _globals['_GETIVRREQUEST']._serialized_end=361
+  _globals['_GETUSERREQUEST']._serialized_start=363
+  _globals['_GETUSERREQUEST']._serialized_end=412
+  _globals['_USER']._serialized_start=415
+  _globals['_USER']._serialized_end=562
+  _globals['_RESOLVENUMBERREQUEST']._serialized_start=564
+  _globals['_RESOLVENUMBERREQUEST']._serialized_end=618
+  _globals['_NUMBERROUTE']._serialized_start=620
+  _globals['_NUMBERROUTE']._serialized_end=747
+  _globals['_GETTENANTVERSIONREQUEST']._serialized_start=749
+  _globals['_GETTENANTVERSIONREQUEST']._serialized_end=790
+  _globals['_TENANTVERSION']._serialized_start=792
+  _globals['_TENANTVERSION']._serialized_end=840
+  _globals['_DIRECTORYSERVICE']._serialized_start=1034
+  _globals['_DIRECTORYSERVICE']._serialized_end=1484
 # @@protoc_insertion_point(module_scope)

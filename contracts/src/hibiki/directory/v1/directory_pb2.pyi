@@ -46,6 +46,63 @@ TARGET_KIND_EXTERNAL: TargetKind.ValueType  # 6
 Global___TargetKind: _TypeAlias = TargetKind  # noqa: Y015
 
 @_typing.final
+class ResolveDeviceRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    DEVICE_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.str
+    device: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant: _builtins.str = ...,
+        device: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["device", b"device", "tenant", b"tenant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolveDeviceRequest: _TypeAlias = ResolveDeviceRequest  # noqa: Y015
+
+@_typing.final
+class Device(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    DEVICE_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    EXTENSION_FIELD_NUMBER: _builtins.int
+    DOMAIN_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.str
+    device: _builtins.str
+    """the directory's spelling of the device asked about"""
+    user_id: _builtins.str
+    """the user it rings"""
+    extension: _builtins.str
+    """that user's extension ("" when none)"""
+    domain: _builtins.str
+    """the tenant's SIP domain"""
+    def __init__(
+        self,
+        *,
+        tenant: _builtins.str = ...,
+        device: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        extension: _builtins.str = ...,
+        domain: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["device", b"device", "domain", b"domain", "extension", b"extension", "tenant", b"tenant", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Device: _TypeAlias = Device  # noqa: Y015
+
+@_typing.final
 class GetIvrRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

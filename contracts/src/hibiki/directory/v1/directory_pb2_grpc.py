@@ -57,6 +57,11 @@ class DirectoryServiceStub:
                 request_serializer=hibiki_dot_directory_dot_v1_dot_directory__pb2.GetIvrRequest.SerializeToString,
                 response_deserializer=hibiki_dot_directory_dot_v1_dot_ivr__pb2.Ivr.FromString,
                 _registered_method=True)
+        self.ResolveDevice = channel.unary_unary(
+                '/hibiki.directory.v1.DirectoryService/ResolveDevice',
+                request_serializer=hibiki_dot_directory_dot_v1_dot_directory__pb2.ResolveDeviceRequest.SerializeToString,
+                response_deserializer=hibiki_dot_directory_dot_v1_dot_directory__pb2.Device.FromString,
+                _registered_method=True)
 
 
 class DirectoryServiceServicer:
@@ -90,6 +95,16 @@ class DirectoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResolveDevice(self, request, context):
+        """A device the tenant has, as `user/<device>@<domain>` names it: a device's SIP username,
+        a user's extension or username. The answer's `device` is the directory's own spelling
+        (what a dial string may carry). NOT_FOUND when the tenant has no such device,
+        INVALID_ARGUMENT when the text cannot name one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DirectoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -112,6 +127,11 @@ def add_DirectoryServiceServicer_to_server(servicer, server):
                     servicer.GetIvr,
                     request_deserializer=hibiki_dot_directory_dot_v1_dot_directory__pb2.GetIvrRequest.FromString,
                     response_serializer=hibiki_dot_directory_dot_v1_dot_ivr__pb2.Ivr.SerializeToString,
+            ),
+            'ResolveDevice': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveDevice,
+                    request_deserializer=hibiki_dot_directory_dot_v1_dot_directory__pb2.ResolveDeviceRequest.FromString,
+                    response_serializer=hibiki_dot_directory_dot_v1_dot_directory__pb2.Device.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -224,6 +244,33 @@ class DirectoryService:
             '/hibiki.directory.v1.DirectoryService/GetIvr',
             hibiki_dot_directory_dot_v1_dot_directory__pb2.GetIvrRequest.SerializeToString,
             hibiki_dot_directory_dot_v1_dot_ivr__pb2.Ivr.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveDevice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hibiki.directory.v1.DirectoryService/ResolveDevice',
+            hibiki_dot_directory_dot_v1_dot_directory__pb2.ResolveDeviceRequest.SerializeToString,
+            hibiki_dot_directory_dot_v1_dot_directory__pb2.Device.FromString,
             options,
             channel_credentials,
             insecure,

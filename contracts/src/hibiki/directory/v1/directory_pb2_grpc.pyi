@@ -43,6 +43,12 @@ class DirectoryServiceStub:
     """An IVR with every schedule switch's active_branch decided at `at` (default: now).
     NOT_FOUND when the tenant or the IVR does not exist.
     """
+    ResolveDevice: _grpc.UnaryUnaryMultiCallable[_directory_pb2.ResolveDeviceRequest, _directory_pb2.Device]
+    """A device the tenant has, as `user/<device>@<domain>` names it: a device's SIP username,
+    a user's extension or username. The answer's `device` is the directory's own spelling
+    (what a dial string may carry). NOT_FOUND when the tenant has no such device,
+    INVALID_ARGUMENT when the text cannot name one.
+    """
 
 @_typing.type_check_only
 class DirectoryServiceAsyncStub(DirectoryServiceStub):
@@ -57,6 +63,12 @@ class DirectoryServiceAsyncStub(DirectoryServiceStub):
     GetIvr: _aio.UnaryUnaryMultiCallable[_directory_pb2.GetIvrRequest, _ivr_pb2.Ivr]  # type: ignore[assignment]
     """An IVR with every schedule switch's active_branch decided at `at` (default: now).
     NOT_FOUND when the tenant or the IVR does not exist.
+    """
+    ResolveDevice: _aio.UnaryUnaryMultiCallable[_directory_pb2.ResolveDeviceRequest, _directory_pb2.Device]  # type: ignore[assignment]
+    """A device the tenant has, as `user/<device>@<domain>` names it: a device's SIP username,
+    a user's extension or username. The answer's `device` is the directory's own spelling
+    (what a dial string may carry). NOT_FOUND when the tenant has no such device,
+    INVALID_ARGUMENT when the text cannot name one.
     """
 
 class DirectoryServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -93,6 +105,18 @@ class DirectoryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_ivr_pb2.Ivr, _abc.Awaitable[_ivr_pb2.Ivr]]:
         """An IVR with every schedule switch's active_branch decided at `at` (default: now).
         NOT_FOUND when the tenant or the IVR does not exist.
+        """
+
+    @_abc_1.abstractmethod
+    def ResolveDevice(
+        self,
+        request: _directory_pb2.ResolveDeviceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_directory_pb2.Device, _abc.Awaitable[_directory_pb2.Device]]:
+        """A device the tenant has, as `user/<device>@<domain>` names it: a device's SIP username,
+        a user's extension or username. The answer's `device` is the directory's own spelling
+        (what a dial string may carry). NOT_FOUND when the tenant has no such device,
+        INVALID_ARGUMENT when the text cannot name one.
         """
 
 def add_DirectoryServiceServicer_to_server(servicer: DirectoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

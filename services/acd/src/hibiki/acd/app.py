@@ -16,6 +16,7 @@ from hibiki.acd.http.agents_api import AgentsApi
 from hibiki.acd.nats.call_endings import CallEndings
 from hibiki.acd.http.config_api import ConfigApi
 from hibiki.acd.nats.publisher import Publisher
+from hibiki.acd.rpc.devices import DirectoryDevices
 from hibiki.acd.rpc.peer import PeerClient, peer_handler
 from hibiki.acd.rpc.service import AcdService
 from hibiki.acd.runtime.buckets import open_buckets
@@ -64,8 +65,9 @@ async def main(stop: asyncio.Event, config: AcdConfig | None = None, ready: asyn
     replica = Replica(buckets, Leases(buckets.leases, config.replica_id, ""), Publisher(js), settings)
     peers = PeerClient()
     router = Router(replica, peers)
-    acd_pb2_grpc.add_AcdServiceServicer_to_server(AcdService(router, authority, nc), grpc_server.server)
-    grpc_server.server.add_generic_rpc_handlers((peer_handler(replica, authority),))
+    devices = DirectoryDevices(config.directory_grpc, authority, config.directory_timeout)
+    acd_pb2_grpc.add_AcdServiceServicer_to_server(AcdService(router, authority, nc, devices), grpc_server.server)
+    grpc_server.server.add_generic_rpc_handlers((peer_handler(replica, authority, devices),))
     component = ReplicaComponent(replica, grpc_server, config, peers)
 
     async def info(request: Request) -> Response:
@@ -75,8 +77,8 @@ async def main(stop: asyncio.Event, config: AcdConfig | None = None, ready: asyn
     async def readiness() -> dict[str, bool]:
         return {"nats": nc.is_connected, "replica": component.started}
 
-    routes = [Route("/api/v1/info", info), *ConfigApi(replica, router).routes(), *AgentsApi(router).routes()]
+    routes = [Route("/api/v1/info", info), *ConfigApi(replica, router).routes(), *AgentsApi(router, devices).routes()]
     http = HttpServer(build_app("acd", authority, routes, readiness=readiness), sock)
-    await run_until_stopped(stop, [NatsComponent(nc), grpc_server, component, CallEndings(nc, replica), http], ready,
+    await run_until_stopped(stop, [NatsComponent(nc), devices, grpc_server, component, CallEndings(nc, replica), http], ready,
                             url=f"http://{config.host}:{http.port}", grpc=f"{config.host}:{config.grpc_port}",
                             replica=config.replica_id)

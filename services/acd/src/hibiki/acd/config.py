@@ -24,6 +24,8 @@ class AcdConfig:
     lease_seconds: float = 10.0     # a dead replica's tenants move after this
     offer_grace_seconds: float = 5.0   # added to a queue's offer timeout before the ACD calls it missed
     timezone: str = "Asia/Tokyo"    # routing profiles (time bands, seasons) are read in this zone
+    directory_grpc: str = "127.0.0.1:50052"   # DirectoryService: the devices agents log in with
+    directory_timeout: float = 2.0            # seconds a login waits for the directory
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> AcdConfig:
@@ -51,6 +53,8 @@ class AcdConfig:
             lease_seconds=lease,
             offer_grace_seconds=env.number("OFFER_GRACE_SECONDS", 5.0),
             timezone=timezone,
+            directory_grpc=env.text("DIRECTORY_GRPC", "127.0.0.1:50052"),
+            directory_timeout=env.number("DIRECTORY_TIMEOUT", 2.0, minimum=0.1),
         )
 
     def advertised(self, grpc_port: int) -> str:

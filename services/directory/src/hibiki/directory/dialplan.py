@@ -41,6 +41,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from hibiki.common import dialstring
 from hibiki.directory import documents
 from hibiki.directory.documents import attr
 from hibiki.directory.features import REFUSE_TONE, agent_code
@@ -100,13 +101,14 @@ class Plan:
             if forwarded is not None:
                 return forwarded
         seconds = user.forward_no_answer_seconds if user.forward_no_answer else RING_SECONDS
-        dial = f"user/{user.extension or user.username}@{self.tenant.domain}"
+        dial = dialstring.user_leg(user.extension or user.username, self.tenant.domain)
         actions = [_action("set", f"hibiki_callee={user.id}"), _action("set", f"call_timeout={seconds}"),
                    _action("set", "continue_on_fail=true"), _action("set", "hangup_after_bridge=true")]
         if user.extension:  # directed pickup (**<ext>) finds the ringing call here (mod_hash)
             actions.append(_action("hash", f"insert/{self.tenant.domain}-last_dial_ext/{user.extension}/${{uuid}}"))
         if user.pickup_group:  # group pickup (*8): mod_dptools' pickup endpoint rings along
-            dial = ",".join(self.device_legs(user)) + f",pickup/{user.pickup_group}@{self.tenant.domain}"
+            dial = dialstring.at_once([*self.device_legs(user),
+                                       f"pickup/{dialstring.token(user.pickup_group)}@{self.tenant.domain}"])
         return actions + [
             _action("bridge", dial),
             _action("transfer", f"hibiki_fwd_{user.id}_${{originate_disposition}} XML {self.context}"),
@@ -148,11 +150,11 @@ class Plan:
         in a forked dial FreeSWITCH originates it with SOF_NOBLOCK and calls just the first
         element of the user's dial-string ("Only calling the first element in the list in
         this mode", switch_ivr_originate.c). So a multi-leg bridge names the devices' contacts."""
-        domain, who = self.tenant.domain, user.extension or user.username
+        domain, who = dialstring.domain(self.tenant.domain), dialstring.device(user.extension or user.username)
         prefix = f"[{leg_vars + ',' if leg_vars else ''}sip_invite_domain={domain},presence_id={who}@{domain}]"
         if not user.devices:
             return [prefix + "error/user_not_registered"]
-        return [f"{prefix}${{sofia_contact(*/{device}@{domain})}}" for device in user.devices]
+        return [prefix + dialstring.contact_leg(device, domain) for device in user.devices]
 
     def group(self, group: RingGroupEntry) -> Actions:
         members = [self.tenant.users[m] for m in group.members if m in self.tenant.users]
@@ -186,11 +188,13 @@ class Plan:
             return self.voicemail(user)
         if route.kind == "ring_group" and group is not None and self.hops < MAX_FORWARDS:
             return self._next().group(group)
-        if route.kind == "announcement":
+        # FreeSWITCH expands ${...} in every application's argument: stored text goes in only checked
+        if route.kind == "announcement" and dialstring.SOUND.fullmatch(route.target):
             return [_action("answer"), _action("playback", route.target), _action("hangup", "NORMAL_CLEARING")]
-        if route.kind in ("ivr", "queue"):
+        if route.kind in ("ivr", "queue") and dialstring.TOKEN.fullmatch(route.target):
             return self.controller(route, fallback)
-        return [_action("log", f"ERR route to a missing {route.kind} {route.target}"), _action("answer"),
+        shown = re.sub(r"[^A-Za-z0-9_.-]", "_", route.target)[:64]
+        return [_action("log", f"ERR route to a missing {route.kind} {shown}"), _action("answer"),
                 _action("playback", UNALLOCATED_PROMPT), _action("hangup", "NORMAL_TEMPORARY_FAILURE")]
 
     def from_ivr(self, kind: str, target: str) -> Actions:
@@ -230,14 +234,14 @@ class Plan:
         caller_id = (caller.direct_number if policy == "direct" and caller.direct_number
                      else self.tenant.representative_number)
         actions = [_action("set", f"hibiki_outbound_class={outbound_class}")]
-        if caller_id:
+        if caller_id and dialstring.CALLER_ID.fullmatch(caller_id):   # an admin's text: never ${...} to expand
             actions.append(_action("set", f"effective_caller_id_number={caller_id}"))
         if info.caller_id == "withhold":
             actions.append(_action("privacy", "full"))
         return actions + [
             _action("set", "call_timeout=60"), _action("set", "continue_on_fail=true"),
             _action("set", "hangup_after_bridge=true"),
-            _action("bridge", f"sofia/gateway/{self.tenant.outbound_gateway}/{info.destination}"),
+            _action("bridge", dialstring.gateway_leg(self.tenant.outbound_gateway, info.destination)),
             _action("playback", FAILED_PROMPT), _action("hangup", "NORMAL_TEMPORARY_FAILURE"),
         ]
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from hibiki.common import dialstring
 from hibiki.directory import dialplan, documents, gateways
 from hibiki.directory.guard import AuthGuard, Block, digest_matches
 from hibiki.directory.numbers import InvalidNumber, classify
@@ -191,8 +192,7 @@ def dial_string(tenant: TenantView, user: UserEntry) -> str:
     """Every device of the user at once (``,``): phones, softphones, smartphones (PBX-03)."""
     if not user.devices:
         return "error/user_not_registered"
-    contacts = ",".join(f"${{sofia_contact(*/{d}@{tenant.domain})}}" for d in user.devices)
-    return DIAL_PREFIX + contacts
+    return DIAL_PREFIX + dialstring.at_once(dialstring.contact_leg(d, tenant.domain) for d in user.devices)
 
 
 def _variables(tenant: TenantView, user: UserEntry) -> dict[str, str]:

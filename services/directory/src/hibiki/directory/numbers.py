@@ -141,6 +141,19 @@ def normalize(raw: str) -> str:
     return text
 
 
+DID_KINDS = frozenset({NumberKind.GEOGRAPHIC, NumberKind.FREE_DIAL, NumberKind.IP_PHONE, NumberKind.NAVI_DIAL})
+
+
+def did_number(raw: str) -> str:
+    """A number callers reach the platform on, as stored and as sent for caller ID: a DID,
+    a tenant's representative number, a user's direct number. ``046-251-1111``, ``+81 46 251 1111``
+    and full-width digits all give ``0462511111``. InvalidNumber when it cannot be one."""
+    info = classify(raw)
+    if info.kind not in DID_KINDS:
+        raise InvalidNumber(f"{raw!r} is a {info.kind.value} number, not one a DID can be")
+    return info.destination
+
+
 def _national(significant: str) -> str:
     """0 + the national significant number; tolerates the written '+81 (0)3…' form."""
     return significant if significant.startswith("0") else "0" + significant

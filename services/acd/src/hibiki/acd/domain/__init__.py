@@ -28,6 +28,7 @@ from hibiki.acd.domain.errors import (
     NoSuchOffer,
     UnknownAgent,
     UnknownCall,
+    UnknownDevice,
     UnknownQueue,
 )
 from hibiki.acd.domain.events import (
@@ -54,6 +55,6 @@ __all__ = [
     "CallEnded", "CallExists", "CallLeft", "CallOverflowed", "CallState", "CallView", "DeviceInUse",
     "DispositionRequired", "DispositionSaved", "Enqueued", "Event", "InvalidArgument", "InvalidState", "LeaveReason",
     "MaxWait", "NoSuchOffer", "Offered", "OfferMissed", "OfferReleased", "Overflow", "QueueConfig", "QueueStats",
-    "Requeued", "RoutingProfile", "Season", "Strategy", "TimeBand", "UnknownAgent", "UnknownCall", "UnknownQueue",
+    "Requeued", "RoutingProfile", "Season", "Strategy", "TimeBand", "UnknownAgent", "UnknownCall", "UnknownDevice", "UnknownQueue",
     "WaitingCall", "WrapUpExpired", "choose_profile",
 ]

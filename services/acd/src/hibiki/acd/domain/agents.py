@@ -5,6 +5,7 @@ that ends after-call work (CC-03). Each validates, applies and returns its event
 from __future__ import annotations
 
 from hibiki.acd.domain.core import Core
+from hibiki.common.dialstring import DEVICE
 from hibiki.acd.domain.entities import Agent
 from hibiki.acd.domain.enums import ON_CALL, AgentState
 from hibiki.acd.domain.errors import (
@@ -14,6 +15,7 @@ from hibiki.acd.domain.errors import (
     InvalidArgument,
     InvalidState,
     UnknownCall,
+    UnknownDevice,
 )
 from hibiki.acd.domain.events import AgentStateChanged, DispositionSaved, Event
 
@@ -28,6 +30,8 @@ class AgentCommands(Core):
         agent = self._agent(agent_id)
         if not device:
             raise InvalidArgument("login needs a device")
+        if DEVICE.fullmatch(device) is None:   # it rings as user/<device>@<domain>: never a separator
+            raise UnknownDevice(f"{device[:80]!r} is not a device name (a SIP username or extension)")
         holder_id = self._devices.get(device)
         holder = self._agents[holder_id] if holder_id is not None and holder_id != agent_id else None
         if holder is not None and holder.state in ON_CALL:

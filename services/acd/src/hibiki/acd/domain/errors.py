@@ -4,6 +4,7 @@ A command that raises leaves the machine exactly as it was (commands validate fi
 
     AcdError
     ├── InvalidArgument      invalid-argument       a definition or a value that cannot work
+    │   └── UnknownDevice    unknown-device         not a device the tenant's directory has
     ├── UnknownQueue         unknown-queue
     ├── UnknownAgent         unknown-agent          not configured
     ├── UnknownCall          unknown-call           not (or no longer) in the ACD
@@ -31,6 +32,10 @@ class AcdError(Exception):
 
 class InvalidArgument(AcdError, ValueError):
     error_id = "invalid-argument"
+
+
+class UnknownDevice(InvalidArgument):
+    error_id = "unknown-device"
 
 
 class UnknownQueue(AcdError, LookupError):

@@ -6,6 +6,8 @@
     POST /api/v1/tenants/{tenant}/agents/{agent_id}/disposition  {"call_uuid", "case_type", "note"?}
     GET  /api/v1/tenants/{tenant}/agents/{agent_id}/state        the agent's view
 
+Bodies are checked by ``http.schemas``; a login's device is resolved through the directory
+(``rpc.devices``: unknown 400 ``unknown-device``, directory down 503 ``directory-unavailable``).
 Each answers the agent's view (state, reason, device, call, pending disposition, ...).
 A tenant's admin (or a service token) may act for any agent; a user token with the role
 ``agent`` whose subject is the agent's id may act for that agent.
@@ -17,16 +19,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hibiki.acd.http.common import BadRequest, authorization, guard, json_object
+from hibiki.acd.domain import UnknownDevice
+from hibiki.acd.http.common import BadRequest, authorization, guard, parsed
+from hibiki.acd.http.schemas import DispositionIn, LoginIn, StateIn
+from hibiki.acd.rpc.devices import DirectoryDevices, DirectoryUnavailable
 from hibiki.acd.runtime.router import Router
 from hibiki.acd.runtime.views import Json
 
-STATES = ("ready", "break", "not_ready")
-
 
 class AgentsApi:
-    def __init__(self, router: Router) -> None:
-        self._router = router
+    def __init__(self, router: Router, devices: DirectoryDevices) -> None:
+        self._router, self._devices = router, devices
 
     async def _run(self, request: Request, op: str, args: Json) -> Response:
         p = request.path_params
@@ -34,33 +37,27 @@ class AgentsApi:
         return JSONResponse(result)
 
     async def login(self, request: Request) -> Response:
-        data = await json_object(request, frozenset({"device", "ready"}))
-        device, ready = data.get("device"), data.get("ready", False)
-        if not isinstance(device, str) or not device:
-            raise BadRequest("invalid-device", "login needs a device", field="device")
-        if not isinstance(ready, bool):
-            raise BadRequest("invalid-ready", "ready is true or false", field="ready")
-        return await self._run(request, "login", {"device": device, "ready": ready})
+        """The device is resolved through the directory: only the directory's name for it is kept."""
+        body, _ = await parsed(request, LoginIn)
+        try:
+            device = await self._devices.resolve(request.path_params["tenant"], body.device)
+        except UnknownDevice as exc:
+            raise BadRequest(exc.error_id, exc.message, field="device") from None
+        except DirectoryUnavailable as exc:
+            raise BadRequest("directory-unavailable", str(exc), status=503) from None
+        return await self._run(request, "login", {"device": device, "ready": body.ready})
 
     async def logout(self, request: Request) -> Response:
         return await self._run(request, "logout", {})
 
     async def set_state(self, request: Request) -> Response:
-        data = await json_object(request, frozenset({"state", "reason"}))
-        state, reason = data.get("state"), data.get("reason", "")
-        if state not in STATES:
-            raise BadRequest("invalid-state", f"state is one of {', '.join(STATES)}", field="state")
-        if not isinstance(reason, str):
-            raise BadRequest("invalid-reason", "reason is a string", field="reason")
-        return await self._run(request, "set_state", {"state": state, "reason": reason})
+        body, _ = await parsed(request, StateIn)
+        return await self._run(request, "set_state", {"state": body.state, "reason": body.reason})
 
     async def disposition(self, request: Request) -> Response:
-        data = await json_object(request, frozenset({"call_uuid", "case_type", "note"}))
-        for name in ("call_uuid", "case_type", "note"):
-            if not isinstance(data.get(name, ""), str):
-                raise BadRequest(f"invalid-{name.replace('_', '-')}", f"{name} is a string", field=name)
+        body, _ = await parsed(request, DispositionIn)
         return await self._run(request, "save_disposition", {
-            "call_id": data.get("call_uuid", ""), "case_type": data.get("case_type", ""), "note": data.get("note", "")})
+            "call_id": body.call_uuid, "case_type": body.case_type, "note": body.note})
 
     async def state(self, request: Request) -> Response:
         return await self._run(request, "agent", {})

@@ -11,7 +11,9 @@ Errors are ``{"error_id", "message", "details"}`` (``hibiki.common.http.error_re
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -72,18 +74,58 @@ def guard(write: bool, work: Handler, *, agent_self: bool = False) -> Handler:
     return endpoint
 
 
-async def json_object(request: Request, allowed: frozenset[str]) -> dict[str, Any]:
-    """The body as a JSON object with only ``allowed`` keys (a typo is an error, not ignored)."""
+MAX_DEPTH = 8     # the deepest body the API takes (a queue's profiles' bands' weekdays: 5)
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests (iterative: a hostile body cannot exhaust the stack here)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            break
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+async def json_object(request: Request, allowed: frozenset[str] | None = None) -> dict[str, Any]:
+    """The body as a JSON object (with only ``allowed`` keys when given: a typo is an error).
+    Not JSON, nested deeper than ``MAX_DEPTH`` (or than the parser's stack): 400 ``invalid-json``."""
     try:
         data = await request.json()
-    except ValueError:
-        raise BadRequest("invalid-json", "the body is not JSON") from None
+    except (ValueError, RecursionError):
+        raise BadRequest("invalid-json", "the body is not JSON (or nests too deeply)") from None
     if not isinstance(data, dict):
         raise BadRequest("invalid-json", "the body must be a JSON object")
-    unknown = sorted(set(data) - allowed)
+    if _depth(data) > MAX_DEPTH:
+        raise BadRequest("invalid-json", f"the body nests deeper than {MAX_DEPTH} levels")
+    unknown = sorted(set(data) - allowed) if allowed is not None else []
     if unknown:
         raise BadRequest("unknown-field", f"unknown field(s): {', '.join(unknown)}", field=unknown[0])
     return data
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def parsed(request: Request, model: type[M]) -> tuple[M, dict[str, Any]]:
+    """The body checked by ``model`` (``http.schemas``), and the JSON object as sent. A refusal
+    is 400 ``invalid-<field>`` (``unknown-field`` for a field the model does not have) with
+    ``field`` and every problem in ``errors``."""
+    data = await json_object(request)
+    try:
+        return model.model_validate(data), data
+    except ValidationError as exc:
+        problems = exc.errors(include_url=False, include_input=False)
+        first = problems[0]
+        field = ".".join(str(p) for p in first["loc"])[:100] or "body"   # a key may be huge
+        error_id = "unknown-field" if first["type"] == "extra_forbidden" else \
+            f"invalid-{str(first['loc'][0]).replace('_', '-')}" if first["loc"] else "invalid-body"
+        raise BadRequest(error_id, f"{field}: {first['msg']}", field=field,
+                         errors=[{"field": ".".join(str(p) for p in e["loc"])[:100], "message": e["msg"]}
+                                 for e in problems[:20]]) from None
 
 
 def authorization(request: Request) -> str | None:

@@ -22,7 +22,8 @@ from starlette.routing import Route
 
 from hibiki.acd.domain import UnknownAgent, UnknownQueue
 from hibiki.acd.domain.codec import queue_from_dict, queue_to_dict
-from hibiki.acd.http.common import BadRequest, authorization, guard, json_object
+from hibiki.acd.http.common import BadRequest, authorization, guard, parsed
+from hibiki.acd.http.schemas import AgentIn, QueueIn
 from hibiki.acd.runtime.buckets import config_key
 from hibiki.acd.runtime.configure import agent_from_dict, agent_to_dict
 from hibiki.acd.runtime.replica import NotOwner, Replica
@@ -30,8 +31,6 @@ from hibiki.acd.runtime.router import Router
 from hibiki.common.logging import get_logger
 
 log = get_logger("hibiki.acd.http.config")
-QUEUE_FIELDS = frozenset(queue_to_dict(queue_from_dict({"id": "x"})))
-AGENT_FIELDS = frozenset({"id", "skills", "queues"})
 
 
 class ConfigApi:
@@ -78,7 +77,7 @@ class ConfigApi:
 
     async def put_queue(self, request: Request) -> Response:
         tenant, queue_id = request.path_params["tenant"], request.path_params["queue_id"]
-        data = await json_object(request, QUEUE_FIELDS)
+        _, data = await parsed(request, QueueIn)   # types, ranges, sizes; the domain checks the rest
         self._check_id(data, queue_id)
         config = queue_from_dict({**data, "id": queue_id})
         queues = self._items(request, "queue")
@@ -103,7 +102,7 @@ class ConfigApi:
 
     async def put_agent(self, request: Request) -> Response:
         tenant, agent_id = request.path_params["tenant"], request.path_params["agent_id"]
-        data = await json_object(request, AGENT_FIELDS)
+        _, data = await parsed(request, AgentIn)
         self._check_id(data, agent_id)
         stored = agent_to_dict(agent_from_dict(agent_id, data))
         created = agent_id not in self._items(request, "agent")

@@ -2,7 +2,8 @@
 
 A replica that does not own a tenant sends the operation (``{"tenant", "op", "args"}`` as JSON,
 see ``runtime.ops``) to the owner with the caller's own bearer token; the owner runs it only if
-it still owns the tenant (no second hop) and answers the result as JSON, or the same status
+it still owns the tenant (no second hop), after the same role check (``access``) and device
+resolution (``rpc.devices``) as the AcdService, and answers the result as JSON, or the same status
 the AcdService would (domain errors keep their id, UNAVAILABLE when it is not the owner).
 Internal: not part of the published contract, so it is plain JSON over a generic method.
 """
@@ -14,7 +15,9 @@ from typing import Any
 
 import grpc
 
+from hibiki.acd import access
 from hibiki.acd.domain import AcdError
+from hibiki.acd.rpc.devices import DirectoryDevices, DirectoryUnavailable, admitted
 from hibiki.acd.runtime.replica import NotOwner, Replica
 from hibiki.acd.runtime.tenant import TenantLost
 from hibiki.acd.runtime.views import Json
@@ -25,7 +28,7 @@ SERVICE, METHOD = "hibiki.acd.internal.Peer", "Execute"
 TIMEOUT_SECONDS = 15.0
 
 
-def peer_handler(replica: Replica, authority: TokenAuthority) -> grpc.GenericRpcHandler:
+def peer_handler(replica: Replica, authority: TokenAuthority, devices: DirectoryDevices) -> grpc.GenericRpcHandler:
     async def execute(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         try:
             data = json.loads(request)
@@ -39,10 +42,15 @@ def peer_handler(replica: Replica, authority: TokenAuthority) -> grpc.GenericRpc
         except InvalidToken as exc:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
             raise
-        if not claims.may_act_for(tenant):
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"the token may not act for tenant {tenant!r}")
+        refused = access.refusal(claims, tenant, op, args)   # the forwarded caller's token, checked again
+        if refused is not None:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{refused} (tenant {tenant!r}, {op})")
         try:
+            args = await admitted(devices, tenant, op, args)   # a login never skips the directory
             result = await replica.execute(tenant, op, args)
+        except DirectoryUnavailable as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+            raise
         except AcdError as exc:
             await abort_with(context, exc)
             raise

@@ -1,7 +1,8 @@
-"""``hibiki.acd.v1.AcdService``: each method checks the token may act for the tenant, turns the
-request into an operation (``runtime.ops``) and sends it through the owner routing; the reply
-is built from the operation's JSON result. StreamAssignments is served by any replica from
-the ``acd.offered`` events on NATS. Status codes: ``rpc.status``.
+"""``hibiki.acd.v1.AcdService``: each method turns the request into an operation (``runtime.ops``),
+checks the token may run it (``access``: the admin API's roles, an agent only on itself),
+resolves a login's device through the directory (``rpc.devices``) and sends it through the
+owner routing; the reply is built from the operation's JSON result. StreamAssignments is served
+by any replica from the ``acd.offered`` events on NATS. Status codes: ``rpc.status``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Any
 import grpc
 from nats.aio.client import Client
 
+from hibiki.acd import access
 from hibiki.acd.domain import AcdError
 from hibiki.acd.rpc.convert import agent_snapshot, call_status, enqueue_args, queue_snapshot
+from hibiki.acd.rpc.devices import DirectoryDevices, DirectoryUnavailable, admitted
 from hibiki.acd.rpc.status import abort_with
 from hibiki.acd.runtime.buckets import valid_id
 from hibiki.acd.runtime.replica import NotOwner
@@ -38,10 +41,10 @@ CANCEL_REASONS = {"": "abandoned", "abandoned": "abandoned", "cancelled": "cance
 
 
 class AcdService(acd_pb2_grpc.AcdServiceServicer):
-    def __init__(self, router: Router, authority: TokenAuthority, nc: Client) -> None:
-        self._router, self._authority, self._nc = router, authority, nc
+    def __init__(self, router: Router, authority: TokenAuthority, nc: Client, devices: DirectoryDevices) -> None:
+        self._router, self._authority, self._nc, self._devices = router, authority, nc, devices
 
-    async def _authorize(self, tenant: str, context: Context) -> str | None:
+    async def _authorize(self, tenant: str, op: str, args: Json, context: Context) -> str | None:
         header = dict(context.invocation_metadata() or ()).get("authorization")
         header = header if isinstance(header, str) else None
         try:
@@ -52,14 +55,23 @@ class AcdService(acd_pb2_grpc.AcdServiceServicer):
         if not valid_id(tenant):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the request needs a tenant id "
                                 "(1-64 letters, digits, '-' or '_')")
-        if not claims.may_act_for(tenant):
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"the token may not act for tenant {tenant!r}")
+        refused = access.refusal(claims, tenant, op, args)
+        if refused is not None:
+            log.info("rpc_refused", tenant=tenant, op=op, subject=claims.subject, reason=refused)
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{refused} (tenant {tenant!r}, {op})")
         return header
 
-    async def _run(self, tenant: str, op: str, args: Json, context: Context) -> Json:
-        authorization = await self._authorize(tenant, context)
+    async def _run(self, tenant: str, op: str, args: Json, context: Context, problem: str = "") -> Json:
+        """Authorize, then refuse a malformed request (``problem``: nothing is said about a request
+        to a caller who may not make it), then run the operation on the tenant's owner."""
+        authorization = await self._authorize(tenant, op, args, context)
+        if problem:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         try:
+            args = await admitted(self._devices, tenant, op, args)
             return await self._router.run(tenant, op, args, authorization)
+        except DirectoryUnavailable as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         except AcdError as exc:
             log.info("acd_refused", tenant=tenant, op=op, error_id=exc.error_id, reason=exc.message)
             await abort_with(context, exc)
@@ -69,19 +81,16 @@ class AcdService(acd_pb2_grpc.AcdServiceServicer):
 
     async def Enqueue(self, request: acd_pb2.EnqueueRequest, context: Context) -> acd_pb2.EnqueueResponse:  # noqa: N802
         try:
-            args = enqueue_args(request)
+            args, problem = enqueue_args(request), ""
         except ValueError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-            raise
-        result = await self._run(request.tenant, "enqueue", args, context)
+            args, problem = {}, str(exc)
+        result = await self._run(request.tenant, "enqueue", args, context, problem)
         return acd_pb2.EnqueueResponse(position=result["position"], expected_wait_ms=result["expected_wait_ms"])
 
     async def Cancel(self, request: acd_pb2.CancelRequest, context: Context) -> acd_pb2.CancelResponse:  # noqa: N802
         reason = CANCEL_REASONS.get(request.reason)
-        if reason is None:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                f"a cancel reason is abandoned or cancelled, not {request.reason!r}")
-        await self._run(request.tenant, "cancel", {"call_id": request.call_uuid, "reason": reason}, context)
+        problem = "" if reason else f"a cancel reason is abandoned or cancelled, not {request.reason[:80]!r}"
+        await self._run(request.tenant, "cancel", {"call_id": request.call_uuid, "reason": reason}, context, problem)
         return acd_pb2.CancelResponse()
 
     async def AgentLogin(self, request: acd_pb2.AgentLoginRequest, context: Context) -> acd_pb2.AgentSnapshot:  # noqa: N802
@@ -94,11 +103,9 @@ class AcdService(acd_pb2_grpc.AcdServiceServicer):
     async def SetAgentState(self, request: acd_pb2.SetAgentStateRequest,  # noqa: N802
                             context: Context) -> acd_pb2.AgentSnapshot:
         state = CHOSEN.get(request.state)
-        if state is None:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                "an agent chooses READY, BREAK (with a reason), NOT_READY or LOGGED_OUT")
+        problem = "" if state else "an agent chooses READY, BREAK (with a reason), NOT_READY or LOGGED_OUT"
         return agent_snapshot(await self._run(request.tenant, "set_state", {
-            "agent_id": request.agent_id, "state": state, "reason": request.reason}, context))
+            "agent_id": request.agent_id, "state": state, "reason": request.reason}, context, problem))
 
     async def SaveDisposition(self, request: acd_pb2.SaveDispositionRequest,  # noqa: N802
                               context: Context) -> acd_pb2.AgentSnapshot:
@@ -118,11 +125,9 @@ class AcdService(acd_pb2_grpc.AcdServiceServicer):
     async def ReportOffer(self, request: acd_pb2.ReportOfferRequest,  # noqa: N802
                           context: Context) -> acd_pb2.ReportOfferResponse:
         outcome = OUTCOMES.get(request.outcome)
-        if outcome is None:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "an offer outcome is RINGING, ANSWERED, "
-                                "REJECTED or NO_ANSWER")
+        problem = "" if outcome else "an offer outcome is RINGING, ANSWERED, REJECTED or NO_ANSWER"
         await self._run(request.tenant, "report_offer", {
-            "call_id": request.call_uuid, "agent_id": request.agent_id, "outcome": outcome}, context)
+            "call_id": request.call_uuid, "agent_id": request.agent_id, "outcome": outcome}, context, problem)
         return acd_pb2.ReportOfferResponse()
 
     async def EndCall(self, request: acd_pb2.EndCallRequest, context: Context) -> acd_pb2.EndCallResponse:  # noqa: N802
@@ -135,7 +140,7 @@ class AcdService(acd_pb2_grpc.AcdServiceServicer):
     async def StreamAssignments(self, request: acd_pb2.StreamAssignmentsRequest,  # noqa: N802
                                 context: Context) -> AsyncIterator[acd_pb2.Assignment]:
         """Every target of every CallOffer published for the tenant, until the client goes away."""
-        await self._authorize(request.tenant, context)
+        await self._authorize(request.tenant, "stream_assignments", {}, context)
         offers: asyncio.Queue[bytes] = asyncio.Queue()
 
         async def received(msg: Any) -> None:

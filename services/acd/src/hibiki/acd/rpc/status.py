@@ -23,7 +23,7 @@ CODES: dict[type[e.AcdError], grpc.StatusCode] = {
     e.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT, e.InvalidState: grpc.StatusCode.FAILED_PRECONDITION,
 }
 BY_ID: dict[str, type[e.AcdError]] = {cls.error_id: cls for cls in (
-    e.InvalidArgument, e.UnknownQueue, e.UnknownAgent, e.UnknownCall, e.CallExists, e.InvalidState, e.AgentBusy,
+    e.InvalidArgument, e.UnknownDevice, e.UnknownQueue, e.UnknownAgent, e.UnknownCall, e.CallExists, e.InvalidState, e.AgentBusy,
     e.DeviceInUse, e.DispositionRequired, e.NoSuchOffer)}
 
 

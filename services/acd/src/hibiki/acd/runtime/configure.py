@@ -9,12 +9,14 @@ tenant keeps working.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hibiki.acd.domain import AcdError, Acd, AgentProfile, Event, InvalidArgument
+from hibiki.acd.domain import AcdError, Acd, AgentProfile, AgentState, Event, InvalidArgument
 from hibiki.acd.domain.codec import queue_from_dict
 from hibiki.acd.runtime.mirror import TenantConfig
+from hibiki.common.dialstring import DEVICE
 from hibiki.common.logging import get_logger
 
 log = get_logger("hibiki.acd.configure")
@@ -91,6 +93,11 @@ def restore(tenant: str, timezone: str, state: Mapping[str, Any] | None, config:
     removed = [q for q in acd.queue_ids() if q not in config.queues]
     for queue_id in reversed(dependency_order({q: {"overflow": _overflow(acd, q)} for q in removed})):
         events += apply_change(acd, "queue", queue_id, None, now)
+    for agent in acd.agents():   # logged in before devices were checked (issue 10): never rung again
+        if agent.state is not AgentState.LOGGED_OUT and not DEVICE.fullmatch(agent.device):
+            log.warning("agent_device_unusable", tenant=tenant, agent_id=agent.id, device=agent.device[:80],
+                        action="logged out")
+            events += _guard(acd, f"logout {agent.id}", functools.partial(acd.logout, agent.id, now))
     return acd, events
 
 

@@ -8,8 +8,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from hibiki.common import dialstring
+
 _DIGITS = re.compile(r"^[0-9]{0,16}$")
-_DEVICE = re.compile(r"^[A-Za-z0-9_.+@-]{1,128}$")
 
 
 class Action(StrEnum):
@@ -46,4 +47,4 @@ def parse(target: str) -> AgentRequest | None:
 def device_of(channel: dict[str, str]) -> str:
     """The phone the code was dialled from (``hibiki_agent_device``, set by the dialplan), or ``""``."""
     device = channel.get("variable_hibiki_agent_device", "")
-    return device if _DEVICE.match(device) else ""
+    return device if dialstring.DEVICE.fullmatch(device) else ""   # the ACD resolves it through the directory

@@ -28,9 +28,11 @@ FreeSWITCH 1.10 behaviour relied on (signalwire/freeswitch, tag v1.10.12):
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
+from hibiki.common import dialstring
 from hibiki.common.logging import get_logger
 
 log = get_logger("hibiki.callcontrol.ivr")
@@ -43,7 +45,13 @@ UNUSED_EVENTS = ("CHANNEL_EXECUTE", "CHANNEL_STATE", "CHANNEL_CALLSTATE", "CHANN
                  "CHANNEL_OUTGOING", "CHANNEL_UUID", "DTMF", "TALK", "NOTALK", "DETECTED_SPEECH")
 
 
+_BREAKS_FRAME = re.compile(r"[\r\n\x00]")
+_STREAM = re.compile(r"(tone_stream|silence_stream)://[0-9A-Za-z%(),;.=]{1,200}")
+
+
 def _sendmsg(app: str, arg: str, app_uuid: str) -> str:
+    if _BREAKS_FRAME.search(app + arg):   # a line break would end the header and start a command of its own
+        raise dialstring.UnsafeValue("application argument", arg)
     command = f"sendmsg\ncall-command: execute\nexecute-app-name: {app}\nevent-uuid: {app_uuid}"
     return command + f"\nexecute-app-arg: {arg}" if arg else command
 
@@ -114,6 +122,8 @@ class EslChannel:
 
     def collect(self, greeting: str, timeout_ms: int, keys: frozenset[str]) -> str:
         """Play ``greeting`` and wait for one key; ``""`` when none came."""
+        if not dialstring.SOUND.fullmatch(greeting) and not _STREAM.fullmatch(greeting):
+            raise dialstring.UnsafeValue("sound", greeting)   # one argument of several: no space, nothing to expand
         regex = "^[" + "".join(sorted(keys)) + "]$" if keys else "^$"
         headers = self.execute("play_and_get_digits", f"1 1 1 {timeout_ms} none {greeting} {FAILED_TRY_SOUND} "
                                                       f"{DIGIT_VARIABLE} {regex} {timeout_ms}")
@@ -130,8 +140,11 @@ class EslChannel:
             pass
 
     def break_playback(self) -> None:
-        """Stop the playback running now (hold music), leaving queued applications alone:
-        ``uuid_break`` without ``all`` sets CF_BREAK, which the next playback clears."""
+        """Stop the playback running now (hold music, an announcement), leaving queued
+        applications alone: ``uuid_break`` without ``all`` sets CF_BREAK, which the playing file
+        sees (~25 ms on 1.10.12); the next application's start clears it, so with nothing
+        playing it does nothing. On ``play_and_get_digits`` it stops the prompt only: the digit
+        wait goes on (``all`` too)."""
         try:
             self._session.send(f"api uuid_break {self.uuid}")
         except Exception:   # gone already: nothing plays
@@ -139,6 +152,8 @@ class EslChannel:
 
     def api(self, command: str) -> str:
         """An API command over this session's socket; its reply body."""
+        if _BREAKS_FRAME.search(command):
+            raise dialstring.UnsafeValue("API command", command)
         return str(getattr(self._send(f"api {command}"), "data", "") or "")
 
     def on(self, event: str, handler: Any) -> None:

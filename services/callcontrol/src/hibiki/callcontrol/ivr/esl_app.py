@@ -25,6 +25,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from hibiki.common import dialstring
 from hibiki.callcontrol.ivr.bridge import LoopBridge
 from hibiki.callcontrol.ivr.channel import CallerGone, CommandRefused, ConnectionLost, EslChannel, Released
 from hibiki.callcontrol.ivr.engine import IvrRun, IvrStateError
@@ -121,7 +122,8 @@ class IvrCall:
             log.warning("ivr_released", ivr_id=self._ivr_id, action="handing back to the dialplan fallback")
             self._ch.break_media()
             return Outcome.RELEASED
-        except (IvrUnavailable, PromptUnavailable, CommandRefused, TimeoutError, IvrStateError, RuntimeError) as exc:
+        except (IvrUnavailable, PromptUnavailable, CommandRefused, TimeoutError, IvrStateError, RuntimeError,
+                dialstring.UnsafeValue) as exc:
             log.error("ivr_unavailable" if self.engine is None else "ivr_failed", ivr_id=self._ivr_id,
                       error_id=getattr(exc, "error_id", type(exc).__name__), error=str(exc),
                       action="handing back to the dialplan fallback")
@@ -184,7 +186,12 @@ class IvrCall:
                       error_id=instruction.error_id, detail=instruction.detail)
         elif isinstance(instruction, Transfer):
             self._leave(engine)
-            self._ch.execute("transfer", f"{destination(instruction)} XML {self._context}")
+            try:
+                argument = dialstring.transfer(destination(instruction), self._context)
+            except dialstring.UnsafeValue as exc:   # the directory checked the IVR; checked again here
+                log.error("ivr_transfer_refused", ivr_id=self._ivr_id, reason=str(exc))
+                return Outcome.HAND_BACK
+            self._ch.execute("transfer", argument)
             self._notify.transferred(self._ivr_id, destination(instruction))
             log.info("ivr_transferred", ivr_id=self._ivr_id, kind=instruction.kind, target=instruction.target,
                      destination=destination(instruction), context=self._context, path=format_path(engine.path))
@@ -228,7 +235,8 @@ class IvrCall:
         self._notify.queue_entered(queue, path)
         log.info("queue_entered", queue_id=queue.queue_id, priority=queue.priority, skills=list(queue.skills),
                  path=format_path(path))
-        self._ch.set("hibiki_queue", queue.queue_id)
+        if dialstring.TOKEN.fullmatch(queue.queue_id):   # checked by the directory; nothing to expand
+            self._ch.set("hibiki_queue", queue.queue_id)
         if self._ch.data.get("variable_hibiki_ivr_at"):
             return self._test_queue(queue)
         if self._s.queue is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hibiki.common import dialstring
 from hibiki.callcontrol.ivr.channel import EslChannel
 from hibiki.callcontrol.ivr.instructions import TRANSFER_KINDS, PromptRef, Transfer
 from hibiki.callcontrol.ivr.prompts import PromptUnavailable
@@ -41,17 +42,18 @@ def transfer_for(target: str) -> Transfer | None:
 def leave(channel: EslChannel, line: AcdLine, context: str, left: acd_pb2.CallLeftQueue) -> Leaving:
     log.info("queue_max_wait", queue_id=left.queue_id, destination=left.destination, wait_ms=left.wait_ms)
     kind, _, target = left.destination.partition(":")
-    if kind == "queue" and target:
+    if kind == "queue" and dialstring.TOKEN.fullmatch(target):
         channel.set("hibiki_queue", target)
         return Leaving(None, left.destination, target)
     if kind == "message" and target and _message(channel, line, target):
         channel.execute("hangup", "NORMAL_CLEARING")
         return Leaving(Outcome.HUNG_UP, left.destination)
     transfer = transfer_for(left.destination)
-    if transfer is not None:
-        to = transfer.target if transfer.kind == "extension" else f"hibiki_route_{transfer.kind}_{transfer.target}"
+    to = "" if transfer is None else \
+        transfer.target if transfer.kind == "extension" else f"hibiki_route_{transfer.kind}_{transfer.target}"
+    if to and dialstring.TARGET.fullmatch(to) and dialstring.CONTEXT.fullmatch(context):
         channel.queue("unset", "playback_terminators")
-        channel.execute("transfer", f"{to} XML {context}")
+        channel.execute("transfer", dialstring.transfer(to, context))
         return Leaving(Outcome.TRANSFERRED, to)
     if left.destination == "hangup":
         channel.execute("hangup", "NORMAL_CLEARING")

@@ -4,9 +4,14 @@
   caller number, priority and skills). While the ACD cannot be asked, the caller hears hold
   music and callcontrol asks again, up to ``enqueue_patience`` seconds; then the dialplan's
   fallback route takes the call (never silence, CC-11).
-* Waiting: hold music (``playback``), broken with ``uuid_break`` when a decision arrives or an
-  announcement is due; every ``announce_seconds`` the caller hears their position and the
-  expected wait (``announce``, synthesised by the prompt machinery).
+* Waiting: hold music (``playback``), broken with ``uuid_break`` when an announcement is due;
+  every ``announce_seconds`` the caller hears their position and the expected wait
+  (``announce``, synthesised by the prompt machinery). A decision breaks whatever the caller
+  hears, music or announcement, in ~25 ms on FreeSWITCH 1.10.12 (``uuid_break`` without ``all``
+  sets CF_BREAK, which the playing file sees; ``all`` would also flush applications queued
+  behind it). Every application's start clears CF_BREAK (switch_core_session_exec), so a
+  break that lands before FreeSWITCH has started the playback just sent is lost: the break is
+  sent again every 50 ms until the playback ends. On an idle channel a break does nothing.
 * ``acd.offered``: the agents are rung (``ringing``); ``acd.overflowed``: now in another
   queue; ``acd.left`` for the maximum wait: the queue's destination (``leaving``).
 * The caller hangs up: ``Cancel`` (abandoned); the IVR publishes CallAbandoned with the wait.
@@ -21,6 +26,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from hibiki.common import dialstring
 from hibiki.acd.v1 import acd_pb2 as acd_rpc
 from hibiki.callcontrol.ivr.channel import CallerGone, ConnectionLost, EslChannel, Released
 from hibiki.callcontrol.ivr.instructions import PromptRef
@@ -37,6 +43,8 @@ from hibiki.events.v1 import acd_pb2
 log = get_logger("hibiki.callcontrol.queue")
 WAIT_SOUND = "system/please_hold.wav"   # relative to the channel's sound_prefix (its language)
 HOLD_RETRY_SECONDS = 1.0          # hold music that ends at once is started again this much later
+BREAK_AGAIN_SECONDS = 0.05        # a playback still running this long after uuid_break gets another
+BREAK_TRIES = 40
 ENQUEUE_RETRY_SECONDS = 1.0
 
 
@@ -54,7 +62,9 @@ class QueueCall:
         self._ringer = AgentRinger(channel, self._line, self._music)
         self._inbox: Any = gevent.queue.Queue()
         self._hub = gevent.get_hub()        # the hub this call's greenlet runs on
-        self._on_hold = False               # hold music is playing (a decision breaks it)
+        self._breakable = False             # hold music or an announcement plays (a decision breaks it)
+        self._synthesis: Any = None         # the greenlet synthesising an announcement (a decision ends it)
+        self._playbacks = 0                 # playbacks started (which one a break is for)
         self.destination = ""               # where a maximum wait sent the caller (for the caller's events)
 
     def _hold_music(self, tenant: str) -> str:
@@ -128,7 +138,8 @@ class QueueCall:
             elif kind == "overflowed":
                 assert isinstance(message, acd_pb2.CallOverflowed)
                 self._line.queue_id = message.to_queue
-                self._ch.set("hibiki_queue", message.to_queue)
+                if dialstring.TOKEN.fullmatch(message.to_queue):   # a queue id (the ACD's), nothing to expand
+                    self._ch.set("hibiki_queue", message.to_queue)
                 log.info("queue_overflowed", from_queue=message.from_queue, queue_id=message.to_queue,
                          wait_ms=message.wait_ms)
 
@@ -155,13 +166,15 @@ class QueueCall:
 
     # ---- waiting ----------------------------------------------------------------------------
     def _deliver(self, kind: str, message: Message) -> None:
-        """On the NATS thread: into the call's inbox, and stop the hold music."""
+        """On the NATS thread: into the call's inbox, and stop the music or announcement playing."""
         import gevent
 
         def arrive() -> None:                       # on the hub
             self._inbox.put((kind, message))
-            if self._on_hold:                       # a break with nothing playing would stop the next playback
-                gevent.spawn(self._ch.break_playback)
+            if self._breakable:                     # (a break with nothing playing does nothing)
+                gevent.spawn(self._break_playing)
+            elif self._synthesis is not None:       # no announcement that nobody would hear whole
+                self._synthesis.kill(block=False)
 
         self._hub.loop.run_callback_threadsafe(arrive)
 
@@ -182,13 +195,11 @@ class QueueCall:
         import gevent
         import gevent.queue
 
-        timer = gevent.spawn_later(seconds, self._ch.break_playback) if seconds is not None else None
+        timer = gevent.spawn_later(seconds, self._break_playing) if seconds is not None else None
         started = self._s.clock()
-        self._on_hold = True
         try:
-            self._ch.execute("playback", self._music)
+            self._play(self._music)
         finally:
-            self._on_hold = False
             if timer is not None:
                 timer.kill()
         if self._inbox.empty() and self._s.clock() - started < HOLD_RETRY_SECONDS:   # no music: do not spin
@@ -216,10 +227,41 @@ class QueueCall:
             return
         path = WAIT_SOUND
         if self._ch.data.get("variable_default_language", "ja") == "ja":
+            import gevent
+
+            self._synthesis = gevent.spawn(self._line.prompt, PromptRef("text", announcement(position, expected_wait_ms)))
             try:
-                path = self._line.prompt(PromptRef("text", announcement(position, expected_wait_ms)))
+                synthesised = self._synthesis.get()
             except (PromptUnavailable, TimeoutError) as exc:
                 log.warning("queue_announcement_unavailable", queue_id=self.queue_id, error=str(exc),
                             action="the stock prompt")
+                synthesised = WAIT_SOUND
+            finally:
+                self._synthesis = None
+            if not isinstance(synthesised, str):    # a decision came while it was synthesised
+                return
+            path = synthesised
+        if not self._inbox.empty():
+            return
         log.info("queue_announcement", queue_id=self.queue_id, position=position, expected_wait_ms=expected_wait_ms)
-        self._ch.execute("playback", path)
+        self._play(path)
+
+    def _play(self, path: str) -> None:
+        """A playback that a decision arriving meanwhile breaks (``_deliver``)."""
+        self._playbacks += 1
+        self._breakable = True
+        try:
+            self._ch.execute("playback", path)
+        finally:
+            self._breakable = False
+
+    def _break_playing(self) -> None:
+        """``uuid_break`` until the playback running now has ended (see the module's docstring)."""
+        import gevent
+
+        playback = self._playbacks
+        for _ in range(BREAK_TRIES):
+            self._ch.break_playback()
+            gevent.sleep(BREAK_AGAIN_SECONDS)
+            if not self._breakable or self._playbacks != playback:
+                return

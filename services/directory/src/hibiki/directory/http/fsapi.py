@@ -18,6 +18,7 @@ from prometheus_client import Counter, Histogram
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from hibiki.common import dialstring
 from hibiki.common.logging import get_logger
 from hibiki.common.net import AllowList
 from hibiki.directory import dialplan, documents
@@ -127,8 +128,10 @@ class FsapiEndpoint:
                 return Response(changed, media_type=XML)
         try:
             result = answer(fs_request, self._view, self._guard, callcontrol=self._callcontrol)
-        except BadRequest as exc:  # a field read while answering was malformed
-            log.warning("fsapi_not_found", reason=f"malformed request: {exc}", peer=peer)
+        except (BadRequest, dialstring.UnsafeValue) as exc:  # a field read while answering was malformed,
+            # or a stored value that cannot go into a dial string (hibiki.common.dialstring)
+            log.warning("fsapi_not_found", reason=f"malformed request: {exc}", peer=peer,
+                        call_uuid=fs_request.get("Unique-ID") or None)
             _count(fs_request.section, "bad_request")
             return Response(documents.NOT_FOUND, media_type=XML)
         if result.block is not None:

@@ -1,8 +1,10 @@
 """``hibiki.directory.v1.DirectoryService`` over gRPC, answered from the in-memory view.
 
 Callers are other services (callcontrol asks for an IVR when a call enters it) and
-integrators; the server's interceptor has checked the bearer token, and each method checks
-that the token may act for the tenant asked about. Answers come from the view, so they
+integrators; the server's interceptor has checked the bearer token, and each method applies
+the admin API's rule (``Claims.refusal``): every method reads, so service tokens, platform
+admins and the tenant's ``admin`` and ``viewer`` may call it; any other token (an agent's, one
+without roles, another tenant's) is PERMISSION_DENIED. Answers come from the view, so they
 work while the database is down, and a change is visible as soon as the view has it.
 """
 
@@ -12,12 +14,13 @@ from datetime import UTC, datetime
 
 import grpc
 
+from hibiki.common import dialstring
 from hibiki.common.auth import InvalidToken, TokenAuthority
 from hibiki.common.logging import get_logger
 from hibiki.directory import ivrs
 from hibiki.directory.numbers import InvalidNumber, classify
 from hibiki.directory.v1 import directory_pb2, directory_pb2_grpc, ivr_pb2
-from hibiki.directory.view import DirectoryView, TenantView
+from hibiki.directory.view import DirectoryView, TenantView, UserEntry
 
 log = get_logger("hibiki.directory.rpc")
 KINDS = {"user": directory_pb2.TARGET_KIND_USER, "ring_group": directory_pb2.TARGET_KIND_RING_GROUP,
@@ -35,8 +38,10 @@ class DirectoryService(directory_pb2_grpc.DirectoryServiceServicer):
             claims = self._authority.verify_header(header if isinstance(header, str) else None)
         except InvalidToken as exc:   # the interceptor lets no such call through; be safe anyway
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
-        if not claims.may_act_for(tenant_id):
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"the token may not act for tenant {tenant_id!r}")
+        refusal = claims.refusal(tenant_id, write=False)
+        if refusal is not None:
+            log.info("rpc_refused", tenant=tenant_id, subject=claims.subject, reason=refusal)
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{refusal} (tenant {tenant_id!r})")
         tenant = self._view.by_id(tenant_id)
         if tenant is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no tenant {tenant_id!r}")
@@ -89,7 +94,38 @@ class DirectoryService(directory_pb2_grpc.DirectoryServiceServicer):
         return directory_pb2.NumberRoute(normalized_number=number, kind=KINDS.get(route.kind, directory_pb2.TARGET_KIND_UNSPECIFIED),
                                          target_id=route.target)
 
+    async def ResolveDevice(self, request: directory_pb2.ResolveDeviceRequest,  # noqa: N802
+                            context: grpc.aio.ServicerContext) -> directory_pb2.Device:
+        """What ``user/<device>@<domain>`` would ring: a device's SIP username, a user's extension
+        or username, answered in the directory's own spelling (never the text asked with)."""
+        tenant = await self._tenant(request.tenant, context)
+        try:
+            dialstring.device(request.device)
+        except dialstring.UnsafeValue:
+            log.info("device_refused", tenant=request.tenant, reason="malformed", device=request.device[:80])
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                "a device is 1-64 letters, digits, '.', '-' or '_' (a SIP username or extension)")
+        found = _device(tenant, request.device)
+        if found is None:
+            log.info("device_refused", tenant=request.tenant, reason="unknown", device=request.device)
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no device {request.device!r} in tenant {request.tenant!r}")
+        assert found is not None
+        name, user = found
+        return directory_pb2.Device(tenant=tenant.tenant_id, device=name, user_id=user.id, extension=user.extension,
+                                    domain=tenant.domain)
+
     async def GetTenantVersion(self, request: directory_pb2.GetTenantVersionRequest,  # noqa: N802
                                context: grpc.aio.ServicerContext) -> directory_pb2.TenantVersion:
         tenant = await self._tenant(request.tenant, context)
         return directory_pb2.TenantVersion(tenant=tenant.tenant_id, version=tenant.version)
+
+
+def _device(tenant: TenantView, name: str) -> tuple[str, UserEntry] | None:
+    """The stored name ``name`` matches and the user it rings (as the ``user_call`` lookup finds it)."""
+    user = tenant.user_by_number(name)
+    if user is not None:
+        return (user.extension if user.extension == name else user.username), user
+    owned = tenant.device(name)
+    if owned is not None:
+        return owned[0].sip_username, owned[1]
+    return None

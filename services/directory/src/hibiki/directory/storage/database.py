@@ -16,6 +16,7 @@ from hibiki.directory.schedules import Schedule
 from hibiki.directory.v1 import ivr_pb2
 from hibiki.directory.storage import gateways as gateway_rules
 from hibiki.directory import ivrs as ivr_rules
+from hibiki.directory.storage.stored_numbers import caller_id, normalize_stored
 from hibiki.directory.storage.tables import (devices, dids, ivrs, ring_groups, schedules, service_classes, tenants,
                                              users)
 from hibiki.directory.view import DeviceEntry, DidEntry, RingGroupEntry, Route, TenantView, UserEntry
@@ -60,6 +61,7 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+        normalize_stored(connection)
 
 
 def a1_hash(user_id: str, realm: str, password: str) -> str:
@@ -118,7 +120,7 @@ def load_tenants(engine: Engine, tenant_id: str | None = None) -> list[TenantVie
     for u in user_rows:
         by_tenant_users.setdefault(u["tenant_id"], []).append(UserEntry(
             id=u["id"], username=u["username"], display_name=u["display_name"], extension=u["extension"] or "",
-            direct_number=u["direct_number"], caller_id_policy=u["caller_id_policy"], context=u["context"],
+            direct_number=caller_id(u["direct_number"], u["tenant_id"], "direct_number"), caller_id_policy=u["caller_id_policy"], context=u["context"],
             outbound_classes=frozenset(class_rows.get(u["service_class_id"], u["outbound_classes"]) or ()),
             forward_always=u["forward_always"], forward_busy=u["forward_busy"],
             forward_no_answer=u["forward_no_answer"], forward_no_answer_seconds=int(u["forward_no_answer_seconds"]),
@@ -132,8 +134,8 @@ def load_tenants(engine: Engine, tenant_id: str | None = None) -> list[TenantVie
         tenant_users = by_tenant_users.get(r["id"], [])
         views.append(TenantView(
             tenant_id=r["id"], domain=r["domain"], version=int(r["version"]),
-            representative_number=r["representative_number"], outbound_gateway=r["outbound_gateway"],
-            language=r["language"],
+            representative_number=caller_id(r["representative_number"], r["id"], "representative_number"),
+            outbound_gateway=r["outbound_gateway"], language=r["language"],
             users={u.id: u for u in tenant_users},
             devices=by_tenant_devices.get(r["id"], {}),
             extensions={u.extension: u.id for u in tenant_users if u.extension},

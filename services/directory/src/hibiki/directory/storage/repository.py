@@ -7,6 +7,7 @@ transaction (clear field errors) and enforced by constraints (the last word).
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,17 +17,19 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from hibiki.common import dialstring
 from hibiki.directory.errors import Conflict, Invalid, NotFound
 from hibiki.directory import ivrs as ivr_rules
 from hibiki.directory.storage import gateways as gateway_rules
 from hibiki.directory.storage.database import a1_hash
-from hibiki.directory.numbers import InvalidNumber, NumberKind, classify
+from hibiki.directory.numbers import InvalidNumber, classify, did_number
 from hibiki.directory.schedules import Schedule, ScheduleError
 from hibiki.directory.storage.tables import (contacts, devices, dids, gateways, ivrs, ring_groups, schedules,
                                              service_classes, tenants, users)
 
 Row = dict[str, Any]
-DID_KINDS = frozenset({NumberKind.GEOGRAPHIC, NumberKind.FREE_DIAL, NumberKind.IP_PHONE, NumberKind.NAVI_DIAL})
+QUEUE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")    # the ACD's ids (its HTTP API takes no other)
+SOUND = dialstring.SOUND
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,21 @@ class Change:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _did_number(values: Mapping[str, Any], field: str) -> str:
+    try:
+        return did_number(values[field])
+    except InvalidNumber as exc:
+        raise Invalid("invalid-number", str(exc), field) from None
+
+
+def _numbers(values: Mapping[str, Any], field: str) -> Row:
+    """``values`` with ``field`` (a representative or direct number) normalized like a DID; empty: none."""
+    row = dict(values)
+    if row.get(field):
+        row[field] = _did_number(row, field)
+    return row
 
 
 class ConfigRepository:
@@ -69,13 +87,15 @@ class ConfigRepository:
             domain = values["domain"].lower()
             if conn.execute(select(tenants.c.id).where(func.lower(tenants.c.domain) == domain)).first():
                 raise Conflict("domain-taken", f"domain {domain!r} belongs to another tenant", "domain")
-            row = {"outbound_gateway": "", "language": "ja", **values, "domain": domain, "version": 1, "created_at": _now()}
+            row = {"outbound_gateway": "", "language": "ja", **_numbers(values, "representative_number"), "domain": domain,
+                   "version": 1, "created_at": _now()}
             self._insert(conn, tenants, row)
         return row, Change(row["id"], 1, "tenant", (row["id"],))
 
     def patch_tenant(self, tenant_id: str, values: Mapping[str, Any]) -> tuple[Row, Change]:
         with self.engine.begin() as conn:
             self._tenant(conn, tenant_id)
+            values = _numbers(values, "representative_number")
             if values:
                 conn.execute(update(tenants).where(tenants.c.id == tenant_id).values(**values))
             change = self._bump(conn, tenant_id, "tenant", (tenant_id,))
@@ -157,6 +177,7 @@ class ConfigRepository:
                  current: Row | None) -> Row:
         row = dict(values)
         if table is users:
+            row = _numbers(row, "direct_number")
             for field in ("username", "extension"):
                 if row.get(field):
                     self._unique(conn, users, tenant["id"], field, row[field], current)
@@ -249,14 +270,7 @@ class ConfigRepository:
 
     def _prepare_did(self, conn: Connection, tenant: Row, row: Row, current: Row | None) -> None:
         if "number" in row:
-            try:
-                info = classify(row["number"])
-            except InvalidNumber as exc:
-                raise Invalid("invalid-number", str(exc), "number") from None
-            if info.kind not in DID_KINDS:
-                raise Invalid("invalid-number", f"{row['number']!r} is a {info.kind.value} number, not one a DID can be",
-                              "number")
-            row["number"] = info.destination
+            row["number"] = _did_number(row, "number")
             taken = conn.execute(select(dids.c.id, dids.c.tenant_id).where(dids.c.number == row["number"])).first()
             if taken is not None and (current is None or taken.id != current["id"]):
                 raise Conflict("number-taken", f"{row['number']} is already routed on this platform", "number")
@@ -286,6 +300,11 @@ class ConfigRepository:
                 raise Invalid(f"invalid-{field}", f"no IVR {target!r} in this tenant", field)
         elif kind in ("announcement", "queue") and not target:
             raise Invalid(f"invalid-{field}", f"a route to {kind} needs a target", field)
+        elif kind == "announcement" and not SOUND.fullmatch(str(target)):
+            raise Invalid(f"invalid-{field}", "an announcement is a sound path of letters, digits, _ . / - (no ..)",
+                          field)
+        elif kind == "queue" and not QUEUE_ID.fullmatch(str(target)):
+            raise Invalid(f"invalid-{field}", "a queue id is 1-64 letters, digits, '-' or '_'", field)
 
     def _get_user(self, conn: Connection, tenant_id: str, user_id: str, field: str = "user_id") -> None:
         if not conn.execute(select(users.c.id).where(users.c.tenant_id == tenant_id, users.c.id == user_id)).first():
