@@ -130,9 +130,6 @@ class Switch:
 def _run(args: argparse.Namespace, work: Path, children: list[Child]) -> None:
     started = time.monotonic()
     bench = SwitchBench(work / "hibiki")
-    # hibiki up leaves callcontrol asking 127.0.0.1:50051/50052 when the gRPC ports are moved
-    for variable, port in (("DIRECTORY_GRPC", "DIRECTORY_GRPC_PORT"), ("ACD_GRPC", "ACD_GRPC_PORT")):
-        bench.stack.env[f"HIBIKI_CALLCONTROL_{variable}"] = f"127.0.0.1:{bench.stack.port(port)}"
     _widen_rtp(bench.fs)
     static_fs: FreeSwitch | None = None
     switches: list[Switch] = []
