@@ -151,7 +151,9 @@ def _run(args: argparse.Namespace, work: Path, children: list[Child]) -> None:
                         {"HIBIKI_DATA_DIR": str(work / "callcontrol"), "HIBIKI_NATS_URL": nats_url,
                          "HIBIKI_AUTH_SECRET": secret, "HIBIKI_LOG_LEVEL": "warning",
                          "HIBIKI_CALLCONTROL_PORT": str(http_port), "HIBIKI_CALLCONTROL_ESL_PORT": str(esl_port),
-                         "HIBIKI_CALLCONTROL_DIRECTORY_GRPC": f"127.0.0.1:{grpc_port}"},
+                         "HIBIKI_CALLCONTROL_DIRECTORY_GRPC": f"127.0.0.1:{grpc_port}",
+                         # one emulator per call, none with an inbound socket: no node to vouch for them
+                         "HIBIKI_CALLCONTROL_ESL_VERIFY": "off"},
                         {layout.controller})
     children.append(callcontrol)
     baseline = Child("baseline controller", [sys.executable, "-m", "benchmarks._callcontrol_baseline",

@@ -35,6 +35,7 @@ from hibiki.events.v1 import acd_pb2 as acd_events
 from hibiki.events.v1 import agent_pb2, call_pb2
 from support.directory import Directory, directory_config, running_directory
 from tools import ivr_test
+from support.fsnode import emulator_node, vouching
 from support.servers import free_port, running
 
 DOMAIN = "kanazawa.example.jp"
@@ -70,7 +71,9 @@ class Bus:
         self._arrived = asyncio.Event()
 
     async def handle(self, msg: Any) -> None:
-        event = msg.subject.rsplit(".", 1)[-1]
+        domain, event = msg.subject.rsplit(".", 2)[-2:]
+        if domain == "call" and event in ("answered", "ended"):   # callcontrol's channel events (CallAnswered)
+            return
         kind = EVENTS.get(event)
         if kind is not None:
             self.seen.append((event, kind.FromString(msg.data)))
@@ -167,7 +170,9 @@ async def center(tmp_path: Path, nats_server: Any, nats_client: Any, authority: 
                                   acd_grpc=f"127.0.0.1:{acd.grpc_port}", queue_announce_seconds=0.0)
     directory = directory_config(tmp_path, nats_server, callcontrol_address=f"127.0.0.1:{control.esl_port}")
     acd = dataclasses.replace(acd, directory_grpc=f"127.0.0.1:{directory.grpc_port}")   # resolves logins' devices
-    control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{directory.grpc_port}", **control_settings)
+    fs_port = free_port()
+    control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{directory.grpc_port}",
+                                  freeswitch=emulator_node(fs_port), **control_settings)
     token = authority.issue(Claims("setup", "service"))
     tenant = f"kz{uuid.uuid4().hex[:10]}"
     bus = Bus()
@@ -178,11 +183,12 @@ async def center(tmp_path: Path, nats_server: Any, nats_client: Any, authority: 
             contextlib.AsyncExitStack() as callcontrol_process, grpc.aio.insecure_channel(f"127.0.0.1:{acd.grpc_port}") as channel, \
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{acd.port}/api/v1/tenants/{tenant}",
                               headers={"Authorization": f"Bearer {token}"}) as acd_http, \
-            FreeSwitchEmulator() as emu:
+            FreeSwitchEmulator(port=fs_port) as emu:
         c = Center(tenant, emu, bus, directory, acd, acd_pb2_grpc.AcdServiceStub(channel), acd_http, token_metadata(token),
                    {}, contextlib.AsyncExitStack(), control, token)
         await c.acd_process.enter_async_context(running(acd_main, acd))
         await callcontrol_process.enter_async_context(running(callcontrol_main, control))
+        await vouching(control.port)
         c.callcontrol_process = callcontrol_process
         try:
             await _directory_setup(admin, tenant)

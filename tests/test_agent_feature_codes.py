@@ -29,6 +29,7 @@ from hibiki.callcontrol.config import CallControlConfig
 from hibiki.common.auth import TokenAuthority
 from hibiki.events.v1 import agent_pb2
 from support.directory import directory_config, running_directory
+from support.fsnode import emulator_node, vouching
 from support.servers import free_port, running
 
 DOMAIN = "kanazawa-water.example.jp"
@@ -122,7 +123,9 @@ async def center(tmp_path: Path, nats_server: Any, nats_client: Any,
                                   acd_grpc=f"127.0.0.1:{acd.grpc_port}", queue_announce_seconds=0.0)
     directory = directory_config(tmp_path, nats_server, callcontrol_address=f"127.0.0.1:{control.esl_port}")
     acd = dataclasses.replace(acd, directory_grpc=f"127.0.0.1:{directory.grpc_port}")   # resolves logins' devices
-    control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{directory.grpc_port}")
+    fs_port = free_port()
+    control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{directory.grpc_port}",
+                                  freeswitch=emulator_node(fs_port))
     dispositions = await nats_client.subscribe(f"hibiki.{tenant}.agent.disposition_saved")
     await nats_client.flush()  # the server knows the subscriptions before we act
     async with contextlib.AsyncExitStack() as stack:
@@ -135,7 +138,8 @@ async def center(tmp_path: Path, nats_server: Any, nats_client: Any,
         acd_api = await stack.enter_async_context(
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{acd.port}/api/v1", headers={"Authorization": f"Bearer {admin.token}"},
                               timeout=20))
-        emu = await stack.enter_async_context(FreeSwitchEmulator())
+        emu = await stack.enter_async_context(FreeSwitchEmulator(port=fs_port))
+        await vouching(control.port)
 
         async def put(path: str, body: dict[str, Any]) -> None:
             reply = await acd_api.put(path, json=body)

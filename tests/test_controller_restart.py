@@ -14,6 +14,7 @@ from hibiki.callcontrol.app import main as callcontrol_main
 from hibiki.callcontrol.config import CallControlConfig
 from hibiki.common.auth import TokenAuthority
 from support.directory import directory_config, running_directory
+from support.fsnode import emulator_node, vouching
 from support.servers import free_port, running
 
 DOMAIN = "toshima.example.jp"
@@ -24,9 +25,11 @@ async def test_bridged_calls_survive_a_controller_restart(tmp_path: Path, nats_s
     env = {"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}
     control = dataclasses.replace(CallControlConfig.from_env(env), port=free_port(), esl_port=free_port())
     config = directory_config(tmp_path, nats_server, callcontrol_address=f"127.0.0.1:{control.esl_port}")
-    control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{config.grpc_port}")
+    fs_port = free_port()
+    control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{config.grpc_port}",
+                                  freeswitch=emulator_node(fs_port))
     async with running_directory(config, nats_client, authority, "toshima") as directory, \
-            FreeSwitchEmulator() as emu:
+            FreeSwitchEmulator(port=fs_port) as emu:
         await directory.post("/api/v1/tenants", {"id": "toshima", "domain": DOMAIN})
         await directory.post("/api/v1/tenants/toshima/users", {"username": "soudan", "extension": "2300"})
         await directory.post("/api/v1/tenants/toshima/ivrs", {"id": "main", "name": "相談", "root_menu": "top", "menus": [
@@ -35,6 +38,7 @@ async def test_bridged_calls_survive_a_controller_restart(tmp_path: Path, nats_s
                                                               "target": "main"})
 
         async with running(callcontrol_main, control):
+            await vouching(control.port)
             call = await emu.place_call(destination="0339811111", caller_id_number="09011112222", context="public",
                                         dialplan_url=directory.fsapi,
                                         answering_endpoints={f"user/2300@{DOMAIN}": "answer"})

@@ -26,10 +26,12 @@ from fsemu import FreeSwitchEmulator
 from fsemu.emulator import Call
 from hibiki.callcontrol.app import main
 from hibiki.callcontrol.config import CallControlConfig
+from hibiki.callcontrol.esl.outbound import SessionLimits
 from hibiki.callcontrol.ivr.source import DirectoryIvrSource, IvrUnavailable, ServiceToken
 from hibiki.common.auth import TokenAuthority
 from hibiki.events.v1 import call_pb2, recording_pb2
 from support.directory import Directory, directory_config, running_directory
+from support.fsnode import emulator_node, vouching
 from support.links import Link, link
 from support.servers import free_port, running
 
@@ -186,7 +188,8 @@ def tenant(request: pytest.FixtureRequest) -> str:
 
 @contextlib.asynccontextmanager
 async def rig(tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority, tenant: str, *,
-              playback_delay: float = 0.0, **config: Any) -> AsyncIterator[Rig]:
+              playback_delay: float = 0.0, emu: FreeSwitchEmulator | None = None, **config: Any) -> AsyncIterator[Rig]:
+    """``emu``: a started emulator to use (one that outlives callcontrol), else a new one."""
     sub = await nats_client.subscribe(f"hibiki.{tenant}.call.>")
     await nats_client.flush()  # the server knows the subscription before we act
     try:
@@ -194,10 +197,14 @@ async def rig(tmp_path: Path, nats_server: Any, nats_client: Any, authority: Tok
                 link(t.directory.grpc_address) as grpc_link:
             settings = CallControlConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path),
                                                    "HIBIKI_NATS_URL": nats_server.url})
-            settings = dataclasses.replace(settings, port=free_port(), esl_port=free_port(),
-                                           **{"directory_grpc": grpc_link.address,
-                                              "acd_grpc": f"127.0.0.1:{free_port()}", **config})   # no ACD here
-            async with running(main, settings), FreeSwitchEmulator(playback_delay=playback_delay) as emu:
+            async with contextlib.AsyncExitStack() as stack:
+                if emu is None:
+                    emu = await stack.enter_async_context(FreeSwitchEmulator(playback_delay=playback_delay))
+                settings = dataclasses.replace(settings, port=free_port(), esl_port=free_port(),
+                                               **{"directory_grpc": grpc_link.address, "freeswitch": emulator_node(emu.esl_port),
+                                                  "acd_grpc": f"127.0.0.1:{free_port()}", **config})   # no ACD here
+                await stack.enter_async_context(running(main, settings))
+                await vouching(settings.port)
                 yield Rig(t, settings, grpc_link, emu, Events(sub))
     finally:
         await sub.unsubscribe()
@@ -453,10 +460,10 @@ async def test_a_directory_that_is_down_or_slow_means_the_fallback(tmp_path: Pat
 
 async def test_stopping_callcontrol_hands_queued_callers_back(tmp_path: Path, nats_server: Any, nats_client: Any,
                                                               authority: TokenAuthority, tenant: str) -> None:
-    async with rig(tmp_path, nats_server, nats_client, authority, tenant) as r:
+    emu = FreeSwitchEmulator()
+    await emu.start()           # outlives callcontrol
+    async with rig(tmp_path, nats_server, nats_client, authority, tenant, emu=emu) as r:
         await r.ivr(city_hall(r.group))
-        emu = FreeSwitchEmulator()
-        await emu.start()           # outlives callcontrol
         try:
             call = await emu.place_call(destination="7200", dialplan_xml=dialplan(f"127.0.0.1:{r.config.esl_port}",
                                                                                   tenant))
@@ -481,9 +488,9 @@ async def test_two_hundred_callers_in_the_ivr_at_once(tmp_path: Path, nats_serve
     ends = {"3": "2100", "5": "hibiki_route_voicemail_2100"}
     waiting: set[str] = set()
     # Everything shares this one process (the emulator, NATS, the directory, callcontrol), so a
-    # burst of 200 GetIvr gets more than the production deadline.
+    # burst of 200 GetIvr (and 200 node checks, 6 uuid_getvar each) gets more than the production deadlines.
     async with rig(tmp_path, nats_server, nats_client, authority, tenant, playback_delay=0.2,
-                   directory_timeout=30.0) as r:
+                   directory_timeout=30.0, esl_limits=SessionLimits(handshake_timeout=30.0)) as r:
         lobby = city_hall(r.group)
         lobby["menus"][0].update(max_tries=10, on_failure={"menu": "main"})    # start again ("repeat" is refused)
         await r.ivr(lobby)

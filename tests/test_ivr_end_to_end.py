@@ -21,6 +21,7 @@ from hibiki.callcontrol.config import CallControlConfig
 from hibiki.common.auth import TokenAuthority
 from hibiki.events.v1 import call_pb2
 from support.directory import Directory, directory_config, running_directory
+from support.fsnode import emulator_node, vouching
 from support.servers import free_port, running
 
 DOMAIN = "zama.example.jp"
@@ -90,9 +91,12 @@ async def city(tmp_path: Path, nats_server: Any, nats_client: Any, authority: To
     env = {"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}
     control = dataclasses.replace(CallControlConfig.from_env(env), port=free_port(), esl_port=free_port())
     config = directory_config(tmp_path, nats_server, callcontrol_address=f"127.0.0.1:{control.esl_port}")
-    control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{config.grpc_port}")
+    fs_port = free_port()
+    control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{config.grpc_port}",
+                                  freeswitch=emulator_node(fs_port))
     async with running_directory(config, nats_client, authority, "zama") as directory, \
-            running(callcontrol_main, control), FreeSwitchEmulator() as emu:
+            FreeSwitchEmulator(port=fs_port) as emu, running(callcontrol_main, control):
+        await vouching(control.port)
         yield City(directory, emu)
 
 

@@ -15,6 +15,7 @@ from hibiki.callcontrol.config import CallControlConfig
 from hibiki.common.auth import TokenAuthority
 from hibiki.events.v1 import call_pb2
 from support.directory import directory_config, running_directory
+from support.fsnode import emulator_node, vouching
 from support.servers import free_port, running
 
 DOMAIN = "zama.example.jp"
@@ -23,7 +24,9 @@ DOMAIN = "zama.example.jp"
 async def test_ivr_number_through_directory_and_callcontrol(tmp_path: Path, nats_server: Any, nats_client: Any,
                                                             authority: TokenAuthority) -> None:
     env = {"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}
-    control = dataclasses.replace(CallControlConfig.from_env(env), port=free_port(), esl_port=free_port())
+    fs_port = free_port()
+    control = dataclasses.replace(CallControlConfig.from_env(env), port=free_port(), esl_port=free_port(),
+                                  freeswitch=emulator_node(fs_port))
     config = directory_config(tmp_path, nats_server, callcontrol_address=f"127.0.0.1:{control.esl_port}")
     started = await nats_client.subscribe("hibiki.zama.call.started")
     await nats_client.flush()  # the server knows the subscription before we act
@@ -38,7 +41,8 @@ async def test_ivr_number_through_directory_and_callcontrol(tmp_path: Path, nats
         await directory.post("/api/v1/tenants/zama/dids", {
             "number": "046-252-1111", "target_kind": "ivr", "target": "mynumber-hotline",
             "closed_kind": "voicemail", "closed_target": staff["id"]})
-        async with FreeSwitchEmulator() as emu:
+        async with FreeSwitchEmulator(port=fs_port) as emu:
+            await vouching(control.port)
             call = await emu.place_call(destination="0462521111", caller_id_number="09011112222", context="public",
                                         dialplan_url=directory.fsapi)
             await asyncio.wait_for(call.finished, 10)

@@ -12,6 +12,7 @@ from hibiki.callcontrol.app import main as callcontrol_main
 from hibiki.callcontrol.config import CallControlConfig
 from hibiki.common.auth import TokenAuthority
 from support.directory import directory_config, running_directory
+from support.fsnode import emulator_node
 from support.servers import free_port, running
 from tools import ivr_test
 
@@ -49,7 +50,9 @@ async def test_every_branch_ends_where_the_directory_says(tmp_path: Path, nats_s
     env = {"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}
     control = dataclasses.replace(CallControlConfig.from_env(env), port=free_port(), esl_port=free_port())
     config = directory_config(tmp_path, nats_server)
-    control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{config.grpc_port}")
+    node_port = free_port()       # the tool's emulator is one of callcontrol's nodes
+    control = dataclasses.replace(control, directory_grpc=f"127.0.0.1:{config.grpc_port}",
+                                  freeswitch=emulator_node(node_port, "ivr-test"))
     async with running_directory(config, nats_client, authority, "kanazawa") as directory, \
             running(callcontrol_main, control):
         await directory.post("/api/v1/tenants", {"id": "kanazawa", "domain": "kanazawa.example.jp"})
@@ -59,7 +62,7 @@ async def test_every_branch_ends_where_the_directory_says(tmp_path: Path, nats_s
         await directory.post("/api/v1/tenants/kanazawa/ivrs", water_bureau(hours["id"], group["id"]))
 
         outcomes = await ivr_test.run(directory.url, f"127.0.0.1:{control.esl_port}", "kanazawa", "water",
-                                      directory.token, start="2026-11-24T10:00:00+09:00")
+                                      directory.token, start="2026-11-24T10:00:00+09:00", node_port=node_port)
     print(ivr_test.report(outcomes))
     ends = {o.expected for o in outcomes}
     assert {f"ring_group:{group['id']}", "queue:busy-season", "message", "voicemail:3001", "queue:water",

@@ -12,6 +12,12 @@ keys (an empty key waits for the menu's timeout). The report shows, per path, th
 moment, where the directory says the call goes and where it went; the exit status is 1 when a
 path ended elsewhere. The token comes from ``HIBIKI_TOKEN`` or the stack's shared secret
 (``HIBIKI_AUTH_SECRET[_FILE]``, else ``var/auth.secret``).
+
+callcontrol acts only on calls of a FreeSWITCH node it keeps an inbound event socket to, so the
+emulator is such a node: it listens on ``--node-port`` (default 8029) with the password of
+``HIBIKI_CALLCONTROL_FREESWITCH_PASSWORD`` (else FreeSWITCH's default), and callcontrol must list
+it: ``HIBIKI_CALLCONTROL_FREESWITCH_NODES=...,ivr-test=127.0.0.1:8029``. The test waits until
+callcontrol has connected to it.
 """
 
 from __future__ import annotations
@@ -135,13 +141,23 @@ async def run_path(emu: FreeSwitchEmulator, path: dict[str, Any], tenant: str, i
 
 
 async def run(directory: str, callcontrol: str, tenant: str, ivr_id: str, token: str,
-              start: str | None = None) -> list[Outcome]:
+              start: str | None = None, node_port: int = 8029, node_password: str = "ClueCon",
+              connect_timeout: float = 20.0) -> list[Outcome]:
     async with httpx.AsyncClient(base_url=directory, headers={"Authorization": f"Bearer {token}"}) as api:
         reply = await api.get(f"/api/v1/tenants/{tenant}/ivrs/{ivr_id}/paths", params={"from": start} if start else None)
         if reply.status_code != 200:
             raise SystemExit(f"ivr-test: the directory says {reply.status_code}: {reply.text}")
         paths = reply.json()["paths"]
-    async with FreeSwitchEmulator() as emu:
+    async with FreeSwitchEmulator(port=node_port, password=node_password) as emu:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + connect_timeout
+        while emu.inbound.connections == 0:        # callcontrol connects to its nodes with a backoff
+            if loop.time() > deadline:
+                raise SystemExit(f"ivr-test: callcontrol did not connect to the test node on port {node_port} within "
+                                 f"{connect_timeout:g} s: add ivr-test=127.0.0.1:{node_port} to "
+                                 "HIBIKI_CALLCONTROL_FREESWITCH_NODES")
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)                   # its first commands (Core-UUID, channel list)
         return list(await asyncio.gather(*(run_path(emu, p, tenant, ivr_id, callcontrol) for p in paths)))
 
 
@@ -163,12 +179,16 @@ def main(argv: list[str]) -> int:
     p.add_argument("--directory", default="http://127.0.0.1:8080")
     p.add_argument("--callcontrol", default="127.0.0.1:8084", help="callcontrol's outbound event socket")
     p.add_argument("--from", dest="start", help="first moment to consider (ISO 8601 with offset; default now)")
+    p.add_argument("--node-port", type=int, default=8029,
+                   help="where the emulator listens as one of callcontrol's FreeSWITCH nodes")
     args = p.parse_args(argv)
     token = os.environ.get("HIBIKI_TOKEN")
     if not token:
         env = Env.load()
         token = load_authority(env, data_dir(env)).issue(Claims("ivr-test", "service"))
-    outcomes = asyncio.run(run(args.directory, args.callcontrol, args.tenant, args.ivr, token, args.start))
+    password = os.environ.get("HIBIKI_CALLCONTROL_FREESWITCH_PASSWORD") or "ClueCon"
+    outcomes = asyncio.run(run(args.directory, args.callcontrol, args.tenant, args.ivr, token, args.start,
+                               args.node_port, password))
     print(report(outcomes))
     return 0 if all(o.ok for o in outcomes) else 1
 

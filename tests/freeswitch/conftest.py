@@ -36,9 +36,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwitchBench]:
-    """One stack and one FreeSWITCH for the whole test module (a FreeSWITCH stop takes ~5 s)."""
-    bench = SwitchBench(tmp_path_factory.mktemp("bench"))
+def bench(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwitchBench]:
+    """One stack and one FreeSWITCH for the whole test module (a FreeSWITCH stop takes ~5 s).
+    A module's ``FREESWITCH_ENV`` dict adds variables for ``vars.xml`` (e.g. survival routing)."""
+    bench = SwitchBench(tmp_path_factory.mktemp("bench"), getattr(request.module, "FREESWITCH_ENV", None))
     try:
         bench.start()
         yield bench

@@ -51,8 +51,6 @@ def test_direct_in_policy_presents_the_users_own_number(bench: SwitchBench, peop
     assert from_user(answered.requests("INVITE")[0]) == DIRECT
 
 
-@pytest.mark.xfail(strict=True, reason="defect: 184 only sets privacy(full); FreeSWITCH still puts the number in "
-                   "From (caller_id_in_from) and says privacy=full in Remote-Party-ID only, no Privacy: id header")
 def test_184_withholds_the_caller_id(bench: SwitchBench, people: dict[str, Extension]) -> None:
     carrier = bench.carrier_uas()
     caller = bench.sipp_call(people["clerk"], "1840312345678", talk_ms=1000)
@@ -60,8 +58,10 @@ def test_184_withholds_the_caller_id(bench: SwitchBench, people: dict[str, Exten
     assert caller.ok, caller.output
     invite = answered.requests("INVITE")[0]
     assert invite.startswith("INVITE sip:0312345678@"), invite
+    assert from_user(invite) == "anonymous", invite
     assert REPRESENTATIVE not in re.search(r"^From:.*$", invite, re.M).group(0), invite  # type: ignore[union-attr]
-    assert re.search(r"^Privacy:.*\bid\b", invite, re.M | re.I), invite
+    assert re.search(r"^Privacy:.*\bid\b", invite, re.M | re.I), invite          # withheld ...
+    assert re.search(rf"^P-Asserted-Identity:.*<sip:{REPRESENTATIVE}@", invite, re.M), invite   # ... but known to the carrier
 
 
 def test_premium_number_refused_with_403(bench: SwitchBench, people: dict[str, Extension]) -> None:

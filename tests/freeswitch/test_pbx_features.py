@@ -110,6 +110,22 @@ def test_forward_no_answer_after_n_seconds(bench: SwitchBench, tenant: str) -> N
     caller.hangup()
 
 
+def test_forward_busy(bench: SwitchBench, tenant: str) -> None:
+    target = person(bench)[0]
+    user = person(bench, forward_busy=target.extension)[0]
+    pu = bench.baresip(user, max_calls=1)                 # one call at a time: the next one gets 486
+    pt = bench.baresip(target)
+    first = bench.baresip(person(bench)[0], auto_answer=False)
+    first.dial(user.extension)
+    pu.wait("CALL_ESTABLISHED")
+    second = bench.baresip(person(bench)[0], auto_answer=False)
+    second.dial(user.extension)
+    pt.wait("CALL_ESTABLISHED")
+    talk(second, pt)
+    second.hangup()
+    first.hangup()
+
+
 def test_forward_when_not_registered(bench: SwitchBench, tenant: str) -> None:
     target = person(bench)[0]
     user = person(bench, forward_unregistered=target.extension)[0]   # no phone registered

@@ -125,8 +125,9 @@ def test_hold_music_is_the_generated_tune_and_sounds(bench: SwitchBench, owner: 
     esl.subscribe("PLAYBACK_START")
     with playbacks(bench) as played:
         try:
-            caller = bench.carrier_call("0424913333", talk_ms=8000, background=True)
-            event = esl.wait_event("PLAYBACK_START", timeout=15, **{"Playback-File-Path": "local_stream://default"})
+            # the ACD is reachable on the bench: the position/expected-wait announcement comes first
+            caller = bench.carrier_call("0424913333", talk_ms=20000, background=True)
+            event = esl.wait_event("PLAYBACK_START", timeout=25, **{"Playback-File-Path": "local_stream://default"})
         finally:
             esl.close()
         uuid = event.get("Unique-ID")

@@ -168,6 +168,16 @@ class Api:
         v = s.ch.get_var(parts[1]) if len(parts) > 1 else None
         return v if v is not None else "_undef_"
 
+    async def cmd_global_getvar(self, arg: str) -> str:
+        """``core_uuid`` and ``hostname`` are the core's (switch_core.c sets them at start)."""
+        core = self.emu.switch.core
+        return {"core_uuid": core.core_uuid, "hostname": core.hostname}.get(arg, self.emu.global_vars.get(arg, ""))
+
+    async def cmd_sched_del(self, arg: str) -> str:
+        if not arg:
+            return "-ERR Invalid syntax\n"
+        return f"+OK Deleted: {self.emu.scheduler.delete(arg)}\n"
+
     async def cmd_uuid_setvar(self, arg: str) -> str:
         parts = arg.split(" ", 2)
         s = self.emu.sessions.get(parts[0]) if parts else None

@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from .api import Api
 from .apps import AppTable, default_apps
+from .sched import Scheduler, app_sched_cancel, app_sched_transfer
 from .bridge import app_bridge
 from .channel import Channel, ChannelSeed
 from .core import Switch
@@ -83,6 +84,9 @@ class FreeSwitchEmulator:
         self.apps: AppTable = default_apps()
         self.apps.add("socket", socket_app)
         self.apps.add("bridge", app_bridge)
+        self.apps.add("sched_transfer", app_sched_transfer)
+        self.apps.add("sched_cancel", app_sched_cancel)
+        self.scheduler = Scheduler()
         self.api = Api(self)
         self.sessions: dict[str, CallSession] = {}
         self.calls: list[Call] = []
@@ -204,6 +208,7 @@ class FreeSwitchEmulator:
                     break
                 ch.set_state("CS_EXECUTE")
                 s.transfer_to = None
+                s.transferred.clear()
                 for act in result.actions:
                     if not ch.up or s.transfer_to:
                         break

@@ -32,6 +32,11 @@ class InboundServer:
         self._server: asyncio.base_events.Server | None = None
         self._conns: set[asyncio.StreamWriter] = set()
 
+    @property
+    def connections(self) -> int:
+        """Inbound event-socket clients connected now (a controller that uses the emulator as its node)."""
+        return len(self._conns)
+
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
@@ -59,6 +64,7 @@ class InboundServer:
         except Exception:
             log.exception("inbound listener failed")
         finally:
+            self._conns.discard(writer)
             li.running = False
             if li.on_event in self.emu.switch.sinks:
                 self.emu.switch.sinks.remove(li.on_event)

@@ -120,13 +120,13 @@ async def socket_app(s: "CallSession", data: str) -> None:
     task = asyncio.ensure_future(li.run())
     try:
         waits = {asyncio.ensure_future(li.connected.wait()), asyncio.ensure_future(li.finished.wait()),
-                 asyncio.ensure_future(s.ch.hangup_event.wait())}
+                 asyncio.ensure_future(s.ch.hangup_event.wait()), asyncio.ensure_future(s.transferred.wait())}
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         for w in waits:
             w.cancel()
         fin = asyncio.ensure_future(li.finished.wait())
         fin.add_done_callback(lambda _f: s.unpark() if s.parked else None)
-        if li.connected.is_set() and not li.finished.is_set():
+        if li.connected.is_set() and not li.finished.is_set() and s.transfer_to is None:
             if asyncmode:
                 await s.park()
             else:

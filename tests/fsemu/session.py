@@ -54,6 +54,7 @@ class CallSession:
         self.controlled = False
         self.on_down: list[Callable[[], None]] = []
         self.transfer_to: tuple[str, str, str] | None = None
+        self.transferred = asyncio.Event()   # CF_TRANSFER: ends socket's wait for connect (switch_channel_ready)
         self.playback_delay = 0.0
         self.emulator: Any = None
         # CF_BREAK (uuid_break): set until a playback sees it, clears it and stops
@@ -275,6 +276,7 @@ class CallSession:
         ch.context = context or ch.context
         ch.times["transfer"] = ch.switch.clock()
         self.transfer_to = (ext, ch.dialplan, ch.context)
+        self.transferred.set()
         if self.parked:
             self.unpark()
 

@@ -59,7 +59,9 @@ async def place(office: Office, destination: str, user: str | None = "seat") -> 
 
 def handed_to_callcontrol(office: Office, app: str, device: str) -> list[tuple[str, str]]:
     return [("set", f"hibiki_app={app}"), ("set", f"hibiki_domain={DOMAIN}"),
-            ("set", f"hibiki_agent_device={device}"), ("socket", f"{office.callcontrol} async full"),
+            ("set", f"hibiki_agent_device={device}"), ("set", f"hibiki_handoff={app}"),
+            ("sched_transfer", "+5 hibiki_handoff_missed XML default"),
+            ("socket", f"{office.callcontrol} async full"), ("sched_cancel", ""), ("unset", "hibiki_handoff"),
             ("answer", ""), ("playback", REFUSE_TONE), ("hangup", "NORMAL_TEMPORARY_FAILURE")]
 
 

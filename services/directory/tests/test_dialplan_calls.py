@@ -46,12 +46,14 @@ XML_CURL_CONF = Path(__file__).resolve().parents[3] / "freeswitch" / "conf" / "a
 
 
 async def place(office: Office, destination: str, endpoints: dict[str, object] | None = None,
-                authenticated: bool = True, registered: dict[str, str] | None = None) -> Any:
+                authenticated: bool = True, registered: dict[str, str] | None = None,
+                extra: dict[str, str] | None = None) -> Any:
     """A call placed on a fresh emulator. ``registered``: devices (SIP username -> contact
     host) that REGISTER first through the directory, so ``${sofia_contact()}`` finds them;
     ``endpoints`` may then name a device by its SIP username."""
     variables = {"hibiki_tenant": office.tenant, "hibiki_user": office.caller["id"],
                  "domain_name": DOMAIN} if authenticated else {}
+    variables.update(extra or {})
     directory = {"directory_url": office.fsapi, "directory_post_vars": whitelist(XML_CURL_CONF)} if registered else {}
     async with FreeSwitchEmulator(**directory) as emu:   # type: ignore[arg-type]
         scripted = dict(endpoints or {})
@@ -118,6 +120,8 @@ async def test_outbound_calls_present_the_chosen_caller_id(office: Office) -> No
     assert direct.variables["effective_caller_id_number"] == "0258123001"
     hidden = await place(office, "1840312345678", {"sofia/gateway/carrier1/0312345678": 1})
     assert ("privacy", "full") in hidden.executed
+    assert ("export", "nolocal:sip_cid_type=pid") in hidden.executed
+    assert ("export", "nolocal:sip_from_uri=sip:anonymous@anonymous.invalid") in hidden.executed
     failed = await place(office, "0312345678", {"sofia/gateway/carrier1/0312345678": "USER_BUSY"})
     assert failed.executed[-1] == ("hangup", "NORMAL_TEMPORARY_FAILURE")
 
@@ -289,21 +293,29 @@ async def test_ivr_branches_that_leave_callcontrol_are_routed_here(office: Offic
     await setup_outbound(office, {"outbound_gateway": "carrier1", "representative_number": "0258123456"}, {})
     group = await office.admin.call("POST", "/api/v1/tenants/nagaoka/ring_groups", {
         "name": "kosekika", "extension": "3100", "members": [office.callee["id"]], "ring_seconds": 20})
-    to_group = await place(office, f"hibiki_route_ring_group_{group.json()['id']}", {"d1001": 1},
+    async def routed(destination: str, *args: Any, **kwargs: Any) -> Any:   # as callcontrol hands it back
+        return await place(office, destination, *args, extra={"hibiki_route_grant": destination}, **kwargs)
+
+    to_group = await routed( f"hibiki_route_ring_group_{group.json()['id']}", {"d1001": 1},
                            registered={"d1001": "192.0.2.11"})
     assert to_group.variables["hibiki_ring_group"] == group.json()["id"]
     assert any(a == "bridge" and "sip:d1001@192.0.2.11" in d for a, d in to_group.executed)
-    mailbox = await place(office, "hibiki_route_voicemail_1001")
+    mailbox = await routed("hibiki_route_voicemail_1001")
     assert mailbox.executed[-1] == ("voicemail", f"default {DOMAIN} 1001")
-    outside = await place(office, "hibiki_route_external_0258999999", {"sofia/gateway/carrier1/0258999999": 1})
+    outside = await routed("hibiki_route_external_0258999999", {"sofia/gateway/carrier1/0258999999": 1})
     assert ("bridge", "sofia/gateway/carrier1/0258999999") in outside.executed
     assert outside.variables["effective_caller_id_number"] == "0258123456"
-    premium = await place(office, "hibiki_route_external_0990123456")
+    premium = await routed("hibiki_route_external_0990123456")
     assert premium.hangup_cause == "OUTGOING_CALL_BARRED"
     for missing in ("hibiki_route_voicemail_9999", "hibiki_route_ring_group_nothing"):
-        gone = await place(office, missing)
+        gone = await routed(missing)
         assert gone.hangup_cause in ("UNALLOCATED_NUMBER", "NORMAL_TEMPORARY_FAILURE"), missing
         assert ("playback", "system/unallocated.wav") in gone.executed
+    # dialled, or granted another destination: refused (tests/security/test_route_forgery.py)
+    for grant in ({}, {"hibiki_route_grant": "hibiki_route_external_0258999998"}):
+        forged = await place(office, "hibiki_route_external_0258999999", {"sofia/gateway/carrier1/0258999999": 1},
+                             extra=grant)
+        assert forged.hangup_cause == "UNALLOCATED_NUMBER" and "bridge" not in apps(forged)
 
 
 async def test_group_call_lists_every_device_of_every_member(office: Office) -> None:

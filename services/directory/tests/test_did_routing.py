@@ -92,7 +92,7 @@ async def test_closed_hours_and_disaster_mode_take_their_own_routes(city: City) 
 
 async def test_numbers_nobody_owns_get_no_route(city: City) -> None:
     call = await inbound(city, "0263529999")
-    assert call.executed == [] and call.hangup_cause == "NO_ROUTE_DESTINATION"
+    assert call.executed == [("hangup", "UNALLOCATED_NUMBER")] and call.hangup_cause == "UNALLOCATED_NUMBER"
 
 
 async def test_bad_numbers_targets_and_schedules_are_refused(city: City) -> None:
@@ -135,9 +135,12 @@ async def test_ivr_numbers_go_to_callcontrol_with_a_fallback(city: City) -> None
     call = await inbound(city, "0263525555")   # nothing listens on the controller's port here
     assert call.executed[3] == ("set", "hibiki_app=ivr:main-menu")
     assert call.executed[4] == ("set", f"hibiki_domain={DOMAIN}")      # where callcontrol rings agents
-    assert call.executed[5][0] == "socket" and call.executed[5][1].endswith(" async full")
+    assert call.executed[5] == ("set", "hibiki_handoff=ivr:main-menu")   # the timer callcontrol cancels
+    assert call.executed[6] == ("sched_transfer", "+5 hibiki_handoff_missed XML public")
+    assert call.executed[7][0] == "socket" and call.executed[7][1].endswith(" async full")
+    assert call.executed[8][0] == "sched_cancel"                          # socket returned: no timer left
     assert call.executed[-1] == ("voicemail", f"default {DOMAIN} 2001")   # the fallback, not silence
-    assert call.executed[6:8] == [("answer", ""), ("playback", "system/apology.wav")]   # after an apology
+    assert call.executed[10:12] == [("answer", ""), ("playback", "system/apology.wav")]   # after an apology
     queue = await city.post("/api/v1/tenants/shiojiri/dids", {
         "number": "0263-52-6666", "target_kind": "queue", "target": "water"})
     assert queue.status_code == 201

@@ -48,7 +48,7 @@ class Baresip:
     """One baresip process with one account ``user@domain`` registered at ``switch_sip``."""
 
     def __init__(self, workdir: Path, local_ip: str, switch_sip: str, user: str, domain: str, password: str,
-                 auto_answer: bool = True, register: bool = True, name: str | None = None) -> None:
+                 auto_answer: bool = True, register: bool = True, name: str | None = None, max_calls: int = 4) -> None:
         self.name = name or user
         self.workdir = workdir / f"baresip-{self.name}-{free_port(local_ip)}"
         self.workdir.mkdir(parents=True)
@@ -76,6 +76,7 @@ module_app menu.so
 module_app ctrl_tcp.so
 ctrl_tcp_listen {local_ip}:{self.ctrl_port}
 net_interface {local_ip}
+call_max_calls {max_calls}
 """)
         params = [f'auth_pass={password}', f'outbound="sip:{switch_sip}"', "audio_codecs=PCMU,PCMA",
                   f"answermode={'auto' if auto_answer else 'manual'}", "ptime=20"]

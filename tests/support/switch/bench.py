@@ -53,8 +53,9 @@ class Extension:
 
 
 class SwitchBench:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, freeswitch_env: dict[str, str] | None = None) -> None:
         self.root = root
+        self.extra_freeswitch_env = dict(freeswitch_env or {})
         self.net: Bench = pick_bench()
         self.esl_password = secrets.token_urlsafe(18)
         self.fs = FreeSwitch(root / "freeswitch", self.net)
@@ -62,7 +63,13 @@ class SwitchBench:
             "HIBIKI_CALLCONTROL_FREESWITCH_NODES": f"fs1={self.fs.address}:{self.fs.ports.esl}",
             "HIBIKI_CALLCONTROL_FREESWITCH_PASSWORD": self.esl_password,
         })
-        self.stack.env["HIBIKI_DIRECTORY_CALLCONTROL_ADDRESS"] = self.stack.callcontrol_esl
+        # `hibiki up` does not derive the services' addresses of each other from moved ports:
+        # the documented variables say where callcontrol finds the ACD and the directory.
+        self.stack.env.update({
+            "HIBIKI_DIRECTORY_CALLCONTROL_ADDRESS": self.stack.callcontrol_esl,
+            "HIBIKI_CALLCONTROL_ACD_GRPC": f"127.0.0.1:{self.stack.port('ACD_GRPC_PORT')}",
+            "HIBIKI_CALLCONTROL_DIRECTORY_GRPC": f"127.0.0.1:{self.stack.port('DIRECTORY_GRPC_PORT')}",
+        })
         self.carrier_port = free_port(self.net.carrier, udp=True)   # one carrier UAS at a time listens here
         self.phones: list[Baresip] = []
         self.sipps: list[sipp.Sipp] = []
@@ -91,6 +98,8 @@ class SwitchBench:
             "HIBIKI_FS_ESL_ALLOW": "127.0.0.0/8",
             "HIBIKI_FS_CARRIER_CIDRS": f"{self.net.carrier}/32",
         }
+        carrier = f"{self.net.carrier}:{self.carrier_port}"
+        env.update({name: value.replace("{carrier}", carrier) for name, value in self.extra_freeswitch_env.items()})
         env.update(self.stack.freeswitch_env())
         return env
 
@@ -141,10 +150,11 @@ class SwitchBench:
         self._n += 1
         return self.net.phone(self._n % 200)
 
-    def baresip(self, ext: Extension, auto_answer: bool = True, register: bool = True) -> Baresip:
-        """A baresip phone for ``ext`` (registered when ``register``; waits for REGISTER_OK)."""
+    def baresip(self, ext: Extension, auto_answer: bool = True, register: bool = True, max_calls: int = 4) -> Baresip:
+        """A baresip phone for ``ext`` (registered when ``register``; waits for REGISTER_OK);
+        ``max_calls=1`` makes it answer a second call with 486 Busy Here."""
         phone = Baresip(self.root / "phones", self.phone_address(), self.fs.sip, ext.sip_username, ext.domain,
-                        ext.password, auto_answer=auto_answer, register=register)
+                        ext.password, auto_answer=auto_answer, register=register, max_calls=max_calls)
         self.phones.append(phone)
         if register:
             phone.wait_registered()

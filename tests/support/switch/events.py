@@ -41,7 +41,10 @@ class NatsEvents:
     async def _main(self) -> None:
         self._stop = asyncio.Event()
         try:
-            nc: Any = await nats.connect(self.url, max_reconnect_attempts=-1)
+            async def quiet(_: Exception) -> None:   # the stack may stop first: no tracebacks
+                return None
+
+            nc: Any = await nats.connect(self.url, max_reconnect_attempts=-1, error_cb=quiet)
         except Exception as exc:  # noqa: BLE001 - reported by the constructor
             self._error = exc
             self._started.set()

@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import re
 import shutil
+import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from support.switch.dtmf import write_digits
 from support.switch.net import free_port, free_udp_port
 
 SIPP = shutil.which("sipp") or "/usr/bin/sipp"
 SCENARIOS = Path(__file__).resolve().parent / "sipp"
 PCAPS = Path("/usr/share/sip-tester")
-AUDIO = PCAPS / "g711a.pcap"   # 8 s of a-law audio
-DIGIT_PCAPS = {**{str(d): PCAPS / f"dtmf_2833_{d}.pcap" for d in range(10)},
-               "*": PCAPS / "dtmf_2833_star.pcap", "#": PCAPS / "dtmf_2833_pound.pcap"}
+AUDIO = PCAPS / "g711a.pcap"   # about 4.7 s of a-law audio; digits: support/switch/dtmf.py (payload type 101)
 
 
 def available() -> bool:
@@ -72,18 +72,32 @@ class SippResult:
         return finals[-1] if finals else 0
 
 
-def _media(digits: str, before_ms: int, gap_ms: int, talk_ms: int, speak_after_ms: int = 0) -> str:
-    steps = [f'<pause milliseconds="{speak_after_ms}"/>'] if speak_after_ms else []
-    steps.append(f'<nop><action><exec play_pcap_audio="{AUDIO}"/></action></nop>')
-    if digits:
+def _media(digits_pcap: Path | None, before_ms: int, talk_ms: int, speak_after_ms: int = 0) -> str:
+    # Audio and digits are separate RTP streams: the digits are sent alone (``before_ms`` after the
+    # answer), the audio after them; ``speak_after_ms`` delays the audio (e.g. past a greeting).
+    steps = []
+    if digits_pcap is not None:
         steps.append(f'<pause milliseconds="{before_ms}"/>')
-        # One play_dtmf for all the digits: the dtmf_2833_*.pcap files carry payload type 101 while
-        # the SDP offers 96, and separate play_dtmf runs restart the RTP timestamps, so FreeSWITCH
-        # takes them for one repeated event and keeps only the last digit.
-        steps.append(f'<nop><action><exec play_dtmf="{digits}"/></action></nop>')
-        steps.append(f'<pause milliseconds="{gap_ms * len(digits)}"/>')
+        steps.append(f'<nop><action><exec play_pcap_audio="{digits_pcap}"/></action></nop>')
+        steps.append(f'<pause milliseconds="{_pcap_ms(digits_pcap) + 200}"/>')
+    if speak_after_ms:
+        steps.append(f'<pause milliseconds="{speak_after_ms}"/>')
+    steps.append(f'<nop><action><exec play_pcap_audio="{AUDIO}"/></action></nop>')
     steps.append(f'<pause milliseconds="{talk_ms}"/>')
     return "\n  ".join(steps)
+
+
+def _pcap_ms(path: Path) -> int:
+    """How long sipp takes to play a pcap (first to last packet)."""
+    data = path.read_bytes()
+    offset, first, last = 24, None, 0.0
+    while offset + 16 <= len(data):
+        seconds, micros, length, _ = struct.unpack("<IIII", data[offset:offset + 16])
+        at = seconds * 1000 + micros / 1000
+        first = at if first is None else first
+        last = at
+        offset += 16 + length
+    return int(last - (first or 0))
 
 
 SDP = """v=0
@@ -91,10 +105,10 @@ SDP = """v=0
       s=-
       c=IN IP[media_ip_type] [media_ip]
       t=0 0
-      m=audio [media_port] RTP/AVP 8 96
+      m=audio [media_port] RTP/AVP 8 101
       a=rtpmap:8 PCMA/8000
-      a=rtpmap:96 telephone-event/8000
-      a=fmtp:96 0-15"""
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15"""
 
 AUTH_LINE = "\n      [authentication]"   # a blank line would end the headers
 
@@ -146,8 +160,8 @@ def _ack(cseq: int, user: str, domain: str, display: str, target_host: str, bran
 """
 
 
-def call_scenario(user: str, domain: str, *, auth: bool = True, final: int = 200, digits: str = "",
-                  before_digits_ms: int = 1000, digit_gap_ms: int = 400, talk_ms: int = 3000,
+def call_scenario(user: str, domain: str, *, auth: bool = True, final: int = 200, digits_pcap: Path | None = None,
+                  before_digits_ms: int = 1000, talk_ms: int = 3000,
                   remote_bye: bool = False, display: str = "", target_host: str = "",
                   speak_after_ms: int = 0) -> str:
     """The scenario of one outgoing call (see ``call``); ``speak_after_ms``: the caller's audio
@@ -170,7 +184,8 @@ def call_scenario(user: str, domain: str, *, auth: bool = True, final: int = 200
     else:
         parts.append('  <recv response="200" rtd="true"/>\n')
         parts.append(_ack(cseq, user, domain, display, target_host, "[branch]"))
-        parts.append("  " + _media(digits, before_digits_ms, digit_gap_ms, talk_ms, speak_after_ms) + "\n")
+        # remote_bye: the far end hangs up (an announcement, a transfer): no pause that would miss its BYE
+        parts.append("  " + _media(digits_pcap, before_digits_ms, 0 if remote_bye else talk_ms, speak_after_ms) + "\n")
         if remote_bye:
             parts.append('  <recv request="BYE"/>\n' + _OK_TO_BYE)
         else:
@@ -267,7 +282,7 @@ def uas_scenario(talk_ms: int = 3000, ring_ms: int = 0, final: int = 200, remote
     ]]>
   </send>
   <recv request="ACK" rtd="true" crlf="true"/>
-  {_media("", 0, 0, 0)}
+  {_media(None, 0, 0)}
 """)
     if remote_bye:
         parts.append('  <recv request="BYE"/>\n' + _OK_TO_BYE)
@@ -362,15 +377,20 @@ def register(workdir: Path, switch_sip: str, local_ip: str, user: str, domain: s
 
 def call(workdir: Path, switch_sip: str, local_ip: str, user: str, domain: str, password: str | None,
          number: str, final: int = 200, digits: str = "", talk_ms: int = 3000, background: bool = False,
-         **options: object) -> Sipp | SippResult:
-    """Call ``number`` as ``user@domain`` (no password: a carrier trusted by address)."""
-    scenario = call_scenario(user, domain, auth=password is not None, final=final, digits=digits, talk_ms=talk_ms,
+         digit_gap_ms: int = 1000, **options: object) -> Sipp | SippResult:
+    """Call ``number`` as ``user@domain`` (no password: a carrier trusted by address); ``digits``
+    are sent as RFC 2833 events ``before_digits_ms`` after the answer, one every ``digit_gap_ms``."""
+    name = f"call-{user}-{number}-{free_udp_port(local_ip)}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    pcap = write_digits(workdir / f"{name}.digits.pcap", digits, digit_gap_ms) if digits else None
+    scenario = call_scenario(user, domain, auth=password is not None, final=final, digits_pcap=pcap, talk_ms=talk_ms,
                              **options)  # type: ignore[arg-type]
     args = ["-s", number]
     if password is not None:
         args += ["-au", user, "-ap", password]
-    run = Sipp(workdir, f"call-{user}-{number}-{free_udp_port(local_ip)}", scenario, switch_sip, local_ip, args,
-               timeout=max(30, talk_ms / 1000 + 30))
+    run = Sipp(workdir, name, scenario, switch_sip, local_ip, args,
+               timeout=max(30, talk_ms / 1000 + 30 + len(digits) * digit_gap_ms / 1000
+                           + (int(str(options.get("speak_after_ms", 0))) + int(str(options.get("before_digits_ms", 0)))) / 1000))
     return run.start() if background else run.run()
 
 

@@ -112,6 +112,26 @@ class HibikiUp:
                 values[name] = value
         return values
 
+    def service_pid(self, service: str) -> int:
+        """The process id of one service ``hibiki up`` started (its child running ``serve <service>``)."""
+        assert self.process is not None
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            if parent == self.process.pid and b"serve" in cmdline and service.encode() in cmdline:
+                return int(entry.name)
+        raise LookupError(f"no {service} under hibiki up ({self.process.pid})")
+
+    def kill_service(self, service: str) -> None:
+        """SIGKILL one service of this stack (by its process id)."""
+        os.kill(self.service_pid(service), signal.SIGKILL)
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return

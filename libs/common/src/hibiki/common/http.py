@@ -1,6 +1,7 @@
 """The HTTP bootstrap every service shares: health, readiness, metrics, token checks.
 
-``GET /healthz`` (liveness) and ``GET /readyz`` (readiness) answer without a token so
+``GET /healthz`` (liveness: 503 when a service's own ``liveness`` check fails, e.g. a
+thread that stopped turning) and ``GET /readyz`` (readiness) answer without a token so
 that probes work; everything else, ``/metrics`` included, needs ``Authorization:
 Bearer <token>``, except paths a service declares open (FreeSWITCH's ``/fsapi``,
 which has its own address allow-list and basic auth).
@@ -70,11 +71,15 @@ def build_app(
     *,
     open_paths: Sequence[str] = (),
     readiness: ReadinessCheck | None = None,
+    liveness: ReadinessCheck | None = None,
     registry: CollectorRegistry = REGISTRY,
     lifespan: Any = None,
 ) -> ASGIApp:
     async def healthz(_: Request) -> Response:
-        return JSONResponse({"service": service, "status": "ok"})
+        checks = await liveness() if liveness else {}
+        if all(checks.values()):
+            return JSONResponse({"service": service, "status": "ok", **({"checks": checks} if checks else {})})
+        return JSONResponse({"service": service, "status": "failing", "checks": checks}, status_code=503)
 
     async def readyz(_: Request) -> Response:
         checks = await readiness() if readiness else {}

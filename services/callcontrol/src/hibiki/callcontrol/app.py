@@ -5,6 +5,7 @@ agent feature codes) and the prompt store."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 from prometheus_client import REGISTRY
 
@@ -14,6 +15,7 @@ from hibiki.callcontrol.channel_events import ChannelEvents
 from hibiki.callcontrol.config import CallControlConfig
 from hibiki.callcontrol.esl.nodes import NodePool
 from hibiki.callcontrol.esl.outbound import OutboundServer
+from hibiki.callcontrol.esl.trust import NodeTrust, Verdict, refused
 from hibiki.callcontrol.http.prompts_api import PromptsApi
 from hibiki.callcontrol.ivr.bridge import LoopBridge
 from hibiki.callcontrol.ivr.esl_app import IvrServices
@@ -31,7 +33,10 @@ from hibiki.common.auth import load_authority
 from hibiki.common.config import Env
 from hibiki.common.http import HttpServer, build_app
 from hibiki.common.lifecycle import NatsComponent, run_until_stopped
+from hibiki.common.logging import get_logger
 from hibiki.common.net import bind_tcp
+
+log = get_logger("hibiki.callcontrol")
 
 
 def _playback(prompt: Prompt | None) -> str | None:
@@ -67,14 +72,29 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
     agent = AgentServices(acd=acd, bridge=bridge, timeout=2 * config.acd_timeout + 1.0)
     freeswitch = NodePool.from_settings(config.freeswitch, registry=REGISTRY)   # inbound event sockets
     ChannelEvents(freeswitch, publisher)
-    esl = OutboundServer(esl_sock, lambda session: CallDispatcher(session, publisher, ivr, active, agent),
-                         config.esl_allow)
+    trust = NodeTrust(freeswitch, config.esl_limits.handshake_timeout)
+
+    def verify(data: Mapping[str, str]) -> Verdict:      # on the event-socket hub
+        if not config.esl_verify:   # development only (loopback): what the session says is believed
+            task = data.get("variable_last_sched_id", "") if data.get("variable_hibiki_handoff") else ""
+            return Verdict(True, "unverified", "", task)
+        try:
+            return bridge.call(trust.check(data), config.esl_limits.handshake_timeout)
+        except TimeoutError:
+            return refused("the node check took too long")
+
+    esl = OutboundServer(esl_sock, lambda session, verdict: CallDispatcher(
+        session, publisher, ivr, active, agent, handoff_task=verdict.handoff_task),
+        config.esl_allow, verify, config.esl_limits)
 
     async def readiness() -> dict[str, bool]:
-        return {"nats": nc.is_connected, **await freeswitch.readiness()}
+        return {"nats": nc.is_connected, **await freeswitch.readiness(), **await esl.health()}
 
+    if not config.esl_verify:
+        log.warning("esl_unverified", reason="HIBIKI_CALLCONTROL_ESL_VERIFY=off: outbound event-socket sessions "
+                                             "are not checked against a FreeSWITCH node (development only)")
     routes = PromptsApi(AsyncPromptStore(store), default_music=config.hold_music).routes()
-    http = HttpServer(build_app("callcontrol", authority, routes, readiness=readiness), http_sock)
+    http = HttpServer(build_app("callcontrol", authority, routes, readiness=readiness, liveness=esl.health), http_sock)
     # Stopped in reverse: HTTP, then every call handed back to its dialplan, then the socket.
     await run_until_stopped(stop, [NatsComponent(nc), directory, acd, decisions, freeswitch, esl, active, http], ready,
                             url=f"http://{config.host}:{http.port}", esl=f"{config.host}:{esl.port}",

@@ -80,8 +80,10 @@ class CallDispatcher:
     """The application of one call (greenswitch session, on the event-socket hub)."""
 
     def __init__(self, session: Any, publisher: EventSink, ivr: IvrServices | None = None,
-                 active: ActiveCalls | None = None, agent: AgentServices | None = None) -> None:
+                 active: ActiveCalls | None = None, agent: AgentServices | None = None,
+                 handoff_task: str = "") -> None:
         self._session = session
+        self._handoff_task = handoff_task
         self._agent = agent
         self._publisher = publisher
         self._ivr = ivr
@@ -105,6 +107,10 @@ class CallDispatcher:
                 context=channel.get("Caller-Context", ""),
             ))
             kind, _, target = app.partition(":")
+            runnable = (kind in ("ivr", "queue") and self._ivr is not None and _IVR_ID.match(target) is not None
+                        or kind == "agent" and self._agent is not None) and tenant != "unknown"
+            if runnable and not self._take(call_uuid):
+                return
             if kind in ("ivr", "queue") and self._ivr is not None and _IVR_ID.match(target) and tenant != "unknown":
                 self._run_ivr(tenant, target, queue=kind == "queue")
                 return
@@ -117,6 +123,23 @@ class CallDispatcher:
                 self._session.send("exit")
             except Exception as exc:    # the caller is gone already: nothing to hand back
                 log.info("hand_back_skipped", reason=str(exc) or type(exc).__name__)
+
+    def _take(self, call_uuid: str) -> bool:
+        """The call is ours now: cancel the dialplan's scheduled fallback transfer
+        (its task id, ``last_sched_id`` on the node) and clear ``hibiki_handoff`` so later lookups route it
+        normally. False when the fallback fired already (the call is on its way there)."""
+        try:
+            if self._handoff_task:
+                reply = str(getattr(self._session.send(f"api sched_del {self._handoff_task}"), "data", "") or "")
+                if not reply.startswith("+OK Deleted: 1"):
+                    log.warning("handoff_missed", task=self._handoff_task, reply=reply.strip()[:80],
+                                action="the dialplan's fallback has the call")
+                    return False
+            self._session.send(f"api uuid_setvar {call_uuid} hibiki_handoff")
+        except Exception as exc:   # the caller is gone, or the socket
+            log.info("take_failed", reason=str(exc) or type(exc).__name__)
+            return False
+        return True
 
     def _run_ivr(self, tenant: str, ivr_id: str, *, queue: bool = False) -> None:
         """The IVR ``ivr_id``, or with ``queue`` the queue of that id without an IVR."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hibiki.callcontrol.esl.nodes import FsNodeSettings
+from hibiki.callcontrol.esl.outbound import SessionLimits
 from hibiki.callcontrol.prompts.store import prompts_root
 from hibiki.common.config import Env, data_dir
 from hibiki.common.errors import ConfigError
@@ -33,6 +34,8 @@ class CallControlConfig:
     acd_timeout: float = 3.0                    # seconds for one ACD request
     queue_announce_seconds: float = 30.0        # a waiting caller hears position and wait this often (0: never)
     queue_enqueue_patience: float = 15.0        # seconds a caller waits for an ACD that cannot be asked
+    esl_limits: SessionLimits = SessionLimits()  # outbound event socket: sessions at once, handshake timeout
+    esl_verify: bool = True                     # a node must vouch for every session (off: development, loopback only)
 
     @property
     def prompts_root(self) -> Path:
@@ -46,8 +49,15 @@ class CallControlConfig:
         playback_root = env.optional("PROMPTS_PLAYBACK_ROOT")
         if playback_root is not None and not playback_root.startswith("/"):
             raise ConfigError(f"{env.key('PROMPTS_PLAYBACK_ROOT')}={playback_root!r} is not an absolute path")
+        host = env.text("HOST", "127.0.0.1")
+        verify = env.text("ESL_VERIFY", "node")
+        if verify not in ("node", "off"):
+            raise ConfigError(f"{env.key('ESL_VERIFY')}={verify!r}: 'node' (the default) or 'off'")
+        if verify == "off" and not _loopback(host):
+            raise ConfigError(f"{env.key('ESL_VERIFY')}=off trusts anyone who reaches the event socket: "
+                              f"only for development, with {env.key('HOST')} on loopback (not {host!r})")
         return cls(
-            host=env.text("HOST", "127.0.0.1"),
+            host=host,
             port=env.port("PORT", 8085),
             esl_port=env.port("ESL_PORT", 8084),
             esl_allow=env.networks("ESL_ALLOW", "127.0.0.0/8,::1/128"),
@@ -64,4 +74,14 @@ class CallControlConfig:
             acd_timeout=env.number("ACD_TIMEOUT", 3.0, minimum=0.1),
             queue_announce_seconds=env.number("QUEUE_ANNOUNCE_SECONDS", 30.0, minimum=0.0),
             queue_enqueue_patience=env.number("QUEUE_ENQUEUE_PATIENCE", 15.0, minimum=0.0),
+            esl_limits=SessionLimits(max_sessions=int(env.number("ESL_MAX_SESSIONS", 2000, minimum=1)),
+                                     handshake_timeout=env.number("ESL_HANDSHAKE_TIMEOUT", 3.0, minimum=0.1)),
+            esl_verify=verify == "node",
         )
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

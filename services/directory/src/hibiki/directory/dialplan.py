@@ -18,6 +18,14 @@ FreeSWITCH's own applications, no controller hop:
   caller's pickup group, ``**<ext>`` the call ringing at that extension (PBX-08); ``*70``
   parks the call on a free slot of the caller's park lot, ``*71N`` picks slot N up (PBX-11);
 - IVRs and queues: ``socket <callcontrol> async full`` followed by a fallback route;
+  FreeSWITCH's ``socket`` has no timeout of its own, so a transfer to
+  ``hibiki_handoff_missed`` is scheduled first (``sched_transfer +HANDOFF_SECONDS``, its
+  task id in FreeSWITCH's ``last_sched_id``, the application in ``hibiki_handoff``): callcontrol
+  cancels it (``sched_del``) once it has taken the call; if it does not within that time
+  the transfer ends ``socket`` (even before ``connect``: CF_TRANSFER ends its wait) and
+  ``hibiki_handoff_missed`` answers the same fallback route; when ``socket`` returns the
+  dialplan cancels it itself (``sched_cancel``: the channel's scheduled tasks, of which this is
+  the only one);
 - agent codes (CC-02, CC-03), for a user of the tenant: ``*50<agent id>`` logs the agent in
   on this phone, ready; ``*59`` logs out; ``*51`` ready; ``*52`` not ready; ``*53<reason>``
   break with a reason code (``*53`` alone: without one); ``*55<case type>`` saves the case type
@@ -66,6 +74,17 @@ FORWARD = re.compile(r"^hibiki_fwd_([0-9a-f-]{36})_([A-Z_]*)$")
 # Where callcontrol's IVR sends a call that leaves it (transfer <this> XML <context>): the
 # routing stays here. Extensions are transferred as themselves.
 IVR_ROUTE = re.compile(r"^hibiki_route_(ring_group|voicemail|external)_([A-Za-z0-9_+-]{1,64})$")
+# ... honoured only on a channel callcontrol handed back: its hibiki_route_grant (a channel
+# variable callcontrol sets before the transfer, which no caller can set) names that destination.
+ROUTE_GRANT = "variable_hibiki_route_grant"
+# callcontrol has this long to take a call handed to it before the fallback route takes it.
+HANDOFF_SECONDS = 5
+HANDOFF_MISSED = "hibiki_handoff_missed"
+
+# 184: what the carrier sees in From instead of the caller (RFC 3323); FreeSWITCH's privacy(full)
+# alone keeps the number in From when the gateway has caller-id-in-from.
+ANONYMOUS_URI = "sip:anonymous@anonymous.invalid"
+
 # An IVR forwarding to an outside number: the tenant's representative number, no premium or
 # international destinations (the IVR's author chose the number; callers only pick a branch).
 IVR_CALLER = UserEntry(id="ivr", username="ivr",
@@ -170,14 +189,27 @@ class Plan:
         return actions + (self.route(group.no_answer) if group.no_answer else [_action("hangup", "NO_ANSWER")])
 
     def controller(self, route: Route, fallback: Route | None) -> Actions:
-        """IVRs and queues run in callcontrol; if it is gone (or hands the call back), the
-        caller hears an apology and the call goes on with the number's fallback route (its
-        closed-hours target), or hears the failure message: never silence (CC-11)."""
-        actions = self._to_callcontrol(f"{route.kind}:{route.target}")
+        """IVRs and queues run in callcontrol; if it is gone (or hands the call back, or does
+        not take it in time), the caller hears an apology and the call goes on with the number's
+        fallback route (its closed-hours target), or hears the failure message: never silence (CC-11)."""
+        return self._to_callcontrol(f"{route.kind}:{route.target}") + self.controller_fallback(fallback)
+
+    def controller_fallback(self, fallback: Route | None) -> Actions:
         if fallback is not None and fallback.kind not in ("ivr", "queue"):
-            return actions + [_action("answer"), _action("playback", APOLOGY_PROMPT)] + self.route(fallback)
-        return actions + [_action("answer"), _action("playback", FAILED_PROMPT),
-                          _action("hangup", "NORMAL_TEMPORARY_FAILURE")]
+            return [_action("answer"), _action("playback", APOLOGY_PROMPT)] + self.route(fallback)
+        return [_action("answer"), _action("playback", FAILED_PROMPT), _action("hangup", "NORMAL_TEMPORARY_FAILURE")]
+
+    def handoff_missed(self, app: str, did: str) -> Actions:
+        """The scheduled transfer fired: callcontrol did not take the call handed to ``app``
+        in time. The fallback that followed ``socket``: the agent codes' refusal tone, or the
+        number's own fallback route (``did``: the DID the call came in on)."""
+        actions = [_action("log", f"WARNING callcontrol did not take the call ({app}) within "
+                                  f"{HANDOFF_SECONDS} s: fallback route"), _action("unset", "hibiki_handoff")]
+        if app.startswith("agent:"):
+            return actions + [_action("answer"), _action("playback", REFUSE_TONE),
+                              _action("hangup", "NORMAL_TEMPORARY_FAILURE")]
+        entry = self.tenant.dids.get(did) if did else None
+        return actions + self.controller_fallback(entry.closed if entry is not None else None)
 
     def route(self, route: Route, fallback: Route | None = None) -> Actions:
         user = self.tenant.users.get(route.target)
@@ -236,8 +268,10 @@ class Plan:
         actions = [_action("set", f"hibiki_outbound_class={outbound_class}")]
         if caller_id and dialstring.CALLER_ID.fullmatch(caller_id):   # an admin's text: never ${...} to expand
             actions.append(_action("set", f"effective_caller_id_number={caller_id}"))
-        if info.caller_id == "withhold":
-            actions.append(_action("privacy", "full"))
+        if info.caller_id == "withhold":   # 184: the number only in P-Asserted-Identity, with "Privacy: id"
+            actions += [_action("privacy", "full"), _action("export", "nolocal:sip_cid_type=pid"),   # carrier leg only
+                        _action("export", f"nolocal:sip_from_uri={ANONYMOUS_URI}"),
+                        _action("export", "nolocal:sip_from_display=Anonymous")]
         return actions + [
             _action("set", "call_timeout=60"), _action("set", "continue_on_fail=true"),
             _action("set", "hangup_after_bridge=true"),
@@ -277,13 +311,24 @@ class Plan:
         domain (where agents' devices are) and ``variables`` set first; the fallback follows."""
         return [_action("set", f"hibiki_app={app}"), _action("set", f"hibiki_domain={self.tenant.domain}"),
                 *(_action("set", f"{name}={value}") for name, value in variables.items()),
-                _action("socket", f"{self.callcontrol} async full")]
+                _action("set", f"hibiki_handoff={app}"),
+                _action("sched_transfer", f"+{HANDOFF_SECONDS} {HANDOFF_MISSED} XML {self.context}"),
+                _action("socket", f"{self.callcontrol} async full"),
+                _action("sched_cancel"), _action("unset", "hibiki_handoff")]
 
 
 def tone_and_hangup(context: str, destination: str, tone: str) -> str:
     """A dialplan that answers, plays ``tone`` and hangs up (feature-code confirmations)."""
     actions = [_action("answer"), _action("playback", tone), _action("hangup", "NORMAL_CLEARING")]
     return documents.dialplan(context, [_extension("hibiki-feature-setting", destination, actions)])
+
+
+def refuse_unknown_number(context: str) -> str:
+    """The answer to a carrier's call for a number no tenant owns: refused (UNALLOCATED_NUMBER,
+    SIP 404), never answered. "not found" would send it into fallback.xml's survival routing."""
+    extension = ('<extension name="hibiki-unknown-number"><condition field="destination_number" expression="^.*$">'
+                 f'{_action("hangup", "UNALLOCATED_NUMBER")}</condition></extension>')
+    return documents.dialplan(context or "public", [extension])
 
 
 def language(tenant: TenantView) -> Actions:
@@ -337,7 +382,14 @@ def answer_internal(request: FsRequest, tenant: TenantView, callcontrol: str = "
     elif destination in tenant.extensions:
         name, actions = "hibiki-internal", plan.user(tenant.users[tenant.extensions[destination]])
     elif (route := IVR_ROUTE.match(destination)) is not None:
-        name, actions = "hibiki-ivr-route", plan.from_ivr(route.group(1), route.group(2))
+        if request.get(ROUTE_GRANT) == destination:
+            name, actions = "hibiki-ivr-route", plan.from_ivr(route.group(1), route.group(2))
+        else:   # dialled by a caller (or a transfer), not handed back by callcontrol
+            name, actions = "hibiki-route-refused", [
+                _action("log", f"NOTICE {destination} refused: not handed back by callcontrol"), *unallocated()]
+    elif destination == HANDOFF_MISSED and request.get("variable_hibiki_handoff"):
+        name, actions = "hibiki-handoff-missed", plan.handoff_missed(request.get("variable_hibiki_handoff"),
+                                                                     request.get("variable_hibiki_did"))
     elif destination in tenant.group_extensions:
         name, actions = "hibiki-ring-group", plan.group(tenant.ring_groups[tenant.group_extensions[destination]])
     elif (feature := plan.feature_code(caller, destination)) is not None:

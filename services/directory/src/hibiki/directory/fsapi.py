@@ -40,6 +40,7 @@ class Answer:
     block: Block | None = None   # the address this answer got blocked (to announce)
 
 
+CARRIER_CONTEXT = "public"    # sip_profiles/internal.xml: calls trusted by address (carriers) run here
 MAX_CACHED_ANSWERS = 20_000   # per tenant version; rendered again after a clear
 
 
@@ -77,7 +78,8 @@ def _dialplan(request: FsRequest, view: DirectoryView, now: datetime, callcontro
             return not_found(f"inbound call to an unusable number: {exc}")
         found = view.did(number)
         if found is None:
-            return not_found(f"inbound call to {number}, which is no tenant's number")
+            reason = f"inbound call to {number}, which is no tenant's number"
+            return _refused(reason) if request.get("Caller-Context") == CARRIER_CONTEXT else not_found(reason)
         owner, did = found
         decision = did.route_at(now)   # the answer depends on the number, the context and this branch only
         key: tuple[str, ...] = ("did", destination, request.get("Caller-Context"), decision[1])
@@ -93,11 +95,19 @@ def _dialplan(request: FsRequest, view: DirectoryView, now: datetime, callcontro
         key = ("dialplan", request.get("Caller-Context"), destination, request.get("variable_hibiki_forward_hops"))
     else:
         key = ("dialplan", request.get("Caller-Context"), destination, request.get("variable_hibiki_user"),
-               request.get("variable_hibiki_forward_hops"), request.get("variable_sip_h_Referred-By"))
+               request.get("variable_hibiki_forward_hops"), request.get("variable_sip_h_Referred-By"),
+               request.get("variable_hibiki_route_grant"), request.get("variable_hibiki_handoff"),
+               request.get("variable_hibiki_did"))
     document = tenant.answers.get(key)
     if document is None:
         document = _remember(tenant, key, dialplan.answer_internal(request, tenant, callcontrol))
     return Answer(document, "found", "", tenant.tenant_id)
+
+
+def _refused(reason: str) -> Answer:
+    """A carrier's call for no tenant's number is refused here (SIP 404), not left to FreeSWITCH's
+    survival routing (dialplan/fallback.xml), which would ring the survival destination."""
+    return Answer(dialplan.refuse_unknown_number(CARRIER_CONTEXT), "not_found", reason)
 
 
 def _directory(request: FsRequest, view: DirectoryView) -> Answer:

@@ -42,6 +42,7 @@ log = get_logger("hibiki.callcontrol.esl.nodes")
 DEV_PASSWORD = "ClueCon"  # mod_event_socket's shipped default (conf/vanilla/autoload_configs/event_socket.conf.xml)
 _NAME = re.compile(r"^[A-Za-z0-9:][A-Za-z0-9_.:-]{0,62}$")
 _CALL_UUID = re.compile(r"^[^\s]{1,128}$")
+_CORE_UUID = re.compile(r"^[0-9a-fA-F-]{36}$")
 _ENDED_MEMORY = 4096  # recently hung-up calls, so a late event does not bring one back
 
 
@@ -134,6 +135,7 @@ class NodePool:
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._resyncing: dict[str, set[str]] = {}              # node -> UUIDs seen while listing
         self._synced_at: dict[str, int] = {}                  # node -> its `connects` when last listed
+        self._cores: dict[str, str] = {}                      # node -> its Core-UUID (global_getvar, events)
         self._sync_changed = asyncio.Event()
         for connection in connections:
             connection.watch(self._track)
@@ -185,9 +187,17 @@ class NodePool:
             self._registry = None
 
     async def readiness(self) -> dict[str, bool]:
-        """Ready when some node is connected (or none is configured): one node down must
-        not take every controller out of service."""
-        return {"freeswitch": not self._connections or any(c.connected for c in self._connections.values())}
+        """Ready when some node is connected: one node down must not take every controller
+        out of service. With no node configured nothing can vouch for a call on the outbound
+        event socket (``esl.trust``), so the controller is not ready."""
+        return {"freeswitch": any(c.connected for c in self._connections.values())}
+
+    def node_with_core(self, core_uuid: str) -> str | None:
+        """The connected node whose Core-UUID is ``core_uuid`` (each FreeSWITCH start has its own)."""
+        for name, core in self._cores.items():
+            if core and core == core_uuid and self._connections[name].connected:
+                return name
+        return None
 
     # ---- commands -----------------------------------------------------------------------
     async def api_on(self, node: str, command: str, timeout: float | None = None) -> str:
@@ -242,6 +252,9 @@ class NodePool:
 
     # ---- which node a call lives on -----------------------------------------------------
     def _track(self, event: NodeEvent) -> None:
+        core = event.get("Core-UUID")
+        if core and self._cores.get(event.node) != core:
+            self._cores[event.node] = core
         call_uuid = event.call_uuid
         if not call_uuid:
             return
@@ -264,6 +277,9 @@ class NodePool:
         seen: set[str] = set()
         self._resyncing[node] = seen
         try:
+            core = (await connection.api("global_getvar core_uuid")).strip()
+            if _CORE_UUID.match(core):
+                self._cores[node] = core
             listing = await connection.api("show channels")
         except NodeError as exc:
             log.warning("fs_node_resync_failed", node=node, error=str(exc))

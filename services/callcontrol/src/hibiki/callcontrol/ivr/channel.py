@@ -38,6 +38,10 @@ from hibiki.common.logging import get_logger
 log = get_logger("hibiki.callcontrol.ivr")
 DIGIT_VARIABLE = "hibiki_ivr_digit"
 FAILED_TRY_SOUND = "silence_stream://250"   # FreeSWITCH plays invalid_file after any failed try
+# The directory honours a hibiki_route_<kind>_<target> destination only on a channel whose
+# hibiki_route_grant names exactly that destination: a channel variable only a controller
+# (through a vouched-for session) can set, never a caller (issue 10, item 3).
+ROUTE_GRANT = "hibiki_route_grant"
 
 
 UNUSED_EVENTS = ("CHANNEL_EXECUTE", "CHANNEL_STATE", "CHANNEL_CALLSTATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA",
@@ -119,6 +123,16 @@ class EslChannel:
 
     def set(self, name: str, value: str) -> None:
         self.queue("set", f"{name}={value}")
+
+    def transfer(self, destination: str, context: str) -> dict[str, str]:
+        """``transfer <destination> XML <context>``; an internal route (``hibiki_route_...``)
+        gets its grant first, which the directory's dialplan checks."""
+        from hibiki.common import dialstring
+
+        argument = dialstring.transfer(destination, context)     # UnsafeValue: nothing sent
+        if destination.startswith("hibiki_route_"):
+            self.set(ROUTE_GRANT, destination)
+        return self.execute("transfer", argument)
 
     def collect(self, greeting: str, timeout_ms: int, keys: frozenset[str]) -> str:
         """Play ``greeting`` and wait for one key; ``""`` when none came."""

@@ -187,11 +187,11 @@ class IvrCall:
         elif isinstance(instruction, Transfer):
             self._leave(engine)
             try:
-                argument = dialstring.transfer(destination(instruction), self._context)
+                dialstring.transfer(destination(instruction), self._context)
             except dialstring.UnsafeValue as exc:   # the directory checked the IVR; checked again here
                 log.error("ivr_transfer_refused", ivr_id=self._ivr_id, reason=str(exc))
                 return Outcome.HAND_BACK
-            self._ch.execute("transfer", argument)
+            self._ch.transfer(destination(instruction), self._context)   # the argument checked above
             self._notify.transferred(self._ivr_id, destination(instruction))
             log.info("ivr_transferred", ivr_id=self._ivr_id, kind=instruction.kind, target=instruction.target,
                      destination=destination(instruction), context=self._context, path=format_path(engine.path))

@@ -53,7 +53,7 @@ def leave(channel: EslChannel, line: AcdLine, context: str, left: acd_pb2.CallLe
         transfer.target if transfer.kind == "extension" else f"hibiki_route_{transfer.kind}_{transfer.target}"
     if to and dialstring.TARGET.fullmatch(to) and dialstring.CONTEXT.fullmatch(context):
         channel.queue("unset", "playback_terminators")
-        channel.execute("transfer", dialstring.transfer(to, context))
+        channel.transfer(to, context)
         return Leaving(Outcome.TRANSFERRED, to)
     if left.destination == "hangup":
         channel.execute("hangup", "NORMAL_CLEARING")
