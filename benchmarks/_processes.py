@@ -84,6 +84,21 @@ class Child:
                 self.process.wait(5)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and every descendant alive now (0 for one that ended)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def directory_command() -> list[str]:
     return [sys.executable, "-m", "hibiki.stack.cli", "serve", "directory"]
 

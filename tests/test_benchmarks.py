@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -59,3 +61,32 @@ def test_the_acd_service_benchmark_runs_and_prints_its_table() -> None:
         assert any(line.startswith(start) for line in lines), f"no line starting {start!r} in:\n{result.stdout}"
     assert "errors: 0" in result.stdout, result.stdout
     assert "acd-service" in bench("list").stdout
+
+
+def _no_switch() -> str | None:
+    from support.switch import sipp
+    from support.switch.freeswitch import FREESWITCH
+    if not FREESWITCH.exists() or not sipp.available():
+        return f"needs the real FreeSWITCH ({FREESWITCH}) and sipp: ../shared/freeswitch/install.sh (root)"
+    return None
+
+
+@pytest.mark.freeswitch
+@pytest.mark.slow
+def test_the_freeswitch_benchmark_runs_and_prints_its_table() -> None:
+    if (reason := _no_switch()) is not None:
+        pytest.skip(reason)
+    result = bench("freeswitch", "--users", "8", "--seconds", "2", "--register-rates", "5", "--call-rates", "2",
+                   "--did-rates", "2", "--hold-ms", "200", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for start in ("REGISTER  hibiki", "REGISTER  static", "call      hibiki", "call      static", "DID       hibiki",
+                  "DID       static", "REGISTERs/s: hibiki", "call setups/s (extension to extension): hibiki",
+                  "call setups/s (DID -> IVR -> queue -> agent): hibiki"):
+        assert any(line.startswith(start) for line in lines), f"no line starting {start!r} in:\n{result.stdout}"
+    rows = [line.split() for line in lines if line.startswith(("REGISTER  ", "call      ", "DID       "))]
+    # at a few per second both switches keep up: every REGISTER and call went through, every call was answered
+    # (by the called phone, or through the IVR and the queue by an agent's phone)
+    assert len(rows) == 6 and all(row[-1] == "yes" for row in rows), result.stdout
+    assert all(row[6] == row[4] for row in rows if row[0] != "REGISTER"), result.stdout   # ok == answered
+    assert "freeswitch" in bench("list").stdout

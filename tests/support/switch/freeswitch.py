@@ -36,10 +36,12 @@ class Ports:
 class FreeSwitch:
     """One FreeSWITCH process on the bench's switch address; its ports are chosen here (so the
     stack can be told the event socket before FreeSWITCH starts), the other variables for
-    ``vars.xml`` (``HIBIKI_DIRECTORY_URL``, passwords, ...) are given to ``start``."""
+    ``vars.xml`` (``HIBIKI_DIRECTORY_URL``, passwords, ...) are given to ``start``. ``conf``: the
+    configuration copied at each start (the project's by default)."""
 
-    def __init__(self, root: Path, bench: Bench) -> None:
+    def __init__(self, root: Path, bench: Bench, conf: Path = CONF) -> None:
         self.root = root
+        self.conf_source = conf
         self.bench = bench
         self.address = bench.switch
         rtp_start = 20000 + 2 * (int(bench.base) % 5000)   # the address is ours alone: any range will do
@@ -74,13 +76,13 @@ class FreeSwitch:
         return args
 
     def start(self, env: dict[str, str], timeout: float = 30.0) -> None:
-        """Start on a fresh copy of ``freeswitch/conf`` with ``env`` (the variables ``vars.xml``
+        """Start on a fresh copy of the configuration (``freeswitch/conf``) with ``env`` (the variables ``vars.xml``
         reads) plus this node's addresses and ports; returns once the SIP profile runs."""
         self.env = {**os.environ, **env, **self.own_env}
         self.password = self.env.get("HIBIKI_CALLCONTROL_FREESWITCH_PASSWORD", "")
         if self.conf.exists():
             shutil.rmtree(self.conf)
-        shutil.copytree(CONF, self.conf)
+        shutil.copytree(self.conf_source, self.conf)
         for name in DIRS:
             (self.root / name).mkdir(parents=True, exist_ok=True)
         out = (self.root / "stdout.log").open("ab")
