@@ -84,3 +84,48 @@ def test_wrap_up_ends_with_star_55_and_the_next_call_is_offered(bench: SwitchBen
     print(f"\nwrap-up: no offer for 3 s of after-call work; *5512, then offered after "
           f"{offered[0].at - saved[0].at:.2f} s")
     second.stop()
+
+
+def test_a_queue_with_nobody_ready_overflows_to_another_queue(bench: SwitchBench, tenant: str) -> None:
+    seat = bench.extension(T, "8201")[0]
+    bench.acd.put(f"/api/v1/tenants/{T}/queues/back", {"offer_timeout_seconds": 10, "wrap_up_limit_seconds": 1})
+    queue_did(bench, "0762208201", "front", {"offer_timeout_seconds": 10,
+                                             "overflow": {"queue_id": "back", "after_seconds": 3}})
+    phone = bench.baresip(seat)
+    agent(bench, "a82", seat, ["back"])                                      # nobody in front
+    mark = bench.events.mark()
+    call = carrier_call(bench, "0762208201", talk_ms=12000)
+    queued = bench.events.wait(f"hibiki.{T}.acd.queued", after=mark)
+    overflowed = bench.events.wait(f"hibiki.{T}.acd.overflowed", after=mark, timeout=15)
+    answered = phone.wait("CALL_ESTABLISHED", timeout=15)
+    phone.wait("CALL_RTPESTAB")
+    bench.events.wait(f"hibiki.{T}.acd.answered", after=mark)
+    waited = overflowed[0].at - queued[0].at
+    assert 2.5 <= waited <= 6, waited
+    assert answered.at >= overflowed[0].at - 0.5
+    assert call.result().ok
+    print(f"\noverflow: front -> back after {waited:.2f} s in front, agent answered "
+          f"{answered.at - overflowed[0].at:.2f} s later")
+
+
+def test_a_queues_maximum_wait_sends_the_caller_to_an_extension(bench: SwitchBench, tenant: str) -> None:
+    desk = bench.extension(T, "8203")[0]
+    queue_did(bench, "0762208203", "lobby", {"offer_timeout_seconds": 10,
+                                             "max_wait": {"seconds": 4, "destination": "extension:8203"}})
+    phone = bench.baresip(desk, auto_answer=False)                           # nobody logged in to lobby
+    mark, fs_mark = bench.events.mark(), bench.fs.log_mark()
+    call = carrier_call(bench, "0762208203", talk_ms=16000)
+    queued = bench.events.wait(f"hibiki.{T}.acd.queued", after=mark)
+    rang = phone.wait("CALL_INCOMING", timeout=20)
+    waited = rang.at - queued[0].at
+    assert 3.5 <= waited <= 8, waited
+    bench.events.wait(f"hibiki.{T}.acd.left", after=mark)
+    phone.answer()
+    answered = phone.wait("CALL_ESTABLISHED")
+    assert CALLER in answered.peer, answered.data                            # the outside caller's number shows
+    phone.wait("CALL_RTPESTAB")
+    assert call.result().ok
+    assert not bench.events.matching(f"hibiki.{T}.acd.offered", after=mark)
+    assert any(app == "bridge" for app, _ in bench.fs.applications(fs_mark))
+    assert bench.fs.missing_files(fs_mark) == []
+    print(f"\nmaximum wait: 8203 rang {waited:.2f} s after the caller was queued (limit 4 s)")
