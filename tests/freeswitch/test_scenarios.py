@@ -6,15 +6,20 @@ holiday branch; a blind transfer nobody answers comes back to the transferring u
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from hibiki.directory.schedules import Schedule
 from support.switch import sipp
 from support.switch.bench import Extension, SwitchBench
 
 T = "sc"
 CALLER = "0312345678"
+TOKYO = ZoneInfo("Asia/Tokyo")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +134,36 @@ def test_a_queues_maximum_wait_sends_the_caller_to_an_extension(bench: SwitchBen
     assert any(app == "bridge" for app, _ in bench.fs.applications(fs_mark))
     assert bench.fs.missing_files(fs_mark) == []
     print(f"\nmaximum wait: 8203 rang {waited:.2f} s after the caller was queued (limit 4 s)")
+
+
+def test_a_did_on_a_holiday_reaches_its_holiday_target(bench: SwitchBench, tenant: str) -> None:
+    """The directory decides with the real clock, so today (Tokyo) is made the city's own holiday
+    (a special day closed all day, e.g. 市民の日): the DID's holiday target rings, neither the
+    open-hours target nor the closed-hours one. A national holiday (成人の日 2027-01-11) takes the
+    same ``holiday`` route; the switch cannot be moved in time, the schedule's decision is checked."""
+    staff = {name: bench.extension(T, ext)[0] for name, ext in (("day", "8401"), ("night", "8402"), ("holiday", "8403"))}
+    today = datetime.now(TOKYO).date()
+    definition = {"weekly": {d: [{"start": "00:00", "end": "24:00"}] for d in DAYS},
+                  "closed_on_public_holidays": True, "year_end": None,
+                  "special_days": [{"date": today.isoformat(), "reason": "市民の日"}]}
+    schedule = bench.directory.post(f"/api/v1/tenants/{T}/schedules", {"name": "holiday", "definition": definition})
+    holiday_target = {"kind": "user", "target": staff["holiday"].user_id}
+    bench.directory.post(f"/api/v1/tenants/{T}/dids", {
+        "number": "0762208401", "schedule_id": schedule["id"], "target_kind": "user", "target": staff["day"].user_id,
+        "closed_kind": "user", "closed_target": staff["night"].user_id,
+        "branches": {"holiday": holiday_target, "special_day": holiday_target}})
+    phones = {name: bench.baresip(ext, auto_answer=(name == "holiday")) for name, ext in staff.items()}
+    call = carrier_call(bench, "0762208401", talk_ms=3000)
+    answered = phones["holiday"].wait("CALL_ESTABLISHED", timeout=20)
+    assert CALLER in answered.peer, answered.data
+    phones["holiday"].wait("CALL_RTPESTAB")
+    result = call.result()
+    assert result.ok and result.final() == 200, result.output
+    for name in ("day", "night"):
+        assert not phones[name].saw("CALL_INCOMING") and not phones[name].saw("CALL_ESTABLISHED"), name
+
+    # the same definition on a national holiday
+    national = Schedule.from_dict({**definition, "special_days": []})
+    assert national.state(datetime(2027, 1, 11, 10, tzinfo=TOKYO)).branch == "holiday"
+    assert national.state(datetime(2027, 1, 12, 10, tzinfo=TOKYO)).branch == "open"
+    print(f"\nholiday: {today} (special day 市民の日) rang 8403, the holiday target; 8401/8402 silent")
