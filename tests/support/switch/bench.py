@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from support.switch import sipp
 from support.switch.baresip import Baresip
 from support.switch.esl import EslEvent
@@ -85,7 +87,24 @@ class SwitchBench:
         self.directory = DirectoryApi(self.stack.directory_url, self.admin_token, self.events)
         self.acd = Api(self.stack.acd_url, self.admin_token)
         self.fs.start(self.freeswitch_env())
+        self.wait_callcontrol_ready()
         self.startup_seconds = time.monotonic() - started
+
+    def wait_callcontrol_ready(self, timeout: float = 30.0) -> None:
+        """Until callcontrol's ``/readyz`` is 200: its inbound event socket to this FreeSWITCH is up,
+        without which it refuses every call handed to it (no node can vouch for the session)."""
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            try:
+                reply = httpx.get(f"{self.stack.callcontrol_url}/readyz", timeout=2)
+                if reply.status_code == 200:
+                    return
+                last = reply.text
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.2)
+        raise TimeoutError(f"callcontrol not ready within {timeout} s: {last}")
 
     def freeswitch_env(self) -> dict[str, str]:
         """What FreeSWITCH's ``vars.xml`` reads: where the stack is, the event-socket password,

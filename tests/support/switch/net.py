@@ -2,7 +2,7 @@
 
 Every bench takes a random /24 inside ``HIBIKI_FS_TEST_NET`` (a CIDR in 127.0.0.0/8, default
 ``127.64.0.0/10``), so FreeSWITCH nodes of test runs going on at the same time never share an
-address (and so never a SIP or RTP port). Ports are chosen by the OS."""
+address (and so never a SIP or RTP port). Ports are picked at random below the ephemeral range."""
 
 from __future__ import annotations
 
@@ -64,12 +64,26 @@ def pick_bench() -> Bench:
     raise RuntimeError(f"no usable /24 in {net}")
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = open("/proc/sys/net/ipv4/ip_local_port_range").read().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port(address: str, udp: bool = False) -> int:
-    """A TCP port free on ``address`` (chosen by the OS); with ``udp`` also free for UDP."""
-    for _ in range(100):
+    """A TCP port free on ``address`` (with ``udp`` also free for UDP), chosen at random below the
+    kernel's ephemeral range: a port the OS hands out for ``bind(0)`` may meanwhile become the
+    local port of some outgoing connection, and the stack would then find it taken."""
+    low, _ = _ephemeral_range()
+    for _ in range(200):
+        port = random.randrange(10000, min(low, 32768))
         with socket.socket() as tcp:
-            tcp.bind((address, 0))
-            port = int(tcp.getsockname()[1])
+            try:
+                tcp.bind((address, port))
+            except OSError:
+                continue
             if not udp:
                 return port
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
