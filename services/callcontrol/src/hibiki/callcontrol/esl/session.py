@@ -33,6 +33,8 @@ import gevent
 from gevent.event import AsyncResult, Event
 from greenswitch.esl import ESLEvent, NotConnectedError, OutboundSession, OutboundSessionHasGoneAway
 
+from hibiki.callcontrol.esl.wire import read_exactly
+
 MAX_LINE = 16 * 1024          # one header line (a channel variable's value included)
 MAX_HEADER = 256 * 1024       # one header block (the connect reply carries every channel variable)
 MAX_BODY = 4 * 1024 * 1024    # one body (an event with every channel variable is ~10-30 kB)
@@ -207,15 +209,7 @@ class OutboundWire(OutboundSession):  # type: ignore[misc]
             raise ProtocolError("a reply nobody asked for")
         self._commands_sent.pop(0).set(event)
 
-    @staticmethod
-    def _read_socket(sock: Any, length: int) -> str:
-        data = b""
-        while len(data) < length:
-            chunk = sock.read(length - len(data))
-            if not chunk:
-                raise ConnectionError(f"closed after {len(data)} of {length} bytes")
-            data += chunk
-        return data.decode("utf-8", errors="replace")
+    _read_socket = staticmethod(read_exactly)
 
     def _finish(self, why: str | None) -> None:
         """The connection is over: every waiting command fails, handlers hear DISCONNECT."""

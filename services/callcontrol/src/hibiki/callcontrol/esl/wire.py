@@ -60,6 +60,18 @@ def parse_plain(text: str) -> tuple[dict[str, str], str]:
     return headers, (rest if "Content-Length" in headers else "")
 
 
+def read_exactly(sock: Any, length: int) -> str:
+    """``length`` bytes of a message body; a connection closed inside it raises (greenswitch's
+    own loop spins on ``b""`` for ever). Shared by the inbound client and the outbound sessions."""
+    data = b""
+    while len(data) < length:
+        chunk = sock.read(length - len(data))
+        if not chunk:
+            raise ConnectionError(f"closed after {len(data)} of {length} bytes")
+        data += chunk
+    return data.decode("utf-8", errors="replace")
+
+
 class InboundWire(InboundESL):  # type: ignore[misc]
     """One connection attempt; runs on a gevent hub. Use once: connect, send, close."""
 
@@ -177,12 +189,4 @@ class InboundWire(InboundESL):  # type: ignore[misc]
             self._auth_request_event.set()
         # text/disconnect-notice: the socket closes next; anything else is read and dropped
 
-    @staticmethod
-    def _read_socket(sock: Any, length: int) -> str:
-        data = b""
-        while len(data) < length:
-            chunk = sock.read(length - len(data))
-            if not chunk:
-                raise ConnectionError(f"closed after {len(data)} of {length} bytes")
-            data += chunk
-        return data.decode("utf-8", errors="replace")
+    _read_socket = staticmethod(read_exactly)
