@@ -21,6 +21,7 @@ Everything else (modules, SIP profile, ``switch.conf``, ``vars.xml``) is the pro
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import shutil
 import sys
 import xml.etree.ElementTree as ET
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from fsemu.xml_curl import XmlCurlClient, XmlCurlResponse  # noqa: E402
+from fsemu.xml_curl import XmlCurlClient, XmlCurlResponse, digest_response  # noqa: E402
 from support.switch.freeswitch import CONF  # noqa: E402
 
 NO_BINDINGS = ('<configuration name="xml_curl.conf" description="bench freeswitch: static XML">'
@@ -51,10 +52,16 @@ def _section(answer: XmlCurlResponse, what: str) -> ET.Element:
 
 
 async def _sip_auth(client: XmlCurlClient, domain: str, phone: Phone) -> XmlCurlResponse:
-    """A ``sip_auth`` lookup without the address and digest of a phone (the captured request's
-    would count as wrong passwords against the address, which the directory then blocks)."""
+    """A ``sip_auth`` lookup with a digest made from the phone's password (the directory returns
+    the a1-hash only for a digest that verifies) and no address (a captured request's digest
+    would count as wrong passwords against its address, which the directory then blocks)."""
+    a1 = hashlib.md5(f"{phone.extension}:{domain}:{phone.password}".encode()).hexdigest()
+    nonce, cnonce, nc, uri = "bench-nonce", "bench-cnonce", "00000001", f"sip:{domain}"
     return await client.directory(user=phone.extension, domain=domain, action="sip_auth",
-                                  sip_auth_method="REGISTER", ip="", sip_auth_response="")
+                                  sip_auth_method="REGISTER", ip="", sip_auth_uri=uri, sip_auth_nonce=nonce,
+                                  sip_auth_cnonce=cnonce, sip_auth_nc=nc, sip_auth_qop="auth",
+                                  sip_auth_response=digest_response(a1, "REGISTER", uri, nonce, qop="auth",
+                                                                    nc=nc, cnonce=cnonce))
 
 
 async def _known(client: XmlCurlClient, domain: str, phone: Phone, timeout: float = 15.0) -> None:

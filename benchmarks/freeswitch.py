@@ -38,6 +38,8 @@ target is met, 2 when it cannot run (no FreeSWITCH or sipp: ``../shared/freeswit
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import argparse
 import sys
 import time
@@ -143,7 +145,11 @@ def _run(args: argparse.Namespace, work: Path, children: list[Child]) -> None:
         print(f"hibiki up and FreeSWITCH on {bench.fs.sip} in {bench.startup_seconds:.1f} s; "
               f"{args.users} users imported", flush=True)
         try:
-            conf = _static_xml.write(work / "static-conf", f"{bench.stack.directory_url}/fsapi", domain,
+            fs_env = bench.stack.freeswitch_env()     # /fsapi answers only FreeSWITCH's credentials
+            credentials = (f"{quote(fs_env['HIBIKI_DIRECTORY_FSAPI_USER'], safe='')}:"
+                           f"{quote(fs_env['HIBIKI_DIRECTORY_FSAPI_PASSWORD'], safe='')}@")
+            fsapi = bench.stack.directory_url.replace("http://", f"http://{credentials}", 1) + "/fsapi"
+            conf = _static_xml.write(work / "static-conf", fsapi, domain,
                                      phones.calling + phones.called, [p.extension for p in phones.called],
                                      [_static_xml.did_context(DID, GREETING, phones.called[0].extension, domain)])
         except RuntimeError as exc:
