@@ -15,6 +15,8 @@ class AnalyticsConfig:
     nats_url: str
     data_dir: Path
     clickhouse_url: str     # chdb:///path (embedded) or clickhouse://host:9000/database
+    acd_url: str = "http://127.0.0.1:8081"     # the ACD's HTTP API (the wallboard's present state)
+    timezone: str = "Asia/Tokyo"              # where the wallboard's day starts
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> AnalyticsConfig:
@@ -27,4 +29,6 @@ class AnalyticsConfig:
             nats_url=shared.text("NATS_URL", "nats://127.0.0.1:4222"),
             data_dir=root,
             clickhouse_url=env.text("CLICKHOUSE_URL", f"chdb://{root / 'analytics' / 'chdb'}"),
+            acd_url=env.text("ACD_URL", "http://127.0.0.1:8081"),
+            timezone=env.text("TIMEZONE", "Asia/Tokyo"),
         )
