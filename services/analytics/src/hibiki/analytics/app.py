@@ -1,4 +1,4 @@
-"""Wiring of the analytics service: ClickHouse store, the CDR consumer, HTTP."""
+"""Wiring of the analytics service: ClickHouse store, the event consumer, HTTP."""
 
 from __future__ import annotations
 
@@ -6,19 +6,23 @@ import asyncio
 
 from hibiki.analytics.config import AnalyticsConfig
 from hibiki.analytics.http import routes as http_routes
-from hibiki.analytics.nats.cdr_consumer import CdrConsumer
+from hibiki.analytics.ingest import Ingestor
+from hibiki.analytics.nats.event_consumer import EventConsumer
 from hibiki.analytics.storage import open_store
 from hibiki.analytics.wallboard import api as wallboard_api
 from hibiki.analytics.wallboard.feed import Feed
 from hibiki.analytics.wallboard.hub import Wallboards
 from hibiki.analytics.wallboard.page import WallboardPages
-from hibiki.analytics.wallboard.restore import AcdHttp, NoCalls
+from hibiki.analytics.wallboard.restore import AcdHttp, StoredEvents
 from hibiki.common import bus
 from hibiki.common.auth import load_authority
 from hibiki.common.config import Env
 from hibiki.common.http import HttpServer, build_app
 from hibiki.common.lifecycle import NatsComponent, run_until_stopped
+from hibiki.common.logging import get_logger
 from hibiki.common.net import bind_tcp
+
+log = get_logger("hibiki.analytics")
 
 
 async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready: asyncio.Event | None = None) -> None:
@@ -26,21 +30,23 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready
     authority = load_authority(Env.load(), config.data_dir)
     sock = bind_tcp(config.host, config.port, "analytics HTTP")
     store = open_store(config.clickhouse_url)
-    await asyncio.to_thread(store.migrate)
+    applied = await asyncio.to_thread(store.migrate)
+    log.info("analytics_schema", dialect=store.dialect.name, applied=[m.number for m in applied])
     nc = await bus.connect(config.nats_url, "hibiki-analytics")
     js = nc.jetstream()
     await bus.ensure_events_stream(js)
+    consumer = EventConsumer(js, Ingestor(store, config.retention), max_batch=config.batch_size,
+                             max_wait=config.batch_wait)
 
     async def readiness() -> dict[str, bool]:
         return {"nats": nc.is_connected}
 
-    boards = Wallboards(AcdHttp(config.acd_url, authority), NoCalls(), timezone=config.timezone)
+    boards = Wallboards(AcdHttp(config.acd_url, authority), StoredEvents(store), timezone=config.timezone)
     app = WallboardPages(build_app("analytics", authority, [*http_routes(store), *wallboard_api.routes(boards)],
                                    readiness=readiness))
     http = HttpServer(app, sock)
     try:
-        await run_until_stopped(stop, [NatsComponent(nc), CdrConsumer(js, store), Feed(js, boards.apply), http, boards],
-                                ready,
+        await run_until_stopped(stop, [NatsComponent(nc), consumer, Feed(js, boards.apply), http, boards], ready,
                                 url=f"http://{config.host}:{http.port}", store=config.clickhouse_url)
     finally:
         store.close()

@@ -2,20 +2,24 @@
 ``hibiki.<tenant>.agent.state_changed``) as model events, read live from the event stream.
 
 Two JetStream ordered consumers (no durable state: the board is rebuilt on start, see
-``restore``) deliver every new message in order and recreate themselves after a gap or a NATS
-reconnection, so nothing published while the connection was down is missed. A message that cannot
+``restore``) deliver every message from ``replay_seconds`` before the start on (what the ingest
+pipeline may not have stored yet when the board is restored; a message seen twice counts once),
+in order, and recreate themselves after a gap or a NATS reconnection, so nothing published while
+the connection was down is missed. A message that cannot
 be decoded is logged with its subject and skipped (the board never stops on one bad event).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from google.protobuf.message import DecodeError
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from hibiki.analytics.wallboard import model as m
 from hibiki.common import bus
@@ -85,8 +89,8 @@ def _decode(domain: str, name: str, payload: bytes) -> list[m.Event]:  # noqa: C
 class Feed:
     """Ordered consumers of the ACD's events from now on; each decoded message goes to ``sink``."""
 
-    def __init__(self, js: JetStreamContext, sink: Sink) -> None:
-        self._js, self._sink = js, sink
+    def __init__(self, js: JetStreamContext, sink: Sink, replay_seconds: float = 300.0) -> None:
+        self._js, self._sink, self._replay = js, sink, replay_seconds
         self._subs: list[Any] = []
 
     async def _on_message(self, msg: Any) -> None:
@@ -102,10 +106,11 @@ class Feed:
                 log.exception("wallboard_event_failed", tenant=tenant, subject=msg.subject)
 
     async def start(self) -> None:
+        since = dt.datetime.fromtimestamp(time.time() - self._replay, dt.UTC)
         for subject in SUBJECTS:
+            config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=since)
             self._subs.append(await self._js.subscribe(subject, cb=self._on_message, stream=bus.EVENTS_STREAM,
-                                                       ordered_consumer=True, deliver_policy=DeliverPolicy.NEW,
-                                                       idle_heartbeat=5.0))
+                                                       ordered_consumer=True, config=config, idle_heartbeat=5.0))
 
     async def stop(self) -> None:
         for sub in self._subs:

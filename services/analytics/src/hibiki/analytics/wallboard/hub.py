@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from hibiki.analytics.wallboard import model as m
-from hibiki.analytics.wallboard.restore import AcdState, TodayCalls, restore
+from hibiki.analytics.wallboard.restore import AcdState, History, restore
 from hibiki.common.logging import get_logger
 
 log = get_logger("hibiki.analytics.wallboard")
@@ -48,10 +48,10 @@ def _calls(f: m.CallFigures, now: float) -> Json:
 
 
 class Wallboards:
-    def __init__(self, acd: AcdState, calls: TodayCalls, *, timezone: str = "Asia/Tokyo",
+    def __init__(self, acd: AcdState, history: History, *, timezone: str = "Asia/Tokyo",
                  push_interval: float = 0.25, heartbeat: float = 15.0, resync: float = 60.0,
                  clock: Callable[[], float] = time.time) -> None:
-        self._acd, self._calls, self._timezone, self._clock = acd, calls, timezone, clock
+        self._acd, self._history, self._timezone, self._clock = acd, history, timezone, clock
         self.push_interval, self.heartbeat, self.resync = push_interval, heartbeat, resync
         self._boards: dict[str, m.Board] = {}
         self._loading: dict[str, asyncio.Task[m.Board]] = {}
@@ -87,7 +87,7 @@ class Wallboards:
     async def _restore(self, tenant: str) -> m.Board:
         board = m.Board(tenant, self._timezone)
         started = time.monotonic()
-        await restore(board, tenant, self._acd, self._calls, self._clock())
+        await restore(board, tenant, self._acd, self._history, self._clock())
         self._boards[tenant] = board
         self._loading.pop(tenant, None)
         log.info("wallboard_restored", tenant=tenant, calls=len(board.calls), agents=len(board.agents),

@@ -1,7 +1,10 @@
 """Where a board starts from when analytics starts (or first sees a tenant):
 
-- today's finished calls from ClickHouse (:class:`TodayCalls`, the ``calls`` table the ingest
-  pipeline writes; IVR test-mode calls are excluded there), and
+- today's counters from ClickHouse (:class:`StoredEvents`): the ACD's events of the tenant since
+  the day began, as the ingest pipeline stored them raw in ``hibiki.events``, replayed through the
+  same decoder and model as the live feed (so the restored board equals the one that saw them:
+  per queue, overflows, waits, talk and after-call work; IVR test-mode calls never reach the ACD
+  and have no such events), and
 - the ACD's present state over its HTTP API (:class:`AcdState`): the queues (each one's service
   level threshold), the agents (their queues and state, since when, their call) and the calls
   waiting now (how long each has waited).
@@ -13,6 +16,8 @@ so a call both restored and seen live counts once.
 from __future__ import annotations
 
 import asyncio
+import base64
+import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,24 +25,43 @@ from typing import Any, Protocol
 
 import httpx
 
+from hibiki.analytics.storage.base import Store
 from hibiki.analytics.wallboard import model as m
+from hibiki.analytics.wallboard.feed import decode
 from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.common.logging import get_logger
 
 log = get_logger("hibiki.analytics.wallboard")
 
 
-class TodayCalls(Protocol):
-    """Today's queue calls of a tenant, one per queue and call, from the analytics store."""
-
-    def queue_calls(self, tenant: str, since: float) -> Sequence[m.QueueCall]: ...
+KINDS = ("acd.queued", "acd.answered", "acd.left", "acd.overflowed", "acd.ended", "agent.state_changed")
 
 
-class NoCalls:
-    """A store that has no call records yet: the board starts from the ACD alone."""
+class History(Protocol):
+    """The tenant's stored ACD events since a moment, as (subject, protobuf payload), oldest first."""
 
-    def queue_calls(self, tenant: str, since: float) -> Sequence[m.QueueCall]:
+    def events_since(self, tenant: str, since: float) -> Sequence[tuple[str, bytes]]: ...
+
+
+class NoHistory:
+    """No store: the board starts from the ACD alone."""
+
+    def events_since(self, tenant: str, since: float) -> Sequence[tuple[str, bytes]]:
         return ()
+
+
+class StoredEvents:
+    """``hibiki.events`` (the raw events the ingest pipeline keeps) through the analytics Store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def events_since(self, tenant: str, since: float) -> Sequence[tuple[str, bytes]]:
+        rows = self._store.query(
+            "SELECT subject, payload FROM hibiki.events WHERE tenant = %(tenant)s AND kind IN %(kinds)s "
+            "AND occurred_at >= %(since)s ORDER BY occurred_at, event_id",
+            {"tenant": tenant, "kinds": KINDS, "since": dt.datetime.fromtimestamp(since, dt.UTC)})
+        return [(str(subject), base64.b64decode(payload)) for subject, payload in rows]
 
 
 @dataclass
@@ -94,13 +118,19 @@ async def _get(http: httpx.AsyncClient, path: str) -> Any:
     return reply.json()
 
 
-async def restore(board: m.Board, tenant: str, acd: AcdState, calls: TodayCalls, now: float) -> None:
+async def restore(board: m.Board, tenant: str, acd: AcdState, history: History, now: float) -> None:
     """Fill a new board. A failing source is logged and skipped (the board goes on with the
     events: open for service); what it would have given is missing until the next start."""
     try:
-        rows = await asyncio.to_thread(calls.queue_calls, tenant, board.day_start(now))
-        for row in rows:
-            board.restore_call(row)
+        rows = await asyncio.to_thread(history.events_since, tenant, board.day_start(now))
+        for subject, payload in rows:
+            try:
+                _, events = decode(subject, payload)
+            except ValueError as exc:
+                log.warning("wallboard_stored_event_undecodable", tenant=tenant, subject=subject, error=str(exc))
+                continue
+            for event in events:
+                board.apply(event)
     except Exception as exc:
         log.warning("wallboard_restore_calls_failed", tenant=tenant, error=str(exc) or type(exc).__name__)
     try:
