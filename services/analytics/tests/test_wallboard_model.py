@@ -181,5 +181,5 @@ def test_an_agent_is_where_its_newest_event_put_it(changes: list[tuple[m.AgentSt
     board = m.Board("t")
     for state, at in changes:
         board.apply(m.AgentChanged("a1", state, NOON + at, ("q1",)))
-    newest = max(at for _, at in changes)
-    assert board.agents["a1"].state in {state for state, at in changes if at == newest}
+    newest = max(NOON + at for _, at in changes)
+    assert board.agents["a1"].state in {state for state, at in changes if NOON + at == newest}
