@@ -23,6 +23,7 @@ from hibiki.common.auth import Claims, TokenAuthority
 from support.browser import BrowserPage
 from support.served import Served, serve
 from test_acd_end_to_end import Center, center, seat
+from tools import ivr_test
 
 pytestmark = pytest.mark.slow
 
@@ -48,6 +49,27 @@ async def page_shows(page: Any, expected: dict[str, str], since: float, within: 
 
 def occurred(message: Any) -> float:
     return float(message.meta.occurred_at.ToNanoseconds()) / 1e9
+
+
+async def ivr_test_mode_call(c: Center) -> Any:
+    """A call of the IVR test mode (``./dev ivr-test``: ``hibiki_ivr_at`` set by its dialplan) that
+    takes the IVR's keys to the queue: callcontrol keeps it out of the ACD, on hold music."""
+    call = await c.emu.place_call(
+        destination="hibiki-ivr-test", caller_id_number="09000000000", context="public",
+        dialplan_xml=ivr_test.dialplan(c.tenant, "suido", "2026-12-07T12:00:00+09:00",
+                                       f"127.0.0.1:{c.callcontrol.esl_port}"))
+    keys = iter(["1", "1", "3"])
+
+    def press(event: Any) -> None:
+        if (event.name == "CHANNEL_EXECUTE" and event.get("Unique-ID") == call.uuid
+                and event.get("Application") == "play_and_get_digits"):
+            key = next(keys, None)
+            if key is not None:
+                call.send_dtmf(key)
+
+    c.emu.switch.sinks.append(press)
+    await call.wait_for(lambda ch: ("playback", "local_stream://default") in ch.executed)
+    return call
 
 
 @contextlib.asynccontextmanager
@@ -99,6 +121,12 @@ async def test_the_wall_shows_the_calls_made_within_two_seconds_and_survives_a_r
                     page, {"offered": "2", "answered": "1", "abandoned": "1", "waiting": "0", "answer_rate": "50%"},
                     occurred(left))
                 await browser_page.screenshot("wallboard-ja")
+
+                testing = await ivr_test_mode_call(c)       # IVR test mode: never counted
+                await asyncio.sleep(1.5)
+                assert await page.text_content("#offered") == "2" and await page.text_content("#waiting") == "0"
+                testing.hangup_by_caller()
+                await asyncio.wait_for(testing.finished, 10)
 
                 await page.keyboard.press("l")          # English, with the keyboard alone
                 assert await page.text_content('[data-figure="waiting"] h2') == "Calls waiting"
