@@ -144,6 +144,7 @@ async def test_the_wall_shows_the_calls_made_within_two_seconds_and_survives_a_r
         assert (calls["offered"], calls["answered"], calls["abandoned"], calls["waiting"]) == (2, 1, 1, 0)
         assert calls["answer_rate"] == 0.5 and calls["answered_in_target"] == 1
         assert water["calls"]["offered"] == 2 and water["service_level_seconds"] == 15
+        assert board["service_level_seconds"] == 15           # both queues have 15 s
         assert board["agents"]["after_call_work"] == 1 and board["agents"]["logged_out"] == 2
 
         # analytics restarts: the page says it lost the connection, reconnects by itself, and the
