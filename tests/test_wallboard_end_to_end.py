@@ -88,6 +88,9 @@ async def test_the_wall_shows_the_calls_made_within_two_seconds_and_survives_a_r
         acd_url = f"http://127.0.0.1:{c.acd_config.port}"
         wall_token = authority.issue(Claims("wall-1", "user", c.tenant, ("wallboard",)), 365 * 86400)
         latencies: dict[str, float] = {}
+        async with httpx.AsyncClient(base_url=acd_url, headers={"Authorization": f"Bearer {wall_token}"}) as acd:
+            refused = await acd.get(f"/api/v1/tenants/{c.tenant}/queues")   # the wall's token opens nothing else
+            assert refused.status_code == 403, refused.text
         with analytics(tmp_path / "analytics", nats_server.url, acd_url) as served:
             url = f"{served.url}/wallboard/{c.tenant}"
             async with wall(browser_page, url, wall_token) as page:
