@@ -130,6 +130,7 @@ def test_outcomes_add_up_and_rates_stay_in_range(sequence: list[m.Event]) -> Non
             assert rate is None or 0.0 <= rate <= 1.0
         assert f.longest_wait(now) >= 0 and (f.waiting == 0) == (f.oldest_waiting_since is None)
         assert f.average_handle_seconds is None or f.average_handle_seconds >= 0
+    assert board.figures_by_queue(now) == {q: board.figures(now, q) for q in board.queues}
     tenant = board.figures(now)
     assert tenant.offered == len({call_id for _, call_id in board.calls})
     assert tenant.offered <= sum(board.figures(now, q).offered for q in QUEUES)

@@ -34,9 +34,10 @@ def snapshot(board: m.Board, now: float, queue_id: str | None = None) -> Json:
         "calls": _calls(figures, now), "agents": board.agent_counts(queue_id),
     }
     if queue_id is None:
+        each = board.figures_by_queue(now)
         out["queues"] = [{"queue": q, "service_level_seconds": board.threshold(q),
-                          "calls": _calls(board.figures(now, q), now), "agents": board.agent_counts(q)}
-                         for q in sorted(board.queues)]
+                          "calls": _calls(each[q], now), "agents": board.agent_counts(q)}
+                         for q in sorted(each)]
     return out
 
 
@@ -61,6 +62,7 @@ class Wallboards:
         self._acd, self._history, self._timezone, self._clock = acd, history, timezone, clock
         self.push_interval, self.heartbeat, self.resync, self.retry = push_interval, heartbeat, resync, retry
         self._acd_missing: set[str] = set()       # boards restored without the ACD's state
+        self._cache: dict[tuple[str, str | None], tuple[int, float, Json]] = {}
         self._boards: dict[str, m.Board] = {}
         self._loading: dict[str, asyncio.Task[m.Board]] = {}
         self._changed: dict[str, asyncio.Event] = {}
@@ -117,10 +119,18 @@ class Wallboards:
             changed.set()
 
     async def snapshot(self, tenant: str, queue_id: str | None = None) -> Json:
+        """The board now; every reader of the same view within ``push_interval`` and with no change
+        between shares one computation (a wall of displays costs what one does)."""
         board = await self.board(tenant)
+        version, started = self._versions.get(tenant, 0), time.monotonic()
+        cached = self._cache.get((tenant, queue_id))
+        if cached is not None and cached[0] == version and started - cached[1] < self.push_interval:
+            return cached[2]
         now = self._clock()
         board.prune(now)
-        return snapshot(board, now, queue_id)
+        out = snapshot(board, now, queue_id)
+        self._cache[(tenant, queue_id)] = (version, started, out)
+        return out
 
     async def watch(self, tenant: str, queue_id: str | None = None) -> AsyncIterator[Json]:
         """A snapshot now, then one after every change (at most one per ``push_interval``) and
