@@ -41,6 +41,7 @@ class AnalyticsConfig:
     tenant_retention_days: Mapping[str, int] = field(default_factory=dict)
     batch_size: int = 500
     batch_wait: float = 0.5
+    ack_wait: float = 10.0
 
     def retention(self, tenant: str) -> int:
         return self.tenant_retention_days.get(tenant, self.retention_days)
@@ -61,4 +62,5 @@ class AnalyticsConfig:
             tenant_retention_days=per_tenant,
             batch_size=env.integer("BATCH_SIZE", 500, minimum=1, maximum=100_000),
             batch_wait=env.integer("BATCH_WAIT_MS", 500, minimum=1, maximum=60_000) / 1000,
+            ack_wait=env.integer("ACK_WAIT_MS", 10_000, minimum=1_000, maximum=600_000) / 1000,
         )
