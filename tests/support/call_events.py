@@ -110,8 +110,9 @@ class Call:
         return uuid_
 
 
-def agent_state(tenant: str, agent_id: str, at: datetime, current: int, call_id: str = "",
-                previous: int = 0) -> Published:
+def agent_state(tenant: str, agent_id: str, at: datetime, current: agent_pb2.AgentState.ValueType,
+                call_id: str = "",
+                previous: agent_pb2.AgentState.ValueType = agent_pb2.AGENT_STATE_UNSPECIFIED) -> Published:
     message = agent_pb2.AgentStateChanged(
         meta=meta_pb2.EventMeta(id=str(uuid.uuid4()), tenant=tenant, occurred_at=ts(at), source="tests",
                                 call_uuid=call_id),

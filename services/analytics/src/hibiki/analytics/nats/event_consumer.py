@@ -120,8 +120,20 @@ class EventConsumer:
             self._on_batch(len(batch))
         return True
 
+    async def _supervise(self) -> None:
+        """``run`` again after a failure (NATS gone, the consumer deleted): never silently stop."""
+        while not self._stop.is_set():
+            try:
+                await self.run()
+            except Exception as exc:
+                log.error("consumer_failed", consumer=self._durable, error=str(exc) or type(exc).__name__)
+                try:
+                    await asyncio.wait_for(self._stop.wait(), 1.0)
+                except TimeoutError:
+                    pass
+
     async def start(self) -> None:
-        self._task = asyncio.create_task(self.run())
+        self._task = asyncio.create_task(self._supervise())
 
     async def stop(self) -> None:
         self._stop.set()
