@@ -5,8 +5,10 @@ twice counts once, agents' after-call work lands on their calls."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -136,3 +138,34 @@ def test_retention_is_per_tenant_and_the_ttl_deletes_old_rows(store: Store, tmp_
 def test_bad_retention_settings_stop_the_service(value: str) -> None:
     with pytest.raises(ConfigError, match="HIBIKI_ANALYTICS_RETENTION_DAYS"):
         AnalyticsConfig.from_env({"HIBIKI_ANALYTICS_RETENTION_DAYS": value})
+
+
+class RacingStore:
+    """The store as one consumer sees it while another consumer stores a batch of the same call
+    right after this one read the call's events."""
+
+    def __init__(self, store: Store, other: Callable[[], object]) -> None:
+        self._store, self._other, self.fired = store, other, False
+        self.dialect = store.dialect
+
+    def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        rows = self._store.query(sql, params)
+        if not self.fired and "FROM hibiki.events WHERE tenant = %(tenant)s AND key IN" in sql:
+            self.fired = True
+            self._other()
+        return rows
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_two_consumers_folding_one_call_at_once_end_with_the_whole_call(store: Store) -> None:
+    call = Call("race").started()
+    call.leg(answer=1, end=30)
+    disposition = Call("race", call_id=call.call_id).disposition(40, "a1", "complaint")
+    other = Ingestor(store, lambda tenant: 1095)
+    # this consumer's clock is ahead of the other's (hosts' clocks are never equal)
+    ahead = Ingestor(RacingStore(store, lambda: ingest(other, disposition.events)),  # type: ignore[arg-type]
+                     lambda tenant: 1095, clock=lambda: time.time_ns() + 10**12)
+    ingest(ahead, call.events)
+    assert calls(store, "race")[0][5] == "complaint"

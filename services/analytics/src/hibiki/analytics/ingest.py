@@ -22,6 +22,7 @@ from hibiki.common.logging import get_logger
 
 log = get_logger("hibiki.analytics.ingest")
 LEG_KEYED = ("recording.started", "recording.stored")   # may name a B-leg's channel rather than the call
+MAX_ROUNDS = 3      # folds of one batch when other consumers store events of the same calls meanwhile
 
 
 @dataclass
@@ -47,7 +48,6 @@ class Ingestor:
             return result
         batch = self._resolve_legs(batch)
         tables.insert_events(self._store, batch, self._retention)
-        version = self._version()
         calls: dict[str, set[str]] = {}
         agents: dict[tuple[str, str], datetime] = {}
         for event in batch:
@@ -56,20 +56,63 @@ class Ingestor:
                 agents[agent] = min(agents.get(agent, event.occurred_at), event.occurred_at)
             else:
                 calls.setdefault(event.tenant, set()).add(event.key)
+        for _ in range(MAX_ROUNDS):
+            seen: dict[tuple[str, str], frozenset[str]] = {}
+            self._round(calls, agents, seen, result)
+            # Another consumer (several analytics replicas) may have stored events of the same calls
+            # while this one folded: fold again what changed, so the newest version saw everything.
+            calls, agents = self._changed(seen, agents)
+            if not calls and not agents:
+                break
+        return result
+
+    def _round(self, calls: dict[str, set[str]], agents: dict[tuple[str, str], datetime],
+               seen: dict[tuple[str, str], frozenset[str]], result: BatchResult) -> None:
+        version = self._version()
+        intervals: list[AgentInterval] = []
+        calls = {tenant: set(keys) for tenant, keys in calls.items()}
         for (tenant, agent_id), since in agents.items():
-            intervals = fold_agent(tenant, agent_id, tables.agent_events_around(self._store, tenant, agent_id, since))
-            result.intervals.extend(intervals)
+            events = tables.agent_events_around(self._store, tenant, agent_id, since)
+            seen[(tenant, AGENT_KEY_PREFIX + agent_id)] = frozenset(e.event_id for e in events
+                                                                    if e.occurred_at >= since)
+            folded = fold_agent(tenant, agent_id, events)
+            intervals.extend(folded)
             # a closed after-call-work interval changes its call's record
-            calls.setdefault(tenant, set()).update(i.call_id for i in intervals if i.call_id)
-        tables.insert_agent_states(self._store, result.intervals, version, self._retention)
+            calls.setdefault(tenant, set()).update(i.call_id for i in folded if i.call_id)
+        tables.insert_agent_states(self._store, intervals, version, self._retention)
+        call_records: list[CallRecord] = []
+        legs: list[LegRecord] = []
         for tenant, keys in calls.items():
-            self._recompute(tenant, keys, result)
-        tables.insert_legs(self._store, result.legs, version, self._retention)
-        tables.insert_calls(self._store, result.calls, version, self._retention)
-        for call in result.calls:
+            self._recompute(tenant, keys, call_records, legs, seen)
+        tables.insert_legs(self._store, legs, version, self._retention)
+        tables.insert_calls(self._store, call_records, version, self._retention)
+        for call in call_records:
             log.info("call_recorded", tenant=call.tenant, call_uuid=call.call_id, result=call.result,
                      legs=call.legs, version=version)
-        return result
+        result.intervals.extend(intervals)
+        result.legs.extend(legs)
+        result.calls.extend(call_records)
+
+    def _changed(self, seen: dict[tuple[str, str], frozenset[str]], agents: dict[tuple[str, str], datetime]
+                 ) -> tuple[dict[str, set[str]], dict[tuple[str, str], datetime]]:
+        by_tenant: dict[str, dict[str, datetime | None]] = {}
+        for (tenant, key) in seen:
+            agent = (tenant, key[len(AGENT_KEY_PREFIX):])
+            by_tenant.setdefault(tenant, {})[key] = agents.get(agent) if key.startswith(AGENT_KEY_PREFIX) else None
+        calls: dict[str, set[str]] = {}
+        changed_agents: dict[tuple[str, str], datetime] = {}
+        for tenant, keys in by_tenant.items():
+            now = tables.event_ids(self._store, tenant, keys)
+            for key, since in keys.items():
+                if now.get(key, frozenset()) == seen[(tenant, key)]:
+                    continue
+                if since is not None:
+                    changed_agents[(tenant, key[len(AGENT_KEY_PREFIX):])] = since
+                else:
+                    calls.setdefault(tenant, set()).add(key)
+        if calls or changed_agents:
+            log.info("calls_refolded", calls=sum(len(k) for k in calls.values()), agents=len(changed_agents))
+        return calls, changed_agents
 
     def _resolve_legs(self, batch: Sequence[RawEvent]) -> list[RawEvent]:
         """Recording events of a B-leg's channel are keyed by the call that leg belongs to."""
@@ -87,14 +130,17 @@ class Ingestor:
         return [dataclasses.replace(e, key=known.get((e.tenant, e.key), e.key)) if e.kind in LEG_KEYED else e
                 for e in out]
 
-    def _recompute(self, tenant: str, keys: set[str], result: BatchResult) -> None:
+    def _recompute(self, tenant: str, keys: set[str], calls: list[CallRecord], legs: list[LegRecord],
+                   seen: dict[tuple[str, str], frozenset[str]]) -> None:
         events = tables.events_of(self._store, tenant, keys)
         by_call: dict[str, list[RawEvent]] = {}
         for event in events:
             by_call.setdefault(event.key, []).append(event)
         acw = tables.acw_of(self._store, tenant, keys)
         for call_id in sorted(keys):
-            call, legs = fold_call(tenant, call_id, by_call.get(call_id, []), acw.get(call_id))
-            result.legs.extend(legs)
+            mine = by_call.get(call_id, [])
+            seen[(tenant, call_id)] = frozenset(e.event_id for e in mine)
+            call, call_legs = fold_call(tenant, call_id, mine, acw.get(call_id))
+            legs.extend(call_legs)
             if call is not None:
-                result.calls.append(call)
+                calls.append(call)

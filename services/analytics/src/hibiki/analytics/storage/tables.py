@@ -54,6 +54,23 @@ def events_of(store: Store, tenant: str, keys: Iterable[str]) -> list[RawEvent]:
                                          {"tenant": tenant, "keys": wanted})]
 
 
+def event_ids(store: Store, tenant: str, keys: dict[str, datetime | None]) -> dict[str, frozenset[str]]:
+    """key -> the ids of its stored events (of an agent's key: those at or after its time)."""
+    if not keys:
+        return {}
+    plain = tuple(sorted(k for k, since in keys.items() if since is None))
+    out: dict[str, frozenset[str]] = {}
+    if plain:
+        rows = store.query("SELECT key, groupUniqArray(event_id) FROM hibiki.events WHERE tenant = %(tenant)s "
+                           "AND key IN %(keys)s GROUP BY key", {"tenant": tenant, "keys": plain})
+        out.update({str(r[0]): frozenset(r[1]) for r in rows})
+    for key, since in keys.items():
+        if since is not None:
+            events = agent_events_around(store, tenant, key[len(AGENT_KEY_PREFIX):], since)
+            out[key] = frozenset(e.event_id for e in events if e.occurred_at >= since)
+    return out
+
+
 def calls_of_legs(store: Store, tenant: str, leg_uuids: Iterable[str]) -> dict[str, str]:
     """leg uuid -> call id, for legs whose ``call.ended`` is stored."""
     wanted = tuple(sorted(set(leg_uuids)))
