@@ -31,7 +31,7 @@ log = get_logger("hibiki.analytics.consumer")
 
 
 class EventConsumer:
-    def __init__(self, js: JetStreamContext, ingestor: Ingestor, *, durable: str = DURABLE, max_batch: int = 500,
+    def __init__(self, js: JetStreamContext, ingestor: Ingestor, *, durable: str = DURABLE, max_batch: int = 2000,
                  max_wait: float = 0.5, ack_wait: float = 10.0,
                  on_batch: Callable[[int], None] | None = None) -> None:
         self._js, self._ingestor = js, ingestor
