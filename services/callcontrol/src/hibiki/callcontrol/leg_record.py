@@ -110,12 +110,16 @@ def result_hint(headers: Mapping[str, str]) -> tuple[call_pb2.CallResultHint.Val
 
 
 def destination(headers: Mapping[str, str], leg: call_pb2.CallLeg.ValueType) -> str:
-    """As dialled: the A-leg's destination number; on a B-leg the user it rang (``dialed_user``,
-    or the ``presence_id`` a device leg carries), else the number it was sent to."""
+    """As dialled: on the A-leg the user part of the INVITE's Request-URI (``sip_req_user``: a
+    transfer or forward re-routes the channel to names of our own, the caller dialled this), else
+    its destination number; on a B-leg the user it rang (``dialed_user``, or the ``presence_id`` a
+    device leg carries), else the number it was sent to."""
     dialled = headers.get("Caller-Destination-Number", "")
     if leg == call_pb2.CALL_LEG_B:
         dialled = (headers.get("variable_dialed_user") or headers.get("variable_presence_id", "").split("@")[0]
                    or dialled)
+    elif headers.get("Call-Direction", "inbound") == "inbound":
+        dialled = headers.get("variable_sip_req_user") or dialled
     return _text(dialled)
 
 
