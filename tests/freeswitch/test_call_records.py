@@ -7,7 +7,10 @@ CHANNEL_HANGUP_COMPLETE read back over ESL."""
 
 from __future__ import annotations
 
+import json
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,7 +74,17 @@ def same_times(leg: call_pb2.CallEnded, switch: EslEvent) -> None:
     assert leg.hangup_cause == switch.get("Hangup-Cause")
 
 
-def check(bench: SwitchBench, mark: int, hangups: list[EslEvent], count: int) -> dict[str, call_pb2.CallEnded]:
+def capture(name: str, hangups: list[EslEvent]) -> None:
+    """With ``HIBIKI_CAPTURE_HANGUPS=<dir>``: each leg's CHANNEL_HANGUP_COMPLETE headers as the switch
+    sent them, to ``<dir>/<name>.json`` (how tests/fixtures/freeswitch/hangup_complete was made)."""
+    where = os.environ.get("HIBIKI_CAPTURE_HANGUPS")
+    if where:
+        Path(where).mkdir(parents=True, exist_ok=True)
+        (Path(where) / f"{name}.json").write_text(json.dumps([e.headers for e in hangups], indent=1, ensure_ascii=False))
+
+
+def check(bench: SwitchBench, mark: int, hangups: list[EslEvent], count: int, name: str) -> dict[str, call_pb2.CallEnded]:
+    capture(name, hangups)
     legs = published(bench, mark, count)
     switch = {e.get("Unique-ID"): e for e in hangups}
     for uuid, leg in legs.items():
@@ -104,7 +117,7 @@ def test_extension_to_extension(bench: SwitchBench, people: dict[str, Extension]
         time.sleep(1.5)
         alice.hangup()
         bob.wait("CALL_CLOSED")
-    a, (b,) = by_role(check(bench, mark, hangups, 2))
+    a, (b,) = by_role(check(bench, mark, hangups, 2, "ext_to_ext"))
     assert (a.direction, b.direction) == (INTERNAL, INTERNAL)
     assert (a.user, b.user) == (people["2001"].user_id, people["2002"].user_id)
     assert (a.caller_number, a.destination_number, b.destination_number) == ("2001", "2002", "2002")
@@ -124,7 +137,7 @@ def test_did_ivr_queue_agent(bench: SwitchBench, people: dict[str, Extension]) -
             agent.wait("CALL_ESTABLISHED", timeout=40)
             result: Any = call.result()      # type: ignore[union-attr]
             assert result.ok, result.output[-1500:]
-        a, (b,) = by_role(check(bench, mark, hangups, 2))
+        a, (b,) = by_role(check(bench, mark, hangups, 2, "did_ivr_queue_agent"))
     finally:
         deadline = time.monotonic() + 20
         while bench.acd.http.post(f"/api/v1/tenants/{T}/agents/801/logout").status_code == 409:
@@ -144,7 +157,7 @@ def test_abandoned_in_a_queue(bench: SwitchBench, people: dict[str, Extension]) 
         result: Any = bench.carrier_call(QUEUE_NUMBER, caller="0312345679", talk_ms=3000)
         assert result.ok, result.output[-1500:]
         bench.events.wait(f"hibiki.{T}.call.abandoned", after=mark, timeout=15)
-    a, others = by_role(check(bench, mark, hangups, 1))
+    a, others = by_role(check(bench, mark, hangups, 1, "abandoned_in_queue"))
     assert others == [] and a.direction == INBOUND and a.did == QUEUE_NUMBER and a.queue_id == "night"
     assert a.answered_at.ToMicroseconds() > 0 and not a.HasField("bridged_at") and a.agent_id == ""
     assert a.result_hint == call_pb2.CALL_RESULT_HINT_UNSPECIFIED
@@ -155,7 +168,7 @@ def test_a_call_that_ends_in_voicemail(bench: SwitchBench, people: dict[str, Ext
     with bench.hangups() as hangups:
         result = bench.sipp_call(people["2004"], "2003", talk_ms=4000)
         assert result.ok, result.output[-1500:]
-    a, others = by_role(check(bench, mark, hangups, 1))
+    a, others = by_role(check(bench, mark, hangups, 1, "voicemail"))
     assert others == [] and a.direction == INTERNAL and a.destination_number == "2003"
     assert a.result_hint == call_pb2.CALL_RESULT_HINT_VOICEMAIL and a.user == people["2004"].user_id
 
@@ -165,7 +178,7 @@ def test_a_refused_premium_number(bench: SwitchBench, people: dict[str, Extensio
     with bench.hangups() as hangups:
         result = bench.sipp_call(people["2004"], "0990123456", final=403)
         assert result.final() == 403, result.messages
-    a, others = by_role(check(bench, mark, hangups, 1))
+    a, others = by_role(check(bench, mark, hangups, 1, "refused_premium"))
     assert others == [] and a.direction == OUTBOUND and a.result_hint == call_pb2.CALL_RESULT_HINT_REFUSED
     assert (a.sip_code, a.hangup_cause) == (403, "OUTGOING_CALL_BARRED") and not a.HasField("answered_at")
 
@@ -177,7 +190,7 @@ def test_an_outbound_carrier_call(bench: SwitchBench, people: dict[str, Extensio
         result = bench.sipp_call(people["2004"], "0312345678", talk_ms=2000)
         assert result.ok, result.output[-1500:]
         uas.result()
-    a, (b,) = by_role(check(bench, mark, hangups, 2))
+    a, (b,) = by_role(check(bench, mark, hangups, 2, "outbound_carrier"))
     assert (a.direction, b.direction) == (OUTBOUND, OUTBOUND)
     assert (a.destination_number, b.destination_number, b.caller_number) == ("0312345678", "0312345678", REPRESENTATIVE)
     assert a.user == people["2004"].user_id and b.user == "" and b.sip_code == 200
