@@ -68,7 +68,10 @@ def handle_cause(s: "CallSession", cause: str) -> None:
 
 def b_leg(a: Channel, winner: Leg, b_uuid: str, created_us: int) -> Channel:
     """The channel of the leg that answered (see the module's docstring)."""
-    v = winner.variables
+    v = dict(winner.variables)
+    if winner.endpoint.startswith("user/") and "dialed_user" not in v:   # scripted as a whole (no directory)
+        user, _, domain = winner.endpoint[5:].partition("@")
+        v.update(dialed_user=user, dialed_domain=domain)
     destination = v.get("dialed_user") or winner.endpoint.rsplit("/", 1)[-1].split("@")[0].removeprefix("sip:")
     seed = ChannelSeed(uuid=b_uuid, caller_id_name=a.get_var("effective_caller_id_name") or a.caller_id_name,
                        caller_id_number=a.get_var("effective_caller_id_number") or a.caller_id_number,
@@ -90,6 +93,11 @@ def b_leg(a: Channel, winner: Leg, b_uuid: str, created_us: int) -> Channel:
                         ("signal_bond", a.uuid), ("call_uuid", b_uuid)):
         b.set_var(name, value)
     b.other, a.other = ("originator", a), ("originatee", b)
+    for name in ("dialed_user", "dialed_domain"):       # user_outgoing_channel sets them on the caller too
+        if v.get(name):
+            a.set_var(name, v[name])
+    a.set_var("bridge_channel", b.name)
+    a.set_var("bridge_uuid", b_uuid)
     a.set_var("signal_bond", b_uuid)
     return b
 
