@@ -35,13 +35,14 @@ TIMES = {"started_at": "start_uepoch", "answered_at": "answer_uepoch", "bridged_
 def people(bench: SwitchBench) -> dict[str, Extension]:
     bench.tenant(T, representative_number=REPRESENTATIVE)
     bench.carrier_gateway(T, "kiroku-carrier", caller_id_in_from=True)
-    people = {ext: bench.extension(T, ext)[0] for ext in ("2001", "2002", "2004", "7001")}
+    people = {ext: bench.extension(T, ext)[0] for ext in ("2001", "2002", "2004", "2005", "7001")}
     people["2003"] = bench.extension(T, "2003", voicemail_pin="4821")[0]     # never registered: voicemail
     bench.directory.post(f"/api/v1/tenants/{T}/ivrs", {
         "id": "madoguchi", "name": "窓口", "root_menu": "top",
         "menus": [{"id": "top", "name": "トップ", "greeting": {"text": "窓口におつなぎします。1を押してください。"},
                    "choices": {"1": {"queue": {"queue_id": "desk"}}}}]})
-    bench.directory.post(f"/api/v1/tenants/{T}/dids", {"number": IVR_NUMBER, "target_kind": "ivr", "target": "madoguchi"})
+    bench.directory.post(f"/api/v1/tenants/{T}/dids", {"number": IVR_NUMBER, "target_kind": "ivr",
+                                                       "target": "madoguchi"})
     bench.directory.post(f"/api/v1/tenants/{T}/dids", {"number": QUEUE_NUMBER, "target_kind": "queue", "target": "night"})
     bench.acd.put(f"/api/v1/tenants/{T}/queues/desk", {"offer_timeout_seconds": 10, "wrap_up_limit_seconds": 1})
     bench.acd.put(f"/api/v1/tenants/{T}/queues/night", {})
@@ -124,6 +125,32 @@ def test_extension_to_extension(bench: SwitchBench, people: dict[str, Extension]
     assert a.other_leg_uuid == b.meta.call_uuid and b.other_leg_uuid == a.meta.call_uuid
     assert a.sip_code == 200 and b.sip_code == 200 and a.did == "" and not a.test_mode
     assert a.bridged_at.ToMicroseconds() > 0 and b.answered_at.ToMicroseconds() > 0
+
+
+def test_blind_transfer(bench: SwitchBench, people: dict[str, Extension]) -> None:
+    """2001 calls 2002, who transfers the call to 2005 (a REFER): three legs of one call."""
+    alice = bench.baresip(people["2001"], auto_answer=False)
+    bob = bench.baresip(people["2002"])
+    carol = bench.baresip(people["2005"], auto_answer=False)
+    mark = bench.events.mark()
+    with bench.hangups() as hangups:
+        alice.dial("2002")
+        bob.wait("CALL_ESTABLISHED")
+        time.sleep(1)
+        bob.command("transfer", f"sip:2005@{people['2005'].domain}")
+        carol.wait("CALL_INCOMING")
+        bob.wait("CALL_CLOSED")
+        carol.answer()
+        carol.wait("CALL_ESTABLISHED")
+        time.sleep(1)
+        alice.hangup()
+        carol.wait("CALL_CLOSED")
+    a, others = by_role(check(bench, mark, hangups, 3, "blind_transfer"))
+    by_user = {m.user: m for m in others}
+    first, second = by_user[people["2002"].user_id], by_user[people["2005"].user_id]
+    assert first.result_hint == call_pb2.CALL_RESULT_HINT_TRANSFERRED and first.transfer_target == "2005"
+    assert second.destination_number == "2005" and second.answered_at.ToMicroseconds() > 0
+    assert a.direction == first.direction == second.direction == INTERNAL and a.user == people["2001"].user_id
 
 
 def test_did_ivr_queue_agent(bench: SwitchBench, people: dict[str, Extension]) -> None:

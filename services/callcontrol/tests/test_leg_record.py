@@ -69,6 +69,13 @@ def test_abandoned_voicemail_refused_outbound() -> None:
     assert carrier.user == "" and carrier.sip_code == 200 and carrier.destination_number == "0312345678"
 
 
+def test_blind_transfer_three_legs_of_one_call() -> None:
+    a, others = one_call("blind_transfer")
+    transferor = [m for m in others if m.result_hint == call_pb2.CALL_RESULT_HINT_TRANSFERRED]
+    assert len(others) == 2 and [m.transfer_target for m in transferor] == ["2005"]
+    assert a.result_hint == call_pb2.CALL_RESULT_HINT_UNSPECIFIED and a.destination_number == "2002"  # as dialled
+
+
 def test_a_leg_without_our_marks_falls_back_to_freeswitchs_own() -> None:
     (a_event, _), = legs("abandoned_in_queue")
     _, (b_event, _) = legs("outbound_carrier")
@@ -86,7 +93,8 @@ HEADERS = st.sampled_from([
     "variable_answer_uepoch", "variable_end_uepoch", "variable_bridge_uepoch", "variable_progress_uepoch",
     "variable_hold_accum_ms", "variable_hold_accum_seconds", "variable_sip_term_status",
     "variable_proto_specific_hangup_cause", "variable_sip_hangup_disposition", "variable_last_app",
-    "variable_last_arg", "variable_sip_refer_to", "variable_hibiki_refused", "variable_sip_req_user",
+    "variable_last_arg", "variable_sip_refer_to", "variable_transfer_destination", "variable_transfer_disposition",
+    "variable_hibiki_refused", "variable_sip_req_user",
     "variable_dialed_user", "variable_presence_id", "variable_last_bridge_to"])
 VALUES = st.one_of(st.text(max_size=300), st.integers(min_value=0, max_value=10**30).map(str),
                    st.sampled_from(["sofia/internal/x", "inbound", "voicemail", "sip:486", "send_refuse", "check x"]))

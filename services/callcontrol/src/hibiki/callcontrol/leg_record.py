@@ -95,15 +95,16 @@ def sip_code(headers: Mapping[str, str], answered: bool) -> int:
 
 
 def result_hint(headers: Mapping[str, str]) -> tuple[call_pb2.CallResultHint.ValueType, str]:
-    """(hint, transfer target): voicemail when the leg's last application left a message in a box
-    (not ``voicemail check``), refused when the directory refused it, transferred when the phone
-    on this leg transferred its call away (a SIP REFER: ``sip_refer_to``)."""
+    """(hint, transfer target): refused when the directory refused the call; transferred when the
+    phone on this leg transferred its call away (FreeSWITCH sets ``transfer_destination``, e.g.
+    ``blind:2005``, and ``transfer_disposition`` on the transferor's leg; the transferred leg gets
+    ``sip_refer_to`` and goes on); voicemail when the leg's last application left a message in a
+    box (not ``voicemail check``)."""
     if headers.get("variable_hibiki_refused"):
         return call_pb2.CALL_RESULT_HINT_REFUSED, ""
-    refer_to = headers.get("variable_sip_refer_to", "")
-    if refer_to:
-        target = re.search(r"sips?:([^@;>]+)", refer_to)
-        return call_pb2.CALL_RESULT_HINT_TRANSFERRED, _text(target.group(1) if target else refer_to)
+    destination = headers.get("variable_transfer_destination", "")
+    if destination or headers.get("variable_transfer_disposition"):
+        return call_pb2.CALL_RESULT_HINT_TRANSFERRED, _text(destination.partition(":")[2] or destination)
     if headers.get("variable_last_app") == "voicemail" and not headers.get("variable_last_arg", "").startswith("check"):
         return call_pb2.CALL_RESULT_HINT_VOICEMAIL, ""
     return call_pb2.CALL_RESULT_HINT_UNSPECIFIED, ""

@@ -277,7 +277,8 @@ class Plan:
             return None
         outbound_class = restriction_class(info)
         if not is_allowed(info, caller.outbound_classes):
-            return [_action("set", f"hibiki_outbound_class={outbound_class}"), _action("set", "hibiki_refused=class_of_service"),
+            return [_action("set", f"hibiki_outbound_class={outbound_class}"),
+                    _action("set", "hibiki_refused=class_of_service"),
                     _action("log", f"NOTICE outbound call to {outbound_class} number refused by class of service"),
                     _action("pre_answer"), _action("playback", RESTRICTED_PROMPT),
                     _action("hangup", "OUTGOING_CALL_BARRED")]
@@ -387,7 +388,8 @@ def answer_did(request: FsRequest, tenant: TenantView, did: DidEntry, at: dateti
     prelude = [_action("set", f"hibiki_tenant={tenant.tenant_id}"), _action("export", f"hibiki_did={did.number}"),
                _action("set", f"hibiki_branch={branch}"), *language(tenant)]
     actions = prelude + Plan(tenant, context, callcontrol=callcontrol).route(route, fallback=did.closed)
-    return documents.dialplan(context, [call_marks("inbound", tenant.tenant_id), _extension("hibiki-did", destination, actions)])
+    return documents.dialplan(context, [call_marks("inbound", tenant.tenant_id),
+                                        _extension("hibiki-did", destination, actions)])
 
 
 def answer_internal(request: FsRequest, tenant: TenantView, callcontrol: str = "127.0.0.1:8084") -> str:
@@ -407,7 +409,8 @@ def answer_internal(request: FsRequest, tenant: TenantView, callcontrol: str = "
             name, actions = "hibiki-ivr-route", plan.from_ivr(route.group(1), route.group(2))
         else:   # dialled by a caller (or a transfer), not handed back by callcontrol
             name, actions = "hibiki-route-refused", [
-                _action("set", "hibiki_refused=route"), _action("log", f"NOTICE {destination} refused: not handed back by callcontrol"), *unallocated()]
+                _action("set", "hibiki_refused=route"),
+                _action("log", f"NOTICE {destination} refused: not handed back by callcontrol"), *unallocated()]
     elif destination == HANDOFF_MISSED and request.get("variable_hibiki_handoff"):
         name, actions = "hibiki-handoff-missed", plan.handoff_missed(request.get("variable_hibiki_handoff"),
                                                                      request.get("variable_hibiki_did"))
