@@ -39,8 +39,9 @@ class AnalyticsConfig:
     clickhouse_url: str     # chdb:///path (embedded) or clickhouse://host:9000/hibiki
     retention_days: int = DEFAULT_RETENTION_DAYS
     tenant_retention_days: Mapping[str, int] = field(default_factory=dict)
-    batch_size: int = 500
+    batch_size: int = 2000
     batch_wait: float = 0.5
+    ack_wait: float = 10.0
     acd_url: str = "http://127.0.0.1:8081"     # the ACD's HTTP API (the wallboard's present state)
     timezone: str = "Asia/Tokyo"              # where the wallboard's day starts
 
@@ -61,8 +62,9 @@ class AnalyticsConfig:
             clickhouse_url=env.text("CLICKHOUSE_URL", f"chdb://{root / 'analytics' / 'chdb'}"),
             retention_days=default_days,
             tenant_retention_days=per_tenant,
-            batch_size=env.integer("BATCH_SIZE", 500, minimum=1, maximum=100_000),
+            batch_size=env.integer("BATCH_SIZE", 2000, minimum=1, maximum=100_000),
             batch_wait=env.integer("BATCH_WAIT_MS", 500, minimum=1, maximum=60_000) / 1000,
+            ack_wait=env.integer("ACK_WAIT_MS", 10_000, minimum=1_000, maximum=600_000) / 1000,
             acd_url=env.text("ACD_URL", "http://127.0.0.1:8081"),
             timezone=env.text("TIMEZONE", "Asia/Tokyo"),
         )
