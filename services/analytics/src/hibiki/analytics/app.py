@@ -46,7 +46,7 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready
                                    readiness=readiness))
     http = HttpServer(app, sock)
     try:
-        await run_until_stopped(stop, [NatsComponent(nc), consumer, Feed(js, boards.apply), http, boards], ready,
+        await run_until_stopped(stop, [NatsComponent(nc), consumer, Feed(js, boards.apply, config.wallboard_replay), http, boards], ready,
                                 url=f"http://{config.host}:{http.port}", store=config.clickhouse_url)
     finally:
         store.close()

@@ -44,6 +44,7 @@ class AnalyticsConfig:
     ack_wait: float = 10.0
     acd_url: str = "http://127.0.0.1:8081"     # the ACD's HTTP API (the wallboard's present state)
     timezone: str = "Asia/Tokyo"              # where the wallboard's day starts
+    wallboard_replay: float = 300.0           # seconds of the event stream the wallboard reads again on start
 
     def retention(self, tenant: str) -> int:
         return self.tenant_retention_days.get(tenant, self.retention_days)
@@ -67,4 +68,5 @@ class AnalyticsConfig:
             ack_wait=env.integer("ACK_WAIT_MS", 10_000, minimum=1_000, maximum=600_000) / 1000,
             acd_url=env.text("ACD_URL", "http://127.0.0.1:8081"),
             timezone=env.text("TIMEZONE", "Asia/Tokyo"),
+            wallboard_replay=env.integer("WALLBOARD_REPLAY_SECONDS", 300, minimum=0, maximum=86_400),
         )
