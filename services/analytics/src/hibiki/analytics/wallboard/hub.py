@@ -129,7 +129,8 @@ class Wallboards:
         now = self._clock()
         board.prune(now)
         out = snapshot(board, now, queue_id)
-        self._cache[(tenant, queue_id)] = (version, started, out)
+        if queue_id is None or queue_id in board.queues:     # a reader's made-up queue names are not kept
+            self._cache[(tenant, queue_id)] = (version, started, out)
         return out
 
     async def watch(self, tenant: str, queue_id: str | None = None) -> AsyncIterator[Json]:
