@@ -157,23 +157,23 @@ async def test_the_stream_pushes_each_event_within_two_seconds_and_counts_it_onc
 
 async def test_a_display_without_a_token_asks_for_one_and_works_with_the_keyboard_alone(
         analytics: Served, authority: TokenAuthority, browser_page: BrowserPage) -> None:
-    page = browser_page.page
-    await page.goto(f"{analytics.url}/wallboard/{TENANT}/water")
+    page, tenant = browser_page.page, "wbkeys"           # a tenant no other test of the session fed
+    await page.goto(f"{analytics.url}/wallboard/{tenant}/water")
     await page.wait_for_selector("#token:focus", timeout=10000)          # the token field has the focus
-    await page.keyboard.type(token(authority, "viewer"))                  # a viewer's token is refused
+    await page.keyboard.type(token(authority, "viewer", tenant))          # a viewer's token is refused
     await page.keyboard.press("Enter")
     await page.wait_for_selector('#status[data-state="refused"]', timeout=10000)
     assert await page.text_content("#status") == "トークンが拒否されました"
     await page.wait_for_selector("#token:focus", timeout=10000)
-    await page.keyboard.type(token(authority, "wallboard"))
+    await page.keyboard.type(token(authority, "wallboard", tenant))
     await page.keyboard.press("Enter")
     await page.wait_for_selector('#status[data-state="live"]', timeout=10000)
-    assert await page.text_content("#title") == f"ウォールボード — {TENANT} / キュー water"
+    assert await page.text_content("#title") == f"ウォールボード — {tenant} / キュー water"
     assert await page.text_content("#offered") == "0"
     assert not await page.evaluate("location.hash")                       # no token in the address
     await page.keyboard.press("Tab")                                      # the language button, by keyboard
     assert await page.evaluate("document.activeElement.id") == "lang"
     await page.keyboard.press("Enter")
-    assert await page.text_content("#title") == f"Wallboard — {TENANT} / Queue water"
+    assert await page.text_content("#title") == f"Wallboard — {tenant} / Queue water"
     await browser_page.screenshot("wallboard-queue-en")
     assert not [line for line in browser_page.console if line.startswith("pageerror")], browser_page.console
