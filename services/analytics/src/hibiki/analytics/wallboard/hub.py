@@ -170,7 +170,7 @@ class Wallboards:
                 missing = tenant in self._acd_missing
                 if not (due or missing):
                     continue
-                view = await load_acd(self._acd, tenant, attempts=1)
+                view = await load_acd(self._acd, tenant, attempts=1, present=missing)
                 if view is None:
                     continue
                 if missing:
