@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +28,19 @@ from tools import ivr_test
 pytestmark = pytest.mark.slow
 
 
-@contextlib.contextmanager
-def analytics(data_dir: Path, nats_url: str, acd_url: str, port: int | None = None,
-              replay_seconds: int = 300) -> Iterator[Served]:
-    with serve("analytics", "127.0.0.1", data_dir, {
-            "HIBIKI_AUTH_SECRET": os.environ["HIBIKI_AUTH_SECRET"], "HIBIKI_NATS_URL": nats_url,
-            "HIBIKI_ANALYTICS_ACD_URL": acd_url, "HIBIKI_ANALYTICS_WALLBOARD_REPLAY_SECONDS": str(replay_seconds)},
-            port) as served:
+@contextlib.asynccontextmanager
+async def analytics(data_dir: Path, nats_url: str, acd_url: str, port: int | None = None,
+                    replay_seconds: int = 300) -> AsyncIterator[Served]:
+    """``hibiki serve analytics``, started and stopped in a thread: the ACD and callcontrol run in
+    this test's event loop, which must keep turning meanwhile (analytics asks the ACD as it starts)."""
+    process = serve("analytics", "127.0.0.1", data_dir, {
+        "HIBIKI_AUTH_SECRET": os.environ["HIBIKI_AUTH_SECRET"], "HIBIKI_NATS_URL": nats_url,
+        "HIBIKI_ANALYTICS_ACD_URL": acd_url, "HIBIKI_ANALYTICS_WALLBOARD_REPLAY_SECONDS": str(replay_seconds)}, port)
+    served = await asyncio.to_thread(process.__enter__)
+    try:
         yield served
+    finally:
+        await asyncio.to_thread(process.__exit__, None, None, None)
 
 
 async def page_shows(page: Any, expected: dict[str, str], since: float, within: float = 2.0) -> float:
@@ -93,7 +98,7 @@ async def test_the_wall_shows_the_calls_made_within_two_seconds_and_survives_a_r
         async with httpx.AsyncClient(base_url=acd_url, headers={"Authorization": f"Bearer {wall_token}"}) as acd:
             refused = await acd.get(f"/api/v1/tenants/{c.tenant}/queues")   # the wall's token opens nothing else
             assert refused.status_code == 403, refused.text
-        with analytics(tmp_path / "analytics", nats_server.url, acd_url) as served:
+        async with analytics(tmp_path / "analytics", nats_server.url, acd_url) as served:
             url = f"{served.url}/wallboard/{c.tenant}"
             async with wall(browser_page, url, wall_token) as page:
                 assert await page.text_content("#title") == f"ウォールボード — {c.tenant}"
@@ -158,7 +163,7 @@ async def test_the_wall_shows_the_calls_made_within_two_seconds_and_survives_a_r
         page = browser_page.page
         await page.wait_for_selector('#status[data-state="lost"]', timeout=10000)
         assert await page.text_content("#status") == "切断：再接続します"
-        with analytics(tmp_path / "analytics", nats_server.url, acd_url, port=int(served.url.rsplit(":", 1)[1]),
+        async with analytics(tmp_path / "analytics", nats_server.url, acd_url, port=int(served.url.rsplit(":", 1)[1]),
                        replay_seconds=0):
             await page.wait_for_selector('#status[data-state="live"]', timeout=15000)
             await page_shows(page, {"offered": "2", "answered": "1", "abandoned": "1", "waiting": "0",

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from hibiki.analytics.wallboard import model as m
-from hibiki.analytics.wallboard.restore import AcdState, History, apply_acd, load_acd, restore
+from hibiki.analytics.wallboard.restore import AcdState, History, apply_acd, load_acd, restore_history
 from hibiki.common.logging import get_logger
 
 log = get_logger("hibiki.analytics.wallboard")
@@ -72,6 +72,7 @@ class Wallboards:
         self._versions: dict[str, int] = {}
         self._closing = asyncio.Event()
         self._resync_task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- lifecycle (a Component of the service) --
     async def start(self) -> None:
@@ -81,10 +82,10 @@ class Wallboards:
         self._closing.set()
         for event in self._changed.values():
             event.set()
-        if self._resync_task is not None:
-            self._resync_task.cancel()
+        for task in [*self._background, *([self._resync_task] if self._resync_task else [])]:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._resync_task
+                await task
 
     # -- boards --
     async def board(self, tenant: str) -> m.Board:
@@ -98,19 +99,31 @@ class Wallboards:
         return await asyncio.shield(task)
 
     async def _restore(self, tenant: str) -> m.Board:
+        """Today's stored events, then what arrived meanwhile: the board is readable from then on;
+        the ACD's present state follows (a slow or absent ACD delays nobody)."""
         board = m.Board(tenant, self._timezone)
         started = time.monotonic()
         async with self._restoring:
-            if not await restore(board, tenant, self._acd, self._history, self._clock()):
-                self._acd_missing.add(tenant)
-        for event in self._pending.pop(tenant, []):        # what arrived meanwhile, after what was stored
+            await restore_history(board, tenant, self._history, self._clock())
+        for event in self._pending.pop(tenant, []):
             board.apply(event)
         self._boards[tenant] = board
         self._loading.pop(tenant, None)
-        log.info("wallboard_restored", tenant=tenant, calls=len(board.calls), agents=len(board.agents),
-                 seconds=round(time.monotonic() - started, 3))
         self._touch(tenant)
+        log.info("wallboard_restored", tenant=tenant, calls=len(board.calls), seconds=round(time.monotonic() - started, 3))
+        task = asyncio.create_task(self._restore_acd(tenant, board))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
         return board
+
+    async def _restore_acd(self, tenant: str, board: m.Board) -> None:
+        view = await load_acd(self._acd, tenant)
+        if view is None:
+            self._acd_missing.add(tenant)       # asked again every ``retry`` seconds
+            return
+        apply_acd(board, view)
+        self._touch(tenant)
+        log.info("wallboard_acd_state_restored", tenant=tenant, agents=len(board.agents))
 
     async def apply(self, tenant: str, events: list[m.Event]) -> None:
         """Events of a tenant whose board is being restored wait for it; the feed never does (one

@@ -9,8 +9,10 @@
   level threshold), the agents (their queues and state, since when, their call) and the calls
   waiting now (how long each has waited).
 
-Events that arrive meanwhile are applied after the restore; the model's changes are idempotent,
-so a call both restored and seen live counts once.
+Events that arrive meanwhile are applied after the stored ones; the ACD's state comes after that
+(an agent's state only when it is newer than what the board has, a waiting call only when the board
+does not know it). The model's changes are idempotent, so a call both restored and seen live
+counts once.
 """
 
 from __future__ import annotations
@@ -145,24 +147,19 @@ async def load_acd(acd: AcdState, tenant: str, attempts: int = 3, pause: float =
     return None
 
 
-async def restore(board: m.Board, tenant: str, acd: AcdState, history: History, now: float) -> bool:
-    """Fill a new board; False when the ACD's state could not be had (the caller asks again
-    later). A failing source is logged and skipped: the board goes on with the events (open for
-    service)."""
+async def restore_history(board: m.Board, tenant: str, history: History, now: float) -> None:
+    """Today's stored events into a new board. A failing store is logged and skipped: the board
+    goes on with the events (open for service)."""
     try:
         rows = await asyncio.to_thread(history.events_since, tenant, board.day_start(now))
-        for subject, payload in rows:
-            try:
-                _, events = decode(subject, payload)
-            except ValueError as exc:
-                log.warning("wallboard_stored_event_undecodable", tenant=tenant, subject=subject, error=str(exc))
-                continue
-            for event in events:
-                board.apply(event)
     except Exception as exc:
         log.warning("wallboard_restore_calls_failed", tenant=tenant, error=str(exc) or type(exc).__name__)
-    view = await load_acd(acd, tenant)
-    if view is None:
-        return False
-    apply_acd(board, view)
-    return True
+        return
+    for subject, payload in rows:
+        try:
+            _, events = decode(subject, payload)
+        except ValueError as exc:
+            log.warning("wallboard_stored_event_undecodable", tenant=tenant, subject=subject, error=str(exc))
+            continue
+        for event in events:
+            board.apply(event)
