@@ -47,6 +47,7 @@ def test_extension_to_extension() -> None:
     assert a.direction == b.direction == call_pb2.CALL_DIRECTION_INTERNAL
     assert (a.caller_number, a.destination_number, b.destination_number) == ("2001", "2002", "2002")
     assert a.user and b.user and a.user != b.user and (a.sip_code, b.sip_code) == (200, 200)
+    assert (a.hold_ms, b.hold_ms) == (1762, 0)            # 2001 held 2002 (hold_accum_ms on the holder's leg)
     uuids = {m.leg: e["Unique-ID"] for e, m in legs("ext_to_ext")}
     assert (a.other_leg_uuid, b.other_leg_uuid) == (uuids[B], uuids[A])       # bridged to each other
 
