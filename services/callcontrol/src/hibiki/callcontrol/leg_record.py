@@ -29,6 +29,7 @@ from hibiki.events.v1 import call_pb2
 
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 TEXT_LIMIT = 128
+MAX_MICROS = 253402300799 * 10**6        # the last second a protobuf Timestamp can hold (9999-12-31)
 DIRECTIONS = {"inbound": call_pb2.CALL_DIRECTION_INBOUND, "outbound": call_pb2.CALL_DIRECTION_OUTBOUND,
               "internal": call_pb2.CALL_DIRECTION_INTERNAL}
 # FreeSWITCH's mapping of the causes it refuses a call with to the SIP status it sends
@@ -54,7 +55,7 @@ def _uuid(value: str) -> str:
 
 def _micros(headers: Mapping[str, str], variable: str, header: str = "") -> int:
     for value in (headers.get(f"variable_{variable}", ""), headers.get(header, "") if header else ""):
-        if value.isdigit() and 0 < int(value) < 2**62:
+        if value.isdigit() and 0 < int(value) <= MAX_MICROS:
             return int(value)
     return 0
 
