@@ -77,6 +77,20 @@ def test_blind_transfer_three_legs_of_one_call() -> None:
     assert a.result_hint == call_pb2.CALL_RESULT_HINT_UNSPECIFIED and a.destination_number == "2002"  # as dialled
 
 
+def test_our_own_variables_test_mode_recording_and_refusals() -> None:
+    (event, _), = legs("abandoned_in_queue")
+    marked = {**event, "variable_hibiki_ivr_at": "2026-11-24T10:00:00+09:00", "variable_hibiki_recording_id": event[
+        "Unique-ID"], "variable_hibiki_refused": "route"}
+    leg = fill(call_pb2.CallEnded(), marked, event["Unique-ID"])
+    assert leg.test_mode and leg.recording_id == event["Unique-ID"]
+    assert leg.result_hint == call_pb2.CALL_RESULT_HINT_REFUSED
+    plain = fill(call_pb2.CallEnded(), event, event["Unique-ID"])
+    assert not plain.test_mode and plain.recording_id == ""
+    checked = fill(call_pb2.CallEnded(), {**event, "variable_last_app": "voicemail",
+                                          "variable_last_arg": "check default kiroku.hibiki.test 2003"}, event["Unique-ID"])
+    assert checked.result_hint == call_pb2.CALL_RESULT_HINT_UNSPECIFIED      # listening to one's messages
+
+
 def test_a_leg_without_our_marks_falls_back_to_freeswitchs_own() -> None:
     (a_event, _), = legs("abandoned_in_queue")
     _, (b_event, _) = legs("outbound_carrier")
