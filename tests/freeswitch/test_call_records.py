@@ -115,10 +115,19 @@ def test_extension_to_extension(bench: SwitchBench, people: dict[str, Extension]
         alice.dial("2002")
         bob.wait("CALL_ESTABLISHED")
         alice.wait("CALL_ESTABLISHED")
+        time.sleep(0.5)
+        held = alice.command("hold")                # alice holds bob for about 1.5 s
         time.sleep(1.5)
+        alice.command("resume")
+        time.sleep(0.5)
         alice.hangup()
         bob.wait("CALL_CLOSED")
-    a, (b,) = by_role(check(bench, mark, hangups, 2, "ext_to_ext"))
+    legs = check(bench, mark, hangups, 2, "ext_to_ext")
+    switch = {e.get("Unique-ID"): e for e in hangups}
+    for uuid, leg in legs.items():                  # FreeSWITCH's own hold time on each leg
+        assert leg.hold_ms == int(switch[uuid].get("variable_hold_accum_ms", "0") or 0), (held, leg.hold_ms)
+    assert max(leg.hold_ms for leg in legs.values()) >= 1000, held
+    a, (b,) = by_role(legs)
     assert (a.direction, b.direction) == (INTERNAL, INTERNAL)
     assert (a.user, b.user) == (people["2001"].user_id, people["2002"].user_id)
     assert (a.caller_number, a.destination_number, b.destination_number) == ("2001", "2002", "2002")

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hibiki.callcontrol.leg_record import TEXT_LIMIT, fill
@@ -47,6 +47,7 @@ def test_extension_to_extension() -> None:
     assert a.direction == b.direction == call_pb2.CALL_DIRECTION_INTERNAL
     assert (a.caller_number, a.destination_number, b.destination_number) == ("2001", "2002", "2002")
     assert a.user and b.user and a.user != b.user and (a.sip_code, b.sip_code) == (200, 200)
+    assert (a.hold_ms, b.hold_ms) == (1762, 0)            # 2001 held 2002 (hold_accum_ms on the holder's leg)
     uuids = {m.leg: e["Unique-ID"] for e, m in legs("ext_to_ext")}
     assert (a.other_leg_uuid, b.other_leg_uuid) == (uuids[B], uuids[A])       # bridged to each other
 
@@ -76,6 +77,20 @@ def test_blind_transfer_three_legs_of_one_call() -> None:
     assert a.result_hint == call_pb2.CALL_RESULT_HINT_UNSPECIFIED and a.destination_number == "2002"  # as dialled
 
 
+def test_our_own_variables_test_mode_recording_and_refusals() -> None:
+    (event, _), = legs("abandoned_in_queue")
+    marked = {**event, "variable_hibiki_ivr_at": "2026-11-24T10:00:00+09:00", "variable_hibiki_recording_id": event[
+        "Unique-ID"], "variable_hibiki_refused": "route"}
+    leg = fill(call_pb2.CallEnded(), marked, event["Unique-ID"])
+    assert leg.test_mode and leg.recording_id == event["Unique-ID"]
+    assert leg.result_hint == call_pb2.CALL_RESULT_HINT_REFUSED
+    plain = fill(call_pb2.CallEnded(), event, event["Unique-ID"])
+    assert not plain.test_mode and plain.recording_id == ""
+    checked = fill(call_pb2.CallEnded(), {**event, "variable_last_app": "voicemail",
+                                          "variable_last_arg": "check default kiroku.hibiki.test 2003"}, event["Unique-ID"])
+    assert checked.result_hint == call_pb2.CALL_RESULT_HINT_UNSPECIFIED      # listening to one's messages
+
+
 def test_a_leg_without_our_marks_falls_back_to_freeswitchs_own() -> None:
     (a_event, _), = legs("abandoned_in_queue")
     _, (b_event, _) = legs("outbound_carrier")
@@ -102,6 +117,7 @@ VALUES = st.one_of(st.text(max_size=300), st.integers(min_value=0, max_value=10*
 
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(HEADERS, VALUES), st.text(max_size=80))
+@example({"variable_end_uepoch": str(253402300800 * 10**6)}, "x")    # past 9999-12-31: no Timestamp holds it
 def test_any_hangup_event_gives_a_bounded_leg_and_never_a_crash(headers: dict[str, str], leg_uuid: str) -> None:
     leg = fill(call_pb2.CallEnded(), headers, leg_uuid)
     leg.SerializeToString()

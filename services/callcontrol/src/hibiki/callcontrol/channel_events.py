@@ -17,7 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from hibiki.callcontrol.esl.model import NodeEvent
 from hibiki.callcontrol.esl.nodes import NodePool
-from hibiki.callcontrol.leg_record import fill
+from hibiki.callcontrol.leg_record import MAX_MICROS, fill, number
 from hibiki.callcontrol.publisher import SOURCE, EventSink
 from hibiki.common.logging import get_logger
 from hibiki.events.v1 import call_pb2, meta_pb2
@@ -28,10 +28,11 @@ NAMESPACE = uuid.UUID("6f1d3c52-5b0e-4c59-a1a5-2f8f4e0c2a11")
 
 def _stamp(micros: str) -> Timestamp | None:
     """FreeSWITCH's ``*-Time`` headers: microseconds since the epoch, 0 when it did not happen."""
-    if not micros.isdigit() or int(micros) == 0:
+    value = number(micros)
+    if value is None or not 0 < value <= MAX_MICROS:
         return None
     stamp = Timestamp()
-    stamp.FromMicroseconds(int(micros))
+    stamp.FromMicroseconds(value)
     return stamp
 
 

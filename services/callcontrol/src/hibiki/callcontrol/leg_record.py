@@ -29,6 +29,7 @@ from hibiki.events.v1 import call_pb2
 
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 TEXT_LIMIT = 128
+MAX_MICROS = 253402300799 * 10**6        # the last second a protobuf Timestamp can hold (9999-12-31)
 DIRECTIONS = {"inbound": call_pb2.CALL_DIRECTION_INBOUND, "outbound": call_pb2.CALL_DIRECTION_OUTBOUND,
               "internal": call_pb2.CALL_DIRECTION_INTERNAL}
 # FreeSWITCH's mapping of the causes it refuses a call with to the SIP status it sends
@@ -42,6 +43,12 @@ CAUSE_TO_SIP = {
     "RECOVERY_ON_TIMER_EXPIRE": 504, "ORIGINATOR_CANCEL": 487,
 }
 _SIP_CAUSE = re.compile(r"^sip:([1-6][0-9]{2})$")
+_NUMBER = re.compile(r"[0-9]{1,24}")     # ASCII digits only: str.isdigit takes "²", which int() refuses
+
+
+def number(value: str) -> int | None:
+    """A header's non-negative integer, or None (anything else, or absurdly long)."""
+    return int(value) if _NUMBER.fullmatch(value) else None
 
 
 def _text(value: str) -> str:
@@ -54,8 +61,9 @@ def _uuid(value: str) -> str:
 
 def _micros(headers: Mapping[str, str], variable: str, header: str = "") -> int:
     for value in (headers.get(f"variable_{variable}", ""), headers.get(header, "") if header else ""):
-        if value.isdigit() and 0 < int(value) < 2**62:
-            return int(value)
+        micros = number(value)
+        if micros is not None and 0 < micros <= MAX_MICROS:
+            return micros
     return 0
 
 
@@ -79,9 +87,9 @@ def sip_code(headers: Mapping[str, str], answered: bool) -> int:
     """The leg's final SIP status: received or sent (``sip_term_status``), else the one named by
     ``proto_specific_hangup_cause``, else 200 for an answered SIP leg, else what FreeSWITCH sends
     for the hangup cause when it refused the call itself; 0 when unknown or not a SIP leg."""
-    status = headers.get("variable_sip_term_status", "")
-    if status.isdigit() and 100 <= int(status) < 700:
-        return int(status)
+    status = number(headers.get("variable_sip_term_status", ""))
+    if status is not None and 100 <= status < 700:
+        return status
     match = _SIP_CAUSE.fullmatch(headers.get("variable_proto_specific_hangup_cause", ""))
     if match:
         return int(match.group(1))
@@ -147,8 +155,9 @@ def fill(message: call_pb2.CallEnded, headers: Mapping[str, str], leg_uuid: str)
     message.user = _text(headers.get("variable_hibiki_user", ""))
     message.agent_id = _text(headers.get("variable_hibiki_agent", ""))
     message.queue_id = _text(headers.get("variable_hibiki_queue", ""))
-    hold_ms, hold_s = headers.get("variable_hold_accum_ms", ""), headers.get("variable_hold_accum_seconds", "")
-    hold = int(hold_ms) if hold_ms.isdigit() else int(hold_s) * 1000 if hold_s.isdigit() else 0
+    hold_ms = number(headers.get("variable_hold_accum_ms", ""))
+    hold_s = number(headers.get("variable_hold_accum_seconds", ""))
+    hold = hold_ms if hold_ms is not None else hold_s * 1000 if hold_s is not None else 0
     message.hold_ms = min(hold, 2**62)
     message.sip_code = sip_code(headers, answered > 0)
     message.result_hint, message.transfer_target = result_hint(headers)

@@ -113,8 +113,9 @@ def call_marks(direction: str, tenant: str) -> str:
         return f"<{tag} application=\"export\" data={attr(f'{name}={value}')}/>"
     marks = [f'<condition field="${{{name}}}" expression="^$" break="never">{export("action", name, first)}'
              f'{export("anti-action", name, f"${{{name}}}")}</condition>'
-             for name, first in (("hibiki_call_id", "${uuid}"), ("hibiki_direction", direction))]
-    marks.append(f'<condition field="${{hibiki_tenant}}" expression="^">{export("action", "hibiki_tenant", tenant)}'
+             for name, first in (("hibiki_call_id", "${uuid}"), ("hibiki_direction", dialstring.token(direction)))]
+    marks.append(f'<condition field="${{hibiki_tenant}}" expression="^">'
+                 f'{export("action", "hibiki_tenant", dialstring.token(tenant))}'
                  '</condition>')
     return f'<extension name="hibiki-call" continue="true">{"".join(marks)}</extension>'
 
