@@ -13,7 +13,7 @@ from hibiki.analytics.wallboard import api as wallboard_api
 from hibiki.analytics.wallboard.feed import Feed
 from hibiki.analytics.wallboard.hub import Wallboards
 from hibiki.analytics.wallboard.page import WallboardPages
-from hibiki.analytics.wallboard.restore import AcdHttp, StoredEvents
+from hibiki.analytics.wallboard.restore import AcdHttp, NoAcd, StoredEvents
 from hibiki.common import bus
 from hibiki.common.auth import load_authority
 from hibiki.common.config import Env
@@ -41,7 +41,8 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready
     async def readiness() -> dict[str, bool]:
         return {"nats": nc.is_connected}
 
-    boards = Wallboards(AcdHttp(config.acd_url, authority), StoredEvents(store), timezone=config.timezone)
+    boards = Wallboards(AcdHttp(config.acd_url, authority) if config.acd_url else NoAcd(), StoredEvents(store),
+                        timezone=config.timezone)
     app = WallboardPages(build_app("analytics", authority, [*http_routes(store), *wallboard_api.routes(boards)],
                                    readiness=readiness))
     http = HttpServer(app, sock)

@@ -42,7 +42,7 @@ class AnalyticsConfig:
     batch_size: int = 2000
     batch_wait: float = 0.5
     ack_wait: float = 10.0
-    acd_url: str = "http://127.0.0.1:8081"     # the ACD's HTTP API (the wallboard's present state)
+    acd_url: str = ""                         # the ACD's HTTP API (the wallboard's present state); "": none
     timezone: str = "Asia/Tokyo"              # where the wallboard's day starts
     wallboard_replay: float = 300.0           # seconds of the event stream the wallboard reads again on start
 
@@ -66,7 +66,7 @@ class AnalyticsConfig:
             batch_size=env.integer("BATCH_SIZE", 2000, minimum=1, maximum=100_000),
             batch_wait=env.integer("BATCH_WAIT_MS", 500, minimum=1, maximum=60_000) / 1000,
             ack_wait=env.integer("ACK_WAIT_MS", 10_000, minimum=1_000, maximum=600_000) / 1000,
-            acd_url=env.text("ACD_URL", "http://127.0.0.1:8081"),
+            acd_url=env.text("ACD_URL", ""),
             timezone=env.text("TIMEZONE", "Asia/Tokyo"),
             wallboard_replay=env.integer("WALLBOARD_REPLAY_SECONDS", 300, minimum=0, maximum=86_400),
         )

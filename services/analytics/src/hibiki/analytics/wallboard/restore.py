@@ -80,6 +80,13 @@ class AcdState(Protocol):
         ...
 
 
+class NoAcd:
+    """No ACD configured (``HIBIKI_ANALYTICS_ACD_URL`` empty): boards know what the events say."""
+
+    async def load(self, tenant: str, present: bool = True) -> AcdView:
+        return AcdView()
+
+
 STATE_NAMES = {state.value: state for state in m.AgentState} | {"reserved": m.AgentState.RINGING}
 
 
