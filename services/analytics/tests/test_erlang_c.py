@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -64,7 +65,7 @@ def test_large_traffic_is_finite() -> None:
 
 
 def test_bad_input_names_the_field() -> None:
-    cases = [(lambda: traffic(-1, 180), "calls"), (lambda: traffic(10, 0), "aht_seconds"),
+    cases: list[tuple[Callable[[], object], str]] = [(lambda: traffic(-1, 180), "calls"), (lambda: traffic(10, 0), "aht_seconds"),
              (lambda: agents_needed(10, 180, target_level=1.0), "target_level"),
              (lambda: agents_needed(10, 180, shrinkage=1.0), "shrinkage"),
              (lambda: evaluate(10, 180, -1), "agents"), (lambda: traffic(math.nan, 180), "calls")]
