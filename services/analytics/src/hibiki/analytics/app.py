@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from hibiki.analytics.config import AnalyticsConfig
+from hibiki.analytics.daily_job import DailyReports
 from hibiki.analytics.http import routes as http_routes
 from hibiki.analytics.ingest import Ingestor
 from hibiki.analytics.nats.event_consumer import EventConsumer
 from hibiki.analytics.storage import open_store
+from hibiki.analytics.storage.files import FileStore
+from hibiki.analytics.web import routes as web
 from hibiki.common import bus
 from hibiki.common.auth import load_authority
 from hibiki.common.config import Env
@@ -36,10 +39,13 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready
     async def readiness() -> dict[str, bool]:
         return {"nats": nc.is_connected}
 
-    app = build_app("analytics", authority, http_routes(store), readiness=readiness)
+    files = FileStore(config.data_dir / "analytics")
+    app = build_app("analytics", authority, [*http_routes(store), *web.routes(store, files)], readiness=readiness,
+                    open_paths=web.OPEN_PATHS)
     http = HttpServer(app, sock)
+    daily = DailyReports(store, files, config.daily_report_at)
     try:
-        await run_until_stopped(stop, [NatsComponent(nc), consumer, http], ready,
+        await run_until_stopped(stop, [NatsComponent(nc), consumer, daily, http], ready,
                                 url=f"http://{config.host}:{http.port}", store=config.clickhouse_url)
     finally:
         store.close()
