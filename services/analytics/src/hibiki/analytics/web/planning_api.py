@@ -36,7 +36,7 @@ TABLE_ROWS = 12
 
 def _number(params: dict[str, str], name: str, default: float | None = None) -> float:
     text = params.get(name)
-    if text is None or text == "":
+    if text is None:
         if default is None:
             raise InvalidParameter(name, f"{name} is required", "missing-parameter")
         return default
@@ -51,7 +51,7 @@ def _number(params: dict[str, str], name: str, default: float | None = None) -> 
 
 def _whole(params: dict[str, str], name: str, default: int | None, low: int, high: int) -> int | None:
     text = params.get(name)
-    if text is None or text == "":
+    if text is None:
         return default
     if not text.isdigit() or not low <= int(text) <= high:
         raise InvalidParameter(name, f"{name} must be a whole number {low}-{high}")

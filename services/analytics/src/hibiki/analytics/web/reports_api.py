@@ -24,7 +24,9 @@ from starlette.responses import JSONResponse, Response
 
 from hibiki.analytics.daily_job import build_daily, targets_of
 from hibiki.analytics.reports.measures import COLUMNS, ReportRow, row, total
-from hibiki.analytics.reports.query import TOKYO, InvalidParameter, build, check_id, parse_day, parse_period
+from hibiki.analytics.reports.query import (
+    TOKYO, InvalidParameter, build, check_choice, check_id, parse_day, parse_period,
+)
 from hibiki.analytics.reports.sla import SlaTargets
 from hibiki.analytics.storage import report_sql
 from hibiki.analytics.storage.files import FileStore
@@ -137,9 +139,9 @@ class ReportsApi:
         user, refusal = history_user(claims_of(request), tenant, check_id(params.get("user"), "user"))
         if refusal is not None:
             return error_response(403, "forbidden", refusal)
-        kind = params.get("kind") or None
-        if kind not in (None, "incoming", "outgoing", "missed"):
-            raise InvalidParameter("kind", "kind must be incoming, outgoing or missed")
+        kind = check_choice(params, "kind", ("incoming", "outgoing", "missed"))
+        check_choice(params, "lang", ("ja", "en"))
+        check_choice(params, "encoding", ("utf-8", "shift_jis"))
         today = self._now().astimezone(TOKYO).date()
         period = parse_period(params.get("from") or (today - timedelta(days=30)).isoformat(),
                               params.get("to") or today.isoformat())
@@ -205,7 +207,7 @@ class ReportsApi:
 
 def _int(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
     text = params.get(name)
-    if text is None or text == "":
+    if text is None:
         return default
     if not text.isdigit() or not low <= int(text) <= high:
         raise InvalidParameter(name, f"{name} must be a whole number {low}-{high}")
