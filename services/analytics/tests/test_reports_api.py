@@ -281,3 +281,25 @@ async def test_pages_are_served_without_a_token(client: httpx.AsyncClient) -> No
                  "/api/v1/tenants/{tenant}/calls/history", "/api/v1/tenants/{tenant}/planning/erlang-c"):
         assert path in doc["paths"]
     assert not any("x-hibiki-undocumented" in op for ops in doc["paths"].values() for op in ops.values())
+
+
+def test_daily_job_runs_at_the_set_time_and_keeps_every_tenants_report(world: Any) -> None:
+    from datetime import time as clock
+
+    from hibiki.analytics.config import AnalyticsConfig, parse_time_of_day
+    from hibiki.analytics.daily_job import DailyReports
+    from hibiki.common.errors import ConfigError
+
+    store, _, root = world
+    files = FileStore(root / "job")
+    job = DailyReports(store, files, clock(23, 50))
+    assert job.next_run(datetime(2026, 12, 7, 14, 49, tzinfo=UTC)) == datetime(2026, 12, 7, 14, 50, tzinfo=UTC)
+    assert job.next_run(datetime(2026, 12, 7, 14, 50, tzinfo=UTC)) == datetime(2026, 12, 8, 14, 50, tzinfo=UTC)
+    assert job.run_once(datetime(2026, 12, 7).date()) == [sd.TENANT]
+    kept = files.daily(sd.TENANT, datetime(2026, 12, 7).date())
+    assert kept is not None and kept["incoming"] == 7 and kept["peak_agents"] == sd.HAND_PEAK[0]
+    assert files.daily_days(sd.TENANT) == [sd.DAY]
+    assert AnalyticsConfig.from_env({"HIBIKI_ANALYTICS_DAILY_REPORT_AT": "18:30"}).daily_report_at == clock(18, 30)
+    for bad in ("24:00", "9", "09:5", "x"):
+        with pytest.raises(ConfigError):
+            parse_time_of_day(bad)
