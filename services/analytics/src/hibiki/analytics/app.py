@@ -12,6 +12,11 @@ from hibiki.analytics.nats.event_consumer import EventConsumer
 from hibiki.analytics.storage import open_store
 from hibiki.analytics.storage.files import FileStore
 from hibiki.analytics.web import routes as web
+from hibiki.analytics.wallboard import api as wallboard_api
+from hibiki.analytics.wallboard.feed import Feed
+from hibiki.analytics.wallboard.hub import Wallboards
+from hibiki.analytics.wallboard.page import WallboardPages
+from hibiki.analytics.wallboard.restore import AcdHttp, StoredEvents
 from hibiki.common import bus
 from hibiki.common.auth import load_authority
 from hibiki.common.config import Env
@@ -39,13 +44,15 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready
     async def readiness() -> dict[str, bool]:
         return {"nats": nc.is_connected}
 
+    boards = Wallboards(AcdHttp(config.acd_url, authority), StoredEvents(store), timezone=config.timezone)
     files = FileStore(config.data_dir / "analytics")
-    app = build_app("analytics", authority, [*http_routes(store), *web.routes(store, files)], readiness=readiness,
-                    open_paths=web.OPEN_PATHS)
+    app = WallboardPages(build_app("analytics", authority, [*http_routes(store), *wallboard_api.routes(boards),
+                                                            *web.routes(store, files)],
+                                   readiness=readiness, open_paths=web.OPEN_PATHS))
     http = HttpServer(app, sock)
     daily = DailyReports(store, files, config.daily_report_at)
     try:
-        await run_until_stopped(stop, [NatsComponent(nc), consumer, daily, http], ready,
+        await run_until_stopped(stop, [NatsComponent(nc), consumer, Feed(js, boards.apply), daily, http, boards], ready,
                                 url=f"http://{config.host}:{http.port}", store=config.clickhouse_url)
     finally:
         store.close()

@@ -51,6 +51,8 @@ class AnalyticsConfig:
     batch_size: int = 500
     batch_wait: float = 0.5
     daily_report_at: time = time(23, 50)     # Asia/Tokyo: when each tenant's daily report is generated
+    acd_url: str = "http://127.0.0.1:8081"     # the ACD's HTTP API (the wallboard's present state)
+    timezone: str = "Asia/Tokyo"              # where the wallboard's day starts
 
     def retention(self, tenant: str) -> int:
         return self.tenant_retention_days.get(tenant, self.retention_days)
@@ -72,4 +74,6 @@ class AnalyticsConfig:
             batch_size=env.integer("BATCH_SIZE", 500, minimum=1, maximum=100_000),
             batch_wait=env.integer("BATCH_WAIT_MS", 500, minimum=1, maximum=60_000) / 1000,
             daily_report_at=parse_time_of_day(env.text("DAILY_REPORT_AT", "23:50")),
+            acd_url=env.text("ACD_URL", "http://127.0.0.1:8081"),
+            timezone=env.text("TIMEZONE", "Asia/Tokyo"),
         )
