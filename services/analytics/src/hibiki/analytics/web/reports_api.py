@@ -66,8 +66,9 @@ class ReportsApi:
                              "rows": [r.as_dict() for r in rows], "total": all_rows.as_dict()})
 
     def _table(self, rows: list[ReportRow], all_rows: ReportRow, lang: str) -> list[list[Any]]:
+        """The groups, then the total (only the total when grouped by nothing)."""
         table = []
-        for r in [*rows, all_rows]:
+        for r in [*(rows if any(r.key != "total" for r in rows) else []), all_rows]:
             d = r.as_dict()
             d["breaches"] = " ".join(messages.value(b, lang) for b in r.breaches)
             if r is all_rows:
