@@ -102,7 +102,7 @@ def build(tenant: str, params: dict[str, str]) -> ReportQuery:
     known = {"from", "to", "by", "queue", "agent", "did", "disposition", "encoding", "lang"}
     for name in params:
         if name not in known:
-            raise InvalidParameter(name[:64], f"unknown parameter {name[:64]!r}", "unknown-parameter")
+            raise InvalidParameter(name[:64] or "query", f"unknown parameter {name[:64]!r}", "unknown-parameter")
     by = params.get("by", "total")
     if by not in GROUPINGS:
         raise InvalidParameter("by", f"by must be one of {', '.join(GROUPINGS)}")

@@ -50,7 +50,7 @@ def params_of(request: Request) -> dict[str, str]:
     seen: dict[str, str] = {}
     for name, value in request.query_params.multi_items():
         if name in seen:
-            raise InvalidParameter(name[:64], f"{name[:64]} is given more than once", "repeated-parameter")
+            raise InvalidParameter(name[:64] or "query", f"{name[:64]} is given more than once", "repeated-parameter")
         seen[name] = value
     return seen
 

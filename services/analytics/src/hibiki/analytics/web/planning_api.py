@@ -61,7 +61,7 @@ def _whole(params: dict[str, str], name: str, default: int | None, low: int, hig
 def _only(params: dict[str, str], known: set[str]) -> None:
     for name in params:
         if name not in known:
-            raise InvalidParameter(name[:64], f"unknown parameter {name[:64]!r}", "unknown-parameter")
+            raise InvalidParameter(name[:64] or "query", f"unknown parameter {name[:64]!r}", "unknown-parameter")
 
 
 class PlanningApi:

@@ -136,7 +136,7 @@ class ReportsApi:
         known = {"user", "kind", "from", "to", "limit", "offset", "lang", "encoding"}
         for name in params:
             if name not in known:
-                raise InvalidParameter(name[:64], f"unknown parameter {name[:64]!r}", "unknown-parameter")
+                raise InvalidParameter(name[:64] or "query", f"unknown parameter {name[:64]!r}", "unknown-parameter")
         user, refusal = history_user(claims_of(request), tenant, check_id(params.get("user"), "user"))
         if refusal is not None:
             return error_response(403, "forbidden", refusal)
