@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from hibiki.analytics.reports.measures import SUMS
-from hibiki.analytics.reports.query import ReportQuery
+from hibiki.analytics.reports.query import Period, ReportQuery
 
 Row = tuple[Any, ...]
 
@@ -23,19 +23,24 @@ class Queryable(Protocol):
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]: ...
 
 
-_LOCAL = "toTimeZone(start_time, 'Asia/Tokyo')"
+_LOCAL = "toDateTime(start_time, 'Asia/Tokyo')"       # whole seconds suffice for every grouping
+# grouping -> (what rows are grouped by, how a group's value is written): grouped by the value and
+# formatted once per group, not once per row (a 3-year report by 30 minutes has 52,000 groups).
 _KEYS = {
-    "total": "'total'",
-    "interval": f"formatDateTime(toStartOfInterval({_LOCAL}, INTERVAL 30 MINUTE), '%%Y-%%m-%%d %%H:%%i')",
-    "hour": f"formatDateTime(toStartOfHour({_LOCAL}), '%%Y-%%m-%%d %%H:00')",
-    "day": f"toString(toDate({_LOCAL}))",
-    "dow": f"toString(toDayOfWeek({_LOCAL}))",            # 1 = Monday ... 7 = Sunday
-    "month": f"formatDateTime({_LOCAL}, '%%Y-%%m')",
-    "queue": "queue_id",
-    "agent": "agent_id",
-    "did": "did",
-    "disposition": "disposition",
+    "total": ("1", "'total'"),
+    "interval": (f"toStartOfInterval({_LOCAL}, INTERVAL 30 MINUTE)", "formatDateTime(g, '%%Y-%%m-%%d %%H:%%i')"),
+    "hour": (f"toStartOfHour({_LOCAL})", "formatDateTime(g, '%%Y-%%m-%%d %%H:00')"),
+    "day": (f"toDate({_LOCAL})", "toString(g)"),
+    "dow": (f"toDayOfWeek({_LOCAL})", "toString(g)"),            # 1 = Monday ... 7 = Sunday
+    "month": (f"toStartOfMonth({_LOCAL})", "formatDateTime(g, '%%Y-%%m')"),
+    "queue": ("queue_id", "toString(g)"),
+    "agent": ("agent_id", "toString(g)"),
+    "did": ("did", "toString(g)"),
+    "disposition": ("disposition", "toString(g)"),
 }
+# Rows of one call differ only by version and share their partition (the month of start_time, a
+# column of the key), so FINAL need not merge across partitions: 3-5 times faster over 3 years.
+SETTINGS = "SETTINGS do_not_merge_across_partitions_select_final = 1, output_format_json_quote_64bit_integers = 0"
 _QUEUED = "(queue_id != '' OR notEmpty(queues))"
 _ANSWERED = "(answer_time IS NOT NULL AND result IN ('answered', 'transferred'))"
 _OFFERED = (f"(notEmpty(ivr_path) OR {_QUEUED} OR answer_time IS NOT NULL "
@@ -68,8 +73,9 @@ def report_sums(store: Queryable, query: ReportQuery, answer_seconds: int,
     where, params = _where(query)
     params.update(answer_ms=answer_seconds * 1000, unresolved=list(unresolved))
     sums = ",\n       ".join(f"toUInt64({expr}) AS {name}" for name, expr in _SUMS_SQL.items())
-    sql = (f"SELECT toString({_KEYS[query.by]}) AS k,\n       {sums}\n"
-           f"FROM {_DB}.calls FINAL\nWHERE {where}\nGROUP BY k\nORDER BY k")
+    group, label = _KEYS[query.by]
+    sql = (f"SELECT {label} AS k,\n       {sums}\n"
+           f"FROM {_DB}.calls FINAL\nWHERE {where}\nGROUP BY {group} AS g\nORDER BY g\n{SETTINGS}")
     return [(str(r[0]), {name: int(v) for name, v in zip(SUMS, r[1:], strict=True)})
             for r in store.query(sql, params)]
 
@@ -127,7 +133,8 @@ FROM (
 )
 {kind_clause}
 ORDER BY began DESC, call_id
-LIMIT %(limit)s OFFSET %(offset)s"""
+LIMIT %(limit)s OFFSET %(offset)s
+{SETTINGS}"""
     return store.query(sql, params)
 
 
@@ -139,7 +146,8 @@ def agent_intervals(store: Queryable, tenant: str, start: datetime, end: datetim
 SELECT agent_id, toString(state), start_time, end_time
 FROM {_DB}.agent_states FINAL
 WHERE tenant = %(tenant)s AND start_time < %(end)s AND (end_time IS NULL OR end_time > %(start)s)
-ORDER BY agent_id, start_time"""
+ORDER BY agent_id, start_time
+{SETTINGS}"""
     return store.query(sql, {"tenant": tenant, "start": start, "end": end})
 
 
@@ -149,8 +157,6 @@ def tenants_with_calls(store: Queryable, start: datetime, end: datetime) -> list
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    from hibiki.analytics.reports.query import Period
-
     period = Period(day, day)
     return period.start_utc, period.end_utc
 
@@ -172,5 +178,6 @@ FROM {_DB}.calls FINAL
 WHERE tenant = %(tenant)s AND test_mode = 0 AND direction = 'inbound'
   AND start_time >= %(start)s AND start_time < %(end)s {queue_clause}
 GROUP BY d, slot
-ORDER BY d, slot"""
+ORDER BY d, slot
+{SETTINGS}"""
     return [(date.fromisoformat(str(r[0])), int(r[1]), int(r[2])) for r in store.query(sql, params)]
