@@ -55,6 +55,14 @@ def params_of(request: Request) -> dict[str, str]:
     return seen
 
 
+def only(params: dict[str, str], known: set[str]) -> dict[str, str]:
+    """``params`` when each is one the resource takes (a typo is refused, not ignored)."""
+    for name in params:
+        if name not in known:
+            raise InvalidParameter(name[:64] or "query", f"unknown parameter {name[:64]!r}", "unknown-parameter")
+    return params
+
+
 def guarded(work: Handler, *, write: bool = False, check_role: bool = True) -> Handler:
     """The tenant id checked, the role checked (unless the handler checks it itself, as the call
     history does), the domain's refusals mapped to 400 and the store's failures to 503."""

@@ -28,7 +28,7 @@ from hibiki.analytics.storage import report_sql
 from hibiki.analytics.storage.files import FileStore
 from hibiki.analytics.storage.report_sql import Queryable
 from hibiki.analytics.web import schemas
-from hibiki.analytics.web.common import blocking, guarded, params_of
+from hibiki.analytics.web.common import blocking, guarded, only, params_of
 from hibiki.common.openapi import ApiRoute, Operation, errors
 
 TABLE_ROWS = 12
@@ -58,19 +58,13 @@ def _whole(params: dict[str, str], name: str, default: int | None, low: int, hig
     return int(text)
 
 
-def _only(params: dict[str, str], known: set[str]) -> None:
-    for name in params:
-        if name not in known:
-            raise InvalidParameter(name[:64] or "query", f"unknown parameter {name[:64]!r}", "unknown-parameter")
-
-
 class PlanningApi:
     def __init__(self, store: Queryable, files: FileStore, now: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self._store, self._files, self._now = store, files, now
 
     async def erlang_c(self, request: Request) -> Response:
         p = params_of(request)
-        _only(p, {"calls", "aht_seconds", "interval_minutes", "target_seconds", "service_level", "shrinkage",
+        only(p, {"calls", "aht_seconds", "interval_minutes", "target_seconds", "service_level", "shrinkage",
                   "max_occupancy", "agents"})
         calls, aht = _number(p, "calls"), _number(p, "aht_seconds")
         minutes = _whole(p, "interval_minutes", 30, 1, 1440) or 30
@@ -91,7 +85,7 @@ class PlanningApi:
     async def forecast(self, request: Request) -> Response:
         tenant = request.path_params["tenant"]
         p = params_of(request)
-        _only(p, {"date", "weeks", "aht_seconds", "target_seconds", "service_level", "shrinkage", "max_occupancy",
+        only(p, {"date", "weeks", "aht_seconds", "target_seconds", "service_level", "shrinkage", "max_occupancy",
                   "queue"})
         day = parse_day(p.get("date"), "date")
         weeks = _whole(p, "weeks", 8, 1, 156) or 8

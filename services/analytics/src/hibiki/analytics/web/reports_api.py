@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from hibiki.analytics.daily_job import build_daily, targets_of
 from hibiki.analytics.reports.measures import COLUMNS, ReportRow, row, total
 from hibiki.analytics.reports.query import (
-    TOKYO, InvalidParameter, build, check_choice, check_id, parse_day, parse_period,
+    TOKYO, InvalidParameter, ReportQuery, build, check_choice, check_id, parse_day, parse_period,
 )
 from hibiki.analytics.reports.sla import SlaTargets
 from hibiki.analytics.storage import report_sql
@@ -33,7 +33,7 @@ from hibiki.analytics.storage.files import FileStore
 from hibiki.analytics.storage.report_sql import HISTORY_COLUMNS, Queryable
 from hibiki.analytics.web import exports, messages, schemas
 from hibiki.analytics.web.access import history_user
-from hibiki.analytics.web.common import blocking, claims_of, guarded, params_of
+from hibiki.analytics.web.common import blocking, claims_of, guarded, only, params_of
 from hibiki.common.http import error_response
 from hibiki.common.openapi import ApiRoute, Operation, errors
 
@@ -48,7 +48,8 @@ class ReportsApi:
 
     # --- reports -----------------------------------------------------------------------------
 
-    async def _report(self, request: Request) -> tuple[dict[str, Any], list[ReportRow], ReportRow, SlaTargets]:
+    async def _report(self, request: Request) -> tuple[dict[str, str], ReportQuery, list[ReportRow], ReportRow,
+                                                        SlaTargets]:
         tenant = request.path_params["tenant"]
         params = params_of(request)
         query = build(tenant, params)
@@ -56,11 +57,10 @@ class ReportsApi:
         sums = await blocking(report_sql.report_sums, self._store, query, targets.answer_seconds,
                               targets.unresolved_dispositions)
         rows = [row(key, s, targets) for key, s in sums]
-        return params, rows, row("total", total([s for _, s in sums]), targets), targets
+        return params, query, rows, row("total", total([s for _, s in sums]), targets), targets
 
     async def report(self, request: Request) -> Response:
-        params, rows, all_rows, targets = await self._report(request)
-        query = build(request.path_params["tenant"], params)
+        _, query, rows, all_rows, targets = await self._report(request)
         return JSONResponse({"tenant": query.tenant, "from": query.period.first.isoformat(),
                              "to": query.period.last.isoformat(), "by": query.by, "targets": targets.as_dict(),
                              "rows": [r.as_dict() for r in rows], "total": all_rows.as_dict()})
@@ -77,13 +77,13 @@ class ReportsApi:
         return table
 
     async def report_csv(self, request: Request) -> Response:
-        params, rows, all_rows, _ = await self._report(request)
+        params, _, rows, all_rows, _ = await self._report(request)
         lang, encoding = messages.lang_of(params.get("lang")), exports.encoding_of(params.get("encoding"))
         body = exports.to_csv(messages.header(COLUMNS, lang), self._table(rows, all_rows, lang), encoding)
         return _download(body, f"text/csv; charset={encoding}", _filename(request, params, "csv"))
 
     async def report_xlsx(self, request: Request) -> Response:
-        params, rows, all_rows, _ = await self._report(request)
+        params, _, rows, all_rows, _ = await self._report(request)
         lang = messages.lang_of(params.get("lang"))
         body = exports.to_xlsx("report", messages.header(COLUMNS, lang), self._table(rows, all_rows, lang))
         return _download(body, XLSX, _filename(request, params, "xlsx"))
@@ -112,7 +112,7 @@ class ReportsApi:
 
     async def daily(self, request: Request) -> Response:
         tenant = request.path_params["tenant"]
-        params = params_of(request)
+        params = only(params_of(request), {"date"})
         now = self._now()
         day = parse_day(params["date"], "date") if params.get("date") else now.astimezone(TOKYO).date()
         if day > now.astimezone(TOKYO).date():
@@ -126,17 +126,14 @@ class ReportsApi:
 
     async def daily_days(self, request: Request) -> Response:
         tenant = request.path_params["tenant"]
+        only(params_of(request), set())
         return JSONResponse({"tenant": tenant, "days": await blocking(self._files.daily_days, tenant)})
 
     # --- call history --------------------------------------------------------------------------
 
     async def _history(self, request: Request) -> tuple[dict[str, str], str | None, list[dict[str, Any]]] | Response:
         tenant = request.path_params["tenant"]
-        params = params_of(request)
-        known = {"user", "kind", "from", "to", "limit", "offset", "lang", "encoding"}
-        for name in params:
-            if name not in known:
-                raise InvalidParameter(name[:64] or "query", f"unknown parameter {name[:64]!r}", "unknown-parameter")
+        params = only(params_of(request), {"user", "kind", "from", "to", "limit", "offset", "lang", "encoding"})
         user, refusal = history_user(claims_of(request), tenant, check_id(params.get("user"), "user"))
         if refusal is not None:
             return error_response(403, "forbidden", refusal)
