@@ -110,6 +110,7 @@ async def test_scripted_day_in_the_xlsx(client: httpx.AsyncClient) -> None:
     values = [list(r) for r in sheet.iter_rows(values_only=True)]
     assert values[0][1] == "着信件数"
     assert values[-1] == _hand_cells()                   # numbers are numbers in the workbook
+    assert sheet.cell(row=sheet.max_row, column=9).number_format == "0.0%"       # the service level
     print("scripted day (xlsx total row):", values[-1])
 
 
@@ -295,7 +296,7 @@ def test_daily_job_runs_at_the_set_time_and_keeps_every_tenants_report(world: An
     job = DailyReports(store, files, clock(23, 50))
     assert job.next_run(datetime(2026, 12, 7, 14, 49, tzinfo=UTC)) == datetime(2026, 12, 7, 14, 50, tzinfo=UTC)
     assert job.next_run(datetime(2026, 12, 7, 14, 50, tzinfo=UTC)) == datetime(2026, 12, 8, 14, 50, tzinfo=UTC)
-    assert job.run_once(datetime(2026, 12, 7).date()) == [sd.TENANT]
+    assert sd.TENANT in job.run_once(datetime(2026, 12, 7).date())
     kept = files.daily(sd.TENANT, datetime(2026, 12, 7).date())
     assert kept is not None and kept["incoming"] == 7 and kept["peak_agents"] == sd.HAND_PEAK[0]
     assert files.daily_days(sd.TENANT) == [sd.DAY]
@@ -303,3 +304,28 @@ def test_daily_job_runs_at_the_set_time_and_keeps_every_tenants_report(world: An
     for bad in ("24:00", "9", "09:5", "x"):
         with pytest.raises(ConfigError):
             parse_time_of_day(bad)
+
+
+async def test_a_formula_from_a_phone_or_a_case_type_stays_text_in_the_exports(client: httpx.AsyncClient,
+                                                                              world: Any) -> None:
+    """The attack: a caller name and a case type that a spreadsheet would run as a formula."""
+    store = world[0]
+    evil = sd.Call("evil-1", "10:00", "answered", ["main:1"], ["general"], "a1", wait=3, talk=30,
+                   disposition="=HYPERLINK(\"http://x\",\"y\")").row()
+    evil["tenant"] = "kita"                                   # a tenant of its own: the scripted day stays
+    store.insert("calls", sd.CALL_COLUMNS, [tuple(evil[c] for c in sd.CALL_COLUMNS)])
+    leg = sd.leg("evil-2", "evil-2", "b", "2009", "10:00", False, caller="+cmd|' /C calc'!A0", callee="2009")
+    leg["tenant"] = "kita"
+    store.insert("legs", tuple(leg), [tuple(leg.values())])
+    params, base, admin = {"from": sd.DAY, "by": "disposition"}, "/api/v1/tenants/kita", token("admin", "kita")
+    rows = list(csv.reader(io.StringIO((await client.get(f"{base}/reports/calls.csv", params=params,
+                                                          headers=admin)).content.decode("utf-8-sig"))))
+    assert rows[1][0] == "'=HYPERLINK(\"http://x\",\"y\")"
+    book = openpyxl.load_workbook(io.BytesIO((await client.get(f"{base}/reports/calls.xlsx", params=params,
+                                                                headers=admin)).content))
+    cell = book.active.cell(row=2, column=1)
+    assert cell.data_type == "s" and cell.value == "'=HYPERLINK(\"http://x\",\"y\")"
+    history = await client.get(f"{base}/calls/history.csv", params={"from": sd.DAY},
+                               headers=token("", "kita", subject="2009"))
+    rows = list(csv.reader(io.StringIO(history.content.decode("utf-8-sig"))))
+    assert rows[1][6] == "'+cmd|' /C calc'!A0"

@@ -85,7 +85,8 @@ class ReportsApi:
     async def report_xlsx(self, request: Request) -> Response:
         params, _, rows, all_rows, _ = await self._report(request)
         lang = messages.lang_of(params.get("lang"))
-        body = exports.to_xlsx("report", messages.header(COLUMNS, lang), self._table(rows, all_rows, lang))
+        shares = [COLUMNS.index(c) for c in ("abandon_rate", "service_level", "fcr_rate")]
+        body = exports.to_xlsx("report", messages.header(COLUMNS, lang), self._table(rows, all_rows, lang), shares)
         return _download(body, XLSX, _filename(request, params, "xlsx"))
 
     # --- SLA targets ---------------------------------------------------------------------------
