@@ -52,7 +52,8 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready
     http = HttpServer(app, sock)
     daily = DailyReports(store, files, config.daily_report_at)
     try:
-        await run_until_stopped(stop, [NatsComponent(nc), consumer, Feed(js, boards.apply), daily, http, boards], ready,
+        await run_until_stopped(stop, [NatsComponent(nc), consumer, Feed(js, boards.apply, config.wallboard_replay),
+                                       daily, http, boards], ready,
                                 url=f"http://{config.host}:{http.port}", store=config.clickhouse_url)
     finally:
         store.close()

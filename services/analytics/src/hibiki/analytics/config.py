@@ -51,9 +51,10 @@ class AnalyticsConfig:
     batch_size: int = 2000
     batch_wait: float = 0.5
     daily_report_at: time = time(23, 50)     # Asia/Tokyo: when each tenant's daily report is generated
+    ack_wait: float = 10.0
     acd_url: str = "http://127.0.0.1:8081"     # the ACD's HTTP API (the wallboard's present state)
     timezone: str = "Asia/Tokyo"              # where the wallboard's day starts
-    ack_wait: float = 10.0
+    wallboard_replay: float = 300.0           # seconds of the event stream the wallboard reads again on start
 
     def retention(self, tenant: str) -> int:
         return self.tenant_retention_days.get(tenant, self.retention_days)
@@ -75,7 +76,8 @@ class AnalyticsConfig:
             batch_size=env.integer("BATCH_SIZE", 2000, minimum=1, maximum=100_000),
             batch_wait=env.integer("BATCH_WAIT_MS", 500, minimum=1, maximum=60_000) / 1000,
             daily_report_at=parse_time_of_day(env.text("DAILY_REPORT_AT", "23:50")),
+            ack_wait=env.integer("ACK_WAIT_MS", 10_000, minimum=1_000, maximum=600_000) / 1000,
             acd_url=env.text("ACD_URL", "http://127.0.0.1:8081"),
             timezone=env.text("TIMEZONE", "Asia/Tokyo"),
-            ack_wait=env.integer("ACK_WAIT_MS", 10_000, minimum=1_000, maximum=600_000) / 1000,
+            wallboard_replay=env.integer("WALLBOARD_REPLAY_SECONDS", 300, minimum=0, maximum=86_400),
         )

@@ -4,7 +4,8 @@ A tenant's board is restored (``restore``) the first time an event or a reader n
 that arrive meanwhile wait and are applied after. Readers get a snapshot (:func:`snapshot`) and
 watchers a new one within ``push_interval`` of each change (changes are coalesced), or the same one
 again every ``heartbeat`` seconds. The ACD's configuration (queues' thresholds, agents' queues) is
-read again every ``resync`` seconds.
+read again every ``resync`` seconds; a board whose restore could not reach the ACD asks it again
+every ``retry`` seconds until it answers (its agents' and waiting calls' state, then).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from hibiki.analytics.wallboard import model as m
-from hibiki.analytics.wallboard.restore import AcdState, History, restore
+from hibiki.analytics.wallboard.restore import AcdState, History, apply_acd, load_acd, restore
 from hibiki.common.logging import get_logger
 
 log = get_logger("hibiki.analytics.wallboard")
@@ -29,14 +30,21 @@ def snapshot(board: m.Board, now: float, queue_id: str | None = None) -> Json:
     out: Json = {
         "tenant": board.tenant, "queue": queue_id, "generated_at": round(now, 3), "timezone": board.timezone,
         "day_start": board.day_start(now),
-        "service_level_seconds": board.threshold(queue_id) if queue_id is not None else None,
+        "service_level_seconds": board.threshold(queue_id) if queue_id is not None else _common(board),
         "calls": _calls(figures, now), "agents": board.agent_counts(queue_id),
     }
     if queue_id is None:
+        each = board.figures_by_queue(now)
         out["queues"] = [{"queue": q, "service_level_seconds": board.threshold(q),
-                          "calls": _calls(board.figures(now, q), now), "agents": board.agent_counts(q)}
-                         for q in sorted(board.queues)]
+                          "calls": _calls(each[q], now), "agents": board.agent_counts(q)}
+                         for q in sorted(each)]
     return out
+
+
+def _common(board: m.Board) -> float | None:
+    """The tenant's threshold when every queue has the same one (else each queue says its own)."""
+    thresholds = {board.threshold(q) for q in board.queues}
+    return thresholds.pop() if len(thresholds) == 1 else None
 
 
 def _calls(f: m.CallFigures, now: float) -> Json:
@@ -49,10 +57,12 @@ def _calls(f: m.CallFigures, now: float) -> Json:
 
 class Wallboards:
     def __init__(self, acd: AcdState, history: History, *, timezone: str = "Asia/Tokyo",
-                 push_interval: float = 0.25, heartbeat: float = 15.0, resync: float = 60.0,
+                 push_interval: float = 0.25, heartbeat: float = 15.0, resync: float = 60.0, retry: float = 2.0,
                  clock: Callable[[], float] = time.time) -> None:
         self._acd, self._history, self._timezone, self._clock = acd, history, timezone, clock
-        self.push_interval, self.heartbeat, self.resync = push_interval, heartbeat, resync
+        self.push_interval, self.heartbeat, self.resync, self.retry = push_interval, heartbeat, resync, retry
+        self._acd_missing: set[str] = set()       # boards restored without the ACD's state
+        self._cache: dict[tuple[str, str | None], tuple[int, float, Json]] = {}
         self._boards: dict[str, m.Board] = {}
         self._loading: dict[str, asyncio.Task[m.Board]] = {}
         self._changed: dict[str, asyncio.Event] = {}
@@ -87,7 +97,8 @@ class Wallboards:
     async def _restore(self, tenant: str) -> m.Board:
         board = m.Board(tenant, self._timezone)
         started = time.monotonic()
-        await restore(board, tenant, self._acd, self._history, self._clock())
+        if not await restore(board, tenant, self._acd, self._history, self._clock()):
+            self._acd_missing.add(tenant)
         self._boards[tenant] = board
         self._loading.pop(tenant, None)
         log.info("wallboard_restored", tenant=tenant, calls=len(board.calls), agents=len(board.agents),
@@ -108,10 +119,18 @@ class Wallboards:
             changed.set()
 
     async def snapshot(self, tenant: str, queue_id: str | None = None) -> Json:
+        """The board now; every reader of the same view within ``push_interval`` and with no change
+        between shares one computation (a wall of displays costs what one does)."""
         board = await self.board(tenant)
+        version, started = self._versions.get(tenant, 0), time.monotonic()
+        cached = self._cache.get((tenant, queue_id))
+        if cached is not None and cached[0] == version and started - cached[1] < self.push_interval:
+            return cached[2]
         now = self._clock()
         board.prune(now)
-        return snapshot(board, now, queue_id)
+        out = snapshot(board, now, queue_id)
+        self._cache[(tenant, queue_id)] = (version, started, out)
+        return out
 
     async def watch(self, tenant: str, queue_id: str | None = None) -> AsyncIterator[Json]:
         """A snapshot now, then one after every change (at most one per ``push_interval``) and
@@ -127,13 +146,23 @@ class Wallboards:
                 await asyncio.wait_for(changed.wait(), self.heartbeat)
 
     async def _resync_loop(self) -> None:
+        last = time.monotonic()
         while True:
-            await asyncio.sleep(self.resync)
+            await asyncio.sleep(self.retry)
+            due = time.monotonic() - last >= self.resync
+            if due:
+                last = time.monotonic()
             for tenant, board in list(self._boards.items()):
-                try:
-                    view = await self._acd.load(tenant)
-                except Exception as exc:
-                    log.warning("wallboard_resync_failed", tenant=tenant, error=str(exc) or type(exc).__name__)
+                missing = tenant in self._acd_missing
+                if not (due or missing):
                     continue
-                board.configure(view.thresholds, view.agents)
+                view = await load_acd(self._acd, tenant, attempts=1)
+                if view is None:
+                    continue
+                if missing:
+                    apply_acd(board, view)
+                    self._acd_missing.discard(tenant)
+                    log.info("wallboard_acd_state_restored", tenant=tenant)
+                else:
+                    board.configure(view.thresholds, view.agents)
                 self._touch(tenant)

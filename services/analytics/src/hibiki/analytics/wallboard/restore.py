@@ -118,9 +118,32 @@ async def _get(http: httpx.AsyncClient, path: str) -> Any:
     return reply.json()
 
 
-async def restore(board: m.Board, tenant: str, acd: AcdState, history: History, now: float) -> None:
-    """Fill a new board. A failing source is logged and skipped (the board goes on with the
-    events: open for service); what it would have given is missing until the next start."""
+def apply_acd(board: m.Board, view: AcdView) -> None:
+    board.configure(view.thresholds, view.agents)
+    for agent_id, state, since, call_id in view.states:
+        board.restore_agent(agent_id, state, since, call_id)
+    for call in view.waiting:
+        board.restore_call(call)
+
+
+async def load_acd(acd: AcdState, tenant: str, attempts: int = 3, pause: float = 0.5) -> AcdView | None:
+    """The ACD's view, asked again after a failure (a replica taking the tenant over answers 503
+    for a moment); None when it could not be had."""
+    for attempt in range(attempts):
+        try:
+            return await acd.load(tenant)
+        except Exception as exc:
+            log.warning("wallboard_restore_acd_failed", tenant=tenant, attempt=attempt + 1,
+                        error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            if attempt + 1 < attempts:
+                await asyncio.sleep(pause * 2 ** attempt)
+    return None
+
+
+async def restore(board: m.Board, tenant: str, acd: AcdState, history: History, now: float) -> bool:
+    """Fill a new board; False when the ACD's state could not be had (the caller asks again
+    later). A failing source is logged and skipped: the board goes on with the events (open for
+    service)."""
     try:
         rows = await asyncio.to_thread(history.events_since, tenant, board.day_start(now))
         for subject, payload in rows:
@@ -133,13 +156,8 @@ async def restore(board: m.Board, tenant: str, acd: AcdState, history: History, 
                 board.apply(event)
     except Exception as exc:
         log.warning("wallboard_restore_calls_failed", tenant=tenant, error=str(exc) or type(exc).__name__)
-    try:
-        view = await acd.load(tenant)
-    except Exception as exc:
-        log.warning("wallboard_restore_acd_failed", tenant=tenant, error=str(exc) or type(exc).__name__)
-        return
-    board.configure(view.thresholds, view.agents)
-    for agent_id, state, since, call_id in view.states:
-        board.restore_agent(agent_id, state, since, call_id)
-    for call in view.waiting:
-        board.restore_call(call)
+    view = await load_acd(acd, tenant)
+    if view is None:
+        return False
+    apply_acd(board, view)
+    return True
