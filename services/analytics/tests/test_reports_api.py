@@ -227,6 +227,8 @@ async def test_daily_report_is_generated_and_kept(client: httpx.AsyncClient, wor
     assert got["peak_agents"] == sd.HAND_PEAK[0]
     assert datetime.fromisoformat(got["peak_at"]) == sd.at(sd.HAND_PEAK[1])
     assert got["final"] is True and got["sla"]["breaches"] == sd.HAND["breaches"]
+    assert got["by_did"] == [{"key": sd.DID, "incoming": 7, "answered": 4, "abandoned": 2}]
+    assert {d["key"]: d["answered"] for d in got["by_disposition"]} == {"": 1, "escalated": 1, "住民票": 1, "税": 1}
     kept = world[1].daily(sd.TENANT, datetime(2026, 12, 7).date())
     assert kept == got
     assert (await client.get(f"{BASE}/reports/daily/days", headers=SUPERVISOR)).json()["days"] == [sd.DAY]

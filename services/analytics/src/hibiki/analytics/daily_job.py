@@ -46,7 +46,11 @@ def build_daily(store: Queryable, files: FileStore, tenant: str, day: date, now:
     start, end = report_sql.day_bounds(day)
     intervals = [(str(a), str(s), b, e) for a, s, b, e in report_sql.agent_intervals(store, tenant, start, end)]
     final = now >= end
-    report = daily_report(tenant, day.isoformat(), all_day, peak_agents(intervals, start, min(end, now)), now, final)
+    by = {name: [row(k, v, targets) for k, v in report_sql.report_sums(
+        store, ReportQuery(tenant, Period(day, day), name), targets.answer_seconds, targets.unresolved_dispositions)]
+        for name in ("did", "disposition")}
+    report = daily_report(tenant, day.isoformat(), all_day, peak_agents(intervals, start, min(end, now)), now, final,
+                          by["did"], by["disposition"])
     if keep:
         files.save_daily(tenant, day, report)
     return report

@@ -65,6 +65,13 @@ class ReportModel(BaseModel):
     total: ReportRowModel
 
 
+class DailyCount(BaseModel):
+    key: str = Field(description="the DID or the case type")
+    incoming: int
+    answered: int
+    abandoned: int
+
+
 class DailyModel(BaseModel):
     tenant: str
     date: str
@@ -80,6 +87,8 @@ class DailyModel(BaseModel):
     peak_agents: int
     peak_at: str | None
     sla: ReportRowModel
+    by_did: list[DailyCount]
+    by_disposition: list[DailyCount]
 
 
 class DailyParams(BaseModel):
