@@ -71,6 +71,9 @@ async def test_scripted_day_in_the_api(client: httpx.AsyncClient) -> None:
     by_agent = (await client.get(f"{BASE}/reports/calls", params={"from": sd.DAY, "by": "agent"},
                                  headers=SUPERVISOR)).json()
     assert {r["key"]: (r["incoming"], r["offered"], r["answered"]) for r in by_agent["rows"]} == sd.HAND_BY_AGENT
+    moved = (await client.get(f"{BASE}/reports/calls", params={"from": sd.DAY, "by": "transfer_target"},
+                              headers=SUPERVISOR)).json()
+    assert {r["key"]: r["transfers"] for r in moved["rows"]} == {"": 0, "2001": 1}
     queue = (await client.get(f"{BASE}/reports/calls", params={"from": sd.DAY, "queue": "backup"},
                               headers=SUPERVISOR)).json()
     assert (queue["total"]["answered"], queue["total"]["overflowed"]) == (1, 1)     # c5 ended in backup

@@ -13,7 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-GROUPINGS = ("total", "interval", "hour", "day", "dow", "month", "queue", "agent", "did", "disposition")
+GROUPINGS = ("total", "interval", "hour", "day", "dow", "month", "queue", "agent", "did", "disposition",
+             "transfer_target")
 MAX_DAYS = 3 * 366 + 1                  # the retention: three years
 _ID = re.compile(r"[A-Za-z0-9_.:@+\-]{1,128}")
 

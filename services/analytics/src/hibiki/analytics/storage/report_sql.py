@@ -37,6 +37,7 @@ _KEYS = {
     "agent": ("agent_id", "toString(g)"),
     "did": ("did", "toString(g)"),
     "disposition": ("disposition", "toString(g)"),
+    "transfer_target": ("transfer_target", "toString(g)"),      # Toshima: transfers by the switchboard / to staff
 }
 # Rows of one call differ only by version and share their partition (the month of start_time, a
 # column of the key), so FINAL need not merge across partitions: 3-5 times faster over 3 years.
