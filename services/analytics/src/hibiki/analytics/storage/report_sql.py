@@ -113,9 +113,10 @@ def history(store: Queryable, tenant: str, start: datetime, end: datetime, user:
     if user is not None:
         user_clause = "AND user_id = %(user)s"
         params["user"] = user
-    kind_clause = ""
+    kind_clause = leg_clause = ""
     if kind is not None:
         kind_clause = "WHERE kind = %(kind)s"
+        leg_clause = "AND leg = 'a'" if kind == "outgoing" else "AND leg = 'b'"     # half the legs to group
         params["kind"] = kind
     sql = f"""
 SELECT call_id, kind, began, answered, ended, talk_seconds, other_number, other_name, user_id, the_did
@@ -128,7 +129,7 @@ FROM (
            any(if(leg = 'a', '', caller_name)) AS other_name,
            any(did) AS the_did
     FROM {_DB}.legs FINAL
-    WHERE tenant = %(tenant)s AND test_mode = 0 AND user_id != '' {user_clause}
+    WHERE tenant = %(tenant)s AND test_mode = 0 AND user_id != '' {user_clause} {leg_clause}
       AND start_time >= %(start)s AND start_time < %(end)s
     GROUP BY call_id, user_id, leg
 )
