@@ -14,7 +14,7 @@ import httpx
 import openpyxl
 import pytest
 
-from hibiki.analytics.storage.files import FileStore
+from hibiki.analytics.storage.report_store import ReportStore
 from hibiki.analytics.web.routes import OPEN_PATHS, routes
 from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.common.http import build_app
@@ -41,7 +41,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
     root = tmp_path_factory.mktemp("reports")
     store = open_test_store(root / "chdb")
     sd.insert_all(store)
-    files = FileStore(root / "analytics")
+    files = ReportStore(store)
     files.save_sla(sd.TENANT, {"unresolved_dispositions": sd.UNRESOLVED})
     yield store, files, root
     store.close()
@@ -297,7 +297,7 @@ def test_daily_job_runs_at_the_set_time_and_keeps_every_tenants_report(world: An
     from hibiki.common.errors import ConfigError
 
     store, _, root = world
-    files = FileStore(root / "job")
+    files = ReportStore(store)
     job = DailyReports(store, files, clock(23, 50))
     assert job.next_run(datetime(2026, 12, 7, 14, 49, tzinfo=UTC)) == datetime(2026, 12, 7, 14, 50, tzinfo=UTC)
     assert job.next_run(datetime(2026, 12, 7, 14, 50, tzinfo=UTC)) == datetime(2026, 12, 8, 14, 50, tzinfo=UTC)

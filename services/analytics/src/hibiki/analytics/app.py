@@ -10,7 +10,7 @@ from hibiki.analytics.http import routes as http_routes
 from hibiki.analytics.ingest import Ingestor
 from hibiki.analytics.nats.event_consumer import EventConsumer
 from hibiki.analytics.storage import open_store
-from hibiki.analytics.storage.files import FileStore
+from hibiki.analytics.storage.report_store import ReportStore
 from hibiki.analytics.web import routes as web
 from hibiki.analytics.wallboard import api as wallboard_api
 from hibiki.analytics.wallboard.feed import Feed
@@ -45,12 +45,12 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready
         return {"nats": nc.is_connected}
 
     boards = Wallboards(AcdHttp(config.acd_url, authority), StoredEvents(store), timezone=config.timezone)
-    files = FileStore(config.data_dir / "analytics")
+    kept = ReportStore(store)
     app = WallboardPages(build_app("analytics", authority, [*http_routes(store), *wallboard_api.routes(boards),
-                                                            *web.routes(store, files)],
+                                                            *web.routes(store, kept)],
                                    readiness=readiness, open_paths=web.OPEN_PATHS))
     http = HttpServer(app, sock)
-    daily = DailyReports(store, files, config.daily_report_at)
+    daily = DailyReports(store, kept, config.daily_report_at)
     try:
         await run_until_stopped(stop, [NatsComponent(nc), consumer, Feed(js, boards.apply, config.wallboard_replay),
                                        daily, http, boards], ready,

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from hibiki.analytics.planning.erlang import PlanningError
 from hibiki.analytics.reports.query import InvalidParameter
-from hibiki.analytics.storage.files import BadTenant
+from hibiki.analytics.storage.report_store import BadTenant
 from hibiki.analytics.web.access import report_refusal
 from hibiki.common.auth import Claims
 from hibiki.common.http import error_response

@@ -25,7 +25,7 @@ from hibiki.analytics.planning.plan import Targets, peak, staffing_plan
 from hibiki.analytics.reports.measures import row, total
 from hibiki.analytics.reports.query import TOKYO, InvalidParameter, Period, ReportQuery, check_id, parse_day
 from hibiki.analytics.storage import report_sql
-from hibiki.analytics.storage.files import FileStore
+from hibiki.analytics.storage.report_store import ReportStore
 from hibiki.analytics.storage.report_sql import Queryable
 from hibiki.analytics.web import schemas
 from hibiki.analytics.web.common import blocking, guarded, only, params_of
@@ -59,8 +59,8 @@ def _whole(params: dict[str, str], name: str, default: int | None, low: int, hig
 
 
 class PlanningApi:
-    def __init__(self, store: Queryable, files: FileStore, now: Callable[[], datetime] = lambda: datetime.now(UTC)):
-        self._store, self._files, self._now = store, files, now
+    def __init__(self, store: Queryable, kept: ReportStore, now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self._store, self._kept, self._now = store, kept, now
 
     async def erlang_c(self, request: Request) -> Response:
         p = params_of(request)
@@ -97,7 +97,7 @@ class PlanningApi:
                                 queue)
         aht = _number(p, "aht_seconds", 0.0)
         if not aht:
-            t = await blocking(targets_of, self._files, tenant)
+            t = await blocking(targets_of, self._kept, tenant)
             sums = await blocking(report_sql.report_sums, self._store, ReportQuery(tenant, period, queue=queue),
                                   t.answer_seconds, t.unresolved_dispositions)
             aht = row("total", total([s for _, s in sums]), t).aht_seconds or 180.0

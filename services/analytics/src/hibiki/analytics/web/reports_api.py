@@ -29,7 +29,7 @@ from hibiki.analytics.reports.query import (
 )
 from hibiki.analytics.reports.sla import SlaTargets
 from hibiki.analytics.storage import report_sql
-from hibiki.analytics.storage.files import FileStore
+from hibiki.analytics.storage.report_store import ReportStore
 from hibiki.analytics.storage.report_sql import HISTORY_COLUMNS, Queryable
 from hibiki.analytics.web import exports, messages, schemas
 from hibiki.analytics.web.access import history_user
@@ -43,8 +43,8 @@ MAX_SLA_BODY = 16 * 1024
 
 
 class ReportsApi:
-    def __init__(self, store: Queryable, files: FileStore, now: Callable[[], datetime] = lambda: datetime.now(UTC)):
-        self._store, self._files, self._now = store, files, now
+    def __init__(self, store: Queryable, kept: ReportStore, now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self._store, self._kept, self._now = store, kept, now
 
     # --- reports -----------------------------------------------------------------------------
 
@@ -53,7 +53,7 @@ class ReportsApi:
         tenant = request.path_params["tenant"]
         params = params_of(request)
         query = build(tenant, params)
-        targets = await blocking(targets_of, self._files, tenant)
+        targets = await blocking(targets_of, self._kept, tenant)
         sums = await blocking(report_sql.report_sums, self._store, query, targets.answer_seconds,
                               targets.unresolved_dispositions)
         rows = [row(key, s, targets) for key, s in sums]
@@ -92,7 +92,7 @@ class ReportsApi:
     # --- SLA targets ---------------------------------------------------------------------------
 
     async def sla(self, request: Request) -> Response:
-        targets = await blocking(targets_of, self._files, request.path_params["tenant"])
+        targets = await blocking(targets_of, self._kept, request.path_params["tenant"])
         return JSONResponse(targets.as_dict())
 
     async def put_sla(self, request: Request) -> Response:
@@ -106,7 +106,7 @@ class ReportsApi:
         if not isinstance(data, dict):
             raise InvalidParameter("body", "the body must be a JSON object", "invalid-json")
         targets = SlaTargets.from_dict(data)
-        await blocking(self._files.save_sla, request.path_params["tenant"], targets.as_dict())
+        await blocking(self._kept.save_sla, request.path_params["tenant"], targets.as_dict())
         return JSONResponse(targets.as_dict())
 
     # --- daily report --------------------------------------------------------------------------
@@ -118,17 +118,17 @@ class ReportsApi:
         day = parse_day(params["date"], "date") if params.get("date") else now.astimezone(TOKYO).date()
         if day > now.astimezone(TOKYO).date():
             raise InvalidParameter("date", "the day has not begun")
-        kept = await blocking(self._files.daily, tenant, day)
+        kept = await blocking(self._kept.daily, tenant, day)
         if kept is not None:
             return JSONResponse(kept)
         _, end = report_sql.day_bounds(day)
-        report = await blocking(build_daily, self._store, self._files, tenant, day, now, keep=now >= end)
+        report = await blocking(build_daily, self._store, self._kept, tenant, day, now, keep=now >= end)
         return JSONResponse(report)
 
     async def daily_days(self, request: Request) -> Response:
         tenant = request.path_params["tenant"]
         only(params_of(request), set())
-        return JSONResponse({"tenant": tenant, "days": await blocking(self._files.daily_days, tenant)})
+        return JSONResponse({"tenant": tenant, "days": await blocking(self._kept.daily_days, tenant)})
 
     # --- call history --------------------------------------------------------------------------
 
