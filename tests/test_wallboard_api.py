@@ -6,7 +6,9 @@ running (the board starts from the events alone: open for service):
   (no token, a viewer, an agent, another tenant's admin), ids checked before anything is looked up;
 - the page is served without a token, holds no data, and forbids inline code it does not carry;
 - the SSE stream sends a new snapshot within 2 s of an event, and a redelivered event (a new
-  message id, the same event) changes nothing."""
+  message id, the same event) changes nothing;
+- in headless Chromium, a display without a token asks for one, and everything works with the
+  keyboard alone."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import pytest
 from hibiki.common import bus
 from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.events.v1 import acd_pb2, agent_pb2, meta_pb2
+from support.browser import BrowserPage
 from support.served import Served, serve
 from support.servers import free_port
 
@@ -150,3 +153,27 @@ async def test_the_stream_pushes_each_event_within_two_seconds_and_counts_it_onc
         assert water["calls"]["offered"] == 1 and water["agents"]["ready"] == 1
     print("wallboard stream latency, event to snapshot (s):", [round(v, 3) for v in latencies])
     assert max(latencies) <= 2.0
+
+
+async def test_a_display_without_a_token_asks_for_one_and_works_with_the_keyboard_alone(
+        analytics: Served, authority: TokenAuthority, browser_page: BrowserPage) -> None:
+    page, tenant = browser_page.page, "wbkeys"           # a tenant no other test of the session fed
+    await page.goto(f"{analytics.url}/wallboard/{tenant}/water")
+    await page.wait_for_selector("#token:focus", timeout=10000)          # the token field has the focus
+    await page.keyboard.type(token(authority, "viewer", tenant))          # a viewer's token is refused
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector('#status[data-state="refused"]', timeout=10000)
+    assert await page.text_content("#status") == "トークンが拒否されました"
+    await page.wait_for_selector("#token:focus", timeout=10000)
+    await page.keyboard.type(token(authority, "wallboard", tenant))
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector('#status[data-state="live"]', timeout=10000)
+    assert await page.text_content("#title") == f"ウォールボード — {tenant} / キュー water"
+    assert await page.text_content("#offered") == "0"
+    assert not await page.evaluate("location.hash")                       # no token in the address
+    await page.keyboard.press("Tab")                                      # the language button, by keyboard
+    assert await page.evaluate("document.activeElement.id") == "lang"
+    await page.keyboard.press("Enter")
+    assert await page.text_content("#title") == f"Wallboard — {tenant} / Queue water"
+    await browser_page.screenshot("wallboard-queue-en")
+    assert not [line for line in browser_page.console if line.startswith("pageerror")], browser_page.console

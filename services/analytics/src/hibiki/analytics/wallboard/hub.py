@@ -58,11 +58,14 @@ def _calls(f: m.CallFigures, now: float) -> Json:
 class Wallboards:
     def __init__(self, acd: AcdState, history: History, *, timezone: str = "Asia/Tokyo",
                  push_interval: float = 0.25, heartbeat: float = 15.0, resync: float = 60.0, retry: float = 2.0,
+                 restores: int = 8,
                  clock: Callable[[], float] = time.time) -> None:
         self._acd, self._history, self._timezone, self._clock = acd, history, timezone, clock
         self.push_interval, self.heartbeat, self.resync, self.retry = push_interval, heartbeat, resync, retry
         self._acd_missing: set[str] = set()       # boards restored without the ACD's state
         self._cache: dict[tuple[str, str | None], tuple[int, float, Json]] = {}
+        self._pending: dict[str, list[m.Event]] = {}      # events of boards being restored
+        self._restoring = asyncio.Semaphore(restores)    # restores at once (after a start: every tenant)
         self._boards: dict[str, m.Board] = {}
         self._loading: dict[str, asyncio.Task[m.Board]] = {}
         self._changed: dict[str, asyncio.Event] = {}
@@ -97,8 +100,11 @@ class Wallboards:
     async def _restore(self, tenant: str) -> m.Board:
         board = m.Board(tenant, self._timezone)
         started = time.monotonic()
-        if not await restore(board, tenant, self._acd, self._history, self._clock()):
-            self._acd_missing.add(tenant)
+        async with self._restoring:
+            if not await restore(board, tenant, self._acd, self._history, self._clock()):
+                self._acd_missing.add(tenant)
+        for event in self._pending.pop(tenant, []):        # what arrived meanwhile, after what was stored
+            board.apply(event)
         self._boards[tenant] = board
         self._loading.pop(tenant, None)
         log.info("wallboard_restored", tenant=tenant, calls=len(board.calls), agents=len(board.agents),
@@ -107,7 +113,14 @@ class Wallboards:
         return board
 
     async def apply(self, tenant: str, events: list[m.Event]) -> None:
-        board = await self.board(tenant)
+        """Events of a tenant whose board is being restored wait for it; the feed never does (one
+        slow restore must not hold up every other tenant's events)."""
+        board = self._boards.get(tenant)
+        if board is None:
+            self._pending.setdefault(tenant, []).extend(events)
+            if tenant not in self._loading:
+                self._loading[tenant] = asyncio.create_task(self._restore(tenant))
+            return
         for event in events:
             board.apply(event)
         self._touch(tenant)
@@ -129,7 +142,8 @@ class Wallboards:
         now = self._clock()
         board.prune(now)
         out = snapshot(board, now, queue_id)
-        self._cache[(tenant, queue_id)] = (version, started, out)
+        if queue_id is None or queue_id in board.queues:     # a reader's made-up queue names are not kept
+            self._cache[(tenant, queue_id)] = (version, started, out)
         return out
 
     async def watch(self, tenant: str, queue_id: str | None = None) -> AsyncIterator[Json]:
@@ -156,7 +170,7 @@ class Wallboards:
                 missing = tenant in self._acd_missing
                 if not (due or missing):
                     continue
-                view = await load_acd(self._acd, tenant, attempts=1)
+                view = await load_acd(self._acd, tenant, attempts=1, present=missing)
                 if view is None:
                     continue
                 if missing:

@@ -73,7 +73,9 @@ class AcdView:
 
 
 class AcdState(Protocol):
-    async def load(self, tenant: str) -> AcdView: ...
+    async def load(self, tenant: str, present: bool = True) -> AcdView:
+        """The queues and agents; with ``present``, also every agent's state and the calls waiting."""
+        ...
 
 
 STATE_NAMES = {state.value: state for state in m.AgentState} | {"reserved": m.AgentState.RINGING}
@@ -85,7 +87,7 @@ class AcdHttp:
     def __init__(self, url: str, authority: TokenAuthority, timeout: float = 5.0) -> None:
         self._url, self._authority, self._timeout = url.rstrip("/"), authority, timeout
 
-    async def load(self, tenant: str) -> AcdView:
+    async def load(self, tenant: str, present: bool = True) -> AcdView:
         token = self._authority.issue(Claims("analytics", "service"), 300)
         view = AcdView()
         async with httpx.AsyncClient(base_url=f"{self._url}/api/v1/tenants/{tenant}", timeout=self._timeout,
@@ -97,6 +99,8 @@ class AcdHttp:
                 view.thresholds[queue["id"]] = float(queue.get("service_level_seconds") or m.DEFAULT_SERVICE_LEVEL_SECONDS)
             for agent in agents.get("items", []):
                 view.agents[agent["id"]] = tuple(agent.get("queues", ()))
+            if not present:
+                return view
             stats = await asyncio.gather(*(_get(http, f"/queues/{q}/stats") for q in view.thresholds))
             for queue_id, stat in zip(view.thresholds, stats):
                 for waiting in stat.get("waiting", []):
@@ -126,12 +130,13 @@ def apply_acd(board: m.Board, view: AcdView) -> None:
         board.restore_call(call)
 
 
-async def load_acd(acd: AcdState, tenant: str, attempts: int = 3, pause: float = 0.5) -> AcdView | None:
+async def load_acd(acd: AcdState, tenant: str, attempts: int = 3, pause: float = 0.5,
+                   present: bool = True) -> AcdView | None:
     """The ACD's view, asked again after a failure (a replica taking the tenant over answers 503
     for a moment); None when it could not be had."""
     for attempt in range(attempts):
         try:
-            return await acd.load(tenant)
+            return await acd.load(tenant, present)
         except Exception as exc:
             log.warning("wallboard_restore_acd_failed", tenant=tenant, attempt=attempt + 1,
                         error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
