@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from hibiki.analytics.config import AnalyticsConfig
+from hibiki.analytics.daily_job import DailyReports
 from hibiki.analytics.http import routes as http_routes
 from hibiki.analytics.ingest import Ingestor
 from hibiki.analytics.nats.event_consumer import EventConsumer
 from hibiki.analytics.storage import open_store
+from hibiki.analytics.storage.report_store import ReportStore
+from hibiki.analytics.web import routes as web
 from hibiki.analytics.wallboard import api as wallboard_api
 from hibiki.analytics.wallboard.feed import Feed
 from hibiki.analytics.wallboard.hub import Wallboards
@@ -43,11 +46,15 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready
 
     boards = Wallboards(AcdHttp(config.acd_url, authority) if config.acd_url else NoAcd(), StoredEvents(store),
                         timezone=config.timezone)
-    app = WallboardPages(build_app("analytics", authority, [*http_routes(store), *wallboard_api.routes(boards)],
-                                   readiness=readiness))
+    kept = ReportStore(store)
+    app = WallboardPages(build_app("analytics", authority, [*http_routes(store), *wallboard_api.routes(boards),
+                                                            *web.routes(store, kept)],
+                                   readiness=readiness, open_paths=web.OPEN_PATHS))
     http = HttpServer(app, sock)
+    daily = DailyReports(store, kept, config.daily_report_at)
     try:
-        await run_until_stopped(stop, [NatsComponent(nc), consumer, Feed(js, boards.apply, config.wallboard_replay), http, boards], ready,
+        await run_until_stopped(stop, [NatsComponent(nc), consumer, Feed(js, boards.apply, config.wallboard_replay),
+                                       daily, http, boards], ready,
                                 url=f"http://{config.host}:{http.port}", store=config.clickhouse_url)
     finally:
         store.close()
