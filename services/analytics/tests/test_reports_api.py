@@ -206,6 +206,8 @@ async def test_call_history_per_user(client: httpx.AsyncClient) -> None:
     assert other.status_code == 403
     stranger = await client.get(url, params={"from": sd.DAY}, headers=token("", tenant="kanazawa", subject="2001"))
     assert stranger.status_code == 403
+    display = await client.get(url, params={"from": sd.DAY}, headers=token("wallboard", subject="2001"))
+    assert display.status_code == 403                       # a wall display's token named like a user
     everyone = (await client.get(url, params={"from": sd.DAY}, headers=SUPERVISOR)).json()
     assert len(everyone["calls"]) == sd.HAND_HISTORY_ALL
     theirs = (await client.get(url, params={"from": sd.DAY, "user": "2002"}, headers=ADMIN)).json()
@@ -334,3 +336,18 @@ async def test_a_formula_from_a_phone_or_a_case_type_stays_text_in_the_exports(c
                                headers=token("", "kita", subject="2009"))
     rows = list(csv.reader(io.StringIO(history.content.decode("utf-8-sig"))))
     assert rows[1][6] == "'+cmd|' /C calc'!A0"
+
+
+async def test_the_call_count_is_for_supervisors_and_admins(world: Any) -> None:
+    from hibiki.analytics.http import routes as cdr_routes
+
+    store, _, _ = world
+    app = build_app("analytics", AUTHORITY, cdr_routes(store))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://analytics") as c:
+        url = f"{BASE}/cdr/count"
+        counted = await c.get(url, headers=SUPERVISOR)
+        assert counted.status_code == 200 and counted.json()["cdr_count"] > 0
+        for role in ("wallboard", "agent", "viewer", ""):
+            refused = await c.get(url, headers=token(role))
+            assert refused.status_code == 403, role
+        assert (await c.get(url, headers=token("admin", tenant="kanazawa"))).status_code == 403
