@@ -166,10 +166,6 @@ def test_a_did_on_a_holiday_reaches_its_holiday_target(bench: SwitchBench, tenan
     print(f"\nholiday: {today} (special day 市民の日) rang 8403, the holiday target; 8401/8402 silent")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "recall needs the REFER's Referred-By header (dialplan.transferor reads sip_h_Referred-By); baresip 1.0, "
-    "like many phones, sends none, so FreeSWITCH sets no sip_h_Referred-By on the transferred leg and the "
-    "unanswered transfer goes to the target's voicemail (voicemail(default sc.hibiki.test 8302)), not back to 8301"))
 def test_a_blind_transfer_nobody_answers_comes_back_to_the_transferring_user(bench: SwitchBench, tenant: str) -> None:
     a, c = bench.extension(T, "8301")[0], bench.extension(T, "8302")[0]
     pa = bench.baresip(a)                                                     # answers by itself
