@@ -191,3 +191,33 @@ def test_a_blind_transfer_nobody_answers_comes_back_to_the_transferring_user(ben
     caller.hangup()
     pa.wait("CALL_CLOSED", after=recall_mark)
     print(f"\nrecall: 8302 rang {back.at - rang.at:.1f} s unanswered, the call came back to 8301")
+
+
+def test_a_blind_transfer_by_the_caller_comes_back_to_the_caller(bench: SwitchBench, tenant: str) -> None:
+    """The other direction: the caller's phone transfers the user it called (that user's leg, the
+    B-leg, goes back into the dialplan, marked with the caller by ``export nolocal:hibiki_peer_user``).
+    The REFER carries no Referred-By (baresip), so only the directory's own marks decide."""
+    a, b, c = (bench.extension(T, ext)[0] for ext in ("8311", "8312", "8313"))
+    pa = bench.baresip(a, auto_answer=False)                                  # the transferring caller
+    pb = bench.baresip(b)                                                     # called, answers by itself
+    pc = bench.baresip(c, auto_answer=False)                                  # rings, nobody picks up
+    pa.dial(b.extension)
+    pb.wait("CALL_ESTABLISHED")
+    pb.wait("CALL_RTPESTAB")
+    pa.wait("CALL_RTPESTAB")
+    fs_mark, b_mark = bench.fs.log_mark(), pb.mark()
+    pa.command("transfer", f"sip:{c.extension}@{c.domain}")
+    rang = pc.wait("CALL_INCOMING")
+    pa.wait("CALL_CLOSED")
+    recall_mark = pa.mark()
+    back = pa.wait("CALL_INCOMING", after=recall_mark, timeout=40)           # the caller's phone rings again
+    assert 25 <= back.at - rang.at <= 40, back.at - rang.at
+    pa.answer()
+    pa.wait("CALL_RTPESTAB", after=recall_mark)
+    assert not pb.saw("CALL_CLOSED", after=b_mark)                          # 8312 stayed on the line
+    assert not pc.saw("CALL_ESTABLISHED")
+    assert "hibiki_recalled_from" in bench.fs.log_since(fs_mark)
+    time.sleep(1)
+    pb.hangup()
+    pa.wait("CALL_CLOSED", after=recall_mark)
+    print(f"\nrecall (caller transferred): 8313 rang {back.at - rang.at:.1f} s unanswered, back to the caller 8311")
