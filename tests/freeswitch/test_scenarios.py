@@ -221,3 +221,31 @@ def test_a_blind_transfer_by_the_caller_comes_back_to_the_caller(bench: SwitchBe
     pb.hangup()
     pa.wait("CALL_CLOSED", after=recall_mark)
     print(f"\nrecall (caller transferred): 8313 rang {back.at - rang.at:.1f} s unanswered, back to the caller 8311")
+
+
+def test_a_forged_referred_by_does_not_choose_who_the_transfer_comes_back_to(bench: SwitchBench, tenant: str) -> None:
+    """The attack: a phone (sipp as 8321) calls 8322, then blind-transfers it to 8323 with a REFER
+    whose Referred-By names 8324's device, so that the unanswered transfer would ring 8324. The
+    recall goes to the user who was really on the call (8321), never to the one the header names."""
+    attacker, called, target, victim = (bench.extension(T, ext)[0] for ext in ("8321", "8322", "8323", "8324"))
+    pb = bench.baresip(called)                                                 # answers by itself
+    pc = bench.baresip(target, auto_answer=False)                              # rings, nobody picks up
+    pv = bench.baresip(victim, auto_answer=False)
+    fs_mark = bench.fs.log_mark()
+    scenario = sipp.refer_scenario(attacker.sip_username, attacker.domain, f"sip:{target.extension}@{target.domain}",
+                                   f"Referred-By: <sip:{victim.sip_username}@{victim.domain}>")
+    run = sipp.Sipp(bench.root / "sipp", f"refer-{attacker.extension}", scenario, bench.fs.sip, bench.phone_address(),
+                    ["-s", called.extension, "-au", attacker.sip_username, "-ap", attacker.password], timeout=30)
+    result = run.run()
+    assert result.ok, result.output
+    assert "Referred-By" in result.messages
+    rang = pc.wait("CALL_INCOMING", timeout=10)
+    bench.fs.wait_log(r"hibiki_recalled_from", fs_mark, timeout=45)
+    time.sleep(2)                                                              # time for a wrong recall to ring
+    assert not pv.saw("CALL_INCOMING") and not pv.saw("CALL_ESTABLISHED")    # the header's victim never rang
+    log = bench.fs.log_since(fs_mark)
+    assert f"user/{attacker.extension}@{attacker.domain}" in log                # the recall: the real transferor
+    assert f"user/{victim.extension}@" not in log
+    print(f"\nforged Referred-By: 8323 rang unanswered, the recall rang 8321 (the transferor); "
+          "8324, named by the header, rang 0 times")
+    pb.hangup()
