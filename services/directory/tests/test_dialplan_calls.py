@@ -231,19 +231,41 @@ async def parked(office: Office, destination: str) -> list[tuple[str, str]]:
         return routed(call.executed)
 
 
-async def test_an_unanswered_blind_transfer_comes_back(office: Office) -> None:
-    # mod_sofia copies the REFER's Referred-By onto the transferred channel (sofia.c, 1.10.12).
-    variables = {"hibiki_tenant": office.tenant, "sip_h_Referred-By": f"<sip:d1000@{DOMAIN}>"}
+async def transferred_call(office: Office, variables: dict[str, str]) -> Any:
+    """The caller's channel as a blind transfer leaves it (sofia.c: switch_ivr_session_transfer of
+    the transferor's peer): back in the dialplan for 1001, with what its earlier bridge set on it;
+    1001 does not answer, 1000 (the transferor) would."""
     async with FreeSwitchEmulator() as emu:
         call = await emu.place_call(destination="1001", caller_id_number="0312345678", domain=DOMAIN,
-                                    dialplan_url=office.fsapi, variables=variables,
+                                    dialplan_url=office.fsapi, variables={"hibiki_tenant": office.tenant, **variables},
                                     answering_endpoints={f"user/1000@{DOMAIN}": 1})
         await asyncio.wait_for(call.finished, 10)
+    return call
+
+
+async def test_an_unanswered_blind_transfer_comes_back(office: Office) -> None:
+    # the earlier bridge to 1000 (the transferor) left hibiki_peer_user on the caller's channel
+    call = await transferred_call(office, {"hibiki_peer_user": office.caller["id"]})
     assert [d for a, d in call.executed if a == "bridge"] == [f"user/1001@{DOMAIN}", f"user/1000@{DOMAIN}"]
-    assert ("unset", "sip_h_Referred-By") in call.executed
+    assert ("set", f"hibiki_transferor={office.caller['id']}") in call.executed      # ${hibiki_peer_user} expanded
+    assert ("unset", "hibiki_transferor") in call.executed
     assert call.variables["hibiki_recalled_from"] == office.callee["id"]
+    assert call.variables["hibiki_peer_user"] == office.caller["id"]                # the recall's bridge: 1000 again
     plain = await place(office, "1001")      # no transfer: the callee's voicemail as before
     assert plain.executed[-1] == ("voicemail", f"default {DOMAIN} 1001")
+    assert ("export", f"nolocal:hibiki_peer_user={office.caller['id']}") in plain.executed   # 1001's leg: who called
+
+
+async def test_a_transfer_is_recalled_only_to_the_user_who_was_on_the_call(office: Office) -> None:
+    """What a phone sends cannot choose the recall target: a forged Referred-By naming 1000, or a
+    forged hibiki_transferor (it is overwritten from hibiki_peer_user at the extension)."""
+    forged_header = await transferred_call(office, {"sip_h_Referred-By": f"<sip:d1000@{DOMAIN}>"})
+    forged_variable = await transferred_call(office, {"hibiki_transferor": office.caller["id"]})
+    for call in (forged_header, forged_variable):
+        assert [d for a, d in call.executed if a == "bridge"] == [f"user/1001@{DOMAIN}"]
+        assert call.executed[-1] == ("voicemail", f"default {DOMAIN} 1001")
+        assert "hibiki_recalled_from" not in call.variables
+    print("\nforged Referred-By / hibiki_transferor: 0 of 2 recalled, both to 1001's voicemail")
 
 
 async def test_forwarding_switched_on_and_off_from_the_phone(office: Office, nats_client: Any) -> None:

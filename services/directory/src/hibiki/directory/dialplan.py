@@ -9,6 +9,11 @@ FreeSWITCH's own applications, no controller hop:
   forwarding always, on busy, on no answer after N seconds and when not registered
   (PBX-09) to an extension, a group or an outside number; the user's voicemail is the last
   stop (PBX-10); a blind transfer nobody answers comes back to the transferring user (PBX-07).
+  Every bridge to a user marks both legs with the user on the other one (``hibiki_peer_user``:
+  set on this channel, ``export nolocal:`` to the user's leg, see :data:`PEER`); a channel that
+  comes back into the dialplan for an extension was transferred by that peer, which is kept as
+  ``hibiki_transferor`` and rung again when the transfer is not answered. No SIP header decides
+  it: a phone's Referred-By names whoever the phone likes.
   After a failed bridge the call is transferred to
   ``hibiki_fwd_<user id>_${originate_disposition}``, which this module answers with the
   forward for that outcome (at most three forwards in a row, then voicemail);
@@ -87,6 +92,13 @@ ROUTE_GRANT = "variable_hibiki_route_grant"
 # callcontrol has this long to take a call handed to it before the fallback route takes it.
 HANDOFF_SECONDS = 5
 HANDOFF_MISSED = "hibiki_handoff_missed"
+# Blind transfer with recall (PBX-07). ``hibiki_peer_user``: the id of our user on the other leg of
+# the channel's bridge (set by this dialplan only, never by a phone: SIP headers become sip_h_*).
+# ``hibiki_transferor``: copied from it when the channel is sent to an extension again (a REFER
+# transfers the transferor's peer), read back (and checked: a user of the call's tenant) when
+# that extension did not answer.
+PEER = "hibiki_peer_user"
+TRANSFEROR = "hibiki_transferor"
 
 # 184: what the carrier sees in From instead of the caller (RFC 3323); FreeSWITCH's privacy(full)
 # alone keeps the number in From when the gateway has caller-id-in-from.
@@ -142,7 +154,9 @@ class Plan:
                 return forwarded
         seconds = user.forward_no_answer_seconds if user.forward_no_answer else RING_SECONDS
         dial = dialstring.user_leg(user.extension or user.username, self.tenant.domain)
-        actions = [_action("set", f"hibiki_callee={user.id}"), _action("set", f"call_timeout={seconds}"),
+        actions = [_action("set", f"hibiki_callee={user.id}"), _action("set", f"{PEER}={dialstring.token(user.id)}"),
+                   _action("export", f"nolocal:{PEER}=${{hibiki_user}}"),   # the callee's leg: the caller, if ours
+                   _action("set", f"call_timeout={seconds}"),
                    _action("set", "continue_on_fail=true"), _action("set", "hangup_after_bridge=true")]
         if user.extension:  # directed pickup (**<ext>) finds the ringing call here (mod_hash)
             actions.append(_action("hash", f"insert/{self.tenant.domain}-last_dial_ext/{user.extension}/${{uuid}}"))
@@ -159,7 +173,7 @@ class Plan:
         nobody answered rings the transferring user again (PBX-07), else the user's forwards,
         else voicemail."""
         if transferor is not None and transferor.id != user.id and disposition in FORWARD_ON:
-            return [_action("unset", "sip_h_Referred-By"), _action("set", f"hibiki_recalled_from={user.id}"),
+            return [_action("unset", TRANSFEROR), _action("set", f"hibiki_recalled_from={user.id}"),
                     *self._next().user(transferor)]
         target = getattr(user, FORWARD_ON.get(disposition, ""), "") if disposition in FORWARD_ON else ""
         if target and self.hops < MAX_FORWARDS:
@@ -363,15 +377,19 @@ def unallocated() -> Actions:
     return [_action("answer"), _action("playback", UNALLOCATED_PROMPT), _action("hangup", "UNALLOCATED_NUMBER")]
 
 
-_REFERRED_BY = re.compile(r"sips?:([^@;>]+)@")
-
-
 def transferor(request: FsRequest, tenant: TenantView) -> UserEntry | None:
-    """The user whose phone blind-transferred this call: mod_sofia copies the REFER's
-    Referred-By header onto the transferred channel as ``sip_h_Referred-By``."""
-    match = _REFERRED_BY.search(request.get("variable_sip_h_Referred-By"))
-    found = tenant.device(match.group(1)) if match else None
-    return found[1] if found else None
+    """The user who blind-transferred this call: ``hibiki_transferor``, which the extension's
+    answer copied from ``hibiki_peer_user`` (the user this channel was bridged to) when the
+    transfer brought the channel back. Only a user of the call's own tenant counts; the REFER's
+    Referred-By header (``sip_h_Referred-By``, absent from many phones) is the phone's word
+    and is never read."""
+    return tenant.users.get(request.get(f"variable_{TRANSFEROR}"))
+
+
+def transferred() -> Actions:
+    """An extension dialled or transferred to: a channel bridged to one of our users before was
+    transferred by that user (blind transfer, REFER) and remembers who; a fresh call clears it."""
+    return [_action("set", f"{TRANSFEROR}=${{{PEER}}}")]
 
 
 def _hops(request: FsRequest) -> int:
@@ -404,7 +422,7 @@ def answer_internal(request: FsRequest, tenant: TenantView, callcontrol: str = "
         name, actions = "hibiki-after-bridge", plan.after_user(tenant.users[forward.group(1)], forward.group(2),
                                                               transferor(request, tenant))
     elif destination in tenant.extensions:
-        name, actions = "hibiki-internal", plan.user(tenant.users[tenant.extensions[destination]])
+        name, actions = "hibiki-internal", transferred() + plan.user(tenant.users[tenant.extensions[destination]])
     elif (route := IVR_ROUTE.match(destination)) is not None:
         if request.get(ROUTE_GRANT) == destination:
             name, actions = "hibiki-ivr-route", plan.from_ivr(route.group(1), route.group(2))
