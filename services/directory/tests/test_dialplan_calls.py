@@ -15,7 +15,7 @@ import pytest
 from fsemu import FreeSwitchEmulator
 from fsemu.post_vars import whitelist
 from hibiki.common.auth import TokenAuthority
-from support.directory import Directory, directory_config, running_directory
+from support.directory import Directory, directory_config, routed, running_directory
 
 DOMAIN = "nagaoka.example.jp"
 
@@ -69,7 +69,7 @@ async def place(office: Office, destination: str, endpoints: dict[str, object] |
 
 
 def apps(call: Any) -> list[str]:
-    return [app for app, _ in call.executed]
+    return [app for app, _ in routed(call.executed)]
 
 
 async def test_extension_rings_the_user(office: Office) -> None:
@@ -130,7 +130,8 @@ async def test_class_of_service_blocks_with_403_but_never_emergency(office: Offi
     await setup_outbound(office, {"outbound_gateway": "carrier1"}, {"outbound_classes": ["domestic"]})
     for number in ("0101212555010", "0990123456", "09012345678"):
         call = await place(office, number)
-        assert apps(call) == ["set", "log", "pre_answer", "playback", "hangup"], number
+        assert apps(call) == ["set", "set", "log", "pre_answer", "playback", "hangup"], number
+        assert call.variables["hibiki_refused"] == "class_of_service"
         assert call.hangup_cause == "OUTGOING_CALL_BARRED"          # SIP 403 from mod_sofia
     await setup_outbound(office, {"outbound_gateway": "carrier1"}, {"outbound_classes": []})
     for emergency in ("110", "119", "184119"):
@@ -153,8 +154,9 @@ async def test_ring_groups_ring_together_or_in_turn(office: Office) -> None:
     assert reply.status_code == 201, reply.text
     phones = {"d1000": "192.0.2.10", "d1001": "192.0.2.11"}
     together = await place(office, "3000", {"d1001": 1}, registered=phones)
-    legs = [f"[sip_invite_domain={DOMAIN},presence_id={ext}@{DOMAIN}]sofia/internal/sip:d{ext}@192.0.2.1{ext[-1]}:5060"
-            for ext in ("1000", "1001")]
+    ids = {"1000": office.caller["id"], "1001": office.callee["id"]}
+    legs = [f"[sip_invite_domain={DOMAIN},presence_id={ext}@{DOMAIN},hibiki_user={ids[ext]}]"
+            f"sofia/internal/sip:d{ext}@192.0.2.1{ext[-1]}:5060" for ext in ("1000", "1001")]
     assert ("bridge", ",".join(legs)) in together.executed           # every device of every member at once
     assert together.variables["hibiki_ring_group"] and together.hangup_cause == "NORMAL_CLEARING"
     assert together.variables["call_timeout"] == "15" and "voicemail" not in apps(together)
@@ -203,14 +205,15 @@ async def test_pickup_and_park(office: Office) -> None:
                                 {"pickup_group": "soumu", "park_group": "floor2"})
     ringing = await place(office, "1001", {"d1001": 1}, registered={"d1001": "192.0.2.11"})
     assert ("hash", f"insert/{DOMAIN}-last_dial_ext/1001/{ringing.uuid}") in ringing.executed   # ${uuid} expanded
-    assert ("bridge", f"[sip_invite_domain={DOMAIN},presence_id=1001@{DOMAIN}]sofia/internal/sip:d1001@192.0.2.11:5060"
+    user = f"hibiki_user={office.callee['id']}"        # the leg's user, for its call record
+    assert ("bridge", f"[sip_invite_domain={DOMAIN},presence_id=1001@{DOMAIN},{user}]sofia/internal/sip:d1001@192.0.2.11:5060"
                       f",pickup/soumu@{DOMAIN}") in ringing.executed
     unregistered = await place(office, "1001")
-    assert ("bridge", f"[sip_invite_domain={DOMAIN},presence_id=1001@{DOMAIN}]error/user_not_registered"
+    assert ("bridge", f"[sip_invite_domain={DOMAIN},presence_id=1001@{DOMAIN},{user}]error/user_not_registered"
                       f",pickup/soumu@{DOMAIN}") in unregistered.executed
-    assert (await place(office, "*8")).executed == [("pickup", f"soumu@{DOMAIN}")]
+    assert routed((await place(office, "*8")).executed) == [("pickup", f"soumu@{DOMAIN}")]
     directed = await place(office, "**1001")
-    assert directed.executed[0][0] == "intercept"          # ${hash(select/...)} is FreeSWITCH's to expand
+    assert routed(directed.executed)[0][0] == "intercept"          # ${hash(select/...)} is FreeSWITCH's to expand
     assert await parked(office, "*70") == [("answer", ""), ("valet_park", "nagaoka-floor2 auto in 1 9")]
     assert await parked(office, "*713") == [("answer", ""), ("valet_park", "nagaoka-floor2 3")]
     assert (await place(office, "*7100")).hangup_cause == "UNALLOCATED_NUMBER"
@@ -225,7 +228,7 @@ async def parked(office: Office, destination: str) -> list[tuple[str, str]]:
         await call.wait_for(lambda c: any(app == "valet_park" for app, _ in c.executed), 10)
         call.hangup_by_caller("NORMAL_CLEARING")
         await asyncio.wait_for(call.finished, 10)
-        return list(call.executed)
+        return routed(call.executed)
 
 
 async def test_an_unanswered_blind_transfer_comes_back(office: Office) -> None:
@@ -338,8 +341,9 @@ async def test_group_call_lists_every_device_of_every_member(office: Office) -> 
     assert group is not None and group.get("name") == "soumu"
     dial = {u.get("id"): u.find("./params/param[@name='group-dial-string']").get("value")  # type: ignore[union-attr]
             for u in group.findall("./users/user")}
-    assert dial == {ext: f"[sip_invite_domain={DOMAIN},presence_id={ext}@{DOMAIN}]${{sofia_contact(*/d{ext}@{DOMAIN})}}"
-                    for ext in ("1000", "1001")}
+    ids = {"1000": office.caller["id"], "1001": office.callee["id"]}
+    assert dial == {ext: f"[sip_invite_domain={DOMAIN},presence_id={ext}@{DOMAIN},hibiki_user={ids[ext]}]"
+                         f"${{sofia_contact(*/d{ext}@{DOMAIN})}}" for ext in ("1000", "1001")}
     assert 'status="not found"' in unknown.text
 
 

@@ -4,8 +4,9 @@ The IVR publishes its own steps; what happens on the switch around it (a call an
 phone, a call that ends anywhere) arrives as CHANNEL_ANSWER and CHANNEL_HANGUP_COMPLETE on
 each node's inbound connection, with the channel's variables. Channels without
 ``hibiki_tenant`` (set by the directory on its users and numbers) are not ours to report.
-Event ids are derived from the call and the event, so two controllers connected to the same
-node publish the same message id and JetStream keeps one.
+Event ids are derived from the leg's UUID and the event, so two controllers connected to the same
+node publish the same message id and JetStream keeps one. ``CallEnded`` carries one leg each, with
+the call it belongs to and FreeSWITCH's own times (``leg_record``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from hibiki.callcontrol.esl.model import NodeEvent
 from hibiki.callcontrol.esl.nodes import NodePool
+from hibiki.callcontrol.leg_record import fill
 from hibiki.callcontrol.publisher import SOURCE, EventSink
 from hibiki.common.logging import get_logger
 from hibiki.events.v1 import call_pb2, meta_pb2
@@ -66,12 +68,7 @@ class ChannelEvents:
         tenant = event.get("variable_hibiki_tenant")
         if not tenant:
             return
-        message = call_pb2.CallEnded(meta=_meta(event, tenant, "ended"), hangup_cause=event.get("Hangup-Cause"))
-        for field, header in (("started_at", "Caller-Channel-Created-Time"),
-                              ("answered_at", "Caller-Channel-Answered-Time"),
-                              ("ended_at", "Caller-Channel-Hangup-Time")):
-            stamp = _stamp(event.get(header))
-            if stamp is not None:
-                getattr(message, field).CopyFrom(stamp)
-        log.info("call_ended", tenant=tenant, call_uuid=event.call_uuid, cause=message.hangup_cause, node=event.node)
+        message = fill(call_pb2.CallEnded(meta=_meta(event, tenant, "ended")), event.headers, event.call_uuid)
+        log.info("call_ended", tenant=tenant, call_uuid=event.call_uuid, call_id=message.call_id,
+                 leg=call_pb2.CallLeg.Name(message.leg), cause=message.hangup_cause, node=event.node)
         self._sink.publish(tenant, "ended", message)

@@ -40,6 +40,13 @@ FreeSWITCH's own applications, no controller hop:
   user's direct-in number (per user, or per call with ``*81``/``*82``; ``184`` withholds it);
 - a number nobody has: an announcement and UNALLOCATED_NUMBER (SIP 404), never a fall-through.
 
+Every answer starts with ``hibiki-call`` (``continue="true"``), which marks the call for its
+records (callcontrol's ``CallEnded`` per leg): ``hibiki_call_id`` (the originating channel's
+``${uuid}``) and ``hibiki_direction`` are exported to every leg the channel bridges, set once
+and kept (re-exported) when the channel is routed again (a transfer, a forward, a branch of the
+IVR); ``hibiki_tenant`` and a DID call's ``hibiki_did`` are exported too, so a carrier leg carries
+them. A refusal of ours sets ``hibiki_refused`` (its reason).
+
 A call from outside (a carrier, context ``public``) is routed by the number it was made to
 (a DID, unique on the platform) through that number's schedule (PBX-01, PBX-16).
 """
@@ -97,6 +104,19 @@ Actions = list[str]
 
 def _action(app: str, data: str = "") -> str:
     return f"<action application={attr(app)} data={attr(data)}/>" if data else f"<action application={attr(app)}/>"
+
+
+def call_marks(direction: str, tenant: str) -> str:
+    """The ``hibiki-call`` extension (see the module's docstring); ``direction`` is what a call
+    that has none yet becomes: inbound, outbound or internal."""
+    def export(tag: str, name: str, value: str) -> str:
+        return f"<{tag} application=\"export\" data={attr(f'{name}={value}')}/>"
+    marks = [f'<condition field="${{{name}}}" expression="^$" break="never">{export("action", name, first)}'
+             f'{export("anti-action", name, f"${{{name}}}")}</condition>'
+             for name, first in (("hibiki_call_id", "${uuid}"), ("hibiki_direction", direction))]
+    marks.append(f'<condition field="${{hibiki_tenant}}" expression="^">{export("action", "hibiki_tenant", tenant)}'
+                 '</condition>')
+    return f'<extension name="hibiki-call" continue="true">{"".join(marks)}</extension>'
 
 
 def _extension(name: str, destination: str, actions: Actions) -> str:
@@ -170,7 +190,8 @@ class Plan:
         element of the user's dial-string ("Only calling the first element in the list in
         this mode", switch_ivr_originate.c). So a multi-leg bridge names the devices' contacts."""
         domain, who = dialstring.domain(self.tenant.domain), dialstring.device(user.extension or user.username)
-        prefix = f"[{leg_vars + ',' if leg_vars else ''}sip_invite_domain={domain},presence_id={who}@{domain}]"
+        prefix = (f"[{leg_vars + ',' if leg_vars else ''}sip_invite_domain={domain},presence_id={who}@{domain},"
+                  f"hibiki_user={dialstring.token(user.id)}]")
         if not user.devices:
             return [prefix + "error/user_not_registered"]
         return [prefix + dialstring.contact_leg(device, domain) for device in user.devices]
@@ -257,6 +278,7 @@ class Plan:
         outbound_class = restriction_class(info)
         if not is_allowed(info, caller.outbound_classes):
             return [_action("set", f"hibiki_outbound_class={outbound_class}"),
+                    _action("set", "hibiki_refused=class_of_service"),
                     _action("log", f"NOTICE outbound call to {outbound_class} number refused by class of service"),
                     _action("pre_answer"), _action("playback", RESTRICTED_PROMPT),
                     _action("hangup", "OUTGOING_CALL_BARRED")]
@@ -363,10 +385,11 @@ def answer_did(request: FsRequest, tenant: TenantView, did: DidEntry, at: dateti
     destination = request.get("Caller-Destination-Number")
     context = request.get("Caller-Context") or "public"
     route, branch = decision if decision is not None else did.route_at(at)
-    prelude = [_action("set", f"hibiki_tenant={tenant.tenant_id}"), _action("set", f"hibiki_did={did.number}"),
+    prelude = [_action("set", f"hibiki_tenant={tenant.tenant_id}"), _action("export", f"hibiki_did={did.number}"),
                _action("set", f"hibiki_branch={branch}"), *language(tenant)]
     actions = prelude + Plan(tenant, context, callcontrol=callcontrol).route(route, fallback=did.closed)
-    return documents.dialplan(context, [_extension("hibiki-did", destination, actions)])
+    return documents.dialplan(context, [call_marks("inbound", tenant.tenant_id),
+                                        _extension("hibiki-did", destination, actions)])
 
 
 def answer_internal(request: FsRequest, tenant: TenantView, callcontrol: str = "127.0.0.1:8084") -> str:
@@ -386,6 +409,7 @@ def answer_internal(request: FsRequest, tenant: TenantView, callcontrol: str = "
             name, actions = "hibiki-ivr-route", plan.from_ivr(route.group(1), route.group(2))
         else:   # dialled by a caller (or a transfer), not handed back by callcontrol
             name, actions = "hibiki-route-refused", [
+                _action("set", "hibiki_refused=route"),
                 _action("log", f"NOTICE {destination} refused: not handed back by callcontrol"), *unallocated()]
     elif destination == HANDOFF_MISSED and request.get("variable_hibiki_handoff"):
         name, actions = "hibiki-handoff-missed", plan.handoff_missed(request.get("variable_hibiki_handoff"),
@@ -398,4 +422,5 @@ def answer_internal(request: FsRequest, tenant: TenantView, callcontrol: str = "
         name, actions = "hibiki-outbound", outside
     else:
         name, actions = "hibiki-unallocated", unallocated()
-    return documents.dialplan(context, [_extension(name, destination, language(tenant) + actions)])
+    marks = call_marks("outbound" if name == "hibiki-outbound" else "internal", tenant.tenant_id)
+    return documents.dialplan(context, [marks, _extension(name, destination, language(tenant) + actions)])

@@ -220,6 +220,7 @@ class IvrCall:
         day = time.strftime("%Y/%m/%d", time.gmtime())
         path = f"{self._s.recordings_root.rstrip('/')}/{_UNSAFE.sub('_', self._tenant)}/{day}/{self._ch.uuid}.wav"
         self._ch.set("hibiki_recording_path", path)
+        self._ch.set("hibiki_recording_id", self._ch.uuid)     # CallEnded's recording_id
         self._ch.execute("record_session", path)
         self._notify.recording_started(self._ch.uuid)
         log.info("recording_started", ivr_id=self._ivr_id, path=path)
