@@ -36,7 +36,7 @@ def event_id(recording_id: str) -> str:
 
 
 def _number(value: str) -> int:
-    return int(value) if value.isdigit() and len(value) < 16 else 0
+    return int(value) if value.isdigit() and len(value) < 19 else 0
 
 
 def _token(value: str) -> str:

@@ -23,8 +23,9 @@ from typing import Any, Protocol
 
 from hibiki.common import dialstring
 from hibiki.directory.documents import attr
+from hibiki.directory.sounds import RECORDING_NOTICE_PROMPT
 
-NOTICE_PROMPT = "ivr/ivr-this_call_may_be_recorded.wav"
+NOTICE_PROMPT = RECORDING_NOTICE_PROMPT        # Hibiki's own Japanese (or English) notice
 SPOOL_VARIABLE = "hibiki_recording_spool"
 START_CODE, STOP_CODE = "1", "2"          # *1 / *2 during a call (bind_meta_app, FreeSWITCH's meta key *)
 START_EXTENSION, STOP_EXTENSION = "hibiki_record_start", "hibiki_record_stop"

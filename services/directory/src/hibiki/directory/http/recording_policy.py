@@ -110,14 +110,21 @@ class RecordingPolicyApi:
         return JSONResponse(self._out(row))
 
     async def _check_targets(self, tenant: str, body: dict[str, object]) -> None:
-        for field, table in (("users", users), ("dids", dids)):
-            named = body.get(field)
-            for key in named if isinstance(named, dict) else {}:
-                try:
-                    await asyncio.to_thread(self.repo.get, table, tenant, key)
-                except NotFound:
-                    raise ConfigStoreError(f"invalid-{field}", f"{field}: {key[:40]!r} is not the tenant's",
-                                           f"{field}.{key[:40]}") from None
+        """Users by id, DIDs by number: the tenant's own (a typo would record nothing)."""
+        named_users, named_dids = body.get("users"), body.get("dids")
+        for key in named_users if isinstance(named_users, dict) else {}:
+            try:
+                await asyncio.to_thread(self.repo.get, users, tenant, key)
+            except NotFound:
+                raise ConfigStoreError("invalid-users", f"users: {key[:40]!r} is not the tenant's user",
+                                       f"users.{key[:40]}") from None
+        if isinstance(named_dids, dict) and named_dids:
+            rows = await asyncio.to_thread(self.repo.list, dids, tenant, 100_000, 0)
+            numbers = {str(r["number"]) for r in rows}
+            for key in named_dids:
+                if key not in numbers:
+                    raise ConfigStoreError("invalid-dids", f"dids: {key[:40]!r} is not the tenant's number",
+                                           f"dids.{key[:40]}")
 
     @staticmethod
     def _out(row: dict[str, object]) -> dict[str, object]:
