@@ -399,7 +399,7 @@ def record_inbound(tenant: TenantView, did: DidEntry, route: Route, context: str
     if decision.mode == recording.Mode.ALL:
         return recording.start(tenant.tenant_id, decision, policy.notice, answer=True)
     if decision.mode == recording.Mode.ON_DEMAND:
-        return recording.on_demand(context)
+        return recording.on_demand(tenant.tenant_id)
     return []
 
 
@@ -410,7 +410,7 @@ def record_outbound(tenant: TenantView, caller: UserEntry, context: str) -> Acti
     if decision.mode == recording.Mode.ALL:
         return recording.start(tenant.tenant_id, decision, "", answer=False)
     if decision.mode == recording.Mode.ON_DEMAND:
-        return recording.on_demand(context)
+        return recording.on_demand(tenant.tenant_id)
     return []
 
 
@@ -423,8 +423,6 @@ def answer_did(request: FsRequest, tenant: TenantView, did: DidEntry, at: dateti
     route, branch = decision if decision is not None else did.route_at(at)
     prelude = [_action("set", f"hibiki_tenant={tenant.tenant_id}"), _action("export", f"hibiki_did={did.number}"),
                _action("set", f"hibiki_branch={branch}"), *language(tenant)]
-    if destination in (recording.START_EXTENSION, recording.STOP_EXTENSION):   # never a DID: fsapi routes by tenant
-        return documents.dialplan(context, [])
     prelude += record_inbound(tenant, did, route, context)
     actions = prelude + Plan(tenant, context, callcontrol=callcontrol).route(route, fallback=did.closed)
     return documents.dialplan(context, [call_marks("inbound", tenant.tenant_id),
@@ -453,8 +451,6 @@ def answer_internal(request: FsRequest, tenant: TenantView, callcontrol: str = "
     elif destination == HANDOFF_MISSED and request.get("variable_hibiki_handoff"):
         name, actions = "hibiki-handoff-missed", plan.handoff_missed(request.get("variable_hibiki_handoff"),
                                                                      request.get("variable_hibiki_did"))
-    elif (rec := recording.feature(destination, tenant.tenant_id, request)) is not None:
-        name, actions = "hibiki-recording", rec
     elif destination in tenant.group_extensions:
         name, actions = "hibiki-ring-group", plan.group(tenant.ring_groups[tenant.group_extensions[destination]])
     elif (feature := plan.feature_code(caller, destination)) is not None:
@@ -464,5 +460,7 @@ def answer_internal(request: FsRequest, tenant: TenantView, callcontrol: str = "
         name, actions = "hibiki-outbound", record_outbound(tenant, caller, context) + outside if bridged else outside
     else:
         name, actions = "hibiki-unallocated", unallocated()
+    if name in ("hibiki-internal", "hibiki-ring-group") and tenant.recording.configured:
+        actions = recording.on_demand(tenant.tenant_id) + actions     # between users: recorded on demand (*1 / *2)
     marks = call_marks("outbound" if name == "hibiki-outbound" else "internal", tenant.tenant_id)
     return documents.dialplan(context, [marks, _extension(name, destination, language(tenant) + actions)])

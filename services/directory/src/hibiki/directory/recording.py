@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from hibiki.common import dialstring
 from hibiki.directory.documents import attr
@@ -28,11 +28,6 @@ from hibiki.directory.sounds import RECORDING_NOTICE_PROMPT
 NOTICE_PROMPT = RECORDING_NOTICE_PROMPT        # Hibiki's own Japanese (or English) notice
 SPOOL_VARIABLE = "hibiki_recording_spool"
 START_CODE, STOP_CODE = "1", "2"          # *1 / *2 during a call (bind_meta_app, FreeSWITCH's meta key *)
-START_EXTENSION, STOP_EXTENSION = "hibiki_record_start", "hibiki_record_stop"
-
-
-class Variables(Protocol):
-    def get(self, name: str, default: str = "") -> str: ...
 
 
 class Mode(StrEnum):
@@ -134,34 +129,20 @@ def start(tenant: str, decision: Decision, notice: str, answer: bool) -> list[st
                       *_record(tenant, "policy", decision.scope)]
 
 
-def on_demand(context: str) -> list[str]:
-    """``*1`` starts a recording of the call, ``*2`` stops one started so (either party's phone:
-    FreeSWITCH's ``bind_meta_app`` on this channel, listening on both legs, run on this channel).
-    Each goes to the dialplan (``hibiki_record_start`` / ``hibiki_record_stop``), which checks
-    ``hibiki_recording_mode`` (set here, by the policy: no caller can set it)."""
-    ctx = dialstring.token(context)
-    return [_action("set", f"hibiki_recording_mode={Mode.ON_DEMAND}"),
-            _action("bind_meta_app", f"{START_CODE} ab s execute_extension::{START_EXTENSION} XML {ctx}"),
-            _action("bind_meta_app", f"{STOP_CODE} ab s execute_extension::{STOP_EXTENSION} XML {ctx}")]
-
-
-def feature(destination: str, tenant: str, variables: Variables) -> list[str] | None:
-    """What ``hibiki_record_start`` / ``_stop`` run (on the channel that bound them; ``variables``
-    its channel variables as FreeSWITCH sent them), None when ``destination`` is neither.
-    A start while recording, or where the policy did not allow on demand, only logs; so does a
-    stop of a recording the policy made."""
-    if destination not in (START_EXTENSION, STOP_EXTENSION):
-        return None
-    allowed = variables.get("variable_hibiki_recording_mode") == Mode.ON_DEMAND
-    recording = bool(variables.get("variable_hibiki_recording_path"))
-    if destination == START_EXTENSION:
-        if not allowed or recording:
-            return [_action("log", "NOTICE on-demand recording refused: "
-                                   + ("already recording" if recording else "not allowed by the policy"))]
-        return _record(tenant, "on_demand", "on_demand")
-    if not recording or variables.get("variable_hibiki_recording_reason") != "on_demand":
-        return [_action("log", "NOTICE on-demand stop refused: no recording started on demand")]
-    return [_action("stop_record_session", "${hibiki_recording_path}"), _action("unset", "hibiki_recording_path")]
+def on_demand(tenant: str) -> list[str]:
+    """``*1`` starts a recording of the call, ``*2`` stops it (either party's phone: FreeSWITCH's
+    ``bind_meta_app`` on this channel, listening on both legs, run on this channel). The file is
+    named now (FreeSWITCH expands the binding's argument when it binds): one on-demand recording
+    per channel, which ``*1`` after ``*2`` starts again from the beginning. FreeSWITCH's own
+    lookups for ``execute_extension`` cannot be told apart from the call's (they carry the
+    channel's destination), so the keys run ``record_session`` / ``stop_record_session`` directly."""
+    return [_action("set", f"hibiki_recording_mode={Mode.ON_DEMAND}"), _action("set", "RECORD_STEREO=true"),
+            _action("set", "hibiki_recording_reason=on_demand"), _action("set", "hibiki_recording_scope=on_demand"),
+            _action("set", "hibiki_recording_id=${create_uuid()}"),
+            _action("set", f"hibiki_on_demand_path={spool_path(tenant)}"),
+            _action("unset", "hibiki_recording_id"),      # no recording yet: CallEnded names none
+            _action("bind_meta_app", f"{START_CODE} ab s record_session::${{hibiki_on_demand_path}}"),
+            _action("bind_meta_app", f"{STOP_CODE} ab s stop_record_session::${{hibiki_on_demand_path}}")]
 
 
 def to_json(policy: RecordingPolicy) -> dict[str, Any]:

@@ -247,11 +247,19 @@ class IvrCall:
                 self._ch.set("playback_terminators", "none")
                 self._ch.execute("playback", notice)
             self._record(scope)
-        elif mode == "on_demand" and not self._bound:
+        elif mode == "on_demand" and not self._bound and self._s.recordings_root:
             self._bound = True
-            self._ch.set("hibiki_recording_mode", "on_demand")
-            for key, extension in (("1", "hibiki_record_start"), ("2", "hibiki_record_stop")):
-                self._ch.execute("bind_meta_app", f"{key} ab s execute_extension::{extension} XML {self._context}")
+            path = self._spool_path(str(uuid.uuid4()))
+            for name, value in (("hibiki_recording_mode", "on_demand"), ("RECORD_STEREO", "true"),
+                                ("hibiki_recording_reason", "on_demand"), ("hibiki_recording_scope", "on_demand"),
+                                ("hibiki_on_demand_path", path)):
+                self._ch.set(name, value)
+            self._ch.execute("bind_meta_app", f"1 ab s record_session::{path}")
+            self._ch.execute("bind_meta_app", f"2 ab s stop_record_session::{path}")
+
+    def _spool_path(self, recording_id: str) -> str:
+        day = time.strftime("%Y/%m/%d", time.gmtime())
+        return f"{self._s.recordings_root.rstrip('/')}/{_UNSAFE.sub('_', self._tenant)}/{day}/{recording_id}.wav"
 
     def _record(self, scope: str = "ivr") -> None:
         """``record_session`` in stereo into ``<spool>/<tenant>/<yyyy>/<mm>/<dd>/<recording id>.wav``
@@ -260,8 +268,7 @@ class IvrCall:
             return
         self._recording = True
         recording_id = str(uuid.uuid4())
-        day = time.strftime("%Y/%m/%d", time.gmtime())
-        path = f"{self._s.recordings_root.rstrip('/')}/{_UNSAFE.sub('_', self._tenant)}/{day}/{recording_id}.wav"
+        path = self._spool_path(recording_id)
         self._ch.set("RECORD_STEREO", "true")
         self._ch.set("hibiki_recording_reason", "policy")
         self._ch.set("hibiki_recording_scope", scope)
