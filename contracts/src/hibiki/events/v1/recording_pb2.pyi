@@ -229,34 +229,36 @@ class RecordingStopped(_message.Message):
     caller_number: _builtins.str
     """calling party number on the recorded leg (caller_id_number)"""
     callee_number: _builtins.str
-    """the other party: the bridged leg's number, else the dialled destination"""
+    """the number the call was made to on the recorded leg (a DID, an"""
     did: _builtins.str
-    """the tenant number a carrier call came in on (hibiki_did), else "" """
+    """extension, an outside number: Caller-Destination-Number)
+    the tenant number a carrier call came in on (hibiki_did), else ""
+    """
     queue_id: _builtins.str
     """the ACD queue (hibiki_queue), else "" """
     agent_id: _builtins.str
     """the ACD agent on the call (hibiki_agent), else "" """
     user: _builtins.str
-    """our SIP user (extension) on the call (hibiki_user), else "" """
+    """our user (directory user id) on the call: the calling user"""
     part: _builtins.int
-    """1 for the call's first recording of this leg pair, 2.. for later parts"""
+    """(hibiki_user), else the called one (hibiki_callee), else ""
+    1 (hibiki_recording_part; later parts of one call are other recordings
+    """
     policy_scope: _builtins.str
-    """(on-demand stop / start, a transfer to another party)
-    which policy made it: tenant | user | did | queue ("" for on demand)
+    """with the same call_id)
+    what decided it: tenant | user | did | queue | ivr (an IVR's notice, no
     """
     @_builtins.property
     def meta(self) -> _meta_pb2.EventMeta: ...
     @_builtins.property
     def started_at(self) -> _timestamp_pb2.Timestamp:
         """<spool>/<tenant>/<yyyy>/<mm>/<dd>/<recording_id>.wav (UTC date)
-        recording started (RECORD_START; else the stop minus the
+        recording started: stopped_at minus recorded_ms
         """
 
     @_builtins.property
     def stopped_at(self) -> _timestamp_pb2.Timestamp:
-        """recorded length)
-        RECORD_STOP's Event-Date-Timestamp
-        """
+        """RECORD_STOP's Event-Date-Timestamp"""
 
     def __init__(
         self,

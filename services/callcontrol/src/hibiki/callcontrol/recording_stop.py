@@ -72,8 +72,6 @@ def stopped(headers: Mapping[str, str], node: str = "") -> recording_pb2.Recordi
     rate = _number(headers.get("variable_record_sample_rate", "")) or _number(
         headers.get("variable_read_rate", "")) or 8000
     stereo = headers.get("variable_RECORD_STEREO", "").lower() == "true"
-    other = headers.get("variable_hibiki_callee", "") or headers.get("Other-Leg-Caller-ID-Number", "") \
-        or headers.get("Caller-Callee-ID-Number", "") or headers.get("Caller-Destination-Number", "")
     message = recording_pb2.RecordingStopped(
         meta=meta, recording_id=rid, call_id=call_id(headers, leg), leg_uuid=leg, spool_path=path,
         channels=2 if stereo else 1, sample_rate=rate,
@@ -82,7 +80,7 @@ def stopped(headers: Mapping[str, str], node: str = "") -> recording_pb2.Recordi
         recorded_ms=recorded_ms,
         direction=DIRECTIONS.get(headers.get("variable_hibiki_direction", ""), 0),  # type: ignore[arg-type]
         caller_number=headers.get("Caller-Caller-ID-Number", "")[:TEXT_LIMIT],
-        callee_number=other[:TEXT_LIMIT],
+        callee_number=headers.get("Caller-Destination-Number", "")[:TEXT_LIMIT],
         did=_token(headers.get("variable_hibiki_did", "")),
         queue_id=_token(headers.get("variable_hibiki_queue", "")),
         agent_id=_token(headers.get("variable_hibiki_agent", "")),
