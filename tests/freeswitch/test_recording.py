@@ -198,3 +198,52 @@ def test_on_demand_from_the_phone_starts_and_stops(bench: SwitchBench, people: d
           f"callee rms {rms(other):.0f}")
     assert 1.5 < seconds < 4.5                # stopped by *2, well before the call ended
     assert tone_share(other, rate) > 0.8      # the callee's tone on channel 2
+
+
+def a_leg_of(bench: SwitchBench, caller: str, timeout: float = 10) -> str:
+    """The UUID of the channel ``caller`` placed (FreeSWITCH's ``show channels``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = json.loads(bench.fs.api("show channels as json") or "{}").get("rows", [])
+        for row in rows:
+            if row.get("cid_num") == caller and row.get("direction") == "inbound" and row.get("callstate") == "ACTIVE":
+                return str(row["uuid"])
+        time.sleep(0.2)
+    raise TimeoutError(f"no active call from {caller}")
+
+
+def test_on_demand_over_the_api(bench: SwitchBench, people: dict[str, Extension]) -> None:
+    """callcontrol's POST .../calls/{uuid}/recording starts and stops a recording (uuid_record); only
+    the tenant's call, only where the policy says on demand, only for the roles allowed."""
+    callee = bench.baresip(people["2002"])
+    before, mark = wavs(bench), bench.events.mark()
+    url = f"{bench.stack.callcontrol_url}/api/v1/tenants/{T}/calls/{{}}/recording"
+    supervisor = {"Authorization": "Bearer " + bench.stack.token("kantoku", T, ("supervisor",))}
+    with record_events(bench, "internal_on_demand_api") as switch:
+        call = bench.sipp_call_background(people["2001"], "2002", talk_ms=8000)
+        callee.wait("CALL_ESTABLISHED", timeout=15)
+        leg = a_leg_of(bench, "2001")
+        viewer = {"Authorization": "Bearer " + bench.stack.token("etsuran", T, ("viewer",))}
+        assert httpx.post(url.format(leg), json={"action": "start"}, headers=viewer).status_code == 403
+        other = {"Authorization": "Bearer " + bench.stack.token("yoso", "othercity", ("supervisor",))}
+        assert httpx.post(url.format(leg), json={"action": "start"}, headers=other).status_code == 403
+        missing = httpx.post(url.format("0b7e4f7a-8f0c-4d55-9a57-5c1b8d2e6a3f"), json={"action": "start"},
+                             headers=supervisor)
+        assert missing.status_code == 404 and missing.json()["details"]["field"] == "call_uuid", missing.text
+        bad = httpx.post(url.format(leg), json={"action": "rewind"}, headers=supervisor)
+        assert bad.status_code == 422 and bad.json()["details"]["field"] == "action", bad.text
+        started = httpx.post(url.format(leg), json={"action": "start"}, headers=supervisor)
+        assert started.status_code == 201, started.text
+        time.sleep(2.5)
+        stopped = httpx.post(url.format(leg), json={"action": "stop"}, headers=supervisor)
+        assert stopped.status_code == 200 and stopped.json()["recording_id"] == started.json()["recording_id"]
+        call.result(timeout=30)
+        callee.wait("CALL_CLOSED", timeout=30)
+    (event,) = stopped_events(bench, mark, 1)
+    assert [e.name for e in switch] == ["RECORD_START", "RECORD_STOP"]
+    assert event.recording_id == started.json()["recording_id"] and event.leg_uuid == leg
+    assert event.reason == recording_pb2.RECORDING_REASON_ON_DEMAND and event.channels == 2
+    assert wavs(bench) - before == {Path(event.spool_path)}
+    caller, other_side, rate = channels(Path(event.spool_path))
+    print(f"\n  over the API: {caller.size / rate:.1f} s between start and stop")
+    assert 1.5 < caller.size / rate < 4 and tone_share(other_side, rate) > 0.8
