@@ -22,12 +22,14 @@ import numpy as np
 import pytest
 
 from hibiki.events.v1 import call_pb2, recording_pb2
+from support.switch import sipp
 from support.switch.bench import DirectoryApi, Extension, SwitchBench
 from support.switch.esl import EslEvent
 
 T = "rokuon"
 RECORDED_DID = "0424930000"      # the tenant records inbound calls: this number too
 UNRECORDED_DID = "0424930001"    # its own policy: none
+IVR_DID = "0424930002"           # its own policy: none; the queue its IVR leads to: all
 NOTICE = "system/recording_notice.wav"
 
 
@@ -38,6 +40,13 @@ def people(bench: SwitchBench) -> dict[str, Extension]:
     for number in (RECORDED_DID, UNRECORDED_DID):
         bench.directory.post(f"/api/v1/tenants/{T}/dids", {"number": number, "target_kind": "user",
                                                            "target": people["2002"].user_id})
+    bench.directory.post(f"/api/v1/tenants/{T}/ivrs", {
+        "id": "madoguchi", "name": "窓口", "root_menu": "top",
+        "menus": [{"id": "top", "name": "トップ", "greeting": {"text": "窓口です。1を押してください。"},
+                   "choices": {"1": {"queue": {"queue_id": "desk"}}}}]})
+    bench.directory.post(f"/api/v1/tenants/{T}/dids", {"number": IVR_DID, "target_kind": "ivr", "target": "madoguchi"})
+    bench.acd.put(f"/api/v1/tenants/{T}/queues/desk", {"offer_timeout_seconds": 10, "wrap_up_limit_seconds": 1})
+    bench.acd.put(f"/api/v1/tenants/{T}/agents/801", {"skills": {}, "queues": ["desk"]})
     return people
 
 
@@ -119,7 +128,8 @@ def test_only_a_recording_admin_sets_the_policy(bench: SwitchBench, people: dict
     assert httpx.get(url, headers={"Authorization": f"Bearer {config_admin}"}).json()["tenant"]["inbound"] == "none"
     policy = recording_admin.put(f"/api/v1/tenants/{T}/recording_policy", {
         "tenant": {"inbound": "all", "outbound": "none"},
-        "dids": {UNRECORDED_DID: {"inbound": "none"}}})
+        "dids": {UNRECORDED_DID: {"inbound": "none"}, IVR_DID: {"inbound": "none"}},
+        "queues": {"desk": {"inbound": "all"}}})
     assert policy["tenant"] == {"inbound": "all", "outbound": "none"}
     assert policy["notice"] == NOTICE
 
@@ -247,3 +257,37 @@ def test_on_demand_over_the_api(bench: SwitchBench, people: dict[str, Extension]
     caller, other_side, rate = channels(Path(event.spool_path))
     print(f"\n  over the API: {caller.size / rate:.1f} s between start and stop")
     assert 1.5 < caller.size / rate < 4 and tone_share(other_side, rate) > 0.8
+
+
+def test_a_queue_call_is_recorded_from_the_queue_after_the_notice(bench: SwitchBench,
+                                                                  people: dict[str, Extension]) -> None:
+    """DID (policy none) -> IVR (no notice of its own) -> queue (policy all) -> agent: callcontrol
+    plays the policy's notice when the call enters the queue, then records it: the caller on
+    channel 1, the agent (after the hold music) on channel 2."""
+    agent_phone = bench.baresip(people["2002"])
+    bench.acd.post(f"/api/v1/tenants/{T}/agents/801/login", {"device": "2002", "ready": True})
+    try:
+        before, mark, log_mark = wavs(bench), bench.events.mark(), bench.fs.log_mark()
+        with record_events(bench, "ivr_queue_agent") as switch:
+            run = bench.carrier_call(IVR_DID, caller="0312345678", digits="1", before_digits_ms=1500,
+                                     speak_after_ms=9000, talk_ms=7000, background=True)
+            agent_phone.wait("CALL_ESTABLISHED", timeout=40)
+            assert isinstance(run, sipp.Sipp)
+            run.result(timeout=60)
+            agent_phone.wait("CALL_CLOSED", timeout=30)
+        assert [e.name for e in switch] == ["RECORD_START", "RECORD_STOP"]
+        (event,) = stopped_events(bench, mark, 1)
+        assert event.policy_scope == "queue" and event.reason == recording_pb2.RECORDING_REASON_POLICY
+        assert event.queue_id == "desk" and event.did == IVR_DID
+        assert wavs(bench) - before == {Path(event.spool_path)}
+        apps = bench.fs.applications(log_mark, event.call_id)
+        names = [app for app, _ in apps]
+        notice_at = next(i for i, (app, data) in enumerate(apps) if app == "playback" and data.endswith(NOTICE))
+        assert names.index("play_and_get_digits") < notice_at < names.index("record_session"), names
+        caller, agent_side, rate = channels(Path(event.spool_path))
+        last = 3 * rate                                                     # the agent talking, at the end
+        print(f"\n  queue call: {caller.size / rate:.1f} s; agent's last 3 s 440 Hz share "
+              f"{tone_share(agent_side[-last:], rate):.2f}, caller rms {rms(caller):.0f}")
+        assert tone_share(agent_side[-last:], rate) > 0.8 and rms(caller) > 100
+    finally:
+        bench.acd.http.post(f"/api/v1/tenants/{T}/agents/801/logout")
