@@ -144,6 +144,7 @@ async def test_an_ivr_built_in_the_directory_runs_on_calls(tmp_path: Path, nats_
     for call in (to_desk, to_voicemail, to_group, closed_now, to_queue, after_edit):
         notice = call.executed.index(("playback", "ivr/ivr-this_call_may_be_recorded.wav"))
         # then recording starts (REC-02: the caller has heard the notice), then the first menu
-        assert [app for app, _ in call.executed[notice + 1:notice + 4]] == [
-            "set", "record_session", "play_and_get_digits"]
+        assert [app for app, _ in call.executed[notice + 1:notice + 5]] == [
+            "set", "set", "record_session", "play_and_get_digits"]     # its path and id, then recording
+        assert call.variables["hibiki_recording_id"] == call.uuid
     await queued.unsubscribe()
