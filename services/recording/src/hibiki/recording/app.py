@@ -66,8 +66,8 @@ async def main(stop: asyncio.Event, config: RecordingConfig | None = None, ready
     pipeline = Pipeline(config.spool_dir, config.work_dir, blobs, keys, index, notifier, config.retention,
                         config.codec, config.bitrate, config.kill_after)
     deleter = Deleter(index, blobs, notifier)
-    stopped = bus.DurableConsumer(js, config.consumer, consumers.STOPPED, consumers.Stopped(pipeline), batch=4,
-                                  ack_wait=120.0)
+    stopped = bus.DurableConsumer(js, config.consumer, consumers.STOPPED, consumers.Stopped(pipeline), batch=1,
+                                  ack_wait=config.ack_wait)
     handled = bus.DurableConsumer(js, f"{config.consumer}-dispositions", consumers.DISPOSITIONS,
                                   consumers.Dispositions(index, config.retention))
     reaper = Reaper(deleter, config.retention_interval)

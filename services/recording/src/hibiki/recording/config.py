@@ -32,6 +32,7 @@ class RecordingConfig:
     retention: Retention = Retention()
     retention_interval: float = 3600.0
     consumer: str = "recording-stopped"
+    ack_wait: float = 300.0        # a recording not acknowledged by then is handed out again
     kill_after: str | None = None  # test hook: SIGKILL itself after this step (STEPS)
 
     @classmethod
@@ -67,5 +68,6 @@ class RecordingConfig:
             retention=retention,
             retention_interval=env.number("RETENTION_INTERVAL", 3600.0, minimum=0.1),
             consumer=env.text("CONSUMER", "recording-stopped"),
+            ack_wait=env.number("ACK_WAIT", 300.0, minimum=1.0),
             kill_after=kill_after,
         )
