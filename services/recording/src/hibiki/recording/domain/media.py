@@ -11,7 +11,7 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
-import imageio_ffmpeg
+import imageio_ffmpeg  # type: ignore[import-untyped]
 from pydub import AudioSegment
 from pydub.exceptions import CouldntDecodeError
 

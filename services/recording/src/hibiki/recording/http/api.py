@@ -177,18 +177,20 @@ class RecordingsApi:
     def routes(self) -> list[ApiRoute]:
         one = f"{PREFIX}/recordings/{{recording_id}}"
         read, write = errors(403, 404, 422), errors(403, 404, 422)
-        audio = dict(ok=(200, 206), media="audio/ogg", path=Ids,
-                     errors={**read, 416: "the range is outside the audio"}, error_bodies={416: "text/plain"})
+
+        def audio(summary: str) -> Operation:
+            return Operation(summary, ok=(200, 206), media="audio/ogg", path=Ids, tags=["recordings"],
+                             errors={**read, 416: "the range is outside the audio"}, error_bodies={416: "text/plain"})
         return [
             ApiRoute(f"{PREFIX}/recordings", self._guard("search", self.search), "GET", Operation(
                 "Search recordings by time, agent, number, queue, disposition", response=SearchOut,
                 query=SearchQuery, path=TenantId, errors=read, tags=["recordings"])),
             ApiRoute(one, self._guard("show", self.show), "GET", Operation(
                 "A recording's index row", response=RecordingOut, path=Ids, errors=read, tags=["recordings"])),
-            ApiRoute(f"{one}/audio", self._guard("play", self.play), "GET", Operation(
-                "Play: the decrypted audio, with range requests for seeking", tags=["recordings"], **audio)),
-            ApiRoute(f"{one}/download", self._guard("download", self.download), "GET", Operation(
-                "Download the decrypted audio as a file", tags=["recordings"], **audio)),
+            ApiRoute(f"{one}/audio", self._guard("play", self.play), "GET",
+                     audio("Play: the decrypted audio, with range requests for seeking")),
+            ApiRoute(f"{one}/download", self._guard("download", self.download), "GET",
+                     audio("Download the decrypted audio as a file")),
             ApiRoute(one, self._guard("delete", self.delete), "DELETE", Operation(
                 "Delete the audio and the row (recorded in the audit trail)", ok=204, path=Ids, errors=write,
                 tags=["recordings"])),

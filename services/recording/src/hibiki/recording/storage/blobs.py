@@ -77,8 +77,8 @@ class S3Blobs:
     """An S3-compatible bucket through boto3 (credentials from the usual AWS_* variables)."""
 
     def __init__(self, bucket: str, prefix: str, endpoint_url: str | None, region: str | None) -> None:
-        import boto3
-        from botocore.config import Config
+        import boto3  # type: ignore[import-untyped]
+        from botocore.config import Config  # type: ignore[import-untyped]
 
         self.bucket, self.prefix = bucket, prefix.strip("/")
         self.name = f"s3://{bucket}/{self.prefix}"
