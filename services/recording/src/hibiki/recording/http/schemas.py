@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, Field
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+
+EARLIEST, LATEST = datetime(1970, 1, 1).astimezone(), datetime(2299, 12, 31).astimezone()
+
+
+def _in_range(value: datetime) -> datetime:
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError("must be between 1970 and 2299")
+    return value
+
+
+When = Annotated[AwareDatetime, AfterValidator(_in_range)]
 
 
 class Ids(BaseModel):
@@ -19,8 +32,8 @@ class TenantId(BaseModel):
 class SearchQuery(BaseModel):
     """Every filter is optional; times carry their UTC offset (``2026-12-07T09:00:00+09:00``)."""
 
-    start: AwareDatetime | None = Field(None, alias="from", description="recordings started at or after")
-    end: AwareDatetime | None = Field(None, alias="to", description="recordings started before")
+    start: When | None = Field(None, alias="from", description="recordings started at or after")
+    end: When | None = Field(None, alias="to", description="recordings started before")
     agent: str | None = Field(None, max_length=128)
     number: str | None = Field(None, max_length=128, description="caller, callee or DID, as stored")
     queue: str | None = Field(None, max_length=128)
@@ -29,8 +42,8 @@ class SearchQuery(BaseModel):
 
 
 class AuditQuery(BaseModel):
-    start: AwareDatetime | None = Field(None, alias="from")
-    end: AwareDatetime | None = Field(None, alias="to")
+    start: When | None = Field(None, alias="from")
+    end: When | None = Field(None, alias="to")
 
 
 class RecordingOut(BaseModel):
