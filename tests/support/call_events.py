@@ -85,6 +85,10 @@ class Call:
         return self.add("call", "transferred", call_pb2.CallTransferred(
             meta=self.meta(seconds), from_party="ivr:main", to_destination=destination))
 
+    def answered(self, seconds: float, leg_uuid: str, by: str) -> Call:
+        """callcontrol's call.answered of a channel (keyed by that channel, not the call)."""
+        return self.add("call", "answered", call_pb2.CallAnswered(meta=self.meta(seconds, leg_uuid), answered_by=by))
+
     def disposition(self, seconds: float, agent: str, case_type: str, queue: str = "") -> Call:
         return self.add("agent", "disposition_saved", agent_pb2.DispositionSaved(
             meta=self.meta(seconds), agent_id=agent, queue_id=queue, case_type=case_type))

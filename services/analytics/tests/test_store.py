@@ -169,3 +169,19 @@ def test_two_consumers_folding_one_call_at_once_end_with_the_whole_call(store: S
                      lambda tenant: 1095, clock=lambda: time.time_ns() + 10**12)
     ingest(ahead, call.events)
     assert calls(store, "race")[0][5] == "complaint"
+
+
+def test_a_b_legs_answer_and_recording_land_on_its_call(store: Store) -> None:
+    ingestor = Ingestor(store, lambda tenant: 1095)
+    call = Call("legs").started()
+    b_leg = "b0000000-0000-4000-8000-000000000001"
+    call.answered(5, b_leg, "sato")
+    ingest(ingestor, call.events)
+    call.events.clear()
+    call.leg(b=True, leg_uuid=b_leg, start=2, answer=5, end=65, user="2001")
+    call.leg(answer=5, end=65)
+    ingest(ingestor, call.events)
+    late = Call("legs", call_id=call.call_id).recording_stored(70, "rec-b", leg_uuid=b_leg)
+    ingest(Ingestor(store, lambda tenant: 1095), late.events)       # a fresh consumer: nothing cached
+    assert store.query("SELECT answered_by, user_id, recording_id, talk_ms FROM hibiki.calls FINAL "
+                       "WHERE tenant = 'legs'") == [("sato", "2001", "rec-b", 60_000)]

@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from hibiki.analytics.events import AGENT_KEY_PREFIX, RawEvent
 from hibiki.analytics.records import AgentInterval, CallRecord, LegRecord, fold_agent, fold_call
@@ -30,6 +30,9 @@ from hibiki.common.logging import get_logger
 
 log = get_logger("hibiki.analytics.ingest")
 LEG_KEYED = ("recording.started", "recording.stored")   # may name a B-leg's channel rather than the call
+# stored, folded with their call later: a leg's answer matters once the leg has ended
+NO_FOLD = ("call.answered",)
+LEG_LOOKBACK = timedelta(days=7)   # how long before its recording a leg may have ended
 MAX_ROUNDS = 3      # folds of one batch when other consumers store events of the same calls meanwhile
 Span = tuple[datetime, datetime]
 
@@ -88,6 +91,8 @@ class Ingestor:
         calls: set[Pair] = set()
         agents: dict[Pair, Span] = {}
         for event in batch:
+            if event.kind in NO_FOLD:
+                continue
             if event.key.startswith(AGENT_KEY_PREFIX):
                 agent = (event.tenant, event.key[len(AGENT_KEY_PREFIX):])
                 since, until = agents.get(agent, (event.occurred_at, event.occurred_at))
@@ -139,11 +144,27 @@ class Ingestor:
         result.calls.extend(call_records)
 
     def _events(self, calls: set[Pair]) -> dict[Pair, list[RawEvent]]:
-        ids = tables.event_ids(self._store, calls)
+        """Each call's events, with those keyed by its other legs' channels (a B-leg's
+        ``call.answered``: who answered)."""
+        out = self._keyed(calls)
+        legs: dict[Pair, Pair] = {}
+        for (tenant, call_id), events in out.items():
+            for event in events:
+                if event.kind == "call.ended" and event.call_uuid not in ("", call_id):
+                    legs[(tenant, event.call_uuid)] = (tenant, call_id)
+        for leg, events in self._keyed(set(legs)).items():
+            out.setdefault(legs[leg], []).extend(events)
+        return out
+
+    def _keyed(self, keys: set[Pair]) -> dict[Pair, list[RawEvent]]:
+        """The stored events of each key: from the cache when it holds every id the store has."""
+        ids = tables.event_ids(self._store, keys)
         out: dict[Pair, list[RawEvent]] = {}
         missing = []
-        for key in calls:
-            cached = self._cache.complete(key, ids.get(key, frozenset()))
+        for key in keys:
+            if key not in ids:
+                continue
+            cached = self._cache.complete(key, ids[key])
             if cached is None:
                 missing.append(key)
             else:
@@ -169,10 +190,14 @@ class Ingestor:
 
     def _resolve_legs(self, batch: Sequence[RawEvent]) -> list[RawEvent]:
         """Recording events of a B-leg's channel are keyed by the call that leg belongs to."""
-        legs = {(e.tenant, e.key) for e in batch if e.kind in LEG_KEYED}
+        in_batch = {(e.tenant, e.key) for e in batch if e.kind not in LEG_KEYED and e.kind not in NO_FOLD}
+        legs = {(e.tenant, e.key) for e in batch if e.kind in LEG_KEYED} - in_batch
         if not legs:
             return list(batch)
+        legs -= tables.call_keys(self._store, legs)          # a call's own channel: nothing to resolve
         known: dict[Pair, str] = {(e.tenant, e.call_uuid): e.key for e in batch if e.kind == "call.ended"}
-        known.update(tables.calls_of_legs(self._store, legs))
+        if legs:
+            since = min(e.occurred_at for e in batch if e.kind in LEG_KEYED) - LEG_LOOKBACK
+            known.update(tables.calls_of_legs(self._store, legs, since))
         return [dataclasses.replace(e, key=known.get((e.tenant, e.key), e.key)) if e.kind in LEG_KEYED else e
                 for e in batch]

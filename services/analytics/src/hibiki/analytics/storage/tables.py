@@ -80,13 +80,25 @@ def event_ids(store: Store, keys: Iterable[Pair]) -> dict[Pair, frozenset[str]]:
     return {(str(r[0]), str(r[1])): frozenset(r[2]) for r in rows}
 
 
-def calls_of_legs(store: Store, legs: Iterable[Pair]) -> dict[Pair, str]:
-    """(tenant, leg uuid) -> call id, for legs whose ``call.ended`` is stored."""
+def call_keys(store: Store, keys: Iterable[Pair]) -> set[Pair]:
+    """Those of ``keys`` that are calls: keys with call events of their own (the primary key finds them)."""
+    wanted = _pairs(keys)
+    if not wanted:
+        return set()
+    rows = store.query("SELECT tenant, key FROM hibiki.events WHERE (tenant, key) IN %(keys)s "
+                       "AND kind NOT IN ('call.answered', 'recording.started', 'recording.stored') "
+                       "GROUP BY tenant, key", {"keys": wanted})
+    return {(str(r[0]), str(r[1])) for r in rows}
+
+
+def calls_of_legs(store: Store, legs: Iterable[Pair], since: datetime) -> dict[Pair, str]:
+    """(tenant, leg uuid) -> call id, for legs whose ``call.ended`` is stored and came after ``since``."""
     wanted = _pairs(legs)
     if not wanted:
         return {}
     rows = store.query("SELECT tenant, call_uuid, any(key) FROM hibiki.events WHERE kind = 'call.ended' "
-                       "AND (tenant, call_uuid) IN %(legs)s GROUP BY tenant, call_uuid", {"legs": wanted})
+                       "AND occurred_at >= %(since)s AND (tenant, call_uuid) IN %(legs)s GROUP BY tenant, call_uuid",
+                       {"legs": wanted, "since": since})
     return {(str(r[0]), str(r[1])): str(r[2]) for r in rows}
 
 
