@@ -36,8 +36,8 @@ RECORDING_READS = {"recording search", "recording show", "recording play", "reco
 ALLOWED = {
     "admin": {"configuration read", "configuration write"},
     "viewer": {"configuration read"},
-    "recording_admin": set(ACTIONS) - {"configuration read", "configuration write"},
-    "recording_viewer": RECORDING_READS,
+    "recording-admin": set(ACTIONS) - {"configuration read", "configuration write"},
+    "recording-viewer": RECORDING_READS,
     "agent": set(),
     "supervisor": set(),
 }

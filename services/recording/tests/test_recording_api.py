@@ -75,7 +75,7 @@ async def test_store_search_play_delete_audit_retention(tmp_path: Path, nats_ser
 
     async with running(main, config):
         api = Api(f"http://127.0.0.1:{config.port}", authority, tenant)
-        admin, viewer = api.client("recording_admin"), api.client("recording_viewer", user="sato")
+        admin, viewer = api.client("recording-admin"), api.client("recording-viewer", user="sato")
         r1, p1, call1 = await record(tenant, now - timedelta(hours=2), agent_id="agent-1", queue_id="juminka")
         r2, p2, _ = await record(tenant, now - timedelta(hours=1), agent_id="agent-2", queue_id="zeimu",
                                  caller_number="09012345678")
@@ -132,7 +132,7 @@ async def test_store_search_play_delete_audit_retention(tmp_path: Path, nats_ser
             assert b"OggS" not in stored and audio[100:132] not in stored   # encrypted at rest
 
             # roles: the configuration administrator and other tenants see nothing; a viewer may not delete
-            async with api.client("admin") as config_admin, api.client("recording_admin", tenant="other") as other:
+            async with api.client("admin") as config_admin, api.client("recording-admin", tenant="other") as other:
                 for client in (config_admin, other):
                     for method, url in (("GET", "/recordings"), ("GET", f"/recordings/{r1}/audio"),
                                         ("DELETE", f"/recordings/{r1}"), ("GET", "/recording-audit")):

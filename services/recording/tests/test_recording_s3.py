@@ -84,7 +84,7 @@ async def test_pipeline_stores_into_s3(tmp_path: Path, s3: str, nats_server: Any
             if not any((spool / tenant).rglob("*.wav")):
                 break
             await asyncio.sleep(0.2)
-        token = authority.issue(Claims("kato", "user", tenant, ("recording_admin",)))
+        token = authority.issue(Claims("kato", "user", tenant, ("recording-admin",)))
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.port}/api/v1/tenants/{tenant}",
                                      headers={"Authorization": f"Bearer {token}"}) as client:
             found = (await client.get("/recordings")).json()["recordings"]

@@ -121,8 +121,8 @@ def test_retention_rules() -> None:
 
 
 MATRIX = {  # roles -> actions allowed on its own tenant
-    ("recording_admin",): {"search", "show", "play", "download", "delete", "audit", "rotate-key"},
-    ("recording_viewer",): {"search", "show", "play", "download"},
+    ("recording-admin",): {"search", "show", "play", "download", "delete", "audit", "rotate-key"},
+    ("recording-viewer",): {"search", "show", "play", "download"},
     ("admin",): set(),
     ("viewer",): set(),
     ("agent",): set(),
@@ -147,6 +147,6 @@ def test_role_by_action_matrix() -> None:
     for roles in (("platform-admin",),):
         assert all(access.refusal(Claims("root", "user", "*", roles), "zama", a) for a in ACTIONS)
     assert all(access.refusal(Claims("svc", "service", "*"), "zama", a) is None for a in ACTIONS)
-    rec_admin = Claims("r", "user", "zama", ("recording_admin",))
+    rec_admin = Claims("r", "user", "zama", ("recording-admin",))
     assert rec_admin.refusal("zama", write=True) is not None and rec_admin.refusal("zama", write=False) is not None
     print(f"role x action matrix: {walked} cells")

@@ -1,6 +1,6 @@
 """Who may do what with a tenant's recordings (REC-04, REC-06).
 
-    action          recording_admin  recording_viewer  admin / viewer / agent  service token (*)
+    action          recording-admin  recording-viewer  admin / viewer / agent  service token (*)
     search, play,   yes              yes               no                      yes
     download
     delete, audit,  yes              no                no                      yes
@@ -8,7 +8,7 @@
 
 The recording roles are separate from the configuration roles: a tenant's ``admin`` (the
 configuration administrator) and the platform administrator are refused here, and a
-``recording_admin`` token is refused by the directory's and the ACD's APIs (they want ``admin``).
+``recording-admin`` token is refused by the directory's and the ACD's APIs (they want ``admin``).
 A user token acts only for its own tenant.
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from hibiki.common.auth import Claims
 
-RECORDING_ADMIN = "recording_admin"
-RECORDING_VIEWER = "recording_viewer"
+RECORDING_ADMIN = "recording-admin"
+RECORDING_VIEWER = "recording-viewer"
 READ_ACTIONS = frozenset({"search", "play", "download", "show"})
 ADMIN_ACTIONS = frozenset({"delete", "audit", "rotate-key"})
 
