@@ -15,7 +15,8 @@ from hibiki.recording.index import schema
 from hibiki.recording.index.sql import bind
 
 Row = tuple[Any, ...]
-_SETTINGS = "SETTINGS output_format_json_quote_64bit_integers = 0"
+_SETTINGS = ("SETTINGS output_format_json_quote_64bit_integers = 0, "
+             "do_not_merge_across_partitions_select_final = 1")   # a row never changes partition
 
 
 def _encode(value: Any) -> Any:

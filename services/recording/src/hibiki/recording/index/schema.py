@@ -3,8 +3,10 @@
 
 * ``recordings``: one row per stored recording, the call's facts copied from RecordingStopped and
   the disposition from the call's DispositionSaved (``dispositions``), with size, checksum,
-  object key, data key and the retention deadline. ReplacingMergeTree on (tenant, recording_id):
-  a retried index write or a later disposition replaces the row (read with FINAL). A deletion
+  object key, data key and the retention deadline. ReplacingMergeTree ordered by (tenant, start_time,
+  recording_id), monthly partitions (searches are by tenant and time; bloom filters find a recording,
+  a call or an agent): a retried index write or a later disposition replaces the row (read with
+  FINAL; a recording's start time never changes). A deletion
   removes the row (lightweight DELETE).
 * ``dispositions``: the case type saved for a call, kept whether the recording is indexed yet or not.
 * ``recording_audit``: append-only trail of every search, play, download, delete (who, what, when,
@@ -48,9 +50,14 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             object_key String,
             key_id String,
             stored_at DateTime64(3, 'UTC'),
-            delete_after DateTime64(3, 'UTC')
+            delete_after DateTime64(3, 'UTC'),
+            INDEX by_recording recording_id TYPE bloom_filter GRANULARITY 4,
+            INDEX by_call call_id TYPE bloom_filter GRANULARITY 4,
+            INDEX by_agent agent_id TYPE bloom_filter GRANULARITY 4,
+            INDEX by_deadline delete_after TYPE minmax GRANULARITY 4
         ) ENGINE = ReplacingMergeTree(version)
-        ORDER BY (tenant, recording_id)""",
+        PARTITION BY toYYYYMM(start_time)
+        ORDER BY (tenant, start_time, recording_id)""",
         """CREATE TABLE IF NOT EXISTS hibiki.dispositions (
             tenant LowCardinality(String),
             call_id String,
