@@ -15,6 +15,7 @@ import uuid
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from hibiki.callcontrol import recording_stop
 from hibiki.callcontrol.esl.model import NodeEvent
 from hibiki.callcontrol.esl.nodes import NodePool
 from hibiki.callcontrol.leg_record import fill
@@ -52,6 +53,16 @@ class ChannelEvents:
         self._sink = sink
         pool.on("CHANNEL_ANSWER", self.answered)
         pool.on("CHANNEL_HANGUP_COMPLETE", self.ended)
+        pool.on("RECORD_STOP", self.recording_stopped)
+
+    async def recording_stopped(self, event: NodeEvent) -> None:
+        """A finished Hibiki recording goes to the recording service (``recording_stop``)."""
+        message = recording_stop.stopped(event.headers, event.node)
+        if message is None:
+            return
+        log.info("recording_stopped", tenant=message.meta.tenant, call_uuid=message.leg_uuid,
+                 recording_id=message.recording_id, path=message.spool_path, recorded_ms=message.recorded_ms)
+        self._sink.publish(message.meta.tenant, "stopped", message, category="recording")
 
     async def answered(self, event: NodeEvent) -> None:
         tenant = event.get("variable_hibiki_tenant")

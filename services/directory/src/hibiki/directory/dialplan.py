@@ -57,7 +57,7 @@ import re
 from datetime import datetime
 
 from hibiki.common import dialstring
-from hibiki.directory import documents
+from hibiki.directory import documents, recording
 from hibiki.directory.documents import attr
 from hibiki.directory.features import REFUSE_TONE, agent_code
 from hibiki.directory.numbers import InvalidNumber, NumberKind, classify, is_allowed, restriction_class
@@ -378,6 +378,42 @@ def _hops(request: FsRequest) -> int:
     return int(value) if value.isdigit() else 0
 
 
+def record_inbound(tenant: TenantView, did: DidEntry, route: Route, context: str) -> Actions:
+    """REC-01 for a call on a DID: recorded from the start (notice first) when the policy says all,
+    ``*1``/``*2`` bound when on demand. A route to callcontrol (IVR, queue) is told the policy
+    instead (``hibiki_recording_mode``, ``_scope``, ``_queues``, ``_notice``): it plays the IVR's
+    own notice, or the policy's, before recording, and knows the queue an IVR leads to."""
+    policy = tenant.recording
+    user = route.target if route.kind in ("user", "voicemail") else ""
+    queue = route.target if route.kind == "queue" else ""
+    decision = policy.decide("inbound", user=user, did=did.number, queue=queue)
+    if route.kind in ("ivr", "queue"):
+        if not policy.configured:
+            return []
+        return [_action("set", f"hibiki_recording_mode={decision.mode}"),
+                _action("set", f"hibiki_recording_scope={decision.scope}"),
+                *([_action("set", f"hibiki_recording_queues={q}")] if (q := policy.queue_modes("inbound")) else []),
+                _action("set", f"hibiki_recording_notice={policy.notice}")]
+    if route.kind not in ("user", "ring_group"):
+        return []
+    if decision.mode == recording.Mode.ALL:
+        return recording.start(tenant.tenant_id, decision, policy.notice, answer=True)
+    if decision.mode == recording.Mode.ON_DEMAND:
+        return recording.on_demand(context)
+    return []
+
+
+def record_outbound(tenant: TenantView, caller: UserEntry, context: str) -> Actions:
+    """REC-01 for a user's call to a carrier: recorded from the start (no notice: the caller is
+    ours), or ``*1``/``*2`` bound."""
+    decision = tenant.recording.decide("outbound", user=caller.id)
+    if decision.mode == recording.Mode.ALL:
+        return recording.start(tenant.tenant_id, decision, "", answer=False)
+    if decision.mode == recording.Mode.ON_DEMAND:
+        return recording.on_demand(context)
+    return []
+
+
 def answer_did(request: FsRequest, tenant: TenantView, did: DidEntry, at: datetime,
                callcontrol: str = "127.0.0.1:8084", decision: tuple[Route, str] | None = None) -> str:
     """An inbound call on one of the tenant's numbers, routed by the number's schedule
@@ -387,6 +423,9 @@ def answer_did(request: FsRequest, tenant: TenantView, did: DidEntry, at: dateti
     route, branch = decision if decision is not None else did.route_at(at)
     prelude = [_action("set", f"hibiki_tenant={tenant.tenant_id}"), _action("export", f"hibiki_did={did.number}"),
                _action("set", f"hibiki_branch={branch}"), *language(tenant)]
+    if destination in (recording.START_EXTENSION, recording.STOP_EXTENSION):   # never a DID: fsapi routes by tenant
+        return documents.dialplan(context, [])
+    prelude += record_inbound(tenant, did, route, context)
     actions = prelude + Plan(tenant, context, callcontrol=callcontrol).route(route, fallback=did.closed)
     return documents.dialplan(context, [call_marks("inbound", tenant.tenant_id),
                                         _extension("hibiki-did", destination, actions)])
@@ -414,12 +453,15 @@ def answer_internal(request: FsRequest, tenant: TenantView, callcontrol: str = "
     elif destination == HANDOFF_MISSED and request.get("variable_hibiki_handoff"):
         name, actions = "hibiki-handoff-missed", plan.handoff_missed(request.get("variable_hibiki_handoff"),
                                                                      request.get("variable_hibiki_did"))
+    elif (rec := recording.feature(destination, tenant.tenant_id, request)) is not None:
+        name, actions = "hibiki-recording", rec
     elif destination in tenant.group_extensions:
         name, actions = "hibiki-ring-group", plan.group(tenant.ring_groups[tenant.group_extensions[destination]])
     elif (feature := plan.feature_code(caller, destination)) is not None:
         name, actions = "hibiki-feature", feature
     elif caller is not None and (outside := plan.outbound(caller, destination)) is not None:
-        name, actions = "hibiki-outbound", outside
+        bridged = any('application="bridge"' in a for a in outside)
+        name, actions = "hibiki-outbound", record_outbound(tenant, caller, context) + outside if bridged else outside
     else:
         name, actions = "hibiki-unallocated", unallocated()
     marks = call_marks("outbound" if name == "hibiki-outbound" else "internal", tenant.tenant_id)

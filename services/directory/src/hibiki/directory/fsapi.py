@@ -124,7 +124,8 @@ def _dialplan(request: FsRequest, view: DirectoryView, now: datetime, callcontro
         key = ("dialplan", request.get("Caller-Context"), destination, request.get("variable_hibiki_user"),
                request.get("variable_hibiki_forward_hops"), request.get("variable_sip_h_Referred-By"),
                request.get("variable_hibiki_route_grant"), request.get("variable_hibiki_handoff"),
-               request.get("variable_hibiki_did"))
+               request.get("variable_hibiki_did"), request.get("variable_hibiki_recording_mode"),
+               request.get("variable_hibiki_recording_reason"), str(bool(request.get("variable_hibiki_recording_path"))))
     document = tenant.answers.get(key)
     if document is None:
         document = _remember(tenant, key, dialplan.answer_internal(request, tenant, callcontrol))
