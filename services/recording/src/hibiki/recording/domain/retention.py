@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 DEFAULT_DAYS = 1095
 AFTER_HANDLING = "after-handling"
 HANDLING_GRACE = timedelta(days=7)
-_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_TENANT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class BadRetention(ValueError):

@@ -21,12 +21,12 @@ When = Annotated[AwareDatetime, AfterValidator(_in_range)]
 
 
 class Ids(BaseModel):
-    tenant: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    tenant: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     recording_id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 class TenantId(BaseModel):
-    tenant: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    tenant: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class SearchQuery(BaseModel):

@@ -14,7 +14,7 @@ import secrets
 from pathlib import Path
 
 RECORDING_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+TENANT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")   # as the ACD and the directory take them
 
 
 class BadSpoolPath(ValueError):
