@@ -19,7 +19,8 @@ from hibiki.common import bus
 from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.recording.app import main
 from hibiki.recording.config import RecordingConfig
-from hibiki.recording.storage.blobs import BlobStore, LocalBlobs, S3Blobs, open_blobs
+from hibiki.recording.storage.blobs import BlobStore, LocalBlobs, S3Blobs, StoreUnavailable, open_blobs
+from support.servers import free_port as _port
 from support.recording import MotoServer, make_wav, publish_stopped, spool_path, stopped
 from support.servers import free_port, running
 
@@ -59,6 +60,18 @@ def test_store_contract_on_the_filesystem_and_s3(tmp_path: Path, s3: str) -> Non
             with pytest.raises(ValueError):
                 store.put(bad, b"x")
         assert isinstance(store, (LocalBlobs, S3Blobs))
+
+
+def test_a_store_that_does_not_answer_is_unavailable_not_empty(tmp_path: Path, s3: str) -> None:
+    """A dead S3 endpoint or a broken disk is an error the caller retries (503, a redelivered event),
+    never "no such recording"."""
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    for store in (open_blobs(f"s3://recordings/x?endpoint=http://127.0.0.1:{_port()}", tmp_path),
+                  LocalBlobs(blocked)):
+        for call in (lambda: store.get("zama/a.ogg.hbr"), lambda: store.put("zama/a.ogg.hbr", b"x")):
+            with pytest.raises(StoreUnavailable):
+                call()
 
 
 @pytest.mark.slow

@@ -34,7 +34,7 @@ from hibiki.recording.http.schemas import (AuditOut, AuditQuery, AuditTrail, Ids
 from hibiki.recording.index import recordings
 from hibiki.recording.index.chdb_store import ChdbStore
 from hibiki.recording.nats.notifier import Notifier
-from hibiki.recording.storage.blobs import BlobStore
+from hibiki.recording.storage.blobs import BlobStore, StoreUnavailable
 from hibiki.recording.storage.keys import KeyStore
 
 log = get_logger("hibiki.recording.http")
@@ -85,6 +85,9 @@ class RecordingsApi:
                 return await work(request, tenant)
             except Refused as exc:
                 return error_response(exc.status, exc.error_id, exc.message, **exc.details)
+            except StoreUnavailable as exc:
+                log.error("recording_store_unavailable", tenant=tenant, action=action, reason=str(exc))
+                return error_response(503, "store-unavailable", "the recording store did not answer; try again")
         return endpoint
 
     async def _record(self, request: Request, tenant: str, action: str, recording_id: str, detail: str = "") -> None:
@@ -176,7 +179,7 @@ class RecordingsApi:
 
     def routes(self) -> list[ApiRoute]:
         one = f"{PREFIX}/recordings/{{recording_id}}"
-        read, write = errors(403, 404, 422), errors(403, 404, 422)
+        read, write = errors(403, 404, 422, 503), errors(403, 404, 422, 503)
 
         def audio(summary: str) -> Operation:
             return Operation(summary, ok=(200, 206), media="audio/ogg", path=Ids, tags=["recordings"],

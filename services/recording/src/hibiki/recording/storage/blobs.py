@@ -6,17 +6,39 @@ again replaces the object, so a retried store never makes a second copy.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs, urlparse
 
 from hibiki.common.errors import ConfigError
 
 
+class StoreUnavailable(Exception):
+    """The store did not answer or refused (disk error, S3 down or denying): try again later."""
+
+
+T = TypeVar("T")
+
+
+def _unavailable(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any) -> T:
+        try:
+            return method(self, *args)
+        except (ValueError, StoreUnavailable):
+            raise
+        except Exception as exc:    # OSError, botocore's errors: one kind for callers
+            raise StoreUnavailable(f"{self.name}: {type(exc).__name__}: {str(exc)[:200]}") from None
+    return wrapper
+
+
 class BlobStore(Protocol):
-    """Blocking (call through ``asyncio.to_thread``)."""
+    """Blocking (call through ``asyncio.to_thread``); raises :class:`StoreUnavailable` when the store
+    fails, ``ValueError`` for a malformed key."""
 
     name: str
 
@@ -47,6 +69,7 @@ class LocalBlobs:
         self.root = root
         self.name = f"file://{root}"
 
+    @_unavailable
     def put(self, key: str, data: bytes) -> None:
         path = self.root / _checked(key)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,15 +80,18 @@ class LocalBlobs:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
 
+    @_unavailable
     def get(self, key: str) -> bytes | None:
         try:
             return (self.root / _checked(key)).read_bytes()
         except FileNotFoundError:
             return None
 
+    @_unavailable
     def delete(self, key: str) -> None:
         (self.root / _checked(key)).unlink(missing_ok=True)
 
+    @_unavailable
     def keys(self, prefix: str) -> list[str]:
         base = self.root / prefix if prefix else self.root
         if not base.exists():
@@ -83,14 +109,17 @@ class S3Blobs:
         self.bucket, self.prefix = bucket, prefix.strip("/")
         self.name = f"s3://{bucket}/{self.prefix}"
         self._client: Any = boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1",
-                                         config=Config(retries={"max_attempts": 3, "mode": "standard"}))
+                                         config=Config(retries={"max_attempts": 3, "mode": "standard"},
+                                                       connect_timeout=5, read_timeout=30))
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{_checked(key)}" if self.prefix else _checked(key)
 
+    @_unavailable
     def put(self, key: str, data: bytes) -> None:
         self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
 
+    @_unavailable
     def get(self, key: str) -> bytes | None:
         try:
             answer = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
@@ -98,9 +127,11 @@ class S3Blobs:
             return None
         return bytes(answer["Body"].read())
 
+    @_unavailable
     def delete(self, key: str) -> None:
         self._client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
+    @_unavailable
     def keys(self, prefix: str) -> list[str]:
         full = self._key(prefix) if prefix else self.prefix
         out: list[str] = []
