@@ -351,12 +351,13 @@ async def test_the_recording_notice_comes_first_and_text_is_spoken(tmp_path: Pat
     await recorded.unsubscribe()
     # recording starts only once the notice has been heard (REC-02)
     record = [data for app, data in call.executed if app == "record_session"]
-    assert len(record) == 1 and record[0].endswith(f"/{tenant}/{time.strftime('%Y/%m/%d', time.gmtime())}/{call.uuid}.wav")
+    recording_id = call.variables["hibiki_recording_id"]             # its own id, named in the file
+    assert len(record) == 1 and record[0].endswith(f"/{tenant}/{time.strftime('%Y/%m/%d', time.gmtime())}/{recording_id}.wav")
     assert record[0].startswith(r.config.recordings_dir)
     apps_in_order = [app for app, _ in call.executed]
     assert apps_in_order.index("playback") < apps_in_order.index("record_session") < apps_in_order.index(
         "play_and_get_digits")
-    assert (started.recording_id, started.meta.call_uuid, started.reason) == (call.uuid, call.uuid, "policy")
+    assert (started.recording_id, started.meta.call_uuid, started.reason) == (recording_id, call.uuid, "policy")
     media = [(app, data) for app, data in call.executed if app in ("answer", "playback", "play_and_get_digits")]
     assert media[0] == ("answer", "")
     notice, greeting = media[1][1], media[2][1].split(" ")[5]

@@ -78,5 +78,5 @@ def test_the_injected_device_is_refused_and_a_queue_call_rings_one_leg(bench: Sw
           f"legs: {[legs(b) for b in bridges]}; ran on answer: {MARKER in log}")
     assert refused == 2 * len(hostile)
     assert len(bridges) == 1 and legs(bridges[0]) == 1
-    assert re.fullmatch(rf"\[hibiki_agent=202,leg_timeout=20\]user/2003@{re.escape(domain)}", bridges[0])
+    assert re.fullmatch(rf"\[hibiki_agent=202,hibiki_queue=water,leg_timeout=20\]user/2003@{re.escape(domain)}", bridges[0])
     assert MARKER not in log and "sofia/gateway" not in log

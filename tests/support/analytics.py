@@ -50,7 +50,11 @@ def analytics_process(tmp_path: Path, nats_url: str, port: int) -> subprocess.Po
     hibiki = Path(sys.executable).parent / "hibiki"
     process = subprocess.Popen([str(hibiki), "serve", "analytics", "--port", str(port)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port(port, timeout=60)
+    try:
+        wait_for_port(port, timeout=60)
+    except BaseException:
+        process.kill()
+        raise
     return process
 
 

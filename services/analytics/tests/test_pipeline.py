@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from nats.js.errors import NotFoundError
 
 from hibiki.analytics.app import main
@@ -25,7 +26,7 @@ from support.servers import free_port, running
 
 
 async def test_killed_process_duplicates_and_replay_lose_and_double_nothing(
-        tmp_path: Path, nats_server: Any, nats_client: Any, authority: Any) -> None:
+        tmp_path: Path, nats_server: Any, nats_client: Any, authority: Any, request: pytest.FixtureRequest) -> None:
     tenant = f"t{uuid.uuid4().hex[:8]}"
     js = nats_client.jetstream()
     await bus.ensure_events_stream(js)
@@ -38,6 +39,7 @@ async def test_killed_process_duplicates_and_replay_lose_and_double_nothing(
     port = free_port()
 
     process = analytics_process(tmp_path, nats_server.url, port)
+    request.addfinalizer(process.kill)                              # a failed test leaves no consumer behind
     for poison in (b"\xff\xff\xff", b""):            # never storable: logged, acknowledged, not retried forever
         await bus.publish(js, f"hibiki.{tenant}.call.ended", poison, str(uuid.uuid4()))
     await publish(js, day.events[:half])
@@ -51,6 +53,7 @@ async def test_killed_process_duplicates_and_replay_lose_and_double_nothing(
     print(f"\nkilled with {info.num_pending} messages pending and {info.num_ack_pending} delivered unacknowledged")
 
     process = analytics_process(tmp_path, nats_server.url, port)
+    request.addfinalizer(process.kill)                              # a failed test leaves no consumer behind
     await caught_up(js)
     process.terminate()
     assert process.wait(30) == 0
