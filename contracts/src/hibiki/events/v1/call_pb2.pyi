@@ -41,6 +41,60 @@ CALL_DIRECTION_OUTBOUND: CallDirection.ValueType  # 2
 CALL_DIRECTION_INTERNAL: CallDirection.ValueType  # 3
 Global___CallDirection: _TypeAlias = CallDirection  # noqa: Y015
 
+class _CallLeg:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CallLegEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CallLeg.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CALL_LEG_UNSPECIFIED: _CallLeg.ValueType  # 0
+    CALL_LEG_A: _CallLeg.ValueType  # 1
+    """the originating leg: the channel that started the call"""
+    CALL_LEG_B: _CallLeg.ValueType  # 2
+    """any other leg of the call: bridged targets, agent and callback"""
+
+class CallLeg(_CallLeg, metaclass=_CallLegEnumTypeWrapper):
+    """Which side of a call a leg is."""
+
+CALL_LEG_UNSPECIFIED: CallLeg.ValueType  # 0
+CALL_LEG_A: CallLeg.ValueType  # 1
+"""the originating leg: the channel that started the call"""
+CALL_LEG_B: CallLeg.ValueType  # 2
+"""any other leg of the call: bridged targets, agent and callback"""
+Global___CallLeg: _TypeAlias = CallLeg  # noqa: Y015
+
+class _CallResultHint:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CallResultHintEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CallResultHint.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CALL_RESULT_HINT_UNSPECIFIED: _CallResultHint.ValueType  # 0
+    CALL_RESULT_HINT_VOICEMAIL: _CallResultHint.ValueType  # 1
+    """the leg's last application was voicemail (the caller reached a box)"""
+    CALL_RESULT_HINT_REFUSED: _CallResultHint.ValueType  # 2
+    """Hibiki refused the call (e.g. a barred premium or international"""
+    CALL_RESULT_HINT_TRANSFERRED: _CallResultHint.ValueType  # 3
+    """number, a blocked caller): the directory's refusal, not the far end's
+    the leg was transferred away (blind or attended); see transfer_target
+    """
+
+class CallResultHint(_CallResultHint, metaclass=_CallResultHintEnumTypeWrapper):
+    """What the switch told us about how a leg ended, beyond the hangup cause. UNSPECIFIED means no
+    hint: the reader derives the result from answered_at / bridged_at, hangup_cause and sip_code.
+    """
+
+CALL_RESULT_HINT_UNSPECIFIED: CallResultHint.ValueType  # 0
+CALL_RESULT_HINT_VOICEMAIL: CallResultHint.ValueType  # 1
+"""the leg's last application was voicemail (the caller reached a box)"""
+CALL_RESULT_HINT_REFUSED: CallResultHint.ValueType  # 2
+"""Hibiki refused the call (e.g. a barred premium or international"""
+CALL_RESULT_HINT_TRANSFERRED: CallResultHint.ValueType  # 3
+"""number, a blocked caller): the directory's refusal, not the far end's
+the leg was transferred away (blind or attended); see transfer_target
+"""
+Global___CallResultHint: _TypeAlias = CallResultHint  # noqa: Y015
+
 @_typing.final
 class IvrStep(_message.Message):
     """One step of the caller's path through IVR menus."""
@@ -320,6 +374,13 @@ Global___CallAbandoned: _TypeAlias = CallAbandoned  # noqa: Y015
 
 @_typing.final
 class CallEnded(_message.Message):
+    """One per FreeSWITCH channel (leg) that carried hibiki_tenant, published by callcontrol on
+    CHANNEL_HANGUP_COMPLETE as hibiki.<tenant>.call.ended. meta.call_uuid is the leg's own channel
+    UUID; meta.id is derived from (leg UUID, "ended"), so several controllers publish one message.
+    All times are FreeSWITCH's own (the channel's *_epoch/*_uepoch variables), unset when the
+    moment never happened.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     META_FIELD_NUMBER: _builtins.int
@@ -327,16 +388,88 @@ class CallEnded(_message.Message):
     STARTED_AT_FIELD_NUMBER: _builtins.int
     ANSWERED_AT_FIELD_NUMBER: _builtins.int
     ENDED_AT_FIELD_NUMBER: _builtins.int
+    CALL_ID_FIELD_NUMBER: _builtins.int
+    LEG_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    CALLER_NUMBER_FIELD_NUMBER: _builtins.int
+    CALLER_NAME_FIELD_NUMBER: _builtins.int
+    DESTINATION_NUMBER_FIELD_NUMBER: _builtins.int
+    DID_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    QUEUE_ID_FIELD_NUMBER: _builtins.int
+    PROGRESS_AT_FIELD_NUMBER: _builtins.int
+    BRIDGED_AT_FIELD_NUMBER: _builtins.int
+    HOLD_MS_FIELD_NUMBER: _builtins.int
+    SIP_CODE_FIELD_NUMBER: _builtins.int
+    RESULT_HINT_FIELD_NUMBER: _builtins.int
+    TRANSFER_TARGET_FIELD_NUMBER: _builtins.int
+    TEST_MODE_FIELD_NUMBER: _builtins.int
+    RECORDING_ID_FIELD_NUMBER: _builtins.int
+    OTHER_LEG_UUID_FIELD_NUMBER: _builtins.int
     hangup_cause: _builtins.str
     """FreeSWITCH hangup cause, e.g. NORMAL_CLEARING"""
+    call_id: _builtins.str
+    """The call this leg belongs to: the originating (A-leg) channel's UUID, the same on every leg of
+    one call, including agent legs callcontrol originates and legs made by transfers. On the A-leg
+    it equals meta.call_uuid. Group legs into a call by (meta.tenant, call_id).
+    """
+    leg: Global___CallLeg.ValueType
+    direction: Global___CallDirection.ValueType
+    """Of the call (not of the leg): INBOUND from a carrier, OUTBOUND to a carrier, INTERNAL between
+    our own users / services. Every leg of one call carries the same direction.
+    """
+    caller_number: _builtins.str
+    """calling party number as this leg saw it (caller_id_number)"""
+    caller_name: _builtins.str
+    """calling party name (caller_id_name), "" when none"""
+    destination_number: _builtins.str
+    """as dialled on this leg (the DID, an extension, an external number)"""
+    did: _builtins.str
+    """the tenant number a carrier call came in on (E.164 as configured); "" otherwise"""
+    user: _builtins.str
+    """our SIP user (extension) on this leg, if any: the caller on an"""
+    agent_id: _builtins.str
+    """A-leg from a phone, the callee on a B-leg to a phone
+    the ACD agent this leg reached (agent legs only)
+    """
+    queue_id: _builtins.str
+    """the ACD queue the call was in when this leg was made, if any"""
+    hold_ms: _builtins.int
+    """total time on hold (FreeSWITCH hold_accum_ms, else hold_accum_seconds*1000)"""
+    sip_code: _builtins.int
+    """final SIP status of the leg (sip_term_status), 0 when not a SIP leg or unknown"""
+    result_hint: Global___CallResultHint.ValueType
+    transfer_target: _builtins.str
+    """where the leg was transferred to (destination as dialled), with TRANSFERRED"""
+    test_mode: _builtins.bool
+    """an IVR test call (tools/ivr_test.py, the directory's test mode): never counted"""
+    recording_id: _builtins.str
+    """the recording of this leg when one is known at hangup, else "" """
+    other_leg_uuid: _builtins.str
+    """the channel this leg was last bridged to, "" when none"""
     @_builtins.property
     def meta(self) -> _meta_pb2.EventMeta: ...
     @_builtins.property
-    def started_at(self) -> _timestamp_pb2.Timestamp: ...
+    def started_at(self) -> _timestamp_pb2.Timestamp:
+        """channel created (created_time)"""
+
     @_builtins.property
-    def answered_at(self) -> _timestamp_pb2.Timestamp: ...
+    def answered_at(self) -> _timestamp_pb2.Timestamp:
+        """leg answered (answered_time); unset if never answered"""
+
     @_builtins.property
-    def ended_at(self) -> _timestamp_pb2.Timestamp: ...
+    def ended_at(self) -> _timestamp_pb2.Timestamp:
+        """leg hung up (hangup_time)"""
+
+    @_builtins.property
+    def progress_at(self) -> _timestamp_pb2.Timestamp:
+        """ringing / early media (progress or progress_media time, the first)"""
+
+    @_builtins.property
+    def bridged_at(self) -> _timestamp_pb2.Timestamp:
+        """bridged to another leg (bridge_epoch); unset if never bridged"""
+
     def __init__(
         self,
         *,
@@ -345,10 +478,29 @@ class CallEnded(_message.Message):
         started_at: _timestamp_pb2.Timestamp | None = ...,
         answered_at: _timestamp_pb2.Timestamp | None = ...,
         ended_at: _timestamp_pb2.Timestamp | None = ...,
+        call_id: _builtins.str = ...,
+        leg: Global___CallLeg.ValueType = ...,
+        direction: Global___CallDirection.ValueType = ...,
+        caller_number: _builtins.str = ...,
+        caller_name: _builtins.str = ...,
+        destination_number: _builtins.str = ...,
+        did: _builtins.str = ...,
+        user: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        queue_id: _builtins.str = ...,
+        progress_at: _timestamp_pb2.Timestamp | None = ...,
+        bridged_at: _timestamp_pb2.Timestamp | None = ...,
+        hold_ms: _builtins.int = ...,
+        sip_code: _builtins.int = ...,
+        result_hint: Global___CallResultHint.ValueType = ...,
+        transfer_target: _builtins.str = ...,
+        test_mode: _builtins.bool = ...,
+        recording_id: _builtins.str = ...,
+        other_leg_uuid: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "ended_at", b"ended_at", "meta", b"meta", "started_at", b"started_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "bridged_at", b"bridged_at", "ended_at", b"ended_at", "meta", b"meta", "progress_at", b"progress_at", "started_at", b"started_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "ended_at", b"ended_at", "hangup_cause", b"hangup_cause", "meta", b"meta", "started_at", b"started_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "answered_at", b"answered_at", "bridged_at", b"bridged_at", "call_id", b"call_id", "caller_name", b"caller_name", "caller_number", b"caller_number", "destination_number", b"destination_number", "did", b"did", "direction", b"direction", "ended_at", b"ended_at", "hangup_cause", b"hangup_cause", "hold_ms", b"hold_ms", "leg", b"leg", "meta", b"meta", "other_leg_uuid", b"other_leg_uuid", "progress_at", b"progress_at", "queue_id", b"queue_id", "recording_id", b"recording_id", "result_hint", b"result_hint", "sip_code", b"sip_code", "started_at", b"started_at", "test_mode", b"test_mode", "transfer_target", b"transfer_target", "user", b"user"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
