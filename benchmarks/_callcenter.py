@@ -20,6 +20,7 @@ Legs: the caller's leg, the agent's leg and a transfer leg, each with its own UU
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
 import uuid
@@ -157,11 +158,36 @@ class Generator:
         self._workday_mean = sum(_means()[0][(m, "workday")] for m in range(1, 13)) / 12
 
     def calls(self) -> Iterator[Call]:
+        """Day by day, each day's calls in the order they started."""
+        for _, calls in self.days_of_calls():
+            yield from calls
+
+    def days_of_calls(self) -> Iterator[tuple[date, list[Call]]]:
         for i in range(self.days):
             day = self.start + timedelta(days=i)
             expected = expected_calls(day) * self.scale
-            for _ in range(self._poisson(expected)):
-                yield self._call(day, expected)
+            # agents on shift: about one per 30 of the day's calls (the seed's 40 channels at most)
+            on_shift = max(2, min(self.center.agents, round(expected / self.scale / 30)))
+            self._free = [(0.0, n) for n in range(1, on_shift + 1)]
+            starts = sorted(self._start(day) for _ in range(self._poisson(expected)))
+            yield day, [self._call(start, staffed, hour, expected) for start, staffed, hour in starts]
+
+    def _start(self, day: date) -> tuple[datetime, bool, int]:
+        rng = self.rng
+        staffed = rng.random() >= AFTER_HOURS_SHARE
+        if staffed:
+            hour = rng.choices(self._hours, cum_weights=self._cum)[0]
+        else:
+            hour = rng.choice((19, 19, 19, 20, 20, 21, 22, 23, 6, 7, 7, 7))
+        local = datetime(day.year, day.month, day.day, hour, tzinfo=TOKYO) + timedelta(seconds=rng.random() * 3600)
+        return local.astimezone(UTC), staffed, hour
+
+    def _agent(self, ring_at: datetime, busy_s: float) -> str:
+        """The longest idle agent on shift; busy until the call and its after-call work are over."""
+        free_at, n = heapq.heappop(self._free)
+        at = ring_at.timestamp()
+        heapq.heappush(self._free, (max(free_at, at) + busy_s, n))
+        return f"{self.center.tenant}-op{n:02d}"
 
     def _poisson(self, mean: float) -> int:
         if mean > 50:
@@ -175,15 +201,8 @@ class Generator:
     def _uuid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
-    def _call(self, day: date, expected: float) -> Call:
+    def _call(self, start: datetime, staffed: bool, hour: int, expected: float) -> Call:
         rng = self.rng
-        staffed = rng.random() >= AFTER_HOURS_SHARE
-        if staffed:
-            hour = rng.choices(self._hours, cum_weights=self._cum)[0]
-        else:
-            hour = rng.choice((19, 19, 19, 20, 20, 21, 22, 23, 6, 7, 7, 7))
-        local = datetime(day.year, day.month, day.day, hour, tzinfo=TOKYO) + timedelta(seconds=rng.random() * 3600)
-        start = local.astimezone(UTC)
         # the hour's load, 1.0 at an average working day's peak hour
         load = (self._shape.get(hour, 0.0) / self._peak) * (expected / self.scale / self._workday_mean)
         call_uuid = self._uuid()
@@ -237,11 +256,11 @@ class Generator:
         call.wait_s = wait + ring_s
         call.ring_at = entered + timedelta(seconds=wait)
         agent_answer = call.ring_at + timedelta(seconds=ring_s)
-        call.agent_id = f"{tenant}-op{rng.randrange(1, self.center.agents + 1):02d}"
         talk = rng.lognormvariate(math.log(95), 0.55)
         call.hold_s = rng.expovariate(1 / 40) if rng.random() < 0.25 else 0.0
-        call.talk_s = talk
+        call.talk_s = talk + call.hold_s  # hold is inside talk, as FreeSWITCH counts it
         call.acw_s = rng.lognormvariate(math.log(38), 0.6)
+        call.agent_id = self._agent(call.ring_at, ring_s + talk + call.hold_s + call.acw_s)
         call.ended_at = agent_answer + timedelta(seconds=talk + call.hold_s)
         call.recording_id = f"rec-{call_uuid}"
         call.disposition = "switchboard" if queue == "exchange" else rng.choices(
@@ -273,7 +292,6 @@ class Generator:
 
     def _outbound(self, tenant: str, call_uuid: str, start: datetime) -> Call:
         rng = self.rng
-        agent = f"{tenant}-op{rng.randrange(1, self.center.agents + 1):02d}"
         callee = rng.choice(("03", "090", "080")) + f"{rng.randrange(10**7, 10**8)}"
         ring = rng.uniform(3, 25)
         answered = rng.random() < 0.7
@@ -282,6 +300,7 @@ class Generator:
         end = (answer_at + timedelta(seconds=talk)) if answer_at else start + timedelta(seconds=ring)
         result = "answered" if answered else ("no_answer" if rng.random() < 0.8 else "busy")
         cause = "NORMAL_CLEARING" if answered else ("NO_ANSWER" if result == "no_answer" else "USER_BUSY")
+        agent = self._agent(start, (end - start).total_seconds() + 30)
         call = Call(tenant, call_uuid, "outbound", seed.MAIN_DID, callee, "", agent, start, start, answer_at, end,
                     0.0, talk, 0.0, rng.lognormvariate(math.log(30), 0.5) if answered else 0.0, (), (), result,
                     "callback" if answered else "", "", f"rec-{call_uuid}" if answered else "", False, cause)

@@ -1,0 +1,193 @@
+"""``./dev bench analytics``: three years of a Toshima-sized center, and of 100 such centers, in the store.
+
+What runs (one process, chdb in a temporary directory, the ``ingest`` schema's migrations):
+
+1. The generator (``benchmarks/_callcenter.py``): ``--calls`` calls (default: the full ~608,000 of three
+   fiscal years, 2023-04 .. 2026-03) of one center shaped by the Toshima seed, as rows of ``calls``,
+   ``legs`` and ``agent_states``; generated in Python (its rate printed).
+2. Ingest through the pipeline's store path (``_analytics_pipeline.py``: the events the consumer
+   receives, through its own code into the store) for ``--sample`` calls, next to the engine's own bulk
+   insert of the same rows in the same run and store (``INSERT ... SELECT`` inside ClickHouse); target:
+   the pipeline >= 50 % of the engine's rows/s.
+3. The whole center loaded (Arrow columns through chdb's ``Python()`` table function: the generator's
+   loader), then each report (the ``reports`` code) over the three years for that tenant: target < 1 s.
+4. ``--centers`` - 1 more centers made inside ClickHouse from the first (``INSERT ... SELECT`` with
+   their own tenant, ids and times shifted by up to +-10 min; 60 million calls at the default 100),
+   then the same reports for one tenant of that platform: target < 3 s; and the wallboard's refresh.
+
+It prints the figures and the targets with PASS/FAIL; it exits 0 whether or not a target is met, 2
+when it cannot run. The Python generator makes ~15-20k calls/s on this machine, so 60 million calls
+are made in the engine, not in Python (step 4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks import _analytics_rows as rows
+from benchmarks._analytics_db import ChdbDb
+from benchmarks._callcenter import Call, Center, Generator, full_size
+
+SOURCE = "toshima"
+
+
+@dataclass
+class Verdicts:
+    lines: list[str] = field(default_factory=list)
+
+    def check(self, name: str, value: float | None, target: str, ok: bool | None) -> None:
+        verdict = "NOT MEASURED" if value is None or ok is None else ("PASS" if ok else "FAIL")
+        self.lines.append(f"  {name:<58} {target:<22} {verdict}")
+
+
+def _timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, result
+
+
+def _rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:>12,.0f} rows/s" if seconds > 0 else "n/a"
+
+
+def generate(center: Center, scale: float, seed: int) -> tuple[list[Call], dict[str, list[tuple[Any, ...]]], float]:
+    t0 = time.perf_counter()
+    calls: list[Call] = []
+    tables: dict[str, list[tuple[Any, ...]]] = {"calls": [], "legs": [], "agent_states": []}
+    for _, day in Generator(center, seed, scale).days_of_calls():
+        calls.extend(day)
+        for c in day:
+            tables["calls"].append(rows.call_row(c))
+            tables["legs"].extend(rows.leg_rows(c))
+        tables["agent_states"].extend(rows.agent_state_rows(day))
+    return calls, tables, time.perf_counter() - t0
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench analytics", description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=0, help="calls of one center (default: three years, ~608,000)")
+    parser.add_argument("--centers", type=int, default=100, help="centers on the platform (default 100)")
+    parser.add_argument("--sample", type=int, default=20_000, help="calls sent through the pipeline's store path")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each report (the best is kept)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--dir", type=Path, default=None, help="where the store goes (default: a temporary one)")
+    args = parser.parse_args(list(argv))
+    size = full_size()
+    scale = (args.calls / size) if args.calls else 1.0
+    base = Path(tempfile.mkdtemp(prefix="hibiki-bench-analytics-", dir=args.dir))
+    try:
+        return _run(args, scale, base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, scale: float, base: Path) -> int:
+    from hibiki.analytics.storage import migrations
+
+    free = shutil.disk_usage(base).free
+    print(f"analytics bench: store in {base} ({free / 2**30:.0f} GiB free), {os.cpu_count()} CPUs")
+    db = ChdbDb(base / "chdb")
+    migrations.migrate(db.execute, db.query, migrations.MODERN)
+    verdicts = Verdicts()
+
+    center = Center(SOURCE)
+    seconds, (calls, tables, gen_s) = _timed(lambda: generate(center, scale, args.seed))
+    n_rows = sum(len(t) for t in tables.values())
+    print(f"generator: {len(calls):,} calls of {SOURCE} over 3 years -> {len(tables['calls']):,} calls, "
+          f"{len(tables['legs']):,} legs, {len(tables['agent_states']):,} agent states "
+          f"({n_rows:,} rows) in {gen_s:.1f} s ({len(calls) / gen_s:,.0f} calls/s in Python)")
+    _mix(calls)
+
+    # -- ingest: the pipeline's store path next to the engine's own bulk insert ----------------------
+    from benchmarks import _analytics_pipeline as pipeline
+
+    sample = calls[: min(args.sample, len(calls))]
+    measured = pipeline.measure(base / "pipeline", sample, print)
+    if measured is not None:
+        ratio = measured.pipeline_rows_per_s / measured.engine_rows_per_s
+        verdicts.check("ingest: pipeline rows/s >= 50 % of the engine's bulk insert",
+                       ratio, f"{ratio:.0%} (>= 50 %)", ratio >= 0.5)
+    else:
+        verdicts.check("ingest: pipeline rows/s >= 50 % of the engine's bulk insert", None, ">= 50 %", None)
+
+    # -- one center over three years ------------------------------------------------------------------
+    for table, data in tables.items():
+        seconds, _ = _timed(lambda t=table, d=data: db.load(t, getattr(rows, t.upper()), d))
+        print(f"load {table:<13} {len(data):>11,} rows in {seconds:6.2f} s {_rate(len(data), seconds)}"
+              "  (generator's loader: Arrow columns, INSERT SELECT FROM Python())")
+    t2 = "center-002"
+    copied = 0
+    t0 = time.perf_counter()
+    for table in tables:
+        db.copy_center(table, SOURCE, t2, 2)
+        copied += len(tables[table])
+    engine_s = time.perf_counter() - t0
+    print(f"engine bulk insert (INSERT ... SELECT, all three tables, one center): {copied:,} rows in "
+          f"{engine_s:.2f} s {_rate(copied, engine_s)}")
+    del calls, tables
+    from benchmarks import _analytics_reads as reads
+
+    reads.reports(db, SOURCE, "one center, 3 years", 1.0, args.repeat, verdicts)
+
+    # -- the platform ---------------------------------------------------------------------------------
+    if args.centers > 2:
+        bytes_2 = sum(db.disk_bytes(t) for t in ("calls", "legs", "agent_states"))
+        need = bytes_2 / 2 * args.centers
+        free = shutil.disk_usage(base).free
+        print(f"store: {bytes_2 / 2**20:,.0f} MiB on disk for 2 centers; {args.centers} need ~{need / 2**30:.1f} GiB "
+              f"({free / 2**30:.0f} GiB free)")
+        if need > free * 0.8:
+            print(f"bench: not enough disk for {args.centers} centers", file=sys.stderr)
+            return 2
+        t0 = time.perf_counter()
+        for k in range(3, args.centers + 1):
+            for table in ("calls", "legs", "agent_states"):
+                db.copy_center(table, SOURCE, f"center-{k:03d}", k)
+        build_s = time.perf_counter() - t0
+        total = {t: db.count(t) for t in ("calls", "legs", "agent_states")}
+        added = sum(total.values()) * (args.centers - 2) / args.centers
+        print(f"platform: {args.centers} centers, {total['calls']:,} calls, {total['legs']:,} legs, "
+              f"{total['agent_states']:,} agent states; made in {build_s:.0f} s "
+              f"({added / build_s:,.0f} rows/s, engine INSERT ... SELECT); "
+              f"{sum(db.disk_bytes(t) for t in total) / 2**30:.1f} GiB on disk")
+        reads.reports(db, SOURCE, f"one tenant of {args.centers} centers", 3.0, args.repeat, verdicts)
+    reads.wallboard(db, SOURCE, args.repeat, verdicts)
+    print("targets:")
+    for line in verdicts.lines:
+        print(line)
+    return 0
+
+
+def _mix(calls: Sequence[Call]) -> None:
+    inbound = [c for c in calls if c.direction == "inbound" and not c.test_mode]
+    by_result: dict[str, int] = {}
+    for c in inbound:
+        by_result[c.result] = by_result.get(c.result, 0) + 1
+    answered = [c for c in inbound if c.result in ("answered", "transferred")]
+    queued = [c for c in inbound if c.queues]
+    within = sum(1 for c in answered if c.wait_s <= 15)
+    abandoned_q = by_result.get("abandoned_queue", 0)
+    mix = ", ".join(f"{k} {v / len(inbound):.1%}" for k, v in sorted(by_result.items(), key=lambda kv: -kv[1]))
+    print(f"  inbound mix: {mix}")
+    if answered and queued:
+        print(f"  answered within 15 s {within / (len(answered) + abandoned_q):.1%}, abandoned in queue "
+              f"{abandoned_q / len(queued):.1%} of queued, ATT {statistics.fmean(c.talk_s for c in answered):.0f} s, "
+              f"AHT {statistics.fmean(c.talk_s + c.acw_s for c in answered):.0f} s, "
+              f"overflowed {sum(1 for c in queued if len(c.queues) > 1) / len(queued):.1%}")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
