@@ -1,4 +1,4 @@
-"""Wiring of the analytics service: ClickHouse store, the CDR consumer, HTTP."""
+"""Wiring of the analytics service: ClickHouse store, the event consumer, HTTP."""
 
 from __future__ import annotations
 
@@ -6,14 +6,18 @@ import asyncio
 
 from hibiki.analytics.config import AnalyticsConfig
 from hibiki.analytics.http import routes as http_routes
-from hibiki.analytics.nats.cdr_consumer import CdrConsumer
+from hibiki.analytics.ingest import Ingestor
+from hibiki.analytics.nats.event_consumer import EventConsumer
 from hibiki.analytics.storage import open_store
 from hibiki.common import bus
 from hibiki.common.auth import load_authority
 from hibiki.common.config import Env
 from hibiki.common.http import HttpServer, build_app
 from hibiki.common.lifecycle import NatsComponent, run_until_stopped
+from hibiki.common.logging import get_logger
 from hibiki.common.net import bind_tcp
+
+log = get_logger("hibiki.analytics")
 
 
 async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready: asyncio.Event | None = None) -> None:
@@ -21,10 +25,13 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready
     authority = load_authority(Env.load(), config.data_dir)
     sock = bind_tcp(config.host, config.port, "analytics HTTP")
     store = open_store(config.clickhouse_url)
-    await asyncio.to_thread(store.migrate)
+    applied = await asyncio.to_thread(store.migrate)
+    log.info("analytics_schema", dialect=store.dialect.name, applied=[m.number for m in applied])
     nc = await bus.connect(config.nats_url, "hibiki-analytics")
     js = nc.jetstream()
     await bus.ensure_events_stream(js)
+    consumer = EventConsumer(js, Ingestor(store, config.retention), max_batch=config.batch_size,
+                             max_wait=config.batch_wait)
 
     async def readiness() -> dict[str, bool]:
         return {"nats": nc.is_connected}
@@ -32,7 +39,7 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready
     app = build_app("analytics", authority, http_routes(store), readiness=readiness)
     http = HttpServer(app, sock)
     try:
-        await run_until_stopped(stop, [NatsComponent(nc), CdrConsumer(js, store), http], ready,
+        await run_until_stopped(stop, [NatsComponent(nc), consumer, http], ready,
                                 url=f"http://{config.host}:{http.port}", store=config.clickhouse_url)
     finally:
         store.close()

@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from hibiki.analytics.storage.migrations import DEFAULT_RETENTION_DAYS
 from hibiki.common.config import Env, data_dir
+from hibiki.common.errors import ConfigError
+
+MAX_RETENTION_DAYS = 65535
+
+
+def parse_retention(text: str) -> tuple[int, dict[str, int]]:
+    """``1095`` or ``1095,kanazawa=1825,toshima=3650``: the default and per-tenant days."""
+    default, per_tenant = DEFAULT_RETENTION_DAYS, {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        tenant, _, days = item.rpartition("=")
+        if not days.isdigit() or not 1 <= int(days) <= MAX_RETENTION_DAYS or (tenant == "" and "=" in item):
+            raise ConfigError(f"HIBIKI_ANALYTICS_RETENTION_DAYS: {item!r} is not DAYS or TENANT=DAYS "
+                              f"(1..{MAX_RETENTION_DAYS})")
+        if tenant:
+            per_tenant[tenant] = int(days)
+        else:
+            default = int(days)
+    return default, per_tenant
 
 
 @dataclass(frozen=True)
@@ -14,17 +36,29 @@ class AnalyticsConfig:
     port: int
     nats_url: str
     data_dir: Path
-    clickhouse_url: str     # chdb:///path (embedded) or clickhouse://host:9000/database
+    clickhouse_url: str     # chdb:///path (embedded) or clickhouse://host:9000/hibiki
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    tenant_retention_days: Mapping[str, int] = field(default_factory=dict)
+    batch_size: int = 500
+    batch_wait: float = 0.5
+
+    def retention(self, tenant: str) -> int:
+        return self.tenant_retention_days.get(tenant, self.retention_days)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> AnalyticsConfig:
         env = Env.load("analytics", environ)
         shared = Env.load("", environ)
         root = data_dir(shared)
+        default_days, per_tenant = parse_retention(env.text("RETENTION_DAYS", str(DEFAULT_RETENTION_DAYS)))
         return cls(
             host=env.text("HOST", "127.0.0.1"),
             port=env.port("PORT", 8083),
             nats_url=shared.text("NATS_URL", "nats://127.0.0.1:4222"),
             data_dir=root,
             clickhouse_url=env.text("CLICKHOUSE_URL", f"chdb://{root / 'analytics' / 'chdb'}"),
+            retention_days=default_days,
+            tenant_retention_days=per_tenant,
+            batch_size=env.integer("BATCH_SIZE", 500, minimum=1, maximum=100_000),
+            batch_wait=env.integer("BATCH_WAIT_MS", 500, minimum=1, maximum=60_000) / 1000,
         )

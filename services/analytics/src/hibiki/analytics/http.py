@@ -8,7 +8,8 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from hibiki.analytics.storage.base import CdrStore
+from hibiki.analytics.storage import tables
+from hibiki.analytics.storage.base import Store
 from hibiki.common.http import error_response
 from hibiki.common.openapi import ApiRoute, Operation, errors
 
@@ -18,13 +19,13 @@ class CdrCount(BaseModel):
     cdr_count: int
 
 
-def routes(store: CdrStore) -> list[ApiRoute]:
+def routes(store: Store) -> list[ApiRoute]:
     async def cdr_count(request: Request) -> Response:
         claims = request.scope["hibiki.claims"]
         tenant = request.path_params["tenant"]
         if not claims.may_act_for(tenant):
             return error_response(403, "forbidden-tenant", f"this token may not read tenant {tenant!r}")
-        return JSONResponse({"tenant": tenant, "cdr_count": await asyncio.to_thread(store.count, tenant)})
+        return JSONResponse({"tenant": tenant, "cdr_count": await asyncio.to_thread(tables.count_calls, store, tenant)})
 
     return [ApiRoute("/api/v1/tenants/{tenant}/cdr/count", cdr_count, "GET", Operation(
-        "How many call detail records the tenant has", response=CdrCount, errors=errors(403), tags=["cdr"]))]
+        "How many call records the tenant has (one per call, test calls included)", response=CdrCount, errors=errors(403), tags=["cdr"]))]

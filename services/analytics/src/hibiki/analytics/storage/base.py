@@ -1,41 +1,52 @@
-"""The CDR store interface and choosing an implementation from a URL.
+"""The store interface of analytics and choosing an engine from a URL.
 
-``chdb:///path`` opens ClickHouse in-process (modern SQL: LowCardinality, DateTime64,
-TTL of 3 years); ``clickhouse://host:port/database`` talks to a server with the native
-protocol (SQL that ClickHouse 18.16, the version in Debian, accepts too). Rows are
-deduplicated by event id (ReplacingMergeTree; counts use FINAL), so a redelivered
-event is harmless.
+``chdb:///path`` opens ClickHouse in-process (the embedded default); ``clickhouse://host:port/db``
+(or ``clickhouses://`` for TLS) talks to a server with the native protocol through
+clickhouse-driver. Both take the same SQL with ``%(name)s`` parameters (see ``sql.bind``) and
+return rows as tuples of Python values: ``str``, ``int``, ``float``, ``list``, ``None`` and
+timezone-aware UTC ``datetime``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from hibiki.analytics.cdr import CdrRow
+from hibiki.analytics.storage.migrations import Applied, Dialect
 from hibiki.common.errors import ConfigError
 
-COLUMNS = (
-    "event_id", "tenant", "call_uuid", "direction", "caller_number", "destination_number", "queue_id",
-    "agent_id", "started_at", "answered_at", "ended_at", "wait_ms", "talk_ms", "hangup_cause",
-    "abandoned", "case_type", "ivr_path", "recording_id",
-)
+Row = tuple[Any, ...]
 
 
-class CdrStore(Protocol):
-    def migrate(self) -> None: ...
+class StoreUnavailable(Exception):
+    """The engine did not answer (server down, connection lost): try again later."""
 
-    def insert(self, rows: Sequence[CdrRow]) -> None: ...
 
-    def count(self, tenant: str) -> int: ...
+class Store(Protocol):
+    """What reports, the wallboard and the consumer use. Thread-safe; blocking (call it through
+    ``asyncio.to_thread`` from async code)."""
 
-    def event_ids(self, tenant: str) -> list[str]: ...
+    dialect: Dialect
+
+    def migrate(self) -> list[Applied]: ...
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Rows of a SELECT; ``params`` are bound into ``%(name)s`` placeholders."""
+        ...
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        """A statement without rows (DDL, ALTER, OPTIMIZE)."""
+        ...
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """One batch into ``hibiki.<table>`` (one INSERT: stored whole or not at all)."""
+        ...
 
     def close(self) -> None: ...
 
 
-def open_store(url: str) -> CdrStore:
+def open_store(url: str) -> Store:
     parsed = urlparse(url)
     if parsed.scheme == "chdb":
         from hibiki.analytics.storage.chdb_store import ChdbStore

@@ -1,48 +1,64 @@
-"""ClickHouse in-process through chdb (one session per process, on-disk path)."""
+"""ClickHouse in-process through chdb (one session per process, on-disk path).
+
+Rows come back as JSONCompact with the column types, and are turned into the same Python values
+clickhouse-driver gives (UTC datetimes, ints, lists)."""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from hibiki.analytics.cdr import CdrRow
+from hibiki.analytics.storage import migrations
+from hibiki.analytics.storage.base import Row
+from hibiki.analytics.storage.migrations import Applied, Dialect
+from hibiki.analytics.storage.sql import bind
 from hibiki.common.errors import StartupError
 
-DDL = """
-CREATE TABLE IF NOT EXISTS hibiki.cdr (
-    event_id String,
-    tenant LowCardinality(String),
-    call_uuid String,
-    direction LowCardinality(String),
-    caller_number String,
-    destination_number String,
-    queue_id LowCardinality(String),
-    agent_id String,
-    started_at DateTime64(3, 'UTC'),
-    answered_at Nullable(DateTime64(3, 'UTC')),
-    ended_at DateTime64(3, 'UTC'),
-    wait_ms UInt64,
-    talk_ms UInt64,
-    hangup_cause LowCardinality(String),
-    abandoned Bool,
-    case_type LowCardinality(String),
-    ivr_path Array(String),
-    recording_id String
-) ENGINE = ReplacingMergeTree
-PARTITION BY toYYYYMM(started_at)
-ORDER BY (tenant, started_at, event_id)
-TTL toDateTime(started_at) + INTERVAL 3 YEAR
-"""
+_SETTINGS = "SETTINGS output_format_json_quote_64bit_integers = 0, output_format_json_quote_denormals = 1"
+_WRAPPER = re.compile(r"^(?:Nullable|LowCardinality)\((.*)\)$")
 
 
-def _dt(value: Any) -> str | None:
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if value is not None else None
+def _convert(type_name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    while (match := _WRAPPER.match(type_name)) is not None:
+        type_name = match.group(1)
+    if type_name.startswith("Array("):
+        inner = type_name[len("Array("):-1]
+        return [_convert(inner, v) for v in value]
+    if type_name.startswith("DateTime"):
+        text = str(value)
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    if type_name == "Date" or type_name == "Date32":
+        return date.fromisoformat(str(value))
+    if type_name.startswith(("Int", "UInt")) and isinstance(value, str):
+        return int(value)
+    if type_name.startswith("Float") and isinstance(value, str):
+        return float(value)
+    return value
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        utc = value.astimezone(UTC) if value.tzinfo else value
+        return utc.strftime("%Y-%m-%d %H:%M:%S.") + f"{utc.microsecond // 1000:03d}"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, bool):
+        return int(value)
+    return value
 
 
 class ChdbStore:
+    dialect: Dialect = migrations.MODERN
+
     def __init__(self, path: str) -> None:
         from chdb import session
 
@@ -52,47 +68,38 @@ class ChdbStore:
         except Exception as exc:
             raise StartupError(f"analytics store chdb://{path}: {exc}") from None
         self._lock = threading.Lock()
+        self.path = path
 
-    def _query(self, sql: str, fmt: str = "JSONCompact") -> Any:
+    def _run(self, sql: str, fmt: str = "CSV") -> Any:
         with self._lock:
             return self._session.query(sql, fmt)
 
-    def migrate(self) -> None:
-        self._query("CREATE DATABASE IF NOT EXISTS hibiki")
-        self._query(DDL)
+    def migrate(self) -> list[Applied]:
+        version = str(self.query("SELECT version()")[0][0])
+        self.dialect = Dialect.for_version(version)
+        return migrations.migrate(self.execute, self.query, self.dialect)
 
-    def insert(self, rows: Sequence[CdrRow]) -> None:
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        text = bind(sql, params).rstrip().rstrip(";")
+        result = self._run(f"{text}\n{_SETTINGS}" if "SETTINGS" not in text.upper() else text, "JSONCompact")
+        raw = result.data()
+        if not raw:
+            return []
+        document = json.loads(raw)
+        types = [column["type"] for column in document["meta"]]
+        return [tuple(_convert(t, v) for t, v in zip(types, row, strict=True)) for row in document["data"]]
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._run(bind(sql, params))
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
         lines = "\n".join(
-            json.dumps({
-                "event_id": r.event_id, "tenant": r.tenant, "call_uuid": r.call_uuid, "direction": r.direction,
-                "caller_number": r.caller_number, "destination_number": r.destination_number,
-                "queue_id": r.queue_id, "agent_id": r.agent_id, "started_at": _dt(r.started_at),
-                "answered_at": _dt(r.answered_at), "ended_at": _dt(r.ended_at), "wait_ms": r.wait_ms,
-                "talk_ms": r.talk_ms, "hangup_cause": r.hangup_cause, "abandoned": r.abandoned,
-                "case_type": r.case_type, "ivr_path": list(r.ivr_path), "recording_id": r.recording_id,
-            }, ensure_ascii=False)
-            for r in rows
-        )
-        self._query(f"INSERT INTO hibiki.cdr FORMAT JSONEachRow\n{lines}")
-
-    def _rows(self, sql: str) -> list[list[Any]]:
-        result = self._query(sql)
-        return list(json.loads(result.data())["data"])
-
-    def count(self, tenant: str) -> int:
-        rows = self._rows(f"SELECT count() FROM hibiki.cdr FINAL WHERE tenant = {_literal(tenant)}")
-        return int(rows[0][0])
-
-    def event_ids(self, tenant: str) -> list[str]:
-        rows = self._rows(f"SELECT event_id FROM hibiki.cdr FINAL WHERE tenant = {_literal(tenant)} ORDER BY event_id")
-        return [r[0] for r in rows]
+            json.dumps({c: _json_value(v) for c, v in zip(columns, row, strict=True)}, ensure_ascii=False)
+            for row in rows)
+        self._run(f"INSERT INTO {migrations.DATABASE}.{table} ({', '.join(columns)}) FORMAT JSONEachRow\n{lines}")
 
     def close(self) -> None:
         with self._lock:
             self._session.close()
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

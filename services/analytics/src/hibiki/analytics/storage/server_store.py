@@ -1,85 +1,94 @@
-"""A ClickHouse server through clickhouse-driver (native protocol, batched inserts).
+"""A ClickHouse server through clickhouse-driver (native protocol, one INSERT per batch).
 
-The SQL stays within what ClickHouse 18.16 (Debian's package) accepts, so the same
-code is tested against a real server here; newer servers accept it too.
-"""
+The dialect follows the server's version: >= 20.1 gets the schema chdb gets; Debian's 18.16 the
+legacy one (DateTime in whole seconds, no TTL). A lost connection raises StoreUnavailable; the
+driver reconnects on the next call."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlparse
 
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as ClickHouseError
+from clickhouse_driver.errors import NetworkError, ServerException
 
-from hibiki.analytics.cdr import CdrRow
-from hibiki.analytics.storage.base import COLUMNS
-from hibiki.common.errors import StartupError
+from hibiki.analytics.storage import migrations
+from hibiki.analytics.storage.base import Row, StoreUnavailable
+from hibiki.analytics.storage.migrations import Applied, Dialect
+from hibiki.analytics.storage.sql import bind
+from hibiki.common.errors import ConfigError, StartupError
 
-DDL = """
-CREATE TABLE IF NOT EXISTS {db}.cdr (
-    event_id String,
-    tenant String,
-    call_uuid String,
-    direction String,
-    caller_number String,
-    destination_number String,
-    queue_id String,
-    agent_id String,
-    started_at DateTime,
-    answered_at Nullable(DateTime),
-    ended_at DateTime,
-    wait_ms UInt64,
-    talk_ms UInt64,
-    hangup_cause String,
-    abandoned UInt8,
-    case_type String,
-    ivr_path Array(String),
-    recording_id String
-) ENGINE = ReplacingMergeTree
-PARTITION BY toYYYYMM(started_at)
-ORDER BY (tenant, started_at, event_id)
-"""
+
+def _value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, list):
+        return [_value(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_value(v) for v in value)
+    return value
 
 
 class ServerStore:
     def __init__(self, url: str) -> None:
         parsed = urlparse(url)
-        self.database = parsed.path.strip("/") or "hibiki"
+        database = parsed.path.strip("/")
+        if database not in ("", migrations.DATABASE):
+            raise ConfigError(f"HIBIKI_ANALYTICS_CLICKHOUSE_URL: the database is {migrations.DATABASE!r}, "
+                              f"not {database!r}")
         self._client = Client(
             host=parsed.hostname or "127.0.0.1", port=parsed.port or 9000,
             user=parsed.username or "default", password=parsed.password or "",
             secure=parsed.scheme == "clickhouses", connect_timeout=5, send_receive_timeout=30,
+            settings={"use_client_time_zone": False},
         )
-        self._url = url
+        self._host = parsed.hostname
+        self._lock = threading.Lock()
+        self.dialect: Dialect = migrations.MODERN
 
-    def migrate(self) -> None:
+    def _execute(self, sql: str, data: Any = None) -> Any:
+        with self._lock:
+            try:
+                if data is None:
+                    return self._client.execute(sql)
+                return self._client.execute(sql, data)
+            except (NetworkError, EOFError, OSError) as exc:
+                self._client.disconnect()
+                raise StoreUnavailable(f"ClickHouse at {self._host}: {exc}") from None
+            except ServerException:
+                raise
+            except ClickHouseError as exc:
+                self._client.disconnect()
+                raise StoreUnavailable(f"ClickHouse at {self._host}: {exc}") from None
+
+    def migrate(self) -> list[Applied]:
         try:
-            self._client.execute(f"CREATE DATABASE IF NOT EXISTS {self.database}")
-            self._client.execute(DDL.format(db=self.database))
-        except (ClickHouseError, OSError) as exc:
-            raise StartupError(f"analytics store {urlparse(self._url).hostname}: {exc}") from None
+            version = str(self._execute("SELECT version()")[0][0])
+        except StoreUnavailable as exc:
+            raise StartupError(f"analytics store: {exc}") from None
+        self.dialect = Dialect.for_version(version)
+        return migrations.migrate(self.execute, self.query, self.dialect)
 
-    def insert(self, rows: Sequence[CdrRow]) -> None:
+    def _bind(self, sql: str, params: Mapping[str, Any] | None) -> str:
+        return bind(sql, params, fractional_seconds=self.dialect.datetime.startswith("DateTime64"))
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        rows = self._execute(self._bind(sql, params))
+        return [tuple(_value(v) for v in row) for row in rows]
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._execute(self._bind(sql, params))
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
-        data = [
-            (r.event_id, r.tenant, r.call_uuid, r.direction, r.caller_number, r.destination_number, r.queue_id,
-             r.agent_id, r.started_at.replace(tzinfo=None), r.answered_at.replace(tzinfo=None) if r.answered_at else None,
-             r.ended_at.replace(tzinfo=None), r.wait_ms, r.talk_ms, r.hangup_cause, int(r.abandoned),
-             r.case_type, list(r.ivr_path), r.recording_id)
-            for r in rows
-        ]
-        self._client.execute(f"INSERT INTO {self.database}.cdr ({', '.join(COLUMNS)}) VALUES", data)
-
-    def count(self, tenant: str) -> int:
-        rows = self._client.execute(f"SELECT count() FROM {self.database}.cdr FINAL WHERE tenant = %(t)s", {"t": tenant})
-        return int(rows[0][0])
-
-    def event_ids(self, tenant: str) -> list[str]:
-        rows = self._client.execute(
-            f"SELECT event_id FROM {self.database}.cdr FINAL WHERE tenant = %(t)s ORDER BY event_id", {"t": tenant})
-        return [r[0] for r in rows]
+        data = [tuple(_value(v) for v in row) for row in rows]
+        self._execute(f"INSERT INTO {migrations.DATABASE}.{table} ({', '.join(columns)}) VALUES", data)
 
     def close(self) -> None:
-        self._client.disconnect()
+        with self._lock:
+            self._client.disconnect()

@@ -1,0 +1,121 @@
+"""The durable JetStream consumer that feeds the analytics tables, in batches.
+
+Messages are gathered until ``max_batch`` of them or ``max_wait`` seconds after the first, then
+stored as one batch (``Ingestor.store_batch``); each message is acknowledged only after its batch
+is stored. If the store fails, nothing of the batch is acknowledged: the messages are redelivered
+(after a pause that grows while the store stays down) and stored again, idempotently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import nats.errors
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from hibiki.analytics.events import IgnoredEvent, InvalidEvent, RawEvent, decode
+from hibiki.analytics.ingest import Ingestor
+from hibiki.common.bus import EVENTS_STREAM
+from hibiki.common.logging import get_logger
+
+SUBJECTS = ["hibiki.*.call.>", "hibiki.*.acd.>", "hibiki.*.agent.>", "hibiki.*.recording.started",
+            "hibiki.*.recording.stored"]
+DURABLE = "analytics-calls"
+log = get_logger("hibiki.analytics.consumer")
+
+
+class EventConsumer:
+    def __init__(self, js: JetStreamContext, ingestor: Ingestor, *, durable: str = DURABLE, max_batch: int = 500,
+                 max_wait: float = 0.5, ack_wait: float = 60.0,
+                 on_batch: Callable[[int], None] | None = None) -> None:
+        self._js, self._ingestor = js, ingestor
+        self._durable, self._max_batch, self._max_wait, self._ack_wait = durable, max_batch, max_wait, ack_wait
+        self._on_batch = on_batch
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.stored_batches = 0
+
+    async def _subscribe(self) -> Any:
+        config = ConsumerConfig(
+            durable_name=self._durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+            filter_subjects=SUBJECTS, ack_wait=self._ack_wait, max_ack_pending=max(10_000, 4 * self._max_batch))
+        await self._js.add_consumer(EVENTS_STREAM, config)
+        return await self._js.pull_subscribe_bind(durable=self._durable, stream=EVENTS_STREAM)
+
+    async def run(self) -> None:
+        sub = await self._subscribe()
+        failures = 0
+        try:
+            while not self._stop.is_set():
+                messages = await self._gather(sub)
+                if not messages:
+                    continue
+                if await self._store(messages):
+                    failures = 0
+                    continue
+                failures += 1
+                pause = min(30.0, 0.5 * 2 ** min(failures, 6))
+                for msg in messages:
+                    await msg.nak(delay=pause)
+                try:
+                    await asyncio.wait_for(self._stop.wait(), pause)
+                except TimeoutError:
+                    pass
+        finally:
+            await sub.unsubscribe()
+
+    async def _gather(self, sub: Any) -> list[Any]:
+        messages: list[Any] = []
+        deadline: float | None = None
+        while len(messages) < self._max_batch and not self._stop.is_set():
+            remaining = 0.5 if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                got = await sub.fetch(self._max_batch - len(messages), timeout=max(0.05, remaining))
+            except (TimeoutError, nats.errors.TimeoutError):
+                if deadline is None:
+                    return messages
+                continue
+            if got and deadline is None:
+                deadline = time.monotonic() + self._max_wait
+            messages.extend(got)
+        return messages
+
+    async def _store(self, messages: list[Any]) -> bool:
+        now = datetime.now(UTC)
+        batch: list[RawEvent] = []
+        for msg in messages:
+            try:
+                batch.append(decode(msg.subject, msg.data, now))
+            except IgnoredEvent:
+                continue
+            except InvalidEvent as exc:
+                # never storable: logged and acknowledged with the batch, not retried forever
+                log.error("event_rejected", subject=msg.subject, reason=str(exc))
+        try:
+            result = await asyncio.to_thread(self._ingestor.store_batch, batch)
+        except Exception as exc:
+            log.error("batch_not_stored", events=len(batch), error=str(exc) or type(exc).__name__)
+            return False
+        for msg in messages:
+            await msg.ack()
+        self.stored_batches += 1
+        log.debug("batch_stored", events=result.events, calls=len(result.calls), legs=len(result.legs),
+                  intervals=len(result.intervals))
+        if self._on_batch is not None:
+            self._on_batch(len(batch))
+        return True
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.run())
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task:
+            await self._task
