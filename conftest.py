@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-pytest_plugins = ["support.servers", "support.postgres"]
+pytest_plugins = ["support.servers", "support.postgres", "support.browser"]
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

@@ -166,6 +166,7 @@ class Stack:
         env.setdefault("HIBIKI_CALLCONTROL_DIRECTORY_GRPC", f"{HOST}:{extra_ports['directory_grpc_port']}")
         env.setdefault("HIBIKI_CALLCONTROL_ACD_GRPC", f"{HOST}:{extra_ports['grpc_port']}")
         env.setdefault("HIBIKI_DIRECTORY_CALLCONTROL_ADDRESS", f"{HOST}:{extra_ports['esl_port']}")
+        env.setdefault("HIBIKI_ANALYTICS_ACD_URL", f"http://{HOST}:{env.get('HIBIKI_ACD_PORT', '8081')}")
         # A FreeSWITCH on this machine started on freeswitch/conf with freeswitch.env (its event
         # socket on HIBIKI_FS_ESL_PORT, 8021 by default) is callcontrol's node without more settings.
         env.setdefault("HIBIKI_CALLCONTROL_FREESWITCH_NODES", f"local={HOST}:{env.get('HIBIKI_FS_ESL_PORT', '8021')}")

@@ -9,6 +9,11 @@ from hibiki.analytics.http import routes as http_routes
 from hibiki.analytics.ingest import Ingestor
 from hibiki.analytics.nats.event_consumer import EventConsumer
 from hibiki.analytics.storage import open_store
+from hibiki.analytics.wallboard import api as wallboard_api
+from hibiki.analytics.wallboard.feed import Feed
+from hibiki.analytics.wallboard.hub import Wallboards
+from hibiki.analytics.wallboard.page import WallboardPages
+from hibiki.analytics.wallboard.restore import AcdHttp, StoredEvents
 from hibiki.common import bus
 from hibiki.common.auth import load_authority
 from hibiki.common.config import Env
@@ -36,10 +41,12 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready
     async def readiness() -> dict[str, bool]:
         return {"nats": nc.is_connected}
 
-    app = build_app("analytics", authority, http_routes(store), readiness=readiness)
+    boards = Wallboards(AcdHttp(config.acd_url, authority), StoredEvents(store), timezone=config.timezone)
+    app = WallboardPages(build_app("analytics", authority, [*http_routes(store), *wallboard_api.routes(boards)],
+                                   readiness=readiness))
     http = HttpServer(app, sock)
     try:
-        await run_until_stopped(stop, [NatsComponent(nc), consumer, http], ready,
+        await run_until_stopped(stop, [NatsComponent(nc), consumer, Feed(js, boards.apply), http, boards], ready,
                                 url=f"http://{config.host}:{http.port}", store=config.clickhouse_url)
     finally:
         store.close()

@@ -41,6 +41,8 @@ class AnalyticsConfig:
     tenant_retention_days: Mapping[str, int] = field(default_factory=dict)
     batch_size: int = 500
     batch_wait: float = 0.5
+    acd_url: str = "http://127.0.0.1:8081"     # the ACD's HTTP API (the wallboard's present state)
+    timezone: str = "Asia/Tokyo"              # where the wallboard's day starts
 
     def retention(self, tenant: str) -> int:
         return self.tenant_retention_days.get(tenant, self.retention_days)
@@ -61,4 +63,6 @@ class AnalyticsConfig:
             tenant_retention_days=per_tenant,
             batch_size=env.integer("BATCH_SIZE", 500, minimum=1, maximum=100_000),
             batch_wait=env.integer("BATCH_WAIT_MS", 500, minimum=1, maximum=60_000) / 1000,
+            acd_url=env.text("ACD_URL", "http://127.0.0.1:8081"),
+            timezone=env.text("TIMEZONE", "Asia/Tokyo"),
         )
