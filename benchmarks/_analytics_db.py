@@ -98,8 +98,9 @@ class ChdbDb:
         replaced += [f"concat({c}, '-{k}') AS {c}" for c in IDS[table]]
         replaced += [f"{c} + toIntervalSecond({shift}) AS {c}" for c in TIMES[table]]
         replaced.append(f"if(agent_id = '', '', concat(agent_id, '-{k}')) AS agent_id")
+        # the source rows in a subquery: ClickHouse's WHERE would see the REPLACE aliases
         self.execute(f"INSERT INTO {DB}.{table} SELECT * REPLACE ({', '.join(replaced)}) "
-                     f"FROM {DB}.{table} WHERE tenant = {literal(source)}")
+                     f"FROM (SELECT * FROM {DB}.{table} WHERE tenant = {literal(source)})")
 
     def count(self, table: str, tenant: str | None = None) -> int:
         where = f" WHERE tenant = {literal(tenant)}" if tenant else ""

@@ -303,7 +303,7 @@ class Generator:
         agent = self._agent(start, (end - start).total_seconds() + 30)
         call = Call(tenant, call_uuid, "outbound", seed.MAIN_DID, callee, "", agent, start, start, answer_at, end,
                     0.0, talk, 0.0, rng.lognormvariate(math.log(30), 0.5) if answered else 0.0, (), (), result,
-                    "callback" if answered else "", "", f"rec-{call_uuid}" if answered else "", False, cause)
+                    "", "", f"rec-{call_uuid}" if answered else "", False, cause)
         call.legs.append(Leg(self._uuid(), "agent", agent, start, start, end, "answered", cause))
         call.legs.append(Leg(self._uuid(), "caller", callee, start, answer_at, end, result, cause))
         return call

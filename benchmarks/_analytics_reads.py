@@ -1,0 +1,143 @@
+"""Reading the store as the service does: each report's latency and the wallboard's refresh cost.
+
+Reports: the ``reports`` work's own SQL (``storage/report_sql.py``) through the analytics Store, for
+one tenant over the whole three years: the SLA report grouped by each of its groupings, filtered by
+a queue, the per-user call history, one day's agent intervals (the daily report) and the 30-minute
+history the forecast reads. Wallboard: the ``wallboard`` work's board restored from the stored raw
+events of the busiest recent day (``restore`` with ``StoredEvents``; the ACD's part from its
+configuration), then its snapshot (what each SSE push serialises) timed, per tenant and per queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+from benchmarks._analytics_rows import AGENT_QUEUES
+from benchmarks._callcenter import DAYS, START, TOKYO
+
+
+class Checks(Protocol):
+    def check(self, name: str, value: float | None, target: str, ok: bool | None) -> None: ...
+
+
+def _best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    best, result = float("inf"), None
+    for _ in range(max(1, repeat)):
+        t0 = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, result
+
+
+def reports(store: Any, tenant: str, label: str, target_s: float, repeat: int, checks: Checks) -> None:
+    from hibiki.analytics.reports.query import GROUPINGS, Period, ReportQuery
+    from hibiki.analytics.storage import report_sql
+
+    first, last = START, START + timedelta(days=DAYS - 1)
+    period = Period(first, last)
+    start_utc, end_utc = period.start_utc, period.end_utc
+    timed: list[tuple[str, float, int]] = []
+    for by in GROUPINGS:
+        query = ReportQuery(tenant, period, by)
+        seconds, result = _best(lambda q=query: report_sql.report_sums(store, q, 15, ()), repeat)
+        timed.append((f"report by {by}", seconds, len(result)))
+    query = ReportQuery(tenant, period, "day", queue="general")
+    seconds, result = _best(lambda: report_sql.report_sums(store, query, 15, ()), repeat)
+    timed.append(("report by day, queue=general", seconds, len(result)))
+    agent = f"{tenant}-op01"
+    seconds, result = _best(lambda: report_sql.history(store, tenant, start_utc, end_utc, agent, None, 100, 0), repeat)
+    timed.append((f"call history of {agent} (newest 100)", seconds, len(result)))
+    seconds, result = _best(lambda: report_sql.history(store, tenant, start_utc, end_utc, None, "missed", 100, 0),
+                            repeat)
+    timed.append(("call history, every user's missed (newest 100)", seconds, len(result)))
+    day_start, day_end = report_sql.day_bounds(last)
+    seconds, result = _best(lambda: report_sql.agent_intervals(store, tenant, day_start, day_end), repeat)
+    timed.append(("daily report: one day's agent intervals", seconds, len(result)))
+    counts_sql = ("SELECT toDate(toTimeZone(start_time, 'Asia/Tokyo')) AS d, "
+                  "intDiv(toHour(toTimeZone(start_time, 'Asia/Tokyo')) * 60 + toMinute(toTimeZone(start_time, "
+                  "'Asia/Tokyo')), 30) AS slot, count() FROM hibiki.calls FINAL WHERE tenant = %(tenant)s "
+                  "AND test_mode = 0 AND direction = 'inbound' AND start_time >= %(start)s AND start_time < %(end)s "
+                  "GROUP BY d, slot")
+    seconds, result = _best(lambda: store.query(counts_sql, {"tenant": tenant, "start": start_utc, "end": end_utc}),
+                            repeat)
+    timed.append(("forecast history: calls per 30 min, 3 years", seconds, len(result)))
+    print(f"reports, {label} ({first} .. {last}, best of {repeat}):")
+    for name, seconds, n in timed:
+        print(f"  {name:<50} {seconds * 1000:8.1f} ms  ({n:,} rows)")
+    worst = max(timed, key=lambda t: t[1])
+    checks.check(f"reports, {label}: slowest ({worst[0]})", worst[1], f"{worst[1] * 1000:.0f} ms (< {target_s:g} s)",
+                 worst[1] < target_s)
+
+
+class _AcdConfig:
+    """The ACD's part of a restore: the center's queues (15 s threshold) and agents, no live state."""
+
+    def __init__(self, tenant: str, agents: int) -> None:
+        self.tenant, self.agents = tenant, agents
+
+    async def load(self, tenant: str) -> Any:
+        from hibiki.analytics.wallboard.restore import AcdView
+
+        return AcdView(thresholds={q: 15.0 for q in AGENT_QUEUES},
+                       agents={f"{tenant}-op{n:02d}": tuple(AGENT_QUEUES) for n in range(1, self.agents + 1)})
+
+
+def busiest_day(store: Any, tenant: str) -> date | None:
+    rows = store.query("SELECT toDate(toTimeZone(occurred_at, 'Asia/Tokyo')) AS d, count() AS n FROM hibiki.events "
+                       "WHERE tenant = %(tenant)s AND kind = 'acd.queued' GROUP BY d ORDER BY n DESC, d LIMIT 1",
+                       {"tenant": tenant})
+    return date.fromisoformat(str(rows[0][0])) if rows else None
+
+
+def wallboard(store: Any, tenant: str, label: str, repeat: int, checks: Checks, tenants: int = 100) -> None:
+    from hibiki.analytics.wallboard import model as m
+    from hibiki.analytics.wallboard.hub import snapshot
+    from hibiki.analytics.wallboard.restore import StoredEvents, restore
+
+    day = busiest_day(store, tenant)
+    if day is None:
+        print(f"wallboard, {label}: no stored events to restore a board from")
+        checks.check(f"wallboard, {label}", None, "", None)
+        return
+    now = datetime(day.year, day.month, day.day, 18, 30, tzinfo=TOKYO).timestamp()
+    history = StoredEvents(store)
+    restore_s: list[float] = []
+    board = m.Board(tenant)
+    for _ in range(max(1, repeat)):
+        board = m.Board(tenant)
+        t0 = time.perf_counter()
+        asyncio.run(restore(board, tenant, _AcdConfig(tenant, 30), history, now))
+        restore_s.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    rows = history.events_since(tenant, board.day_start(now))
+    query_s = time.perf_counter() - t0
+    n = 200
+    t0 = time.process_time()
+    for _ in range(n):
+        snapshot(board, now)
+    per_tenant = (time.process_time() - t0) / n
+    t0 = time.process_time()
+    for _ in range(n):
+        snapshot(board, now, "general")
+    per_queue = (time.process_time() - t0) / n
+    figures = snapshot(board, now)["calls"]
+    pushes = 4  # at most one per push_interval (0.25 s) while calls change
+    share = per_tenant * pushes * tenants
+    print(f"wallboard, {label}: {tenant} on {day} (the busiest day stored; 18:30 Tokyo): "
+          f"{figures['offered']:,} offered, {figures['answered']:,} answered, {figures['abandoned']:,} abandoned")
+    print(f"  restore (today's {len(rows):,} ACD/agent events from hibiki.events + replay): best "
+          f"{min(restore_s) * 1000:.0f} ms, median {statistics.median(restore_s) * 1000:.0f} ms "
+          f"(the query alone {query_s * 1000:.0f} ms)")
+    print(f"  refresh (snapshot of the board, CPU): {per_tenant * 1000:.2f} ms per tenant board, "
+          f"{per_queue * 1000:.2f} ms per queue board; {tenants} tenants' boards pushed {pushes}x a second: "
+          f"{share:.1%} of a core")
+    checks.check(f"wallboard, {label}: restore < 2 s", min(restore_s), f"{min(restore_s) * 1000:.0f} ms (< 2 s)",
+                 min(restore_s) < 2.0)
+    checks.check(f"wallboard: {tenants} boards x {pushes} refreshes/s < 1 core", share, f"{share:.1%} (< 100 %)",
+                 share < 1.0)
+
