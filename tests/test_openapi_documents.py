@@ -64,5 +64,7 @@ async def test_the_document_lists_every_route_the_service_serves(
         for method, op in item.items():
             if path in ("/healthz", "/readyz", "/fsapi"):    # probes; FreeSWITCH's own allow-list and basic auth
                 assert "security" not in op
+            elif "security" not in op:                         # a page: HTML without data (it asks the API)
+                assert list(op["responses"]["200"]["content"]) == ["text/html"], (method, path)
             else:
                 assert "security" in op and "401" in op["responses"], (method, path)

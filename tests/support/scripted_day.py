@@ -107,3 +107,66 @@ CALL_COLUMNS = tuple(CALLS[0].row())
 
 def call_rows() -> list[tuple[Any, ...]]:
     return [tuple(c.row()[k] for k in CALL_COLUMNS) for c in CALLS]
+
+
+# --- legs for the call history (PBX-14) and agent states for the daily report -----------------
+
+def leg(call_id: str, leg_uuid: str, role: str, user: str, start: str, answered: bool, talk: int = 0,
+        caller: str = "0312345678", callee: str = "2001", test_mode: bool = False,
+        direction: str = "internal") -> dict[str, Any]:
+    begin = at(start)
+    answer = begin + timedelta(seconds=5) if answered else None
+    return {"tenant": TENANT, "call_id": call_id, "leg_uuid": leg_uuid, "version": 1, "leg": role,
+            "direction": direction, "caller_number": caller, "caller_name": "", "callee_number": callee, "did": "",
+            "user_id": user, "agent_id": "", "queue_id": "", "start_time": begin,
+            "ring_time": begin + timedelta(seconds=1), "answer_time": answer, "bridge_time": answer,
+            "end_time": (answer or begin + timedelta(seconds=20)) + timedelta(seconds=talk),
+            "talk_ms": talk * 1000, "hold_ms": 0, "result": "", "hangup_cause": "NORMAL_CLEARING", "sip_code": 200,
+            "transfer_target": "", "recording_id": "", "test_mode": int(test_mode), "node": "fs1",
+            "retention_days": 1095}
+
+
+LEGS = [
+    # 2001 calls out (an outbound call through the carrier)
+    leg("h1-out", "h1-out", "a", "2001", "13:00", True, 45, caller="2001", callee="0311112222", direction="outbound"),
+    # 2002 calls 2001, who answers: outgoing for 2002, incoming for 2001
+    leg("h2-int", "h2-int", "a", "2002", "14:00", True, 30, caller="2002", callee="2001"),
+    leg("h2-int", "h2-b", "b", "2001", "14:00", True, 30, caller="2002", callee="2001"),
+    # an outside caller rings 2001's desk phone and softphone; nobody answers: one missed call
+    leg("h3-miss", "h3-miss", "a", "", "15:00", False, caller="0399998888", callee="2001", direction="inbound"),
+    leg("h3-miss", "h3-b1", "b", "2001", "15:00", False, caller="0399998888", callee="2001", direction="inbound"),
+    leg("h3-miss", "h3-b2", "b", "2001", "15:00", False, caller="0399998888", callee="2001", direction="inbound"),
+    # an IVR test call that rang 2001: never shown
+    leg("h4-test", "h4-b", "b", "2001", "16:00", True, 10, test_mode=True),
+]
+HAND_HISTORY_2001 = [("h3-miss", "missed", "0399998888"), ("h2-int", "incoming", "2002"),
+                     ("h1-out", "outgoing", "0311112222")]          # newest first
+HAND_HISTORY_ALL = 4                                               # 2001's three and 2002's outgoing
+
+
+def state(agent: str, name: str, start: str, end: str | None, n: int) -> dict[str, Any]:
+    begin = at(start)
+    finish = at(end) if end else None
+    return {"tenant": TENANT, "agent_id": agent, "start_time": begin, "event_id": f"s{n}", "version": 1,
+            "state": name, "reason": "", "end_time": finish,
+            "duration_ms": int((finish - begin).total_seconds() * 1000) if finish else 0, "call_id": "",
+            "queue_ids": ["general"], "device": f"{agent}-desk", "retention_days": 1095}
+
+
+AGENT_STATES = [
+    state("a1", "ready", "08:55", "12:00", 1), state("a1", "logged_out", "12:00", None, 2),
+    state("a2", "ready", "09:00", "10:00", 3), state("a2", "break", "10:00", "10:15", 4),
+    state("a2", "logged_out", "10:15", None, 5),
+    state("a3", "ready", "09:30", "09:40", 6), state("a3", "talking", "09:40", "09:45", 7),
+    state("a3", "logged_out", "09:45", None, 8),
+    state("a4", "logged_out", "08:00", "17:00", 9),
+]
+HAND_PEAK = (3, "09:30")      # a1, a2 and a3 logged in from 09:30 to 09:45
+
+
+def insert_all(store: Any) -> None:
+    store.insert("calls", CALL_COLUMNS, call_rows())
+    columns = tuple(LEGS[0])
+    store.insert("legs", columns, [tuple(r[c] for c in columns) for r in LEGS])
+    columns = tuple(AGENT_STATES[0])
+    store.insert("agent_states", columns, [tuple(r[c] for c in columns) for r in AGENT_STATES])

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 
 from hibiki.analytics.config import AnalyticsConfig
+from hibiki.analytics.daily_job import DailyReports
 from hibiki.analytics.http import routes as http_routes
 from hibiki.analytics.ingest import Ingestor
 from hibiki.analytics.nats.event_consumer import EventConsumer
 from hibiki.analytics.storage import open_store
+from hibiki.analytics.storage.files import FileStore
 from hibiki.analytics.wallboard import api as wallboard_api
 from hibiki.analytics.wallboard.feed import Feed
 from hibiki.analytics.wallboard.hub import Wallboards
 from hibiki.analytics.wallboard.page import WallboardPages
 from hibiki.analytics.wallboard.restore import AcdHttp, StoredEvents
+from hibiki.analytics.web import routes as web
 from hibiki.common import bus
 from hibiki.common.auth import load_authority
 from hibiki.common.config import Env
@@ -42,11 +45,14 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready
         return {"nats": nc.is_connected}
 
     boards = Wallboards(AcdHttp(config.acd_url, authority), StoredEvents(store), timezone=config.timezone)
-    app = WallboardPages(build_app("analytics", authority, [*http_routes(store), *wallboard_api.routes(boards)],
-                                   readiness=readiness))
+    files = FileStore(config.data_dir / "analytics")
+    app = WallboardPages(build_app(
+        "analytics", authority, [*http_routes(store), *wallboard_api.routes(boards), *web.routes(store, files)],
+        readiness=readiness, open_paths=web.OPEN_PATHS))
     http = HttpServer(app, sock)
+    daily = DailyReports(store, files, config.daily_report_at)
     try:
-        await run_until_stopped(stop, [NatsComponent(nc), consumer, Feed(js, boards.apply), http, boards], ready,
+        await run_until_stopped(stop, [NatsComponent(nc), consumer, daily, Feed(js, boards.apply), http, boards], ready,
                                 url=f"http://{config.host}:{http.port}", store=config.clickhouse_url)
     finally:
         store.close()

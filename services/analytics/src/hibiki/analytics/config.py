@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 
 from hibiki.analytics.storage.migrations import DEFAULT_RETENTION_DAYS
@@ -30,6 +31,14 @@ def parse_retention(text: str) -> tuple[int, dict[str, int]]:
     return default, per_tenant
 
 
+def parse_time_of_day(text: str) -> time:
+    """``HH:MM`` (24 h) for HIBIKI_ANALYTICS_DAILY_REPORT_AT."""
+    hours, _, minutes = text.strip().partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and int(hours) < 24 and int(minutes) < 60):
+        raise ConfigError(f"HIBIKI_ANALYTICS_DAILY_REPORT_AT: {text!r} is not HH:MM (00:00-23:59, Asia/Tokyo)")
+    return time(int(hours), int(minutes))
+
+
 @dataclass(frozen=True)
 class AnalyticsConfig:
     host: str
@@ -43,6 +52,7 @@ class AnalyticsConfig:
     batch_wait: float = 0.5
     acd_url: str = "http://127.0.0.1:8081"     # the ACD's HTTP API (the wallboard's present state)
     timezone: str = "Asia/Tokyo"              # where the wallboard's day starts
+    daily_report_at: time = time(23, 50)     # Asia/Tokyo: when each tenant's daily report is generated
 
     def retention(self, tenant: str) -> int:
         return self.tenant_retention_days.get(tenant, self.retention_days)
@@ -65,4 +75,5 @@ class AnalyticsConfig:
             batch_wait=env.integer("BATCH_WAIT_MS", 500, minimum=1, maximum=60_000) / 1000,
             acd_url=env.text("ACD_URL", "http://127.0.0.1:8081"),
             timezone=env.text("TIMEZONE", "Asia/Tokyo"),
+            daily_report_at=parse_time_of_day(env.text("DAILY_REPORT_AT", "23:50")),
         )

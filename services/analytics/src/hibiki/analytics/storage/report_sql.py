@@ -111,22 +111,22 @@ def history(store: Queryable, tenant: str, start: datetime, end: datetime, user:
         kind_clause = "WHERE kind = %(kind)s"
         params["kind"] = kind
     sql = f"""
-SELECT call_id, kind, start_time, answer_time, end_time, talk_seconds, other_number, other_name, user_id, did
+SELECT call_id, kind, began, answered, ended, talk_seconds, other_number, other_name, user_id, the_did
 FROM (
     SELECT call_id, user_id,
            if(leg = 'a', 'outgoing', if(countIf(answer_time IS NOT NULL) > 0, 'incoming', 'missed')) AS kind,
-           min(start_time) AS start_time, min(answer_time) AS answer_time, max(end_time) AS end_time,
+           min(start_time) AS began, min(answer_time) AS answered, max(end_time) AS ended,
            intDiv(toUInt64(max(talk_ms)), 1000) AS talk_seconds,
            any(if(leg = 'a', callee_number, caller_number)) AS other_number,
            any(if(leg = 'a', '', caller_name)) AS other_name,
-           any(did) AS did
+           any(did) AS the_did
     FROM {_DB}.legs FINAL
     WHERE tenant = %(tenant)s AND test_mode = 0 AND user_id != '' {user_clause}
       AND start_time >= %(start)s AND start_time < %(end)s
     GROUP BY call_id, user_id, leg
 )
 {kind_clause}
-ORDER BY start_time DESC, call_id
+ORDER BY began DESC, call_id
 LIMIT %(limit)s OFFSET %(offset)s"""
     return store.query(sql, params)
 
@@ -153,3 +153,24 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
     period = Period(day, day)
     return period.start_utc, period.end_utc
+
+
+# --- history for the forecast (CC-09) -----------------------------------------------------------
+
+def interval_counts(store: Queryable, tenant: str, start: datetime, end: datetime,
+                    queue: str | None) -> list[tuple[date, int, int]]:
+    """(Tokyo day, 30-minute slot 0-47, offered calls) with at least one call."""
+    params: dict[str, Any] = {"tenant": tenant, "start": start, "end": end}
+    queue_clause = ""
+    if queue is not None:
+        queue_clause = "AND queue_id = %(queue)s"
+        params["queue"] = queue
+    sql = f"""
+SELECT toString(toDate({_LOCAL})) AS d, toHour({_LOCAL}) * 2 + intDiv(toMinute({_LOCAL}), 30) AS slot,
+       toUInt64(countIf({_OFFERED})) AS n
+FROM {_DB}.calls FINAL
+WHERE tenant = %(tenant)s AND test_mode = 0 AND direction = 'inbound'
+  AND start_time >= %(start)s AND start_time < %(end)s {queue_clause}
+GROUP BY d, slot
+ORDER BY d, slot"""
+    return [(date.fromisoformat(str(r[0])), int(r[1]), int(r[2])) for r in store.query(sql, params)]

@@ -1,0 +1,42 @@
+"""Who may read a tenant's reports, call history and planning.
+
+    service token or platform-admin (tenant "*")    everything
+    the tenant's admin or supervisor                 reports, planning, every user's history;
+                                                     SLA targets (changed by admin only)
+    any other user token of the tenant               their own call history only (the token's
+                                                     subject is their user id as calls record it)
+Everything else is refused (403).
+"""
+
+from __future__ import annotations
+
+from hibiki.common.auth import Claims
+
+READERS = ("admin", "supervisor")
+
+
+def everything(claims: Claims) -> bool:
+    return claims.tenant == "*" and (claims.kind == "service" or "platform-admin" in claims.roles)
+
+
+def report_refusal(claims: Claims, tenant: str, write: bool = False) -> str | None:
+    """None when ``claims`` may read (``write``: change) the tenant's reports and settings."""
+    if everything(claims):
+        return None
+    if claims.tenant != tenant:
+        return "this token may not act for this tenant"
+    if "admin" in claims.roles or (not write and "supervisor" in claims.roles):
+        return None
+    return "reports are for the tenant's supervisors and admins" if not write else \
+        "only the tenant's admin may change this"
+
+
+def history_user(claims: Claims, tenant: str, asked: str | None) -> tuple[str | None, str | None]:
+    """(the user whose history to read, or None for everyone's; refusal or None)."""
+    if report_refusal(claims, tenant) is None:
+        return asked, None
+    if claims.tenant != tenant or claims.kind != "user":
+        return None, "this token may not act for this tenant"
+    if asked is not None and asked != claims.subject:
+        return None, "a user reads only their own call history"
+    return claims.subject, None
