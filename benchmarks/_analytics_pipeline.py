@@ -32,6 +32,33 @@ COMPARED = ("direction", "did", "agent_id", "start_time", "answer_time", "end_ti
             "recording_id", "test_mode", "legs")
 
 
+class TimedStore:
+    """The Store the Ingestor gets, counting its calls and the time spent in the engine."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.dialect = store.dialect
+        self.seconds = {"query": 0.0, "insert": 0.0}
+        self.calls = {"query": 0, "insert": 0}
+
+    def _timed(self, kind: str, fn: Callable[..., Any], *args: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.seconds[kind] += time.perf_counter() - t0
+            self.calls[kind] += 1
+
+    def query(self, sql: str, params: Any = None) -> Any:
+        return self._timed("query", self._store.query, sql, params)
+
+    def execute(self, sql: str, params: Any = None) -> None:
+        self._timed("query", self._store.execute, sql, params)
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self._timed("insert", self._store.insert, table, columns, rows)
+
+
 @dataclass
 class Measured:
     events: int
@@ -49,7 +76,8 @@ class Measured:
         return self.engine_rows / self.engine_s
 
 
-def measure(db: ChdbDb, store: Any, tenant: str, calls: Sequence[Call], say: Callable[[str], None]) -> Measured:
+def measure(db: ChdbDb, store: Any, tenant: str, calls: Sequence[Call], say: Callable[[str], None],
+            batch_size: int = BATCH) -> Measured:
     from hibiki.analytics.events import IgnoredEvent, decode
     from hibiki.analytics.ingest import Ingestor
 
@@ -60,12 +88,13 @@ def measure(db: ChdbDb, store: Any, tenant: str, calls: Sequence[Call], say: Cal
     events = [ev for day in by_day.values() for ev in day_events(day)]
     events.sort(key=lambda ev: ev.at)
     build_s = time.perf_counter() - t0
-    ingestor = Ingestor(store, retention=lambda _tenant: rows.RETENTION)
+    timed = TimedStore(store)
+    ingestor = Ingestor(timed, retention=lambda _tenant: rows.RETENTION)  # type: ignore[arg-type]
     say(f"pipeline: {len(calls):,} calls of the last days -> {len(events):,} events (built in {build_s:.1f} s), "
-        f"stored by Ingestor.store_batch in batches of {BATCH}")
+        f"stored by Ingestor.store_batch in batches of {batch_size}")
     elapsed, written = 0.0, 0
-    for start in range(0, len(events), BATCH):
-        chunk = events[start:start + BATCH]
+    for start in range(0, len(events), batch_size):
+        chunk = events[start:start + batch_size]
         t0 = time.perf_counter()
         now = datetime.now(UTC)
         batch = []
@@ -77,6 +106,11 @@ def measure(db: ChdbDb, store: Any, tenant: str, calls: Sequence[Call], say: Cal
         result = ingestor.store_batch(batch)
         elapsed += time.perf_counter() - t0
         written += result.events + len(result.calls) + len(result.legs) + len(result.intervals)
+    batches = -(-len(events) // batch_size)
+    say(f"  per batch of {batch_size} events: {timed.calls['query'] / batches:.0f} queries "
+        f"({timed.seconds['query'] / batches * 1000:.0f} ms), {timed.calls['insert'] / batches:.0f} inserts "
+        f"({timed.seconds['insert'] / batches * 1000:.0f} ms), the rest (decode, fold, rows) "
+        f"{(elapsed - timed.seconds['query'] - timed.seconds['insert']) / batches * 1000:.0f} ms")
     stored = {t: _count_final(db, t, tenant) for t in TABLES}
     n_rows = sum(stored.values())
     say(f"  stored {', '.join(f'{n:,} {t}' for t, n in stored.items())} = {n_rows:,} rows "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from functools import partial
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -41,37 +42,40 @@ def reports(store: Any, tenant: str, label: str, target_s: float, repeat: int, c
     first, last = START, START + timedelta(days=DAYS - 1)
     period = Period(first, last)
     start_utc, end_utc = period.start_utc, period.end_utc
-    timed: list[tuple[str, float, int]] = []
-    for by in GROUPINGS:
-        query = ReportQuery(tenant, period, by)
-        seconds, result = _best(lambda q=query: report_sql.report_sums(store, q, 15, ()), repeat)
-        timed.append((f"report by {by}", seconds, len(result)))
-    query = ReportQuery(tenant, period, "day", queue="general")
-    seconds, result = _best(lambda: report_sql.report_sums(store, query, 15, ()), repeat)
-    timed.append(("report by day, queue=general", seconds, len(result)))
-    agent = f"{tenant}-op01"
-    seconds, result = _best(lambda: report_sql.history(store, tenant, start_utc, end_utc, agent, None, 100, 0), repeat)
-    timed.append((f"call history of {agent} (newest 100)", seconds, len(result)))
-    seconds, result = _best(lambda: report_sql.history(store, tenant, start_utc, end_utc, None, "missed", 100, 0),
-                            repeat)
-    timed.append(("call history, every user's missed (newest 100)", seconds, len(result)))
     day_start, day_end = report_sql.day_bounds(last)
-    seconds, result = _best(lambda: report_sql.agent_intervals(store, tenant, day_start, day_end), repeat)
-    timed.append(("daily report: one day's agent intervals", seconds, len(result)))
-    counts_sql = ("SELECT toDate(toTimeZone(start_time, 'Asia/Tokyo')) AS d, "
-                  "intDiv(toHour(toTimeZone(start_time, 'Asia/Tokyo')) * 60 + toMinute(toTimeZone(start_time, "
-                  "'Asia/Tokyo')), 30) AS slot, count() FROM hibiki.calls FINAL WHERE tenant = %(tenant)s "
-                  "AND test_mode = 0 AND direction = 'inbound' AND start_time >= %(start)s AND start_time < %(end)s "
-                  "GROUP BY d, slot")
-    seconds, result = _best(lambda: store.query(counts_sql, {"tenant": tenant, "start": start_utc, "end": end_utc}),
-                            repeat)
-    timed.append(("forecast history: calls per 30 min, 3 years", seconds, len(result)))
+    agent = f"{tenant}-op01"
+    runs: list[tuple[str, Callable[[], Any]]] = [
+        (f"report by {by}", partial(report_sql.report_sums, store, ReportQuery(tenant, period, by), 15, ()))
+        for by in GROUPINGS]
+    runs += [
+        ("report by day, queue=general", lambda: report_sql.report_sums(
+            store, ReportQuery(tenant, period, "day", queue="general"), 15, ())),
+        (f"call history of {agent} (newest 100)",
+         lambda: report_sql.history(store, tenant, start_utc, end_utc, agent, None, 100, 0)),
+        ("call history, every user's missed (newest 100)",
+         lambda: report_sql.history(store, tenant, start_utc, end_utc, None, "missed", 100, 0)),
+        ("daily report: one day's agent intervals",
+         lambda: report_sql.agent_intervals(store, tenant, day_start, day_end)),
+        ("forecast history: offered per 30 min, 3 years",
+         lambda: report_sql.interval_counts(store, tenant, start_utc, end_utc, None)),
+    ]
     print(f"reports, {label} ({first} .. {last}, best of {repeat}):")
-    for name, seconds, n in timed:
-        print(f"  {name:<50} {seconds * 1000:8.1f} ms  ({n:,} rows)")
-    worst = max(timed, key=lambda t: t[1])
-    checks.check(f"reports, {label}: slowest ({worst[0]})", worst[1], f"{worst[1] * 1000:.0f} ms (< {target_s:g} s)",
-                 worst[1] < target_s)
+    worst: tuple[str, float] = ("", 0.0)
+    failed = []
+    for name, run in runs:
+        try:
+            seconds, result = _best(run, repeat)
+        except Exception as exc:  # a report that fails is a finding, not the end of the run
+            failed.append(name)
+            print(f"  {name:<50} FAILED: {str(exc).splitlines()[0][:160]}")
+            continue
+        print(f"  {name:<50} {seconds * 1000:8.1f} ms  ({len(result):,} rows)")
+        if seconds > worst[1]:
+            worst = (name, seconds)
+    checks.check(f"reports, {label}: slowest ({worst[0]})", worst[1],
+                 f"{worst[1] * 1000:.0f} ms (< {target_s:g} s)", worst[1] < target_s and not failed)
+    if failed:
+        checks.check(f"reports, {label}: {len(failed)} failed ({', '.join(failed)})", 0.0, "none fails", False)
 
 
 class _AcdConfig:
@@ -89,7 +93,7 @@ class _AcdConfig:
 
 def busiest_day(store: Any, tenant: str) -> date | None:
     rows = store.query("SELECT toDate(toTimeZone(occurred_at, 'Asia/Tokyo')) AS d, count() AS n FROM hibiki.events "
-                       "WHERE tenant = %(tenant)s AND kind = 'acd.queued' GROUP BY d ORDER BY n DESC, d LIMIT 1",
+                       "WHERE tenant = %(tenant)s AND kind = 'acd.queued' AND NOT position(event_id, '~') GROUP BY d ORDER BY n DESC, d LIMIT 1",
                        {"tenant": tenant})
     return date.fromisoformat(str(rows[0][0])) if rows else None
 
