@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks import _toshima_seed as seed
-from benchmarks._callcenter import DAYS, RESULTS, START, Center, Generator, day_kind, expected_calls, full_size
+from benchmarks._callcenter import DAYS, RESULTS, START, TOKYO, Center, Generator, day_kind, expected_calls, full_size
 
 SEED = Path(__file__).resolve().parents[1] / ".." / "shared" / "seeds" / "toshima-callcenter.txt"
 
@@ -61,18 +61,12 @@ def test_three_years_are_about_600000_calls_shaped_like_the_seed() -> None:
 
 def test_calls_fall_in_the_staffed_hours_with_the_seeds_shape() -> None:
     calls = list(Generator(Center("shape"), scale=0.05, days=120).calls())
-    hours = [c.started_at.astimezone(seed_zone()).hour for c in calls]
+    hours = [c.started_at.astimezone(TOKYO).hour for c in calls]
     staffed = sum(1 for h in hours if 8 <= h < 19) / len(hours)
     assert 0.95 < staffed < 0.995
     morning = sum(1 for h in hours if 10 <= h < 12)
     evening = sum(1 for h in hours if 17 <= h < 19)
     assert morning > 5 * evening
-
-
-def seed_zone() -> object:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo("Asia/Tokyo")
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
