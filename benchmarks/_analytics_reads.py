@@ -91,11 +91,24 @@ class _AcdConfig:
                        agents={f"{tenant}-op{n:02d}": tuple(AGENT_QUEUES) for n in range(1, self.agents + 1)})
 
 
-def busiest_day(store: Any, tenant: str) -> date | None:
-    rows = store.query("SELECT toDate(toTimeZone(occurred_at, 'Asia/Tokyo')) AS d, count() AS n FROM hibiki.events "
-                       "WHERE tenant = %(tenant)s AND kind = 'acd.queued' AND NOT position(event_id, '~') GROUP BY d ORDER BY n DESC, d LIMIT 1",
+def last_day(store: Any, tenant: str) -> date | None:
+    """The last day the pipeline stored events of (its own, not the copies made back in time)."""
+    rows = store.query("SELECT max(toDate(toTimeZone(occurred_at, 'Asia/Tokyo'))) FROM hibiki.events "
+                       "WHERE tenant = %(tenant)s AND kind = 'acd.queued' AND NOT position(event_id, '~')",
                        {"tenant": tenant})
-    return date.fromisoformat(str(rows[0][0])) if rows else None
+    return date.fromisoformat(str(rows[0][0])) if rows and rows[0][0] else None
+
+
+def peak_events_per_s(store: Any, tenant: str, day: date) -> float:
+    rows = store.query("SELECT count() AS n FROM hibiki.events WHERE tenant = %(tenant)s AND kind IN %(kinds)s "
+                       "AND toDate(toTimeZone(occurred_at, 'Asia/Tokyo')) = %(day)s AND NOT position(event_id, '~') "
+                       "GROUP BY toHour(toTimeZone(occurred_at, 'Asia/Tokyo')) ORDER BY n DESC LIMIT 1",
+                       {"tenant": tenant, "kinds": BOARD_KINDS, "day": day})
+    return int(rows[0][0]) / 3600 if rows else 0.0
+
+
+BOARD_KINDS = ("acd.queued", "acd.answered", "acd.left", "acd.overflowed", "acd.ended", "agent.state_changed")
+WATCHERS = 3  # pages open per tenant: the wall screen and two supervisors
 
 
 def wallboard(store: Any, tenant: str, label: str, repeat: int, checks: Checks, tenants: int = 100) -> None:
@@ -103,12 +116,12 @@ def wallboard(store: Any, tenant: str, label: str, repeat: int, checks: Checks, 
     from hibiki.analytics.wallboard.hub import snapshot
     from hibiki.analytics.wallboard.restore import StoredEvents, restore
 
-    day = busiest_day(store, tenant)
+    day = last_day(store, tenant)
     if day is None:
         print(f"wallboard, {label}: no stored events to restore a board from")
         checks.check(f"wallboard, {label}", None, "", None)
         return
-    now = datetime(day.year, day.month, day.day, 18, 30, tzinfo=TOKYO).timestamp()
+    now = datetime(day.year, day.month, day.day, 19, 0, tzinfo=TOKYO).timestamp()
     history = StoredEvents(store)
     restore_s: list[float] = []
     board = m.Board(tenant)
@@ -130,18 +143,20 @@ def wallboard(store: Any, tenant: str, label: str, repeat: int, checks: Checks, 
         snapshot(board, now, "general")
     per_queue = (time.process_time() - t0) / n
     figures = snapshot(board, now)["calls"]
-    pushes = 4  # at most one per push_interval (0.25 s) while calls change
-    share = per_tenant * pushes * tenants
-    print(f"wallboard, {label}: {tenant} on {day} (the busiest day stored; 18:30 Tokyo): "
+    rate = peak_events_per_s(store, tenant, day)
+    pushes = min(4.0, rate)  # one push per change, at most one per push_interval (0.25 s)
+    share = per_tenant * pushes * WATCHERS * tenants
+    worst = per_tenant * 4 * WATCHERS * tenants
+    print(f"wallboard, {label}: {tenant} on {day}, the last day stored, at 19:00 Tokyo (closing): "
           f"{figures['offered']:,} offered, {figures['answered']:,} answered, {figures['abandoned']:,} abandoned")
-    print(f"  restore (today's {len(rows):,} ACD/agent events from hibiki.events + replay): best "
+    print(f"  restore (the day's {len(rows):,} ACD/agent events from hibiki.events + replay): best "
           f"{min(restore_s) * 1000:.0f} ms, median {statistics.median(restore_s) * 1000:.0f} ms "
           f"(the query alone {query_s * 1000:.0f} ms)")
     print(f"  refresh (snapshot of the board, CPU): {per_tenant * 1000:.2f} ms per tenant board, "
-          f"{per_queue * 1000:.2f} ms per queue board; {tenants} tenants' boards pushed {pushes}x a second: "
-          f"{share:.1%} of a core")
+          f"{per_queue * 1000:.2f} ms per queue board; the peak hour brings {rate:.2f} board events/s, so "
+          f"{tenants} tenants x {WATCHERS} pages x {pushes:.2f} pushes/s = {share:.1%} of a core "
+          f"({worst:.0%} if every page were pushed 4x a second)")
     checks.check(f"wallboard, {label}: restore < 2 s", min(restore_s), f"{min(restore_s) * 1000:.0f} ms (< 2 s)",
                  min(restore_s) < 2.0)
-    checks.check(f"wallboard: {tenants} boards x {pushes} refreshes/s < 1 core", share, f"{share:.1%} (< 100 %)",
-                 share < 1.0)
-
+    checks.check(f"wallboard, {label}: {tenants} tenants' refreshes at peak < 1 core", share,
+                 f"{share:.1%} (< 100 %)", share < 1.0)

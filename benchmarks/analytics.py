@@ -88,6 +88,11 @@ def main(argv: Sequence[str]) -> int:
                         help="events per Ingestor.store_batch (default 500, the consumer's HIBIKI_ANALYTICS_BATCH_SIZE)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each report (the best is kept)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--platform-tables", type=lambda v: tuple(v.split(",")), default=("calls",),
+                        help="tables copied for centers 3.. (default calls; calls,legs,agent_states copies 7x the rows)")
+    parser.add_argument("--no-optimize", dest="optimize", action="store_false",
+                        help="measure the reads on the parts as loaded (default: OPTIMIZE FINAL first, the merged "
+                             "steady state of a store three years old)")
     parser.add_argument("--no-raw-events", dest="raw_events", action="store_false",
                         help="skip the raw events of the three years (hibiki.events; the wallboard restores from them)")
     parser.add_argument("--dir", type=Path, default=None, help="where the store goes (default: a temporary one)")
@@ -111,7 +116,8 @@ def _run(args: argparse.Namespace, scale: float, base: Path) -> int:
     from benchmarks import _analytics_reads as reads
 
     free = shutil.disk_usage(base).free
-    print(f"analytics bench: store in {base} ({free / 2**30:.0f} GiB free), {os.cpu_count()} CPUs")
+    print(f"analytics bench: store in {base} ({free / 2**30:.0f} GiB free), {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f} (other work on the machine slows every figure)")
     store = open_store(f"chdb://{base / 'chdb'}")  # the service's own Store (reports, wallboard, ingest)
     store.migrate()
     db = ChdbDb(base / "chdb")  # the same embedded server: bulk loads and copies
@@ -142,6 +148,8 @@ def _run(args: argparse.Namespace, scale: float, base: Path) -> int:
               "  (generator's loader: Arrow columns, INSERT SELECT FROM Python())")
     if args.raw_events:
         _fill_raw_events(db, sample)
+    if args.optimize:
+        _optimize(db, ("calls", "legs", "agent_states", "events"))
     del calls, tables
     reads.reports(store, SOURCE, "one center, 3 years", 1.0, args.repeat, verdicts)
     reads.wallboard(store, SOURCE, "one center", args.repeat, verdicts, tenants=args.centers)
@@ -153,8 +161,9 @@ def _run(args: argparse.Namespace, scale: float, base: Path) -> int:
             db.copy_center(table, SOURCE, "center-002", 2)
         engine_s = time.perf_counter() - t0
         one = sum(db.count(t, "center-002") for t in ("calls", "legs", "agent_states"))
+        one_calls = db.count("calls", "center-002")
         bytes_1 = sum(db.disk_bytes(t) for t in ("calls", "legs", "agent_states")) / 2
-        need = bytes_1 * (args.centers - 2)
+        need = sum(db.disk_bytes(t) for t in args.platform_tables) / 2 * (args.centers - 2)
         free = shutil.disk_usage(base).free
         print(f"engine bulk insert, one center (INSERT ... SELECT, calls, legs, agent_states): {one:,} rows in "
               f"{engine_s:.2f} s {_rate(one, engine_s)}; ~{bytes_1 / 2**20:,.0f} MiB on disk per center, "
@@ -164,19 +173,30 @@ def _run(args: argparse.Namespace, scale: float, base: Path) -> int:
             return 2
         t0 = time.perf_counter()
         for k in range(3, args.centers + 1):
-            for table in ("calls", "legs", "agent_states"):
+            for table in args.platform_tables:
                 db.copy_center(table, SOURCE, f"center-{k:03d}", k)
         build_s = time.perf_counter() - t0
+        if args.optimize:
+            _optimize(db, args.platform_tables)
         total = {t: db.count(t) for t in ("calls", "legs", "agent_states")}
         print(f"platform: {args.centers} centers, {total['calls']:,} calls, {total['legs']:,} legs, "
               f"{total['agent_states']:,} agent states ({sum(db.disk_bytes(t) for t in total) / 2**30:.1f} GiB on "
-              f"disk); the copies took {build_s:.0f} s")
+              f"disk); copies of {', '.join(args.platform_tables)} took {build_s:.0f} s "
+              f"({(total['calls'] - 2 * one_calls) / build_s:,.0f} calls/s)")
         reads.reports(store, SOURCE, f"one tenant of {args.centers} centers", 3.0, args.repeat, verdicts)
         reads.wallboard(store, SOURCE, f"{args.centers} centers", args.repeat, verdicts, tenants=args.centers)
     print("targets:")
     for line in verdicts.lines:
         print(line)
     return 0
+
+
+def _optimize(db: ChdbDb, tables: Sequence[str]) -> None:
+    t0 = time.perf_counter()
+    for table in tables:
+        db.optimize(table)
+    print(f"merged: OPTIMIZE TABLE ... FINAL on {', '.join(tables)} in {time.perf_counter() - t0:.0f} s (what "
+          "background merges do over time; the reads below read the merged parts)")
 
 
 def _fill_raw_events(db: ChdbDb, sample: Sequence[Call]) -> None:
