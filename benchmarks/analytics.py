@@ -3,7 +3,7 @@
 What runs (one process, chdb in a temporary directory, the ``ingest`` schema's migrations):
 
 1. The generator (``benchmarks/_callcenter.py``): ``--calls`` calls (default: the full ~608,000 of three
-   fiscal years, 2023-04 .. 2026-03) of one center shaped by the Toshima seed, as rows of ``calls``,
+   years up to yesterday) of one center shaped by the Toshima seed, as rows of ``calls``,
    ``legs`` and ``agent_states``; generated in Python (its rate printed).
 2. Ingest through the pipeline's store path (``_analytics_pipeline.py``: the events the consumer
    receives, through its own code into the store) for ``--sample`` calls, next to the engine's own bulk
