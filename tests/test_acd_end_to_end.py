@@ -108,6 +108,7 @@ class Center:
     token: str
 
     callcontrol_process: contextlib.AsyncExitStack = dataclasses.field(default_factory=contextlib.AsyncExitStack)
+    admin: Directory | None = None      # the directory's admin API (tenant changes in a test)
 
     async def stop_callcontrol(self) -> None:
         await self.callcontrol_process.aclose()
@@ -189,7 +190,7 @@ async def center(tmp_path: Path, nats_server: Any, nats_client: Any, authority: 
         await c.acd_process.enter_async_context(running(acd_main, acd))
         await callcontrol_process.enter_async_context(running(callcontrol_main, control))
         await vouching(control.port)
-        c.callcontrol_process = callcontrol_process
+        c.callcontrol_process, c.admin = callcontrol_process, admin
         try:
             await _directory_setup(admin, tenant)
             for queue in queues:

@@ -488,7 +488,7 @@ async def test_two_hundred_callers_in_the_ivr_at_once(tmp_path: Path, nats_serve
     ends = {"3": "2100", "5": "hibiki_route_voicemail_2100"}
     waiting: set[str] = set()
     # Everything shares this one process (the emulator, NATS, the directory, callcontrol), so a
-    # burst of 200 GetIvr (and 200 node checks, 6 uuid_getvar each) gets more than the production deadlines.
+    # burst of 200 GetIvr (and 200 node checks, one eval each) gets more than the production deadlines.
     async with rig(tmp_path, nats_server, nats_client, authority, tenant, playback_delay=0.2,
                    directory_timeout=30.0, esl_limits=SessionLimits(handshake_timeout=30.0)) as r:
         lobby = city_hall(r.group)

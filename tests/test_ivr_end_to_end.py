@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,13 @@ async def test_an_ivr_built_in_the_directory_runs_on_calls(tmp_path: Path, nats_
     for call in (to_desk, to_voicemail, to_group, closed_now, to_queue, after_edit):
         notice = call.executed.index(("playback", "ivr/ivr-this_call_may_be_recorded.wav"))
         # then recording starts (REC-02: the caller has heard the notice), then the first menu
-        assert [app for app, _ in call.executed[notice + 1:notice + 4]] == [
-            "set", "record_session", "play_and_get_digits"]
+        record = [app for app, _ in call.executed].index("record_session", notice)
+        assert {app for app, _ in call.executed[notice + 1:record]} == {"set"}   # stereo, reason, path, id
+        assert call.executed[record + 1][0] == "play_and_get_digits"
+        path = call.executed[record][1]             # <spool>/<tenant>/<yyyy>/<mm>/<dd>/<recording id>.wav
+        assert call.variables["RECORD_STEREO"] == "true"
+        assert path == call.variables["hibiki_recording_path"]
+        assert path.endswith(f"/zama/{time.strftime('%Y/%m/%d', time.gmtime())}/"
+                             f"{call.variables['hibiki_recording_id']}.wav")
+        assert call.variables["hibiki_recording_id"] != call.uuid
     await queued.unsubscribe()

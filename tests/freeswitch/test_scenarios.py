@@ -166,10 +166,6 @@ def test_a_did_on_a_holiday_reaches_its_holiday_target(bench: SwitchBench, tenan
     print(f"\nholiday: {today} (special day 市民の日) rang 8403, the holiday target; 8401/8402 silent")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "recall needs the REFER's Referred-By header (dialplan.transferor reads sip_h_Referred-By); baresip 1.0, "
-    "like many phones, sends none, so FreeSWITCH sets no sip_h_Referred-By on the transferred leg and the "
-    "unanswered transfer goes to the target's voicemail (voicemail(default sc.hibiki.test 8302)), not back to 8301"))
 def test_a_blind_transfer_nobody_answers_comes_back_to_the_transferring_user(bench: SwitchBench, tenant: str) -> None:
     a, c = bench.extension(T, "8301")[0], bench.extension(T, "8302")[0]
     pa = bench.baresip(a)                                                     # answers by itself
@@ -195,3 +191,61 @@ def test_a_blind_transfer_nobody_answers_comes_back_to_the_transferring_user(ben
     caller.hangup()
     pa.wait("CALL_CLOSED", after=recall_mark)
     print(f"\nrecall: 8302 rang {back.at - rang.at:.1f} s unanswered, the call came back to 8301")
+
+
+def test_a_blind_transfer_by_the_caller_comes_back_to_the_caller(bench: SwitchBench, tenant: str) -> None:
+    """The other direction: the caller's phone transfers the user it called (that user's leg, the
+    B-leg, goes back into the dialplan, marked with the caller by ``export nolocal:hibiki_peer_user``).
+    The REFER carries no Referred-By (baresip), so only the directory's own marks decide."""
+    a, b, c = (bench.extension(T, ext)[0] for ext in ("8311", "8312", "8313"))
+    pa = bench.baresip(a, auto_answer=False)                                  # the transferring caller
+    pb = bench.baresip(b)                                                     # called, answers by itself
+    pc = bench.baresip(c, auto_answer=False)                                  # rings, nobody picks up
+    pa.dial(b.extension)
+    pb.wait("CALL_ESTABLISHED")
+    pb.wait("CALL_RTPESTAB")
+    pa.wait("CALL_RTPESTAB")
+    fs_mark, b_mark = bench.fs.log_mark(), pb.mark()
+    pa.command("transfer", f"sip:{c.extension}@{c.domain}")
+    rang = pc.wait("CALL_INCOMING")
+    pa.wait("CALL_CLOSED")
+    recall_mark = pa.mark()
+    back = pa.wait("CALL_INCOMING", after=recall_mark, timeout=40)           # the caller's phone rings again
+    assert 25 <= back.at - rang.at <= 40, back.at - rang.at
+    pa.answer()
+    pa.wait("CALL_RTPESTAB", after=recall_mark)
+    assert not pb.saw("CALL_CLOSED", after=b_mark)                          # 8312 stayed on the line
+    assert not pc.saw("CALL_ESTABLISHED")
+    assert "hibiki_recalled_from" in bench.fs.log_since(fs_mark)
+    time.sleep(1)
+    pb.hangup()
+    pa.wait("CALL_CLOSED", after=recall_mark)
+    print(f"\nrecall (caller transferred): 8313 rang {back.at - rang.at:.1f} s unanswered, back to the caller 8311")
+
+
+def test_a_forged_referred_by_does_not_choose_who_the_transfer_comes_back_to(bench: SwitchBench, tenant: str) -> None:
+    """The attack: a phone (sipp as 8321) calls 8322, then blind-transfers it to 8323 with a REFER
+    whose Referred-By names 8324's device, so that the unanswered transfer would ring 8324. The
+    recall goes to the user who was really on the call (8321), never to the one the header names."""
+    attacker, called, target, victim = (bench.extension(T, ext)[0] for ext in ("8321", "8322", "8323", "8324"))
+    pb = bench.baresip(called)                                                 # answers by itself
+    pc = bench.baresip(target, auto_answer=False)                              # rings, nobody picks up
+    pv = bench.baresip(victim, auto_answer=False)
+    fs_mark = bench.fs.log_mark()
+    scenario = sipp.refer_scenario(attacker.sip_username, attacker.domain, f"sip:{target.extension}@{target.domain}",
+                                   f"Referred-By: <sip:{victim.sip_username}@{victim.domain}>")
+    run = sipp.Sipp(bench.root / "sipp", f"refer-{attacker.extension}", scenario, bench.fs.sip, bench.phone_address(),
+                    ["-s", called.extension, "-au", attacker.sip_username, "-ap", attacker.password], timeout=30)
+    result = run.run()
+    assert result.ok, result.output
+    assert "Referred-By" in result.messages
+    rang = pc.wait("CALL_INCOMING", timeout=10)
+    bench.fs.wait_log(r"hibiki_recalled_from", fs_mark, timeout=45)
+    time.sleep(2)                                                              # time for a wrong recall to ring
+    assert not pv.saw("CALL_INCOMING") and not pv.saw("CALL_ESTABLISHED")    # the header's victim never rang
+    log = bench.fs.log_since(fs_mark)
+    assert f"user/{attacker.extension}@{attacker.domain}" in log                # the recall: the real transferor
+    assert f"user/{victim.extension}@" not in log
+    print(f"\nforged Referred-By: 8323 rang unanswered, the recall rang 8321 (the transferor); "
+          "8324, named by the header, rang 0 times")
+    pb.hangup()

@@ -5,6 +5,7 @@ runs the ones ``${api(args)}`` may call during variable expansion (sofia_contact
 ``-ERR <cmd> Command not found!``)."""
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from .channel import Q850
@@ -202,4 +203,24 @@ class Api:
         return arg
 
     async def cmd_eval(self, arg: str) -> str:
-        return arg
+        """mod_commands.c eval_function: ``[uuid:<uuid> ]<text>``. ``${name}`` is looked up among the
+        headers of a CHANNEL_DATA event of that channel (``variable_<name>`` for channel variables,
+        ``Unique-ID``, ...; none when there is no such channel), then among global variables, and
+        replaced by "" when neither has it (switch_event_expand_headers; a header's value is not
+        expanded again). Only plain ``${name}`` references are handled."""
+        headers: dict[str, str] = {}
+        if arg.startswith("uuid:"):
+            uuid, _, arg = arg[5:].partition(" ")
+            s = self.emu.sessions.get(uuid)
+            if s is not None:
+                for name, value in [*s.ch.basic_data(), *((f"variable_{k}", v) for k, v in s.ch.variables.items())]:
+                    headers.setdefault(name, value)
+        if not arg:
+            return ""
+
+        def value(match: "re.Match[str]") -> str:
+            name = match.group(1)
+            found = headers.get(name)
+            return found if found is not None else self.emu.global_vars.get(name, "")
+
+        return re.sub(r"\$\{([^${}]+)\}", value, arg)

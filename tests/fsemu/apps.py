@@ -220,6 +220,7 @@ def default_apps() -> AppTable:
         ("valet_park", app_park, False), ("intercept", app_noop, False),
         ("privacy", app_noop, False),  # mod_dptools privacy_function: caller-profile flags only
         ("hash", app_noop, False), ("pickup", app_noop, False),  # mod_hash, mod_dptools: recorded only
+        ("bind_meta_app", app_noop, False),  # the binding only (keys pressed later: the real-switch tier)
     ]:
         t.add(name, fn, needs_media=media)
     return t

@@ -12,14 +12,24 @@ ORIGINATOR_CANCEL continue, anything else hangs the caller up with that cause).
 CHANNEL_BRIDGE / CHANNEL_UNBRIDGE carry Bridge-A-Unique-ID / Bridge-B-Unique-ID
 (switch_ivr_bridge.c).  Every endpoint tried is in ``channel.originations`` (``Leg``), the one
 that answered also in ``channel.executed_bridges``.
+
+The leg that answered is a channel of its own (``b_leg``, direction outbound; not listed in
+``show channels``): when the bridge ends it fires its CHANNEL_HANGUP_COMPLETE with the variables
+the real switch puts there (tests/fixtures/freeswitch/hangup_complete: the originate's variables,
+``originator``/``originating_leg_uuid``, ``last_bridge_to``, ``bridge_uuid``, ``signal_bond``,
+the Other-Leg-* profile of the caller, the CDR variables). Both legs name each other in
+Other-Type / Other-Leg-*; the caller's leg gets ``signal_bond``.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import sofia_profile as sp
 from .causes import CAUSES
+from .cdr import set_cdr_variables
+from .channel import Channel, ChannelSeed
 from .dialstring import separate_string, switch_true
-from .originate import Originator
+from .originate import Leg, Originator
 from .session import HangupError
 
 if TYPE_CHECKING:
@@ -56,8 +66,61 @@ def handle_cause(s: "CallSession", cause: str) -> None:
     s.hangup(cause)
 
 
+def b_leg(a: Channel, winner: Leg, b_uuid: str, created_us: int) -> Channel:
+    """The channel of the leg that answered (see the module's docstring)."""
+    v = dict(winner.variables)
+    if winner.endpoint.startswith("user/") and "dialed_user" not in v:   # scripted as a whole (no directory)
+        user, _, domain = winner.endpoint[5:].partition("@")
+        v.update(dialed_user=user, dialed_domain=domain)
+    destination = v.get("dialed_user") or winner.endpoint.rsplit("/", 1)[-1].split("@")[0].removeprefix("sip:")
+    seed = ChannelSeed(uuid=b_uuid, caller_id_name=a.get_var("effective_caller_id_name") or a.caller_id_name,
+                       caller_id_number=a.get_var("effective_caller_id_number") or a.caller_id_number,
+                       destination=destination, domain=v.get("dialed_domain") or a.domain, context=a.context,
+                       channel_name=winner.endpoint if "/" in winner.endpoint else f"sofia/internal/{winner.endpoint}",
+                       created_us=created_us, initial_variables=[])
+    b = Channel(a.switch, seed)
+    a.switch.remove_channel(b)          # bridged legs stay out of show channels / uuid commands here
+    b.direction, b.answered, b.codec, b.hit_dialplan = "outbound", True, a.codec, False
+    b.state, b.call_state = "CS_EXCHANGE_MEDIA", "ACTIVE"
+    bridged = a.times["bridged"]
+    b.times.update(progress=created_us, answered=bridged, bridged=bridged)
+    for name, value in (("direction", "outbound"), ("is_outbound", "true"), ("uuid", b_uuid),
+                        ("channel_name", b.name), *v.items(), ("originator", a.uuid),
+                        ("originate_early_media", "true"), ("originating_leg_uuid", a.uuid),
+                        ("originate_endpoint", winner.via[0].split("/")[0] if winner.via else
+                         winner.endpoint.split("/")[0]),
+                        ("last_bridge_to", a.uuid), ("bridge_channel", a.name), ("bridge_uuid", a.uuid),
+                        ("signal_bond", a.uuid), ("call_uuid", b_uuid)):
+        b.set_var(name, value)
+    b.other, a.other = ("originator", a), ("originatee", b)
+    for name in ("dialed_user", "dialed_domain"):       # user_outgoing_channel sets them on the caller too
+        if v.get(name):
+            a.set_var(name, v[name])
+    a.set_var("bridge_channel", b.name)
+    a.set_var("bridge_uuid", b_uuid)
+    a.set_var("signal_bond", b_uuid)
+    return b
+
+
+def b_leg_hangup(b: Channel, by_far_end: bool) -> None:
+    """The answered leg ends (CS_REPORTING): it sent BYE (``by_far_end``) or the switch did."""
+    b.switch.seq.skip(2)
+    b.hangup_cause = "NORMAL_CLEARING"
+    if by_far_end:
+        b.apply(sp.RECV_BYE_BEFORE)
+    b.set_var("sip_hangup_disposition", "recv_bye" if by_far_end else "send_bye")
+    stamp = b.switch.clock()
+    b.times["hungup"] = stamp
+    b.call_state, b.state = "HANGUP", "CS_REPORTING"
+    set_cdr_variables(b)
+    b.fire("CHANNEL_HANGUP_COMPLETE", ("switch_core_state_machine.c", "switch_core_session_reporting_state", 943),
+           pre=[("Hangup-Cause", b.hangup_cause)], stamp=stamp)
+    b.state = "CS_DESTROY"
+
+
 async def app_bridge(s: "CallSession", data: str) -> None:
     ch = s.ch
+    created_us = ch.switch.clock()
     originator = Originator(s)
     winner, cause = await originator.originate(data)
     ch.originations += originator.legs
@@ -77,6 +140,7 @@ async def app_bridge(s: "CallSession", data: str) -> None:
     ch.set_var("last_bridge_to", b_uuid)
     ch.times["bridged"] = ch.switch.clock()
     ch.executed_bridges.append(winner.endpoint)
+    b = b_leg(ch, winner, b_uuid, created_us)
     ch.fire("CHANNEL_BRIDGE", ("switch_ivr_bridge.c", "audio_bridge_on_exchange_media", 0),
             post=[("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", b_uuid)])
     try:
@@ -87,6 +151,7 @@ async def app_bridge(s: "CallSession", data: str) -> None:
     except HangupError:
         pass
     peers.pop(b_uuid, None)
+    b_leg_hangup(b, by_far_end=behaviour != "answer")
     ch.set_var("last_bridge_hangup_cause", "NORMAL_CLEARING")
     ch.fire("CHANNEL_UNBRIDGE", ("switch_ivr_bridge.c", "audio_bridge_on_exchange_media", 0),
             post=[("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", b_uuid)])

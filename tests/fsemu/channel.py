@@ -84,6 +84,8 @@ class Channel:
         self.answered = False
         self.hit_dialplan = False
         self.codec = False
+        self.direction = "inbound"                 # "outbound": a leg the switch originated (bridge)
+        self.other: tuple[str, Channel] | None = None   # ("originator" | "originatee", the bridged leg)
         self.hangup_cause: str | None = None
         self.variables: dict[str, str] = {}
         self.executed: list[tuple[str, str]] = []
@@ -153,16 +155,19 @@ class Channel:
         return not self.hangup_event.is_set()
 
     # ---- events ----------------------------------------------------------------------------
-    def caller_profile_headers(self, prefix: str) -> list[tuple[str, str]]:
-        t = self.times
-        h = [("Direction", "inbound"), ("Logical-Direction", "inbound"), ("Username", self.caller_id_number),
+    def caller_profile_headers(self, prefix: str, *, times: bool = True) -> list[tuple[str, str]]:
+        """The caller profile (``times=False``: as the other leg's copy in Other-Leg-*, whose times
+        read 0 in the capture)."""
+        t = self.times if times else dict.fromkeys(self.times, 0)
+        created = str(self.created_us) if times else "0"
+        h = [("Direction", self.direction), ("Logical-Direction", self.direction), ("Username", self.caller_id_number),
              ("Dialplan", self.dialplan), ("Caller-ID-Name", self.caller_id_name),
              ("Caller-ID-Number", self.caller_id_number), ("Orig-Caller-ID-Name", self.caller_id_name),
              ("Orig-Caller-ID-Number", self.caller_id_number), ("Network-Addr", self.network_addr),
              ("ANI", self.caller_id_number), ("Destination-Number", self.destination),
              ("Unique-ID", self.uuid), ("Source", self.source), ("Context", self.context),
              ("Channel-Name", self.name), ("Profile-Index", "1"),
-             ("Profile-Created-Time", str(self.created_us)), ("Channel-Created-Time", str(self.created_us)),
+             ("Profile-Created-Time", created), ("Channel-Created-Time", created),
              ("Channel-Answered-Time", str(t["answered"])), ("Channel-Progress-Time", str(t["progress"])),
              ("Channel-Progress-Media-Time", str(t["progress_media"])),
              ("Channel-Hangup-Time", str(t["hungup"])), ("Channel-Transfer-Time", str(t["transfer"])),
@@ -174,7 +179,7 @@ class Channel:
     def basic_data(self) -> list[tuple[str, str]]:
         h = [("Channel-State", self.state), ("Channel-Call-State", self.call_state),
              ("Channel-State-Number", str(STATE_NUMBERS[self.target_state or self.state])), ("Channel-Name", self.name),
-             ("Unique-ID", self.uuid), ("Call-Direction", "inbound"), ("Presence-Call-Direction", "inbound"),
+             ("Unique-ID", self.uuid), ("Call-Direction", self.direction), ("Presence-Call-Direction", self.direction),
              ("Channel-HIT-Dialplan", "true" if self.hit_dialplan else "false")]
         if "presence_id" in self.variables:
             h.append(("Channel-Presence-ID", self.variables["presence_id"]))
@@ -188,7 +193,11 @@ class Channel:
             h += [("Channel-Read-Codec-Name", "PCMA"), ("Channel-Read-Codec-Rate", "8000"),
                   ("Channel-Read-Codec-Bit-Rate", "64000"), ("Channel-Write-Codec-Name", "PCMA"),
                   ("Channel-Write-Codec-Rate", "8000"), ("Channel-Write-Codec-Bit-Rate", "64000")]
-        return h + self.caller_profile_headers("Caller")
+        h += self.caller_profile_headers("Caller")
+        if self.other is not None:       # a bridged leg: the other leg's profile (switch_caller.c)
+            kind, other = self.other
+            h += [("Other-Type", kind), *other.caller_profile_headers("Other-Leg", times=False)]
+        return h
 
     def event_data(self, ev: Event, *, variables: bool = True) -> None:
         ev.headers += self.basic_data()

@@ -131,4 +131,4 @@ async def test_a_hostile_device_is_refused_everywhere_and_a_queue_call_rings_one
     print(f"legs in the bridge built for the queue call: {_legs(bridge)} ({bridge})")
     assert not accepted, accepted
     assert a1["state"] == "logged_out"
-    assert _legs(bridge) == 1 and bridge == f"[hibiki_agent=a1,leg_timeout=20]user/2201@{DOMAIN}"
+    assert _legs(bridge) == 1 and bridge == f"[hibiki_agent=a1,hibiki_queue=water,leg_timeout=20]user/2201@{DOMAIN}"

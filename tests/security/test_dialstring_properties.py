@@ -30,7 +30,7 @@ SPECIALS = st.sampled_from(list(",|[]{}<>^:$@/ ;='\"\\\x00\n\t()*#+%&"))
 TEXT = st.lists(st.one_of(SPECIALS, st.characters(), st.sampled_from(list("a0.-_"))), max_size=40).map("".join)
 VALUE = r"[A-Za-z0-9_.-]+"
 LEG = re.compile(rf"(\[[a-z_]+={VALUE}(,[a-z_]+={VALUE})*\])?user/{dialstring.DEVICE.pattern}@{dialstring.DOMAIN.pattern}")
-CONTACT = re.compile(rf"\[(leg_timeout=[0-9]+,)?sip_invite_domain=(?P<d>{VALUE}),presence_id={VALUE}@(?P=d)\]"
+CONTACT = re.compile(rf"\[(leg_timeout=[0-9]+,)?sip_invite_domain=(?P<d>{VALUE}),presence_id={VALUE}@(?P=d),hibiki_user={VALUE}\]"
                      rf"\$\{{sofia_contact\(\*/{dialstring.DEVICE.pattern}@(?P=d)\)\}}")
 
 

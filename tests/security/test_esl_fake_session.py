@@ -43,12 +43,12 @@ def parked_dialplan(tenant: str) -> str:
 </condition></extension></context></section></document>"""
 
 
-def handed_dialplan(tenant: str, esl: str) -> str:
+def handed_dialplan(tenant: str, esl: str, device: str = "3001") -> str:
     return f"""<document type="freeswitch/xml"><section name="dialplan"><context name="default">
 <extension name="agent"><condition field="destination_number" expression="^(\\*50301)$">
   <action application="set" data="hibiki_tenant={tenant}"/>
   <action application="set" data="hibiki_app=agent:bogus"/>
-  <action application="set" data="hibiki_agent_device=3001"/>
+  <action application="set" data="hibiki_agent_device={device}"/>
   <action application="socket" data="{esl} async full"/>
   <action application="hangup" data="NORMAL_TEMPORARY_FAILURE"/>
 </condition></extension></context></section></document>"""
@@ -78,8 +78,12 @@ async def test_a_fake_session_makes_callcontrol_do_nothing(tmp_path: Path, nats_
             port = elsewhere.sockets[0].getsockname()[1]
             in_socket = await emu.place_call(destination="*50301",
                                              dialplan_xml=handed_dialplan(victim, f"127.4.0.9:{port}"))
+            # a value holding the separator of the node's one eval answer (trust.SEPARATOR): the
+            # session reports exactly what the channel has, yet the answer no longer splits right
+            shifted = await emu.place_call(destination="*50301", dialplan_xml=handed_dialplan(
+                victim, f"127.4.0.9:{port}", device="3001|:|socket"))
             for _ in range(100):
-                if in_socket.channel.variables.get("current_application") == "socket":
+                if all(c.channel.variables.get("current_application") == "socket" for c in (in_socket, shifted)):
                     break
                 await asyncio.sleep(0.02)
             attacks = {
@@ -94,6 +98,9 @@ async def test_a_fake_session_makes_callcontrol_do_nothing(tmp_path: Path, nats_
                 "a channel in socket, app forged": forged(emu_core, victim, in_socket.uuid,
                                                           variable_hibiki_domain=""),
                 "not even a UUID": forged(emu_core, victim, "../../etc"),
+                "a channel in socket, a value with eval's separator": forged(
+                    emu_core, victim, shifted.uuid, variable_hibiki_app="agent:bogus", variable_hibiki_domain="",
+                    variable_hibiki_agent_device="3001|:|socket"),
             }
             commands = {name: await fake_session(HOST, control.esl_port, channel, linger=3)
                         for name, channel in attacks.items()}
@@ -108,6 +115,7 @@ async def test_a_fake_session_makes_callcontrol_do_nothing(tmp_path: Path, nats_
             elsewhere.close()
             parked.hangup_by_caller()
             in_socket.hangup_by_caller()
+            shifted.hangup_by_caller()
     for name, sent in acted.items():
         print(f"fake session ({name}): actions taken {len(sent)}")
     print(f"events published for the forged tenant: {published}")

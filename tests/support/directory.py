@@ -129,3 +129,15 @@ async def running_directory(config: DirectoryConfig, nats_client: Client, author
             yield Directory(config, authority, token, api, applied)
     finally:
         await applied.unsubscribe()
+
+
+CALL_MARKS = ("hibiki_call_id", "hibiki_direction", "hibiki_tenant")
+
+
+def routed(executed: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The applications a call ran after the dialplan's ``hibiki-call`` marks (the exports of
+    ``CALL_MARKS`` each routing of the channel starts with), i.e. what routed it."""
+    steps = list(executed)
+    while steps and steps[0][0] == "export" and steps[0][1].partition("=")[0] in CALL_MARKS:
+        steps.pop(0)
+    return steps

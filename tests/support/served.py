@@ -30,11 +30,12 @@ class Served:
 
 
 @contextmanager
-def serve(service: str, host: str, data_dir: Path, env: Mapping[str, str]) -> Iterator[Served]:
-    """``hibiki serve <service>`` on ``host`` and a free port until the block ends; ``env`` adds
-    the service's own variables (ports, NATS URL). The token is a service token for every tenant."""
+def serve(service: str, host: str, data_dir: Path, env: Mapping[str, str], port: int | None = None) -> Iterator[Served]:
+    """``hibiki serve <service>`` on ``host`` and a free port (or ``port``: a restart) until the block
+    ends; ``env`` adds the service's own variables (ports, NATS URL). The token is a service token
+    for every tenant."""
     secret = "s" * 48
-    port = free_port()
+    port = port or free_port()
     prefix = f"HIBIKI_{service.upper()}_"
     environ = {**os.environ, "HIBIKI_AUTH_SECRET": secret, "HIBIKI_DATA_DIR": str(data_dir),
                prefix + "HOST": host, prefix + "PORT": str(port), **env}

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hibiki.analytics.events import IgnoredEvent, InvalidEvent, RawEvent, decode
+from hibiki.analytics.events import KINDS, IgnoredEvent, InvalidEvent, RawEvent, decode
 from hibiki.analytics.records import CallRecord, fold_agent, fold_call
 from hibiki.events.v1 import agent_pb2, call_pb2
 from support.call_events import T0, Call, Published, agent_state
@@ -148,3 +148,41 @@ def test_hostile_or_foreign_events_are_refused_with_a_reason() -> None:
     good.message.meta.call_uuid = "x\n" + "y" * 300   # type: ignore[attr-defined]
     with pytest.raises(InvalidEvent, match="meta.call_uuid"):
         decode(good.subject, good.payload(), NOW)
+
+
+EVENT_KINDS = sorted(KINDS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(EVENT_KINDS + ["config.changed", "call"]), st.binary(max_size=200))
+def test_any_bytes_on_any_subject_decode_or_are_refused(kind: str, payload: bytes) -> None:
+    try:
+        event = decode(f"hibiki.t.{kind}", payload, NOW)
+    except (InvalidEvent, IgnoredEvent):
+        return
+    assert event.tenant == "t" and event.event_id and event.key
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(range(12)), st.floats(min_value=0, max_value=600),
+                          st.floats(min_value=0, max_value=600)), min_size=1, max_size=12))
+def test_any_mix_of_steps_folds_to_a_sane_record(steps: list[tuple[int, float, float]]) -> None:
+    call = Call("t").started()
+    for step, at, other in steps:
+        [lambda: call.ivr(at + 0.5), lambda: call.queued(at, "water"),
+         lambda: call.overflowed(at, "water", "general", int(other * 1000)),
+         lambda: call.agent_answered(at, "water", "a1", int(other * 1000)),
+         lambda: call.left_queue(at, "water", int(other * 1000)), lambda: call.ivr_transfer(at, "2001"),
+         lambda: call.disposition(at, "a1", "x"), lambda: call.recording_stored(at, "r"),
+         lambda: call.leg(b=True, start=min(at, other), answer=max(at, other), end=max(at, other) + 1),
+         lambda: call.leg(b=True, start=at, end=at + other, cause="USER_BUSY", sip_code=486),
+         lambda: call.leg(b=True, start=at, end=at + 1, hint=call_pb2.CALL_RESULT_HINT_TRANSFERRED,
+                          transfer_target="2002", answer=at + 0.5),
+         lambda: call.answered(at, call.call_id, "ivr")][step]()
+    call.leg(start=0, end=max(at + other for _, at, other in steps) + 2)
+    record, legs = fold_call("t", call.call_id, raw(call.events))
+    assert record is not None and record.legs == len(legs) >= 1
+    assert record.result in {"answered", "abandoned_ivr", "abandoned_queue", "no_answer", "busy", "refused",
+                             "voicemail", "transferred", "failed"}
+    assert min(record.wait_ms, record.talk_ms, record.ring_ms, record.hold_ms) >= 0
+    assert (record.answer_time is None) == (record.result not in ("answered", "transferred"))

@@ -17,6 +17,8 @@ def test_day_types_follow_the_japanese_calendar() -> None:
     assert day_type(date(2026, 1, 12)) == "holiday"        # 成人の日 (second Monday of January)
     assert day_type(date(2026, 5, 6)) == "holiday"         # 振替休日 for 憲法記念日 on a Sunday
     assert day_type(date(2026, 9, 22)) == "holiday"        # 国民の休日 between 敬老の日 and 秋分の日
+    assert day_type(date(2026, 12, 29)) == "year_end" and day_type(date(2027, 1, 3)) == "year_end"
+    assert day_type(date(2027, 1, 1)) == "holiday" and day_type(date(2026, 12, 28)) == "mon"
     assert slot_label(0) == "00:00" and slot_label(19) == "09:30" and slot_label(47) == "23:30"
 
 
@@ -54,6 +56,8 @@ def test_a_holiday_without_past_holidays_is_forecast_like_a_sunday() -> None:
     history = bucket([(date(2026, 6, 7), 20, 2), (date(2026, 6, 14), 20, 4)])
     got = forecast_day(date(2026, 7, 20), history, first, last)    # 海の日
     assert got.day_type == "holiday" and got.calls[20] == 1.5       # (2 + 4 + 0 + 0) / 4 Sundays
+    year_end = forecast_day(date(2026, 12, 30), history, first, last)
+    assert year_end.day_type == "year_end" and year_end.calls[20] == 1.5   # no past holiday either: Sundays
 
 
 def test_staffing_plan_per_interval() -> None:

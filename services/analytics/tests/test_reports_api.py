@@ -14,7 +14,7 @@ import httpx
 import openpyxl
 import pytest
 
-from hibiki.analytics.storage.files import FileStore
+from hibiki.analytics.storage.report_store import ReportStore
 from hibiki.analytics.web.routes import OPEN_PATHS, routes
 from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.common.http import build_app
@@ -41,7 +41,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
     root = tmp_path_factory.mktemp("reports")
     store = open_test_store(root / "chdb")
     sd.insert_all(store)
-    files = FileStore(root / "analytics")
+    files = ReportStore(store)
     files.save_sla(sd.TENANT, {"unresolved_dispositions": sd.UNRESOLVED})
     yield store, files, root
     store.close()
@@ -71,6 +71,9 @@ async def test_scripted_day_in_the_api(client: httpx.AsyncClient) -> None:
     by_agent = (await client.get(f"{BASE}/reports/calls", params={"from": sd.DAY, "by": "agent"},
                                  headers=SUPERVISOR)).json()
     assert {r["key"]: (r["incoming"], r["offered"], r["answered"]) for r in by_agent["rows"]} == sd.HAND_BY_AGENT
+    moved = (await client.get(f"{BASE}/reports/calls", params={"from": sd.DAY, "by": "transfer_target"},
+                              headers=SUPERVISOR)).json()
+    assert {r["key"]: r["transfers"] for r in moved["rows"]} == {"": 0, "2001": 1}
     queue = (await client.get(f"{BASE}/reports/calls", params={"from": sd.DAY, "queue": "backup"},
                               headers=SUPERVISOR)).json()
     assert (queue["total"]["answered"], queue["total"]["overflowed"]) == (1, 1)     # c5 ended in backup
@@ -110,6 +113,7 @@ async def test_scripted_day_in_the_xlsx(client: httpx.AsyncClient) -> None:
     values = [list(r) for r in sheet.iter_rows(values_only=True)]
     assert values[0][1] == "着信件数"
     assert values[-1] == _hand_cells()                   # numbers are numbers in the workbook
+    assert sheet.cell(row=sheet.max_row, column=9).number_format == "0.0%"       # the service level
     print("scripted day (xlsx total row):", values[-1])
 
 
@@ -202,6 +206,8 @@ async def test_call_history_per_user(client: httpx.AsyncClient) -> None:
     assert other.status_code == 403
     stranger = await client.get(url, params={"from": sd.DAY}, headers=token("", tenant="kanazawa", subject="2001"))
     assert stranger.status_code == 403
+    display = await client.get(url, params={"from": sd.DAY}, headers=token("wallboard", subject="2001"))
+    assert display.status_code == 403                       # a wall display's token named like a user
     everyone = (await client.get(url, params={"from": sd.DAY}, headers=SUPERVISOR)).json()
     assert len(everyone["calls"]) == sd.HAND_HISTORY_ALL
     theirs = (await client.get(url, params={"from": sd.DAY, "user": "2002"}, headers=ADMIN)).json()
@@ -226,6 +232,8 @@ async def test_daily_report_is_generated_and_kept(client: httpx.AsyncClient, wor
     assert got["peak_agents"] == sd.HAND_PEAK[0]
     assert datetime.fromisoformat(got["peak_at"]) == sd.at(sd.HAND_PEAK[1])
     assert got["final"] is True and got["sla"]["breaches"] == sd.HAND["breaches"]
+    assert got["by_did"] == [{"key": sd.DID, "incoming": 7, "answered": 4, "abandoned": 2}]
+    assert {d["key"]: d["answered"] for d in got["by_disposition"]} == {"": 1, "escalated": 1, "住民票": 1, "税": 1}
     kept = world[1].daily(sd.TENANT, datetime(2026, 12, 7).date())
     assert kept == got
     assert (await client.get(f"{BASE}/reports/daily/days", headers=SUPERVISOR)).json()["days"] == [sd.DAY]
@@ -281,3 +289,65 @@ async def test_pages_are_served_without_a_token(client: httpx.AsyncClient) -> No
                  "/api/v1/tenants/{tenant}/calls/history", "/api/v1/tenants/{tenant}/planning/erlang-c"):
         assert path in doc["paths"]
     assert not any("x-hibiki-undocumented" in op for ops in doc["paths"].values() for op in ops.values())
+
+
+def test_daily_job_runs_at_the_set_time_and_keeps_every_tenants_report(world: Any) -> None:
+    from datetime import time as clock
+
+    from hibiki.analytics.config import AnalyticsConfig, parse_time_of_day
+    from hibiki.analytics.daily_job import DailyReports
+    from hibiki.common.errors import ConfigError
+
+    store, _, root = world
+    files = ReportStore(store)
+    job = DailyReports(store, files, clock(23, 50))
+    assert job.next_run(datetime(2026, 12, 7, 14, 49, tzinfo=UTC)) == datetime(2026, 12, 7, 14, 50, tzinfo=UTC)
+    assert job.next_run(datetime(2026, 12, 7, 14, 50, tzinfo=UTC)) == datetime(2026, 12, 8, 14, 50, tzinfo=UTC)
+    assert sd.TENANT in job.run_once(datetime(2026, 12, 7).date())
+    kept = files.daily(sd.TENANT, datetime(2026, 12, 7).date())
+    assert kept is not None and kept["incoming"] == 7 and kept["peak_agents"] == sd.HAND_PEAK[0]
+    assert files.daily_days(sd.TENANT) == [sd.DAY]
+    assert AnalyticsConfig.from_env({"HIBIKI_ANALYTICS_DAILY_REPORT_AT": "18:30"}).daily_report_at == clock(18, 30)
+    for bad in ("24:00", "9", "09:5", "x"):
+        with pytest.raises(ConfigError):
+            parse_time_of_day(bad)
+
+
+async def test_a_formula_from_a_phone_or_a_case_type_stays_text_in_the_exports(client: httpx.AsyncClient,
+                                                                              world: Any) -> None:
+    """The attack: a caller name and a case type that a spreadsheet would run as a formula."""
+    store = world[0]
+    evil = sd.Call("evil-1", "10:00", "answered", ["main:1"], ["general"], "a1", wait=3, talk=30,
+                   disposition="=HYPERLINK(\"http://x\",\"y\")").row()
+    evil["tenant"] = "kita"                                   # a tenant of its own: the scripted day stays
+    store.insert("calls", sd.CALL_COLUMNS, [tuple(evil[c] for c in sd.CALL_COLUMNS)])
+    leg = sd.leg("evil-2", "evil-2", "b", "2009", "10:00", False, caller="+cmd|' /C calc'!A0", callee="2009")
+    leg["tenant"] = "kita"
+    store.insert("legs", tuple(leg), [tuple(leg.values())])
+    params, base, admin = {"from": sd.DAY, "by": "disposition"}, "/api/v1/tenants/kita", token("admin", "kita")
+    rows = list(csv.reader(io.StringIO((await client.get(f"{base}/reports/calls.csv", params=params,
+                                                          headers=admin)).content.decode("utf-8-sig"))))
+    assert rows[1][0] == "'=HYPERLINK(\"http://x\",\"y\")"
+    book = openpyxl.load_workbook(io.BytesIO((await client.get(f"{base}/reports/calls.xlsx", params=params,
+                                                                headers=admin)).content))
+    cell = book.active.cell(row=2, column=1)
+    assert cell.data_type == "s" and cell.value == "'=HYPERLINK(\"http://x\",\"y\")"
+    history = await client.get(f"{base}/calls/history.csv", params={"from": sd.DAY},
+                               headers=token("", "kita", subject="2009"))
+    rows = list(csv.reader(io.StringIO(history.content.decode("utf-8-sig"))))
+    assert rows[1][6] == "'+cmd|' /C calc'!A0"
+
+
+async def test_the_call_count_is_for_supervisors_and_admins(world: Any) -> None:
+    from hibiki.analytics.http import routes as cdr_routes
+
+    store, _, _ = world
+    app = build_app("analytics", AUTHORITY, cdr_routes(store))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://analytics") as c:
+        url = f"{BASE}/cdr/count"
+        counted = await c.get(url, headers=SUPERVISOR)
+        assert counted.status_code == 200 and counted.json()["cdr_count"] > 0
+        for role in ("wallboard", "agent", "viewer", ""):
+            refused = await c.get(url, headers=token(role))
+            assert refused.status_code == 403, role
+        assert (await c.get(url, headers=token("admin", tenant="kanazawa"))).status_code == 403

@@ -5,12 +5,16 @@ twice counts once, agents' after-call work lands on their calls."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hibiki.analytics.config import AnalyticsConfig
 from hibiki.analytics.events import decode
 from hibiki.analytics.ingest import Ingestor
 from hibiki.analytics.storage import Store, open_store
@@ -24,10 +28,12 @@ NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """One chdb per module: chdb opens one path per process at a time."""
     store = open_store(f"chdb://{tmp_path_factory.mktemp('chdb') / 'ch'}")
     store.migrate()
-    return store
+    yield store
+    store.close()
 
 
 def ingest(ingestor: Ingestor, events: list[Published]) -> None:
@@ -40,13 +46,14 @@ def calls(store: Store, tenant: str) -> list[tuple[object, ...]]:
 
 
 def test_migrations_run_once_and_are_recorded(tmp_path: Path) -> None:
-    store = open_store(f"chdb://{tmp_path / 'ch'}")
+    store = open_store(f"chdb://{tmp_path / 'ch'}")     # runs before the module store opens
     assert [m.number for m in store.migrate()] == [m.number for m in MIGRATIONS]
     assert store.migrate() == []
     store.close()
     reopened = open_store(f"chdb://{tmp_path / 'ch'}")
     assert reopened.migrate() == []
-    assert reopened.query("SELECT number, dialect FROM hibiki.schema_migrations FINAL") == [(1, "modern")]
+    assert reopened.query("SELECT number, dialect FROM hibiki.schema_migrations FINAL ORDER BY number") == [
+        (m.number, "modern") for m in MIGRATIONS]
     ddl = reopened.query("SHOW CREATE TABLE hibiki.calls")[0][0]
     assert "TTL toDateTime(start_time) + toIntervalDay(retention_days)" in ddl and "PARTITION BY toYYYYMM" in ddl
     reopened.close()
@@ -107,3 +114,75 @@ def test_late_events_replace_the_row_and_a_repeated_batch_counts_once(store: Sto
         ("talking", 60_000, 0), ("after_call_work", 22_000, 0), ("ready", 0, 1)]
     assert store.query("SELECT count() FROM hibiki.events FINAL WHERE tenant = 'kanazawa'") == [
         (len(call.events) + len(states) + len(late.events) + 1,)]
+
+
+def test_retention_is_per_tenant_and_the_ttl_deletes_old_rows(store: Store, tmp_path: Path) -> None:
+    config = AnalyticsConfig.from_env({"HIBIKI_DATA_DIR": str(tmp_path),
+                                       "HIBIKI_ANALYTICS_RETENTION_DAYS": "1095, ttl-archive=3650"})
+    ingestor = Ingestor(store, config.retention)
+    four_years_ago = datetime.now(UTC) - timedelta(days=4 * 365)
+    for tenant, start in (("ttl-city", four_years_ago), ("ttl-archive", four_years_ago),
+                          ("ttl-city", datetime.now(UTC))):
+        call = Call(tenant, start=start).started()
+        call.leg(answer=1, end=30)
+        ingest(ingestor, call.events)
+    store.execute("OPTIMIZE TABLE hibiki.calls FINAL")
+    store.execute("OPTIMIZE TABLE hibiki.events FINAL")
+    assert store.query("SELECT tenant, retention_days, count() FROM hibiki.calls WHERE tenant LIKE 'ttl-%%' "
+                       "GROUP BY tenant, retention_days ORDER BY tenant", {}) == [("ttl-archive", 3650, 1),
+                                                                                 ("ttl-city", 1095, 1)]
+    assert store.query("SELECT count() FROM hibiki.events WHERE occurred_at < now() - INTERVAL 3 YEAR "
+                       "AND tenant = 'ttl-city'") == [(0,)]
+
+
+@pytest.mark.parametrize("value", ["0", "abc", "x=", "=5", "kanazawa=70000", "1095,,k=-1"])
+def test_bad_retention_settings_stop_the_service(value: str) -> None:
+    with pytest.raises(ConfigError, match="HIBIKI_ANALYTICS_RETENTION_DAYS"):
+        AnalyticsConfig.from_env({"HIBIKI_ANALYTICS_RETENTION_DAYS": value})
+
+
+class RacingStore:
+    """The store as one consumer sees it while another consumer stores a batch of the same call
+    right after this one asked which events the call has."""
+
+    def __init__(self, store: Store, other: Callable[[], object]) -> None:
+        self._store, self._other, self.fired = store, other, False
+        self.dialect = store.dialect
+
+    def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        rows = self._store.query(sql, params)
+        if not self.fired and "groupUniqArray(event_id)" in sql:
+            self.fired = True
+            self._other()
+        return rows
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_two_consumers_folding_one_call_at_once_end_with_the_whole_call(store: Store) -> None:
+    call = Call("race").started()
+    call.leg(answer=1, end=30)
+    disposition = Call("race", call_id=call.call_id).disposition(40, "a1", "complaint")
+    other = Ingestor(store, lambda tenant: 1095)
+    # this consumer's clock is ahead of the other's (hosts' clocks are never equal)
+    ahead = Ingestor(RacingStore(store, lambda: ingest(other, disposition.events)),  # type: ignore[arg-type]
+                     lambda tenant: 1095, clock=lambda: time.time_ns() + 10**12)
+    ingest(ahead, call.events)
+    assert calls(store, "race")[0][5] == "complaint"
+
+
+def test_a_b_legs_answer_and_recording_land_on_its_call(store: Store) -> None:
+    ingestor = Ingestor(store, lambda tenant: 1095)
+    call = Call("legs").started()
+    b_leg = "b0000000-0000-4000-8000-000000000001"
+    call.answered(5, b_leg, "sato")
+    ingest(ingestor, call.events)
+    call.events.clear()
+    call.leg(b=True, leg_uuid=b_leg, start=2, answer=5, end=65, user="2001")
+    call.leg(answer=5, end=65)
+    ingest(ingestor, call.events)
+    late = Call("legs", call_id=call.call_id).recording_stored(70, "rec-b", leg_uuid=b_leg)
+    ingest(Ingestor(store, lambda tenant: 1095), late.events)       # a fresh consumer: nothing cached
+    assert store.query("SELECT answered_by, user_id, recording_id, talk_ms FROM hibiki.calls FINAL "
+                       "WHERE tenant = 'legs'") == [("sato", "2001", "rec-b", 60_000)]

@@ -15,7 +15,7 @@ import pytest
 from fsemu import FreeSwitchEmulator
 from fsemu.post_vars import whitelist
 from hibiki.common.auth import TokenAuthority
-from support.directory import Directory, directory_config, running_directory
+from support.directory import Directory, directory_config, routed, running_directory
 
 DOMAIN = "nagaoka.example.jp"
 
@@ -69,7 +69,7 @@ async def place(office: Office, destination: str, endpoints: dict[str, object] |
 
 
 def apps(call: Any) -> list[str]:
-    return [app for app, _ in call.executed]
+    return [app for app, _ in routed(call.executed)]
 
 
 async def test_extension_rings_the_user(office: Office) -> None:
@@ -130,7 +130,8 @@ async def test_class_of_service_blocks_with_403_but_never_emergency(office: Offi
     await setup_outbound(office, {"outbound_gateway": "carrier1"}, {"outbound_classes": ["domestic"]})
     for number in ("0101212555010", "0990123456", "09012345678"):
         call = await place(office, number)
-        assert apps(call) == ["set", "log", "pre_answer", "playback", "hangup"], number
+        assert apps(call) == ["set", "set", "log", "pre_answer", "playback", "hangup"], number
+        assert call.variables["hibiki_refused"] == "class_of_service"
         assert call.hangup_cause == "OUTGOING_CALL_BARRED"          # SIP 403 from mod_sofia
     await setup_outbound(office, {"outbound_gateway": "carrier1"}, {"outbound_classes": []})
     for emergency in ("110", "119", "184119"):
@@ -153,8 +154,9 @@ async def test_ring_groups_ring_together_or_in_turn(office: Office) -> None:
     assert reply.status_code == 201, reply.text
     phones = {"d1000": "192.0.2.10", "d1001": "192.0.2.11"}
     together = await place(office, "3000", {"d1001": 1}, registered=phones)
-    legs = [f"[sip_invite_domain={DOMAIN},presence_id={ext}@{DOMAIN}]sofia/internal/sip:d{ext}@192.0.2.1{ext[-1]}:5060"
-            for ext in ("1000", "1001")]
+    ids = {"1000": office.caller["id"], "1001": office.callee["id"]}
+    legs = [f"[sip_invite_domain={DOMAIN},presence_id={ext}@{DOMAIN},hibiki_user={ids[ext]}]"
+            f"sofia/internal/sip:d{ext}@192.0.2.1{ext[-1]}:5060" for ext in ("1000", "1001")]
     assert ("bridge", ",".join(legs)) in together.executed           # every device of every member at once
     assert together.variables["hibiki_ring_group"] and together.hangup_cause == "NORMAL_CLEARING"
     assert together.variables["call_timeout"] == "15" and "voicemail" not in apps(together)
@@ -203,14 +205,15 @@ async def test_pickup_and_park(office: Office) -> None:
                                 {"pickup_group": "soumu", "park_group": "floor2"})
     ringing = await place(office, "1001", {"d1001": 1}, registered={"d1001": "192.0.2.11"})
     assert ("hash", f"insert/{DOMAIN}-last_dial_ext/1001/{ringing.uuid}") in ringing.executed   # ${uuid} expanded
-    assert ("bridge", f"[sip_invite_domain={DOMAIN},presence_id=1001@{DOMAIN}]sofia/internal/sip:d1001@192.0.2.11:5060"
+    user = f"hibiki_user={office.callee['id']}"        # the leg's user, for its call record
+    assert ("bridge", f"[sip_invite_domain={DOMAIN},presence_id=1001@{DOMAIN},{user}]sofia/internal/sip:d1001@192.0.2.11:5060"
                       f",pickup/soumu@{DOMAIN}") in ringing.executed
     unregistered = await place(office, "1001")
-    assert ("bridge", f"[sip_invite_domain={DOMAIN},presence_id=1001@{DOMAIN}]error/user_not_registered"
+    assert ("bridge", f"[sip_invite_domain={DOMAIN},presence_id=1001@{DOMAIN},{user}]error/user_not_registered"
                       f",pickup/soumu@{DOMAIN}") in unregistered.executed
-    assert (await place(office, "*8")).executed == [("pickup", f"soumu@{DOMAIN}")]
+    assert routed((await place(office, "*8")).executed) == [("pickup", f"soumu@{DOMAIN}")]
     directed = await place(office, "**1001")
-    assert directed.executed[0][0] == "intercept"          # ${hash(select/...)} is FreeSWITCH's to expand
+    assert routed(directed.executed)[0][0] == "intercept"          # ${hash(select/...)} is FreeSWITCH's to expand
     assert await parked(office, "*70") == [("answer", ""), ("valet_park", "nagaoka-floor2 auto in 1 9")]
     assert await parked(office, "*713") == [("answer", ""), ("valet_park", "nagaoka-floor2 3")]
     assert (await place(office, "*7100")).hangup_cause == "UNALLOCATED_NUMBER"
@@ -225,22 +228,44 @@ async def parked(office: Office, destination: str) -> list[tuple[str, str]]:
         await call.wait_for(lambda c: any(app == "valet_park" for app, _ in c.executed), 10)
         call.hangup_by_caller("NORMAL_CLEARING")
         await asyncio.wait_for(call.finished, 10)
-        return list(call.executed)
+        return routed(call.executed)
+
+
+async def transferred_call(office: Office, variables: dict[str, str]) -> Any:
+    """The caller's channel as a blind transfer leaves it (sofia.c: switch_ivr_session_transfer of
+    the transferor's peer): back in the dialplan for 1001, with what its earlier bridge set on it;
+    1001 does not answer, 1000 (the transferor) would."""
+    async with FreeSwitchEmulator() as emu:
+        call = await emu.place_call(destination="1001", caller_id_number="0312345678", domain=DOMAIN,
+                                    dialplan_url=office.fsapi, variables={"hibiki_tenant": office.tenant, **variables},
+                                    answering_endpoints={f"user/1000@{DOMAIN}": 1})
+        await asyncio.wait_for(call.finished, 10)
+    return call
 
 
 async def test_an_unanswered_blind_transfer_comes_back(office: Office) -> None:
-    # mod_sofia copies the REFER's Referred-By onto the transferred channel (sofia.c, 1.10.12).
-    variables = {"hibiki_tenant": office.tenant, "sip_h_Referred-By": f"<sip:d1000@{DOMAIN}>"}
-    async with FreeSwitchEmulator() as emu:
-        call = await emu.place_call(destination="1001", caller_id_number="0312345678", domain=DOMAIN,
-                                    dialplan_url=office.fsapi, variables=variables,
-                                    answering_endpoints={f"user/1000@{DOMAIN}": 1})
-        await asyncio.wait_for(call.finished, 10)
+    # the earlier bridge to 1000 (the transferor) left hibiki_peer_user on the caller's channel
+    call = await transferred_call(office, {"hibiki_peer_user": office.caller["id"]})
     assert [d for a, d in call.executed if a == "bridge"] == [f"user/1001@{DOMAIN}", f"user/1000@{DOMAIN}"]
-    assert ("unset", "sip_h_Referred-By") in call.executed
+    assert ("set", f"hibiki_transferor={office.caller['id']}") in call.executed      # ${hibiki_peer_user} expanded
+    assert ("unset", "hibiki_transferor") in call.executed
     assert call.variables["hibiki_recalled_from"] == office.callee["id"]
+    assert call.variables["hibiki_peer_user"] == office.caller["id"]                # the recall's bridge: 1000 again
     plain = await place(office, "1001")      # no transfer: the callee's voicemail as before
     assert plain.executed[-1] == ("voicemail", f"default {DOMAIN} 1001")
+    assert ("export", f"nolocal:hibiki_peer_user={office.caller['id']}") in plain.executed   # 1001's leg: who called
+
+
+async def test_a_transfer_is_recalled_only_to_the_user_who_was_on_the_call(office: Office) -> None:
+    """What a phone sends cannot choose the recall target: a forged Referred-By naming 1000, or a
+    forged hibiki_transferor (it is overwritten from hibiki_peer_user at the extension)."""
+    forged_header = await transferred_call(office, {"sip_h_Referred-By": f"<sip:d1000@{DOMAIN}>"})
+    forged_variable = await transferred_call(office, {"hibiki_transferor": office.caller["id"]})
+    for call in (forged_header, forged_variable):
+        assert [d for a, d in call.executed if a == "bridge"] == [f"user/1001@{DOMAIN}"]
+        assert call.executed[-1] == ("voicemail", f"default {DOMAIN} 1001")
+        assert "hibiki_recalled_from" not in call.variables
+    print("\nforged Referred-By / hibiki_transferor: 0 of 2 recalled, both to 1001's voicemail")
 
 
 async def test_forwarding_switched_on_and_off_from_the_phone(office: Office, nats_client: Any) -> None:
@@ -338,8 +363,9 @@ async def test_group_call_lists_every_device_of_every_member(office: Office) -> 
     assert group is not None and group.get("name") == "soumu"
     dial = {u.get("id"): u.find("./params/param[@name='group-dial-string']").get("value")  # type: ignore[union-attr]
             for u in group.findall("./users/user")}
-    assert dial == {ext: f"[sip_invite_domain={DOMAIN},presence_id={ext}@{DOMAIN}]${{sofia_contact(*/d{ext}@{DOMAIN})}}"
-                    for ext in ("1000", "1001")}
+    ids = {"1000": office.caller["id"], "1001": office.callee["id"]}
+    assert dial == {ext: f"[sip_invite_domain={DOMAIN},presence_id={ext}@{DOMAIN},hibiki_user={ids[ext]}]"
+                         f"${{sofia_contact(*/d{ext}@{DOMAIN})}}" for ext in ("1000", "1001")}
     assert 'status="not found"' in unknown.text
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from fsemu import FreeSwitchEmulator
 from hibiki.common.auth import TokenAuthority
-from support.directory import directory_config, running_directory
+from support.directory import directory_config, routed, running_directory
 
 DOMAIN = "shiojiri.example.jp"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -133,14 +133,17 @@ async def test_ivr_numbers_go_to_callcontrol_with_a_fallback(city: City) -> None
         "closed_kind": "voicemail", "closed_target": city.user["id"]})
     assert reply.status_code == 201, reply.text
     call = await inbound(city, "0263525555")   # nothing listens on the controller's port here
-    assert call.executed[3] == ("set", "hibiki_app=ivr:main-menu")
-    assert call.executed[4] == ("set", f"hibiki_domain={DOMAIN}")      # where callcontrol rings agents
-    assert call.executed[5] == ("set", "hibiki_handoff=ivr:main-menu")   # the timer callcontrol cancels
-    assert call.executed[6] == ("sched_transfer", "+5 hibiki_handoff_missed XML public")
-    assert call.executed[7][0] == "socket" and call.executed[7][1].endswith(" async full")
-    assert call.executed[8][0] == "sched_cancel"                          # socket returned: no timer left
-    assert call.executed[-1] == ("voicemail", f"default {DOMAIN} 2001")   # the fallback, not silence
-    assert call.executed[10:12] == [("answer", ""), ("playback", "system/apology.wav")]   # after an apology
+    assert call.executed[:3] == [("export", f"hibiki_call_id={call.uuid}"), ("export", "hibiki_direction=inbound"),
+                                 ("export", "hibiki_tenant=shiojiri")]    # the call's marks for its records
+    steps = routed(call.executed)
+    assert steps[3] == ("set", "hibiki_app=ivr:main-menu")
+    assert steps[4] == ("set", f"hibiki_domain={DOMAIN}")      # where callcontrol rings agents
+    assert steps[5] == ("set", "hibiki_handoff=ivr:main-menu")   # the timer callcontrol cancels
+    assert steps[6] == ("sched_transfer", "+5 hibiki_handoff_missed XML public")
+    assert steps[7][0] == "socket" and steps[7][1].endswith(" async full")
+    assert steps[8][0] == "sched_cancel"                          # socket returned: no timer left
+    assert steps[-1] == ("voicemail", f"default {DOMAIN} 2001")   # the fallback, not silence
+    assert steps[10:12] == [("answer", ""), ("playback", "system/apology.wav")]   # after an apology
     queue = await city.post("/api/v1/tenants/shiojiri/dids", {
         "number": "0263-52-6666", "target_kind": "queue", "target": "water"})
     assert queue.status_code == 201

@@ -210,6 +210,46 @@ def call_scenario(user: str, domain: str, *, auth: bool = True, final: int = 200
     return "".join(parts)
 
 
+def refer_scenario(user: str, domain: str, refer_to: str, headers: str = "", hold_ms: int = 2000) -> str:
+    """An authenticated call that, once answered, blind-transfers the called party: a REFER to
+    ``refer_to`` (a SIP URI) carrying ``headers`` (e.g. a ``Referred-By`` of the phone's choosing),
+    then the NOTIFYs and FreeSWITCH's BYE of the transferring leg are answered."""
+    target_host = domain
+    extra = "".join(f"\n      {line}" for line in headers.splitlines() if line.strip())
+    parts = [HEAD.format(name="call, then REFER"), _invite(1, False, user, domain, user, target_host),
+             '  <recv response="100" optional="true"/>\n  <recv response="407" auth="true"/>\n',
+             _ack(1, user, domain, user, target_host, "[branch-3]"), _invite(2, True, user, domain, user, target_host),
+             '  <recv response="100" optional="true"/>\n  <recv response="180" optional="true"/>\n'
+             '  <recv response="183" optional="true"/>\n  <recv response="200"/>\n',
+             _ack(2, user, domain, user, target_host, "[branch]"), f'  <pause milliseconds="{hold_ms}"/>\n',
+             f"""  <send retrans="500">
+    <![CDATA[
+
+      REFER sip:[service]@{target_host} SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "{user}" <sip:{user}@{domain}>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@{target_host}>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 3 REFER
+      Contact: <sip:{user}@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Refer-To: <{refer_to}>{extra}
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="202"/>
+  <label id="wait"/>
+  <recv request="NOTIFY" optional="true" next="notify"/>
+  <recv request="BYE" next="bye"/>
+  <label id="notify"/>
+{_OK_TO_BYE}  <nop next="wait"/>
+  <label id="bye"/>
+{_OK_TO_BYE}</scenario>
+"""]
+    return "".join(parts)
+
+
 _OK_TO_BYE = """  <send>
     <![CDATA[
 

@@ -71,6 +71,10 @@ def prepare(root: Path, env: MutableMapping[str, str], host: str) -> Path:
     esl_password = env.get("HIBIKI_CALLCONTROL_FREESWITCH_PASSWORD")
     if not esl_password:
         esl_password = Path(env["HIBIKI_CALLCONTROL_FREESWITCH_PASSWORD_FILE"]).expanduser().read_text().strip("\r\n")
+    # the recording spool: FreeSWITCH writes calls there, callcontrol names the files, the recording
+    # service takes them (one directory for all three)
+    spool = env.setdefault("HIBIKI_RECORDING_SPOOL_DIR", str((root / "recordings").resolve()))
+    Path(spool).mkdir(parents=True, exist_ok=True)
     directory_port = env.get("HIBIKI_DIRECTORY_PORT", "8080")
     esl_port = env.get("HIBIKI_CALLCONTROL_ESL_PORT", "8084")
     values = {
@@ -81,6 +85,7 @@ def prepare(root: Path, env: MutableMapping[str, str], host: str) -> Path:
         "HIBIKI_CALLCONTROL_ADDR": f"{host}:{esl_port}",
         "HIBIKI_CALLCONTROL_FREESWITCH_PASSWORD": esl_password,
         "HIBIKI_FS_ESL_PORT": _esl_port(env),
+        "HIBIKI_RECORDING_SPOOL_DIR": spool,
     }
     lines = ["# Written by `hibiki up`: the environment FreeSWITCH needs on freeswitch/conf (vars.xml reads it).",
              f"# . {root / ENV_FILE} && freeswitch -nonat -nf -conf <hibiki>/freeswitch/conf ...",

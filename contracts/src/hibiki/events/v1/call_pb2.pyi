@@ -76,7 +76,7 @@ class _CallResultHintEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CallRe
     """Hibiki refused the call (e.g. a barred premium or international"""
     CALL_RESULT_HINT_TRANSFERRED: _CallResultHint.ValueType  # 3
     """number, a blocked caller): the directory's refusal, not the far end's
-    the leg was transferred away (blind or attended); see transfer_target
+    the phone on this leg transferred the call to someone else (a SIP
     """
 
 class CallResultHint(_CallResultHint, metaclass=_CallResultHintEnumTypeWrapper):
@@ -91,7 +91,7 @@ CALL_RESULT_HINT_REFUSED: CallResultHint.ValueType  # 2
 """Hibiki refused the call (e.g. a barred premium or international"""
 CALL_RESULT_HINT_TRANSFERRED: CallResultHint.ValueType  # 3
 """number, a blocked caller): the directory's refusal, not the far end's
-the leg was transferred away (blind or attended); see transfer_target
+the phone on this leg transferred the call to someone else (a SIP
 """
 Global___CallResultHint: _TypeAlias = CallResultHint  # noqa: Y015
 
@@ -426,9 +426,11 @@ class CallEnded(_message.Message):
     destination_number: _builtins.str
     """as dialled on this leg (the DID, an extension, an external number)"""
     did: _builtins.str
-    """the tenant number a carrier call came in on (E.164 as configured); "" otherwise"""
+    """the tenant number a carrier call came in on, as the directory stores it"""
     user: _builtins.str
-    """our SIP user (extension) on this leg, if any: the caller on an"""
+    """(digits, e.g. 0424920000); "" for calls that did not come in on a DID
+    our SIP user (extension) on this leg, if any: the caller on an
+    """
     agent_id: _builtins.str
     """A-leg from a phone, the callee on a B-leg to a phone
     the ACD agent this leg reached (agent legs only)
@@ -438,16 +440,23 @@ class CallEnded(_message.Message):
     hold_ms: _builtins.int
     """total time on hold (FreeSWITCH hold_accum_ms, else hold_accum_seconds*1000)"""
     sip_code: _builtins.int
-    """final SIP status of the leg (sip_term_status), 0 when not a SIP leg or unknown"""
+    """final SIP status of the leg, received or sent (sip_term_status; for a call"""
     result_hint: Global___CallResultHint.ValueType
+    """FreeSWITCH refused itself, the status it sends for the hangup cause, e.g.
+    403 for OUTGOING_CALL_BARRED); 0 when not a SIP leg or unknown
+    """
     transfer_target: _builtins.str
-    """where the leg was transferred to (destination as dialled), with TRANSFERRED"""
+    """with TRANSFERRED: where the phone on this leg sent its call (the"""
     test_mode: _builtins.bool
-    """an IVR test call (tools/ivr_test.py, the directory's test mode): never counted"""
+    """destination it gave, e.g. 2005); the call goes on on the other legs
+    an IVR test call (tools/ivr_test.py, the directory's test mode): never counted
+    """
     recording_id: _builtins.str
-    """the recording of this leg when one is known at hangup, else "" """
+    """the recording of this leg when one is known at hangup (callcontrol's"""
     other_leg_uuid: _builtins.str
-    """the channel this leg was last bridged to, "" when none"""
+    """hibiki_recording_id, the id RecordingStarted announced), else ""
+    the channel this leg was last bridged to, "" when none
+    """
     @_builtins.property
     def meta(self) -> _meta_pb2.EventMeta: ...
     @_builtins.property

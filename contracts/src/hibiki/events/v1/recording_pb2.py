@@ -23,22 +23,27 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from hibiki.events.v1 import call_pb2 as hibiki_dot_events_dot_v1_dot_call__pb2
 from hibiki.events.v1 import meta_pb2 as hibiki_dot_events_dot_v1_dot_meta__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n hibiki/events/v1/recording.proto\x12\x10hibiki.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bhibiki/events/v1/meta.proto\"c\n\x10RecordingStarted\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x14\n\x0crecording_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xcc\x01\n\x0fRecordingStored\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x14\n\x0crecording_id\x18\x02 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x03 \x01(\x03\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\r\n\x05\x63odec\x18\x05 \x01(\t\x12\x30\n\x0c\x64\x65lete_after\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06sha256\x18\x07 \x01(\t\"c\n\x10RecordingDeleted\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x14\n\x0crecording_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"u\n\x11RecordingAccessed\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x14\n\x0crecording_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n hibiki/events/v1/recording.proto\x12\x10hibiki.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bhibiki/events/v1/call.proto\x1a\x1bhibiki/events/v1/meta.proto\"c\n\x10RecordingStarted\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x14\n\x0crecording_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xcc\x01\n\x0fRecordingStored\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x14\n\x0crecording_id\x18\x02 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x03 \x01(\x03\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\r\n\x05\x63odec\x18\x05 \x01(\t\x12\x30\n\x0c\x64\x65lete_after\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06sha256\x18\x07 \x01(\t\"c\n\x10RecordingDeleted\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x14\n\x0crecording_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"u\n\x11RecordingAccessed\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x14\n\x0crecording_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\"\x9e\x04\n\x10RecordingStopped\x12)\n\x04meta\x18\x01 \x01(\x0b\x32\x1b.hibiki.events.v1.EventMeta\x12\x14\n\x0crecording_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x03 \x01(\t\x12\x10\n\x08leg_uuid\x18\x04 \x01(\t\x12\x12\n\nspool_path\x18\x05 \x01(\t\x12.\n\nstarted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstopped_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63hannels\x18\x08 \x01(\x05\x12\x13\n\x0bsample_rate\x18\t \x01(\x05\x12\x31\n\x06reason\x18\n \x01(\x0e\x32!.hibiki.events.v1.RecordingReason\x12\x13\n\x0brecorded_ms\x18\x0b \x01(\x03\x12\x32\n\tdirection\x18\x0c \x01(\x0e\x32\x1f.hibiki.events.v1.CallDirection\x12\x15\n\rcaller_number\x18\r \x01(\t\x12\x15\n\rcallee_number\x18\x0e \x01(\t\x12\x0b\n\x03\x64id\x18\x0f \x01(\t\x12\x10\n\x08queue_id\x18\x10 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x11 \x01(\t\x12\x0c\n\x04user\x18\x12 \x01(\t\x12\x0c\n\x04part\x18\x13 \x01(\x05\x12\x14\n\x0cpolicy_scope\x18\x14 \x01(\t*p\n\x0fRecordingReason\x12 \n\x1cRECORDING_REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17RECORDING_REASON_POLICY\x10\x01\x12\x1e\n\x1aRECORDING_REASON_ON_DEMAND\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hibiki.events.v1.recording_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RECORDINGSTARTED']._serialized_start=116
-  _globals['_RECORDINGSTARTED']._serialized_end=215
-  _globals['_RECORDINGSTORED']._serialized_start=218
-  _globals['_RECORDINGSTORED']._serialized_end=422
-  _globals['_RECORDINGDELETED']._serialized_start=424
-  _globals['_RECORDINGDELETED']._serialized_end=523
-  _globals['_RECORDINGACCESSED']._serialized_start=525
-  _globals['_RECORDINGACCESSED']._serialized_end=642
+  _globals['_RECORDINGREASON']._serialized_start=1218
+  _globals['_RECORDINGREASON']._serialized_end=1330
+  _globals['_RECORDINGSTARTED']._serialized_start=145
+  _globals['_RECORDINGSTARTED']._serialized_end=244
+  _globals['_RECORDINGSTORED']._serialized_start=247
+  _globals['_RECORDINGSTORED']._serialized_end=451
+  _globals['_RECORDINGDELETED']._serialized_start=453
+  _globals['_RECORDINGDELETED']._serialized_end=552
+  _globals['_RECORDINGACCESSED']._serialized_start=554
+  _globals['_RECORDINGACCESSED']._serialized_end=671
+  _globals['_RECORDINGSTOPPED']._serialized_start=674
+  _globals['_RECORDINGSTOPPED']._serialized_end=1216
 # @@protoc_insertion_point(module_scope)

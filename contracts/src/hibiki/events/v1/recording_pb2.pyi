@@ -6,6 +6,8 @@ isort:skip_file
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from hibiki.events.v1 import call_pb2 as _call_pb2
 from hibiki.events.v1 import meta_pb2 as _meta_pb2
 import builtins as _builtins
 import sys
@@ -17,6 +19,28 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _RecordingReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RecordingReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RecordingReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RECORDING_REASON_UNSPECIFIED: _RecordingReason.ValueType  # 0
+    RECORDING_REASON_POLICY: _RecordingReason.ValueType  # 1
+    """the recording policy of the tenant / user / DID / queue says "all" """
+    RECORDING_REASON_ON_DEMAND: _RecordingReason.ValueType  # 2
+    """started during the call: a phone's feature code or the API"""
+
+class RecordingReason(_RecordingReason, metaclass=_RecordingReasonEnumTypeWrapper):
+    """Why a recording was made."""
+
+RECORDING_REASON_UNSPECIFIED: RecordingReason.ValueType  # 0
+RECORDING_REASON_POLICY: RecordingReason.ValueType  # 1
+"""the recording policy of the tenant / user / DID / queue says "all" """
+RECORDING_REASON_ON_DEMAND: RecordingReason.ValueType  # 2
+"""started during the call: a phone's feature code or the API"""
+Global___RecordingReason: _TypeAlias = RecordingReason  # noqa: Y015
 
 @_typing.final
 class RecordingStarted(_message.Message):
@@ -144,3 +168,126 @@ class RecordingAccessed(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RecordingAccessed: _TypeAlias = RecordingAccessed  # noqa: Y015
+
+@_typing.final
+class RecordingStopped(_message.Message):
+    """A finished recording handed to the recording service: published by callcontrol on
+    hibiki.<tenant>.recording.stopped when FreeSWITCH's RECORD_STOP for a Hibiki recording arrives
+    (a channel with hibiki_recording_id set). meta.call_uuid is the recorded leg's channel UUID;
+    meta.id is derived from (recording_id, "stopped"), so several controllers watching one switch
+    publish one message (JetStream deduplicates on the Nats-Msg-Id). The recording service takes
+    the file at spool_path, checks, compresses, encrypts and stores it, and only then removes it.
+    Values a phone or carrier chose (numbers) are cut to 128 characters; ids are ours.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    RECORDING_ID_FIELD_NUMBER: _builtins.int
+    CALL_ID_FIELD_NUMBER: _builtins.int
+    LEG_UUID_FIELD_NUMBER: _builtins.int
+    SPOOL_PATH_FIELD_NUMBER: _builtins.int
+    STARTED_AT_FIELD_NUMBER: _builtins.int
+    STOPPED_AT_FIELD_NUMBER: _builtins.int
+    CHANNELS_FIELD_NUMBER: _builtins.int
+    SAMPLE_RATE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    RECORDED_MS_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    CALLER_NUMBER_FIELD_NUMBER: _builtins.int
+    CALLEE_NUMBER_FIELD_NUMBER: _builtins.int
+    DID_FIELD_NUMBER: _builtins.int
+    QUEUE_ID_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    PART_FIELD_NUMBER: _builtins.int
+    POLICY_SCOPE_FIELD_NUMBER: _builtins.int
+    recording_id: _builtins.str
+    """UUID callcontrol chose when it started the recording (the channel's"""
+    call_id: _builtins.str
+    """hibiki_recording_id; CallEnded.recording_id carries the same)
+    the call: the A-leg's channel UUID, as CallEnded.call_id (hibiki_call_id)
+    """
+    leg_uuid: _builtins.str
+    """the channel record_session / uuid_record ran on (= meta.call_uuid)"""
+    spool_path: _builtins.str
+    """absolute path of the WAV FreeSWITCH wrote:"""
+    channels: _builtins.int
+    """2 (stereo: channel 1 the recorded leg, channel 2 the party it is"""
+    sample_rate: _builtins.int
+    """bridged to) or 1
+    Hz of the WAV (record_sample_rate, else the leg's read codec rate)
+    """
+    reason: Global___RecordingReason.ValueType
+    recorded_ms: _builtins.int
+    """length FreeSWITCH reports (record_ms), 0 when unknown"""
+    direction: _call_pb2.CallDirection.ValueType
+    """What the index needs, known at the stop (the dialplan's and callcontrol's channel variables,
+    the same ones CallEnded reads):
+    of the call (hibiki_direction)
+    """
+    caller_number: _builtins.str
+    """calling party number on the recorded leg (caller_id_number)"""
+    callee_number: _builtins.str
+    """the number the call was made to on the recorded leg (a DID, an"""
+    did: _builtins.str
+    """extension, an outside number: Caller-Destination-Number)
+    the tenant number a carrier call came in on (hibiki_did), else ""
+    """
+    queue_id: _builtins.str
+    """the ACD queue (hibiki_queue), else "" """
+    agent_id: _builtins.str
+    """the ACD agent on the call (hibiki_agent), else "" """
+    user: _builtins.str
+    """our user (directory user id) on the call: the calling user"""
+    part: _builtins.int
+    """(hibiki_user), else the called one (hibiki_callee), else ""
+    1 (hibiki_recording_part; later parts of one call are other recordings
+    """
+    policy_scope: _builtins.str
+    """with the same call_id)
+    what decided it: tenant | user | did | queue | ivr (an IVR's notice, no
+    """
+    @_builtins.property
+    def meta(self) -> _meta_pb2.EventMeta: ...
+    @_builtins.property
+    def started_at(self) -> _timestamp_pb2.Timestamp:
+        """<spool>/<tenant>/<yyyy>/<mm>/<dd>/<recording_id>.wav (UTC date)
+        recording started: stopped_at minus recorded_ms
+        """
+
+    @_builtins.property
+    def stopped_at(self) -> _timestamp_pb2.Timestamp:
+        """RECORD_STOP's Event-Date-Timestamp"""
+
+    def __init__(
+        self,
+        *,
+        meta: _meta_pb2.EventMeta | None = ...,
+        recording_id: _builtins.str = ...,
+        call_id: _builtins.str = ...,
+        leg_uuid: _builtins.str = ...,
+        spool_path: _builtins.str = ...,
+        started_at: _timestamp_pb2.Timestamp | None = ...,
+        stopped_at: _timestamp_pb2.Timestamp | None = ...,
+        channels: _builtins.int = ...,
+        sample_rate: _builtins.int = ...,
+        reason: Global___RecordingReason.ValueType = ...,
+        recorded_ms: _builtins.int = ...,
+        direction: _call_pb2.CallDirection.ValueType = ...,
+        caller_number: _builtins.str = ...,
+        callee_number: _builtins.str = ...,
+        did: _builtins.str = ...,
+        queue_id: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        user: _builtins.str = ...,
+        part: _builtins.int = ...,
+        policy_scope: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["meta", b"meta", "started_at", b"started_at", "stopped_at", b"stopped_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "call_id", b"call_id", "callee_number", b"callee_number", "caller_number", b"caller_number", "channels", b"channels", "did", b"did", "direction", b"direction", "leg_uuid", b"leg_uuid", "meta", b"meta", "part", b"part", "policy_scope", b"policy_scope", "queue_id", b"queue_id", "reason", b"reason", "recorded_ms", b"recorded_ms", "recording_id", b"recording_id", "sample_rate", b"sample_rate", "spool_path", b"spool_path", "started_at", b"started_at", "stopped_at", b"stopped_at", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordingStopped: _TypeAlias = RecordingStopped  # noqa: Y015

@@ -10,13 +10,13 @@ from hibiki.analytics.http import routes as http_routes
 from hibiki.analytics.ingest import Ingestor
 from hibiki.analytics.nats.event_consumer import EventConsumer
 from hibiki.analytics.storage import open_store
-from hibiki.analytics.storage.files import FileStore
+from hibiki.analytics.storage.report_store import ReportStore
+from hibiki.analytics.web import routes as web
 from hibiki.analytics.wallboard import api as wallboard_api
 from hibiki.analytics.wallboard.feed import Feed
 from hibiki.analytics.wallboard.hub import Wallboards
 from hibiki.analytics.wallboard.page import WallboardPages
-from hibiki.analytics.wallboard.restore import AcdHttp, StoredEvents
-from hibiki.analytics.web import routes as web
+from hibiki.analytics.wallboard.restore import AcdHttp, NoAcd, StoredEvents
 from hibiki.common import bus
 from hibiki.common.auth import load_authority
 from hibiki.common.config import Env
@@ -39,20 +39,22 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready
     js = nc.jetstream()
     await bus.ensure_events_stream(js)
     consumer = EventConsumer(js, Ingestor(store, config.retention), max_batch=config.batch_size,
-                             max_wait=config.batch_wait)
+                             max_wait=config.batch_wait, ack_wait=config.ack_wait)
 
     async def readiness() -> dict[str, bool]:
         return {"nats": nc.is_connected}
 
-    boards = Wallboards(AcdHttp(config.acd_url, authority), StoredEvents(store), timezone=config.timezone)
-    files = FileStore(config.data_dir / "analytics")
-    app = WallboardPages(build_app(
-        "analytics", authority, [*http_routes(store), *wallboard_api.routes(boards), *web.routes(store, files)],
-        readiness=readiness, open_paths=web.OPEN_PATHS))
+    boards = Wallboards(AcdHttp(config.acd_url, authority) if config.acd_url else NoAcd(), StoredEvents(store),
+                        timezone=config.timezone)
+    kept = ReportStore(store)
+    app = WallboardPages(build_app("analytics", authority, [*http_routes(store), *wallboard_api.routes(boards),
+                                                            *web.routes(store, kept)],
+                                   readiness=readiness, open_paths=web.OPEN_PATHS))
     http = HttpServer(app, sock)
-    daily = DailyReports(store, files, config.daily_report_at)
+    daily = DailyReports(store, kept, config.daily_report_at)
     try:
-        await run_until_stopped(stop, [NatsComponent(nc), consumer, daily, Feed(js, boards.apply), http, boards], ready,
+        await run_until_stopped(stop, [NatsComponent(nc), consumer, Feed(js, boards.apply, config.wallboard_replay),
+                                       daily, http, boards], ready,
                                 url=f"http://{config.host}:{http.port}", store=config.clickhouse_url)
     finally:
         store.close()

@@ -48,11 +48,13 @@ class AnalyticsConfig:
     clickhouse_url: str     # chdb:///path (embedded) or clickhouse://host:9000/hibiki
     retention_days: int = DEFAULT_RETENTION_DAYS
     tenant_retention_days: Mapping[str, int] = field(default_factory=dict)
-    batch_size: int = 500
+    batch_size: int = 2000
     batch_wait: float = 0.5
-    acd_url: str = "http://127.0.0.1:8081"     # the ACD's HTTP API (the wallboard's present state)
-    timezone: str = "Asia/Tokyo"              # where the wallboard's day starts
     daily_report_at: time = time(23, 50)     # Asia/Tokyo: when each tenant's daily report is generated
+    ack_wait: float = 10.0
+    acd_url: str = ""                         # the ACD's HTTP API (the wallboard's present state); "": none
+    timezone: str = "Asia/Tokyo"              # where the wallboard's day starts
+    wallboard_replay: float = 300.0           # seconds of the event stream the wallboard reads again on start
 
     def retention(self, tenant: str) -> int:
         return self.tenant_retention_days.get(tenant, self.retention_days)
@@ -71,9 +73,11 @@ class AnalyticsConfig:
             clickhouse_url=env.text("CLICKHOUSE_URL", f"chdb://{root / 'analytics' / 'chdb'}"),
             retention_days=default_days,
             tenant_retention_days=per_tenant,
-            batch_size=env.integer("BATCH_SIZE", 500, minimum=1, maximum=100_000),
+            batch_size=env.integer("BATCH_SIZE", 2000, minimum=1, maximum=100_000),
             batch_wait=env.integer("BATCH_WAIT_MS", 500, minimum=1, maximum=60_000) / 1000,
-            acd_url=env.text("ACD_URL", "http://127.0.0.1:8081"),
-            timezone=env.text("TIMEZONE", "Asia/Tokyo"),
             daily_report_at=parse_time_of_day(env.text("DAILY_REPORT_AT", "23:50")),
+            ack_wait=env.integer("ACK_WAIT_MS", 10_000, minimum=1_000, maximum=600_000) / 1000,
+            acd_url=env.text("ACD_URL", ""),
+            timezone=env.text("TIMEZONE", "Asia/Tokyo"),
+            wallboard_replay=env.integer("WALLBOARD_REPLAY_SECONDS", 300, minimum=0, maximum=86_400),
         )

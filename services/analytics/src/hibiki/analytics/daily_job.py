@@ -1,8 +1,8 @@
 """Generating the daily report of every tenant at a set time (Asia/Tokyo) and keeping it.
 
 ``HIBIKI_ANALYTICS_DAILY_REPORT_AT`` (``HH:MM``, default ``23:50``) is when the day's report is
-generated, as of that moment, for every tenant that had calls that day; it is written under the
-data dir (``storage.files``) and never rewritten by the job. A past day asked for through the API
+generated, as of that moment, for every tenant that had calls that day; it is kept in ClickHouse
+(``storage.report_store``: every replica generates it, one row per tenant and day remains). A past day asked for through the API
 that was never generated (the service was down at that time) is generated then, whole, and kept.
 """
 
@@ -17,15 +17,15 @@ from hibiki.analytics.reports.measures import row, total
 from hibiki.analytics.reports.query import TOKYO, Period, ReportQuery
 from hibiki.analytics.reports.sla import SlaTargets
 from hibiki.analytics.storage import report_sql
-from hibiki.analytics.storage.files import FileStore
+from hibiki.analytics.storage.report_store import ReportStore
 from hibiki.analytics.storage.report_sql import Queryable
 from hibiki.common.logging import get_logger
 
 log = get_logger("hibiki.analytics.daily")
 
 
-def targets_of(files: FileStore, tenant: str) -> SlaTargets:
-    saved = files.sla(tenant)
+def targets_of(kept: ReportStore, tenant: str) -> SlaTargets:
+    saved = kept.sla(tenant)
     if saved is None:
         return SlaTargets()
     try:
@@ -35,28 +35,32 @@ def targets_of(files: FileStore, tenant: str) -> SlaTargets:
         return SlaTargets()
 
 
-def build_daily(store: Queryable, files: FileStore, tenant: str, day: date, now: datetime,
+def build_daily(store: Queryable, kept: ReportStore, tenant: str, day: date, now: datetime,
                 keep: bool) -> dict[str, Any]:
     """The report of ``day`` as of ``now`` (blocking), kept when ``keep``. ``final`` says whether
     the day was over in Tokyo when it was made (the set time may be before midnight)."""
-    targets = targets_of(files, tenant)
+    targets = targets_of(kept, tenant)
     sums = report_sql.report_sums(store, ReportQuery(tenant, Period(day, day)), targets.answer_seconds,
                                   targets.unresolved_dispositions)
     all_day = row("total", total([s for _, s in sums]), targets)
     start, end = report_sql.day_bounds(day)
     intervals = [(str(a), str(s), b, e) for a, s, b, e in report_sql.agent_intervals(store, tenant, start, end)]
     final = now >= end
-    report = daily_report(tenant, day.isoformat(), all_day, peak_agents(intervals, start, min(end, now)), now, final)
+    by = {name: [row(k, v, targets) for k, v in report_sql.report_sums(
+        store, ReportQuery(tenant, Period(day, day), name), targets.answer_seconds, targets.unresolved_dispositions)]
+        for name in ("did", "disposition")}
+    report = daily_report(tenant, day.isoformat(), all_day, peak_agents(intervals, start, min(end, now)), now, final,
+                          by["did"], by["disposition"])
     if keep:
-        files.save_daily(tenant, day, report)
+        kept.save_daily(tenant, day, report)
     return report
 
 
 class DailyReports:
     """A component of the service: sleeps until the set time each day, then generates."""
 
-    def __init__(self, store: Queryable, files: FileStore, at: time) -> None:
-        self._store, self._files, self._at = store, files, at
+    def __init__(self, store: Queryable, kept: ReportStore, at: time) -> None:
+        self._store, self._kept, self._at = store, kept, at
         self._task: asyncio.Task[None] | None = None
 
     def next_run(self, now: datetime) -> datetime:
@@ -72,7 +76,7 @@ class DailyReports:
         done = []
         for tenant in report_sql.tenants_with_calls(self._store, start, end):
             try:
-                build_daily(self._store, self._files, tenant, day, datetime.now(UTC), keep=True)
+                build_daily(self._store, self._kept, tenant, day, datetime.now(UTC), keep=True)
                 done.append(tenant)
             except Exception as exc:           # one tenant's failure does not stop the others
                 log.error("daily_report_failed", tenant=tenant, day=day.isoformat(), error=str(exc))

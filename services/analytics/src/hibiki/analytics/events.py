@@ -73,7 +73,8 @@ class RawEvent:
 
 
 def timestamp(value: Timestamp) -> datetime | None:
-    """A protobuf Timestamp as an aware UTC datetime; None when unset."""
+    """A protobuf Timestamp as an aware UTC datetime; None when unset. (A raw event's
+    ``occurred_at`` is this to the millisecond, the precision of the events table.)"""
     if not value.seconds and not value.nanos:
         return None
     return datetime.fromtimestamp(value.seconds, tz=UTC).replace(microsecond=value.nanos // 1000)
@@ -102,7 +103,8 @@ def decode(subject: str, payload: bytes, received_at: datetime) -> RawEvent:
     tenant = _checked("meta.tenant", meta.tenant)
     if tenant != parts[1]:
         raise InvalidEvent(f"meta.tenant {tenant!r} is not the subject's tenant {parts[1]!r}")
-    occurred_at = timestamp(meta.occurred_at) or received_at
+    occurred_at = (timestamp(meta.occurred_at) or received_at)
+    occurred_at = occurred_at.replace(microsecond=occurred_at.microsecond // 1000 * 1000)   # as stored
     if kind == "agent.state_changed":
         key = AGENT_KEY_PREFIX + _checked("agent_id", message.agent_id)  # type: ignore[attr-defined]
     elif kind == "call.ended":

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 
 from hibiki.analytics.storage import tables
 from hibiki.analytics.storage.base import Store
+from hibiki.analytics.web.access import report_refusal
 from hibiki.common.http import error_response
 from hibiki.common.openapi import ApiRoute, Operation, errors
 
@@ -23,8 +24,9 @@ def routes(store: Store) -> list[ApiRoute]:
     async def cdr_count(request: Request) -> Response:
         claims = request.scope["hibiki.claims"]
         tenant = request.path_params["tenant"]
-        if not claims.may_act_for(tenant):
-            return error_response(403, "forbidden-tenant", f"this token may not read tenant {tenant!r}")
+        refusal = report_refusal(claims, tenant)
+        if refusal is not None:
+            return error_response(403, "forbidden", refusal)
         return JSONResponse({"tenant": tenant, "cdr_count": await asyncio.to_thread(tables.count_calls, store, tenant)})
 
     return [ApiRoute("/api/v1/tenants/{tenant}/cdr/count", cdr_count, "GET", Operation(

@@ -247,15 +247,15 @@ def fold_call(tenant: str, call_id: str, events: Sequence[RawEvent],
 def _call(tenant: str, call_id: str, a: LegRecord, legs: list[LegRecord], facts: _Facts,
           acw_ms: dict[str, int]) -> CallRecord:
     b_legs = [leg for leg in legs if leg.leg == "b"]
+    if not facts.queues:            # no ACD event came: the queue the switch's legs name
+        for leg in [a, *b_legs]:
+            facts.add_queue(leg.queue_id, leg.start_time)
     answered_legs = sorted((leg for leg in b_legs if leg.answer_time or leg.bridge_time),
                            key=lambda leg: leg.answer_time or leg.bridge_time or leg.start_time)
     agent_legs = [leg for leg in answered_legs if facts.acd_agent and leg.agent_id == facts.acd_agent]
     candidates = agent_legs or answered_legs
     person = candidates[0] if candidates else None
     answer_time = (person.answer_time or person.bridge_time) if person else facts.acd_answered_at
-    if a.direction in ("outbound", "internal") and person is None and not b_legs and a.answer_time \
-            and not facts.ivr_entered and not facts.queues:
-        answer_time = a.answer_time            # a call made without a B-leg we saw (e.g. to a service)
     rings = [leg.ring_time for leg in legs if leg.ring_time]
     ring_time = min(rings) if rings else None
     talk_end = person.end_time if person else a.end_time

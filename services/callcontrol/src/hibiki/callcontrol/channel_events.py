@@ -4,8 +4,9 @@ The IVR publishes its own steps; what happens on the switch around it (a call an
 phone, a call that ends anywhere) arrives as CHANNEL_ANSWER and CHANNEL_HANGUP_COMPLETE on
 each node's inbound connection, with the channel's variables. Channels without
 ``hibiki_tenant`` (set by the directory on its users and numbers) are not ours to report.
-Event ids are derived from the call and the event, so two controllers connected to the same
-node publish the same message id and JetStream keeps one.
+Event ids are derived from the leg's UUID and the event, so two controllers connected to the same
+node publish the same message id and JetStream keeps one. ``CallEnded`` carries one leg each, with
+the call it belongs to and FreeSWITCH's own times (``leg_record``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import uuid
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from hibiki.callcontrol import recording_stop
 from hibiki.callcontrol.esl.model import NodeEvent
 from hibiki.callcontrol.esl.nodes import NodePool
+from hibiki.callcontrol.leg_record import MAX_MICROS, fill, number
 from hibiki.callcontrol.publisher import SOURCE, EventSink
 from hibiki.common.logging import get_logger
 from hibiki.events.v1 import call_pb2, meta_pb2
@@ -26,10 +29,11 @@ NAMESPACE = uuid.UUID("6f1d3c52-5b0e-4c59-a1a5-2f8f4e0c2a11")
 
 def _stamp(micros: str) -> Timestamp | None:
     """FreeSWITCH's ``*-Time`` headers: microseconds since the epoch, 0 when it did not happen."""
-    if not micros.isdigit() or int(micros) == 0:
+    value = number(micros)
+    if value is None or not 0 < value <= MAX_MICROS:
         return None
     stamp = Timestamp()
-    stamp.FromMicroseconds(int(micros))
+    stamp.FromMicroseconds(value)
     return stamp
 
 
@@ -50,6 +54,16 @@ class ChannelEvents:
         self._sink = sink
         pool.on("CHANNEL_ANSWER", self.answered)
         pool.on("CHANNEL_HANGUP_COMPLETE", self.ended)
+        pool.on("RECORD_STOP", self.recording_stopped)
+
+    async def recording_stopped(self, event: NodeEvent) -> None:
+        """A finished Hibiki recording goes to the recording service (``recording_stop``)."""
+        message = recording_stop.stopped(event.headers, event.node)
+        if message is None:
+            return
+        log.info("recording_stopped", tenant=message.meta.tenant, call_uuid=message.leg_uuid,
+                 recording_id=message.recording_id, path=message.spool_path, recorded_ms=message.recorded_ms)
+        self._sink.publish(message.meta.tenant, "stopped", message, category="recording")
 
     async def answered(self, event: NodeEvent) -> None:
         tenant = event.get("variable_hibiki_tenant")
@@ -66,12 +80,7 @@ class ChannelEvents:
         tenant = event.get("variable_hibiki_tenant")
         if not tenant:
             return
-        message = call_pb2.CallEnded(meta=_meta(event, tenant, "ended"), hangup_cause=event.get("Hangup-Cause"))
-        for field, header in (("started_at", "Caller-Channel-Created-Time"),
-                              ("answered_at", "Caller-Channel-Answered-Time"),
-                              ("ended_at", "Caller-Channel-Hangup-Time")):
-            stamp = _stamp(event.get(header))
-            if stamp is not None:
-                getattr(message, field).CopyFrom(stamp)
-        log.info("call_ended", tenant=tenant, call_uuid=event.call_uuid, cause=message.hangup_cause, node=event.node)
+        message = fill(call_pb2.CallEnded(meta=_meta(event, tenant, "ended")), event.headers, event.call_uuid)
+        log.info("call_ended", tenant=tenant, call_uuid=event.call_uuid, call_id=message.call_id,
+                 leg=call_pb2.CallLeg.Name(message.leg), cause=message.hangup_cause, node=event.node)
         self._sink.publish(tenant, "ended", message)

@@ -68,7 +68,7 @@ class CallControlConfig:
             prompts_dir=env.path("PROMPTS_DIR", prompts_root(data)).resolve(),
             prompts_playback_root=playback_root,
             hold_music=env.text("HOLD_MUSIC", "local_stream://default"),
-            recordings_dir=str(env.path("RECORDINGS_DIR", data / "recordings")),
+            recordings_dir=str(shared.path("RECORDING_SPOOL_DIR", env.path("RECORDINGS_DIR", data / "recordings"))),
             freeswitch=FsNodeSettings.from_env(env),
             acd_grpc=env.text("ACD_GRPC", "127.0.0.1:50051"),
             acd_timeout=env.number("ACD_TIMEOUT", 3.0, minimum=0.1),

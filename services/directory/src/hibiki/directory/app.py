@@ -17,6 +17,7 @@ from hibiki.directory.config import DirectoryConfig
 from hibiki.directory.guard import AuthGuard
 from hibiki.directory.http.admin import AdminApi
 from hibiki.directory.http.auth_blocks import AuthBlocksApi
+from hibiki.directory.http.recording_policy import RecordingPolicyApi
 from hibiki.directory.http import csv_api
 from hibiki.directory.http.csv_api import csv_routes
 from hibiki.directory.http.fsapi import FsapiEndpoint, fsapi_route
@@ -67,7 +68,8 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
          search_route(admin),
          *admin.routes(),
          *csv_routes(admin.repo, notifier),
-         *AuthBlocksApi(guard, view, notifier).routes()],
+         *AuthBlocksApi(guard, view, notifier).routes(),
+         *RecordingPolicyApi(repository, notifier).routes()],
         open_paths=["/fsapi"],
         body_limits={r"/api/v1/tenants/[^/]+/[a-z_]+/import": csv_api.MAX_BYTES},   # /fsapi checks its own
         readiness=readiness,

@@ -9,6 +9,11 @@ FreeSWITCH's own applications, no controller hop:
   forwarding always, on busy, on no answer after N seconds and when not registered
   (PBX-09) to an extension, a group or an outside number; the user's voicemail is the last
   stop (PBX-10); a blind transfer nobody answers comes back to the transferring user (PBX-07).
+  Every bridge to a user marks both legs with the user on the other one (``hibiki_peer_user``:
+  set on this channel, ``export nolocal:`` to the user's leg, see :data:`PEER`); a channel that
+  comes back into the dialplan for an extension was transferred by that peer, which is kept as
+  ``hibiki_transferor`` and rung again when the transfer is not answered. No SIP header decides
+  it: a phone's Referred-By names whoever the phone likes.
   After a failed bridge the call is transferred to
   ``hibiki_fwd_<user id>_${originate_disposition}``, which this module answers with the
   forward for that outcome (at most three forwards in a row, then voicemail);
@@ -40,6 +45,13 @@ FreeSWITCH's own applications, no controller hop:
   user's direct-in number (per user, or per call with ``*81``/``*82``; ``184`` withholds it);
 - a number nobody has: an announcement and UNALLOCATED_NUMBER (SIP 404), never a fall-through.
 
+Every answer starts with ``hibiki-call`` (``continue="true"``), which marks the call for its
+records (callcontrol's ``CallEnded`` per leg): ``hibiki_call_id`` (the originating channel's
+``${uuid}``) and ``hibiki_direction`` are exported to every leg the channel bridges, set once
+and kept (re-exported) when the channel is routed again (a transfer, a forward, a branch of the
+IVR); ``hibiki_tenant`` and a DID call's ``hibiki_did`` are exported too, so a carrier leg carries
+them. A refusal of ours sets ``hibiki_refused`` (its reason).
+
 A call from outside (a carrier, context ``public``) is routed by the number it was made to
 (a DID, unique on the platform) through that number's schedule (PBX-01, PBX-16).
 """
@@ -50,7 +62,7 @@ import re
 from datetime import datetime
 
 from hibiki.common import dialstring
-from hibiki.directory import documents
+from hibiki.directory import documents, recording
 from hibiki.directory.documents import attr
 from hibiki.directory.features import REFUSE_TONE, agent_code
 from hibiki.directory.numbers import InvalidNumber, NumberKind, classify, is_allowed, restriction_class
@@ -80,6 +92,13 @@ ROUTE_GRANT = "variable_hibiki_route_grant"
 # callcontrol has this long to take a call handed to it before the fallback route takes it.
 HANDOFF_SECONDS = 5
 HANDOFF_MISSED = "hibiki_handoff_missed"
+# Blind transfer with recall (PBX-07). ``hibiki_peer_user``: the id of our user on the other leg of
+# the channel's bridge (set by this dialplan only, never by a phone: SIP headers become sip_h_*).
+# ``hibiki_transferor``: copied from it when the channel is sent to an extension again (a REFER
+# transfers the transferor's peer), read back (and checked: a user of the call's tenant) when
+# that extension did not answer.
+PEER = "hibiki_peer_user"
+TRANSFEROR = "hibiki_transferor"
 
 # 184: what the carrier sees in From instead of the caller (RFC 3323); FreeSWITCH's privacy(full)
 # alone keeps the number in From when the gateway has caller-id-in-from.
@@ -97,6 +116,20 @@ Actions = list[str]
 
 def _action(app: str, data: str = "") -> str:
     return f"<action application={attr(app)} data={attr(data)}/>" if data else f"<action application={attr(app)}/>"
+
+
+def call_marks(direction: str, tenant: str) -> str:
+    """The ``hibiki-call`` extension (see the module's docstring); ``direction`` is what a call
+    that has none yet becomes: inbound, outbound or internal."""
+    def export(tag: str, name: str, value: str) -> str:
+        return f"<{tag} application=\"export\" data={attr(f'{name}={value}')}/>"
+    marks = [f'<condition field="${{{name}}}" expression="^$" break="never">{export("action", name, first)}'
+             f'{export("anti-action", name, f"${{{name}}}")}</condition>'
+             for name, first in (("hibiki_call_id", "${uuid}"), ("hibiki_direction", dialstring.token(direction)))]
+    marks.append(f'<condition field="${{hibiki_tenant}}" expression="^">'
+                 f'{export("action", "hibiki_tenant", dialstring.token(tenant))}'
+                 '</condition>')
+    return f'<extension name="hibiki-call" continue="true">{"".join(marks)}</extension>'
 
 
 def _extension(name: str, destination: str, actions: Actions) -> str:
@@ -121,7 +154,9 @@ class Plan:
                 return forwarded
         seconds = user.forward_no_answer_seconds if user.forward_no_answer else RING_SECONDS
         dial = dialstring.user_leg(user.extension or user.username, self.tenant.domain)
-        actions = [_action("set", f"hibiki_callee={user.id}"), _action("set", f"call_timeout={seconds}"),
+        actions = [_action("set", f"hibiki_callee={user.id}"), _action("set", f"{PEER}={dialstring.token(user.id)}"),
+                   _action("export", f"nolocal:{PEER}=${{hibiki_user}}"),   # the callee's leg: the caller, if ours
+                   _action("set", f"call_timeout={seconds}"),
                    _action("set", "continue_on_fail=true"), _action("set", "hangup_after_bridge=true")]
         if user.extension:  # directed pickup (**<ext>) finds the ringing call here (mod_hash)
             actions.append(_action("hash", f"insert/{self.tenant.domain}-last_dial_ext/{user.extension}/${{uuid}}"))
@@ -138,7 +173,7 @@ class Plan:
         nobody answered rings the transferring user again (PBX-07), else the user's forwards,
         else voicemail."""
         if transferor is not None and transferor.id != user.id and disposition in FORWARD_ON:
-            return [_action("unset", "sip_h_Referred-By"), _action("set", f"hibiki_recalled_from={user.id}"),
+            return [_action("unset", TRANSFEROR), _action("set", f"hibiki_recalled_from={user.id}"),
                     *self._next().user(transferor)]
         target = getattr(user, FORWARD_ON.get(disposition, ""), "") if disposition in FORWARD_ON else ""
         if target and self.hops < MAX_FORWARDS:
@@ -170,7 +205,8 @@ class Plan:
         element of the user's dial-string ("Only calling the first element in the list in
         this mode", switch_ivr_originate.c). So a multi-leg bridge names the devices' contacts."""
         domain, who = dialstring.domain(self.tenant.domain), dialstring.device(user.extension or user.username)
-        prefix = f"[{leg_vars + ',' if leg_vars else ''}sip_invite_domain={domain},presence_id={who}@{domain}]"
+        prefix = (f"[{leg_vars + ',' if leg_vars else ''}sip_invite_domain={domain},presence_id={who}@{domain},"
+                  f"hibiki_user={dialstring.token(user.id)}]")
         if not user.devices:
             return [prefix + "error/user_not_registered"]
         return [prefix + dialstring.contact_leg(device, domain) for device in user.devices]
@@ -257,6 +293,7 @@ class Plan:
         outbound_class = restriction_class(info)
         if not is_allowed(info, caller.outbound_classes):
             return [_action("set", f"hibiki_outbound_class={outbound_class}"),
+                    _action("set", "hibiki_refused=class_of_service"),
                     _action("log", f"NOTICE outbound call to {outbound_class} number refused by class of service"),
                     _action("pre_answer"), _action("playback", RESTRICTED_PROMPT),
                     _action("hangup", "OUTGOING_CALL_BARRED")]
@@ -340,20 +377,60 @@ def unallocated() -> Actions:
     return [_action("answer"), _action("playback", UNALLOCATED_PROMPT), _action("hangup", "UNALLOCATED_NUMBER")]
 
 
-_REFERRED_BY = re.compile(r"sips?:([^@;>]+)@")
-
-
 def transferor(request: FsRequest, tenant: TenantView) -> UserEntry | None:
-    """The user whose phone blind-transferred this call: mod_sofia copies the REFER's
-    Referred-By header onto the transferred channel as ``sip_h_Referred-By``."""
-    match = _REFERRED_BY.search(request.get("variable_sip_h_Referred-By"))
-    found = tenant.device(match.group(1)) if match else None
-    return found[1] if found else None
+    """The user who blind-transferred this call: ``hibiki_transferor``, which the extension's
+    answer copied from ``hibiki_peer_user`` (the user this channel was bridged to) when the
+    transfer brought the channel back. Only a user of the call's own tenant counts; the REFER's
+    Referred-By header (``sip_h_Referred-By``, absent from many phones) is the phone's word
+    and is never read."""
+    return tenant.users.get(request.get(f"variable_{TRANSFEROR}"))
+
+
+def transferred() -> Actions:
+    """An extension dialled or transferred to: a channel bridged to one of our users before was
+    transferred by that user (blind transfer, REFER) and remembers who; a fresh call clears it."""
+    return [_action("set", f"{TRANSFEROR}=${{{PEER}}}")]
 
 
 def _hops(request: FsRequest) -> int:
     value = request.get("variable_hibiki_forward_hops")
     return int(value) if value.isdigit() else 0
+
+
+def record_inbound(tenant: TenantView, did: DidEntry, route: Route, context: str) -> Actions:
+    """REC-01 for a call on a DID: recorded from the start (notice first) when the policy says all,
+    ``*1``/``*2`` bound when on demand. A route to callcontrol (IVR, queue) is told the policy
+    instead (``hibiki_recording_mode``, ``_scope``, ``_queues``, ``_notice``): it plays the IVR's
+    own notice, or the policy's, before recording, and knows the queue an IVR leads to."""
+    policy = tenant.recording
+    user = route.target if route.kind in ("user", "voicemail") else ""
+    queue = route.target if route.kind == "queue" else ""
+    decision = policy.decide("inbound", user=user, did=did.number, queue=queue)
+    if route.kind in ("ivr", "queue"):
+        if not policy.configured:
+            return []
+        return [_action("set", f"hibiki_recording_mode={decision.mode}"),
+                _action("set", f"hibiki_recording_scope={decision.scope}"),
+                *([_action("set", f"hibiki_recording_queues={q}")] if (q := policy.queue_modes("inbound")) else []),
+                _action("set", f"hibiki_recording_notice={policy.notice}")]
+    if route.kind not in ("user", "ring_group"):
+        return []
+    if decision.mode == recording.Mode.ALL:
+        return recording.start(tenant.tenant_id, decision, policy.notice, answer=True)
+    if decision.mode == recording.Mode.ON_DEMAND:
+        return recording.on_demand(tenant.tenant_id)
+    return []
+
+
+def record_outbound(tenant: TenantView, caller: UserEntry, context: str) -> Actions:
+    """REC-01 for a user's call to a carrier: recorded from the start (no notice: the caller is
+    ours), or ``*1``/``*2`` bound."""
+    decision = tenant.recording.decide("outbound", user=caller.id)
+    if decision.mode == recording.Mode.ALL:
+        return recording.start(tenant.tenant_id, decision, "", answer=False)
+    if decision.mode == recording.Mode.ON_DEMAND:
+        return recording.on_demand(tenant.tenant_id)
+    return []
 
 
 def answer_did(request: FsRequest, tenant: TenantView, did: DidEntry, at: datetime,
@@ -363,10 +440,12 @@ def answer_did(request: FsRequest, tenant: TenantView, did: DidEntry, at: dateti
     destination = request.get("Caller-Destination-Number")
     context = request.get("Caller-Context") or "public"
     route, branch = decision if decision is not None else did.route_at(at)
-    prelude = [_action("set", f"hibiki_tenant={tenant.tenant_id}"), _action("set", f"hibiki_did={did.number}"),
+    prelude = [_action("set", f"hibiki_tenant={tenant.tenant_id}"), _action("export", f"hibiki_did={did.number}"),
                _action("set", f"hibiki_branch={branch}"), *language(tenant)]
+    prelude += record_inbound(tenant, did, route, context)
     actions = prelude + Plan(tenant, context, callcontrol=callcontrol).route(route, fallback=did.closed)
-    return documents.dialplan(context, [_extension("hibiki-did", destination, actions)])
+    return documents.dialplan(context, [call_marks("inbound", tenant.tenant_id),
+                                        _extension("hibiki-did", destination, actions)])
 
 
 def answer_internal(request: FsRequest, tenant: TenantView, callcontrol: str = "127.0.0.1:8084") -> str:
@@ -380,12 +459,13 @@ def answer_internal(request: FsRequest, tenant: TenantView, callcontrol: str = "
         name, actions = "hibiki-after-bridge", plan.after_user(tenant.users[forward.group(1)], forward.group(2),
                                                               transferor(request, tenant))
     elif destination in tenant.extensions:
-        name, actions = "hibiki-internal", plan.user(tenant.users[tenant.extensions[destination]])
+        name, actions = "hibiki-internal", transferred() + plan.user(tenant.users[tenant.extensions[destination]])
     elif (route := IVR_ROUTE.match(destination)) is not None:
         if request.get(ROUTE_GRANT) == destination:
             name, actions = "hibiki-ivr-route", plan.from_ivr(route.group(1), route.group(2))
         else:   # dialled by a caller (or a transfer), not handed back by callcontrol
             name, actions = "hibiki-route-refused", [
+                _action("set", "hibiki_refused=route"),
                 _action("log", f"NOTICE {destination} refused: not handed back by callcontrol"), *unallocated()]
     elif destination == HANDOFF_MISSED and request.get("variable_hibiki_handoff"):
         name, actions = "hibiki-handoff-missed", plan.handoff_missed(request.get("variable_hibiki_handoff"),
@@ -395,7 +475,11 @@ def answer_internal(request: FsRequest, tenant: TenantView, callcontrol: str = "
     elif (feature := plan.feature_code(caller, destination)) is not None:
         name, actions = "hibiki-feature", feature
     elif caller is not None and (outside := plan.outbound(caller, destination)) is not None:
-        name, actions = "hibiki-outbound", outside
+        bridged = any('application="bridge"' in a for a in outside)
+        name, actions = "hibiki-outbound", record_outbound(tenant, caller, context) + outside if bridged else outside
     else:
         name, actions = "hibiki-unallocated", unallocated()
-    return documents.dialplan(context, [_extension(name, destination, language(tenant) + actions)])
+    if name in ("hibiki-internal", "hibiki-ring-group") and tenant.recording.configured:
+        actions = recording.on_demand(tenant.tenant_id) + actions     # between users: recorded on demand (*1 / *2)
+    marks = call_marks("outbound" if name == "hibiki-outbound" else "internal", tenant.tenant_id)
+    return documents.dialplan(context, [marks, _extension(name, destination, language(tenant) + actions)])

@@ -122,7 +122,7 @@ def _dialplan(request: FsRequest, view: DirectoryView, now: datetime, callcontro
         key = ("dialplan", request.get("Caller-Context"), destination, request.get("variable_hibiki_forward_hops"))
     else:
         key = ("dialplan", request.get("Caller-Context"), destination, request.get("variable_hibiki_user"),
-               request.get("variable_hibiki_forward_hops"), request.get("variable_sip_h_Referred-By"),
+               request.get("variable_hibiki_forward_hops"), request.get("variable_hibiki_transferor"),
                request.get("variable_hibiki_route_grant"), request.get("variable_hibiki_handoff"),
                request.get("variable_hibiki_did"))
     document = tenant.answers.get(key)

@@ -18,7 +18,8 @@ UNALLOCATED_PROMPT = "system/unallocated.wav"   # a number nobody has
 RESTRICTED_PROMPT = "system/restricted.wav"     # refused by the caller's class of service
 FAILED_PROMPT = "system/failed.wav"             # temporary failure: no gateway, callcontrol gone, ...
 APOLOGY_PROMPT = "system/apology.wav"           # callcontrol handed the call back: on to the number's fallback
-PROMPTS = (UNALLOCATED_PROMPT, RESTRICTED_PROMPT, FAILED_PROMPT, APOLOGY_PROMPT)
+RECORDING_NOTICE_PROMPT = "system/recording_notice.wav"   # REC-02: played before a recording starts
+PROMPTS = (UNALLOCATED_PROMPT, RESTRICTED_PROMPT, FAILED_PROMPT, APOLOGY_PROMPT, RECORDING_NOTICE_PROMPT)
 
 
 def channel_language(language: str) -> dict[str, str]:

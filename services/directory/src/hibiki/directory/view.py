@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from hibiki.directory.gateways import GatewayEntry
+from hibiki.directory.recording import RecordingPolicy
 from hibiki.directory.schedules import Schedule
 from hibiki.directory.v1 import ivr_pb2
 
@@ -115,6 +116,7 @@ class TenantView:
     gateways: tuple[GatewayEntry, ...] = ()                                # enabled carrier gateways
     schedules: dict[str, Schedule] = field(default_factory=dict)           # by id
     ivrs: dict[str, ivr_pb2.Ivr] = field(default_factory=dict)             # by id, checked (ivrs.validate)
+    recording: RecordingPolicy = RecordingPolicy()                         # REC-01: which calls are recorded
     # Answers rendered from this (immutable) version of the tenant, reused until it is replaced.
     answers: dict[tuple[str, ...], str] = field(default_factory=dict, compare=False, repr=False)
 

@@ -25,7 +25,7 @@ POSTED_FIELDS = (
     "sip_auth_qop", "sip_auth_nc", "sip_auth_cnonce", "sip_auth_response",
     # section=dialplan
     "Caller-Destination-Number", "Caller-Context", "Caller-Caller-ID-Number", "variable_hibiki_tenant",
-    "variable_hibiki_user", "variable_hibiki_forward_hops", "variable_sip_h_Referred-By",
+    "variable_hibiki_user", "variable_hibiki_forward_hops", "variable_hibiki_transferor",
     "variable_hibiki_route_grant", "variable_hibiki_handoff", "variable_hibiki_did",
 )
 SECTIONS = frozenset({"configuration", "directory", "dialplan", "phrases", "languages", "chatplan", "channels"})

@@ -1,13 +1,11 @@
-"""Wiring of the recording service: audio storage directory, HTTP and NATS.
-
-Storing, encrypting, indexing and retention land with the recording issue; this is
-the service's frame: its storage location, health, metrics and token checks.
-"""
+"""Wiring of the recording service: spool, key store, audio store, index, consumers, retention, HTTP."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
+from typing import Any
 
 from hibiki.common import bus
 from hibiki.common.auth import load_authority
@@ -17,24 +15,72 @@ from hibiki.common.http import HttpServer, build_app
 from hibiki.common.lifecycle import NatsComponent, run_until_stopped
 from hibiki.common.net import bind_tcp
 from hibiki.recording.config import RecordingConfig
-from hibiki.recording.http import routes as http_routes
+from hibiki.recording.deletion import Deleter, Reaper
+from hibiki.recording.http import info
+from hibiki.recording.http.api import RecordingsApi
+from hibiki.recording.index.chdb_store import ChdbStore
+from hibiki.recording.nats import consumers
+from hibiki.recording.nats.notifier import Notifier
+from hibiki.recording.pipeline import Pipeline
+from hibiki.recording.storage.blobs import LocalBlobs, open_blobs
+from hibiki.recording.storage.keys import KeyStore, load_master_key
+
+
+def _writable(path: Path, what: str) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StartupError(f"recording {what} {path}: {exc.strerror}") from None
+    if not os.access(path, os.W_OK):
+        raise StartupError(f"recording {what} {path} is not writable")
+
+
+class Tasks:
+    """Background loops (consumers, retention) started after NATS and stopped before it drains."""
+
+    def __init__(self, *loops: Any) -> None:
+        self._loops, self._stop, self._tasks = loops, asyncio.Event(), list[asyncio.Task[None]]()
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(loop(self._stop)) for loop in self._loops]
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 async def main(stop: asyncio.Event, config: RecordingConfig | None = None, ready: asyncio.Event | None = None) -> None:
     config = config or RecordingConfig.from_env()
     authority = load_authority(Env.load(), config.data_dir)
     sock = bind_tcp(config.host, config.port, "recording HTTP")
-    try:
-        config.storage_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StartupError(f"recording storage {config.storage_dir}: {exc.strerror}") from None
-    if not os.access(config.storage_dir, os.W_OK):
-        raise StartupError(f"recording storage {config.storage_dir} is not writable")
+    _writable(config.storage_dir, "storage")
+    _writable(config.work_dir, "work directory")
+    blobs = open_blobs(config.store_url, config.storage_dir)
+    keys = KeyStore(config.keys_dir, load_master_key(config.master_key, config.master_key_file))
+    index = ChdbStore(config.index_path)
+    await asyncio.to_thread(index.migrate)
     nc = await bus.connect(config.nats_url, "hibiki-recording")
+    js = nc.jetstream()
+    await bus.ensure_events_stream(js)
+    notifier = Notifier(js)
+    pipeline = Pipeline(config.spool_dir, config.work_dir, blobs, keys, index, notifier, config.retention,
+                        config.codec, config.bitrate, config.kill_after)
+    deleter = Deleter(index, blobs, notifier)
+    stopped = bus.DurableConsumer(js, config.consumer, consumers.STOPPED, consumers.Stopped(pipeline), batch=1,
+                                  ack_wait=config.ack_wait)
+    handled = bus.DurableConsumer(js, f"{config.consumer}-dispositions", consumers.DISPOSITIONS,
+                                  consumers.Dispositions(index, config.retention))
+    reaper = Reaper(deleter, config.retention_interval)
+    api = RecordingsApi(index, blobs, keys, notifier, deleter)
 
     async def readiness() -> dict[str, bool]:
-        return {"nats": nc.is_connected, "storage": os.access(config.storage_dir, os.W_OK)}
+        store_ok = os.access(config.storage_dir, os.W_OK) if isinstance(blobs, LocalBlobs) else True
+        return {"nats": nc.is_connected, "storage": store_ok}
 
-    http = HttpServer(build_app("recording", authority, http_routes(), readiness=readiness), sock)
-    await run_until_stopped(stop, [NatsComponent(nc), http], ready,
-                            url=f"http://{config.host}:{http.port}", storage=str(config.storage_dir))
+    http = HttpServer(build_app("recording", authority, [*info.routes(), *api.routes()], readiness=readiness), sock)
+    try:
+        await run_until_stopped(stop, [NatsComponent(nc), Tasks(stopped.run, handled.run, reaper.run), http], ready,
+                                url=f"http://{config.host}:{http.port}", storage=blobs.name,
+                                spool=str(config.spool_dir))
+    finally:
+        index.close()

@@ -1,4 +1,4 @@
-"""Recording settings, from HIBIKI_RECORDING_* (and shared HIBIKI_*) variables."""
+"""Recording settings, from HIBIKI_RECORDING_* (and shared HIBIKI_*) variables (README, recording)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hibiki.common.config import Env, data_dir
+from hibiki.common.errors import ConfigError
+from hibiki.recording.domain.media import CODECS
+from hibiki.recording.domain.retention import BadRetention, Retention
+
+STEPS = ("checked", "transcoded", "encrypted", "stored", "verified", "indexed", "published", "spool-removed")
 
 
 @dataclass(frozen=True)
@@ -14,17 +19,55 @@ class RecordingConfig:
     port: int
     nats_url: str
     data_dir: Path
-    storage_dir: Path
+    storage_dir: Path              # encrypted recordings (the file store's root)
+    spool_dir: Path                # what FreeSWITCH wrote (callcontrol's HIBIKI_CALLCONTROL_RECORDINGS_DIR)
+    work_dir: Path                 # compressed and encrypted copies between steps
+    store_url: str                 # "" (file store in storage_dir), file:///path or s3://bucket/prefix?endpoint=
+    index_path: Path               # chdb directory of the index
+    keys_dir: Path
+    master_key: str | None
+    master_key_file: Path
+    codec: str = "opus"
+    bitrate: str = "24k"
+    retention: Retention = Retention()
+    retention_interval: float = 3600.0
+    consumer: str = "recording-stopped"
+    ack_wait: float = 300.0        # a recording not acknowledged by then is handed out again
+    kill_after: str | None = None  # test hook: SIGKILL itself after this step (STEPS)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> RecordingConfig:
         env = Env.load("recording", environ)
         shared = Env.load("", environ)
         root = data_dir(shared)
+        codec = env.text("CODEC", "opus")
+        if codec not in CODECS:
+            raise ConfigError(f"{env.key('CODEC')}={codec!r}: one of {', '.join(CODECS)}")
+        try:
+            retention = Retention.parse(env.text("RETENTION", ""))
+        except BadRetention as exc:
+            raise ConfigError(f"{env.key('RETENTION')}: {exc}") from None
+        kill_after = env.optional("KILL_AFTER")
+        if kill_after is not None and kill_after not in STEPS:
+            raise ConfigError(f"{env.key('KILL_AFTER')}={kill_after!r}: one of {', '.join(STEPS)}")
         return cls(
             host=env.text("HOST", "127.0.0.1"),
             port=env.port("PORT", 8082),
             nats_url=shared.text("NATS_URL", "nats://127.0.0.1:4222"),
             data_dir=root,
-            storage_dir=env.path("STORAGE_DIR", root / "recordings"),
+            storage_dir=env.path("STORAGE_DIR", root / "recording" / "store"),
+            spool_dir=env.path("SPOOL_DIR", shared.path("CALLCONTROL_RECORDINGS_DIR", root / "recordings")),
+            work_dir=env.path("WORK_DIR", root / "recording" / "work"),
+            store_url=env.text("STORE_URL", ""),
+            index_path=env.path("INDEX_DIR", root / "recording" / "chdb"),
+            keys_dir=env.path("KEYS_DIR", root / "recording" / "keys"),
+            master_key=env.optional("MASTER_KEY"),
+            master_key_file=env.path("MASTER_KEY_FILE", root / "recording" / "master.key"),
+            codec=codec,
+            bitrate=env.text("BITRATE", "24k"),
+            retention=retention,
+            retention_interval=env.number("RETENTION_INTERVAL", 3600.0, minimum=0.1),
+            consumer=env.text("CONSUMER", "recording-stopped"),
+            ack_wait=env.number("ACK_WAIT", 300.0, minimum=1.0),
+            kill_after=kill_after,
         )

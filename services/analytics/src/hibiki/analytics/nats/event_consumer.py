@@ -2,7 +2,8 @@
 
 Messages are gathered until ``max_batch`` of them or ``max_wait`` seconds after the first, then
 stored as one batch (``Ingestor.store_batch``); each message is acknowledged only after its batch
-is stored. If the store fails, nothing of the batch is acknowledged: the messages are redelivered
+is stored (while a slow store runs, the messages are kept with in-progress acks, so ``ack_wait``
+is also how soon the messages of a killed process come again). If the store fails, nothing of the batch is acknowledged: the messages are redelivered
 (after a pause that grows while the store stays down) and stored again, idempotently.
 """
 
@@ -30,8 +31,8 @@ log = get_logger("hibiki.analytics.consumer")
 
 
 class EventConsumer:
-    def __init__(self, js: JetStreamContext, ingestor: Ingestor, *, durable: str = DURABLE, max_batch: int = 500,
-                 max_wait: float = 0.5, ack_wait: float = 60.0,
+    def __init__(self, js: JetStreamContext, ingestor: Ingestor, *, durable: str = DURABLE, max_batch: int = 2000,
+                 max_wait: float = 0.5, ack_wait: float = 10.0,
                  on_batch: Callable[[int], None] | None = None) -> None:
         self._js, self._ingestor = js, ingestor
         self._durable, self._max_batch, self._max_wait, self._ack_wait = durable, max_batch, max_wait, ack_wait
@@ -98,8 +99,15 @@ class EventConsumer:
             except InvalidEvent as exc:
                 # never storable: logged and acknowledged with the batch, not retried forever
                 log.error("event_rejected", subject=msg.subject, reason=str(exc))
+        storing = asyncio.create_task(asyncio.to_thread(self._ingestor.store_batch, batch))
         try:
-            result = await asyncio.to_thread(self._ingestor.store_batch, batch)
+            while True:
+                done, _ = await asyncio.wait({storing}, timeout=self._ack_wait / 3)
+                if done:
+                    break
+                for msg in messages:           # a slow store: keep the batch ours, not redelivered
+                    await msg.in_progress()
+            result = storing.result()
         except Exception as exc:
             log.error("batch_not_stored", events=len(batch), error=str(exc) or type(exc).__name__)
             return False
@@ -112,8 +120,20 @@ class EventConsumer:
             self._on_batch(len(batch))
         return True
 
+    async def _supervise(self) -> None:
+        """``run`` again after a failure (NATS gone, the consumer deleted): never silently stop."""
+        while not self._stop.is_set():
+            try:
+                await self.run()
+            except Exception as exc:
+                log.error("consumer_failed", consumer=self._durable, error=str(exc) or type(exc).__name__)
+                try:
+                    await asyncio.wait_for(self._stop.wait(), 1.0)
+                except TimeoutError:
+                    pass
+
     async def start(self) -> None:
-        self._task = asyncio.create_task(self.run())
+        self._task = asyncio.create_task(self._supervise())
 
     async def stop(self) -> None:
         self._stop.set()

@@ -1,12 +1,13 @@
 """Calls per 30 minutes forecast from history, by day type (CC-09).
 
 A day's type is ``holiday`` on a Japanese public holiday (substitute and citizens' holidays
-included, from the ``holidays`` package as the directory's schedules use it), otherwise its
+included, from the ``holidays`` package as the directory's schedules use it), ``year_end`` from
+December 29 to January 3 (offices closed, 年末年始) when not a public holiday, otherwise its
 weekday (``mon`` ... ``sun``). The forecast for a slot (0 = 00:00-00:30 ... 47 = 23:30-24:00,
 Asia/Tokyo) of a day is the mean of that slot over the last ``depth`` days of the same type in
 the history; a day of the history with no call in a slot counts as 0 (a closed Sunday stays 0).
-A day type the history never saw falls back to the weekday mean (a holiday with no past
-holiday is forecast like a Sunday).
+A day type the history never saw falls back: ``year_end`` to past holidays, a holiday to
+Sundays.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import holidays
 SLOTS = 48
 SLOT_MINUTES = 30
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DAY_TYPES = (*WEEKDAYS, "holiday")
+DAY_TYPES = (*WEEKDAYS, "holiday", "year_end")
 
 
 @lru_cache(maxsize=64)
@@ -35,7 +36,11 @@ def is_holiday(day: date) -> bool:
 
 
 def day_type(day: date) -> str:
-    return "holiday" if is_holiday(day) else WEEKDAYS[day.weekday()]
+    if is_holiday(day):
+        return "holiday"
+    if (day.month, day.day) >= (12, 29) or (day.month, day.day) <= (1, 3):
+        return "year_end"
+    return WEEKDAYS[day.weekday()]
 
 
 def slot_label(slot: int) -> str:
@@ -62,8 +67,10 @@ def forecast_day(day: date, history: Mapping[tuple[date, int], int], first: date
         raise ValueError("the history ends before it starts")
     kind = day_type(day)
     days = _days_of_type(kind, first, last, depth)
-    if not days and kind == "holiday":
-        days = _days_of_type("sun", first, last, depth)
+    for fallback in {"year_end": ("holiday", "sun"), "holiday": ("sun",)}.get(kind, ()):
+        if days:
+            break
+        days = _days_of_type(fallback, first, last, depth)
     slots = tuple(sum(history.get((d, s), 0) for d in days) / len(days) if days else 0.0 for s in range(SLOTS))
     return Forecast(day, kind, tuple(days), slots)
 

@@ -8,7 +8,9 @@
     inquiries     問合せ受付総数: answered calls + e-mails + faxes
     peak_agents   オペレーター配置数（最大）: the most agents logged in (any state but
                   logged_out) at one moment of the day, and when that was first reached
-Plus the day's SLA figures and breaches (the report's total row).
+Plus the day's SLA figures and breaches (the report's total row), and the counts per number
+called (``by_did``: a dedicated line such as Toshima's COVID-19 dial is reported on its own) and
+per case type (``by_disposition``: 分類別の応答件数).
 """
 
 from __future__ import annotations
@@ -47,8 +49,13 @@ def peak_agents(intervals: Sequence[tuple[str, str, datetime, datetime | None]],
     return best, best_at
 
 
+def _counts(rows: Sequence[ReportRow]) -> list[dict[str, Any]]:
+    return [{"key": r.key, "incoming": r.incoming, "answered": r.answered, "abandoned": r.abandoned} for r in rows]
+
+
 def daily_report(tenant: str, day: str, total: ReportRow, peak: tuple[int, datetime | None],
-                 generated_at: datetime, final: bool) -> dict[str, Any]:
+                 generated_at: datetime, final: bool, by_did: Sequence[ReportRow] = (),
+                 by_disposition: Sequence[ReportRow] = ()) -> dict[str, Any]:
     email = fax = 0
     return {
         "tenant": tenant, "date": day, "generated_at": generated_at.isoformat(), "final": final,
@@ -57,4 +64,5 @@ def daily_report(tenant: str, day: str, total: ReportRow, peak: tuple[int, datet
         "email": email, "fax": fax, "inquiries": total.answered + email + fax,
         "peak_agents": peak[0], "peak_at": peak[1].isoformat() if peak[1] else None,
         "sla": total.as_dict(),
+        "by_did": _counts(by_did), "by_disposition": _counts(by_disposition),
     }

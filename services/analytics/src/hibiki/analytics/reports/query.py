@@ -13,7 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-GROUPINGS = ("total", "interval", "hour", "day", "dow", "month", "queue", "agent", "did", "disposition")
+GROUPINGS = ("total", "interval", "hour", "day", "dow", "month", "queue", "agent", "did", "disposition",
+             "transfer_target")
 MAX_DAYS = 3 * 366 + 1                  # the retention: three years
 _ID = re.compile(r"[A-Za-z0-9_.:@+\-]{1,128}")
 
@@ -89,16 +90,25 @@ def check_disposition(value: str | None) -> str | None:
     return value
 
 
+def check_choice(params: dict[str, str], name: str, choices: tuple[str, ...]) -> str | None:
+    """A parameter that must be one of ``choices`` when given (given empty is not one)."""
+    if name in params and params[name] not in choices:
+        raise InvalidParameter(name, f"{name} must be one of {', '.join(choices)}")
+    return params.get(name)
+
+
 def build(tenant: str, params: dict[str, str]) -> ReportQuery:
     """A report query from URL query parameters (``from``, ``to``, ``by``, ``queue``, ``agent``,
     ``did``, ``disposition``); anything else is refused so a typo is not silently ignored."""
-    known = {"from", "to", "by", "queue", "agent", "did", "disposition", "format", "encoding", "lang"}
+    known = {"from", "to", "by", "queue", "agent", "did", "disposition", "encoding", "lang"}
     for name in params:
         if name not in known:
-            raise InvalidParameter(name[:64], f"unknown parameter {name[:64]!r}", "unknown-parameter")
-    by = params.get("by") or "total"
+            raise InvalidParameter(name[:64] or "query", f"unknown parameter {name[:64]!r}", "unknown-parameter")
+    by = params.get("by", "total")
     if by not in GROUPINGS:
         raise InvalidParameter("by", f"by must be one of {', '.join(GROUPINGS)}")
+    check_choice(params, "lang", ("ja", "en"))
+    check_choice(params, "encoding", ("utf-8", "shift_jis"))
     return ReportQuery(
         tenant, parse_period(params.get("from"), params.get("to")), by,
         queue=check_id(params.get("queue"), "queue"), agent=check_id(params.get("agent"), "agent"),

@@ -38,7 +38,7 @@ class SlaTargets:
         known = set(cls.__dataclass_fields__)
         for key in data:
             if key not in known:
-                raise InvalidParameter(str(key)[:64], f"unknown field {str(key)[:64]!r}", "unknown-field")
+                raise InvalidParameter(str(key)[:64] or "body", f"unknown field {str(key)[:64]!r}", "unknown-field")
         base = cls()
         values: dict[str, Any] = {}
         for name in ("answer_seconds", "aht_max_seconds", "att_max_seconds"):

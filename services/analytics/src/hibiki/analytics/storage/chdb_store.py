@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -23,37 +23,36 @@ _SETTINGS = "SETTINGS output_format_json_quote_64bit_integers = 0, output_format
 _WRAPPER = re.compile(r"^(?:Nullable|LowCardinality)\((.*)\)$")
 
 
-def _convert(type_name: str, value: Any) -> Any:
-    if value is None:
-        return None
+Converter = Callable[[Any], Any] | None
+
+
+def _converter(type_name: str) -> Converter:
+    """How a JSON value of a column of this type becomes a Python value (None: as it is)."""
     while (match := _WRAPPER.match(type_name)) is not None:
         type_name = match.group(1)
     if type_name.startswith("Array("):
-        inner = type_name[len("Array("):-1]
-        return [_convert(inner, v) for v in value]
+        inner = _converter(type_name[len("Array("):-1])
+        if inner is None:
+            return None
+        return lambda values: None if values is None else [inner(v) for v in values]
     if type_name.startswith("DateTime"):
-        text = str(value)
-        return datetime.fromisoformat(text).replace(tzinfo=UTC)
-    if type_name == "Date" or type_name == "Date32":
-        return date.fromisoformat(str(value))
-    if type_name.startswith(("Int", "UInt")) and isinstance(value, str):
-        return int(value)
-    if type_name.startswith("Float") and isinstance(value, str):
-        return float(value)
-    return value
+        return lambda v: None if v is None else datetime.fromisoformat(v).replace(tzinfo=UTC)
+    if type_name in ("Date", "Date32"):
+        return lambda v: None if v is None else date.fromisoformat(v)
+    if type_name.startswith(("Int", "UInt")):
+        return lambda v: int(v) if isinstance(v, str) else v
+    if type_name.startswith("Float"):
+        return lambda v: float(v) if isinstance(v, str) else v
+    return None
 
 
-def _json_value(value: Any) -> Any:
+def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         utc = value.astimezone(UTC) if value.tzinfo else value
         return utc.strftime("%Y-%m-%d %H:%M:%S.") + f"{utc.microsecond // 1000:03d}"
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        return [_json_value(v) for v in value]
-    if isinstance(value, bool):
-        return int(value)
-    return value
+    raise TypeError(f"cannot store a {type(value).__name__}")
 
 
 class ChdbStore:
@@ -86,8 +85,11 @@ class ChdbStore:
         if not raw:
             return []
         document = json.loads(raw)
-        types = [column["type"] for column in document["meta"]]
-        return [tuple(_convert(t, v) for t, v in zip(types, row, strict=True)) for row in document["data"]]
+        converters = [_converter(column["type"]) for column in document["meta"]]
+        if not any(converters):
+            return [tuple(row) for row in document["data"]]
+        return [tuple(v if c is None else c(v) for c, v in zip(converters, row, strict=True))
+                for row in document["data"]]
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self._run(bind(sql, params))
@@ -95,9 +97,8 @@ class ChdbStore:
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
-        lines = "\n".join(
-            json.dumps({c: _json_value(v) for c, v in zip(columns, row, strict=True)}, ensure_ascii=False)
-            for row in rows)
+        encode = json.JSONEncoder(ensure_ascii=False, default=_json_default).encode
+        lines = "\n".join(encode(dict(zip(columns, row, strict=True))) for row in rows)
         self._run(f"INSERT INTO {migrations.DATABASE}.{table} ({', '.join(columns)}) FORMAT JSONEachRow\n{lines}")
 
     def close(self) -> None:

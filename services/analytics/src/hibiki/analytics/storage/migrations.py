@@ -6,6 +6,8 @@ The tables (database ``hibiki``; the columns are described in services/analytics
   other tables are recomputed from.
 * ``calls``: one row per call (all legs of one ``call_id``), ``legs``: one row per FreeSWITCH
   channel, ``agent_states``: one row per agent state interval.
+* ``report_settings`` (a tenant's SLA targets, JSON) and ``daily_reports`` (each tenant's kept
+  daily report, JSON): what the reports keep, shared by every analytics replica.
 
 Every table is a ReplacingMergeTree: a row is identified by its ORDER BY key and the row with the
 highest ``version`` wins, so a redelivered event or a recomputed call replaces its row instead of
@@ -184,6 +186,23 @@ MIGRATIONS: tuple[Migration, ...] = (
         PARTITION BY toYYYYMM(start_time)
         ORDER BY (tenant, agent_id, start_time, event_id)
         {{TTL_START}}""",
+    )),
+    Migration(2, "report_settings, daily_reports", (
+        """CREATE TABLE IF NOT EXISTS {db}.report_settings (
+            tenant String,
+            kind String,
+            version UInt64,
+            body String
+        ) ENGINE = ReplacingMergeTree(version)
+        ORDER BY (tenant, kind)""",
+        """CREATE TABLE IF NOT EXISTS {db}.daily_reports (
+            tenant String,
+            day Date,
+            version UInt64,
+            body String
+        ) ENGINE = ReplacingMergeTree(version)
+        PARTITION BY toYYYYMM(day)
+        ORDER BY (tenant, day)""",
     )),
 )
 

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from hibiki.analytics.reports.measures import SUMS
-from hibiki.analytics.reports.query import ReportQuery
+from hibiki.analytics.reports.query import Period, ReportQuery
 
 Row = tuple[Any, ...]
 
@@ -23,19 +23,25 @@ class Queryable(Protocol):
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]: ...
 
 
-_LOCAL = "toTimeZone(start_time, 'Asia/Tokyo')"
+_LOCAL = "toDateTime(start_time, 'Asia/Tokyo')"       # whole seconds suffice for every grouping
+# grouping -> (what rows are grouped by, how a group's value is written): grouped by the value and
+# formatted once per group, not once per row (a 3-year report by 30 minutes has 52,000 groups).
 _KEYS = {
-    "total": "'total'",
-    "interval": f"formatDateTime(toStartOfInterval({_LOCAL}, INTERVAL 30 MINUTE), '%%Y-%%m-%%d %%H:%%i')",
-    "hour": f"formatDateTime(toStartOfHour({_LOCAL}), '%%Y-%%m-%%d %%H:00')",
-    "day": f"toString(toDate({_LOCAL}))",
-    "dow": f"toString(toDayOfWeek({_LOCAL}))",            # 1 = Monday ... 7 = Sunday
-    "month": f"formatDateTime({_LOCAL}, '%%Y-%%m')",
-    "queue": "queue_id",
-    "agent": "agent_id",
-    "did": "did",
-    "disposition": "disposition",
+    "total": ("1", "'total'"),
+    "interval": (f"toStartOfInterval({_LOCAL}, INTERVAL 30 MINUTE)", "formatDateTime(g, '%%Y-%%m-%%d %%H:%%i')"),
+    "hour": (f"toStartOfHour({_LOCAL})", "formatDateTime(g, '%%Y-%%m-%%d %%H:00')"),
+    "day": (f"toDate({_LOCAL})", "toString(g)"),
+    "dow": (f"toDayOfWeek({_LOCAL})", "toString(g)"),            # 1 = Monday ... 7 = Sunday
+    "month": (f"toStartOfMonth({_LOCAL})", "formatDateTime(g, '%%Y-%%m')"),
+    "queue": ("queue_id", "toString(g)"),
+    "agent": ("agent_id", "toString(g)"),
+    "did": ("did", "toString(g)"),
+    "disposition": ("disposition", "toString(g)"),
+    "transfer_target": ("transfer_target", "toString(g)"),      # Toshima: transfers by the switchboard / to staff
 }
+# Rows of one call differ only by version and share their partition (the month of start_time, a
+# column of the key), so FINAL need not merge across partitions: 3-5 times faster over 3 years.
+SETTINGS = "SETTINGS do_not_merge_across_partitions_select_final = 1, output_format_json_quote_64bit_integers = 0"
 _QUEUED = "(queue_id != '' OR notEmpty(queues))"
 _ANSWERED = "(answer_time IS NOT NULL AND result IN ('answered', 'transferred'))"
 _OFFERED = (f"(notEmpty(ivr_path) OR {_QUEUED} OR answer_time IS NOT NULL "
@@ -68,8 +74,9 @@ def report_sums(store: Queryable, query: ReportQuery, answer_seconds: int,
     where, params = _where(query)
     params.update(answer_ms=answer_seconds * 1000, unresolved=list(unresolved))
     sums = ",\n       ".join(f"toUInt64({expr}) AS {name}" for name, expr in _SUMS_SQL.items())
-    sql = (f"SELECT toString({_KEYS[query.by]}) AS k,\n       {sums}\n"
-           f"FROM {_DB}.calls FINAL\nWHERE {where}\nGROUP BY k\nORDER BY k")
+    group, label = _KEYS[query.by]
+    sql = (f"SELECT {label} AS k,\n       {sums}\n"
+           f"FROM {_DB}.calls FINAL\nWHERE {where}\nGROUP BY {group} AS g\nORDER BY g\n{SETTINGS}")
     return [(str(r[0]), {name: int(v) for name, v in zip(SUMS, r[1:], strict=True)})
             for r in store.query(sql, params)]
 
@@ -106,9 +113,10 @@ def history(store: Queryable, tenant: str, start: datetime, end: datetime, user:
     if user is not None:
         user_clause = "AND user_id = %(user)s"
         params["user"] = user
-    kind_clause = ""
+    kind_clause = leg_clause = ""
     if kind is not None:
         kind_clause = "WHERE kind = %(kind)s"
+        leg_clause = "AND leg = 'a'" if kind == "outgoing" else "AND leg = 'b'"     # half the legs to group
         params["kind"] = kind
     sql = f"""
 SELECT call_id, kind, began, answered, ended, talk_seconds, other_number, other_name, user_id, the_did
@@ -121,13 +129,14 @@ FROM (
            any(if(leg = 'a', '', caller_name)) AS other_name,
            any(did) AS the_did
     FROM {_DB}.legs FINAL
-    WHERE tenant = %(tenant)s AND test_mode = 0 AND user_id != '' {user_clause}
+    WHERE tenant = %(tenant)s AND test_mode = 0 AND user_id != '' {user_clause} {leg_clause}
       AND start_time >= %(start)s AND start_time < %(end)s
     GROUP BY call_id, user_id, leg
 )
 {kind_clause}
 ORDER BY began DESC, call_id
-LIMIT %(limit)s OFFSET %(offset)s"""
+LIMIT %(limit)s OFFSET %(offset)s
+{SETTINGS}"""
     return store.query(sql, params)
 
 
@@ -139,7 +148,8 @@ def agent_intervals(store: Queryable, tenant: str, start: datetime, end: datetim
 SELECT agent_id, toString(state), start_time, end_time
 FROM {_DB}.agent_states FINAL
 WHERE tenant = %(tenant)s AND start_time < %(end)s AND (end_time IS NULL OR end_time > %(start)s)
-ORDER BY agent_id, start_time"""
+ORDER BY agent_id, start_time
+{SETTINGS}"""
     return store.query(sql, {"tenant": tenant, "start": start, "end": end})
 
 
@@ -149,8 +159,6 @@ def tenants_with_calls(store: Queryable, start: datetime, end: datetime) -> list
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    from hibiki.analytics.reports.query import Period
-
     period = Period(day, day)
     return period.start_utc, period.end_utc
 
@@ -172,5 +180,6 @@ FROM {_DB}.calls FINAL
 WHERE tenant = %(tenant)s AND test_mode = 0 AND direction = 'inbound'
   AND start_time >= %(start)s AND start_time < %(end)s {queue_clause}
 GROUP BY d, slot
-ORDER BY d, slot"""
+ORDER BY d, slot
+{SETTINGS}"""
     return [(date.fromisoformat(str(r[0])), int(r[1]), int(r[2])) for r in store.query(sql, params)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from hibiki.analytics.events import AGENT_KEY_PREFIX, RawEvent, timestamp
@@ -29,14 +29,24 @@ AGENT_COLUMNS = ("tenant", "agent_id", "start_time", "event_id", "version", "sta
 _RAW = "SELECT tenant, key, event_id, kind, subject, call_uuid, occurred_at, received_at, payload FROM hibiki.events"
 
 Retention = Callable[[str], int]
+LOOKBACK = timedelta(hours=2)    # how far back the first query looks for an agent's previous state change
+FALLBACK = timedelta(days=62)    # and the second: an agent's state older than this is not closed
 
 
-def _raw(row: Sequence[Any]) -> RawEvent:
+def _raw(row: Sequence[Any], exact_times: bool) -> RawEvent:
     event = RawEvent(tenant=row[0], key=row[1], event_id=row[2], kind=row[3], subject=row[4], call_uuid=row[5],
                      occurred_at=row[6], received_at=row[7], payload=base64.b64decode(row[8]))
-    # the event's own time to the microsecond (an 18.16 server keeps whole seconds in the column)
+    if exact_times:
+        return event
+    # an 18.16 server keeps whole seconds in the column: the event's own time, to the millisecond
     exact = timestamp(event.message().meta.occurred_at)  # type: ignore[attr-defined]
-    return dataclasses.replace(event, occurred_at=exact) if exact else event
+    return dataclasses.replace(event, occurred_at=exact.replace(microsecond=exact.microsecond // 1000 * 1000)) \
+        if exact else event
+
+
+def _rows(store: Store, sql: str, params: dict[str, Any]) -> list[RawEvent]:
+    exact = store.dialect.datetime.startswith("DateTime64")
+    return [_raw(r, exact) for r in store.query(sql, params)]
 
 
 def insert_events(store: Store, events: Sequence[RawEvent], retention: Retention) -> None:
@@ -45,49 +55,111 @@ def insert_events(store: Store, events: Sequence[RawEvent], retention: Retention
          retention(e.tenant)) for e in events])
 
 
-def events_of(store: Store, tenant: str, keys: Iterable[str]) -> list[RawEvent]:
-    """Every stored event of these keys (a redelivered event may come twice: fold deduplicates)."""
-    wanted = tuple(sorted(set(keys)))
+Pair = tuple[str, str]     # (tenant, key) or (tenant, call id) or (tenant, agent id)
+
+
+def _pairs(pairs: Iterable[Pair]) -> tuple[Pair, ...]:
+    return tuple(sorted(set(pairs)))
+
+
+def events_of(store: Store, keys: Iterable[Pair]) -> list[RawEvent]:
+    """Every stored event of these (tenant, key)s (a redelivered one may come twice: fold deduplicates)."""
+    wanted = _pairs(keys)
     if not wanted:
         return []
-    return [_raw(r) for r in store.query(f"{_RAW} WHERE tenant = %(tenant)s AND key IN %(keys)s",
-                                         {"tenant": tenant, "keys": wanted})]
+    return _rows(store, f"{_RAW} WHERE (tenant, key) IN %(keys)s", {"keys": wanted})
 
 
-def calls_of_legs(store: Store, tenant: str, leg_uuids: Iterable[str]) -> dict[str, str]:
-    """leg uuid -> call id, for legs whose ``call.ended`` is stored."""
-    wanted = tuple(sorted(set(leg_uuids)))
+def event_ids(store: Store, keys: Iterable[Pair]) -> dict[Pair, frozenset[str]]:
+    """(tenant, key) -> the ids of its stored events (one cheap query: no payloads)."""
+    wanted = _pairs(keys)
     if not wanted:
         return {}
-    rows = store.query("SELECT call_uuid, any(key) FROM hibiki.events WHERE tenant = %(tenant)s "
-                       "AND kind = 'call.ended' AND call_uuid IN %(legs)s GROUP BY call_uuid",
-                       {"tenant": tenant, "legs": wanted})
-    return {str(r[0]): str(r[1]) for r in rows}
+    rows = store.query("SELECT tenant, key, groupUniqArray(event_id) FROM hibiki.events WHERE (tenant, key) IN %(keys)s "
+                       "GROUP BY tenant, key", {"keys": wanted})
+    return {(str(r[0]), str(r[1])): frozenset(r[2]) for r in rows}
 
 
-def agent_events_around(store: Store, tenant: str, agent_id: str, since: datetime) -> list[RawEvent]:
-    """The agent's state changes from ``since`` on, and the last one before it (whose interval
-    the first of these ends)."""
-    key = AGENT_KEY_PREFIX + agent_id
-    params = {"tenant": tenant, "key": key, "since": since}
-    before = store.query(f"{_RAW} WHERE tenant = %(tenant)s AND key = %(key)s AND occurred_at < %(since)s "
-                         "ORDER BY occurred_at DESC, event_id DESC LIMIT 1", params)
-    after = store.query(f"{_RAW} WHERE tenant = %(tenant)s AND key = %(key)s AND occurred_at >= %(since)s", params)
-    return [_raw(r) for r in before + after]
+def call_keys(store: Store, keys: Iterable[Pair]) -> set[Pair]:
+    """Those of ``keys`` that are calls: keys with call events of their own (the primary key finds them)."""
+    wanted = _pairs(keys)
+    if not wanted:
+        return set()
+    rows = store.query("SELECT tenant, key FROM hibiki.events WHERE (tenant, key) IN %(keys)s "
+                       "AND kind NOT IN ('call.answered', 'recording.started', 'recording.stored') "
+                       "GROUP BY tenant, key", {"keys": wanted})
+    return {(str(r[0]), str(r[1])) for r in rows}
 
 
-def acw_of(store: Store, tenant: str, call_ids: Iterable[str]) -> dict[str, dict[str, int]]:
-    """call id -> {agent id -> after-call work ms} from the agents' closed intervals."""
-    wanted = tuple(sorted(set(call_ids)))
+def calls_of_legs(store: Store, legs: Iterable[Pair], since: datetime) -> dict[Pair, str]:
+    """(tenant, leg uuid) -> call id, for legs whose ``call.ended`` is stored and came after ``since``."""
+    wanted = _pairs(legs)
+    if not wanted:
+        return {}
+    rows = store.query("SELECT tenant, call_uuid, any(key) FROM hibiki.events WHERE kind = 'call.ended' "
+                       "AND occurred_at >= %(since)s AND (tenant, call_uuid) IN %(legs)s GROUP BY tenant, call_uuid",
+                       {"legs": wanted, "since": since})
+    return {(str(r[0]), str(r[1])): str(r[2]) for r in rows}
+
+
+def window(spans: dict[Pair, tuple[datetime, datetime]]) -> tuple[datetime, datetime]:
+    return min(since for since, _ in spans.values()) - LOOKBACK, max(until for _, until in spans.values())
+
+
+def agent_event_ids(store: Store, spans: dict[Pair, tuple[datetime, datetime]]) -> dict[Pair, frozenset[str]]:
+    """(tenant, agent id) -> the ids of its state changes within ``window(spans)``."""
+    if not spans:
+        return {}
+    low, high = window(spans)
+    rows = store.query("SELECT tenant, key, groupUniqArray(event_id) FROM hibiki.events WHERE (tenant, key) IN %(keys)s "
+                       "AND occurred_at >= %(low)s AND occurred_at <= %(high)s GROUP BY tenant, key",
+                       {"keys": _pairs((t, AGENT_KEY_PREFIX + a) for t, a in spans), "low": low, "high": high})
+    return {(str(r[0]), str(r[1])[len(AGENT_KEY_PREFIX):]): frozenset(r[2]) for r in rows}
+
+
+def agent_windows(store: Store, spans: dict[Pair, tuple[datetime, datetime]]) -> dict[Pair, list[RawEvent]]:
+    """For each (tenant, agent id) -> (since, until): the state changes that its intervals starting
+    from ``since`` to ``until`` need: the last one before ``since`` (whose interval the first new
+    one ends), those from ``since`` to ``until``, and the first one after. Two or three queries."""
+    if not spans:
+        return {}
+    keys = _pairs((tenant, AGENT_KEY_PREFIX + agent) for tenant, agent in spans)
+    low, high = window(spans)
+    params: dict[str, Any] = {"keys": keys, "low": low, "high": high, "oldest": low - FALLBACK}
+    events = _rows(store, f"{_RAW} WHERE (tenant, key) IN %(keys)s AND occurred_at >= %(low)s "
+                   "AND occurred_at <= %(high)s", params)
+    events += _rows(store, f"{_RAW} WHERE (tenant, key) IN %(keys)s AND occurred_at > %(high)s "
+                    "ORDER BY occurred_at, event_id LIMIT 1 BY tenant, key", params)
+    found: dict[Pair, list[RawEvent]] = {agent: [] for agent in spans}
+    for event in events:
+        found[(event.tenant, event.key[len(AGENT_KEY_PREFIX):])].append(event)
+    earlier = _pairs((tenant, AGENT_KEY_PREFIX + agent) for (tenant, agent), (since, _) in spans.items()
+                     if not any(e.occurred_at < since for e in found[(tenant, agent)]))
+    if earlier:
+        for event in _rows(store, f"{_RAW} WHERE (tenant, key) IN %(keys)s AND occurred_at < %(low)s "
+                           "AND occurred_at >= %(oldest)s ORDER BY occurred_at DESC, event_id DESC LIMIT 1 BY tenant, key",
+                           {**params, "keys": earlier}):
+            found[(event.tenant, event.key[len(AGENT_KEY_PREFIX):])].append(event)
+    out = {}
+    for agent, (since, _) in spans.items():
+        unique = sorted({e.event_id: e for e in found[agent]}.values(), key=lambda e: (e.occurred_at, e.event_id))
+        before = [e for e in unique if e.occurred_at < since]
+        out[agent] = unique[unique.index(before[-1]):] if before else unique
+    return out
+
+
+def acw_of(store: Store, calls: Iterable[Pair]) -> dict[Pair, dict[str, int]]:
+    """(tenant, call id) -> {agent id -> after-call work ms} from the agents' closed intervals."""
+    wanted = _pairs(calls)
     if not wanted:
         return {}
     rows = store.query(
-        "SELECT call_id, agent_id, sum(duration_ms) FROM hibiki.agent_states FINAL WHERE tenant = %(tenant)s "
-        "AND call_id IN %(calls)s AND state = 'after_call_work' AND end_time IS NOT NULL "
-        "GROUP BY call_id, agent_id", {"tenant": tenant, "calls": wanted})
-    out: dict[str, dict[str, int]] = {}
-    for call_id, agent_id, total in rows:
-        out.setdefault(str(call_id), {})[str(agent_id)] = int(total)
+        "SELECT tenant, call_id, agent_id, sum(duration_ms) FROM hibiki.agent_states FINAL "
+        "WHERE (tenant, call_id) IN %(calls)s AND state = 'after_call_work' AND end_time IS NOT NULL "
+        "GROUP BY tenant, call_id, agent_id", {"calls": wanted})
+    out: dict[Pair, dict[str, int]] = {}
+    for tenant, call_id, agent_id, total in rows:
+        out.setdefault((str(tenant), str(call_id)), {})[str(agent_id)] = int(total)
     return out
 
 

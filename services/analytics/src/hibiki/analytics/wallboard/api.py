@@ -68,7 +68,8 @@ class Board(BaseModel):
     generated_at: float
     timezone: str
     day_start: float
-    service_level_seconds: float | None
+    service_level_seconds: float | None = Field(description="the queue's threshold; for the tenant, the one all "
+                                                            "its queues share (null when they differ)")
     calls: CallFigures
     agents: AgentCounts
     queues: list[QueueBoard] | None = None

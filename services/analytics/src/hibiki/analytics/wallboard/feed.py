@@ -12,6 +12,7 @@ be decoded is logged with its subject and skipped (the board never stops on one 
 from __future__ import annotations
 
 import asyncio
+import re
 import datetime as dt
 import time
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,7 @@ from hibiki.events.v1 import acd_pb2, agent_pb2, meta_pb2
 log = get_logger("hibiki.analytics.wallboard")
 
 SUBJECTS = ("hibiki.*.acd.>", "hibiki.*.agent.state_changed")
+TENANT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 STATES = {
     agent_pb2.AGENT_STATE_LOGGED_OUT: m.AgentState.LOGGED_OUT, agent_pb2.AGENT_STATE_READY: m.AgentState.READY,
     agent_pb2.AGENT_STATE_RESERVED: m.AgentState.RINGING, agent_pb2.AGENT_STATE_RINGING: m.AgentState.RINGING,
@@ -47,7 +49,7 @@ def decode(subject: str, payload: bytes) -> tuple[str, list[m.Event]]:
     """The tenant and the model events of one message ([] for events the board does not count,
     e.g. acd.offered). Raises ValueError for a subject or payload that is not an ACD event."""
     parts = subject.split(".")
-    if len(parts) != 4 or parts[0] != "hibiki":
+    if len(parts) != 4 or parts[0] != "hibiki" or not TENANT.fullmatch(parts[1]):
         raise ValueError(f"not a hibiki event subject: {subject!r}")
     _, tenant, domain, name = parts
     try:
@@ -56,7 +58,7 @@ def decode(subject: str, payload: bytes) -> tuple[str, list[m.Event]]:
         raise ValueError(f"{subject}: {exc}") from None
 
 
-def _decode(domain: str, name: str, payload: bytes) -> list[m.Event]:  # noqa: C901 (one arm per event)
+def _decode(domain: str, name: str, payload: bytes) -> list[m.Event]:
     if domain == "agent" and name == "state_changed":
         a = agent_pb2.AgentStateChanged.FromString(payload)
         state = STATES.get(a.current)
@@ -66,6 +68,10 @@ def _decode(domain: str, name: str, payload: bytes) -> list[m.Event]:  # noqa: C
                                STATES.get(a.previous))]
     if domain != "acd":
         return []
+    return [e for e in _decode_acd(name, payload) if e.call_id and e.queue_id]   # a call in a queue, or nothing
+
+
+def _decode_acd(name: str, payload: bytes) -> list[m.Entered | m.Answered | m.Left | m.Ended]:
     if name == "queued":
         q = acd_pb2.CallQueued.FromString(payload)
         return [m.Entered(q.meta.call_uuid, q.queue_id, _at(q.meta))] if q.meta.call_uuid and q.queue_id else []

@@ -4,7 +4,8 @@ A tenant's board is restored (``restore``) the first time an event or a reader n
 that arrive meanwhile wait and are applied after. Readers get a snapshot (:func:`snapshot`) and
 watchers a new one within ``push_interval`` of each change (changes are coalesced), or the same one
 again every ``heartbeat`` seconds. The ACD's configuration (queues' thresholds, agents' queues) is
-read again every ``resync`` seconds.
+read again every ``resync`` seconds; a board whose restore could not reach the ACD asks it again
+every ``retry`` seconds until it answers (its agents' and waiting calls' state, then).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from hibiki.analytics.wallboard import model as m
-from hibiki.analytics.wallboard.restore import AcdState, History, restore
+from hibiki.analytics.wallboard.restore import AcdState, History, apply_acd, load_acd, restore_history
 from hibiki.common.logging import get_logger
 
 log = get_logger("hibiki.analytics.wallboard")
@@ -29,14 +30,21 @@ def snapshot(board: m.Board, now: float, queue_id: str | None = None) -> Json:
     out: Json = {
         "tenant": board.tenant, "queue": queue_id, "generated_at": round(now, 3), "timezone": board.timezone,
         "day_start": board.day_start(now),
-        "service_level_seconds": board.threshold(queue_id) if queue_id is not None else None,
+        "service_level_seconds": board.threshold(queue_id) if queue_id is not None else _common(board),
         "calls": _calls(figures, now), "agents": board.agent_counts(queue_id),
     }
     if queue_id is None:
+        each = board.figures_by_queue(now)
         out["queues"] = [{"queue": q, "service_level_seconds": board.threshold(q),
-                          "calls": _calls(board.figures(now, q), now), "agents": board.agent_counts(q)}
-                         for q in sorted(board.queues)]
+                          "calls": _calls(each[q], now), "agents": board.agent_counts(q)}
+                         for q in sorted(each)]
     return out
+
+
+def _common(board: m.Board) -> float | None:
+    """The tenant's threshold when every queue has the same one (else each queue says its own)."""
+    thresholds = {board.threshold(q) for q in board.queues}
+    return thresholds.pop() if len(thresholds) == 1 else None
 
 
 def _calls(f: m.CallFigures, now: float) -> Json:
@@ -49,16 +57,22 @@ def _calls(f: m.CallFigures, now: float) -> Json:
 
 class Wallboards:
     def __init__(self, acd: AcdState, history: History, *, timezone: str = "Asia/Tokyo",
-                 push_interval: float = 0.25, heartbeat: float = 15.0, resync: float = 60.0,
+                 push_interval: float = 0.25, heartbeat: float = 15.0, resync: float = 60.0, retry: float = 2.0,
+                 restores: int = 8,
                  clock: Callable[[], float] = time.time) -> None:
         self._acd, self._history, self._timezone, self._clock = acd, history, timezone, clock
-        self.push_interval, self.heartbeat, self.resync = push_interval, heartbeat, resync
+        self.push_interval, self.heartbeat, self.resync, self.retry = push_interval, heartbeat, resync, retry
+        self._acd_missing: set[str] = set()       # boards restored without the ACD's state
+        self._cache: dict[tuple[str, str | None], tuple[int, float, Json]] = {}
+        self._pending: dict[str, list[m.Event]] = {}      # events of boards being restored
+        self._restoring = asyncio.Semaphore(restores)    # restores at once (after a start: every tenant)
         self._boards: dict[str, m.Board] = {}
         self._loading: dict[str, asyncio.Task[m.Board]] = {}
         self._changed: dict[str, asyncio.Event] = {}
         self._versions: dict[str, int] = {}
         self._closing = asyncio.Event()
         self._resync_task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- lifecycle (a Component of the service) --
     async def start(self) -> None:
@@ -68,10 +82,10 @@ class Wallboards:
         self._closing.set()
         for event in self._changed.values():
             event.set()
-        if self._resync_task is not None:
-            self._resync_task.cancel()
+        for task in [*self._background, *([self._resync_task] if self._resync_task else [])]:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._resync_task
+                await task
 
     # -- boards --
     async def board(self, tenant: str) -> m.Board:
@@ -85,18 +99,41 @@ class Wallboards:
         return await asyncio.shield(task)
 
     async def _restore(self, tenant: str) -> m.Board:
+        """Today's stored events, then what arrived meanwhile: the board is readable from then on;
+        the ACD's present state follows (a slow or absent ACD delays nobody)."""
         board = m.Board(tenant, self._timezone)
         started = time.monotonic()
-        await restore(board, tenant, self._acd, self._history, self._clock())
+        async with self._restoring:
+            await restore_history(board, tenant, self._history, self._clock())
+        for event in self._pending.pop(tenant, []):
+            board.apply(event)
         self._boards[tenant] = board
         self._loading.pop(tenant, None)
-        log.info("wallboard_restored", tenant=tenant, calls=len(board.calls), agents=len(board.agents),
-                 seconds=round(time.monotonic() - started, 3))
         self._touch(tenant)
+        log.info("wallboard_restored", tenant=tenant, calls=len(board.calls), seconds=round(time.monotonic() - started, 3))
+        task = asyncio.create_task(self._restore_acd(tenant, board))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
         return board
 
+    async def _restore_acd(self, tenant: str, board: m.Board) -> None:
+        view = await load_acd(self._acd, tenant)
+        if view is None:
+            self._acd_missing.add(tenant)       # asked again every ``retry`` seconds
+            return
+        apply_acd(board, view)
+        self._touch(tenant)
+        log.info("wallboard_acd_state_restored", tenant=tenant, agents=len(board.agents))
+
     async def apply(self, tenant: str, events: list[m.Event]) -> None:
-        board = await self.board(tenant)
+        """Events of a tenant whose board is being restored wait for it; the feed never does (one
+        slow restore must not hold up every other tenant's events)."""
+        board = self._boards.get(tenant)
+        if board is None:
+            self._pending.setdefault(tenant, []).extend(events)
+            if tenant not in self._loading:
+                self._loading[tenant] = asyncio.create_task(self._restore(tenant))
+            return
         for event in events:
             board.apply(event)
         self._touch(tenant)
@@ -108,10 +145,19 @@ class Wallboards:
             changed.set()
 
     async def snapshot(self, tenant: str, queue_id: str | None = None) -> Json:
+        """The board now; every reader of the same view within ``push_interval`` and with no change
+        between shares one computation (a wall of displays costs what one does)."""
         board = await self.board(tenant)
+        version, started = self._versions.get(tenant, 0), time.monotonic()
+        cached = self._cache.get((tenant, queue_id))
+        if cached is not None and cached[0] == version and started - cached[1] < self.push_interval:
+            return cached[2]
         now = self._clock()
         board.prune(now)
-        return snapshot(board, now, queue_id)
+        out = snapshot(board, now, queue_id)
+        if queue_id is None or queue_id in board.queues:     # a reader's made-up queue names are not kept
+            self._cache[(tenant, queue_id)] = (version, started, out)
+        return out
 
     async def watch(self, tenant: str, queue_id: str | None = None) -> AsyncIterator[Json]:
         """A snapshot now, then one after every change (at most one per ``push_interval``) and
@@ -127,13 +173,23 @@ class Wallboards:
                 await asyncio.wait_for(changed.wait(), self.heartbeat)
 
     async def _resync_loop(self) -> None:
+        last = time.monotonic()
         while True:
-            await asyncio.sleep(self.resync)
+            await asyncio.sleep(self.retry)
+            due = time.monotonic() - last >= self.resync
+            if due:
+                last = time.monotonic()
             for tenant, board in list(self._boards.items()):
-                try:
-                    view = await self._acd.load(tenant)
-                except Exception as exc:
-                    log.warning("wallboard_resync_failed", tenant=tenant, error=str(exc) or type(exc).__name__)
+                missing = tenant in self._acd_missing
+                if not (due or missing):
                     continue
-                board.configure(view.thresholds, view.agents)
+                view = await load_acd(self._acd, tenant, attempts=1, present=missing)
+                if view is None:
+                    continue
+                if missing:
+                    apply_acd(board, view)
+                    self._acd_missing.discard(tenant)
+                    log.info("wallboard_acd_state_restored", tenant=tenant)
+                else:
+                    board.configure(view.thresholds, view.agents)
                 self._touch(tenant)

@@ -263,6 +263,14 @@ class Board:
             return _figures([c for c in self.calls.values() if c.queue_id == queue_id], start, self.threshold)
         return _figures(_last_leg_per_call(self.calls.values()), start, self.threshold)
 
+    def figures_by_queue(self, now: float) -> dict[str, CallFigures]:
+        """Every known queue's figures, in one pass over the calls."""
+        start = self.day_start(now)
+        grouped: dict[str, list[QueueCall]] = {queue: [] for queue in self.queues}
+        for call in self.calls.values():
+            grouped.setdefault(call.queue_id, []).append(call)
+        return {queue: _figures(calls, start, self.threshold) for queue, calls in grouped.items()}
+
     def agent_counts(self, queue_id: str | None = None) -> dict[str, int]:
         counts = {state.value: 0 for state in AgentState}
         for agent in self.agents.values():
@@ -282,7 +290,8 @@ def _last_leg_per_call(calls: Iterable[QueueCall]) -> list[QueueCall]:
         if known is None or (call.entered_at, call.outcome is not Outcome.OVERFLOWED) > \
                 (known.entered_at, known.outcome is not Outcome.OVERFLOWED):
             last[call.call_id] = call
-    return [dataclasses.replace(c, entered_at=first[c.call_id]) for c in last.values()]
+    return [c if c.entered_at == first[c.call_id] else dataclasses.replace(c, entered_at=first[c.call_id])
+            for c in last.values()]
 
 
 def _figures(calls: list[QueueCall], start: float, threshold: Callable[[str], float]) -> CallFigures:

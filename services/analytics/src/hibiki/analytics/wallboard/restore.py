@@ -9,8 +9,10 @@
   level threshold), the agents (their queues and state, since when, their call) and the calls
   waiting now (how long each has waited).
 
-Events that arrive meanwhile are applied after the restore; the model's changes are idempotent,
-so a call both restored and seen live counts once.
+Events that arrive meanwhile are applied after the stored ones; the ACD's state comes after that
+(an agent's state only when it is newer than what the board has, a waiting call only when the board
+does not know it). The model's changes are idempotent, so a call both restored and seen live
+counts once.
 """
 
 from __future__ import annotations
@@ -73,7 +75,16 @@ class AcdView:
 
 
 class AcdState(Protocol):
-    async def load(self, tenant: str) -> AcdView: ...
+    async def load(self, tenant: str, present: bool = True) -> AcdView:
+        """The queues and agents; with ``present``, also every agent's state and the calls waiting."""
+        ...
+
+
+class NoAcd:
+    """No ACD configured (``HIBIKI_ANALYTICS_ACD_URL`` empty): boards know what the events say."""
+
+    async def load(self, tenant: str, present: bool = True) -> AcdView:
+        return AcdView()
 
 
 STATE_NAMES = {state.value: state for state in m.AgentState} | {"reserved": m.AgentState.RINGING}
@@ -85,7 +96,7 @@ class AcdHttp:
     def __init__(self, url: str, authority: TokenAuthority, timeout: float = 5.0) -> None:
         self._url, self._authority, self._timeout = url.rstrip("/"), authority, timeout
 
-    async def load(self, tenant: str) -> AcdView:
+    async def load(self, tenant: str, present: bool = True) -> AcdView:
         token = self._authority.issue(Claims("analytics", "service"), 300)
         view = AcdView()
         async with httpx.AsyncClient(base_url=f"{self._url}/api/v1/tenants/{tenant}", timeout=self._timeout,
@@ -97,6 +108,8 @@ class AcdHttp:
                 view.thresholds[queue["id"]] = float(queue.get("service_level_seconds") or m.DEFAULT_SERVICE_LEVEL_SECONDS)
             for agent in agents.get("items", []):
                 view.agents[agent["id"]] = tuple(agent.get("queues", ()))
+            if not present:
+                return view
             stats = await asyncio.gather(*(_get(http, f"/queues/{q}/stats") for q in view.thresholds))
             for queue_id, stat in zip(view.thresholds, stats):
                 for waiting in stat.get("waiting", []):
@@ -118,28 +131,42 @@ async def _get(http: httpx.AsyncClient, path: str) -> Any:
     return reply.json()
 
 
-async def restore(board: m.Board, tenant: str, acd: AcdState, history: History, now: float) -> None:
-    """Fill a new board. A failing source is logged and skipped (the board goes on with the
-    events: open for service); what it would have given is missing until the next start."""
-    try:
-        rows = await asyncio.to_thread(history.events_since, tenant, board.day_start(now))
-        for subject, payload in rows:
-            try:
-                _, events = decode(subject, payload)
-            except ValueError as exc:
-                log.warning("wallboard_stored_event_undecodable", tenant=tenant, subject=subject, error=str(exc))
-                continue
-            for event in events:
-                board.apply(event)
-    except Exception as exc:
-        log.warning("wallboard_restore_calls_failed", tenant=tenant, error=str(exc) or type(exc).__name__)
-    try:
-        view = await acd.load(tenant)
-    except Exception as exc:
-        log.warning("wallboard_restore_acd_failed", tenant=tenant, error=str(exc) or type(exc).__name__)
-        return
+def apply_acd(board: m.Board, view: AcdView) -> None:
     board.configure(view.thresholds, view.agents)
     for agent_id, state, since, call_id in view.states:
         board.restore_agent(agent_id, state, since, call_id)
     for call in view.waiting:
         board.restore_call(call)
+
+
+async def load_acd(acd: AcdState, tenant: str, attempts: int = 3, pause: float = 0.5,
+                   present: bool = True) -> AcdView | None:
+    """The ACD's view, asked again after a failure (a replica taking the tenant over answers 503
+    for a moment); None when it could not be had."""
+    for attempt in range(attempts):
+        try:
+            return await acd.load(tenant, present)
+        except Exception as exc:
+            log.warning("wallboard_restore_acd_failed", tenant=tenant, attempt=attempt + 1,
+                        error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            if attempt + 1 < attempts:
+                await asyncio.sleep(pause * 2 ** attempt)
+    return None
+
+
+async def restore_history(board: m.Board, tenant: str, history: History, now: float) -> None:
+    """Today's stored events into a new board. A failing store is logged and skipped: the board
+    goes on with the events (open for service)."""
+    try:
+        rows = await asyncio.to_thread(history.events_since, tenant, board.day_start(now))
+    except Exception as exc:
+        log.warning("wallboard_restore_calls_failed", tenant=tenant, error=str(exc) or type(exc).__name__)
+        return
+    for subject, payload in rows:
+        try:
+            _, events = decode(subject, payload)
+        except ValueError as exc:
+            log.warning("wallboard_stored_event_undecodable", tenant=tenant, subject=subject, error=str(exc))
+            continue
+        for event in events:
+            board.apply(event)

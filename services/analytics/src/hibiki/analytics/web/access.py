@@ -4,7 +4,8 @@
     the tenant's admin or supervisor                 reports, planning, every user's history;
                                                      SLA targets (changed by admin only)
     any other user token of the tenant               their own call history only (the token's
-                                                     subject is their user id as calls record it)
+                                                     subject is their user id as calls record it),
+                                                     except a wall display's (role ``wallboard``)
 Everything else is refused (403).
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 from hibiki.common.auth import Claims
 
 READERS = ("admin", "supervisor")
+DISPLAY = "wallboard"      # a wall display's long-lived token: the wallboard, nothing else
 
 
 def everything(claims: Claims) -> bool:
@@ -37,6 +39,8 @@ def history_user(claims: Claims, tenant: str, asked: str | None) -> tuple[str | 
         return asked, None
     if claims.tenant != tenant or claims.kind != "user":
         return None, "this token may not act for this tenant"
+    if DISPLAY in claims.roles:
+        return None, "a wall display's token reads the wallboard only"
     if asked is not None and asked != claims.subject:
         return None, "a user reads only their own call history"
     return claims.subject, None

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from hibiki.analytics.planning.erlang import PlanningError
 from hibiki.analytics.reports.query import InvalidParameter
-from hibiki.analytics.storage.files import BadTenant
+from hibiki.analytics.storage.report_store import BadTenant
 from hibiki.analytics.web.access import report_refusal
 from hibiki.common.auth import Claims
 from hibiki.common.http import error_response
@@ -50,9 +50,17 @@ def params_of(request: Request) -> dict[str, str]:
     seen: dict[str, str] = {}
     for name, value in request.query_params.multi_items():
         if name in seen:
-            raise InvalidParameter(name[:64], f"{name[:64]} is given more than once", "repeated-parameter")
+            raise InvalidParameter(name[:64] or "query", f"{name[:64]} is given more than once", "repeated-parameter")
         seen[name] = value
     return seen
+
+
+def only(params: dict[str, str], known: set[str]) -> dict[str, str]:
+    """``params`` when each is one the resource takes (a typo is refused, not ignored)."""
+    for name in params:
+        if name not in known:
+            raise InvalidParameter(name[:64] or "query", f"unknown parameter {name[:64]!r}", "unknown-parameter")
+    return params
 
 
 def guarded(work: Handler, *, write: bool = False, check_role: bool = True) -> Handler:

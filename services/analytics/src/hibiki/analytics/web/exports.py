@@ -54,13 +54,19 @@ def to_csv(header: Sequence[str], rows: Sequence[Sequence[Any]], encoding: str =
     return "\ufeff".encode() + text.encode("utf-8")
 
 
-def to_xlsx(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
+def to_xlsx(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]],
+            percent_columns: Sequence[int] = ()) -> bytes:
+    """One sheet; ``percent_columns`` (0-based) hold shares shown as percentages (the value stays
+    the share: 0.4 shows 40.0%)."""
     book = Workbook()
     sheet = book.active
     sheet.title = title[:31]
     sheet.append(list(header))
     for r in rows:
         sheet.append([_cell(v) for v in r])
+    for column in percent_columns:
+        for (cell,) in sheet.iter_rows(min_row=2, min_col=column + 1, max_col=column + 1):
+            cell.number_format = "0.0%"
     sheet.freeze_panes = "A2"
     out = io.BytesIO()
     book.save(out)

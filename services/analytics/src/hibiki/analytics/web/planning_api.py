@@ -25,10 +25,10 @@ from hibiki.analytics.planning.plan import Targets, peak, staffing_plan
 from hibiki.analytics.reports.measures import row, total
 from hibiki.analytics.reports.query import TOKYO, InvalidParameter, Period, ReportQuery, check_id, parse_day
 from hibiki.analytics.storage import report_sql
-from hibiki.analytics.storage.files import FileStore
+from hibiki.analytics.storage.report_store import ReportStore
 from hibiki.analytics.storage.report_sql import Queryable
 from hibiki.analytics.web import schemas
-from hibiki.analytics.web.common import blocking, guarded, params_of
+from hibiki.analytics.web.common import blocking, guarded, only, params_of
 from hibiki.common.openapi import ApiRoute, Operation, errors
 
 TABLE_ROWS = 12
@@ -36,7 +36,7 @@ TABLE_ROWS = 12
 
 def _number(params: dict[str, str], name: str, default: float | None = None) -> float:
     text = params.get(name)
-    if text is None or text == "":
+    if text is None:
         if default is None:
             raise InvalidParameter(name, f"{name} is required", "missing-parameter")
         return default
@@ -51,26 +51,20 @@ def _number(params: dict[str, str], name: str, default: float | None = None) -> 
 
 def _whole(params: dict[str, str], name: str, default: int | None, low: int, high: int) -> int | None:
     text = params.get(name)
-    if text is None or text == "":
+    if text is None:
         return default
     if not text.isdigit() or not low <= int(text) <= high:
         raise InvalidParameter(name, f"{name} must be a whole number {low}-{high}")
     return int(text)
 
 
-def _only(params: dict[str, str], known: set[str]) -> None:
-    for name in params:
-        if name not in known:
-            raise InvalidParameter(name[:64], f"unknown parameter {name[:64]!r}", "unknown-parameter")
-
-
 class PlanningApi:
-    def __init__(self, store: Queryable, files: FileStore, now: Callable[[], datetime] = lambda: datetime.now(UTC)):
-        self._store, self._files, self._now = store, files, now
+    def __init__(self, store: Queryable, kept: ReportStore, now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self._store, self._kept, self._now = store, kept, now
 
     async def erlang_c(self, request: Request) -> Response:
         p = params_of(request)
-        _only(p, {"calls", "aht_seconds", "interval_minutes", "target_seconds", "service_level", "shrinkage",
+        only(p, {"calls", "aht_seconds", "interval_minutes", "target_seconds", "service_level", "shrinkage",
                   "max_occupancy", "agents"})
         calls, aht = _number(p, "calls"), _number(p, "aht_seconds")
         minutes = _whole(p, "interval_minutes", 30, 1, 1440) or 30
@@ -91,7 +85,7 @@ class PlanningApi:
     async def forecast(self, request: Request) -> Response:
         tenant = request.path_params["tenant"]
         p = params_of(request)
-        _only(p, {"date", "weeks", "aht_seconds", "target_seconds", "service_level", "shrinkage", "max_occupancy",
+        only(p, {"date", "weeks", "aht_seconds", "target_seconds", "service_level", "shrinkage", "max_occupancy",
                   "queue"})
         day = parse_day(p.get("date"), "date")
         weeks = _whole(p, "weeks", 8, 1, 156) or 8
@@ -103,7 +97,7 @@ class PlanningApi:
                                 queue)
         aht = _number(p, "aht_seconds", 0.0)
         if not aht:
-            t = await blocking(targets_of, self._files, tenant)
+            t = await blocking(targets_of, self._kept, tenant)
             sums = await blocking(report_sql.report_sums, self._store, ReportQuery(tenant, period, queue=queue),
                                   t.answer_seconds, t.unresolved_dispositions)
             aht = row("total", total([s for _, s in sums]), t).aht_seconds or 180.0

@@ -24,14 +24,16 @@ from starlette.responses import JSONResponse, Response
 
 from hibiki.analytics.daily_job import build_daily, targets_of
 from hibiki.analytics.reports.measures import COLUMNS, ReportRow, row, total
-from hibiki.analytics.reports.query import TOKYO, InvalidParameter, build, check_id, parse_day, parse_period
+from hibiki.analytics.reports.query import (
+    TOKYO, InvalidParameter, ReportQuery, build, check_choice, check_id, parse_day, parse_period,
+)
 from hibiki.analytics.reports.sla import SlaTargets
 from hibiki.analytics.storage import report_sql
-from hibiki.analytics.storage.files import FileStore
+from hibiki.analytics.storage.report_store import ReportStore
 from hibiki.analytics.storage.report_sql import HISTORY_COLUMNS, Queryable
 from hibiki.analytics.web import exports, messages, schemas
 from hibiki.analytics.web.access import history_user
-from hibiki.analytics.web.common import blocking, claims_of, guarded, params_of
+from hibiki.analytics.web.common import blocking, claims_of, guarded, only, params_of
 from hibiki.common.http import error_response
 from hibiki.common.openapi import ApiRoute, Operation, errors
 
@@ -41,31 +43,32 @@ MAX_SLA_BODY = 16 * 1024
 
 
 class ReportsApi:
-    def __init__(self, store: Queryable, files: FileStore, now: Callable[[], datetime] = lambda: datetime.now(UTC)):
-        self._store, self._files, self._now = store, files, now
+    def __init__(self, store: Queryable, kept: ReportStore, now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self._store, self._kept, self._now = store, kept, now
 
     # --- reports -----------------------------------------------------------------------------
 
-    async def _report(self, request: Request) -> tuple[dict[str, Any], list[ReportRow], ReportRow, SlaTargets]:
+    async def _report(self, request: Request) -> tuple[dict[str, str], ReportQuery, list[ReportRow], ReportRow,
+                                                        SlaTargets]:
         tenant = request.path_params["tenant"]
         params = params_of(request)
         query = build(tenant, params)
-        targets = await blocking(targets_of, self._files, tenant)
+        targets = await blocking(targets_of, self._kept, tenant)
         sums = await blocking(report_sql.report_sums, self._store, query, targets.answer_seconds,
                               targets.unresolved_dispositions)
         rows = [row(key, s, targets) for key, s in sums]
-        return params, rows, row("total", total([s for _, s in sums]), targets), targets
+        return params, query, rows, row("total", total([s for _, s in sums]), targets), targets
 
     async def report(self, request: Request) -> Response:
-        params, rows, all_rows, targets = await self._report(request)
-        query = build(request.path_params["tenant"], params)
+        _, query, rows, all_rows, targets = await self._report(request)
         return JSONResponse({"tenant": query.tenant, "from": query.period.first.isoformat(),
                              "to": query.period.last.isoformat(), "by": query.by, "targets": targets.as_dict(),
                              "rows": [r.as_dict() for r in rows], "total": all_rows.as_dict()})
 
     def _table(self, rows: list[ReportRow], all_rows: ReportRow, lang: str) -> list[list[Any]]:
+        """The groups, then the total (only the total when grouped by nothing)."""
         table = []
-        for r in [*rows, all_rows]:
+        for r in [*(rows if any(r.key != "total" for r in rows) else []), all_rows]:
             d = r.as_dict()
             d["breaches"] = " ".join(messages.value(b, lang) for b in r.breaches)
             if r is all_rows:
@@ -74,21 +77,22 @@ class ReportsApi:
         return table
 
     async def report_csv(self, request: Request) -> Response:
-        params, rows, all_rows, _ = await self._report(request)
+        params, _, rows, all_rows, _ = await self._report(request)
         lang, encoding = messages.lang_of(params.get("lang")), exports.encoding_of(params.get("encoding"))
         body = exports.to_csv(messages.header(COLUMNS, lang), self._table(rows, all_rows, lang), encoding)
         return _download(body, f"text/csv; charset={encoding}", _filename(request, params, "csv"))
 
     async def report_xlsx(self, request: Request) -> Response:
-        params, rows, all_rows, _ = await self._report(request)
+        params, _, rows, all_rows, _ = await self._report(request)
         lang = messages.lang_of(params.get("lang"))
-        body = exports.to_xlsx("report", messages.header(COLUMNS, lang), self._table(rows, all_rows, lang))
+        shares = [COLUMNS.index(c) for c in ("abandon_rate", "service_level", "fcr_rate")]
+        body = exports.to_xlsx("report", messages.header(COLUMNS, lang), self._table(rows, all_rows, lang), shares)
         return _download(body, XLSX, _filename(request, params, "xlsx"))
 
     # --- SLA targets ---------------------------------------------------------------------------
 
     async def sla(self, request: Request) -> Response:
-        targets = await blocking(targets_of, self._files, request.path_params["tenant"])
+        targets = await blocking(targets_of, self._kept, request.path_params["tenant"])
         return JSONResponse(targets.as_dict())
 
     async def put_sla(self, request: Request) -> Response:
@@ -102,44 +106,41 @@ class ReportsApi:
         if not isinstance(data, dict):
             raise InvalidParameter("body", "the body must be a JSON object", "invalid-json")
         targets = SlaTargets.from_dict(data)
-        await blocking(self._files.save_sla, request.path_params["tenant"], targets.as_dict())
+        await blocking(self._kept.save_sla, request.path_params["tenant"], targets.as_dict())
         return JSONResponse(targets.as_dict())
 
     # --- daily report --------------------------------------------------------------------------
 
     async def daily(self, request: Request) -> Response:
         tenant = request.path_params["tenant"]
-        params = params_of(request)
+        params = only(params_of(request), {"date"})
         now = self._now()
         day = parse_day(params["date"], "date") if params.get("date") else now.astimezone(TOKYO).date()
         if day > now.astimezone(TOKYO).date():
             raise InvalidParameter("date", "the day has not begun")
-        kept = await blocking(self._files.daily, tenant, day)
+        kept = await blocking(self._kept.daily, tenant, day)
         if kept is not None:
             return JSONResponse(kept)
         _, end = report_sql.day_bounds(day)
-        report = await blocking(build_daily, self._store, self._files, tenant, day, now, keep=now >= end)
+        report = await blocking(build_daily, self._store, self._kept, tenant, day, now, keep=now >= end)
         return JSONResponse(report)
 
     async def daily_days(self, request: Request) -> Response:
         tenant = request.path_params["tenant"]
-        return JSONResponse({"tenant": tenant, "days": await blocking(self._files.daily_days, tenant)})
+        only(params_of(request), set())
+        return JSONResponse({"tenant": tenant, "days": await blocking(self._kept.daily_days, tenant)})
 
     # --- call history --------------------------------------------------------------------------
 
     async def _history(self, request: Request) -> tuple[dict[str, str], str | None, list[dict[str, Any]]] | Response:
         tenant = request.path_params["tenant"]
-        params = params_of(request)
-        known = {"user", "kind", "from", "to", "limit", "offset", "lang", "encoding"}
-        for name in params:
-            if name not in known:
-                raise InvalidParameter(name[:64], f"unknown parameter {name[:64]!r}", "unknown-parameter")
+        params = only(params_of(request), {"user", "kind", "from", "to", "limit", "offset", "lang", "encoding"})
         user, refusal = history_user(claims_of(request), tenant, check_id(params.get("user"), "user"))
         if refusal is not None:
             return error_response(403, "forbidden", refusal)
-        kind = params.get("kind") or None
-        if kind not in (None, "incoming", "outgoing", "missed"):
-            raise InvalidParameter("kind", "kind must be incoming, outgoing or missed")
+        kind = check_choice(params, "kind", ("incoming", "outgoing", "missed"))
+        check_choice(params, "lang", ("ja", "en"))
+        check_choice(params, "encoding", ("utf-8", "shift_jis"))
         today = self._now().astimezone(TOKYO).date()
         period = parse_period(params.get("from") or (today - timedelta(days=30)).isoformat(),
                               params.get("to") or today.isoformat())
@@ -205,7 +206,7 @@ class ReportsApi:
 
 def _int(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
     text = params.get(name)
-    if text is None or text == "":
+    if text is None:
         return default
     if not text.isdigit() or not low <= int(text) <= high:
         raise InvalidParameter(name, f"{name} must be a whole number {low}-{high}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from hibiki.analytics.storage.files import FileStore
+from hibiki.analytics.storage.report_store import ReportStore
 from hibiki.analytics.storage.report_sql import Queryable
 from hibiki.analytics.web import pages
 from hibiki.analytics.web.planning_api import PlanningApi
@@ -15,5 +15,5 @@ from hibiki.common.openapi import ApiRoute
 OPEN_PATHS = pages.PATHS
 
 
-def routes(store: Queryable, files: FileStore, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> list[ApiRoute]:
-    return [*ReportsApi(store, files, now).routes(), *PlanningApi(store, files, now).routes(), *pages.routes()]
+def routes(store: Queryable, kept: ReportStore, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> list[ApiRoute]:
+    return [*ReportsApi(store, kept, now).routes(), *PlanningApi(store, kept, now).routes(), *pages.routes()]

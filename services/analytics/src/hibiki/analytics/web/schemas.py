@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hibiki.analytics.reports.query import GROUPINGS
 
-Grouping = Literal["total", "interval", "hour", "day", "dow", "month", "queue", "agent", "did", "disposition"]
+Grouping = Literal["total", "interval", "hour", "day", "dow", "month", "queue", "agent", "did", "disposition",
+                   "transfer_target"]
 assert tuple(Grouping.__args__) == GROUPINGS  # type: ignore[attr-defined]
 
 
@@ -16,7 +17,8 @@ class ReportParams(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
     from_: str = Field(alias="from", description="first day, YYYY-MM-DD (Asia/Tokyo)")
     to: str | None = Field(default=None, description="last day, included (default: from); at most 3 years")
-    by: Grouping = Field(default="total", description="interval = 30 minutes; dow: 1 = Monday ... 7 = Sunday")
+    by: Grouping = Field(default="total", description="interval = 30 minutes; dow: 1 = Monday ... 7 = Sunday; "
+                                                      "transfer_target: where calls were transferred")
     queue: str | None = None
     agent: str | None = None
     did: str | None = None
@@ -65,6 +67,13 @@ class ReportModel(BaseModel):
     total: ReportRowModel
 
 
+class DailyCount(BaseModel):
+    key: str = Field(description="the DID or the case type")
+    incoming: int
+    answered: int
+    abandoned: int
+
+
 class DailyModel(BaseModel):
     tenant: str
     date: str
@@ -80,6 +89,8 @@ class DailyModel(BaseModel):
     peak_agents: int
     peak_at: str | None
     sla: ReportRowModel
+    by_did: list[DailyCount]
+    by_disposition: list[DailyCount]
 
 
 class DailyParams(BaseModel):

@@ -1,8 +1,10 @@
 """One inbound event-socket connection to one FreeSWITCH node (mod_event_socket, :8021).
 
 ``NodeConnection`` connects, sends ``auth <password>``, subscribes with ``event plain``
-to channel, DTMF, recording, registration (``CUSTOM sofia::...``), background-job and
-heartbeat events, and hands every event to async handlers on the asyncio loop, in the
+to the channel events that place calls on nodes, background-job and heartbeat events
+(``model.EVENTS``) and to whatever has a handler (``on``: e.g. ``CHANNEL_BRIDGE`` or
+``CUSTOM sofia::register``; a handler added while connected subscribes at once), and hands
+every event to async handlers on the asyncio loop, in the
 order the node sent them. ``api``/``bgapi`` may be awaited from asyncio; each has a
 timeout, so a dead or hung node never blocks a caller.
 
@@ -56,8 +58,7 @@ class NodeConnection:
                  idle_timeout: float | None = 60.0) -> None:
         self.address = address
         self._password = password
-        custom = ("CUSTOM", *custom_events) if custom_events else ()
-        self._subscription = " ".join(["event", "plain", *events, *custom])
+        self._events, self._custom_events = tuple(events), tuple(custom_events)
         self._backoff = backoff
         self._connect_timeout = connect_timeout
         self.api_timeout = api_timeout
@@ -97,6 +98,40 @@ class NodeConnection:
         """Call ``handler`` for events named ``name`` (``Event-Name``, or the subclass of a
         CUSTOM event such as ``sofia::register``; ``*`` for all), one event at a time."""
         self._handlers.setdefault(name, []).append(handler)
+        if self._wire is not None:
+            self._hub.spawn(self._subscribe_more)
+
+    def _wanted(self) -> tuple[list[str], list[str]]:
+        """The events and CUSTOM subclasses to subscribe to: the fixed ones and every handler's."""
+        names, custom = list(self._events), list(self._custom_events)
+        for name in list(self._handlers):
+            if name == "*":          # every event the connection gets: adds none
+                continue
+            if "::" in name:
+                custom.append(name)
+            else:
+                names.append(name)
+        return list(dict.fromkeys(names)), list(dict.fromkeys(custom))
+
+    @staticmethod
+    def _subscription(names: list[str], custom: list[str]) -> str:
+        return " ".join(["event", "plain", *names, *(["CUSTOM", *custom] if custom else [])])
+
+    def _subscribe_more(self) -> None:
+        """(hub) Subscribe the connected wire to what handlers added since it subscribed."""
+        wire = self._wire
+        if wire is None:
+            return
+        names, custom = self._wanted()
+        names = [n for n in names if n not in wire.subscribed]
+        custom = [c for c in custom if c not in wire.subscribed]
+        if not names and not custom:
+            return
+        wire.subscribed.update(names + custom)
+        try:
+            wire.send(self._subscription(names, custom))
+        except Exception as exc:   # the connection is going: the next one subscribes to everything
+            log.warning("fs_node_subscribe_failed", node=self.name, error=_describe(exc))
 
     def watch(self, watcher: EventWatcher) -> None:
         """Call ``watcher`` synchronously on the loop for every event, before the handlers."""
@@ -274,7 +309,9 @@ class NodeConnection:
             try:
                 try:
                     wire.connect()
-                    reply = wire.send(self._subscription)
+                    names, custom = self._wanted()
+                    wire.subscribed.update(names + custom)
+                    reply = wire.send(self._subscription(names, custom))
                     if not reply.data.startswith("+OK"):
                         raise HandshakeFailed(f"subscription refused: {reply.data!r}")
                 except Exception as exc:  # whatever it was, the node is retried
@@ -285,6 +322,7 @@ class NodeConnection:
                     self._stop_requested.wait(delay)
                     continue
                 self._wire = wire
+                self._subscribe_more()      # handlers added while the subscription was on its way
                 self._post(self._connected)
                 error = self._watch(wire)
             finally:

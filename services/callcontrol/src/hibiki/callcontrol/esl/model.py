@@ -8,11 +8,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-# switch_event.c EVENT_NAMES; CUSTOM subclasses from mod_sofia.h (MY_EVENT_REGISTER, ...).
-CUSTOM_EVENTS: tuple[str, ...] = ("sofia::register", "sofia::unregister", "sofia::expire")
-EVENTS: tuple[str, ...] = ("CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE",
-                           "CHANNEL_HANGUP_COMPLETE", "DTMF", "RECORD_START", "RECORD_STOP",
-                           "BACKGROUND_JOB", "HEARTBEAT")
+# switch_event.c EVENT_NAMES. What every inbound connection subscribes to: the events that tell
+# which node has which call (create, answer, hang-up), bgapi's replies and the 20 s heartbeat that
+# shows the connection is alive. Any other event (e.g. CHANNEL_BRIDGE, DTMF, or a CUSTOM subclass
+# such as mod_sofia's "sofia::register") is subscribed to once something registers a handler for
+# it (NodeConnection.on): FreeSWITCH serializes every subscribed event with all the channel's
+# variables (~170 headers) and callcontrol reads each one, so a REGISTER or a bridge nobody
+# listens to is not sent.
+EVENTS: tuple[str, ...] = ("CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE", "BACKGROUND_JOB",
+                           "HEARTBEAT")
+CUSTOM_EVENTS: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

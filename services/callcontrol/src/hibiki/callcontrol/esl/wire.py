@@ -78,6 +78,7 @@ class InboundWire(InboundESL):  # type: ignore[misc]
     def __init__(self, node: str, host: str, port: int, password: str, timeout: float, on_event: EventSink) -> None:
         super().__init__(host, port, password, timeout)
         self.node = node
+        self.subscribed: set[str] = set()   # event names and CUSTOM subclasses sent with "event plain"
         self._commands_sent: list[Any] = []   # greenswitch's reply waiters, oldest first
         self.sock: Any = None
         self.sock_file: Any = None

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from datetime import datetime
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -92,6 +93,8 @@ class IvrCall:
         self._hanging_up = False
         self._started = services.clock()
         self._queue: Enqueue | None = None
+        self._recording = False          # record_session ran (one recording per call through callcontrol)
+        self._bound = False              # *1 / *2 bound
         self._waiting: QueueCall | None = None
         self._queued_at = 0.0
         self.engine: IvrRun | None = None
@@ -106,6 +109,7 @@ class IvrCall:
     def _queue_only(self, queue_id: str) -> Outcome:
         self._ch.subscribe()
         self._ch.execute("answer")
+        self._policy_start(self._policy(), self._scope())
         return self._enqueue(Enqueue(queue_id, 0, ()), ())
 
     def _guarded(self, body: Callable[[], Outcome]) -> Outcome:
@@ -137,7 +141,13 @@ class IvrCall:
         log.info("ivr_entered", ivr_id=self._ivr_id, ivr_version=ivr.version, menus=len(ivr.menus))
         self._ch.execute("answer")
         self._ch.set("playback_terminators", "none")     # the recording notice cannot be skipped
+        if not ivr.HasField("recording_notice") or self._policy() == "on_demand":
+            self._policy_start(self._policy(), self._scope())   # the policy's own notice, then recording
         return self._drive(self.engine)
+
+    def _scope(self) -> str:
+        scope = self._ch.data.get("variable_hibiki_recording_scope", "")
+        return scope if dialstring.TOKEN.fullmatch(scope) else "tenant"
 
     def _moment(self) -> datetime | None:
         """The IVR test mode (tools/ivr_test.py) runs a path at the moment that leads there: the
@@ -175,8 +185,9 @@ class IvrCall:
     def _do(self, instruction: Instruction, engine: IvrRun) -> Outcome | None:
         if isinstance(instruction, Play):
             self._ch.execute("playback", self._path(instruction.prompt))
-        elif isinstance(instruction, StartRecording):
-            self._record()
+        elif isinstance(instruction, StartRecording):   # after the IVR's own notice
+            if self._policy() in ("", "all"):
+                self._record(self._scope() if self._policy() else "ivr")
         elif isinstance(instruction, Decision):
             step = instruction.step
             log.info("ivr_choice", ivr_id=self._ivr_id, menu_id=step.menu_id, digits=step.digits, branch=step.branch)
@@ -212,17 +223,60 @@ class IvrCall:
         log.debug("ivr_input", menu_id=collect.menu_id, attempt=collect.attempt, digits=digits)
         return digits
 
-    def _record(self) -> None:
-        """``record_session`` into ``<recordings_root>/<tenant>/<yyyy>/<mm>/<dd>/<call uuid>.wav``
-        (the recording service indexes, encrypts and keeps it); RecordingStarted is published."""
-        if not self._s.recordings_root:
-            return
+    def _policy(self) -> str:
+        """The recording policy's mode for this call, as the directory's dialplan set it
+        (``hibiki_recording_mode``: all | none | on_demand; "" when the tenant has no policy:
+        the call is recorded when its IVR has a recording notice)."""
+        mode = self._ch.data.get("variable_hibiki_recording_mode", "")
+        return mode if mode in ("all", "none", "on_demand") else ""
+
+    def _queue_policy(self, queue_id: str) -> str:
+        """A queue's own mode (``hibiki_recording_queues``: ``<queue>=<mode>;...``), else the call's."""
+        for item in self._ch.data.get("variable_hibiki_recording_queues", "").split(";"):
+            name, _, mode = item.partition("=")
+            if name == queue_id and mode in ("all", "none", "on_demand"):
+                return mode
+        return self._policy()
+
+    def _policy_start(self, mode: str, scope: str) -> None:
+        """Before the IVR or the queue: the policy's notice and recording (``all``), or ``*1``/``*2``
+        bound (``on_demand``, the dialplan's ``hibiki_record_start`` / ``_stop``)."""
+        if mode == "all" and not self._recording:
+            notice = self._ch.data.get("variable_hibiki_recording_notice", "")
+            if notice and dialstring.SOUND.fullmatch(notice):
+                self._ch.set("playback_terminators", "none")
+                self._ch.execute("playback", notice)
+            self._record(scope)
+        elif mode == "on_demand" and not self._bound and self._s.recordings_root:
+            self._bound = True
+            path = self._spool_path(str(uuid.uuid4()))
+            for name, value in (("hibiki_recording_mode", "on_demand"), ("RECORD_STEREO", "true"),
+                                ("hibiki_recording_reason", "on_demand"), ("hibiki_recording_scope", "on_demand"),
+                                ("hibiki_on_demand_path", path)):
+                self._ch.set(name, value)
+            self._ch.execute("bind_meta_app", f"1 ab s record_session::{path}")
+            self._ch.execute("bind_meta_app", f"2 ab s stop_record_session::{path}")
+
+    def _spool_path(self, recording_id: str) -> str:
         day = time.strftime("%Y/%m/%d", time.gmtime())
-        path = f"{self._s.recordings_root.rstrip('/')}/{_UNSAFE.sub('_', self._tenant)}/{day}/{self._ch.uuid}.wav"
+        return f"{self._s.recordings_root.rstrip('/')}/{_UNSAFE.sub('_', self._tenant)}/{day}/{recording_id}.wav"
+
+    def _record(self, scope: str = "ivr") -> None:
+        """``record_session`` in stereo into ``<spool>/<tenant>/<yyyy>/<mm>/<dd>/<recording id>.wav``
+        (UTC date; the recording service takes it on RecordingStopped); RecordingStarted is published."""
+        if not self._s.recordings_root or self._recording:
+            return
+        self._recording = True
+        recording_id = str(uuid.uuid4())
+        path = self._spool_path(recording_id)
+        self._ch.set("RECORD_STEREO", "true")
+        self._ch.set("hibiki_recording_reason", "policy")
+        self._ch.set("hibiki_recording_scope", scope)
         self._ch.set("hibiki_recording_path", path)
+        self._ch.set("hibiki_recording_id", recording_id)     # CallEnded's and RecordingStopped's recording_id
         self._ch.execute("record_session", path)
-        self._notify.recording_started(self._ch.uuid)
-        log.info("recording_started", ivr_id=self._ivr_id, path=path)
+        self._notify.recording_started(recording_id)
+        log.info("recording_started", ivr_id=self._ivr_id, recording_id=recording_id, path=path, scope=scope)
 
     def _leave(self, engine: IvrRun) -> None:
         """What travels with the call out of the IVR."""
@@ -239,6 +293,8 @@ class IvrCall:
             self._ch.set("hibiki_queue", queue.queue_id)
         if self._ch.data.get("variable_hibiki_ivr_at"):
             return self._test_queue(queue)
+        if dialstring.TOKEN.fullmatch(queue.queue_id):
+            self._policy_start(self._queue_policy(queue.queue_id), "queue")
         if self._s.queue is None:
             log.error("queue_unavailable", queue_id=queue.queue_id, reason="no ACD configured",
                       action="handing back to the dialplan fallback")

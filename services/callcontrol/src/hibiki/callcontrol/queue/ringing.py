@@ -53,7 +53,8 @@ class AgentRinger:
             return False
         ring = max(1, offer.ring_seconds)
         try:   # the ACD resolved each device through the directory; checked again where the string is built
-            legs = [dialstring.user_leg(t.device, domain, {"hibiki_agent": t.agent_id, "leg_timeout": ring})
+            legs = [dialstring.user_leg(t.device, domain, {"hibiki_agent": t.agent_id, "hibiki_queue": offer.queue_id,
+                                                           "leg_timeout": ring})
                     for t in targets]
         except dialstring.UnsafeValue as exc:
             log.error("agent_unreachable", queue_id=offer.queue_id, reason=str(exc))

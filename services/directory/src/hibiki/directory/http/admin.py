@@ -129,12 +129,19 @@ def _out(model: type[BaseModel], row: dict[str, Any]) -> dict[str, Any]:
     return model.model_validate(row).model_dump(mode="json")
 
 
-def guarded(write: bool, work: Callable[[Request], Awaitable[Response]], platform: bool = False) -> Handler:
-    """Wrap ``work`` with the role check and the error mapping every admin route shares."""
+def guarded(write: bool, work: Callable[[Request], Awaitable[Response]], platform: bool = False,
+            refusal: Callable[[Claims, str], str | None] | None = None) -> Handler:
+    """Wrap ``work`` with the role check and the error mapping every admin route shares;
+    ``refusal`` replaces the role check of a tenant's route (why the token may not, or None)."""
     async def endpoint(request: Request) -> Response:
         tenant = None if platform else request.path_params.get("tenant")
         try:
-            authorize(request.scope["hibiki.claims"], tenant, write)
+            if refusal is not None and tenant is not None:
+                why = refusal(request.scope["hibiki.claims"], tenant)
+                if why is not None:
+                    raise Forbidden(why)
+            else:
+                authorize(request.scope["hibiki.claims"], tenant, write)
             return bad_path(request) or await work(request)
         except (DBAPIError, PoolTimeout) as exc:
             unavailable = store_unavailable(exc)

@@ -19,6 +19,7 @@ from hibiki.directory import ivrs as ivr_rules
 from hibiki.directory.storage.stored_numbers import caller_id, normalize_stored
 from hibiki.directory.storage.tables import (devices, dids, ivrs, ring_groups, schedules, service_classes, tenants,
                                              users)
+from hibiki.directory.recording import RecordingPolicy
 from hibiki.directory.view import DeviceEntry, DidEntry, RingGroupEntry, Route, TenantView, UserEntry, trusted_networks
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
@@ -137,6 +138,7 @@ def load_tenants(engine: Engine, tenant_id: str | None = None) -> list[TenantVie
             representative_number=caller_id(r["representative_number"], r["id"], "representative_number"),
             outbound_gateway=r["outbound_gateway"], language=r["language"],
             trusted_networks=trusted_networks(r["trusted_networks"]),
+            recording=RecordingPolicy.from_stored(r.get("recording_policy")),
             users={u.id: u for u in tenant_users},
             devices=by_tenant_devices.get(r["id"], {}),
             extensions={u.extension: u.id for u in tenant_users if u.extension},

@@ -87,7 +87,7 @@ class ConfigRepository:
             domain = values["domain"].lower()
             if conn.execute(select(tenants.c.id).where(func.lower(tenants.c.domain) == domain)).first():
                 raise Conflict("domain-taken", f"domain {domain!r} belongs to another tenant", "domain")
-            row = {"outbound_gateway": "", "language": "ja", "trusted_networks": [],
+            row = {"outbound_gateway": "", "language": "ja", "trusted_networks": [], "recording_policy": {},
                    **_numbers(values, "representative_number"), "domain": domain, "version": 1, "created_at": _now()}
             self._insert(conn, tenants, row)
         return row, Change(row["id"], 1, "tenant", (row["id"],))

@@ -25,6 +25,7 @@ tenants = Table(
     Column("outbound_gateway", String(64), nullable=False, default=""),   # FreeSWITCH gateway to the carrier
     Column("language", String(8), nullable=False, default="ja", server_default="ja"),   # ja | en: prompts, voicemail
     Column("trusted_networks", JSON, nullable=False),   # office CIDRs: never blocked as a whole
+    Column("recording_policy", JSON, nullable=False, default=dict, server_default="{}"),   # REC-01 (recording.py)
     Column("version", BigInteger, nullable=False, default=1),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -15,10 +15,10 @@ function setupCommon(onChange) {
   langSel.addEventListener("change", () => { lang = langSel.value; sessionStorage.setItem("hibiki.lang", lang); translate(); onChange(); });
   const token = document.getElementById("token");
   token.value = sessionStorage.getItem("hibiki.token") || "";
-  token.addEventListener("change", () => sessionStorage.setItem("hibiki.token", token.value.trim()));
+  token.addEventListener("input", () => sessionStorage.setItem("hibiki.token", token.value.trim()));
   const tenant = document.getElementById("tenant");
   tenant.value = new URLSearchParams(location.search).get("tenant") || sessionStorage.getItem("hibiki.tenant") || "";
-  tenant.addEventListener("change", () => sessionStorage.setItem("hibiki.tenant", tenant.value.trim()));
+  tenant.addEventListener("input", () => sessionStorage.setItem("hibiki.tenant", tenant.value.trim()));
   translate();
 }
 function status(text, isError) {

@@ -1,4 +1,4 @@
-"""The recording service's HTTP API (so far ``GET /api/v1/info``), described for its OpenAPI document."""
+"""``GET /api/v1/info``: what this service is, and who is asking."""
 
 from __future__ import annotations
 

@@ -1,0 +1,94 @@
+"""The wallboard's decoder of the ACD's NATS messages (hibiki.analytics.wallboard.feed.decode):
+what the ACD publishes becomes the model's events with the same call, queue, agent and times, and
+anything else (any subject, any bytes) is either ignored or refused with ValueError, never a crash."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hibiki.analytics.wallboard import model as m
+from hibiki.analytics.wallboard.feed import decode
+from hibiki.events.v1 import acd_pb2, agent_pb2, meta_pb2
+
+
+def meta(call: str = "") -> meta_pb2.EventMeta:
+    out = meta_pb2.EventMeta(id=str(uuid.uuid4()), tenant="t1", source="acd", call_uuid=call)
+    out.occurred_at.FromNanoseconds(1_765_000_000_123_000_000)
+    return out
+
+
+AT = 1_765_000_000.123
+
+
+def test_the_acd_events_become_model_events() -> None:
+    call = str(uuid.uuid4())
+    cases = [
+        ("acd.queued", acd_pb2.CallQueued(meta=meta(call), queue_id="water", position=2), [m.Entered(call, "water", AT)]),
+        ("acd.answered", acd_pb2.QueueCallAnswered(meta=meta(call), queue_id="water", agent_id="a1", wait_ms=12_500),
+         [m.Answered(call, "water", "a1", 12.5, AT)]),
+        ("acd.left", acd_pb2.CallLeftQueue(meta=meta(call), queue_id="water", reason="abandoned", wait_ms=3000),
+         [m.Left(call, "water", "abandoned", 3.0, AT)]),
+        ("acd.overflowed", acd_pb2.CallOverflowed(meta=meta(call), from_queue="water", to_queue="night", wait_ms=30_000),
+         [m.Left(call, "water", "overflowed", 30.0, AT), m.Entered(call, "night", AT)]),
+        ("acd.ended", acd_pb2.QueueCallEnded(meta=meta(call), queue_id="water", agent_id="a1", talk_ms=61_000),
+         [m.Ended(call, "water", "a1", 61.0, AT)]),
+        ("agent.state_changed", agent_pb2.AgentStateChanged(
+            meta=meta(call), agent_id="a1", previous=agent_pb2.AGENT_STATE_TALKING,
+            current=agent_pb2.AGENT_STATE_AFTER_CALL_WORK, queue_ids=["water"], call_uuid=call),
+         [m.AgentChanged("a1", m.AgentState.AFTER_CALL_WORK, AT, ("water",), call, m.AgentState.TALKING)]),
+        ("acd.offered", acd_pb2.CallOffer(meta=meta(call), queue_id="water"), []),
+        ("agent.disposition_saved", agent_pb2.DispositionSaved(meta=meta(call), agent_id="a1"), []),
+    ]
+    for kind, message, expected in cases:
+        tenant, events = decode(f"hibiki.t1.{kind}", message.SerializeToString())
+        assert tenant == "t1"
+        assert [_rounded(e) for e in events] == expected, kind
+
+
+def _rounded(event: m.Event) -> m.Event:
+    import dataclasses
+    return dataclasses.replace(event, at=round(event.at, 3))
+
+
+def test_reserved_counts_as_ringing_and_an_unknown_state_is_ignored() -> None:
+    reserved = agent_pb2.AgentStateChanged(meta=meta(), agent_id="a1", current=agent_pb2.AGENT_STATE_RESERVED)
+    unknown = agent_pb2.AgentStateChanged(meta=meta(), agent_id="a1", current=99)  # type: ignore[arg-type]
+    assert decode("hibiki.t1.agent.state_changed", reserved.SerializeToString())[1][0].state is m.AgentState.RINGING
+    assert decode("hibiki.t1.agent.state_changed", unknown.SerializeToString())[1] == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=60), st.sampled_from(["hibiki.t1.acd.queued", "hibiki.t1.acd.answered",
+                                                        "hibiki..acd.left", "hibiki.t1.agent.state_changed"])),
+       st.binary(max_size=200))
+def test_any_subject_and_bytes_are_decoded_ignored_or_refused(subject: str, payload: bytes) -> None:
+    try:
+        tenant, events = decode(subject, payload)
+    except ValueError:
+        return
+    assert subject.split(".")[1] == tenant and tenant
+    for event in events:
+        if isinstance(event, m.AgentChanged):
+            assert event.agent_id
+        else:
+            assert event.call_id and event.queue_id
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["acd.queued", "acd.answered", "acd.left", "acd.overflowed", "acd.ended",
+                        "agent.state_changed"]), st.binary(max_size=200))
+def test_garbage_under_a_real_subject_never_crashes_the_board(kind: str, payload: bytes) -> None:
+    board = m.Board("t1")
+    try:
+        _, events = decode(f"hibiki.t1.{kind}", payload)
+    except ValueError:
+        return
+    for event in events:
+        board.apply(event)
+    figures = board.figures(time.time())
+    assert figures.offered == figures.answered + figures.abandoned + figures.timed_out + figures.cancelled \
+        + figures.overflowed + figures.waiting

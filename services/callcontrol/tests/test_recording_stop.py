@@ -1,0 +1,96 @@
+"""``recording_stop.stopped`` on the RECORD_STOP events the real FreeSWITCH 1.10.12 sent
+(tests/fixtures/freeswitch/record_stop, captured by tests/freeswitch/test_recording.py), on
+forged ones, and on anything at all (hypothesis): a RecordingStopped for Hibiki's spool files
+only, never a crash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hibiki.callcontrol.recording_stop import event_id, stopped
+from hibiki.events.v1 import call_pb2, recording_pb2
+
+CAPTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "freeswitch" / "record_stop"
+
+
+def record_stop(name: str) -> dict[str, str]:
+    events = json.loads((CAPTURES / f"{name}.json").read_text())
+    return next(e for e in events if e["Event-Name"] == "RECORD_STOP")
+
+
+def test_a_policy_recording_of_an_inbound_call() -> None:
+    headers = record_stop("inbound_policy_all")
+    message = stopped(headers)
+    assert message is not None
+    rid = headers["variable_hibiki_recording_id"]
+    assert message.recording_id == rid and message.meta.id == event_id(rid)
+    assert message.spool_path == headers["Record-File-Path"]
+    assert message.spool_path.endswith(f"/rokuon/2026/12/07/{rid}.wav")
+    assert message.meta.tenant == "rokuon" and message.leg_uuid == headers["Unique-ID"] == message.meta.call_uuid
+    assert message.call_id == headers["variable_hibiki_call_id"]
+    assert message.reason == recording_pb2.RECORDING_REASON_POLICY and message.policy_scope == "tenant"
+    assert message.direction == call_pb2.CALL_DIRECTION_INBOUND and message.did == "0424930000"
+    assert message.caller_number == "0312345678" and message.callee_number == "0424930000"
+    assert message.user == headers["variable_hibiki_callee"]
+    assert message.channels == 2 and message.sample_rate == 8000 and message.part == 1
+    assert message.recorded_ms == int(headers["variable_record_ms"])
+    stop = int(headers["Event-Date-Timestamp"])
+    assert message.stopped_at.ToMicroseconds() == stop
+    assert message.started_at.ToMicroseconds() == stop - message.recorded_ms * 1000
+
+
+def test_an_on_demand_recording_between_users() -> None:
+    headers = record_stop("internal_on_demand")
+    message = stopped(headers)
+    assert message is not None
+    assert message.recording_id == Path(headers["Record-File-Path"]).stem
+    assert message.reason == recording_pb2.RECORDING_REASON_ON_DEMAND
+    assert message.direction == call_pb2.CALL_DIRECTION_INTERNAL
+    assert message.user == headers["variable_hibiki_user"] and message.callee_number == "2002"
+
+
+def test_two_controllers_publish_one_message() -> None:
+    headers = record_stop("inbound_policy_all")
+    first, second = stopped(headers), stopped(dict(headers))
+    assert first is not None and second is not None
+    assert first.SerializeToString(deterministic=True) == second.SerializeToString(deterministic=True)
+
+
+def test_files_that_are_not_our_recordings_are_not_handed_on() -> None:
+    headers = record_stop("inbound_policy_all")
+    path = headers["Record-File-Path"]
+    for forged in (
+        {**headers, "Record-File-Path": "/var/lib/freeswitch/storage/voicemail/default/x/msg_1.wav"},
+        {**headers, "Record-File-Path": path.replace("/rokuon/", "/othertenant/")},     # another tenant's tree
+        {**headers, "Record-File-Path": path.replace("/rokuon/", "/rokuon/../rokuon/")},
+        {**headers, "Record-File-Path": path.replace(".wav", ".mp3")},
+        {**headers, "Record-File-Path": path.rsplit("/", 1)[0] + "/not-a-uuid.wav"},
+        {k: v for k, v in headers.items() if k != "variable_hibiki_tenant"},               # no tenant: not ours
+        {**headers, "variable_hibiki_tenant": "rokuon/../x"},
+    ):
+        assert stopped(forged) is None, forged.get("Record-File-Path")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from([
+    "Record-File-Path", "variable_hibiki_tenant", "Unique-ID", "Event-Date-Timestamp", "variable_record_ms",
+    "variable_record_seconds", "variable_RECORD_STEREO", "variable_hibiki_direction", "variable_hibiki_did",
+    "variable_hibiki_recording_reason", "variable_hibiki_recording_part", "Caller-Caller-ID-Number",
+    "variable_hibiki_call_id", "variable_record_sample_rate"]), st.text(max_size=300)),
+    st.booleans())
+def test_anything_at_all_is_a_message_or_nothing(headers: dict[str, str], valid_path: bool) -> None:
+    if valid_path:
+        headers["variable_hibiki_tenant"] = "t1"
+        headers["Record-File-Path"] = "/spool/t1/2026/12/07/0b7e4f7a-8f0c-4d55-9a57-5c1b8d2e6a3f.wav"
+    message = stopped(headers)
+    if message is None:
+        assert not valid_path
+        return
+    assert message.recording_id == "0b7e4f7a-8f0c-4d55-9a57-5c1b8d2e6a3f"
+    assert len(message.caller_number) <= 128 and len(message.callee_number) <= 128
+    assert message.recorded_ms >= 0 and message.sample_rate > 0
+    message.SerializeToString()

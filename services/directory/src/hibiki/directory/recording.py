@@ -1,0 +1,153 @@
+"""Call recording policy (REC-01, REC-02): which calls are recorded, compiled into the dialplan.
+
+A tenant's policy says, for inbound calls (from a carrier, on a DID) and outbound calls (to a
+carrier), one of ``all`` (every call is recorded), ``none`` or ``on_demand`` (not recorded unless
+someone starts it during the call: ``*1`` on the phone, ``*2`` stops it; or callcontrol's API).
+Overrides per user, DID and queue win over the tenant's; the most specific one decides:
+queue, then user, then DID, then the tenant. Internal calls (user to user) are ``on_demand``.
+
+A recorded call hears the notice first (the policy's ``notice`` prompt, by default Hibiki's
+Japanese "this call may be recorded"; an IVR's own ``recording_notice`` instead when the call
+goes through an IVR), then ``record_session`` writes both parties in stereo
+(``RECORD_STEREO=true``: channel 1 the recorded channel's caller, channel 2 the other party) to
+``${hibiki_recording_spool}/<tenant>/<yyyy>/<mm>/<dd>/<recording id>.wav`` (UTC date of the start;
+``hibiki_recording_spool`` is FreeSWITCH's global variable from ``HIBIKI_RECORDING_SPOOL_DIR``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from hibiki.common import dialstring
+from hibiki.directory.documents import attr
+from hibiki.directory.sounds import RECORDING_NOTICE_PROMPT
+
+NOTICE_PROMPT = RECORDING_NOTICE_PROMPT        # Hibiki's own Japanese (or English) notice
+SPOOL_VARIABLE = "hibiki_recording_spool"
+START_CODE, STOP_CODE = "1", "2"          # *1 / *2 during a call (bind_meta_app, FreeSWITCH's meta key *)
+
+
+class Mode(StrEnum):
+    ALL = "all"
+    NONE = "none"
+    ON_DEMAND = "on_demand"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    inbound: Mode | None = None      # None: the next scope decides
+    outbound: Mode | None = None
+
+    def mode(self, direction: str) -> Mode | None:
+        return self.inbound if direction == "inbound" else self.outbound if direction == "outbound" else None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    mode: Mode
+    scope: str                         # tenant | user | did | queue | internal
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingPolicy:
+    tenant: Rule = Rule(Mode.NONE, Mode.NONE)
+    users: Mapping[str, Rule] = field(default_factory=dict)
+    dids: Mapping[str, Rule] = field(default_factory=dict)
+    queues: Mapping[str, Rule] = field(default_factory=dict)
+    notice: str = NOTICE_PROMPT       # a sound (dialstring.SOUND), played before recording starts
+    configured: bool = False          # False: the tenant never set one (callcontrol's IVR then records
+                                      # when the IVR has a recording notice, as before policies existed)
+
+    @classmethod
+    def from_stored(cls, stored: object) -> RecordingPolicy:
+        """The stored JSON (checked by the API's model on write; anything unreadable is skipped)."""
+        data = stored if isinstance(stored, dict) else {}
+
+        def rule(value: object) -> Rule:
+            raw = value if isinstance(value, dict) else {}
+            return Rule(*(Mode(raw[k]) if raw.get(k) in Mode._value2member_map_ else None
+                          for k in ("inbound", "outbound")))
+
+        def rules(name: str) -> dict[str, Rule]:
+            items = data.get(name)
+            return {str(k): rule(v) for k, v in items.items()} if isinstance(items, dict) else {}
+        base = rule(data.get("tenant"))
+        notice = data.get("notice")
+        return cls(Rule(base.inbound or Mode.NONE, base.outbound or Mode.NONE), rules("users"), rules("dids"),
+                   rules("queues"), notice if isinstance(notice, str) and dialstring.SOUND.fullmatch(notice)
+                   else NOTICE_PROMPT, configured=bool(data))
+
+    def decide(self, direction: str, user: str = "", did: str = "", queue: str = "") -> Decision:
+        if direction not in ("inbound", "outbound"):
+            return Decision(Mode.ON_DEMAND, "internal")
+        for scope, rules, key in (("queue", self.queues, queue), ("user", self.users, user), ("did", self.dids, did)):
+            found = rules.get(key) if key else None
+            mode = found.mode(direction) if found is not None else None
+            if mode is not None:
+                return Decision(mode, scope)
+        return Decision(self.tenant.mode(direction) or Mode.NONE, "tenant")
+
+    def queue_modes(self, direction: str) -> str:
+        """``<queue>=<mode>;...``: the queues' own modes, for callcontrol (which learns the queue
+        only in its IVR) in ``hibiki_recording_queues``."""
+        return ";".join(f"{q}={m}" for q, r in sorted(self.queues.items())
+                        if (m := r.mode(direction)) is not None and dialstring.TOKEN.fullmatch(q))
+
+
+def _action(app: str, data: str = "") -> str:
+    return f"<action application={attr(app)} data={attr(data)}/>" if data else f"<action application={attr(app)}/>"
+
+
+def spool_path(tenant: str) -> str:
+    """The file FreeSWITCH writes, expanded by FreeSWITCH when the recording starts: answers are
+    reused for many calls, so the date (UTC) and the recording id (``hibiki_recording_id``, set
+    from ``${create_uuid()}`` just before) are the switch's, not this module's."""
+    return (f"${{{SPOOL_VARIABLE}}}/{dialstring.token(tenant)}/${{strftime_tz(UTC %Y/%m/%d)}}"
+            "/${hibiki_recording_id}.wav")
+
+
+def _record(tenant: str, reason: str, scope: str) -> list[str]:
+    return [_action("set", "RECORD_STEREO=true"), _action("set", f"hibiki_recording_reason={reason}"),
+            _action("set", f"hibiki_recording_scope={dialstring.token(scope)}"),
+            _action("set", "hibiki_recording_id=${create_uuid()}"),
+            _action("set", f"hibiki_recording_path={spool_path(tenant)}"),
+            _action("record_session", "${hibiki_recording_path}")]
+
+
+def start(tenant: str, decision: Decision, notice: str, answer: bool) -> list[str]:
+    """The actions that record the call from here on: the notice first (answering first if
+    ``answer``: a caller who is not answered yet hears nothing; no notice when ``notice`` is
+    ""), then ``record_session``."""
+    actions = [_action("answer")] if answer else []
+    if notice and dialstring.SOUND.fullmatch(notice):
+        actions += [_action("set", "playback_terminators=none"), _action("playback", notice),
+                    _action("unset", "playback_terminators")]
+    return actions + [_action("set", f"hibiki_recording_mode={decision.mode}"),
+                      *_record(tenant, "policy", decision.scope)]
+
+
+def on_demand(tenant: str) -> list[str]:
+    """``*1`` starts a recording of the call, ``*2`` stops it (either party's phone: FreeSWITCH's
+    ``bind_meta_app`` on this channel, listening on both legs, run on this channel). The file is
+    named now (FreeSWITCH expands the binding's argument when it binds): one on-demand recording
+    per channel, which ``*1`` after ``*2`` starts again from the beginning. FreeSWITCH's own
+    lookups for ``execute_extension`` cannot be told apart from the call's (they carry the
+    channel's destination), so the keys run ``record_session`` / ``stop_record_session`` directly."""
+    return [_action("set", f"hibiki_recording_mode={Mode.ON_DEMAND}"), _action("set", "RECORD_STEREO=true"),
+            _action("set", "hibiki_recording_reason=on_demand"), _action("set", "hibiki_recording_scope=on_demand"),
+            _action("set", "hibiki_recording_id=${create_uuid()}"),
+            _action("set", f"hibiki_on_demand_path={spool_path(tenant)}"),
+            _action("unset", "hibiki_recording_id"),      # no recording yet: CallEnded names none
+            _action("bind_meta_app", f"{START_CODE} ab s record_session::${{hibiki_on_demand_path}}"),
+            _action("bind_meta_app", f"{STOP_CODE} ab s stop_record_session::${{hibiki_on_demand_path}}")]
+
+
+def to_json(policy: RecordingPolicy) -> dict[str, Any]:
+    def rule(r: Rule) -> dict[str, str | None]:
+        return {"inbound": r.inbound.value if r.inbound else None, "outbound": r.outbound.value if r.outbound else None}
+    return {"tenant": rule(policy.tenant), "users": {k: rule(v) for k, v in policy.users.items()},
+            "dids": {k: rule(v) for k, v in policy.dids.items()},
+            "queues": {k: rule(v) for k, v in policy.queues.items()}, "notice": policy.notice}

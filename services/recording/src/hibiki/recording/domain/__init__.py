@@ -1,0 +1,1 @@
+"""The recording domain: audio checks and transcoding, envelope encryption, retention, access."""

@@ -1,0 +1,94 @@
+"""What the recordings API takes and answers (its OpenAPI document is made from these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+
+EARLIEST, LATEST = datetime(1970, 1, 1).astimezone(), datetime(2299, 12, 31).astimezone()
+
+
+def _in_range(value: datetime) -> datetime:
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError("must be between 1970 and 2299")
+    return value
+
+
+When = Annotated[AwareDatetime, AfterValidator(_in_range)]
+
+
+class Ids(BaseModel):
+    tenant: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    recording_id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+class TenantId(BaseModel):
+    tenant: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class SearchQuery(BaseModel):
+    """Every filter is optional; times carry their UTC offset (``2026-12-07T09:00:00+09:00``)."""
+
+    start: When | None = Field(None, alias="from", description="recordings started at or after")
+    end: When | None = Field(None, alias="to", description="recordings started before")
+    agent: str | None = Field(None, max_length=128)
+    number: str | None = Field(None, max_length=128, description="caller, callee or DID, as stored")
+    queue: str | None = Field(None, max_length=128)
+    disposition: str | None = Field(None, max_length=128)
+    limit: int = Field(100, ge=1, le=500)
+
+
+class AuditQuery(BaseModel):
+    start: When | None = Field(None, alias="from")
+    end: When | None = Field(None, alias="to")
+
+
+class RecordingOut(BaseModel):
+    tenant: str
+    recording_id: str
+    call_id: str
+    part: int
+    start_time: datetime
+    end_time: datetime
+    duration_ms: int
+    channels: int
+    direction: str
+    caller_number: str
+    callee_number: str
+    did: str
+    queue_id: str
+    agent_id: str
+    user_id: str
+    disposition: str
+    reason: str
+    codec: str
+    size_bytes: int
+    sha256: str
+    delete_after: datetime
+
+
+class SearchOut(BaseModel):
+    recordings: list[RecordingOut]
+
+
+class AuditOut(BaseModel):
+    at: datetime
+    event_id: str
+    actor: str
+    roles: list[str]
+    action: str
+    recording_id: str
+    remote: str
+    detail: str
+
+
+class AuditTrail(BaseModel):
+    entries: list[AuditOut]
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    key_ids: list[str]

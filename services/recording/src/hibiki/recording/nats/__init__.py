@@ -1,0 +1,1 @@
+"""NATS adapters: the consumers of RecordingStopped and DispositionSaved, the outgoing events."""

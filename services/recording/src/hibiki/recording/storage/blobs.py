@@ -1,0 +1,155 @@
+"""Where encrypted recordings live: one interface, the local filesystem (default) and S3.
+
+Object keys are ``<tenant>/<yyyy>/<mm>/<dd>/<recording id>.<codec>.hbr``: writing the same key
+again replaces the object, so a retried store never makes a second copy.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+from urllib.parse import parse_qs, urlparse
+
+from hibiki.common.errors import ConfigError
+
+
+class StoreUnavailable(Exception):
+    """The store did not answer or refused (disk error, S3 down or denying): try again later."""
+
+
+T = TypeVar("T")
+
+
+def _unavailable(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any) -> T:
+        try:
+            return method(self, *args)
+        except (ValueError, StoreUnavailable):
+            raise
+        except Exception as exc:    # OSError, botocore's errors: one kind for callers
+            raise StoreUnavailable(f"{self.name}: {type(exc).__name__}: {str(exc)[:200]}") from None
+    return wrapper
+
+
+class BlobStore(Protocol):
+    """Blocking (call through ``asyncio.to_thread``); raises :class:`StoreUnavailable` when the store
+    fails, ``ValueError`` for a malformed key."""
+
+    name: str
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def get(self, key: str) -> bytes | None:
+        """The object, or None when there is none."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove it (no error when it is already gone)."""
+        ...
+
+    def keys(self, prefix: str) -> list[str]: ...
+
+
+def _checked(key: str) -> str:
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\0" in key:
+        raise ValueError(f"bad object key {key!r}")
+    return key
+
+
+class LocalBlobs:
+    """Files under a root; a write goes to a temporary name, is synced, then renamed into place."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.name = f"file://{root}"
+
+    @_unavailable
+    def put(self, key: str, data: bytes) -> None:
+        path = self.root / _checked(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    @_unavailable
+    def get(self, key: str) -> bytes | None:
+        try:
+            return (self.root / _checked(key)).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    @_unavailable
+    def delete(self, key: str) -> None:
+        (self.root / _checked(key)).unlink(missing_ok=True)
+
+    @_unavailable
+    def keys(self, prefix: str) -> list[str]:
+        base = self.root / prefix if prefix else self.root
+        if not base.exists():
+            return []
+        return sorted(str(p.relative_to(self.root)) for p in base.rglob("*.hbr") if p.is_file())
+
+
+class S3Blobs:
+    """An S3-compatible bucket through boto3 (credentials from the usual AWS_* variables)."""
+
+    def __init__(self, bucket: str, prefix: str, endpoint_url: str | None, region: str | None) -> None:
+        import boto3  # type: ignore[import-untyped]
+        from botocore.config import Config  # type: ignore[import-untyped]
+
+        self.bucket, self.prefix = bucket, prefix.strip("/")
+        self.name = f"s3://{bucket}/{self.prefix}"
+        self._client: Any = boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1",
+                                         config=Config(retries={"max_attempts": 3, "mode": "standard"},
+                                                       connect_timeout=5, read_timeout=30))
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{_checked(key)}" if self.prefix else _checked(key)
+
+    @_unavailable
+    def put(self, key: str, data: bytes) -> None:
+        self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    @_unavailable
+    def get(self, key: str) -> bytes | None:
+        try:
+            answer = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except self._client.exceptions.NoSuchKey:
+            return None
+        return bytes(answer["Body"].read())
+
+    @_unavailable
+    def delete(self, key: str) -> None:
+        self._client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    @_unavailable
+    def keys(self, prefix: str) -> list[str]:
+        full = self._key(prefix) if prefix else self.prefix
+        out: list[str] = []
+        for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
+            for item in page.get("Contents", []):
+                key = str(item["Key"])
+                out.append(key[len(self.prefix) + 1:] if self.prefix else key)
+        return sorted(out)
+
+
+def open_blobs(url: str, default_root: Path) -> BlobStore:
+    """``file:///path`` (or empty: the storage directory) or ``s3://bucket/prefix?endpoint=...&region=...``."""
+    if not url:
+        return LocalBlobs(default_root)
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        return LocalBlobs(Path(parsed.path))
+    if parsed.scheme == "s3" and parsed.netloc:
+        query = parse_qs(parsed.query)
+        return S3Blobs(parsed.netloc, parsed.path, query.get("endpoint", [None])[0], query.get("region", [None])[0])
+    raise ConfigError(f"HIBIKI_RECORDING_STORE_URL: file:///path or s3://bucket/prefix expected, not {url!r}")

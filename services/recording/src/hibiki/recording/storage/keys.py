@@ -1,0 +1,111 @@
+"""The tenants' data keys, wrapped by one master key, on disk (REC-03 encryption at rest).
+
+    <keys dir>/<tenant>/<key id>.key   the data key, AES-GCM-wrapped by the master key
+    <keys dir>/<tenant>/current        the id of the key new recordings are written with
+
+The master key is ``HIBIKI_RECORDING_MASTER_KEY`` (base64 of 32 bytes), else the file
+``HIBIKI_RECORDING_MASTER_KEY_FILE`` (default ``<data dir>/recording/master.key``, created 0600 on
+first use). :meth:`KeyStore.rotate` makes a new current key; keys are never removed, so every
+recording stays readable with the key its blob names. Two replicas sharing the directory may both
+create a first key: both stay valid, the last ``current`` wins.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import secrets
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from hibiki.common.errors import ConfigError, StartupError
+
+KEY_BYTES = 32
+_KEY_ID = re.compile(r"^k[0-9]{14}-[0-9a-f]{8}$")
+
+
+def load_master_key(inline: str | None, path: Path) -> bytes:
+    if inline:
+        try:
+            key = base64.b64decode(inline, validate=True)
+        except ValueError:
+            raise ConfigError("HIBIKI_RECORDING_MASTER_KEY is not base64") from None
+        if len(key) != KEY_BYTES:
+            raise ConfigError(f"HIBIKI_RECORDING_MASTER_KEY must decode to {KEY_BYTES} bytes")
+        return key
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode())
+        except FileExistsError:
+            pass
+    key = base64.b64decode(path.read_text().strip())
+    if len(key) != KEY_BYTES:
+        raise StartupError(f"recording master key {path} must hold {KEY_BYTES} bytes in base64")
+    return key
+
+
+class KeyStore:
+    def __init__(self, root: Path, master: bytes) -> None:
+        self._root, self._master = root, AESGCM(master)
+        self._cache: dict[tuple[str, str], bytes] = {}
+        self._lock = threading.Lock()
+
+    def _dir(self, tenant: str) -> Path:
+        return self._root / tenant
+
+    def current(self, tenant: str) -> tuple[str, bytes]:
+        """The tenant's current key (created on first use)."""
+        pointer = self._dir(tenant) / "current"
+        if pointer.exists():
+            key_id = pointer.read_text().strip()
+            return key_id, self.key(tenant, key_id)
+        return self.rotate(tenant)
+
+    def rotate(self, tenant: str) -> tuple[str, bytes]:
+        """A new data key becomes current; the old ones stay for reading."""
+        key_id = f"k{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(4)}"
+        key = secrets.token_bytes(KEY_BYTES)
+        folder = self._dir(tenant)
+        folder.mkdir(parents=True, exist_ok=True)
+        nonce = secrets.token_bytes(12)
+        wrapped = nonce + self._master.encrypt(nonce, key, f"{tenant}/{key_id}".encode())
+        fd = os.open(folder / f"{key_id}.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(wrapped)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp = folder / f".current.{secrets.token_hex(4)}"
+        tmp.write_text(key_id)
+        os.replace(tmp, folder / "current")
+        with self._lock:
+            self._cache[(tenant, key_id)] = key
+        return key_id, key
+
+    def key(self, tenant: str, key_id: str) -> bytes:
+        """A key by id (KeyError when the tenant has no such key, or the master key does not open it)."""
+        with self._lock:
+            known = self._cache.get((tenant, key_id))
+        if known is not None:
+            return known
+        if not _KEY_ID.match(key_id):
+            raise KeyError(key_id)
+        try:
+            wrapped = (self._dir(tenant) / f"{key_id}.key").read_bytes()
+            key = self._master.decrypt(wrapped[:12], wrapped[12:], f"{tenant}/{key_id}".encode())
+        except (OSError, InvalidTag):
+            raise KeyError(key_id) from None
+        with self._lock:
+            self._cache[(tenant, key_id)] = key
+        return key
+
+    def key_ids(self, tenant: str) -> list[str]:
+        folder = self._dir(tenant)
+        return sorted(p.stem for p in folder.glob("k*.key")) if folder.is_dir() else []

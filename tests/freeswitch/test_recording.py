@@ -1,0 +1,293 @@
+"""Call recording on the real FreeSWITCH (REC-01, REC-02): the recording policy set over the admin
+API by a recording administrator decides which calls are recorded; a recorded call hears the
+notice first, then FreeSWITCH writes a stereo WAV into the spool
+(``<spool>/<tenant>/<yyyy>/<mm>/<dd>/<recording id>.wav``) with the caller on channel 1 and the
+other party on channel 2, and callcontrol hands it on as ``hibiki.<tenant>.recording.stopped``.
+The phones: the carrier (sipp) speaks a recorded a-law voice, the user's phone (baresip) a
+440 Hz tone, so each channel's spectrum says whose it is."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import time
+import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from hibiki.events.v1 import call_pb2, recording_pb2
+from support.switch import sipp
+from support.switch.bench import DirectoryApi, Extension, SwitchBench
+from support.switch.esl import EslEvent
+
+T = "rokuon"
+RECORDED_DID = "0424930000"      # the tenant records inbound calls: this number too
+UNRECORDED_DID = "0424930001"    # its own policy: none
+IVR_DID = "0424930002"           # its own policy: none; the queue its IVR leads to: all
+NOTICE = "system/recording_notice.wav"
+
+
+@pytest.fixture(scope="module")
+def people(bench: SwitchBench) -> dict[str, Extension]:
+    bench.tenant(T)
+    people = {ext: bench.extension(T, ext)[0] for ext in ("2001", "2002")}
+    for number in (RECORDED_DID, UNRECORDED_DID):
+        bench.directory.post(f"/api/v1/tenants/{T}/dids", {"number": number, "target_kind": "user",
+                                                           "target": people["2002"].user_id})
+    bench.directory.post(f"/api/v1/tenants/{T}/ivrs", {
+        "id": "madoguchi", "name": "窓口", "root_menu": "top",
+        "menus": [{"id": "top", "name": "トップ", "greeting": {"text": "窓口です。1を押してください。"},
+                   "choices": {"1": {"queue": {"queue_id": "desk"}}}}]})
+    bench.directory.post(f"/api/v1/tenants/{T}/dids", {"number": IVR_DID, "target_kind": "ivr", "target": "madoguchi"})
+    bench.acd.put(f"/api/v1/tenants/{T}/queues/desk", {"offer_timeout_seconds": 10, "wrap_up_limit_seconds": 1})
+    bench.acd.put(f"/api/v1/tenants/{T}/agents/801", {"skills": {}, "queues": ["desk"]})
+    return people
+
+
+@pytest.fixture(scope="module")
+def recording_admin(bench: SwitchBench, people: dict[str, Extension]) -> DirectoryApi:
+    token = bench.stack.token("kiroku-kanri", T, ("recording-admin",))
+    return DirectoryApi(bench.stack.directory_url, token, bench.events)
+
+
+def spool(bench: SwitchBench) -> Path:
+    return Path(bench.stack.env.get("HIBIKI_RECORDING_SPOOL_DIR") or bench.stack.freeswitch_env()[
+        "HIBIKI_RECORDING_SPOOL_DIR"])
+
+
+def wavs(bench: SwitchBench) -> set[Path]:
+    return set((spool(bench) / T).rglob("*.wav")) if (spool(bench) / T).exists() else set()
+
+
+def channels(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
+    with wave.open(str(path)) as wav:
+        assert wav.getnchannels() == 2 and wav.getsampwidth() == 2
+        frames = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.float64)
+        return frames[0::2], frames[1::2], wav.getframerate()
+
+
+def rms(samples: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(samples ** 2))) if samples.size else 0.0
+
+
+def tone_share(samples: np.ndarray, rate: int, hz: float = 440.0) -> float:
+    """The share of the signal's energy within 40 Hz of ``hz``."""
+    spectrum = np.abs(np.fft.rfft(samples)) ** 2
+    freqs = np.fft.rfftfreq(samples.size, 1 / rate)
+    total = spectrum[freqs > 50].sum()
+    return float(spectrum[np.abs(freqs - hz) < 40].sum() / total) if total else 0.0
+
+
+def stopped_events(bench: SwitchBench, mark: int, count: int, timeout: float = 30) -> list[recording_pb2.RecordingStopped]:
+    if count:
+        bench.events.wait(f"hibiki.{T}.recording.stopped", after=mark, count=count, timeout=timeout)
+    time.sleep(1.0)
+    return [recording_pb2.RecordingStopped.FromString(e.data)
+            for e in bench.events.matching(f"hibiki.{T}.recording.stopped", after=mark)]
+
+
+@contextmanager
+def record_events(bench: SwitchBench, name: str) -> Iterator[list[EslEvent]]:
+    """RECORD_START / RECORD_STOP as the switch sent them while the block runs; with
+    ``HIBIKI_CAPTURE_RECORDINGS=<dir>`` also written to ``<dir>/<name>.json`` (how
+    tests/fixtures/freeswitch/record_stop was made)."""
+    esl = bench.fs.esl()
+    esl.subscribe("RECORD_START RECORD_STOP")
+    seen: list[EslEvent] = []
+    try:
+        yield seen
+    finally:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            try:
+                seen.append(esl.events.get(timeout=0.3))
+            except queue.Empty:
+                if any(e.name == "RECORD_STOP" for e in seen):
+                    break
+        esl.close()
+        where = os.environ.get("HIBIKI_CAPTURE_RECORDINGS")
+        if where:
+            Path(where).mkdir(parents=True, exist_ok=True)
+            (Path(where) / f"{name}.json").write_text(json.dumps([e.headers for e in seen], indent=1,
+                                                                 ensure_ascii=False))
+
+
+def test_only_a_recording_admin_sets_the_policy(bench: SwitchBench, people: dict[str, Extension],
+                                                recording_admin: DirectoryApi) -> None:
+    """REC-06: the configuration administrator may read the policy, not change it."""
+    config_admin = bench.stack.token("settei-kanri", T, ("admin",))
+    url = f"{bench.stack.directory_url}/api/v1/tenants/{T}/recording_policy"
+    refused = httpx.put(url, json={"tenant": {"inbound": "all"}}, headers={"Authorization": f"Bearer {config_admin}"})
+    assert refused.status_code == 403 and refused.json()["error_id"] == "forbidden", refused.text
+    assert httpx.get(url, headers={"Authorization": f"Bearer {config_admin}"}).json()["tenant"]["inbound"] == "none"
+    policy = recording_admin.put(f"/api/v1/tenants/{T}/recording_policy", {
+        "tenant": {"inbound": "all", "outbound": "none"},
+        "dids": {UNRECORDED_DID: {"inbound": "none"}, IVR_DID: {"inbound": "none"}},
+        "queues": {"desk": {"inbound": "all"}}})
+    assert policy["tenant"] == {"inbound": "all", "outbound": "none"}
+    assert policy["notice"] == NOTICE
+
+
+def test_an_inbound_call_is_recorded_in_stereo_after_the_notice(
+        bench: SwitchBench, people: dict[str, Extension], recording_admin: DirectoryApi) -> None:
+    staff = bench.baresip(people["2002"])
+    before, mark, log_mark = wavs(bench), bench.events.mark(), bench.fs.log_mark()
+    # the carrier speaks (4.7 s of voice) once the notice (5.3 s) is over and the phone has answered
+    with record_events(bench, "inbound_policy_all") as switch:
+        bench.carrier_call(RECORDED_DID, caller="0312345678", speak_after_ms=6500, talk_ms=6000)
+        staff.wait("CALL_CLOSED", timeout=30)
+    assert [e.name for e in switch] == ["RECORD_START", "RECORD_STOP"]
+    (event,) = stopped_events(bench, mark, 1)
+    made = wavs(bench) - before
+    assert made == {Path(event.spool_path)}, (made, event.spool_path)
+    path = Path(event.spool_path)
+    day = time.strftime("%Y/%m/%d", time.gmtime(event.started_at.seconds))
+    assert path == spool(bench) / T / day / f"{event.recording_id}.wav"
+
+    # the notice played on the caller's channel before record_session started
+    apps = bench.fs.applications(log_mark, event.call_id)
+    names = [app for app, _ in apps]
+    notice_at = next(i for i, (app, data) in enumerate(apps) if app == "playback" and data.endswith(NOTICE))
+    assert notice_at < names.index("record_session") < names.index("bridge"), names
+
+    caller, staff_side, rate = channels(path)
+    assert rate == 8000 and event.sample_rate == 8000 and event.channels == 2
+    seconds = caller.size / rate
+    print(f"\n  {path.name}: {seconds:.1f} s, caller rms {rms(caller):.0f} (440 Hz share "
+          f"{tone_share(caller, rate):.2f}), staff rms {rms(staff_side):.0f} (440 Hz share "
+          f"{tone_share(staff_side, rate):.2f}); recorded_ms={event.recorded_ms}")
+    assert 5 < seconds < 20
+    assert rms(caller) > 100 and rms(staff_side) > 100                  # both parties carry audio
+    assert tone_share(staff_side, rate) > 0.8                          # channel 2: the phone's 440 Hz tone
+    assert tone_share(caller, rate) < 0.2                              # channel 1: the carrier's voice, not the tone
+
+    assert event.reason == recording_pb2.RECORDING_REASON_POLICY and event.policy_scope == "tenant"
+    assert event.meta.tenant == T and event.leg_uuid == event.meta.call_uuid == event.call_id
+    assert event.direction == call_pb2.CALL_DIRECTION_INBOUND and event.did == RECORDED_DID
+    assert event.caller_number == "0312345678" and event.user == people["2002"].user_id
+    assert event.started_at.ToMicroseconds() < event.stopped_at.ToMicroseconds()
+    assert abs((event.stopped_at.ToMicroseconds() - event.started_at.ToMicroseconds()) / 1e6 - seconds) < 1.5
+    assert event.recorded_ms and abs(event.recorded_ms / 1000 - seconds) < 1.5
+
+
+def test_no_recording_where_the_policy_says_none(bench: SwitchBench, people: dict[str, Extension],
+                                                 recording_admin: DirectoryApi) -> None:
+    staff = bench.baresip(people["2002"])
+    before, mark, log_mark = wavs(bench), bench.events.mark(), bench.fs.log_mark()
+    bench.carrier_call(UNRECORDED_DID, talk_ms=3000)
+    staff.wait("CALL_CLOSED", timeout=30)
+    assert stopped_events(bench, mark, 0) == []
+    assert wavs(bench) == before
+    names = [app for app, _ in bench.fs.applications(log_mark)]
+    assert "bridge" in names and "record_session" not in names and "playback" not in names
+
+
+def test_on_demand_from_the_phone_starts_and_stops(bench: SwitchBench, people: dict[str, Extension]) -> None:
+    """Between users (internal calls: on demand), *1 starts a recording and *2 stops it."""
+    callee = bench.baresip(people["2002"])
+    before, mark = wavs(bench), bench.events.mark()
+    # *1 at 1 s, *2 at 4 s after the answer (each key 1.5 s apart), then the caller speaks and hangs up
+    with record_events(bench, "internal_on_demand") as switch:
+        bench.sipp_call(people["2001"], "2002", digits="*1*2", digit_gap_ms=1500, before_digits_ms=1000,
+                        talk_ms=1000)
+        callee.wait("CALL_CLOSED", timeout=30)
+    assert [e.name for e in switch] == ["RECORD_START", "RECORD_STOP"]
+    (event,) = stopped_events(bench, mark, 1)
+    assert wavs(bench) - before == {Path(event.spool_path)}
+    assert event.reason == recording_pb2.RECORDING_REASON_ON_DEMAND
+    assert event.direction == call_pb2.CALL_DIRECTION_INTERNAL
+    caller, other, rate = channels(Path(event.spool_path))
+    seconds = caller.size / rate
+    print(f"\n  on demand: {seconds:.1f} s recorded between *1 and *2 (recorded_ms={event.recorded_ms}); "
+          f"callee rms {rms(other):.0f}")
+    assert 1.5 < seconds < 4.5                # stopped by *2, well before the call ended
+    assert tone_share(other, rate) > 0.8      # the callee's tone on channel 2
+
+
+def a_leg_of(bench: SwitchBench, caller: str, timeout: float = 10) -> str:
+    """The UUID of the channel ``caller`` placed (FreeSWITCH's ``show channels``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = json.loads(bench.fs.api("show channels as json") or "{}").get("rows", [])
+        for row in rows:
+            if row.get("cid_num") == caller and row.get("direction") == "inbound" and row.get("callstate") == "ACTIVE":
+                return str(row["uuid"])
+        time.sleep(0.2)
+    raise TimeoutError(f"no active call from {caller}")
+
+
+def test_on_demand_over_the_api(bench: SwitchBench, people: dict[str, Extension]) -> None:
+    """callcontrol's POST .../calls/{uuid}/recording starts and stops a recording (uuid_record); only
+    the tenant's call, only where the policy says on demand, only for the roles allowed."""
+    callee = bench.baresip(people["2002"])
+    before, mark = wavs(bench), bench.events.mark()
+    url = f"{bench.stack.callcontrol_url}/api/v1/tenants/{T}/calls/{{}}/recording"
+    supervisor = {"Authorization": "Bearer " + bench.stack.token("kantoku", T, ("supervisor",))}
+    with record_events(bench, "internal_on_demand_api") as switch:
+        call = bench.sipp_call_background(people["2001"], "2002", talk_ms=8000)
+        callee.wait("CALL_ESTABLISHED", timeout=15)
+        leg = a_leg_of(bench, "2001")
+        viewer = {"Authorization": "Bearer " + bench.stack.token("etsuran", T, ("viewer",))}
+        assert httpx.post(url.format(leg), json={"action": "start"}, headers=viewer).status_code == 403
+        other = {"Authorization": "Bearer " + bench.stack.token("yoso", "othercity", ("supervisor",))}
+        assert httpx.post(url.format(leg), json={"action": "start"}, headers=other).status_code == 403
+        missing = httpx.post(url.format("0b7e4f7a-8f0c-4d55-9a57-5c1b8d2e6a3f"), json={"action": "start"},
+                             headers=supervisor)
+        assert missing.status_code == 404 and missing.json()["details"]["field"] == "call_uuid", missing.text
+        bad = httpx.post(url.format(leg), json={"action": "rewind"}, headers=supervisor)
+        assert bad.status_code == 422 and bad.json()["details"]["field"] == "action", bad.text
+        started = httpx.post(url.format(leg), json={"action": "start"}, headers=supervisor)
+        assert started.status_code == 201, started.text
+        time.sleep(2.5)
+        stopped = httpx.post(url.format(leg), json={"action": "stop"}, headers=supervisor)
+        assert stopped.status_code == 200 and stopped.json()["recording_id"] == started.json()["recording_id"]
+        call.result(timeout=30)
+        callee.wait("CALL_CLOSED", timeout=30)
+    (event,) = stopped_events(bench, mark, 1)
+    assert [e.name for e in switch] == ["RECORD_START", "RECORD_STOP"]
+    assert event.recording_id == started.json()["recording_id"] and event.leg_uuid == leg
+    assert event.reason == recording_pb2.RECORDING_REASON_ON_DEMAND and event.channels == 2
+    assert wavs(bench) - before == {Path(event.spool_path)}
+    caller, other_side, rate = channels(Path(event.spool_path))
+    print(f"\n  over the API: {caller.size / rate:.1f} s between start and stop")
+    assert 1.5 < caller.size / rate < 4 and tone_share(other_side, rate) > 0.8
+
+
+def test_a_queue_call_is_recorded_from_the_queue_after_the_notice(bench: SwitchBench,
+                                                                  people: dict[str, Extension]) -> None:
+    """DID (policy none) -> IVR (no notice of its own) -> queue (policy all) -> agent: callcontrol
+    plays the policy's notice when the call enters the queue, then records it: the caller on
+    channel 1, the agent (after the hold music) on channel 2."""
+    agent_phone = bench.baresip(people["2002"])
+    bench.acd.post(f"/api/v1/tenants/{T}/agents/801/login", {"device": "2002", "ready": True})
+    try:
+        before, mark, log_mark = wavs(bench), bench.events.mark(), bench.fs.log_mark()
+        with record_events(bench, "ivr_queue_agent") as switch:
+            run = bench.carrier_call(IVR_DID, caller="0312345678", digits="1", before_digits_ms=1500,
+                                     speak_after_ms=9000, talk_ms=7000, background=True)
+            agent_phone.wait("CALL_ESTABLISHED", timeout=40)
+            assert isinstance(run, sipp.Sipp)
+            run.result(timeout=60)
+            agent_phone.wait("CALL_CLOSED", timeout=30)
+        assert [e.name for e in switch] == ["RECORD_START", "RECORD_STOP"]
+        (event,) = stopped_events(bench, mark, 1)
+        assert event.policy_scope == "queue" and event.reason == recording_pb2.RECORDING_REASON_POLICY
+        assert event.queue_id == "desk" and event.did == IVR_DID
+        assert wavs(bench) - before == {Path(event.spool_path)}
+        apps = bench.fs.applications(log_mark, event.call_id)
+        names = [app for app, _ in apps]
+        notice_at = next(i for i, (app, data) in enumerate(apps) if app == "playback" and data.endswith(NOTICE))
+        assert names.index("play_and_get_digits") < notice_at < names.index("record_session"), names
+        caller, agent_side, rate = channels(Path(event.spool_path))
+        last = 3 * rate                                                     # the agent talking, at the end
+        print(f"\n  queue call: {caller.size / rate:.1f} s; agent's last 3 s 440 Hz share "
+              f"{tone_share(agent_side[-last:], rate):.2f}, caller rms {rms(caller):.0f}")
+        assert tone_share(agent_side[-last:], rate) > 0.8 and rms(caller) > 100
+    finally:
+        bench.acd.http.post(f"/api/v1/tenants/{T}/agents/801/logout")
