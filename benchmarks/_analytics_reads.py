@@ -96,7 +96,7 @@ class _AcdConfig:
     def __init__(self, tenant: str, agents: int) -> None:
         self.tenant, self.agents = tenant, agents
 
-    async def load(self, tenant: str) -> Any:
+    async def load(self, tenant: str, present: bool = True) -> Any:
         from hibiki.analytics.wallboard.restore import AcdView
 
         return AcdView(thresholds={q: 15.0 for q in AGENT_QUEUES},
@@ -119,6 +119,14 @@ def peak_events_per_s(store: Any, tenant: str, day: date) -> float:
     return int(rows[0][0]) / 3600 if rows else 0.0
 
 
+async def _restore(board: Any, tenant: str, acd: _AcdConfig, history: Any, now: float) -> None:
+    """What the wallboard hub does for a tenant on start: its stored day, then the ACD's view."""
+    from hibiki.analytics.wallboard.restore import apply_acd, restore_history
+
+    await restore_history(board, tenant, history, now)
+    apply_acd(board, await acd.load(tenant))
+
+
 BOARD_KINDS = ("acd.queued", "acd.answered", "acd.left", "acd.overflowed", "acd.ended", "agent.state_changed")
 WATCHERS = 3  # pages open per tenant: the wall screen and two supervisors
 
@@ -126,7 +134,7 @@ WATCHERS = 3  # pages open per tenant: the wall screen and two supervisors
 def wallboard(store: Any, tenant: str, label: str, repeat: int, checks: Checks, tenants: int = 100) -> None:
     from hibiki.analytics.wallboard import model as m
     from hibiki.analytics.wallboard.hub import snapshot
-    from hibiki.analytics.wallboard.restore import StoredEvents, restore
+    from hibiki.analytics.wallboard.restore import StoredEvents
 
     day = last_day(store, tenant)
     if day is None:
@@ -140,7 +148,7 @@ def wallboard(store: Any, tenant: str, label: str, repeat: int, checks: Checks, 
     for _ in range(max(1, repeat)):
         board = m.Board(tenant)
         t0 = time.perf_counter()
-        asyncio.run(restore(board, tenant, _AcdConfig(tenant, 30), history, now))
+        asyncio.run(_restore(board, tenant, _AcdConfig(tenant, 30), history, now))
         restore_s.append(time.perf_counter() - t0)
     t0 = time.perf_counter()
     rows = history.events_since(tenant, board.day_start(now))
