@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,11 @@ def check_row(found: Stored, stopped: recording_pb2.RecordingStopped) -> None:
     assert row["size_bytes"] == found.event.size_bytes and row["sha256"] == found.event.sha256, row
     assert row["duration_ms"] == found.event.duration_ms, row
     assert abs(row["duration_ms"] / 1000 - found.seconds) < 0.5, (row["duration_ms"], found.seconds)
+    if stopped.recorded_ms:                                  # what FreeSWITCH said it wrote: the whole WAV was read
+        assert abs(row["duration_ms"] - stopped.recorded_ms) < 500, (row["duration_ms"], stopped.recorded_ms)
+    for column, moment in (("start_time", stopped.started_at), ("end_time", stopped.stopped_at)):
+        kept = datetime.fromisoformat(row[column]) - moment.ToDatetime(UTC)        # the index keeps milliseconds
+        assert abs(kept) < timedelta(milliseconds=1), (column, row[column], moment.ToJsonString())
 
 
 def rms(samples: np.ndarray) -> float:
