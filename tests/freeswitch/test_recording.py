@@ -25,16 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import imageio_ffmpeg  # type: ignore[import-untyped]
 import numpy as np
 import pytest
 from pydub import AudioSegment
-
-import hibiki.recording.domain.media  # noqa: F401  (points pydub at imageio-ffmpeg's ffmpeg)
 
 from hibiki.events.v1 import call_pb2, recording_pb2
 from support.switch import sipp
 from support.switch.bench import DirectoryApi, Extension, SwitchBench
 from support.switch.esl import EslEvent
+
+AudioSegment.converter = imageio_ffmpeg.get_ffmpeg_exe()    # the ffmpeg the project installs (PyPI)
 
 T = "rokuon"
 RECORDED_DID = "0424930000"      # the tenant records inbound calls: this number too
