@@ -247,7 +247,8 @@ def test_an_inbound_call_is_recorded_in_stereo_after_the_notice(
     assert 5 < seconds < 20
     assert rms(caller) > 100 and rms(staff_side) > 100                  # both parties carry audio
     assert tone_share(staff_side, rate) > 0.8                          # channel 2: the phone's 440 Hz tone
-    assert tone_share(caller, rate) < 0.2                              # channel 1: the carrier's voice, not the tone
+    # channel 1: the carrier's voice, not the tone (0.09 stored; 0.16-0.17 when Opus leaked channel 2 into it)
+    assert tone_share(caller, rate) < 0.13
 
     assert event.reason == recording_pb2.RECORDING_REASON_POLICY and event.policy_scope == "tenant"
     assert event.meta.tenant == T and event.leg_uuid == event.meta.call_uuid == event.call_id
