@@ -90,3 +90,16 @@ def test_the_freeswitch_benchmark_runs_and_prints_its_table() -> None:
     assert len(rows) == 6 and all(row[-1] == "yes" for row in rows), result.stdout
     assert all(row[6] == row[4] for row in rows if row[0] != "REGISTER"), result.stdout   # ok == answered
     assert "freeswitch" in bench("list").stdout
+
+
+def test_the_analytics_benchmark_runs_and_prints_its_table() -> None:
+    result = bench("analytics", "--calls", "2000", "--centers", "3", "--sample", "300", "--repeat", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for start in ("generator:", "pipeline:", "load calls", "events:", "reports, one center, 3 years",
+                  "engine bulk insert, one center", "platform: 3 centers", "reports, one tenant of 3 centers",
+                  "wallboard, one center", "targets:"):
+        assert any(line.startswith(start) for line in lines), f"no line starting {start!r} in:\n{result.stdout}"
+    assert "every compared column agrees" in result.stdout, result.stdout
+    assert "FAILED" not in result.stdout, result.stdout
+    assert "analytics" in bench("list").stdout

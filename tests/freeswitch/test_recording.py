@@ -3,6 +3,10 @@ API by a recording administrator decides which calls are recorded; a recorded ca
 notice first, then FreeSWITCH writes a stereo WAV into the spool
 (``<spool>/<tenant>/<yyyy>/<mm>/<dd>/<recording id>.wav``) with the caller on channel 1 and the
 other party on channel 2, and callcontrol hands it on as ``hibiki.<tenant>.recording.stopped``.
+The recording service (started by ``hibiki up``) then compresses, encrypts and stores it, publishes
+``hibiki.<tenant>.recording.stored`` and removes the spool WAV: each test follows the whole path, as
+a person would, by downloading the audio through the recordings API with a ``recording-admin``
+token, decoding it (pydub, the ffmpeg of imageio-ffmpeg) and checking each channel.
 The phones: the carrier (sipp) speaks a recorded a-law voice, the user's phone (baresip) a
 440 Hz tone, so each channel's spectrum says whose it is."""
 
@@ -12,19 +16,26 @@ import json
 import os
 import queue
 import time
-import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import httpx
+import imageio_ffmpeg  # type: ignore[import-untyped]
 import numpy as np
 import pytest
+from pydub import AudioSegment
 
 from hibiki.events.v1 import call_pb2, recording_pb2
 from support.switch import sipp
 from support.switch.bench import DirectoryApi, Extension, SwitchBench
 from support.switch.esl import EslEvent
+
+AudioSegment.converter = imageio_ffmpeg.get_ffmpeg_exe()    # the ffmpeg the project installs (PyPI)
 
 T = "rokuon"
 RECORDED_DID = "0424930000"      # the tenant records inbound calls: this number too
@@ -65,11 +76,81 @@ def wavs(bench: SwitchBench) -> set[Path]:
     return set((spool(bench) / T).rglob("*.wav")) if (spool(bench) / T).exists() else set()
 
 
-def channels(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
-    with wave.open(str(path)) as wav:
-        assert wav.getnchannels() == 2 and wav.getsampwidth() == 2
-        frames = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.float64)
-        return frames[0::2], frames[1::2], wav.getframerate()
+@dataclass
+class Stored:
+    """A recording as the recording service keeps it: its index row (the API's metadata), its
+    RecordingStored event and the downloaded audio decoded to stereo PCM."""
+    row: dict[str, Any]
+    event: recording_pb2.RecordingStored
+    caller: np.ndarray
+    other: np.ndarray
+    rate: int
+
+    @property
+    def seconds(self) -> float:
+        return self.caller.size / self.rate
+
+
+def channels(audio: bytes) -> tuple[np.ndarray, np.ndarray, int]:
+    """The two channels of a downloaded recording (Opus in Ogg), decoded by ffmpeg."""
+    segment = AudioSegment.from_file(BytesIO(audio), format="ogg", codec="opus")   # codec: no ffprobe needed
+    assert segment.channels == 2 and segment.sample_width == 2, (segment.channels, segment.sample_width)
+    frames = np.frombuffer(segment.raw_data, dtype="<i2").astype(np.float64)
+    return frames[0::2], frames[1::2], segment.frame_rate
+
+
+def stored(bench: SwitchBench, mark: int, stopped: recording_pb2.RecordingStopped,
+           timeout: float = 30) -> Stored:
+    """Wait for ``hibiki.<t>.recording.stored`` of ``stopped``, check the spool WAV is gone, then read
+    the index row and download the audio through the recordings API with a recording-admin token."""
+    subject = f"hibiki.{T}.recording.stored"
+    deadline = time.monotonic() + timeout
+    event = None
+    while event is None:
+        found = [recording_pb2.RecordingStored.FromString(e.data) for e in bench.events.matching(subject, after=mark)]
+        event = next((e for e in found if e.recording_id == stopped.recording_id), None)
+        if event is None:
+            assert time.monotonic() < deadline, f"no {subject} for {stopped.recording_id}:\n" + \
+                bench.stack.log("recording")[-3000:]
+            time.sleep(0.2)
+    assert event.meta.tenant == T and event.codec == "opus" and event.size_bytes > 0
+    while Path(stopped.spool_path).exists():          # removed right after the stored event
+        assert time.monotonic() < deadline + 5, f"the spool WAV {stopped.spool_path} is still there once stored"
+        time.sleep(0.1)
+    base = f"http://127.0.0.1:{bench.stack.port('RECORDING_PORT')}/api/v1/tenants/{T}"
+    admin = {"Authorization": "Bearer " + bench.stack.token("kiroku-kanri", T, ("recording-admin",))}
+    with httpx.Client(base_url=base, headers=admin, timeout=15) as api:
+        row = api.get(f"/recordings/{stopped.recording_id}")
+        assert row.status_code == 200, row.text
+        download = api.get(f"/recordings/{stopped.recording_id}/download")
+        assert download.status_code == 200, download.text
+        assert download.headers["content-type"].startswith("audio/ogg")
+        assert 0 < len(download.content) < event.size_bytes       # size_bytes: the sealed (encrypted) object
+        searched = api.get("/recordings", params={"number": stopped.caller_number} if stopped.caller_number else {})
+        assert stopped.recording_id in [r["recording_id"] for r in searched.json()["recordings"]], searched.text
+    caller, other, rate = channels(download.content)
+    return Stored(row.json(), event, caller, other, rate)
+
+
+def check_row(found: Stored, stopped: recording_pb2.RecordingStopped) -> None:
+    """The index row carries the call's facts as the stopped event gave them, its length the audio's."""
+    row = found.row
+    assert row["recording_id"] == stopped.recording_id and row["call_id"] == stopped.call_id, row
+    assert row["tenant"] == T and row["channels"] == 2 and row["codec"] == "opus", row
+    assert row["caller_number"] == stopped.caller_number and row["did"] == stopped.did, row
+    assert row["queue_id"] == stopped.queue_id and row["user_id"] == stopped.user, row
+    assert row["direction"] == {call_pb2.CALL_DIRECTION_INBOUND: "inbound",
+                                call_pb2.CALL_DIRECTION_INTERNAL: "internal"}[stopped.direction], row
+    assert row["reason"] == {recording_pb2.RECORDING_REASON_POLICY: "policy",
+                             recording_pb2.RECORDING_REASON_ON_DEMAND: "on-demand"}[stopped.reason], row
+    assert row["size_bytes"] == found.event.size_bytes and row["sha256"] == found.event.sha256, row
+    assert row["duration_ms"] == found.event.duration_ms, row
+    assert abs(row["duration_ms"] / 1000 - found.seconds) < 0.5, (row["duration_ms"], found.seconds)
+    if stopped.recorded_ms:                                  # what FreeSWITCH said it wrote: the whole WAV was read
+        assert abs(row["duration_ms"] - stopped.recorded_ms) < 500, (row["duration_ms"], stopped.recorded_ms)
+    for column, moment in (("start_time", stopped.started_at), ("end_time", stopped.stopped_at)):
+        kept = datetime.fromisoformat(row[column]) - moment.ToDatetime(UTC)        # the index keeps milliseconds
+        assert abs(kept) < timedelta(milliseconds=1), (column, row[column], moment.ToJsonString())
 
 
 def rms(samples: np.ndarray) -> float:
@@ -144,8 +225,6 @@ def test_an_inbound_call_is_recorded_in_stereo_after_the_notice(
         staff.wait("CALL_CLOSED", timeout=30)
     assert [e.name for e in switch] == ["RECORD_START", "RECORD_STOP"]
     (event,) = stopped_events(bench, mark, 1)
-    made = wavs(bench) - before
-    assert made == {Path(event.spool_path)}, (made, event.spool_path)
     path = Path(event.spool_path)
     day = time.strftime("%Y/%m/%d", time.gmtime(event.started_at.seconds))
     assert path == spool(bench) / T / day / f"{event.recording_id}.wav"
@@ -156,16 +235,20 @@ def test_an_inbound_call_is_recorded_in_stereo_after_the_notice(
     notice_at = next(i for i, (app, data) in enumerate(apps) if app == "playback" and data.endswith(NOTICE))
     assert notice_at < names.index("record_session") < names.index("bridge"), names
 
-    caller, staff_side, rate = channels(path)
-    assert rate == 8000 and event.sample_rate == 8000 and event.channels == 2
-    seconds = caller.size / rate
-    print(f"\n  {path.name}: {seconds:.1f} s, caller rms {rms(caller):.0f} (440 Hz share "
+    found = stored(bench, mark, event)
+    assert wavs(bench) == before                                       # the spool WAV went into the store
+    check_row(found, event)
+    caller, staff_side, rate, seconds = found.caller, found.other, found.rate, found.seconds
+    assert event.sample_rate == 8000 and event.channels == 2
+    print(f"\n  {path.name} -> stored {found.event.codec} {found.event.size_bytes} bytes, decoded at {rate} Hz: "
+          f"{seconds:.1f} s, caller rms {rms(caller):.0f} (440 Hz share "
           f"{tone_share(caller, rate):.2f}), staff rms {rms(staff_side):.0f} (440 Hz share "
           f"{tone_share(staff_side, rate):.2f}); recorded_ms={event.recorded_ms}")
     assert 5 < seconds < 20
     assert rms(caller) > 100 and rms(staff_side) > 100                  # both parties carry audio
     assert tone_share(staff_side, rate) > 0.8                          # channel 2: the phone's 440 Hz tone
-    assert tone_share(caller, rate) < 0.2                              # channel 1: the carrier's voice, not the tone
+    # channel 1: the carrier's voice, not the tone (0.09 stored; 0.16-0.17 when Opus leaked channel 2 into it)
+    assert tone_share(caller, rate) < 0.13
 
     assert event.reason == recording_pb2.RECORDING_REASON_POLICY and event.policy_scope == "tenant"
     assert event.meta.tenant == T and event.leg_uuid == event.meta.call_uuid == event.call_id
@@ -199,11 +282,12 @@ def test_on_demand_from_the_phone_starts_and_stops(bench: SwitchBench, people: d
         callee.wait("CALL_CLOSED", timeout=30)
     assert [e.name for e in switch] == ["RECORD_START", "RECORD_STOP"]
     (event,) = stopped_events(bench, mark, 1)
-    assert wavs(bench) - before == {Path(event.spool_path)}
     assert event.reason == recording_pb2.RECORDING_REASON_ON_DEMAND
     assert event.direction == call_pb2.CALL_DIRECTION_INTERNAL
-    caller, other, rate = channels(Path(event.spool_path))
-    seconds = caller.size / rate
+    found = stored(bench, mark, event)
+    assert wavs(bench) == before
+    check_row(found, event)
+    other, rate, seconds = found.other, found.rate, found.seconds
     print(f"\n  on demand: {seconds:.1f} s recorded between *1 and *2 (recorded_ms={event.recorded_ms}); "
           f"callee rms {rms(other):.0f}")
     assert 1.5 < seconds < 4.5                # stopped by *2, well before the call ended
@@ -253,10 +337,11 @@ def test_on_demand_over_the_api(bench: SwitchBench, people: dict[str, Extension]
     assert [e.name for e in switch] == ["RECORD_START", "RECORD_STOP"]
     assert event.recording_id == started.json()["recording_id"] and event.leg_uuid == leg
     assert event.reason == recording_pb2.RECORDING_REASON_ON_DEMAND and event.channels == 2
-    assert wavs(bench) - before == {Path(event.spool_path)}
-    caller, other_side, rate = channels(Path(event.spool_path))
-    print(f"\n  over the API: {caller.size / rate:.1f} s between start and stop")
-    assert 1.5 < caller.size / rate < 4 and tone_share(other_side, rate) > 0.8
+    found = stored(bench, mark, event)
+    assert wavs(bench) == before
+    check_row(found, event)
+    print(f"\n  over the API: {found.seconds:.1f} s between start and stop")
+    assert 1.5 < found.seconds < 4 and tone_share(found.other, found.rate) > 0.8
 
 
 def test_a_queue_call_is_recorded_from_the_queue_after_the_notice(bench: SwitchBench,
@@ -279,12 +364,14 @@ def test_a_queue_call_is_recorded_from_the_queue_after_the_notice(bench: SwitchB
         (event,) = stopped_events(bench, mark, 1)
         assert event.policy_scope == "queue" and event.reason == recording_pb2.RECORDING_REASON_POLICY
         assert event.queue_id == "desk" and event.did == IVR_DID
-        assert wavs(bench) - before == {Path(event.spool_path)}
         apps = bench.fs.applications(log_mark, event.call_id)
         names = [app for app, _ in apps]
         notice_at = next(i for i, (app, data) in enumerate(apps) if app == "playback" and data.endswith(NOTICE))
         assert names.index("play_and_get_digits") < notice_at < names.index("record_session"), names
-        caller, agent_side, rate = channels(Path(event.spool_path))
+        found = stored(bench, mark, event)
+        assert wavs(bench) == before
+        check_row(found, event)
+        caller, agent_side, rate = found.caller, found.other, found.rate
         last = 3 * rate                                                     # the agent talking, at the end
         print(f"\n  queue call: {caller.size / rate:.1f} s; agent's last 3 s 440 Hz share "
               f"{tone_share(agent_side[-last:], rate):.2f}, caller rms {rms(caller):.0f}")

@@ -50,12 +50,19 @@ def probe(path: Path) -> Probe:
     return Probe(frames * 1000 // rate, channels, rate)
 
 
+# libopus's default ("audio") narrows the stereo image below ~32 kbit/s: one party's voice then leaks into
+# the other's channel (a 440 Hz tone on channel 2 came back on a silent channel 1 at -26 dB). "voip" codes
+# telephone speech and keeps the two channels apart at 24 kbit/s.
+ENCODER_OPTIONS = {"opus": ["-application", "voip"]}
+
+
 def transcode(source: Path, out: Path, codec: str = "opus", bitrate: str = "24k") -> None:
-    """``source`` compressed into ``out`` (both channels kept)."""
+    """``source`` compressed into ``out`` (both channels kept, each party on its own)."""
     fmt, encoder, _ = CODECS[codec]
     try:
         segment = AudioSegment.from_wav(str(source))
-        segment.export(str(out), format=fmt, codec=encoder, bitrate=bitrate if codec != "wav" else None)
+        segment.export(str(out), format=fmt, codec=encoder, bitrate=bitrate if codec != "wav" else None,
+                       parameters=ENCODER_OPTIONS.get(codec))
     except (CouldntDecodeError, OSError) as exc:
         raise BadAudio(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
 
