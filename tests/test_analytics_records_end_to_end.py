@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from hibiki.analytics.config import AnalyticsConfig
 from hibiki.analytics.storage import Store, open_store
 from hibiki.common.auth import TokenAuthority
 from hibiki.acd.v1 import acd_pb2
-from support.servers import free_port, running
+from support.servers import NatsServer, free_port, running
 from test_acd_end_to_end import DOMAIN, NUMBER, Center, center, seat
 from test_call_records_end_to_end import user_call
 from tools import ivr_test
@@ -50,6 +50,16 @@ class Records:
                     return row
             await asyncio.sleep(0.1)
         raise AssertionError(f"no record of {call_id} with {until or 'anything'} in {timeout} s: {row}")
+
+
+@pytest.fixture
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """A NATS of this test's own: on the session's, the new durable consumer reads every earlier
+    test's events before this test's (20 s were not enough in a full run)."""
+    server = NatsServer(tmp_path_factory.mktemp("nats"))
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
