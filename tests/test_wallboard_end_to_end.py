@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,21 @@ import pytest
 from hibiki.common.auth import Claims, TokenAuthority
 from support.browser import BrowserPage
 from support.served import Served, serve
+from support.servers import NatsServer
 from test_acd_end_to_end import Center, center, seat
 from tools import ivr_test
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """A NATS of this test's own: on the session's, analytics' new durable consumer would store
+    every earlier test's events before this day's, which the restarted board restores."""
+    server = NatsServer(tmp_path_factory.mktemp("nats"))
+    server.start()
+    yield server
+    server.stop()
 
 
 @contextlib.asynccontextmanager
