@@ -22,6 +22,7 @@ import grpc
 import httpx
 
 from fsemu import FreeSwitchEmulator
+from fsemu.channel import ChannelSeed
 from fsemu.emulator import Call
 from hibiki.acd.app import main as acd_main
 from hibiki.acd.config import AcdConfig
@@ -122,10 +123,10 @@ class Center:
         return await self.acd.GetQueueSnapshot(acd_pb2.GetQueueSnapshotRequest(tenant=self.tenant, queue_id=queue_id),
                                                metadata=self.metadata, wait_for_ready=True, timeout=10)
 
-    async def dial(self, keys: list[str]) -> Call:
-        call = await self.emu.place_call(destination=NUMBER, caller_id_number="09011112222", context="public",
-                                         dialplan_url=fsapi_url(self.directory),
-                                         answering_endpoints=self.endpoints)
+    async def dial(self, keys: list[str], call_uuid: str | None = None) -> Call:
+        seed = ChannelSeed(uuid=call_uuid, caller_id_number="09011112222", destination=NUMBER, context="public")
+        call = await self.emu.place_call(dialplan_url=fsapi_url(self.directory), answering_endpoints=self.endpoints,
+                                         seed=seed)
         presses = iter(keys)
 
         def press(event: Any) -> None:
@@ -520,3 +521,56 @@ async def test_an_agent_ready_during_the_announcement_is_rung_at_once(tmp_path: 
     rung_ms = (seen["bridge"] - ready) * 1000
     print(f"\nagent ready {(ready - seen['announcement']) * 1000:.0f} ms into the announcement; rung {rung_ms:.1f} ms later")
     assert rung_ms < 100
+
+
+async def test_a_caller_whose_enqueue_already_landed_stays_queued(tmp_path: Path, nats_server: Any, nats_client: Any,
+                                                                   authority: TokenAuthority) -> None:
+    """An Enqueue that timed out in callcontrol may have landed in the ACD: the retry's
+    ALREADY_EXISTS means the call is queued (same call UUID), not a refusal. Here the ACD holds
+    the call before callcontrol's Enqueue arrives; the caller must wait in the queue and reach
+    the agent, not go to the dialplan's fallback while the ACD rings an agent for nobody."""
+    async with center(tmp_path, nats_server, nats_client, authority, [{"id": "night"}, {"id": "water"}]) as c:
+        c.endpoints[seat("a1")] = "answer"
+        call_uuid = str(uuid.uuid4())
+        await c.acd.Enqueue(acd_pb2.EnqueueRequest(tenant=c.tenant, call_uuid=call_uuid, queue_id="water",
+                                                   caller_number="09011112222", priority=2, skills=["water"]),
+                            metadata=c.metadata, wait_for_ready=True, timeout=10)
+        await c.bus.wait("queued", lambda m: m.meta.call_uuid == call_uuid)
+        call = await c.dial(["1", "1", "3"], call_uuid)
+        assert call.uuid == call_uuid
+        await asyncio.sleep(1.0)                  # the IVR has reached the queue: callcontrol asked the ACD
+        assert call.hangup_cause is None, call.executed
+        await c.login("a1")
+        await c.bus.wait("answered", lambda m: m.meta.call_uuid == call_uuid)
+        assert bridges(call) and seat("a1") in bridges(call)[-1]
+        call.hangup_by_caller()
+        await c.bus.wait("ended", lambda m: m.meta.call_uuid == call_uuid)
+    assert len(c.bus.of("queued", call)) == 1 and len(c.bus.of("answered", call)) == 1
+
+
+async def test_an_ivr_edited_through_the_admin_api_is_used_by_the_next_call(
+        tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> None:
+    """callcontrol keeps IVRs, but the directory's dialplan hands each call over with the
+    tenant's configuration version (``hibiki_config_version``): the call right after an edit
+    (no wait for NATS) runs the edited IVR, and the one after it too."""
+    async def greeting_of_next_call() -> tuple[str, str]:
+        call = await c.dial([])
+        async with asyncio.timeout(10):
+            while not (reads := [data for app, data in call.executed if app == "play_and_get_digits"]):
+                await asyncio.sleep(0.02)
+        call.hangup_by_caller()
+        return reads[0].split(" ")[5], call.variables.get("hibiki_config_version", "")
+
+    async with center(tmp_path, nats_server, nats_client, authority, [{"id": "night"}, {"id": "water"}]) as c:
+        assert c.admin is not None
+        first, version = await greeting_of_next_call()
+        assert first == "ivr/ivr-welcome.wav" and int(version) > 0
+        assert (await greeting_of_next_call())[0] == "ivr/ivr-welcome.wav"
+        for n in (2, 3):
+            edited = water_ivr()
+            edited["menus"][0]["greeting"] = {"sound": f"ivr/ivr-welcome-{n}.wav"}
+            await c.admin.put(f"/api/v1/tenants/{c.tenant}/ivrs/suido", edited)
+            greeting, newer = await greeting_of_next_call()
+            assert greeting == f"ivr/ivr-welcome-{n}.wav" and int(newer) > int(version)
+            assert (await greeting_of_next_call())[0] == f"ivr/ivr-welcome-{n}.wav"
+            version = newer

@@ -175,7 +175,8 @@ def test_base_holds_every_service_and_nats(path: Path) -> None:
     statefulsets = {d["metadata"]["name"]: d for d in of_kind(docs, "StatefulSet")}
     assert "nats" in statefulsets
     nats = statefulsets["nats"]
-    assert nats["spec"]["replicas"] == 3
+    # base: one 3-server cluster; a data center: 2 of the stretched cluster's 5 servers
+    assert nats["spec"]["replicas"] == (3 if path == K8S / "base" else 2)
     container = nats["spec"]["template"]["spec"]["containers"][0]
     assert container["image"].startswith("nats:2.10")
     args = container.get("args", [])
@@ -470,7 +471,7 @@ def test_overlays_only_change_namespace_labels_replicas_and_values() -> None:
         if isinstance(obj, list):
             return [normalise(v) for v in obj]
         if isinstance(obj, str):
-            return re.sub(r"-config-[a-z0-9]{10}$|-common-[a-z0-9]{10}$", "-<hash>", obj)
+            return re.sub(r"-config-[a-z0-9]{10}$|-common-[a-z0-9]{10}$|-conf-[a-z0-9]{10}$", "-<hash>", obj)
         return obj
 
     base = shape(render(K8S / "base"))
@@ -736,3 +737,164 @@ def test_each_service_accepts_the_configuration_it_is_given(path: Path) -> None:
             if allowed is not None and all(net.is_loopback for net in allowed):
                 violations.append(f"{service}: {attr} admits only loopback, FreeSWITCH pods would be refused")
     fail_on(violations)
+
+
+# --------------------------------------------------------------------------- FreeSWITCH nodes (issue 16)
+
+
+def _freeswitch(docs: list[Doc]) -> Doc:
+    found = [d for d in of_kind(docs, "StatefulSet") if d["metadata"]["name"] == "freeswitch"]
+    assert len(found) == 1, "one FreeSWITCH StatefulSet"
+    return found[0]
+
+
+def test_freeswitch_configmap_is_generated_from_freeswitch_conf() -> None:
+    """The committed ConfigMap and checksum patch are what deploy/k8s/freeswitch_conf.py writes now."""
+    sys.path.insert(0, str(K8S))
+    try:
+        import freeswitch_conf
+    finally:
+        sys.path.remove(str(K8S))
+    for name, text in freeswitch_conf.render().items():
+        committed = (K8S / "base" / "freeswitch" / name).read_text(encoding="utf-8")
+        assert committed == text, f"base/freeswitch/{name} is stale: python deploy/k8s/freeswitch_conf.py"
+
+
+@pytest.mark.parametrize("path", top_level(), ids=rel)
+def test_freeswitch_init_container_lays_out_exactly_freeswitch_conf(path: Path, tmp_path: Path) -> None:
+    """Runs the init container's own script on the rendered ConfigMap: the tree equals freeswitch/conf."""
+    docs = render(path)
+    sts = _freeswitch(docs)
+    init = next(c for c in sts["spec"]["template"]["spec"]["initContainers"] if c["name"] == "conf")
+    volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
+    flat_mount = next(m for m in init["volumeMounts"] if m["mountPath"] == "/conf-flat")
+    cm_name = volumes[flat_mount["name"]]["configMap"]["name"]
+    cm = next(d for d in of_kind(docs, "ConfigMap") if d["metadata"]["name"] == cm_name)
+    flat, out = tmp_path / "flat", tmp_path / "etc"
+    flat.mkdir()
+    for key, value in cm["data"].items():
+        (flat / key).write_text(value, encoding="utf-8")
+    script = init["args"][0].replace("/conf-flat", str(flat)).replace("/etc/freeswitch", str(out))
+    subprocess.run([*init["command"], script], check=True, timeout=60)
+    laid = {p.relative_to(out).as_posix(): p.read_text(encoding="utf-8") for p in out.rglob("*") if p.is_file()}
+    source = {p.relative_to(FS_CONF).as_posix(): p.read_text(encoding="utf-8")
+              for p in FS_CONF.rglob("*.xml") if p.is_file()}
+    assert laid == source
+    main = sts["spec"]["template"]["spec"]["containers"][0]
+    assert main["args"][main["args"].index("-conf") + 1] == "/etc/freeswitch"
+    assert any(m["name"] == flat_mount["name"] or m["mountPath"] == "/etc/freeswitch" for m in main["volumeMounts"])
+
+
+@pytest.mark.parametrize("path", top_level(), ids=rel)
+def test_freeswitch_nodes_on_the_host_network_one_per_host_secrets_from_the_secret(path: Path) -> None:
+    docs = render(path)
+    sts = _freeswitch(docs)
+    pod = sts["spec"]["template"]["spec"]
+    assert pod["hostNetwork"] is True and pod["dnsPolicy"] == "ClusterFirstWithHostNet"
+    terms = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert any(t["topologyKey"] == "kubernetes.io/hostname"
+               and selects(t["labelSelector"], sts["spec"]["template"]["metadata"]["labels"]) for t in terms), \
+        "host ports: two nodes on one host would collide"
+    c = pod["containers"][0]
+    from_secret = {e["name"] for e in c["env"] if "secretKeyRef" in e.get("valueFrom", {})}
+    assert {"HIBIKI_CALLCONTROL_FREESWITCH_PASSWORD", "HIBIKI_DIRECTORY_FSAPI_USER",
+            "HIBIKI_DIRECTORY_FSAPI_PASSWORD"} <= from_secret
+    plain = {e["name"] for e in c["env"] if "value" in e}
+    assert not any("PASSWORD" in n for n in plain)
+    # every env-set variable FreeSWITCH reads for these comes from the pod
+    vars_xml = (FS_CONF / "vars.xml").read_text(encoding="utf-8")
+    for name in from_secret | {"HIBIKI_FS_ESL_LISTEN_IP"}:
+        assert f"=${name}\"" in vars_xml, f"vars.xml does not read {name}"
+    # the nodes' headless Service and callcontrol's list agree
+    svc = next(d for d in of_kind(docs, "Service") if d["metadata"]["name"] == sts["spec"]["serviceName"])
+    assert svc["spec"]["clusterIP"] == "None"
+    assert selects({"matchLabels": svc["spec"]["selector"]}, sts["spec"]["template"]["metadata"]["labels"])
+    cfg = {d["metadata"]["name"]: d.get("data", {}) for d in of_kind(docs, "ConfigMap")}
+    nodes_text = next((m["HIBIKI_CALLCONTROL_FREESWITCH_NODES"] for m in cfg.values()
+                       if "HIBIKI_CALLCONTROL_FREESWITCH_NODES" in m), "")
+    from hibiki.callcontrol.esl.nodes import parse_nodes
+
+    nodes = parse_nodes(nodes_text)
+    ordinals = [f"freeswitch-{i}.{svc['metadata']['name']}" for i in range(len(nodes))]
+    assert [n.host for n in nodes] == ordinals and all(n.port == 8021 for n in nodes)
+    assert len(nodes) >= int(sts["spec"]["replicas"]), "callcontrol must know every ordinal the StatefulSet runs"
+    pdbs = [p for p in of_kind(docs, "PodDisruptionBudget")
+            if selects(p["spec"]["selector"], sts["spec"]["template"]["metadata"]["labels"])]
+    assert pdbs and all(p["spec"].get("maxUnavailable") == 1 for p in pdbs)
+
+
+# --------------------------------------------------------------------------- NATS stretched cluster (issue 16)
+
+
+def _nats_conf(docs: list[Doc]) -> str:
+    cm = next(d for d in of_kind(docs, "ConfigMap") if d["metadata"]["name"].startswith("nats-conf"))
+    return str(cm["data"]["nats.conf"])
+
+
+def _nats_check(text: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    from hibiki.stack.nats_server import nats_server_binary
+
+    conf = tmp_path / "nats.conf"
+    conf.write_text(text, encoding="utf-8")
+    return subprocess.run([nats_server_binary(), "-t", "-c", str(conf)], capture_output=True, text=True,
+                          timeout=30, check=False)
+
+
+@pytest.mark.parametrize("path", top_level(), ids=rel)
+def test_nats_conf_is_accepted_by_nats_server(path: Path, tmp_path: Path) -> None:
+    docs = render(path)
+    proc = _nats_check(_nats_conf(docs), tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    sts = next(d for d in of_kind(docs, "StatefulSet") if d["metadata"]["name"] == "nats")
+    args = sts["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--config=/etc/nats/nats.conf" in args
+
+
+def test_nats_conf_check_rejects_a_broken_file(tmp_path: Path) -> None:
+    """Guard: nats-server -t really parses (a wrong block must fail)."""
+    assert _nats_check("jetstream { store_dir: /data\n", tmp_path).returncode != 0
+    assert _nats_check("cluster { nonsense_key: 1 }\n", tmp_path).returncode != 0
+
+
+def _conf_values(text: str) -> tuple[list[str], list[str], str]:
+    tags = re.findall(r'server_tags:\s*\["([^"]+)"\]', text)
+    routes = re.findall(r"nats://[^\s\]]+", text)
+    unique = re.findall(r'unique_tag:\s*"([^"]+)"', text)
+    return tags, routes, unique[0] if unique else ""
+
+
+def test_nats_is_one_cluster_over_three_sites_that_survives_losing_any_one() -> None:
+    """dc1 + dc2 + the witness: every server routes to the same five, one tag per site, copies
+    spread by site; HIBIKI_NATS_REPLICAS equals the number of sites, and losing a site leaves a
+    majority of the servers (JetStream's meta group) and of each stream's copies."""
+    servers: dict[str, int] = {}
+    routes_seen = []
+    replicas = set()
+    for overlay in OVERLAYS:
+        docs = render(K8S / "overlays" / overlay)
+        tags, routes, unique = _conf_values(_nats_conf(docs))
+        assert unique == "dc:" and len(tags) == 1 and tags[0].startswith("dc:")
+        sts = next(d for d in of_kind(docs, "StatefulSet") if d["metadata"]["name"] == "nats")
+        servers[tags[0]] = int(sts["spec"]["replicas"])
+        routes_seen.append(sorted(routes))
+        common = next(d for d in of_kind(docs, "ConfigMap") if d["metadata"]["name"].startswith("hibiki-common"))
+        replicas.add(int(common["data"]["HIBIKI_NATS_REPLICAS"]))
+        for i in range(servers[tags[0]]):
+            assert any(f"nats-{i}.{overlay}." in r for r in routes), f"{overlay}: nats-{i} is not routed"
+    tags, routes, unique = _conf_values((K8S / "witness" / "nats.conf").read_text(encoding="utf-8"))
+    assert unique == "dc:" and tags == ["dc:witness"]
+    servers["dc:witness"] = 1
+    routes_seen.append(sorted(routes))
+    assert all(r == routes_seen[0] for r in routes_seen), "every site routes to the same servers"
+    assert len(routes_seen[0]) == sum(servers.values())
+    assert replicas == {len(servers)}, f"HIBIKI_NATS_REPLICAS {replicas} != sites {len(servers)}"
+    total = sum(servers.values())
+    for site, count in servers.items():
+        assert total - count > total // 2, f"losing {site} leaves no majority of servers"
+        copies = len(servers)
+        assert copies - 1 > copies // 2, f"losing {site} leaves no majority of a stream's copies"
+
+
+def test_witness_nats_conf_is_accepted_by_nats_server(tmp_path: Path) -> None:
+    proc = _nats_check((K8S / "witness" / "nats.conf").read_text(encoding="utf-8"), tmp_path)
+    assert proc.returncode == 0, proc.stderr

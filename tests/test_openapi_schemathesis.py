@@ -96,7 +96,9 @@ def exercise(served: Served, also_expected: tuple[int, ...] = ()) -> list[str]:
 
 
 def _directory(nats: NatsServer) -> dict[str, str]:
-    return {"HIBIKI_NATS_URL": nats.url, "HIBIKI_DIRECTORY_GRPC_PORT": str(free_port())}
+    nowhere = f"http://{HOST}:{free_port()}"   # the tenant export's other services: none runs here (502)
+    return {"HIBIKI_NATS_URL": nats.url, "HIBIKI_DIRECTORY_GRPC_PORT": str(free_port()), "HIBIKI_ACD_URL": nowhere,
+            "HIBIKI_ANALYTICS_URL": nowhere, "HIBIKI_RECORDING_URL": nowhere}
 
 
 def _callcontrol(nats: NatsServer) -> dict[str, str]:
@@ -135,7 +137,8 @@ def _create_tenant(served: Served) -> None:
 
 Setup = Callable[[Served], None] | None
 SERVICES: Mapping[str, tuple[Callable[[NatsServer], dict[str, str]], Setup, tuple[int, ...]]] = {
-    "directory": (_directory, _create_tenant, ()),
+    # the tenant export asks the ACD, recording and analytics; none runs here, so that is 502
+    "directory": (_directory, _create_tenant, (502,)),
     "callcontrol": (_callcontrol, None, ()),
     "recording": (_plain, None, ()),
     "analytics": (_analytics, None, ()),

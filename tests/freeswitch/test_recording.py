@@ -41,6 +41,7 @@ T = "rokuon"
 RECORDED_DID = "0424930000"      # the tenant records inbound calls: this number too
 UNRECORDED_DID = "0424930001"    # its own policy: none
 IVR_DID = "0424930002"           # its own policy: none; the queue its IVR leads to: all
+QUEUE_DID = "0424930003"         # straight to the queue (policy all)
 NOTICE = "system/recording_notice.wav"
 
 
@@ -56,6 +57,7 @@ def people(bench: SwitchBench) -> dict[str, Extension]:
         "menus": [{"id": "top", "name": "トップ", "greeting": {"text": "窓口です。1を押してください。"},
                    "choices": {"1": {"queue": {"queue_id": "desk"}}}}]})
     bench.directory.post(f"/api/v1/tenants/{T}/dids", {"number": IVR_DID, "target_kind": "ivr", "target": "madoguchi"})
+    bench.directory.post(f"/api/v1/tenants/{T}/dids", {"number": QUEUE_DID, "target_kind": "queue", "target": "desk"})
     bench.acd.put(f"/api/v1/tenants/{T}/queues/desk", {"offer_timeout_seconds": 10, "wrap_up_limit_seconds": 1})
     bench.acd.put(f"/api/v1/tenants/{T}/agents/801", {"skills": {}, "queues": ["desk"]})
     return people
@@ -347,8 +349,8 @@ def test_on_demand_over_the_api(bench: SwitchBench, people: dict[str, Extension]
 def test_a_queue_call_is_recorded_from_the_queue_after_the_notice(bench: SwitchBench,
                                                                   people: dict[str, Extension]) -> None:
     """DID (policy none) -> IVR (no notice of its own) -> queue (policy all) -> agent: callcontrol
-    plays the policy's notice when the call enters the queue, then records it: the caller on
-    channel 1, the agent (after the hold music) on channel 2."""
+    plays the policy's notice when the call enters the queue; the agent's leg records itself once
+    answered: the caller on channel 1, the agent on channel 2."""
     agent_phone = bench.baresip(people["2002"])
     bench.acd.post(f"/api/v1/tenants/{T}/agents/801/login", {"device": "2002", "ready": True})
     try:
@@ -367,7 +369,9 @@ def test_a_queue_call_is_recorded_from_the_queue_after_the_notice(bench: SwitchB
         apps = bench.fs.applications(log_mark, event.call_id)
         names = [app for app, _ in apps]
         notice_at = next(i for i, (app, data) in enumerate(apps) if app == "playback" and data.endswith(NOTICE))
-        assert names.index("play_and_get_digits") < notice_at < names.index("record_session"), names
+        assert names.index("play_and_get_digits") < notice_at < names.index("bridge"), names
+        assert "record_session" not in names and event.leg_uuid != event.call_id      # the agent's leg records
+        assert "record_session" in [app for app, _ in bench.fs.applications(log_mark, event.leg_uuid)]
         found = stored(bench, mark, event)
         assert wavs(bench) == before
         check_row(found, event)
@@ -378,3 +382,140 @@ def test_a_queue_call_is_recorded_from_the_queue_after_the_notice(bench: SwitchB
         assert tone_share(agent_side[-last:], rate) > 0.8 and rms(caller) > 100
     finally:
         bench.acd.http.post(f"/api/v1/tenants/{T}/agents/801/logout")
+
+
+def recordings_api(bench: SwitchBench) -> httpx.Client:
+    base = f"http://127.0.0.1:{bench.stack.port('RECORDING_PORT')}/api/v1/tenants/{T}"
+    admin = {"Authorization": "Bearer " + bench.stack.token("kiroku-kanri", T, ("recording-admin",))}
+    return httpx.Client(base_url=base, headers=admin, timeout=15)
+
+
+def stored_objects(bench: SwitchBench, recording_id: str) -> list[Path]:
+    """The recording's sealed audio in the local store (``HIBIKI_RECORDING_STORAGE_DIR``)."""
+    store = Path(bench.stack.env.get("HIBIKI_RECORDING_STORAGE_DIR")
+                 or Path(bench.stack.env["HIBIKI_DATA_DIR"]) / "recording" / "store")
+    return list(store.rglob(f"{recording_id}.*"))
+
+
+def check_pair(found: Stored, what: str) -> None:
+    """Both parties carry audio: the carrier's voice on channel 1, the answering phone's tone on 2."""
+    caller, other, rate = found.caller, found.other, found.rate
+    leak = tone_level_db(caller, rate) - tone_level_db(other, rate)
+    print(f"\n  {what}: {found.seconds:.1f} s, caller rms {rms(caller):.0f} (440 Hz share "
+          f"{tone_share(caller, rate):.2f}), other party rms {rms(other):.0f} (440 Hz share "
+          f"{tone_share(other, rate):.2f}); 440 Hz on channel 1 {leak:.1f} dB below channel 2")
+    assert rms(caller) > 100 and rms(other) > 100
+    assert tone_share(other, rate) > 0.8 and tone_share(caller, rate) < 0.2
+    assert leak < -32          # the phone's tone stays out of the caller's channel (Opus' leak was -26 dB)
+
+
+def tone_level_db(samples: np.ndarray, rate: int, hz: float = 440.0) -> float:
+    """The energy within 2 Hz of ``hz``, in dB: a pure tone's line (a voice spreads its energy)."""
+    spectrum = np.abs(np.fft.rfft(samples)) ** 2
+    freqs = np.fft.rfftfreq(samples.size, 1 / rate)
+    return float(10 * np.log10(spectrum[np.abs(freqs - hz) < 2].sum() + 1e-9))
+
+
+def test_did_queue_agent_recorded_searched_played_and_deleted(bench: SwitchBench, people: dict[str, Extension],
+                                                              recording_admin: DirectoryApi) -> None:
+    """Issue 13's real-switch test: DID -> queue -> agent, recorded after the notice (the agent's
+    leg records itself once answered: caller on channel 1, agent on 2); both channels carry audio;
+    the file is indexed, found by agent and played through the API (with a range); deleting it
+    leaves no audio, no row and exactly one audit entry."""
+    agent_phone = bench.baresip(people["2002"])
+    bench.acd.post(f"/api/v1/tenants/{T}/agents/801/login", {"device": "2002", "ready": True})
+    try:
+        before, mark, log_mark = wavs(bench), bench.events.mark(), bench.fs.log_mark()
+        with record_events(bench, "did_queue_agent") as switch:
+            run = bench.carrier_call(QUEUE_DID, caller="0312340013", speak_after_ms=8000, talk_ms=7000,
+                                     background=True)
+            agent_phone.wait("CALL_ESTABLISHED", timeout=40)
+            assert isinstance(run, sipp.Sipp)
+            run.result(timeout=60)
+            agent_phone.wait("CALL_CLOSED", timeout=30)
+        assert [e.name for e in switch] == ["RECORD_START", "RECORD_STOP"]
+        (event,) = stopped_events(bench, mark, 1)
+    finally:
+        bench.acd.http.post(f"/api/v1/tenants/{T}/agents/801/logout")
+    assert event.policy_scope == "queue" and event.reason == recording_pb2.RECORDING_REASON_POLICY
+    assert (event.queue_id, event.agent_id, event.did, event.caller_number) == ("desk", "801", QUEUE_DID, "0312340013")
+    assert event.leg_uuid != event.call_id                                                # the agent's leg
+    # the notice played on the caller's channel, then the agent's leg was bridged and recorded itself
+    caller_apps = bench.fs.applications(log_mark, event.call_id)
+    names = [app for app, _ in caller_apps]
+    notice_at = next(i for i, (app, data) in enumerate(caller_apps) if app == "playback" and data.endswith(NOTICE))
+    assert notice_at < names.index("bridge") and "record_session" not in names, names
+    assert [app for app, _ in bench.fs.applications(log_mark, event.leg_uuid)].count("record_session") == 1
+    rid = event.recording_id
+    found = stored(bench, mark, event)
+    assert wavs(bench) == before
+    check_row(found, event)
+    check_pair(found, "DID -> queue -> agent")
+    assert found.row["agent_id"] == "801" and 5 < found.seconds < 12
+
+    with recordings_api(bench) as api:
+        by_agent = api.get("/recordings", params={"agent": "801", "queue": "desk"}).json()["recordings"]
+        assert rid in [r["recording_id"] for r in by_agent]
+        assert rid not in [r["recording_id"] for r in api.get("/recordings", params={"agent": "802"}).json()["recordings"]]
+        whole = api.get(f"/recordings/{rid}/audio")
+        assert whole.status_code == 200 and whole.headers["content-type"].startswith("audio/ogg")
+        part = api.get(f"/recordings/{rid}/audio", headers={"Range": "bytes=100-1099"})
+        assert part.status_code == 206 and part.content == whole.content[100:1100]
+        assert part.headers["content-range"] == f"bytes 100-1099/{len(whole.content)}"
+        assert len(stored_objects(bench, rid)) == 1
+
+        deleted = api.delete(f"/recordings/{rid}")
+        assert deleted.status_code == 204, deleted.text
+        assert stored_objects(bench, rid) == []                                 # no audio
+        assert api.get(f"/recordings/{rid}").status_code == 404                 # no row
+        assert api.get(f"/recordings/{rid}/audio").status_code == 404
+        assert rid not in [r["recording_id"] for r in api.get("/recordings", params={"agent": "801"}).json()["recordings"]]
+        assert api.delete(f"/recordings/{rid}").status_code == 404              # a second delete finds nothing
+        trail = api.get("/recording-audit").json()["entries"]
+    deletions = [e for e in trail if e["recording_id"] == rid and e["action"] == "delete"]
+    assert len(deletions) == 1 and deletions[0]["actor"] == "kiroku-kanri", deletions
+    assert [e["action"] for e in trail if e["recording_id"] == rid].count("play") == 2
+
+
+def test_a_transferred_queue_call_is_recorded_per_pair(bench: SwitchBench, people: dict[str, Extension],
+                                                       recording_admin: DirectoryApi) -> None:
+    """DID -> queue -> agent A (801 on 2002), who transfers the caller (REFER) to B (2001): two
+    recordings, one per caller/agent pair, both of the same call, each stereo with both parties."""
+    a_phone = bench.baresip(people["2002"])
+    b_phone = bench.baresip(people["2001"])
+    bench.acd.post(f"/api/v1/tenants/{T}/agents/801/login", {"device": "2002", "ready": True})
+    try:
+        before, mark = wavs(bench), bench.events.mark()
+        with record_events(bench, "queue_transfer") as switch:
+            # the carrier keeps talking from 7 s after its answer to the end (4 x 4.7 s)
+            run = bench.carrier_call(QUEUE_DID, caller="0312340014", speak_after_ms=7000, speak_times=4,
+                                     talk_ms=3000, background=True)
+            a_phone.wait("CALL_ESTABLISHED", timeout=40)
+            time.sleep(5)
+            a_phone.command("transfer", f"sip:{people['2001'].extension}@{people['2001'].domain}")
+            b_phone.wait("CALL_ESTABLISHED", timeout=20)
+            a_phone.wait("CALL_CLOSED", timeout=20)
+            assert isinstance(run, sipp.Sipp)
+            run.result(timeout=60)
+            b_phone.wait("CALL_CLOSED", timeout=30)
+        assert [e.name for e in switch].count("RECORD_STOP") == 2, [e.name for e in switch]
+        events = stopped_events(bench, mark, 2)
+    finally:
+        bench.acd.http.post(f"/api/v1/tenants/{T}/agents/801/logout")
+    assert len(events) == 2, events
+    first, second = sorted(events, key=lambda e: e.started_at.ToMicroseconds())
+    assert first.call_id == second.call_id and first.leg_uuid != second.leg_uuid            # one call, two pairs
+    assert first.recording_id != second.recording_id and first.call_id not in (first.leg_uuid, second.leg_uuid)
+    assert first.agent_id == "801" and first.queue_id == second.queue_id == "desk"
+    assert second.user == people["2001"].user_id and second.caller_number == "0312340014"
+    assert first.stopped_at.ToMicroseconds() <= second.started_at.ToMicroseconds() + 500_000
+    for event, what in ((first, "agent A (before the transfer)"), (second, "B (after the transfer)")):
+        found = stored(bench, mark, event)
+        check_row(found, event)
+        check_pair(found, what)
+        assert found.seconds > 3
+    assert wavs(bench) == before
+    with recordings_api(bench) as api:
+        rows = api.get("/recordings", params={"number": "0312340014"}).json()["recordings"]
+    assert sorted(r["recording_id"] for r in rows) == sorted(e.recording_id for e in events)
+    assert {r["call_id"] for r in rows} == {first.call_id}

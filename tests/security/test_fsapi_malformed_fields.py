@@ -109,3 +109,25 @@ def test_any_value_in_any_field_is_an_answer_or_bad_request(field: str, value: b
     except BadRequest:
         return   # answered with the not-found document and logged by the endpoint
     assert result.outcome in ("found", "not_found") and result.document.startswith("<document")
+
+
+# Characters Python calls digits (str.isdigit) that int() refuses or that are no ASCII digit: a phone can
+# dial them (an INVITE to *71%C2%B2), and int('²') raised ValueError inside /fsapi (a 500, survival routing).
+UNICODE_DIGITS = ["²", "³", "¹", "①", "٣", "５", "𝟙", "2²", "20²"]
+
+
+async def test_unicode_digits_in_a_dialled_number_are_answered_not_crashed(directory: Directory) -> None:
+    fs = XmlCurlClient(directory.fsapi)
+    statuses: dict[int, int] = {}
+    sent = 0
+    for digits in UNICODE_DIGITS:
+        for prefix in ("*71", "*72", "*50", "*8", "", "0"):
+            reply = await fs.post(dialplan(str(uuid.uuid4()), "Caller-Destination-Number", quote(prefix + digits)))
+            sent += 1
+            statuses[reply.status] = statuses.get(reply.status, 0) + 1
+            assert reply.body.startswith(b"<document"), (prefix, digits, reply.body[:200])
+    print(f"\ndialled numbers with non-ASCII digits: {sent}; HTTP statuses: {statuses}")
+    assert statuses == {200: sent}
+    for days in ("²", "٣", "１"):
+        reply = await directory.api.get("/api/v1/tenants/mal/schedules/none/calendar", params={"days": days})
+        assert reply.status_code in (400, 404), (days, reply.status_code, reply.text)

@@ -58,9 +58,27 @@ class BrowserPage:
         return path
 
 
+# WebRTC with a fake microphone (a beep) granted without asking, ICE over loopback addresses
+# (Chromium leaves 127.x out of its candidates unless told): the softphone tests.
+MEDIA_FLAGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+               "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required"]
+
+
 @pytest.fixture
 async def browser_page(tmp_path: Path) -> AsyncIterator[BrowserPage]:
     """A fresh headless Chromium page (1920x1080, Japanese locale, Asia/Tokyo)."""
+    async for page in _launch(tmp_path, CHROMIUM_FLAGS):
+        yield page
+
+
+@pytest.fixture
+async def media_page(tmp_path: Path) -> AsyncIterator[BrowserPage]:
+    """``browser_page`` with a fake microphone and loopback ICE (``MEDIA_FLAGS``)."""
+    async for page in _launch(tmp_path, CHROMIUM_FLAGS + MEDIA_FLAGS):
+        yield page
+
+
+async def _launch(tmp_path: Path, flags: list[str]) -> AsyncIterator[BrowserPage]:
     executable = chromium_path()
     if executable is None:
         pytest.skip("headless Chromium is not installed (apt-get install chromium chromium-driver)")
@@ -70,7 +88,7 @@ async def browser_page(tmp_path: Path) -> AsyncIterator[BrowserPage]:
         pytest.skip("Python playwright is not installed")
     async with async_playwright() as pw:
         context = await pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=executable, headless=True, args=CHROMIUM_FLAGS,
+            str(tmp_path / "chromium-profile"), executable_path=executable, headless=True, args=flags,
             viewport={"width": 1920, "height": 1080}, locale="ja-JP", timezone_id="Asia/Tokyo")
         page = context.pages[0] if context.pages else await context.new_page()
         console: list[str] = []

@@ -147,3 +147,17 @@ class MotoServer:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
+
+
+def long_wav(path: Path, seconds: float) -> Path:
+    """A stereo 8 kHz spool file, built from one second of two tones repeated (fast to write)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rate = 8000
+    second = b"".join(struct.pack("<hh", int(9000 * math.sin(2 * math.pi * 440 * i / rate)),
+                                  int(9000 * math.sin(2 * math.pi * 660 * i / rate))) for i in range(rate))
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(second * int(seconds))
+    return path

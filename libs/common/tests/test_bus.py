@@ -44,6 +44,22 @@ async def test_duplicate_event_ids_are_stored_once(js: Any) -> None:
     assert info.state.subjects == {f"hibiki.{tenant}.cdr.created": 2}
 
 
+async def test_published_in_order_stored_in_that_order_once(js: Any) -> None:
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    ids = [str(uuid.uuid4()) for _ in range(300)]
+    messages = [(bus.subject(tenant, "acd", "queued" if i % 2 else "offered"), str(i).encode(), ids[i])
+                for i in range(300)]
+    assert await bus.publish_in_order(js, messages) == [None] * 300
+    assert await bus.publish_in_order(js, messages[:10]) == [None] * 10     # duplicates: acknowledged, not stored
+    sub = await js.subscribe(f"hibiki.{tenant}.>", ordered_consumer=True)
+    stored = [int((await sub.next_msg(timeout=5)).data) for _ in range(300)]
+    assert stored == list(range(300))
+    info = await js.stream_info(bus.EVENTS_STREAM, subjects_filter=f"hibiki.{tenant}.>")
+    assert sum(info.state.subjects.values()) == 300
+    failures = await bus.publish_in_order(js, [("nowhere.stored", b"x", str(uuid.uuid4()))], timeout=2.0)
+    assert failures[0] is not None   # no stream takes the subject: the failure is told, not raised
+
+
 async def test_durable_consumer_restart_loses_and_duplicates_nothing(js: Any) -> None:
     tenant = f"t{uuid.uuid4().hex[:8]}"
     subject = bus.subject(tenant, "cdr", "created")
@@ -111,3 +127,66 @@ async def test_stream_survives_a_nats_restart(tmp_path: Any) -> None:
         await nc.close()
     finally:
         server.stop()
+
+
+def test_replicas_come_from_hibiki_nats_replicas() -> None:
+    from hibiki.common.errors import ConfigError
+
+    assert bus.replicas({}) == 1
+    assert bus.replicas({"HIBIKI_NATS_REPLICAS": "3"}) == 3
+    for bad in ("0", "6", "three", "-1"):
+        with pytest.raises(ConfigError, match="HIBIKI_NATS_REPLICAS"):
+            bus.replicas({"HIBIKI_NATS_REPLICAS": bad})
+
+
+async def test_the_replica_count_reaches_a_clustered_server(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three nats-servers in one JetStream cluster (as deploy/k8s runs them): with
+    HIBIKI_NATS_REPLICAS=3 the event stream and a bucket are stored on all three; a standalone
+    server would silently keep one copy, so this needs the cluster."""
+    import subprocess
+    import time
+
+    import nats as nats_lib
+
+    from hibiki.common import revocation
+    from hibiki.stack.nats_server import nats_server_command
+    from hibiki.stack.ports import wait_for_port
+
+    ports = [free_port() for _ in range(3)]
+    routes = [free_port() for _ in range(3)]
+    procs = []
+    try:
+        for i in range(3):
+            command = [a for a in nats_server_command("127.0.0.1", ports[i], tmp_path / f"n{i}") if a != "hibiki"]
+            command[command.index("-n")] = "--server_name"
+            command.insert(command.index("--server_name") + 1, f"n{i}")
+            command += ["--cluster_name", "hibiki-test", "--cluster", f"nats://127.0.0.1:{routes[i]}",
+                        "--routes", ",".join(f"nats://127.0.0.1:{r}" for j, r in enumerate(routes) if j != i)]
+            procs.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for port in ports:
+            wait_for_port(port)
+        nc = await nats_lib.connect([f"nats://127.0.0.1:{p}" for p in ports])
+        try:
+            js = nc.jetstream()
+            monkeypatch.setenv("HIBIKI_NATS_REPLICAS", "3")
+            deadline = time.monotonic() + 30
+            while True:  # the cluster elects its JetStream leader first
+                try:
+                    await bus.ensure_events_stream(js)
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.5)
+            await revocation.bucket(js)
+            for name in (bus.EVENTS_STREAM, f"KV_{revocation.BUCKET}"):
+                info = await js.stream_info(name)
+                assert info.config.num_replicas == 3, name
+                assert info.cluster is not None and len(info.cluster.replicas or []) == 2, name
+        finally:
+            await nc.close()
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(10)

@@ -202,6 +202,9 @@ async def test_call_history_per_user(client: httpx.AsyncClient) -> None:
     assert [(c["call_id"], c["kind"], c["other_number"]) for c in mine["calls"]] == sd.HAND_HISTORY_2001
     missed = (await client.get(url, params={"from": sd.DAY, "kind": "missed"}, headers=token("", subject="2001")))
     assert [c["call_id"] for c in missed.json()["calls"]] == ["h3-miss"]
+    caller = await client.get(url, params={"from": sd.DAY, "number": "0399998888"}, headers=SUPERVISOR)
+    assert [(c["call_id"], c["other_number"]) for c in caller.json()["calls"]] == [("h3-miss", "0399998888")]
+    assert (await client.get(url, params={"from": sd.DAY, "number": "0300000000"}, headers=SUPERVISOR)).json()["calls"] == []
     other = await client.get(url, params={"from": sd.DAY, "user": "2002"}, headers=token("", subject="2001"))
     assert other.status_code == 403
     stranger = await client.get(url, params={"from": sd.DAY}, headers=token("", tenant="kanazawa", subject="2001"))
@@ -216,6 +219,7 @@ async def test_call_history_per_user(client: httpx.AsyncClient) -> None:
                              headers=token("", subject="2001"))).json()
     assert [c["call_id"] for c in page["calls"]] == ["h2-int"]
     for params, field in [({"kind": "all"}, "kind"), ({"limit": "0"}, "limit"), ({"user": "a b"}, "user"),
+                          ({"number": "03' OR 1=1"}, "number"), ({"number": "１２３"}, "number"),
                           ({"from": "yesterday"}, "from")]:
         bad = await client.get(url, params=params, headers=ADMIN)
         assert bad.status_code == 400 and bad.json()["details"]["field"] == field

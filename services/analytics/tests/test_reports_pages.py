@@ -55,8 +55,11 @@ async def test_report_and_what_if_pages(tmp_path: Path, nats_server: NatsServer,
         page = browser_page.page
         await page.goto(f"{base}/reports?tenant={tenant}&from={sd.DAY}")
         assert await page.locator("h1").inner_text() == "コールセンター実績レポート"
-        await page.keyboard.press("Tab")                   # the first control is the token field
-        assert await page.evaluate("document.activeElement.id") == "token"
+        order = []                                         # the shared header first, then the token field
+        for _ in range(5):
+            await page.keyboard.press("Tab")
+            order.append(await page.evaluate("document.activeElement.id || document.activeElement.getAttribute('href')"))
+        assert order == ["#main", "/reports", "/planning", "lang", "token"]
         await page.keyboard.type(token)
         await page.keyboard.press("Enter")                 # submits the form
         total = page.locator("#report tbody tr").last

@@ -19,7 +19,7 @@ from hibiki.analytics.events import decode
 from hibiki.analytics.ingest import Ingestor
 from hibiki.analytics.storage import Store, open_store
 from hibiki.analytics.storage.migrations import MIGRATIONS
-from hibiki.analytics.storage.sql import bind
+from hibiki.common.clickhouse_sql import bind
 from hibiki.common.errors import ConfigError
 from hibiki.events.v1 import agent_pb2
 from support.call_events import T0, Call, Published, agent_state

@@ -94,3 +94,26 @@ def test_anything_at_all_is_a_message_or_nothing(headers: dict[str, str], valid_
     assert len(message.caller_number) <= 128 and len(message.callee_number) <= 128
     assert message.recorded_ms >= 0 and message.sample_rate > 0
     message.SerializeToString()
+
+
+def test_a_transferred_queue_call_gives_one_recording_per_pair() -> None:
+    """DID -> queue -> agent 801, who transfers the caller to user 2001: each answering leg recorded
+    itself; both stops name the call, each its own leg; the transfer target's leg names the queue
+    through ``hibiki_recording_queue`` (it has no ``hibiki_queue`` of its own)."""
+    events = json.loads((CAPTURES / "queue_transfer.json").read_text())
+    stops = [e for e in events if e["Event-Name"] == "RECORD_STOP"]
+    assert len(stops) == 2
+    agent, target = (stopped(h) for h in stops)
+    assert agent is not None and target is not None
+    assert agent.call_id == target.call_id and agent.leg_uuid != target.leg_uuid
+    assert agent.call_id not in (agent.leg_uuid, target.leg_uuid)            # the caller's channel is the call
+    assert agent.recording_id != target.recording_id
+    for message, headers in ((agent, stops[0]), (target, stops[1])):
+        assert message.recording_id == Path(headers["Record-File-Path"]).stem
+        assert message.leg_uuid == headers["Unique-ID"] and headers["variable_RECORD_STEREO_SWAP"] == "true"
+        assert message.channels == 2 and message.reason == recording_pb2.RECORDING_REASON_POLICY
+        assert message.policy_scope == "queue" and message.queue_id == "desk"
+        assert message.caller_number == "0312340014" and message.did == "0424930003"
+    assert agent.agent_id == "801" and "variable_hibiki_queue" in stops[0]
+    assert target.agent_id == "" and "variable_hibiki_queue" not in stops[1]
+    assert target.user == stops[1].get("variable_hibiki_user", "") != ""

@@ -138,12 +138,14 @@ async def test_ivr_numbers_go_to_callcontrol_with_a_fallback(city: City) -> None
     steps = routed(call.executed)
     assert steps[3] == ("set", "hibiki_app=ivr:main-menu")
     assert steps[4] == ("set", f"hibiki_domain={DOMAIN}")      # where callcontrol rings agents
-    assert steps[5] == ("set", "hibiki_handoff=ivr:main-menu")   # the timer callcontrol cancels
-    assert steps[6] == ("sched_transfer", "+5 hibiki_handoff_missed XML public")
-    assert steps[7][0] == "socket" and steps[7][1].endswith(" async full")
-    assert steps[8][0] == "sched_cancel"                          # socket returned: no timer left
+    name, value = steps[5][1].split("=")                         # the version callcontrol's IVR must reach
+    assert steps[5][0] == "set" and name == "hibiki_config_version" and int(value) > 0
+    assert steps[6] == ("set", "hibiki_handoff=ivr:main-menu")   # the timer callcontrol cancels
+    assert steps[7] == ("sched_transfer", "+5 hibiki_handoff_missed XML public")
+    assert steps[8][0] == "socket" and steps[8][1].endswith(" async full")
+    assert steps[9][0] == "sched_cancel"                          # socket returned: no timer left
     assert steps[-1] == ("voicemail", f"default {DOMAIN} 2001")   # the fallback, not silence
-    assert steps[10:12] == [("answer", ""), ("playback", "system/apology.wav")]   # after an apology
+    assert steps[11:13] == [("answer", ""), ("playback", "system/apology.wav")]   # after an apology
     queue = await city.post("/api/v1/tenants/shiojiri/dids", {
         "number": "0263-52-6666", "target_kind": "queue", "target": "water"})
     assert queue.status_code == 201

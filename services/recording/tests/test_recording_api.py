@@ -8,7 +8,7 @@ import asyncio
 import dataclasses
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.events.v1 import agent_pb2, meta_pb2
 from hibiki.recording.app import main
 from hibiki.recording.config import RecordingConfig
+from support.clickhouse_server import ClickHouseServer, binary
 from support.recording import decode_ogg, make_wav, publish_stopped, spool_path, stopped
 from support.servers import free_port, running
 
@@ -52,15 +53,32 @@ class Api:
                                  headers={"Authorization": f"Bearer {token}"})
 
 
+@pytest.fixture(params=["chdb", pytest.param("clickhouse-server", marks=pytest.mark.clickhouse_server)])
+def index_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The index in chdb (the default) or on a real ClickHouse server (Debian's 18.16: the legacy
+    dialect, whole seconds, deletions as mutations): the same queries, the same answers."""
+    if request.param == "chdb":
+        yield ""
+        return
+    if binary() is None:
+        pytest.skip("Debian's clickhouse-server is not installed")
+    server = ClickHouseServer(tmp_path / "clickhouse")
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.kill()
+
+
 async def test_store_search_play_delete_audit_retention(tmp_path: Path, nats_server: Any, nats_client: Any,
-                                                        authority: TokenAuthority) -> None:
+                                                        authority: TokenAuthority, index_url: str) -> None:
     tenant, handled_tenant = f"zama{uuid.uuid4().hex[:6]}", f"toshima{uuid.uuid4().hex[:6]}"
     spool = tmp_path / "spool"
     config = dataclasses.replace(RecordingConfig.from_env({
         "HIBIKI_DATA_DIR": str(tmp_path / "var"), "HIBIKI_NATS_URL": nats_server.url,
         "HIBIKI_RECORDING_SPOOL_DIR": str(spool), "HIBIKI_RECORDING_CONSUMER": f"rec-{tenant}",
         "HIBIKI_RECORDING_RETENTION": f"default=1095,{handled_tenant}=after-handling",
-        "HIBIKI_RECORDING_RETENTION_INTERVAL": "0.5"}), port=free_port())
+        "HIBIKI_RECORDING_RETENTION_INTERVAL": "0.5", "HIBIKI_RECORDING_INDEX_URL": index_url}), port=free_port())
     js = nats_client.jetstream()
     await bus.ensure_events_stream(js)
     now = datetime.now(UTC)
@@ -167,6 +185,7 @@ async def test_store_search_play_delete_audit_retention(tmp_path: Path, nats_ser
             assert (await admin.get(f"/recordings/{r2}")).status_code == 404
             assert not list((tmp_path / "var" / "recording" / "store" / tenant).rglob(f"{r2}.ogg.hbr"))
             trail = (await admin.get("/recording-audit")).json()["entries"]
+        assert (tmp_path / "var" / "recording" / "chdb").exists() == (not index_url)   # the server held the index
         actions = [(e["action"], e["recording_id"], e["actor"]) for e in trail]
         assert actions.count(("delete", r2, "kato")) == 1
         assert ("delete", old, "retention") in actions

@@ -3,11 +3,13 @@ rotation, range requests, retention rules and the role x action matrix (REC-06).
 
 from __future__ import annotations
 
+import secrets
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.exceptions import InvalidTag
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -75,6 +77,36 @@ def test_rotation_keeps_old_recordings_readable(tmp_path: Path) -> None:
         again.key("zama", "../../master")
 
 
+def test_the_master_key_rotates_with_the_previous_one(tmp_path: Path) -> None:
+    """Master key rotation (deploy/k8s/README.md): the new master with the previous one reads every
+    key and rewraps each still under the previous; then the new master alone reads them all; a
+    rewrap run again changes nothing; a key that neither opens is refused, not guessed."""
+    old_master, new_master = secrets.token_bytes(32), secrets.token_bytes(32)
+    before = KeyStore(tmp_path / "keys", old_master)
+    sealed = {}
+    for tenant in ("zama", "toshima"):
+        for _ in range(2):
+            key_id, key = before.rotate(tenant)
+            sealed[(tenant, key_id)] = envelope.seal(tenant.encode(), key_id, key, tenant.encode())
+    assert KeyStore(tmp_path / "keys", new_master).key_ids("zama")
+    with pytest.raises(KeyError):
+        KeyStore(tmp_path / "keys", new_master).key("zama", next(k for t, k in sealed if t == "zama"))
+    during = KeyStore(tmp_path / "keys", new_master, old_master)
+    assert all(envelope.open_sealed(b, lambda k, t=t: during.key(t, k), t.encode()) == t.encode()
+               for (t, _), b in sealed.items())
+    assert during.rewrap() == (4, 0)
+    assert KeyStore(tmp_path / "keys", new_master, old_master).rewrap() == (0, 4)
+    after = KeyStore(tmp_path / "keys", new_master)
+    assert all(envelope.open_sealed(b, lambda k, t=t: after.key(t, k), t.encode()) == t.encode()
+               for (t, _), b in sealed.items())
+    with pytest.raises(KeyError):
+        KeyStore(tmp_path / "keys", old_master).key("zama", next(k for t, k in sealed if t == "zama"))
+    assert not list((tmp_path / "keys").rglob("*.tmp"))
+    with pytest.raises(InvalidTag):
+        KeyStore(tmp_path / "keys", secrets.token_bytes(32), secrets.token_bytes(32)).rewrap()
+    print("master key rotation: 4 data keys of 2 tenants rewrapped, every recording readable with the new key alone")
+
+
 def _reference(header: str, size: int) -> tuple[int, int]:
     first, last = header.removeprefix("bytes=").split("-")
     if not first:
@@ -121,13 +153,17 @@ def test_retention_rules() -> None:
 
 
 MATRIX = {  # roles -> actions allowed on its own tenant
-    ("recording-admin",): {"search", "show", "play", "download", "delete", "audit", "rotate-key"},
-    ("recording-viewer",): {"search", "show", "play", "download"},
+    ("recording-admin",): {"search", "show", "play", "download", "delete", "audit", "rotate-key", "scores", "forms",
+                           "evaluate"},
+    ("recording-viewer",): {"search", "show", "play", "download", "scores"},
+    ("recording-viewer", "supervisor"): {"search", "show", "play", "download", "scores", "evaluate"},
+    ("auditor",): {"audit"},
     ("admin",): set(),
     ("viewer",): set(),
     ("agent",): set(),
     ("supervisor",): set(),
     ("admin", "viewer"): set(),
+    ("admin", "supervisor", "auditor"): {"audit"},
 }
 ACTIONS = sorted(access.READ_ACTIONS | access.ADMIN_ACTIONS)
 

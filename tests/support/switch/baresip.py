@@ -48,7 +48,8 @@ class Baresip:
     """One baresip process with one account ``user@domain`` registered at ``switch_sip``."""
 
     def __init__(self, workdir: Path, local_ip: str, switch_sip: str, user: str, domain: str, password: str,
-                 auto_answer: bool = True, register: bool = True, name: str | None = None, max_calls: int = 4) -> None:
+                 auto_answer: bool = True, register: bool = True, name: str | None = None, max_calls: int = 4,
+                 tone_hz: int = 440, record: bool = False) -> None:
         self.name = name or user
         self.workdir = workdir / f"baresip-{self.name}-{free_port(local_ip)}"
         self.workdir.mkdir(parents=True)
@@ -60,7 +61,7 @@ class Baresip:
 sip_listen {local_ip}:{self.sip_port}
 sip_transports udp
 audio_player aufile,{self.workdir / 'heard.wav'}
-audio_source ausine,440
+audio_source ausine,{tone_hz}
 ausrc_srate 48000
 ausrc_channels 2
 audio_alert aufile,/dev/null
@@ -77,7 +78,7 @@ module_app ctrl_tcp.so
 ctrl_tcp_listen {local_ip}:{self.ctrl_port}
 net_interface {local_ip}
 call_max_calls {max_calls}
-""")
+""" + (f"module sndfile.so\nsnd_path {self.workdir}\n" if record else ""))
         params = [f'auth_pass={password}', f'outbound="sip:{switch_sip}"', "audio_codecs=PCMU,PCMA",
                   f"answermode={'auto' if auto_answer else 'manual'}", "ptime=20"]
         params.append("regint=300" if register else "regint=0")

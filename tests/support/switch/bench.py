@@ -64,6 +64,8 @@ class SwitchBench:
         self.stack = HibikiUp(root / "var", {
             "HIBIKI_CALLCONTROL_FREESWITCH_NODES": f"fs1={self.fs.address}:{self.fs.ports.esl}",
             "HIBIKI_CALLCONTROL_FREESWITCH_PASSWORD": self.esl_password,
+            # the agent desktop's softphone registers over this FreeSWITCH's WebSocket (ws on loopback)
+            "HIBIKI_ACD_DESKTOP_SIP_WS": f"ws://{self.fs.address}:{self.fs.ports.ws}",
         })
         # `hibiki up` does not derive the services' addresses of each other from moved ports:
         # the documented variables say where callcontrol finds the ACD and the directory.
@@ -169,11 +171,14 @@ class SwitchBench:
         self._n += 1
         return self.net.phone(self._n % 200)
 
-    def baresip(self, ext: Extension, auto_answer: bool = True, register: bool = True, max_calls: int = 4) -> Baresip:
+    def baresip(self, ext: Extension, auto_answer: bool = True, register: bool = True, max_calls: int = 4,
+                 tone_hz: int = 440, record: bool = False) -> Baresip:
         """A baresip phone for ``ext`` (registered when ``register``; waits for REGISTER_OK);
-        ``max_calls=1`` makes it answer a second call with 486 Busy Here."""
+        ``max_calls=1`` makes it answer a second call with 486 Busy Here; it sends a ``tone_hz`` sine;
+        ``record`` writes what it sends and hears (``dump-*-enc.wav``, ``dump-*-dec.wav``) into its directory."""
         phone = Baresip(self.root / "phones", self.phone_address(), self.fs.sip, ext.sip_username, ext.domain,
-                        ext.password, auto_answer=auto_answer, register=register, max_calls=max_calls)
+                        ext.password, auto_answer=auto_answer, register=register, max_calls=max_calls,
+                        tone_hz=tone_hz, record=record)
         self.phones.append(phone)
         if register:
             phone.wait_registered()
@@ -240,10 +245,14 @@ class SwitchBench:
         try:
             yield seen
         finally:
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and (not seen or self.fs.channel_count() > 0 or not esl.events.empty()):
+            # Until every channel is gone and no hangup has arrived for a second: a channel's count drops
+            # before its CHANNEL_HANGUP_COMPLETE reaches this socket, so an empty switch alone is too early.
+            deadline, last = time.monotonic() + 10, time.monotonic()
+            while time.monotonic() < deadline and (not seen or self.fs.channel_count() > 0
+                                                   or time.monotonic() - last < 1.0):
                 try:
                     seen.append(esl.events.get(timeout=0.3))
+                    last = time.monotonic()
                 except Exception:  # noqa: BLE001 - queue.Empty
                     pass
             esl.close()

@@ -72,9 +72,11 @@ class SippResult:
         return finals[-1] if finals else 0
 
 
-def _media(digits_pcap: Path | None, before_ms: int, talk_ms: int, speak_after_ms: int = 0) -> str:
+def _media(digits_pcap: Path | None, before_ms: int, talk_ms: int, speak_after_ms: int = 0,
+           speak_times: int = 1) -> str:
     # Audio and digits are separate RTP streams: the digits are sent alone (``before_ms`` after the
-    # answer), the audio after them; ``speak_after_ms`` delays the audio (e.g. past a greeting).
+    # answer), the audio after them; ``speak_after_ms`` delays the audio (e.g. past a greeting);
+    # ``speak_times``: the audio again right after it ends (a caller who keeps talking).
     steps = []
     if digits_pcap is not None:
         steps.append(f'<pause milliseconds="{before_ms}"/>')
@@ -82,6 +84,9 @@ def _media(digits_pcap: Path | None, before_ms: int, talk_ms: int, speak_after_m
         steps.append(f'<pause milliseconds="{_pcap_ms(digits_pcap) + 200}"/>')
     if speak_after_ms:
         steps.append(f'<pause milliseconds="{speak_after_ms}"/>')
+    for _ in range(speak_times - 1):
+        steps.append(f'<nop><action><exec play_pcap_audio="{AUDIO}"/></action></nop>')
+        steps.append(f'<pause milliseconds="{_pcap_ms(AUDIO) + 20}"/>')
     steps.append(f'<nop><action><exec play_pcap_audio="{AUDIO}"/></action></nop>')
     steps.append(f'<pause milliseconds="{talk_ms}"/>')
     return "\n  ".join(steps)
@@ -163,9 +168,9 @@ def _ack(cseq: int, user: str, domain: str, display: str, target_host: str, bran
 def call_scenario(user: str, domain: str, *, auth: bool = True, final: int = 200, digits_pcap: Path | None = None,
                   before_digits_ms: int = 1000, talk_ms: int = 3000,
                   remote_bye: bool = False, display: str = "", target_host: str = "",
-                  speak_after_ms: int = 0) -> str:
+                  speak_after_ms: int = 0, speak_times: int = 1) -> str:
     """The scenario of one outgoing call (see ``call``); ``speak_after_ms``: the caller's audio
-    starts that long after the answer (e.g. after a voicemail greeting)."""
+    starts that long after the answer (e.g. after a voicemail greeting), ``speak_times`` times."""
     display = display or user
     target_host = target_host or domain
     parts = [HEAD.format(name=f"call {'auth' if auth else 'trusted'} -> {final}")]
@@ -185,7 +190,8 @@ def call_scenario(user: str, domain: str, *, auth: bool = True, final: int = 200
         parts.append('  <recv response="200" rtd="true"/>\n')
         parts.append(_ack(cseq, user, domain, display, target_host, "[branch]"))
         # remote_bye: the far end hangs up (an announcement, a transfer): no pause that would miss its BYE
-        parts.append("  " + _media(digits_pcap, before_digits_ms, 0 if remote_bye else talk_ms, speak_after_ms) + "\n")
+        parts.append("  " + _media(digits_pcap, before_digits_ms, 0 if remote_bye else talk_ms, speak_after_ms,
+                                  speak_times) + "\n")
         if remote_bye:
             parts.append('  <recv request="BYE"/>\n' + _OK_TO_BYE)
         else:
@@ -430,7 +436,8 @@ def call(workdir: Path, switch_sip: str, local_ip: str, user: str, domain: str, 
         args += ["-au", user, "-ap", password]
     run = Sipp(workdir, name, scenario, switch_sip, local_ip, args,
                timeout=max(30, talk_ms / 1000 + 30 + len(digits) * digit_gap_ms / 1000
-                           + (int(str(options.get("speak_after_ms", 0))) + int(str(options.get("before_digits_ms", 0)))) / 1000))
+                           + (int(str(options.get("speak_after_ms", 0))) + int(str(options.get("before_digits_ms", 0)))
+                              + (int(str(options.get("speak_times", 1))) - 1) * (_pcap_ms(AUDIO) + 20)) / 1000))
     return run.start() if background else run.run()
 
 

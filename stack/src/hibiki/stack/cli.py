@@ -1,4 +1,5 @@
-"""The ``hibiki`` command: ``serve``, ``up`` and ``token``."""
+"""The ``hibiki`` command: ``serve``, ``up``, ``token``, ``operator create``, ``audit verify|export``, ``backup``,
+``restore`` and ``tenant``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from hibiki.common.auth import Claims, load_authority
 from hibiki.common.config import Env, data_dir
 from hibiki.common.errors import HibikiError
 from hibiki.common.runner import run_service
+from hibiki.stack.lifecycle import commands as lifecycle
 from hibiki.stack.services import SERVICES
 
 
@@ -29,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--tenant", default="*", help="tenant the token is scoped to (default: all)")
     token.add_argument("--role", action="append", default=[], help="role (repeatable)")
     token.add_argument("--ttl", type=int, default=3600, help="seconds the token is valid")
+    from hibiki.stack import identity_cli
+
+    identity_cli.add_parsers(sub)
+    lifecycle.add(sub)
     return parser
 
 
@@ -46,6 +52,16 @@ def main(argv: list[str] | None = None) -> int:
         from hibiki.stack.supervisor import up
 
         return up(args.data_dir.resolve() if args.data_dir else None)
+    if args.command in ("operator", "audit"):
+        from hibiki.stack import identity_cli
+
+        try:
+            return identity_cli.run(args)
+        except HibikiError as exc:
+            print(f"hibiki {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+    if args.command in ("backup", "restore", "tenant"):
+        return lifecycle.run(args)
     try:
         authority = load_authority(Env.load(), data_dir())
     except HibikiError as exc:

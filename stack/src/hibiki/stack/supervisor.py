@@ -167,6 +167,12 @@ class Stack:
         env.setdefault("HIBIKI_CALLCONTROL_ACD_GRPC", f"{HOST}:{extra_ports['grpc_port']}")
         env.setdefault("HIBIKI_DIRECTORY_CALLCONTROL_ADDRESS", f"{HOST}:{extra_ports['esl_port']}")
         env.setdefault("HIBIKI_ANALYTICS_ACD_URL", f"http://{HOST}:{env.get('HIBIKI_ACD_PORT', '8081')}")
+        # the console (directory) reaches the ACD's queues/agents and analytics' call history
+        env.setdefault("HIBIKI_DIRECTORY_ACD_HTTP", f"http://{HOST}:{env.get('HIBIKI_ACD_PORT', '8081')}")
+        env.setdefault("HIBIKI_DIRECTORY_ANALYTICS_HTTP", f"http://{HOST}:{env.get('HIBIKI_ANALYTICS_PORT', '8083')}")
+        # the agent desktop's screen pop (ACD) reads the phonebook and the caller's previous calls
+        env.setdefault("HIBIKI_ACD_DIRECTORY_HTTP", f"http://{HOST}:{env.get('HIBIKI_DIRECTORY_PORT', '8080')}")
+        env.setdefault("HIBIKI_ACD_ANALYTICS_HTTP", f"http://{HOST}:{env.get('HIBIKI_ANALYTICS_PORT', '8083')}")
         # A FreeSWITCH on this machine started on freeswitch/conf with freeswitch.env (its event
         # socket on HIBIKI_FS_ESL_PORT, 8021 by default) is callcontrol's node without more settings.
         env.setdefault("HIBIKI_CALLCONTROL_FREESWITCH_NODES", f"local={HOST}:{env.get('HIBIKI_FS_ESL_PORT', '8021')}")

@@ -2,10 +2,16 @@
 
 A token says who is calling (``sub``), whether it is a service or a user (``kind``),
 for which tenant (``tenant``; ``*`` for platform services) and with which roles.
+Console sessions and API tokens issued by the directory also carry their session id
+(``sid``) or token id (``jti``), a delegated administrator's ``scope``, and a session's
+CSRF binding (``csrf``: the SHA-256 of the ``hibiki_csrf`` cookie); such tokens are checked
+against the revocation list every service follows (:mod:`hibiki.common.revocation`).
+Tickets (``kind`` ticket: a login waiting for its TOTP code) are never accepted as tokens.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -14,8 +20,10 @@ from typing import Literal
 
 import jwt
 
+from hibiki.common import roles as role_rule
 from hibiki.common.config import Env
 from hibiki.common.errors import ConfigError
+from hibiki.common.revocation import Revocations
 
 ISSUER = "hibiki"
 ALGORITHM = "HS256"
@@ -33,21 +41,28 @@ class Claims:
     kind: Kind
     tenant: str = "*"
     roles: tuple[str, ...] = field(default_factory=tuple)
+    session: str = ""                     # sid: a console session (cookie or bearer)
+    token_id: str = ""                    # jti: an API token
+    scope: tuple[str, ...] = ()           # a delegated administrator's groups, users, numbers
+    csrf: str = ""                        # SHA-256 (hex) of the session's hibiki_csrf cookie
+    issued_at: float = field(default=0.0, compare=False)   # when it was issued (not part of equality)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "roles", role_rule.expand(self.roles))
 
     def may_act_for(self, tenant: str) -> bool:
         return self.tenant in ("*", tenant)
 
-    def refusal(self, tenant: str, write: bool) -> str | None:
-        """Why this token may not read (or change, ``write``) the tenant's data; None when it may.
-        Service tokens for every tenant and platform admins may do everything, a tenant's
-        ``admin`` everything in it, its ``viewer`` read it."""
-        if self.tenant == "*" and (self.kind == "service" or "platform-admin" in self.roles):
-            return None
-        if not self.may_act_for(tenant):
-            return "this token may not act for this tenant"
-        if "admin" in self.roles or (not write and "viewer" in self.roles):
-            return None
-        return "this token's roles do not allow this"
+    def refusal(self, tenant: str, write: bool, resource: str = role_rule.CONFIG) -> str | None:
+        """Why this token may not read (or change, ``write``) the tenant's ``resource``; None when
+        it may. The one rule of :mod:`hibiki.common.roles`: service tokens for every tenant and
+        platform operators may do everything, a tenant's ``admin`` everything in it, its ``viewer``
+        read it, ..."""
+        return role_rule.refusal(self, tenant, resource, "write" if write else "read")
+
+
+def csrf_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 VERIFIED_CACHE = 4096        # distinct tokens remembered as verified
@@ -64,31 +79,74 @@ class TokenAuthority:
         # token on every request (callcontrol: several per call), and the HMAC and JSON decoding
         # were ~9 % of the ACD's CPU. The expiry is checked on every use; bounded, then cleared.
         self._verified: dict[str, tuple[Claims, float]] = {}
+        # Sessions and API tokens are refused unless a RevocationWatch keeps this list live.
+        self.revocations = Revocations()
 
-    def issue(self, claims: Claims, ttl_seconds: int = 3600) -> str:
-        now = int(time.time())
-        payload = {
+    def issue(self, claims: Claims, ttl_seconds: int = 3600, expires_at: float | None = None) -> str:
+        now = time.time()
+        payload: dict[str, object] = {
             "iss": ISSUER,
             "sub": claims.subject,
             "kind": claims.kind,
             "tenant": claims.tenant,
             "roles": list(claims.roles),
-            "iat": now,
-            "exp": now + ttl_seconds,
+            "iat": claims.issued_at or now,
+            "exp": int(expires_at if expires_at is not None else now + ttl_seconds),
         }
+        for name, value in (("sid", claims.session), ("jti", claims.token_id), ("csrf", claims.csrf)):
+            if value:
+                payload[name] = value
+        if claims.scope:
+            payload["scope"] = list(claims.scope)
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A key for ``purpose`` (e.g. the audit chain's HMAC) derived from the shared secret."""
+        import hmac
+
+        return hmac.new(self._secret, f"hibiki key: {purpose}".encode(), hashlib.sha256).digest()
+
+    def issue_ticket(self, purpose: str, subject: str, ttl_seconds: int, **data: str) -> str:
+        """A short-lived signed note (e.g. a password checked, the TOTP code still due) that
+        :meth:`verify` never accepts as a token."""
+        now = int(time.time())
+        payload = {"iss": ISSUER, "sub": subject, "kind": "ticket", "purpose": purpose, "iat": now,
+                   "exp": now + ttl_seconds, **data}
+        return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
+
+    def verify_ticket(self, ticket: str, purpose: str) -> dict[str, object]:
+        try:
+            payload: dict[str, object] = jwt.decode(ticket, self._secret, algorithms=[ALGORITHM], issuer=ISSUER,
+                                                    options={"require": ["exp", "iss", "sub"]})
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from None
+        if payload.get("kind") != "ticket" or payload.get("purpose") != purpose:
+            raise InvalidToken(f"not a {purpose} ticket")
+        return payload
 
     def verify(self, token: str) -> Claims:
         known = self._verified.get(token)
         if known is not None:
             if time.time() < known[1]:
+                self._check_revoked(known[0])
                 return known[0]
             del self._verified[token]
         claims, expires = self._decode(token)
+        self._check_revoked(claims)
         if len(self._verified) >= VERIFIED_CACHE:
             self._verified.clear()
         self._verified[token] = (claims, expires)
         return claims
+
+    def _check_revoked(self, claims: Claims) -> None:
+        if not (claims.session or claims.token_id):
+            return
+        if not self.revocations.live:
+            raise InvalidToken("sessions and API tokens are not accepted while the revocation list is unavailable")
+        why = self.revocations.revoked(claims.tenant, claims.subject, claims.session, claims.token_id,
+                                       claims.issued_at)
+        if why is not None:
+            raise InvalidToken(why)
 
     def _decode(self, token: str) -> tuple[Claims, float]:
         try:
@@ -107,7 +165,12 @@ class TokenAuthority:
         expires = float(payload["exp"])
         if expires <= time.time():          # the clock the cache uses too
             raise InvalidToken("Signature has expired")
-        return Claims(str(payload["sub"]), kind, str(payload.get("tenant", "*")), tuple(roles)), expires
+        scope = payload.get("scope") or []
+        if not isinstance(scope, list) or not all(isinstance(s, str) for s in scope):
+            raise InvalidToken("scope must be a list of strings")
+        return Claims(str(payload["sub"]), kind, str(payload.get("tenant", "*")), tuple(roles),
+                      session=str(payload.get("sid", "")), token_id=str(payload.get("jti", "")), scope=tuple(scope),
+                      csrf=str(payload.get("csrf", "")), issued_at=float(payload.get("iat", 0) or 0)), expires
 
     def verify_header(self, authorization: str | None) -> Claims:
         if not authorization:

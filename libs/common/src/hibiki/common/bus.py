@@ -9,7 +9,7 @@ acknowledge only after their (idempotent) handler succeeded: a restart loses not
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +19,21 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from hibiki.common.config import Env
 from hibiki.common.errors import StartupError
 from hibiki.common.logging import get_logger
 
 EVENTS_STREAM = "HIBIKI_EVENTS"
 EVENTS_SUBJECTS = ["hibiki.>"]
 log = get_logger(__name__)
+MAX_REPLICAS = 5  # JetStream's limit for a stream or bucket
+
+
+def replicas(environ: Mapping[str, str] | None = None) -> int:
+    """``HIBIKI_NATS_REPLICAS``: copies JetStream keeps of the event stream and of every key-value
+    bucket the services create (1 for one server, the default; 3 on a clustered NATS). Read when a
+    stream or bucket is created: an existing one keeps its count (``nats stream edit --replicas``)."""
+    return Env.load("NATS", environ).integer("REPLICAS", 1, minimum=1, maximum=MAX_REPLICAS)
 
 
 def subject(tenant: str, domain: str, event: str) -> str:
@@ -54,11 +63,13 @@ async def connect(url: str, name: str, timeout: float = 5.0) -> Client:
 
 
 async def ensure_events_stream(js: JetStreamContext, *, storage: StorageType = StorageType.FILE,
-                               max_age_seconds: float = 7 * 24 * 3600) -> None:
-    """Create (or leave as is) the stream that stores every Hibiki event."""
+                               max_age_seconds: float = 7 * 24 * 3600, num_replicas: int | None = None) -> None:
+    """Create (or leave as is) the stream that stores every Hibiki event, with ``num_replicas``
+    copies (default: ``HIBIKI_NATS_REPLICAS``)."""
     config = StreamConfig(
         name=EVENTS_STREAM, subjects=EVENTS_SUBJECTS, storage=storage,
         max_age=max_age_seconds, duplicate_window=120.0,
+        num_replicas=replicas() if num_replicas is None else num_replicas,
     )
     try:
         await js.stream_info(EVENTS_STREAM)
@@ -69,6 +80,30 @@ async def ensure_events_stream(js: JetStreamContext, *, storage: StorageType = S
 async def publish(js: JetStreamContext, subject_: str, payload: bytes, event_id: str) -> None:
     """Publish once: JetStream drops a duplicate with the same id within its window."""
     await js.publish(subject_, payload, headers={"Nats-Msg-Id": event_id})
+
+
+async def publish_in_order(js: JetStreamContext, messages: Sequence[tuple[str, bytes, str]],
+                           timeout: float = 5.0) -> list[BaseException | None]:
+    """``(subject, payload, event_id)`` messages, each published once like ``publish``, sent one
+    after the other on the connection (so stored in this order) without waiting for each one's
+    acknowledgement before sending the next: one round trip for the lot instead of one each.
+    Per message, None once JetStream acknowledged it, else the failure."""
+    acks: list[asyncio.Future[Any] | BaseException] = []
+    for subject_, payload, event_id in messages:
+        try:
+            acks.append(await js.publish_async(subject_, payload, headers={"Nats-Msg-Id": event_id}))
+        except Exception as exc:   # not even sent (connection closed, too many pending)
+            acks.append(exc)
+
+    async def settled(ack: asyncio.Future[Any] | BaseException) -> BaseException | None:
+        if isinstance(ack, BaseException):
+            return ack
+        try:
+            await asyncio.wait_for(ack, timeout)
+        except Exception as exc:
+            return exc
+        return None
+    return list(await asyncio.gather(*(settled(a) for a in acks)))
 
 
 Handler = Callable[[str, bytes], Awaitable[None]]

@@ -5,7 +5,15 @@ request body limits, and uvicorn without proxy headers unless configured.
 thread that stopped turning) and ``GET /readyz`` (readiness) answer without a token so
 that probes work; everything else, ``/metrics`` included, needs ``Authorization:
 Bearer <token>``, except paths a service declares open (FreeSWITCH's ``/fsapi``,
-which has its own address allow-list and basic auth).
+which has its own address allow-list and basic auth), and the shared page assets under
+``/ui/`` (:mod:`hibiki.common.ui`).
+
+A browser logged in at the directory presents the same token in the cookie ``hibiki_session``
+(HttpOnly, SameSite=Strict; cookies ignore ports, so one login covers every service on the
+host). It is verified exactly like the header (the header wins when both are sent). A request
+authenticated by the cookie with an unsafe method (POST, PUT, PATCH, DELETE) must also carry the
+header ``X-Hibiki-CSRF`` equal to the cookie ``hibiki_csrf`` and to the session's binding
+(double submit): else 403 ``csrf-failed``.
 
 Request bodies are limited while they are read (:class:`BodyLimitMiddleware`): a declared
 ``Content-Length`` over the limit is refused before any byte is read, a chunked body as soon
@@ -21,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import re
+import secrets
 import socket
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -34,12 +43,36 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hibiki.common import openapi
-from hibiki.common.auth import InvalidToken, TokenAuthority
+from hibiki.common.auth import InvalidToken, TokenAuthority, csrf_digest
 from hibiki.common.config import Env
+from hibiki.common.ui import UiAssets
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 DEFAULT_MAX_BODY = 1024 * 1024
+SESSION_COOKIE = "hibiki_session"
+CSRF_COOKIE = "hibiki_csrf"
+CSRF_HEADER = "X-Hibiki-CSRF"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def cookies(scope: Scope) -> dict[str, str]:
+    """The request's cookies (the first of each name)."""
+    found: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        if name == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                key, sep, val = part.strip().partition("=")
+                if sep and key not in found:
+                    found[key] = val.strip().strip('"')
+    return found
+
+
+def _header(scope: Scope, wanted: bytes) -> str | None:
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return str(value.decode("latin-1"))
+    return None
 
 
 def error_response(status: int, error_id: str, message: str, **details: Any) -> JSONResponse:
@@ -59,13 +92,16 @@ class TokenAuthMiddleware:
         if scope["type"] != "http" or scope["path"] in self.open_paths:
             await self.app(scope, receive, send)
             return
-        header = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                header = value.decode("latin-1")
-                break
+        header = _header(scope, b"authorization")
+        jar = cookies(scope) if header is None else {}
+        session = jar.get(SESSION_COOKIE)
         try:
-            scope["hibiki.claims"] = self.authority.verify_header(header)
+            if header is None and session:
+                claims = self.authority.verify(session)
+                scope["hibiki.via_cookie"] = True
+            else:
+                claims = self.authority.verify_header(header)
+            scope["hibiki.claims"] = claims
         except InvalidToken as exc:
             body = json.dumps({"error_id": "unauthenticated", "message": f"a valid bearer token is required: {exc}", "details": {}}).encode()
             await send({"type": "http.response.start", "status": 401, "headers": [
@@ -73,6 +109,15 @@ class TokenAuthMiddleware:
                 (b"content-length", str(len(body)).encode())]})
             await send({"type": "http.response.body", "body": body})
             return
+        if scope.get("hibiki.via_cookie") and scope["method"] not in SAFE_METHODS:
+            sent = _header(scope, CSRF_HEADER.lower().encode()) or ""
+            cookie = jar.get(CSRF_COOKIE, "")
+            if not sent or not secrets.compare_digest(sent, cookie) or not claims.csrf \
+                    or not secrets.compare_digest(csrf_digest(sent), claims.csrf):
+                await _send_json(send, 403, {"error_id": "csrf-failed", "details": {"field": CSRF_HEADER},
+                                             "message": f"a request authenticated by the session cookie must send "
+                                                        f"{CSRF_HEADER} equal to the {CSRF_COOKIE} cookie"})
+                return
         await self.app(scope, receive, send)
 
 
@@ -190,7 +235,8 @@ def build_app(
         table.append(openapi.document_route(f"Hibiki {service} API", table))
     app = Starlette(routes=table, lifespan=lifespan)
     max_body = Env.load(environ=environ).integer("HTTP_MAX_BODY", DEFAULT_MAX_BODY, minimum=1024)
-    return BodyLimitMiddleware(TokenAuthMiddleware(app, authority, open_paths), max_body, body_limits)
+    # /ui/ (the shared look of every page) is served ahead of the token check: it holds no data.
+    return BodyLimitMiddleware(UiAssets(TokenAuthMiddleware(app, authority, open_paths)), max_body, body_limits)
 
 
 class _Server(uvicorn.Server):

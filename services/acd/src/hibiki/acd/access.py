@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hibiki.common import roles as role_rule
 from hibiki.common.auth import Claims
 
 AGENT_SELF = frozenset({"login", "logout", "set_state", "save_disposition", "agent"})
@@ -27,12 +28,13 @@ READS = frozenset({"agent", "queue_stats", "call", "stream_assignments"})
 
 def refusal(claims: Claims, tenant: str, op: str, args: dict[str, Any]) -> str | None:
     """Why ``claims`` may not run ``op`` with ``args`` on ``tenant``; None when it may."""
-    refused = claims.refusal(tenant, write=op not in READS)
+    write = op not in READS
+    refused = claims.refusal(tenant, write, role_rule.ACD)
     if refused is None:
         return None
-    if op in AGENT_SELF and claims.kind == "user" and claims.may_act_for(tenant) and claims.tenant != "*" \
-            and "agent" in claims.roles and args.get("agent_id") == claims.subject:
+    desk = op in AGENT_SELF and claims.refusal(tenant, write, role_rule.AGENT_DESK) is None
+    if desk and claims.kind == "user" and claims.tenant != "*" and args.get("agent_id") == claims.subject:
         return None
-    if op in AGENT_SELF and "agent" in claims.roles and claims.may_act_for(tenant):
+    if desk:
         return "an agent token acts only on its own agent"
     return refused

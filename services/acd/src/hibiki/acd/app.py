@@ -1,5 +1,6 @@
 """Wiring of the ACD service: NATS (buckets, events), the replica (leases, tenants, timers),
-gRPC (AcdService, health, forwarding between replicas), HTTP (configuration, agent desktop) and
+gRPC (AcdService, health, forwarding between replicas), HTTP (configuration, agent desktop API,
+the desktop page and its live feed) and
 the calls FreeSWITCH ended (``call.ended``, the safety net for an outcome callcontrol could not report)."""
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from hibiki.acd.config import AcdConfig
+from hibiki.acd.desktop.api import DesktopApi
+from hibiki.acd.desktop.content import DeskContent, open_desk_bucket
+from hibiki.acd.desktop.content_api import CallHistory, ContentApi, DirectoryContacts
+from hibiki.acd.desktop.page import PATHS as DESKTOP_PATHS
+from hibiki.acd.desktop.page import DesktopPages
 from hibiki.acd.http.agents_api import AgentsApi
 from hibiki.acd.nats.call_endings import CallEndings
 from hibiki.acd.http.config_api import ConfigApi
@@ -24,7 +30,7 @@ from hibiki.acd.runtime.leases import Leases
 from hibiki.acd.runtime.replica import Replica, ReplicaSettings
 from hibiki.acd.runtime.router import Router
 from hibiki.acd.v1 import acd_pb2_grpc
-from hibiki.common import bus
+from hibiki.common import bus, revocation
 from hibiki.common.auth import load_authority
 from hibiki.common.config import Env
 from hibiki.common.http import HttpServer, build_app
@@ -61,6 +67,7 @@ async def main(stop: asyncio.Event, config: AcdConfig | None = None, ready: asyn
     js = nc.jetstream()
     await bus.ensure_events_stream(js)
     buckets = await open_buckets(js, config.lease_seconds)
+    content = DeskContent(await open_desk_bucket(js))
     settings = ReplicaSettings(config.replica_id, f"acd@{socket.gethostname()}", config.timezone,
                                config.lease_seconds, config.offer_grace_seconds)
     replica = Replica(buckets, Leases(buckets.leases, config.replica_id, ""), Publisher(js), settings)
@@ -78,10 +85,17 @@ async def main(stop: asyncio.Event, config: AcdConfig | None = None, ready: asyn
     async def readiness() -> dict[str, bool]:
         return {"nats": nc.is_connected, "replica": component.started}
 
+    peers_contacts = DirectoryContacts(config.directory_http, authority, config.desktop_peer_timeout)
+    desktop = DesktopPages(config.desktop_sip_ws, config.desktop_vendor_dir)
     routes = [ApiRoute("/api/v1/info", info, "GET", Operation("This replica: its gRPC port, the tenants it owns, who asks",
                                                          response=Info, tags=["meta"])),
-              *ConfigApi(replica, router).routes(), *AgentsApi(router, devices).routes()]
-    http = HttpServer(build_app("acd", authority, routes, readiness=readiness), sock)
-    await run_until_stopped(stop, [NatsComponent(nc), devices, grpc_server, component, CallEndings(nc, replica), http], ready,
+              *ConfigApi(replica, router).routes(), *AgentsApi(router, devices).routes(),
+              *DesktopApi(router, devices, nc, config.desktop_sip_ws, config.desktop_vendor_dir).routes(),
+              *ContentApi(content, peers_contacts, CallHistory(config.analytics_http, peers_contacts),
+                         router).routes(),
+              *desktop.routes()]
+    http = HttpServer(desktop.assets(build_app("acd", authority, routes, readiness=readiness,
+                                               open_paths=DESKTOP_PATHS)), sock)
+    await run_until_stopped(stop, [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations), devices, grpc_server, component, CallEndings(nc, replica), http], ready,
                             url=f"http://{config.host}:{http.port}", grpc=f"{config.host}:{config.grpc_port}",
                             replica=config.replica_id)

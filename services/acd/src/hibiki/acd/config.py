@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hibiki.common.config import Env, data_dir
 from hibiki.common.errors import ConfigError
+
+
+VENDOR = Path(__file__).resolve().parent / "desktop" / "vendor"
+
+
+def _websocket_url(name: str, value: str) -> str:
+    """``ws://`` or ``wss://`` host[:port][/path], nothing else (it goes into the page's CSP)."""
+    if value and not re.fullmatch(r"wss?://[A-Za-z0-9.\[\]:-]+(/[A-Za-z0-9._~/-]*)?", value):
+        raise ConfigError(f"{name}={value!r} is not a ws:// or wss:// URL")
+    return value
 
 
 @dataclass(frozen=True)
@@ -26,6 +37,11 @@ class AcdConfig:
     timezone: str = "Asia/Tokyo"    # routing profiles (time bands, seasons) are read in this zone
     directory_grpc: str = "127.0.0.1:50052"   # DirectoryService: the devices agents log in with
     directory_timeout: float = 2.0            # seconds a login waits for the directory
+    desktop_sip_ws: str = ""        # the agent desktop's softphone: FreeSWITCH's SIP WebSocket (wss://...); "" = none
+    desktop_vendor_dir: Path = VENDOR   # where ./dev puts the browser SIP library (jssip.min.js)
+    directory_http: str = ""        # the directory's HTTP API (the screen pop's phonebook contacts); "" = none
+    analytics_http: str = ""        # analytics' HTTP API (the screen pop's previous calls); "" = none
+    desktop_peer_timeout: float = 0.8   # seconds the screen pop waits for the directory
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> AcdConfig:
@@ -39,7 +55,7 @@ class AcdConfig:
         advertise = env.text("ADVERTISE", "")
         if advertise:
             _, colon, port = advertise.rpartition(":")
-            if not colon or not port.isdigit():
+            if not colon or not (port.isascii() and port.isdigit()):
                 raise ConfigError(f"{env.key('ADVERTISE')}={advertise!r} is not host:port")
         lease = env.number("LEASE_SECONDS", 10.0, minimum=1.0)
         return cls(
@@ -55,6 +71,11 @@ class AcdConfig:
             timezone=timezone,
             directory_grpc=env.text("DIRECTORY_GRPC", "127.0.0.1:50052"),
             directory_timeout=env.number("DIRECTORY_TIMEOUT", 2.0, minimum=0.1),
+            desktop_sip_ws=_websocket_url(env.key("DESKTOP_SIP_WS"), env.text("DESKTOP_SIP_WS", "")),
+            desktop_vendor_dir=Path(env.text("DESKTOP_VENDOR_DIR", str(VENDOR))),
+            directory_http=env.text("DIRECTORY_HTTP", ""),
+            analytics_http=env.text("ANALYTICS_HTTP", ""),
+            desktop_peer_timeout=env.number("DESKTOP_PEER_TIMEOUT", 0.8, minimum=0.05),
         )
 
     def advertised(self, grpc_port: int) -> str:

@@ -12,12 +12,13 @@ from hibiki.analytics.nats.event_consumer import EventConsumer
 from hibiki.analytics.storage import open_store
 from hibiki.analytics.storage.report_store import ReportStore
 from hibiki.analytics.web import routes as web
+from hibiki.analytics.web.lifecycle_api import LifecycleApi
 from hibiki.analytics.wallboard import api as wallboard_api
 from hibiki.analytics.wallboard.feed import Feed
 from hibiki.analytics.wallboard.hub import Wallboards
 from hibiki.analytics.wallboard.page import WallboardPages
 from hibiki.analytics.wallboard.restore import AcdHttp, NoAcd, StoredEvents
-from hibiki.common import bus
+from hibiki.common import bus, revocation
 from hibiki.common.auth import load_authority
 from hibiki.common.config import Env
 from hibiki.common.http import HttpServer, build_app
@@ -48,12 +49,12 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready
                         timezone=config.timezone)
     kept = ReportStore(store)
     app = WallboardPages(build_app("analytics", authority, [*http_routes(store), *wallboard_api.routes(boards),
-                                                            *web.routes(store, kept)],
+                                                            *web.routes(store, kept), *LifecycleApi(store).routes()],
                                    readiness=readiness, open_paths=web.OPEN_PATHS))
     http = HttpServer(app, sock)
     daily = DailyReports(store, kept, config.daily_report_at)
     try:
-        await run_until_stopped(stop, [NatsComponent(nc), consumer, Feed(js, boards.apply, config.wallboard_replay),
+        await run_until_stopped(stop, [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations), consumer, Feed(js, boards.apply, config.wallboard_replay),
                                        daily, http, boards], ready,
                                 url=f"http://{config.host}:{http.port}", store=config.clickhouse_url)
     finally:

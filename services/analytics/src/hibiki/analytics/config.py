@@ -34,7 +34,7 @@ def parse_retention(text: str) -> tuple[int, dict[str, int]]:
 def parse_time_of_day(text: str) -> time:
     """``HH:MM`` (24 h) for HIBIKI_ANALYTICS_DAILY_REPORT_AT."""
     hours, _, minutes = text.strip().partition(":")
-    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and int(hours) < 24 and int(minutes) < 60):
+    if not (hours.isascii() and minutes.isascii() and hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and int(hours) < 24 and int(minutes) < 60):
         raise ConfigError(f"HIBIKI_ANALYTICS_DAILY_REPORT_AT: {text!r} is not HH:MM (00:00-23:59, Asia/Tokyo)")
     return time(int(hours), int(minutes))
 
@@ -48,7 +48,7 @@ class AnalyticsConfig:
     clickhouse_url: str     # chdb:///path (embedded) or clickhouse://host:9000/hibiki
     retention_days: int = DEFAULT_RETENTION_DAYS
     tenant_retention_days: Mapping[str, int] = field(default_factory=dict)
-    batch_size: int = 2000
+    batch_size: int = 10_000
     batch_wait: float = 0.5
     daily_report_at: time = time(23, 50)     # Asia/Tokyo: when each tenant's daily report is generated
     ack_wait: float = 10.0
@@ -73,7 +73,7 @@ class AnalyticsConfig:
             clickhouse_url=env.text("CLICKHOUSE_URL", f"chdb://{root / 'analytics' / 'chdb'}"),
             retention_days=default_days,
             tenant_retention_days=per_tenant,
-            batch_size=env.integer("BATCH_SIZE", 2000, minimum=1, maximum=100_000),
+            batch_size=env.integer("BATCH_SIZE", 10_000, minimum=1, maximum=100_000),
             batch_wait=env.integer("BATCH_WAIT_MS", 500, minimum=1, maximum=60_000) / 1000,
             daily_report_at=parse_time_of_day(env.text("DAILY_REPORT_AT", "23:50")),
             ack_wait=env.integer("ACK_WAIT_MS", 10_000, minimum=1_000, maximum=600_000) / 1000,

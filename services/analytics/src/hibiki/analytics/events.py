@@ -8,7 +8,8 @@ agent's state change, ``agent:<agent_id>``. Unknown kinds are not stored.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from google.protobuf.message import DecodeError, Message
@@ -63,8 +64,12 @@ class RawEvent:
     occurred_at: datetime
     received_at: datetime
     payload: bytes
+    # the payload as decoded by ``decode`` (not parsed again when folded); None: parsed on demand
+    decoded: Message | None = field(default=None, compare=False, repr=False)
 
     def message(self) -> Message:
+        if self.decoded is not None:
+            return self.decoded
         return KINDS[self.kind].FromString(self.payload)
 
     @property
@@ -80,8 +85,11 @@ def timestamp(value: Timestamp) -> datetime | None:
     return datetime.fromtimestamp(value.seconds, tz=UTC).replace(microsecond=value.nanos // 1000)
 
 
+_CONTROL = re.compile("[\x00-\x1f]")
+
+
 def _checked(name: str, value: str) -> str:
-    if not value or len(value) > MAX_ID or any(ord(c) < 0x20 for c in value):
+    if not value or len(value) > MAX_ID or _CONTROL.search(value) is not None:
         raise InvalidEvent(f"{name} is empty, too long or has control characters")
     return value
 
@@ -112,4 +120,5 @@ def decode(subject: str, payload: bytes, received_at: datetime) -> RawEvent:
     else:
         key = _checked("meta.call_uuid", meta.call_uuid)
     return RawEvent(tenant=tenant, key=key, event_id=event_id, kind=kind, subject=subject,
-                    call_uuid=meta.call_uuid, occurred_at=occurred_at, received_at=received_at, payload=payload)
+                    call_uuid=meta.call_uuid, occurred_at=occurred_at, received_at=received_at, payload=payload,
+                    decoded=message)

@@ -5,11 +5,13 @@ Idempotent: storing a batch twice (a redelivery after a crash, a replayed stream
 raw rows and recomputes the same records, which replace the old ones. Raises if the store
 fails; the caller then acknowledges nothing and the batch comes again.
 
-A call is folded from the events the store has for it: one cheap query gives their ids, and the
-events themselves come from a cache of recent calls when it holds all of them (else from the
-store). After writing, the ids are asked again: if another consumer (several analytics replicas)
-stored events of the same calls meanwhile, those calls are folded again (``MAX_ROUNDS``), so the
-newest version has seen every event even when the replicas' clocks differ.
+A call is folded from the events the store has for it: one cheap query gives their ids (its own
+and its B-legs' channels'), and the events themselves come from a cache of recent calls when it
+holds all of them (else from the store, one more query). After writing, the ids are asked again
+(one query for the calls and the agents): if another consumer (several analytics replicas) stored
+events of the same calls meanwhile, those calls are folded again (``MAX_ROUNDS``), so the newest
+version has seen every event even when the replicas' clocks differ. A batch of any size costs one
+insert per table and five to seven queries: the larger the batch, the cheaper each event.
 """
 
 from __future__ import annotations
@@ -70,11 +72,40 @@ class EventCache:
         return [held[i] for i in ids]
 
 
+class AgentEventCache:
+    """Agents' recent state changes as decoded, by event id: an agent's window is read from the
+    store at every batch (its previous change, hours back), its events are not parsed again."""
+
+    def __init__(self, max_events: int) -> None:
+        self._max = max_events
+        self._events: OrderedDict[str, RawEvent] = OrderedDict()
+
+    def add(self, events: Sequence[RawEvent]) -> None:
+        for event in events:
+            self._events[event.event_id] = event
+        while len(self._events) > self._max:
+            self._events.popitem(last=False)
+
+    def decoded(self, events: list[RawEvent]) -> list[RawEvent]:
+        """``events`` (from the store), each the one already decoded when there is one."""
+        out = []
+        for event in events:
+            held = self._events.get(event.event_id)
+            if held is None or held.tenant != event.tenant or held.key != event.key:
+                held = dataclasses.replace(event, decoded=event.message())
+                self._events[event.event_id] = held
+            out.append(held)
+        while len(self._events) > self._max:
+            self._events.popitem(last=False)
+        return out
+
+
 class Ingestor:
     def __init__(self, store: Store, retention: Callable[[str], int], clock: Callable[[], int] = time.time_ns,
                  cache_calls: int = 20_000) -> None:
         self._store, self._retention, self._clock = store, retention, clock
         self._cache = EventCache(cache_calls)
+        self._agent_cache = AgentEventCache(10 * cache_calls)
         self._last_version = 0
 
     def _version(self) -> int:
@@ -88,6 +119,7 @@ class Ingestor:
         batch = self._resolve_legs(batch)
         tables.insert_events(self._store, batch, self._retention)
         self._cache.add([e for e in batch if not e.key.startswith(AGENT_KEY_PREFIX)])
+        self._agent_cache.add([e for e in batch if e.key.startswith(AGENT_KEY_PREFIX)])
         calls: set[Pair] = set()
         agents: dict[Pair, Span] = {}
         for event in batch:
@@ -113,23 +145,24 @@ class Ingestor:
         version = self._version()       # before reading: a consumer that reads later writes a newer version
         intervals: list[AgentInterval] = []
         calls = set(calls)
-        low, high = tables.window(agents) if agents else (None, None)
-        for (tenant, agent_id), window in tables.agent_windows(self._store, agents).items():
-            seen[(tenant, AGENT_KEY_PREFIX + agent_id)] = frozenset(
-                e.event_id for e in window if low is not None and high is not None and low <= e.occurred_at <= high)
+        windows, in_window = tables.agent_windows(self._store, agents)
+        for (tenant, agent_id), window in windows.items():
+            seen[(tenant, AGENT_KEY_PREFIX + agent_id)] = in_window.get((tenant, agent_id), frozenset())
             until = agents[(tenant, agent_id)][1]
-            folded = [i for i in fold_agent(tenant, agent_id, window) if i.start_time <= until]
+            folded = [i for i in fold_agent(tenant, agent_id, self._agent_cache.decoded(window))
+                      if i.start_time <= until]
             intervals.extend(folded)
             # a closed after-call-work interval changes its call's record
-            calls.update((tenant, i.call_id) for i in folded if i.call_id)
+            calls.update((tenant, i.call_id) for i in folded
+                         if i.call_id and i.state == "after_call_work" and i.end_time is not None)
         tables.insert_agent_states(self._store, intervals, version, self._retention)
         call_records: list[CallRecord] = []
         legs: list[LegRecord] = []
-        events = self._events(calls)
+        events, ids = self._events(calls)
         acw = tables.acw_of(self._store, calls)
         for tenant, call_id in sorted(calls):
             mine = events.get((tenant, call_id), [])
-            seen[(tenant, call_id)] = frozenset(e.event_id for e in mine)
+            seen[(tenant, call_id)] = ids.get((tenant, call_id), frozenset())
             call, call_legs = fold_call(tenant, call_id, mine, acw.get((tenant, call_id)))
             legs.extend(call_legs)
             if call is not None:
@@ -143,46 +176,40 @@ class Ingestor:
         result.legs.extend(legs)
         result.calls.extend(call_records)
 
-    def _events(self, calls: set[Pair]) -> dict[Pair, list[RawEvent]]:
+    def _events(self, calls: set[Pair]) -> tuple[dict[Pair, list[RawEvent]], dict[Pair, frozenset[str]]]:
         """Each call's events, with those keyed by its other legs' channels (a B-leg's
-        ``call.answered``: who answered)."""
-        out = self._keyed(calls)
-        legs: dict[Pair, Pair] = {}
-        for (tenant, call_id), events in out.items():
-            for event in events:
-                if event.kind == "call.ended" and event.call_uuid not in ("", call_id):
-                    legs[(tenant, event.call_uuid)] = (tenant, call_id)
-        for leg, events in self._keyed(set(legs)).items():
-            out.setdefault(legs[leg], []).extend(events)
-        return out
-
-    def _keyed(self, keys: set[Pair]) -> dict[Pair, list[RawEvent]]:
-        """The stored events of each key: from the cache when it holds every id the store has."""
-        ids = tables.event_ids(self._store, keys)
-        out: dict[Pair, list[RawEvent]] = {}
+        ``call.answered``: who answered), and the ids of the events stored under each call's own key.
+        One query for the ids; the events from the cache when it holds every one, else one more."""
+        ids = tables.call_event_ids(self._store, calls)
+        keyed: dict[Pair, list[RawEvent]] = {}
         missing = []
-        for key in keys:
-            if key not in ids:
-                continue
-            cached = self._cache.complete(key, ids[key])
+        for key, key_ids in ids.items():
+            cached = self._cache.complete(key, key_ids)
             if cached is None:
                 missing.append(key)
             else:
-                out[key] = cached
+                keyed[key] = cached
         stored = tables.events_of(self._store, missing)
         self._cache.add(stored)
         for event in stored:
-            out.setdefault((event.tenant, event.key), []).append(event)
-        return out
+            keyed.setdefault((event.tenant, event.key), []).append(event)
+        out: dict[Pair, list[RawEvent]] = {}
+        for call in calls:
+            events = keyed.get(call, [])
+            out[call] = list(events)
+            for event in events:
+                if event.kind == "call.ended" and event.call_uuid not in ("", call[1]):
+                    out[call].extend(keyed.get((call[0], event.call_uuid), []))
+        return out, {key: value for key, value in ids.items() if key in calls}
 
     def _changed(self, seen: dict[Pair, frozenset[str]], agents: dict[Pair, Span]
                  ) -> tuple[set[Pair], dict[Pair, Span]]:
+        """The calls and agents another consumer stored events of since this one read them (one query)."""
         call_keys = [key for key in seen if not key[1].startswith(AGENT_KEY_PREFIX)]
-        now = tables.event_ids(self._store, call_keys)
+        now = tables.ids_now(self._store, call_keys, agents)
         calls = {key for key in call_keys if not now.get(key, frozenset()) <= seen[key]}
-        agent_ids = tables.agent_event_ids(self._store, agents)
         changed_agents = {agent: span for agent, span in agents.items()
-                          if not agent_ids.get(agent, frozenset())
+                          if not now.get((agent[0], AGENT_KEY_PREFIX + agent[1]), frozenset())
                           <= seen.get((agent[0], AGENT_KEY_PREFIX + agent[1]), frozenset())}
         if calls or changed_agents:
             log.info("calls_refolded", calls=len(calls), agents=len(changed_agents))

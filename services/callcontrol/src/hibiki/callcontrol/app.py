@@ -18,7 +18,9 @@ from hibiki.callcontrol.esl.outbound import OutboundServer
 from hibiki.callcontrol.esl.trust import NodeTrust, Verdict, refused
 from hibiki.callcontrol.http.prompts_api import PromptsApi
 from hibiki.callcontrol.http.recording_api import RecordingApi
+from hibiki.callcontrol.http.supervision_api import SupervisionApi
 from hibiki.callcontrol.ivr.bridge import LoopBridge
+from hibiki.callcontrol.ivr.cache import ConfigChanges, IvrCache
 from hibiki.callcontrol.ivr.esl_app import IvrServices
 from hibiki.callcontrol.ivr.prompts import PromptResolver
 from hibiki.callcontrol.ivr.source import DirectoryIvrSource, ServiceToken
@@ -29,11 +31,11 @@ from hibiki.callcontrol.publisher import CallEventPublisher
 from hibiki.callcontrol.queue.client import AcdClient
 from hibiki.callcontrol.queue.router import AcdDecisions
 from hibiki.callcontrol.queue.services import QueueServices
-from hibiki.common import bus
+from hibiki.common import bus, revocation
 from hibiki.common.auth import load_authority
 from hibiki.common.config import Env
 from hibiki.common.http import HttpServer, build_app
-from hibiki.common.lifecycle import NatsComponent, run_until_stopped
+from hibiki.common.lifecycle import Component, NatsComponent, run_until_stopped
 from hibiki.common.logging import get_logger
 from hibiki.common.net import bind_tcp
 
@@ -66,7 +68,8 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
                           hold_music=config.hold_music, tenant_music=lambda t: _playback(store.hold_music(t)),
                           announce_seconds=config.queue_announce_seconds,
                           enqueue_patience=config.queue_enqueue_patience, acd_timeout=config.acd_timeout)
-    ivr = IvrServices(fetch=directory.get, resolve=prompts.path, bridge=bridge, publisher=publisher,
+    ivrs = IvrCache(directory.get)      # GetIvr once per IVR and configuration version, not per call
+    ivr = IvrServices(fetch=ivrs.get, resolve=prompts.path, bridge=bridge, publisher=publisher,
                       hold_music=config.hold_music, queue=queue, fetch_timeout=config.directory_timeout + 1.0,
                       recordings_root=config.recordings_dir)
     active = ActiveCalls()
@@ -95,12 +98,15 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
         log.warning("esl_unverified", reason="HIBIKI_CALLCONTROL_ESL_VERIFY=off: outbound event-socket sessions "
                                              "are not checked against a FreeSWITCH node (development only)")
     routes = [*PromptsApi(AsyncPromptStore(store), default_music=config.hold_music).routes(),
-              *RecordingApi(freeswitch, config.recordings_dir).routes()]
+              *RecordingApi(freeswitch, config.recordings_dir).routes(), *SupervisionApi(freeswitch).routes()]
     uploads = {r"/api/v1/tenants/[^/]+/prompts": MAX_UPLOAD_BYTES}   # audio files; everything else 1 MiB
     http = HttpServer(build_app("callcontrol", authority, routes, readiness=readiness, liveness=esl.health,
                                 body_limits=uploads), http_sock)
     # Stopped in reverse: HTTP, then every call handed back to its dialplan, then the socket.
-    await run_until_stopped(stop, [NatsComponent(nc), directory, acd, decisions, freeswitch, esl, active, http], ready,
+    components: list[Component] = [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations),
+                                    directory, ConfigChanges(nc, ivrs), acd, decisions, freeswitch,
+                                    esl, active, http]
+    await run_until_stopped(stop, components, ready,
                             url=f"http://{config.host}:{http.port}", esl=f"{config.host}:{esl.port}",
                             directory=config.directory_grpc, acd=config.acd_grpc,
                             freeswitch=",".join(map(str, config.freeswitch.nodes)) or "none")

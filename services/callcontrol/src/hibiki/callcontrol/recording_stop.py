@@ -8,7 +8,10 @@ callcontrol choose the path; the recording id is a UUID): a RECORD_STOP whose
 recorded) or names another tenant than the channel's ``hibiki_tenant`` is not handed on.
 The index fields come from the channel variables the dialplan and callcontrol set (the same
 ones CallEnded reads: ``hibiki_call_id``, ``hibiki_direction``, ``hibiki_did``, ``hibiki_queue``,
-``hibiki_agent``, ``hibiki_user``/``hibiki_callee``) and ``hibiki_recording_reason``.
+``hibiki_agent``, ``hibiki_user``/``hibiki_callee``) and ``hibiki_recording_reason``. A queue call
+is recorded on each answering leg (one recording per caller/agent pair): the leg of an agent's
+transfer target names no queue of its own, the queue the call came from travels as
+``hibiki_recording_queue``.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ def event_id(recording_id: str) -> str:
 
 
 def _number(value: str) -> int:
-    return int(value) if value.isdigit() and len(value) < 19 else 0
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else 0
 
 
 def _token(value: str) -> str:
@@ -82,7 +85,7 @@ def stopped(headers: Mapping[str, str], node: str = "") -> recording_pb2.Recordi
         caller_number=headers.get("Caller-Caller-ID-Number", "")[:TEXT_LIMIT],
         callee_number=headers.get("Caller-Destination-Number", "")[:TEXT_LIMIT],
         did=_token(headers.get("variable_hibiki_did", "")),
-        queue_id=_token(headers.get("variable_hibiki_queue", "")),
+        queue_id=_token(headers.get("variable_hibiki_queue", "") or headers.get("variable_hibiki_recording_queue", "")),
         agent_id=_token(headers.get("variable_hibiki_agent", "")),
         user=_token(headers.get("variable_hibiki_user", "") or headers.get("variable_hibiki_callee", "")),
         part=max(1, _number(headers.get("variable_hibiki_recording_part", ""))),

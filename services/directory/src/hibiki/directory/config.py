@@ -19,6 +19,7 @@ class DirectoryConfig:
     port: int
     grpc_port: int
     database_url: str
+    journal: Path | None        # SQLite's change journal (storage/journal.py); None: "off"
     nats_url: str
     data_dir: Path
     fsapi_allow: tuple[Network, ...]
@@ -31,6 +32,15 @@ class DirectoryConfig:
     auth_block_seconds: float
     auth_scanner_usernames: int
     callcontrol_address: str
+    session_idle_seconds: float = 1800.0
+    session_max_seconds: float = 43200.0
+    login_max_failures: int = 5
+    login_window_seconds: float = 900.0
+    login_address_max_failures: int = 50
+    voicemail_db: Path | None = None        # FreeSWITCH's db/voicemail_default.db (mounted from the node)
+    voicemail_dir: Path | None = None       # FreeSWITCH's storage/voicemail (mounted from the node)
+    acd_http: str = "http://127.0.0.1:8081"          # the console's queues and agents pages go there
+    analytics_http: str = "http://127.0.0.1:8083"    # a user's page's call history comes from there
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> DirectoryConfig:
@@ -48,6 +58,7 @@ class DirectoryConfig:
             port=env.port("PORT", 8080),
             grpc_port=env.port("GRPC_PORT", 50052),
             database_url=env.text("DATABASE_URL", f"sqlite:///{root / 'directory.sqlite'}"),
+            journal=None if env.text("JOURNAL", "") == "off" else env.path("JOURNAL", root / "directory.journal"),
             nats_url=shared.text("NATS_URL", "nats://127.0.0.1:4222"),
             data_dir=root,
             fsapi_allow=env.networks("FSAPI_ALLOW", "127.0.0.1/32,::1/128"),
@@ -60,12 +71,32 @@ class DirectoryConfig:
             auth_block_seconds=env.number("AUTH_BLOCK_SECONDS", 600.0, minimum=1.0),
             auth_scanner_usernames=env.integer("AUTH_SCANNER_USERNAMES", 5, minimum=2),
             callcontrol_address=_host_port(env, "CALLCONTROL_ADDRESS", "127.0.0.1:8084"),
+            session_idle_seconds=env.number("SESSION_IDLE_SECONDS", 1800.0, minimum=10.0),
+            session_max_seconds=env.number("SESSION_MAX_SECONDS", 43200.0, minimum=10.0),
+            login_max_failures=env.integer("LOGIN_MAX_FAILURES", 5, minimum=1),
+            login_window_seconds=env.number("LOGIN_WINDOW_SECONDS", 900.0, minimum=1.0),
+            login_address_max_failures=env.integer("LOGIN_ADDRESS_MAX_FAILURES", 50, minimum=1),
+            voicemail_db=_path(env.optional("VOICEMAIL_DB")),
+            voicemail_dir=_path(env.optional("VOICEMAIL_DIR")),
+            acd_http=_http(env, "ACD_HTTP", "http://127.0.0.1:8081"),
+            analytics_http=_http(env, "ANALYTICS_HTTP", "http://127.0.0.1:8083"),
         )
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def _http(env: Env, name: str, default: str) -> str:
+    value = env.text(name, default).rstrip("/")
+    if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
+        raise ConfigError(f"{env.key(name)}={value!r} is not an http(s) base URL")
+    return value
 
 
 def _host_port(env: Env, name: str, default: str) -> str:
     value = env.text(name, default)
     host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise ConfigError(f"{env.key(name)}={value!r} is not host:port")
     return value

@@ -228,7 +228,9 @@ class Plan:
         """IVRs and queues run in callcontrol; if it is gone (or hands the call back, or does
         not take it in time), the caller hears an apology and the call goes on with the number's
         fallback route (its closed-hours target), or hears the failure message: never silence (CC-11)."""
-        return self._to_callcontrol(f"{route.kind}:{route.target}") + self.controller_fallback(fallback)
+        # hibiki_config_version: the tenant version routed with; callcontrol serves no kept IVR older
+        return self._to_callcontrol(f"{route.kind}:{route.target}", hibiki_config_version=str(self.tenant.version)) \
+            + self.controller_fallback(fallback)
 
     def controller_fallback(self, fallback: Route | None) -> Actions:
         if fallback is not None and fallback.kind not in ("ivr", "queue"):
@@ -325,7 +327,7 @@ class Plan:
         lot = f"{self.tenant.tenant_id}-{(caller.park_group if caller else '') or 'main'}"
         if destination == "*70":
             return [_action("answer"), _action("valet_park", f"{lot} auto in 1 {PARK_SLOTS}")]
-        if destination.startswith("*71") and destination[3:].isdigit() and 1 <= int(destination[3:]) <= PARK_SLOTS:
+        if destination.startswith("*71") and destination[3:].isascii() and destination[3:].isdigit() and 1 <= int(destination[3:]) <= PARK_SLOTS:
             return [_action("answer"), _action("valet_park", f"{lot} {int(destination[3:])}")]
         if destination == "*97" and caller is not None and caller.extension:
             return [_action("answer"), _action("voicemail", f"check default {self.tenant.domain} {caller.extension}")]
@@ -394,7 +396,7 @@ def transferred() -> Actions:
 
 def _hops(request: FsRequest) -> int:
     value = request.get("variable_hibiki_forward_hops")
-    return int(value) if value.isdigit() else 0
+    return int(value) if value.isascii() and value.isdigit() else 0
 
 
 def record_inbound(tenant: TenantView, did: DidEntry, route: Route, context: str) -> Actions:

@@ -136,7 +136,7 @@ def normalize(raw: str) -> str:
         raise InvalidNumber(f"no number in {raw!r}")
     if text.startswith("+81"):
         return _national(text[3:])
-    if text.startswith("81") and text.isdigit() and len(_national(text[2:])) in (10, 11):
+    if text.startswith("81") and text.isascii() and text.isdigit() and len(_national(text[2:])) in (10, 11):
         return _national(text[2:])
     return text
 
@@ -173,7 +173,7 @@ def classify(number: str, extension_lengths: Collection[int] | None = None) -> N
         return replace(info, normalized=normalized, caller_id=CALLER_ID_PREFIXES[prefix])
     lengths = DEFAULT_EXTENSION_LENGTHS if extension_lengths is None else extension_lengths
     one_xy = len(normalized) == 3 and normalized[0] == "1"
-    if normalized.isdigit() and normalized[0] != "0" and not one_xy and len(normalized) in lengths:
+    if normalized.isascii() and normalized.isdigit() and normalized[0] != "0" and not one_xy and len(normalized) in lengths:
         return NumberInfo(normalized, NumberKind.EXTENSION, normalized)
     return _classify(normalized)
 

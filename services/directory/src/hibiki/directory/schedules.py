@@ -304,6 +304,12 @@ class Schedule:
                 return True, branch, f"{reason} {interval}"
         return False, CLOSED, f"outside {reason}"
 
+    def day_plan(self, day: date) -> dict[str, Any]:
+        """What a local date is, override aside (the console's calendar): branch, why, opening hours."""
+        hours, branch, reason = self._day(day)
+        return {"date": day.isoformat(), "branch": branch, "reason": reason, "open": bool(hours),
+                "hours": _hours_dict(hours or ())}
+
     def _day(self, day: date) -> tuple[tuple[Interval, ...] | None, str, str]:
         """The hours (None: closed all day), branch and reason for a local date, override aside."""
         for special in self.special_days:

@@ -7,23 +7,41 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hibiki.common import bus
+from cryptography.exceptions import InvalidTag
+
+from hibiki.common import bus, revocation
 from hibiki.common.auth import load_authority
 from hibiki.common.config import Env
 from hibiki.common.errors import StartupError
 from hibiki.common.http import HttpServer, build_app
 from hibiki.common.lifecycle import NatsComponent, run_until_stopped
+from hibiki.common.logging import get_logger
 from hibiki.common.net import bind_tcp
 from hibiki.recording.config import RecordingConfig
 from hibiki.recording.deletion import Deleter, Reaper
-from hibiki.recording.http import info
+from hibiki.recording.http import info, lifecycle
+from hibiki.recording.http.lifecycle import TenantRecordings
 from hibiki.recording.http.api import RecordingsApi
-from hibiki.recording.index.chdb_store import ChdbStore
+from hibiki.recording.http.common import Recorder
+from hibiki.recording.http.evaluation_api import EvaluationApi
+from hibiki.recording.index.stores import open_index
 from hibiki.recording.nats import consumers
 from hibiki.recording.nats.notifier import Notifier
 from hibiki.recording.pipeline import Pipeline
 from hibiki.recording.storage.blobs import LocalBlobs, open_blobs
 from hibiki.recording.storage.keys import KeyStore, load_master_key
+from hibiki.recording.web import pages
+
+
+log = get_logger("hibiki.recording")
+
+
+def _previous_master_key(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    if not path.is_file():
+        raise StartupError(f"HIBIKI_RECORDING_MASTER_KEY_PREVIOUS_FILE: {path} does not exist")
+    return load_master_key(None, path)
 
 
 def _writable(path: Path, what: str) -> None:
@@ -56,8 +74,16 @@ async def main(stop: asyncio.Event, config: RecordingConfig | None = None, ready
     _writable(config.storage_dir, "storage")
     _writable(config.work_dir, "work directory")
     blobs = open_blobs(config.store_url, config.storage_dir)
-    keys = KeyStore(config.keys_dir, load_master_key(config.master_key, config.master_key_file))
-    index = ChdbStore(config.index_path)
+    keys = KeyStore(config.keys_dir, load_master_key(config.master_key, config.master_key_file),
+                    _previous_master_key(config.previous_master_key_file))
+    if config.previous_master_key_file is not None:
+        try:
+            rewrapped, current = await asyncio.to_thread(keys.rewrap)
+        except InvalidTag:
+            raise StartupError(f"recording keys in {config.keys_dir}: a data key opens with neither the master key "
+                               "nor the previous one") from None
+        log.info("recording_keys_rewrapped", rewrapped=rewrapped, already_current=current)
+    index = open_index(config.index_url)
     await asyncio.to_thread(index.migrate)
     nc = await bus.connect(config.nats_url, "hibiki-recording")
     js = nc.jetstream()
@@ -72,14 +98,18 @@ async def main(stop: asyncio.Event, config: RecordingConfig | None = None, ready
                                   consumers.Dispositions(index, config.retention))
     reaper = Reaper(deleter, config.retention_interval)
     api = RecordingsApi(index, blobs, keys, notifier, deleter)
+    evaluation = EvaluationApi(index, Recorder(index, notifier))
 
     async def readiness() -> dict[str, bool]:
         store_ok = os.access(config.storage_dir, os.W_OK) if isinstance(blobs, LocalBlobs) else True
         return {"nats": nc.is_connected, "storage": store_ok}
 
-    http = HttpServer(build_app("recording", authority, [*info.routes(), *api.routes()], readiness=readiness), sock)
+    routes = [*info.routes(), *api.routes(), *evaluation.routes(), *pages.routes(config.directory_url),
+              *lifecycle.routes(TenantRecordings(index, blobs, keys))]
+    http = HttpServer(build_app("recording", authority, routes, readiness=readiness, open_paths=pages.PATHS), sock)
     try:
-        await run_until_stopped(stop, [NatsComponent(nc), Tasks(stopped.run, handled.run, reaper.run), http], ready,
+        await run_until_stopped(stop, [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations),
+                                       Tasks(stopped.run, handled.run, reaper.run), http], ready,
                                 url=f"http://{config.host}:{http.port}", storage=blobs.name,
                                 spool=str(config.spool_dir))
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 from hibiki.common.config import Env, data_dir
 from hibiki.common.errors import ConfigError
@@ -24,9 +25,11 @@ class RecordingConfig:
     work_dir: Path                 # compressed and encrypted copies between steps
     store_url: str                 # "" (file store in storage_dir), file:///path or s3://bucket/prefix?endpoint=
     index_path: Path               # chdb directory of the index
+    index_url: str                 # chdb://<index_path> (default) or clickhouse://host:port/hibiki
     keys_dir: Path
     master_key: str | None
     master_key_file: Path
+    previous_master_key_file: Path | None = None   # while the master key rotates (README)
     codec: str = "opus"
     bitrate: str = "24k"
     retention: Retention = Retention()
@@ -34,6 +37,7 @@ class RecordingConfig:
     consumer: str = "recording-stopped"
     ack_wait: float = 300.0        # a recording not acknowledged by then is handed out again
     kill_after: str | None = None  # test hook: SIGKILL itself after this step (STEPS)
+    directory_url: str = ""        # where the page renews the console session ("": this host, port 8080)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> RecordingConfig:
@@ -50,6 +54,10 @@ class RecordingConfig:
         kill_after = env.optional("KILL_AFTER")
         if kill_after is not None and kill_after not in STEPS:
             raise ConfigError(f"{env.key('KILL_AFTER')}={kill_after!r}: one of {', '.join(STEPS)}")
+        index_path = env.path("INDEX_DIR", root / "recording" / "chdb")
+        index_url = env.text("INDEX_URL", "") or f"chdb://{index_path}"
+        if urlparse(index_url).scheme not in ("chdb", "clickhouse", "clickhouses"):
+            raise ConfigError(f"{env.key('INDEX_URL')}: chdb://<path> or clickhouse://host:port/hibiki")
         return cls(
             host=env.text("HOST", "127.0.0.1"),
             port=env.port("PORT", 8082),
@@ -59,10 +67,13 @@ class RecordingConfig:
             spool_dir=env.path("SPOOL_DIR", shared.path("CALLCONTROL_RECORDINGS_DIR", root / "recordings")),
             work_dir=env.path("WORK_DIR", root / "recording" / "work"),
             store_url=env.text("STORE_URL", ""),
-            index_path=env.path("INDEX_DIR", root / "recording" / "chdb"),
+            index_path=index_path,
+            index_url=index_url,
             keys_dir=env.path("KEYS_DIR", root / "recording" / "keys"),
             master_key=env.optional("MASTER_KEY"),
             master_key_file=env.path("MASTER_KEY_FILE", root / "recording" / "master.key"),
+            previous_master_key_file=env.path("MASTER_KEY_PREVIOUS_FILE", Path()) if env.optional(
+                "MASTER_KEY_PREVIOUS_FILE") else None,
             codec=codec,
             bitrate=env.text("BITRATE", "24k"),
             retention=retention,
@@ -70,4 +81,5 @@ class RecordingConfig:
             consumer=env.text("CONSUMER", "recording-stopped"),
             ack_wait=env.number("ACK_WAIT", 300.0, minimum=1.0),
             kill_after=kill_after,
+            directory_url=env.text("DIRECTORY_URL", ""),
         )

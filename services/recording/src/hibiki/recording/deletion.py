@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from hibiki.common.logging import get_logger
 from hibiki.recording.index import recordings
-from hibiki.recording.index.chdb_store import ChdbStore
+from hibiki.recording.index.recordings import Store as IndexStore
 from hibiki.recording.nats.notifier import Notifier, derived_id
 from hibiki.recording.storage.blobs import BlobStore
 
@@ -33,7 +33,7 @@ RETENTION = Who("retention", (), "")
 
 @dataclass
 class Deleter:
-    index: ChdbStore
+    index: IndexStore
     blobs: BlobStore
     notifier: Notifier
 

@@ -26,7 +26,7 @@ from hibiki.events.v1 import recording_pb2
 from hibiki.recording.domain import envelope, media
 from hibiki.recording.domain.retention import Retention
 from hibiki.recording.index import recordings
-from hibiki.recording.index.chdb_store import ChdbStore
+from hibiki.recording.index.recordings import Store as IndexStore
 from hibiki.recording.nats.notifier import Notifier
 from hibiki.recording.storage import spool
 from hibiki.recording.storage.blobs import BlobStore
@@ -47,7 +47,7 @@ class Pipeline:
     work_dir: Path
     blobs: BlobStore
     keys: KeyStore
-    index: ChdbStore
+    index: IndexStore
     notifier: Notifier
     retention: Retention
     codec: str = "opus"

@@ -150,7 +150,7 @@ class AgentCommands(Core):
             raise InvalidArgument("a disposition needs a case type")
         if call_id and agent.wrap_call == call_id:
             queue_id = agent.wrap_queue
-            agent.wrap_call = agent.wrap_queue = ""
+            agent.wrap_call = agent.wrap_queue = agent.wrap_caller = ""
             agent.wrap_up_until = None
             events: list[Event] = [DispositionSaved(agent_id, call_id, queue_id, case_type, note)]
             if agent.state is AgentState.AFTER_CALL_WORK:

@@ -64,7 +64,7 @@ class CallCommands(Core):
         events: list[Event] = [CallEnded(call_id, queue.config.id, agent.profile.id,
                                          now - (call.answered_at if call.answered_at is not None else now))]
         agent.call_id = ""
-        agent.wrap_call, agent.wrap_queue = call_id, queue.config.id
+        agent.wrap_call, agent.wrap_queue, agent.wrap_caller = call_id, queue.config.id, call.caller
         self._set_state(agent, AgentState.AFTER_CALL_WORK, "", now, events)
         limit = queue.config.wrap_up_limit_seconds
         if limit == 0:

@@ -105,7 +105,7 @@ class Core(Records):
         agent.undisposed[agent.wrap_call] = agent.wrap_queue
         while len(agent.undisposed) > UNDISPOSED_KEPT:
             del agent.undisposed[next(iter(agent.undisposed))]
-        agent.wrap_call = agent.wrap_queue = ""
+        agent.wrap_call = agent.wrap_queue = agent.wrap_caller = ""
         agent.wrap_up_until = None
 
     def _wrap_up_expired(self, agent: Agent, now: float, events: list[Event]) -> None:

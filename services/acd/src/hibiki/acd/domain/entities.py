@@ -30,6 +30,7 @@ class Agent:
     wrap_queue: str = ""                  # ... and its queue
     wrap_up_until: float | None = None    # the queue's wrap-up limit, if it has one
     undisposed: dict[str, str] = field(default_factory=dict)   # call -> queue, limit passed, not saved
+    wrap_caller: str = ""                 # wrap-up: that call's caller number (the desktop's screen pop)
     # derived
     member_of: tuple[str, ...] = ()       # queues the agent serves (listed and skilled), sorted
     ready_epoch: int = 0                  # bumped on each entry to the ready index
@@ -44,7 +45,8 @@ class Agent:
                 "state_since": self.state_since, "idle_since": self.idle_since,
                 "calls_handled": self.calls_handled, "missed_offers": self.missed_offers, "call_id": self.call_id,
                 "wrap_call": self.wrap_call, "wrap_queue": self.wrap_queue, "wrap_up_until": self.wrap_up_until,
-                "undisposed": [[c, q] for c, q in self.undisposed.items()]}
+                "undisposed": [[c, q] for c, q in self.undisposed.items()],
+                "wrap_caller": self.wrap_caller}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Agent:
@@ -52,7 +54,7 @@ class Agent:
         return cls(profile, AgentState(data["state"]), data["reason"], data["device"], data["state_since"],
                    data["idle_since"], data["calls_handled"], data["missed_offers"], data["call_id"],
                    data["wrap_call"], data["wrap_queue"], data["wrap_up_until"],
-                   {c: q for c, q in data["undisposed"]})
+                   {c: q for c, q in data["undisposed"]}, data.get("wrap_caller", ""))
 
 
 @dataclass(slots=True, eq=False)

@@ -20,9 +20,13 @@ class Reads(Core):
 
     def agent(self, agent_id: str) -> AgentView:
         a = self._agent(agent_id)
+        current = self._calls.get(a.call_id) if a.call_id else None
+        caller, call_queue = ((current.caller, current.queue_id) if current is not None
+                              else (a.wrap_caller, a.wrap_queue) if a.wrap_call else ("", ""))
         return AgentView(a.profile.id, a.state, a.reason, a.device, a.state_since, a.idle_since, a.call_id,
                          a.wrap_call, a.wrap_up_until, tuple(a.undisposed), a.calls_handled, a.missed_offers,
-                         dict(a.profile.skills), tuple(sorted(a.profile.queues)), a.member_of)
+                         dict(a.profile.skills), tuple(sorted(a.profile.queues)), a.member_of,
+                         caller, call_queue)
 
     def agent_on(self, device: str) -> str:
         """The agent logged in on ``device``; ``UnknownAgent`` if none is."""

@@ -24,6 +24,8 @@ class AgentView:
     skills: dict[str, int]
     queues: tuple[str, ...]            # configured
     serving: tuple[str, ...]           # of those, the queues whose skills the agent has
+    caller: str = ""                   # the caller number of call_id, else of pending_disposition
+    call_queue: str = ""               # that call's queue
 
 
 @dataclass(frozen=True)

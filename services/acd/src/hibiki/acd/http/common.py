@@ -23,6 +23,7 @@ from hibiki.acd.http.responses import Ids
 from hibiki.acd.runtime.buckets import valid_id
 from hibiki.acd.runtime.replica import NotOwner
 from hibiki.acd.runtime.tenant import TenantLost
+from hibiki.common import roles as role_rule
 from hibiki.common.http import error_response
 from hibiki.common.logging import get_logger
 from hibiki.common.openapi import Operation, errors
@@ -61,8 +62,8 @@ def guard(write: bool, work: Handler, *, agent_self: bool = False) -> Handler:
         params = request.path_params
         tenant = params["tenant"]
         claims = request.scope["hibiki.claims"]
-        refusal = claims.refusal(tenant, write)
-        if refusal is not None and agent_self and claims.may_act_for(tenant) and "agent" in claims.roles \
+        refusal = claims.refusal(tenant, write, role_rule.ACD)
+        if refusal is not None and agent_self and claims.refusal(tenant, write, role_rule.AGENT_DESK) is None \
                 and claims.subject == params.get("agent_id"):
             refusal = None
         if refusal is not None:

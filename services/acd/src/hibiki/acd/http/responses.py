@@ -94,6 +94,8 @@ class AgentView(BaseModel):
     skills: dict[str, int]
     queues: list[str]
     serving: list[str] = Field(description="of the configured queues, those whose skills the agent has")
+    caller_number: str = Field("", description="the caller number of the call offered, talking or in wrap-up; empty when none")
+    call_queue_id: str = Field("", description="that call's queue")
 
 
 class WaitingCall(BaseModel):

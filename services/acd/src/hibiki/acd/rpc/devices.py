@@ -57,6 +57,10 @@ class DirectoryDevices:
 
     async def resolve(self, tenant: str, device: str) -> str:
         """The directory's name of ``device`` in ``tenant``."""
+        return (await self.describe(tenant, device))[0]
+
+    async def describe(self, tenant: str, device: str) -> tuple[str, str]:
+        """The directory's name of ``device`` in ``tenant`` and the tenant's SIP domain."""
         try:
             dialstring.device(device)    # not worth asking: it cannot be a device
         except dialstring.UnsafeValue:
@@ -79,9 +83,11 @@ class DirectoryDevices:
             raise DirectoryUnavailable(f"the directory at {self.address} could not resolve the device: "
                                        f"{code.name}") from None
         try:
-            return dialstring.device(found.device)   # checked again: it goes into a dial string
+            name = dialstring.device(found.device)   # checked again: it goes into a dial string
+            domain = dialstring.domain(found.domain) if found.domain else ""
         except dialstring.UnsafeValue:
             raise UnknownDevice(f"the directory's name for device {device!r} cannot be dialled") from None
+        return name, domain
 
 
 async def admitted(devices: DirectoryDevices, tenant: str, op: str, args: Json) -> Json:

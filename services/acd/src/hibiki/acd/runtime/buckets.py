@@ -21,6 +21,8 @@ from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
+from hibiki.common import bus
+
 CONFIG_BUCKET = "hibiki_acd_config"
 STATE_BUCKET = "hibiki_acd_state"
 LEASES_BUCKET = "hibiki_acd_leases"
@@ -41,7 +43,8 @@ async def _bucket(js: JetStreamContext, name: str, ttl: float | None = None) -> 
         return await js.key_value(name)
     except (BucketNotFoundError, NotFoundError):
         pass
-    return await js.create_key_value(KeyValueConfig(bucket=name, history=1, ttl=ttl, storage=StorageType.FILE))
+    return await js.create_key_value(KeyValueConfig(bucket=name, history=1, ttl=ttl, storage=StorageType.FILE,
+                                                replicas=bus.replicas()))
 
 
 async def open_buckets(js: JetStreamContext, lease_seconds: float) -> Buckets:

@@ -17,7 +17,7 @@ def agent_json(view: AgentView) -> Json:
             "pending_disposition": view.pending_disposition, "wrap_up_until": view.wrap_up_until,
             "undisposed": list(view.undisposed), "calls_handled": view.calls_handled,
             "missed_offers": view.missed_offers, "skills": dict(view.skills), "queues": list(view.queues),
-            "serving": list(view.serving)}
+            "serving": list(view.serving), "caller_number": view.caller, "call_queue_id": view.call_queue}
 
 
 def stats_json(stats: QueueStats) -> Json:

@@ -1,8 +1,8 @@
 """The durable JetStream consumer that feeds the analytics tables, in batches.
 
 Messages are gathered until ``max_batch`` of them or ``max_wait`` seconds after the first, then
-stored as one batch (``Ingestor.store_batch``); each message is acknowledged only after its batch
-is stored (while a slow store runs, the messages are kept with in-progress acks, so ``ack_wait``
+stored as one batch (``Ingestor.store_batch``, in a thread, while the next batch is gathered); each
+message is acknowledged only after its batch is stored (while a slow store runs, the messages are kept with in-progress acks, so ``ack_wait``
 is also how soon the messages of a killed process come again). If the store fails, nothing of the batch is acknowledged: the messages are redelivered
 (after a pause that grows while the store stays down) and stored again, idempotently.
 """
@@ -31,7 +31,7 @@ log = get_logger("hibiki.analytics.consumer")
 
 
 class EventConsumer:
-    def __init__(self, js: JetStreamContext, ingestor: Ingestor, *, durable: str = DURABLE, max_batch: int = 2000,
+    def __init__(self, js: JetStreamContext, ingestor: Ingestor, *, durable: str = DURABLE, max_batch: int = 10_000,
                  max_wait: float = 0.5, ack_wait: float = 10.0,
                  on_batch: Callable[[int], None] | None = None) -> None:
         self._js, self._ingestor = js, ingestor
@@ -49,25 +49,35 @@ class EventConsumer:
         return await self._js.pull_subscribe_bind(durable=self._durable, stream=EVENTS_STREAM)
 
     async def run(self) -> None:
+        """Gather a batch while the previous one is being stored (NATS and the engine work at the
+        same time); batches are stored one after another, each acknowledged once stored."""
         sub = await self._subscribe()
         failures = 0
+        storing: asyncio.Task[bool] | None = None
+        stored: list[Any] = []
         try:
             while not self._stop.is_set():
                 messages = await self._gather(sub)
-                if not messages:
-                    continue
-                if await self._store(messages):
+                if storing is not None:
+                    ok = await storing
+                    storing = None
+                    if not ok:
+                        failures += 1
+                        pause = min(30.0, 0.5 * 2 ** min(failures, 6))
+                        for msg in stored + messages:       # the batch gathered meanwhile comes again too
+                            await msg.nak(delay=pause)
+                        try:
+                            await asyncio.wait_for(self._stop.wait(), pause)
+                        except TimeoutError:
+                            pass
+                        continue
                     failures = 0
-                    continue
-                failures += 1
-                pause = min(30.0, 0.5 * 2 ** min(failures, 6))
-                for msg in messages:
-                    await msg.nak(delay=pause)
-                try:
-                    await asyncio.wait_for(self._stop.wait(), pause)
-                except TimeoutError:
-                    pass
+                if messages:
+                    stored = messages
+                    storing = asyncio.create_task(self._store(messages))
         finally:
+            if storing is not None:
+                await asyncio.wait({storing})     # stopping: the batch in hand is stored and acknowledged
             await sub.unsubscribe()
 
     async def _gather(self, sub: Any) -> list[Any]:

@@ -1,7 +1,9 @@
 """ClickHouse in-process through chdb (one session per process, on-disk path).
 
 Rows come back as JSONCompact with the column types, and are turned into the same Python values
-clickhouse-driver gives (UTC datetimes, ints, lists)."""
+clickhouse-driver gives (UTC datetimes, ints, lists). Inserts go in as Arrow columns through
+chdb's ``Python()`` table function (the engine reads the arrays; no text format to write and
+parse: several times faster than JSONEachRow for the consumer's batches)."""
 
 from __future__ import annotations
 
@@ -13,10 +15,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa  # type: ignore[import-untyped]
+
 from hibiki.analytics.storage import migrations
 from hibiki.analytics.storage.base import Row
 from hibiki.analytics.storage.migrations import Applied, Dialect
-from hibiki.analytics.storage.sql import bind
+from hibiki.common.clickhouse_sql import bind
 from hibiki.common.errors import StartupError
 
 _SETTINGS = "SETTINGS output_format_json_quote_64bit_integers = 0, output_format_json_quote_denormals = 1"
@@ -46,13 +50,22 @@ def _converter(type_name: str) -> Converter:
     return None
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        utc = value.astimezone(UTC) if value.tzinfo else value
-        return utc.strftime("%Y-%m-%d %H:%M:%S.") + f"{utc.microsecond // 1000:03d}"
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"cannot store a {type(value).__name__}")
+def _arrow_type(type_name: str) -> Any:
+    """The Arrow type a column of this ClickHouse type is sent as (the engine casts the rest:
+    String -> Enum8 or LowCardinality, Int64 -> UInt8/16/64)."""
+    while (match := _WRAPPER.match(type_name)) is not None:
+        type_name = match.group(1)
+    if type_name.startswith("Array("):
+        return pa.list_(_arrow_type(type_name[len("Array("):-1]))
+    if type_name.startswith("DateTime"):
+        return pa.timestamp("ms", tz="UTC")
+    if type_name in ("Date", "Date32"):
+        return pa.date32()
+    if type_name.startswith(("Int", "UInt")):
+        return pa.uint64() if type_name == "UInt64" else pa.int64()
+    if type_name.startswith("Float"):
+        return pa.float64()
+    return pa.string()
 
 
 class ChdbStore:
@@ -67,7 +80,9 @@ class ChdbStore:
         except Exception as exc:
             raise StartupError(f"analytics store chdb://{path}: {exc}") from None
         self._lock = threading.Lock()
+        self._types: dict[str, dict[str, Any]] = {}
         self.path = path
+        pa.array([None], type=pa.timestamp("ms", tz="UTC"))  # pyarrow's first conversion imports pandas (~1 s)
 
     def _run(self, sql: str, fmt: str = "CSV") -> Any:
         with self._lock:
@@ -94,12 +109,23 @@ class ChdbStore:
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self._run(bind(sql, params))
 
+    def _arrow_types(self, table: str) -> dict[str, Any]:
+        if table not in self._types:
+            described = self.query(f"DESCRIBE TABLE {migrations.DATABASE}.{table}")
+            self._types[table] = {str(r[0]): _arrow_type(str(r[1])) for r in described}
+        return self._types[table]
+
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
-        encode = json.JSONEncoder(ensure_ascii=False, default=_json_default).encode
-        lines = "\n".join(encode(dict(zip(columns, row, strict=True))) for row in rows)
-        self._run(f"INSERT INTO {migrations.DATABASE}.{table} ({', '.join(columns)}) FORMAT JSONEachRow\n{lines}")
+        types = self._arrow_types(table)
+        # aware datetimes are stored as their UTC instant, naive ones are taken as UTC (to the ms)
+        arrays = [pa.array(values, type=types[name])
+                  for name, values in zip(columns, zip(*rows, strict=True), strict=True)]
+        hibiki_rows = pa.Table.from_arrays(arrays, names=list(columns))  # noqa: F841 (Python() finds it by name)
+        with self._lock:
+            self._session.query(f"INSERT INTO {migrations.DATABASE}.{table} ({', '.join(columns)}) "
+                                "SELECT * FROM Python(hibiki_rows)", "CSV")
 
     def close(self) -> None:
         with self._lock:

@@ -104,15 +104,19 @@ HISTORY_COLUMNS = ("call_id", "kind", "start_time", "answer_time", "end_time", "
 
 
 def history(store: Queryable, tenant: str, start: datetime, end: datetime, user: str | None,
-            kind: str | None, limit: int, offset: int) -> list[Row]:
+            kind: str | None, limit: int, offset: int, number: str | None = None) -> list[Row]:
     """A user's calls, newest first: ``outgoing`` (their phone made the call), ``incoming``
     (their phone answered), ``missed`` (their phone rang and nobody on it answered). One row
-    per call and user however many of their devices rang. ``user`` None: every user's."""
+    per call and user however many of their devices rang. ``user`` None: every user's;
+    ``number``: only the calls with that number at the other end (the desktop's screen pop)."""
     params: dict[str, Any] = {"tenant": tenant, "start": start, "end": end, "limit": limit, "offset": offset}
     user_clause = ""
     if user is not None:
         user_clause = "AND user_id = %(user)s"
         params["user"] = user
+    if number is not None:
+        user_clause += " AND if(leg = 'a', callee_number, caller_number) = %(number)s"
+        params["number"] = number
     kind_clause = leg_clause = ""
     if kind is not None:
         kind_clause = "WHERE kind = %(kind)s"

@@ -72,11 +72,41 @@ def events_of(store: Store, keys: Iterable[Pair]) -> list[RawEvent]:
 
 def event_ids(store: Store, keys: Iterable[Pair]) -> dict[Pair, frozenset[str]]:
     """(tenant, key) -> the ids of its stored events (one cheap query: no payloads)."""
-    wanted = _pairs(keys)
+    return ids_now(store, keys, {})
+
+
+def call_event_ids(store: Store, calls: Iterable[Pair]) -> dict[Pair, frozenset[str]]:
+    """The ids of the stored events of these calls and of their other legs' channels (the keys of
+    the B-legs their ``call.ended`` events name: a B-leg's ``call.answered``), in one query."""
+    wanted = _pairs(calls)
     if not wanted:
         return {}
-    rows = store.query("SELECT tenant, key, groupUniqArray(event_id) FROM hibiki.events WHERE (tenant, key) IN %(keys)s "
-                       "GROUP BY tenant, key", {"keys": wanted})
+    rows = store.query(
+        "SELECT tenant, key, groupUniqArray(event_id) FROM hibiki.events WHERE (tenant, key) IN %(keys)s "
+        "OR (tenant, key) IN (SELECT tenant, call_uuid FROM hibiki.events WHERE (tenant, key) IN %(keys)s "
+        "AND kind = 'call.ended' AND call_uuid != key) GROUP BY tenant, key", {"keys": wanted})
+    return {(str(r[0]), str(r[1])): frozenset(r[2]) for r in rows}
+
+
+def ids_now(store: Store, keys: Iterable[Pair], spans: dict[Pair, tuple[datetime, datetime]]
+            ) -> dict[Pair, frozenset[str]]:
+    """In one query: (tenant, key) -> the ids of its stored events, for ``keys``, and (tenant,
+    ``agent:<id>``) -> the ids of its state changes within ``window(spans)`` for the agents of ``spans``."""
+    wanted = _pairs(keys)
+    agents = _pairs((t, AGENT_KEY_PREFIX + a) for t, a in spans)
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if wanted:
+        where.append("(tenant, key) IN %(keys)s")
+        params["keys"] = wanted
+    if agents:
+        low, high = window(spans)
+        where.append("((tenant, key) IN %(agents)s AND occurred_at >= %(low)s AND occurred_at <= %(high)s)")
+        params.update(agents=agents, low=low, high=high)
+    if not where:
+        return {}
+    rows = store.query(f"SELECT tenant, key, groupUniqArray(event_id) FROM hibiki.events WHERE {' OR '.join(where)} "
+                       "GROUP BY tenant, key", params)
     return {(str(r[0]), str(r[1])): frozenset(r[2]) for r in rows}
 
 
@@ -108,31 +138,36 @@ def window(spans: dict[Pair, tuple[datetime, datetime]]) -> tuple[datetime, date
 
 def agent_event_ids(store: Store, spans: dict[Pair, tuple[datetime, datetime]]) -> dict[Pair, frozenset[str]]:
     """(tenant, agent id) -> the ids of its state changes within ``window(spans)``."""
-    if not spans:
-        return {}
-    low, high = window(spans)
-    rows = store.query("SELECT tenant, key, groupUniqArray(event_id) FROM hibiki.events WHERE (tenant, key) IN %(keys)s "
-                       "AND occurred_at >= %(low)s AND occurred_at <= %(high)s GROUP BY tenant, key",
-                       {"keys": _pairs((t, AGENT_KEY_PREFIX + a) for t, a in spans), "low": low, "high": high})
-    return {(str(r[0]), str(r[1])[len(AGENT_KEY_PREFIX):]): frozenset(r[2]) for r in rows}
+    return {(t, k[len(AGENT_KEY_PREFIX):]): ids for (t, k), ids in ids_now(store, (), spans).items()}
 
 
-def agent_windows(store: Store, spans: dict[Pair, tuple[datetime, datetime]]) -> dict[Pair, list[RawEvent]]:
+AgentWindows = tuple[dict[Pair, list[RawEvent]], dict[Pair, frozenset[str]]]
+
+
+def agent_windows(store: Store, spans: dict[Pair, tuple[datetime, datetime]]) -> AgentWindows:
     """For each (tenant, agent id) -> (since, until): the state changes that its intervals starting
     from ``since`` to ``until`` need: the last one before ``since`` (whose interval the first new
-    one ends), those from ``since`` to ``until``, and the first one after. Two or three queries."""
+    one ends), those from ``since`` to ``until``, and the first one after; and the ids of its state
+    changes within ``window(spans)`` (what ``agent_event_ids`` finds while no other consumer
+    stores). One query, two when an agent has no change in the window before ``since``."""
     if not spans:
-        return {}
+        return {}, {}
     keys = _pairs((tenant, AGENT_KEY_PREFIX + agent) for tenant, agent in spans)
     low, high = window(spans)
     params: dict[str, Any] = {"keys": keys, "low": low, "high": high, "oldest": low - FALLBACK}
-    events = _rows(store, f"{_RAW} WHERE (tenant, key) IN %(keys)s AND occurred_at >= %(low)s "
-                   "AND occurred_at <= %(high)s", params)
-    events += _rows(store, f"{_RAW} WHERE (tenant, key) IN %(keys)s AND occurred_at > %(high)s "
-                    "ORDER BY occurred_at, event_id LIMIT 1 BY tenant, key", params)
+    rows = store.query(f"SELECT *, 1 AS inside FROM ({_RAW} WHERE (tenant, key) IN %(keys)s "
+                       "AND occurred_at >= %(low)s AND occurred_at <= %(high)s) UNION ALL SELECT *, 0 AS inside FROM ("
+                       f"{_RAW} WHERE (tenant, key) IN %(keys)s AND occurred_at > %(high)s "
+                       "ORDER BY occurred_at, event_id LIMIT 1 BY tenant, key)", params)
+    exact = store.dialect.datetime.startswith("DateTime64")
     found: dict[Pair, list[RawEvent]] = {agent: [] for agent in spans}
-    for event in events:
-        found[(event.tenant, event.key[len(AGENT_KEY_PREFIX):])].append(event)
+    in_window: dict[Pair, set[str]] = {}
+    for row in rows:
+        event = _raw(row[:-1], exact)
+        agent = (event.tenant, event.key[len(AGENT_KEY_PREFIX):])
+        found[agent].append(event)
+        if row[-1]:
+            in_window.setdefault(agent, set()).add(event.event_id)
     earlier = _pairs((tenant, AGENT_KEY_PREFIX + agent) for (tenant, agent), (since, _) in spans.items()
                      if not any(e.occurred_at < since for e in found[(tenant, agent)]))
     if earlier:
@@ -145,7 +180,7 @@ def agent_windows(store: Store, spans: dict[Pair, tuple[datetime, datetime]]) ->
         unique = sorted({e.event_id: e for e in found[agent]}.values(), key=lambda e: (e.occurred_at, e.event_id))
         before = [e for e in unique if e.occurred_at < since]
         out[agent] = unique[unique.index(before[-1]):] if before else unique
-    return out
+    return out, {agent: frozenset(ids) for agent, ids in in_window.items()}
 
 
 def acw_of(store: Store, calls: Iterable[Pair]) -> dict[Pair, dict[str, int]]:

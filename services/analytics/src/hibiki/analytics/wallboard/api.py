@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from hibiki.analytics.wallboard.hub import Wallboards
+from hibiki.common import roles as role_rule
 from hibiki.common.auth import Claims
 from hibiki.common.http import error_response
 from hibiki.common.openapi import ApiRoute, Operation, errors
@@ -80,11 +81,10 @@ class BoardQuery(BaseModel):
 
 
 def refusal(claims: Claims, tenant: str) -> str | None:
-    if claims.tenant == "*" and (claims.kind == "service" or "platform-admin" in claims.roles):
-        return None
+    """The one role rule (``hibiki.common.roles``), resource ``wallboard``."""
     if not claims.may_act_for(tenant):
         return "this token may not read this tenant's wallboard"
-    if READER_ROLES.intersection(claims.roles):
+    if claims.refusal(tenant, False, role_rule.WALLBOARD) is None:
         return None
     return "the wallboard is for the tenant's supervisors, admins and wallboard tokens"
 

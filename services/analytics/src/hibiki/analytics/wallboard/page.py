@@ -3,7 +3,8 @@
 The page holds no data, so it is served without a token (a wall display has no way to send
 one with a page load); it reads the board from the token-protected stream with a bearer token
 it was given in the address's fragment (``#token=...``: never sent to a server nor logged),
-keeps it in the tab's session storage and drops it from the address bar. Inline script and
+keeps it in the tab's session storage and drops it from the address bar. The shared look comes from
+``/ui/hibiki.css`` (:mod:`hibiki.common.ui`); inline script and
 style are allowed by their hashes in a strict Content-Security-Policy; the page only connects
 to its own origin.
 """
@@ -32,7 +33,7 @@ def _inline(html: str, tag: str) -> str:
 
 HTML = resources.files("hibiki.analytics.wallboard").joinpath("page.html").read_text("utf-8")
 BODY = HTML.encode()
-CSP = (f"default-src 'none'; script-src {_hash(_inline(HTML, 'script'))}; style-src {_hash(_inline(HTML, 'style'))}; "
+CSP = (f"default-src 'none'; script-src {_hash(_inline(HTML, 'script'))}; style-src 'self' {_hash(_inline(HTML, 'style'))}; "
        "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 HEADERS = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(BODY)).encode()),
            (b"content-security-policy", CSP.encode()), (b"referrer-policy", b"no-referrer"),

@@ -11,6 +11,7 @@ Everything else is refused (403).
 
 from __future__ import annotations
 
+from hibiki.common import roles as role_rule
 from hibiki.common.auth import Claims
 
 READERS = ("admin", "supervisor")
@@ -23,11 +24,9 @@ def everything(claims: Claims) -> bool:
 
 def report_refusal(claims: Claims, tenant: str, write: bool = False) -> str | None:
     """None when ``claims`` may read (``write``: change) the tenant's reports and settings."""
-    if everything(claims):
-        return None
-    if claims.tenant != tenant:
+    if claims.tenant != tenant and not everything(claims):
         return "this token may not act for this tenant"
-    if "admin" in claims.roles or (not write and "supervisor" in claims.roles):
+    if claims.refusal(tenant, write, role_rule.REPORTS) is None:     # the one role rule
         return None
     return "reports are for the tenant's supervisors and admins" if not write else \
         "only the tenant's admin may change this"

@@ -52,7 +52,7 @@ PAGE: dict[str, dict[str, str]] = {
     "ja": {
         "reports.title": "コールセンター実績レポート", "planning.title": "要員計画（アーラン C）",
         "token": "アクセストークン", "tenant": "テナント", "from": "開始日", "to": "終了日", "by": "集計単位",
-        "queue": "キュー", "agent": "オペレーター", "did": "着信番号", "disposition": "案件種別", "lang": "言語",
+        "queue": "キュー", "agent": "オペレーター", "did": "着信番号", "disposition": "案件種別", "lang": "言語", "skip": "本文へ移動", "nav": "メニュー",
         "show": "表示", "csv": "CSV ダウンロード", "xlsx": "Excel ダウンロード", "loading": "読み込み中…",
         "done": "表示しました", "error": "エラー", "breach": "未達", "met": "達成", "targets": "SLA 目標",
         "by.total": "合計", "by.interval": "30分", "by.hour": "時間", "by.day": "日", "by.dow": "曜日",
@@ -68,7 +68,7 @@ PAGE: dict[str, dict[str, str]] = {
     "en": {
         "reports.title": "Contact center report", "planning.title": "Staff planning (Erlang C)",
         "token": "Access token", "tenant": "Tenant", "from": "From", "to": "To", "by": "Group by",
-        "queue": "Queue", "agent": "Agent", "did": "DID", "disposition": "Case type", "lang": "Language",
+        "queue": "Queue", "agent": "Agent", "did": "DID", "disposition": "Case type", "lang": "Language", "skip": "Skip to content", "nav": "Menu",
         "show": "Show", "csv": "Download CSV", "xlsx": "Download Excel", "loading": "Loading…",
         "done": "Shown", "error": "Error", "breach": "missed", "met": "met", "targets": "SLA targets",
         "by.total": "Total", "by.interval": "30 minutes", "by.hour": "Hour", "by.day": "Day", "by.dow": "Weekday",

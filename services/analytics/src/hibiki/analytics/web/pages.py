@@ -1,5 +1,6 @@
 """The report page (``GET /reports``) and the what-if page (``GET /planning``): plain HTML with a
-little JS, served without a token (they hold no data: the browser asks the API with the token
+little JS on the shared look (``/ui/hibiki.css``, :mod:`hibiki.common.ui`: header, navigation,
+language switch), served without a token (they hold no data: the browser asks the API with the token
 the user pastes, kept in sessionStorage for the tab). Japanese first, English selectable, every
 control a labelled native form element (keyboard and screen reader usable)."""
 
@@ -17,7 +18,7 @@ from hibiki.common.openapi import ApiRoute, Operation
 
 PATHS = ("/reports", "/planning")
 _DIR = Path(__file__).parent / "pages"
-_HEADERS = {"Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+_HEADERS = {"Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'self'; "
                                        "connect-src 'self'; img-src 'self' blob: data:; frame-ancestors 'none'",
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
@@ -26,8 +27,7 @@ _HEADERS = {"Content-Security-Policy": "default-src 'self'; script-src 'unsafe-i
 def render(name: str) -> str:
     catalogue = json.dumps({"page": PAGE, "columns": COLUMNS}, ensure_ascii=False).replace("</", "<\\/")
     html = (_DIR / f"{name}.html").read_text(encoding="utf-8")
-    return (html.replace("{{style}}", (_DIR / "style.css").read_text(encoding="utf-8"))
-            .replace("{{catalogue}}", catalogue)
+    return (html.replace("{{catalogue}}", catalogue)
             .replace("{{common}}", (_DIR / "common.js").read_text(encoding="utf-8")))
 
 

@@ -134,11 +134,15 @@ class ReportsApi:
 
     async def _history(self, request: Request) -> tuple[dict[str, str], str | None, list[dict[str, Any]]] | Response:
         tenant = request.path_params["tenant"]
-        params = only(params_of(request), {"user", "kind", "from", "to", "limit", "offset", "lang", "encoding"})
+        params = only(params_of(request), {"user", "kind", "from", "to", "limit", "offset", "lang", "encoding",
+                                              "number"})
         user, refusal = history_user(claims_of(request), tenant, check_id(params.get("user"), "user"))
         if refusal is not None:
             return error_response(403, "forbidden", refusal)
         kind = check_choice(params, "kind", ("incoming", "outgoing", "missed"))
+        number = params.get("number") or None
+        if number is not None and not (len(number) <= 32 and number.lstrip("+").isdigit() and number.isascii()):
+            raise InvalidParameter("number", "number must be digits (a leading + allowed), at most 32")
         check_choice(params, "lang", ("ja", "en"))
         check_choice(params, "encoding", ("utf-8", "shift_jis"))
         today = self._now().astimezone(TOKYO).date()
@@ -146,7 +150,7 @@ class ReportsApi:
                               params.get("to") or today.isoformat())
         limit, offset = _int(params, "limit", 100, 1, 1000), _int(params, "offset", 0, 0, 1_000_000)
         rows = await blocking(report_sql.history, self._store, tenant, period.start_utc, period.end_utc, user, kind,
-                              limit, offset)
+                              limit, offset, number)
         calls = [dict(zip(HISTORY_COLUMNS, r, strict=True)) for r in rows]
         return params, user, calls
 

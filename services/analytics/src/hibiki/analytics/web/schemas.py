@@ -106,6 +106,8 @@ class HistoryParams(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
     user: str | None = Field(default=None, description="whose calls; a user token: only its own (the default)")
     kind: Literal["incoming", "outgoing", "missed"] | None = None
+    number: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9]+$",
+                               description="only calls with this number at the other end")
     from_: str | None = Field(default=None, alias="from", description="first day (default: 30 days ago)")
     to: str | None = Field(default=None, description="last day, included (default: today)")
     limit: int = Field(default=100, ge=1, le=1000)

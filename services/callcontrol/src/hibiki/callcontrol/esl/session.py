@@ -165,7 +165,7 @@ class OutboundWire(OutboundSession):  # type: ignore[misc]
         if not kind:
             raise ProtocolError("message without Content-Type")
         raw_length = headers.get("Content-Length", "0") or "0"
-        if not raw_length.isdigit() or int(raw_length) > MAX_BODY:
+        if not (raw_length.isascii() and raw_length.isdigit()) or int(raw_length) > MAX_BODY:
             raise ProtocolError(f"Content-Length {raw_length[:20]!r}")
         length = int(raw_length)
         body = self._read_socket(self.sock_file, length) if length else ""

@@ -89,4 +89,4 @@ class NodeTrust:
             if values[name] != data.get(f"variable_{name}", ""):
                 return refused(f"{name} differs from the channel's on node {node}", node)
         task = values[HANDOFF_TASK] if values[HANDOFF] else ""
-        return Verdict(True, "", node, task if task.isdigit() else "")
+        return Verdict(True, "", node, task if task.isascii() and task.isdigit() else "")

@@ -30,6 +30,7 @@ from hibiki.callcontrol.http.models import HoldMusicIn, HoldMusicOut, PromptOut,
 from hibiki.callcontrol.prompts.errors import AudioTooLarge, PromptError
 from hibiki.callcontrol.prompts.model import Prompt
 from hibiki.callcontrol.prompts.store import AsyncPromptStore
+from hibiki.common import roles as role_rule
 from hibiki.common.http import error_response
 from hibiki.common.logging import get_logger
 from hibiki.common.openapi import ApiRoute, Operation, errors
@@ -52,7 +53,7 @@ class PromptsApi:
     def _guard(self, write: bool, work: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
             tenant = request.path_params["tenant"]
-            refusal = request.scope["hibiki.claims"].refusal(tenant, write)
+            refusal = request.scope["hibiki.claims"].refusal(tenant, write, role_rule.PROMPTS)
             if refusal is not None:
                 return error_response(403, "forbidden", refusal)
             try:

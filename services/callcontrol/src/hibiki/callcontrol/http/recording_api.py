@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 
 from hibiki.callcontrol.esl.errors import CommandRefused, NodeError
 from hibiki.callcontrol.esl.nodes import NodePool
+from hibiki.common import roles as role_rule
 from hibiki.common.auth import Claims
 from hibiki.common.http import error_response
 from hibiki.common.logging import get_logger
@@ -46,11 +47,8 @@ class RecordingAnswer(BaseModel):
 
 
 def refusal(claims: Claims, tenant: str) -> str | None:
-    if claims.tenant == "*" and (claims.kind == "service" or "platform-admin" in claims.roles):
-        return None
-    if not claims.may_act_for(tenant):
-        return "this token may not act for this tenant"
-    return None if any(role in claims.roles for role in ROLES) else "this token's roles do not allow this"
+    """The one role rule (``hibiki.common.roles``), resource ``calls``: ``ROLES`` and services."""
+    return claims.refusal(tenant, True, role_rule.CALLS)
 
 
 class RecordingApi:

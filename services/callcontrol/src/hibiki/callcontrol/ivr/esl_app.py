@@ -58,7 +58,7 @@ log = get_logger("hibiki.callcontrol.ivr")
 _CONTEXT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_:>*#+.-]")
 
-Fetch = Callable[[str, str, datetime | None], Coroutine[Any, Any, ivr_pb2.Ivr]]
+Fetch = Callable[[str, str, datetime | None, int], Coroutine[Any, Any, ivr_pb2.Ivr]]   # IvrCache.get
 Resolve = Callable[[str, PromptRef], Coroutine[Any, Any, str]]
 
 
@@ -66,7 +66,7 @@ Resolve = Callable[[str, PromptRef], Coroutine[Any, Any, str]]
 class IvrServices:
     """What every IVR call shares: where IVRs and prompts come from, where events go."""
 
-    fetch: Fetch                     # DirectoryIvrSource.get
+    fetch: Fetch                     # IvrCache.get (tenant, IVR id, moment, the call's config version)
     resolve: Resolve                 # PromptResolver.path
     bridge: LoopBridge
     publisher: EventSink
@@ -93,7 +93,9 @@ class IvrCall:
         self._hanging_up = False
         self._started = services.clock()
         self._queue: Enqueue | None = None
-        self._recording = False          # record_session ran (one recording per call through callcontrol)
+        self._recording = ""             # the spool path record_session writes on the caller's channel
+        self._noticed = False            # the policy's notice was played
+        self._pairs = False              # the legs this channel bridges record themselves (queue calls)
         self._bound = False              # *1 / *2 bound
         self._waiting: QueueCall | None = None
         self._queued_at = 0.0
@@ -109,7 +111,8 @@ class IvrCall:
     def _queue_only(self, queue_id: str) -> Outcome:
         self._ch.subscribe()
         self._ch.execute("answer")
-        self._policy_start(self._policy(), self._scope())
+        if not dialstring.TOKEN.fullmatch(queue_id):     # the queue's policy cannot be looked up
+            self._policy_start(self._policy(), self._scope())
         return self._enqueue(Enqueue(queue_id, 0, ()), ())
 
     def _guarded(self, body: Callable[[], Outcome]) -> Outcome:
@@ -162,8 +165,15 @@ class IvrCall:
             return None
         return moment if moment.tzinfo is not None else None
 
+    def _version(self) -> int:
+        """The tenant version the directory routed the call with (``hibiki_config_version``, set
+        by its dialplan: a caller cannot set channel variables); 0 if absent or unreadable."""
+        value = self._ch.data.get("variable_hibiki_config_version", "")
+        return int(value) if value.isdecimal() and len(value) <= 18 else 0
+
     def _fetch(self) -> ivr_pb2.Ivr:
-        ivr = self._s.bridge.call(self._s.fetch(self._tenant, self._ivr_id, self._moment()), self._s.fetch_timeout)
+        ivr = self._s.bridge.call(self._s.fetch(self._tenant, self._ivr_id, self._moment(), self._version()),
+                                  self._s.fetch_timeout)
         if self._ch.ended_by is not None:
             raise self._ch.ended_by()
         return ivr
@@ -230,23 +240,33 @@ class IvrCall:
         mode = self._ch.data.get("variable_hibiki_recording_mode", "")
         return mode if mode in ("all", "none", "on_demand") else ""
 
-    def _queue_policy(self, queue_id: str) -> str:
-        """A queue's own mode (``hibiki_recording_queues``: ``<queue>=<mode>;...``), else the call's."""
+    def _queue_policy(self, queue_id: str) -> tuple[str, str]:
+        """A queue's own mode (``hibiki_recording_queues``: ``<queue>=<mode>;...``) and the scope
+        ``queue``, else the call's mode and scope."""
         for item in self._ch.data.get("variable_hibiki_recording_queues", "").split(";"):
             name, _, mode = item.partition("=")
             if name == queue_id and mode in ("all", "none", "on_demand"):
-                return mode
-        return self._policy()
+                return mode, "queue"
+        return self._policy(), self._scope()
 
-    def _policy_start(self, mode: str, scope: str) -> None:
+    def _policy_start(self, mode: str, scope: str, queue_id: str = "") -> None:
         """Before the IVR or the queue: the policy's notice and recording (``all``), or ``*1``/``*2``
-        bound (``on_demand``, the dialplan's ``hibiki_record_start`` / ``_stop``)."""
-        if mode == "all" and not self._recording:
+        bound (``on_demand``, the dialplan's ``hibiki_record_start`` / ``_stop``). In a queue
+        (``queue_id``) an ``all`` call is recorded per caller/agent pair (``_record_pairs``)."""
+        if mode == "all" and not self._recording and not self._pairs:
             notice = self._ch.data.get("variable_hibiki_recording_notice", "")
-            if notice and dialstring.SOUND.fullmatch(notice):
+            if notice and dialstring.SOUND.fullmatch(notice) and not self._noticed:
+                self._noticed = True
                 self._ch.set("playback_terminators", "none")
                 self._ch.execute("playback", notice)
-            self._record(scope)
+            if queue_id:
+                self._record_pairs(scope, queue_id)
+            else:
+                self._record(scope)
+        elif mode in ("all", "") and self._recording and queue_id:
+            # recorded since the IVR (by the policy, or by the IVR's own notice when the tenant has
+            # no policy): the IVR's part ends here, each agent gets a recording of their own
+            self._record_pairs(scope if mode else "ivr", queue_id)
         elif mode == "on_demand" and not self._bound and self._s.recordings_root:
             self._bound = True
             path = self._spool_path(str(uuid.uuid4()))
@@ -266,9 +286,9 @@ class IvrCall:
         (UTC date; the recording service takes it on RecordingStopped); RecordingStarted is published."""
         if not self._s.recordings_root or self._recording:
             return
-        self._recording = True
         recording_id = str(uuid.uuid4())
         path = self._spool_path(recording_id)
+        self._recording = path
         self._ch.set("RECORD_STEREO", "true")
         self._ch.set("hibiki_recording_reason", "policy")
         self._ch.set("hibiki_recording_scope", scope)
@@ -277,6 +297,35 @@ class IvrCall:
         self._ch.execute("record_session", path)
         self._notify.recording_started(recording_id)
         log.info("recording_started", ivr_id=self._ivr_id, recording_id=recording_id, path=path, scope=scope)
+
+    def _record_pairs(self, scope: str, queue_id: str) -> None:
+        """One recording per caller/agent pair (a queue call; REC-01): every leg this channel
+        bridges from now on (the agents the ACD rings, the target of an agent's transfer) runs
+        ``record_session`` on itself once answered (``execute_on_answer``, exported ``nolocal:``
+        to the legs only), in stereo with the channels swapped (``RECORD_STEREO_SWAP``) so the
+        caller stays on channel 1 and the agent is on channel 2. The recording ends with that leg;
+        its RecordingStopped carries the call's ``hibiki_call_id`` and the leg's agent or user.
+
+        FreeSWITCH refuses an exported value holding ``${`` on the new leg ("contains a variable"),
+        so the path is made on this channel: before every originate (``execute_on_pre_originate``,
+        set as is with ``uuid_setvar``, expanded when it runs) a fresh
+        ``<spool>/<tenant>/<yyyy>/<mm>/<dd>/<new UUID>.wav`` goes into the exported value. A
+        recording of the caller's channel started in the IVR stops here (the IVR's part)."""
+        if not self._s.recordings_root or self._pairs:
+            return
+        self._pairs = True
+        if self._recording:
+            self._ch.execute("stop_record_session", self._recording)
+            self._recording = ""
+        for name, value in (("RECORD_STEREO", "true"), ("RECORD_STEREO_SWAP", "true"),
+                            ("hibiki_recording_reason", "policy"), ("hibiki_recording_scope", scope),
+                            ("hibiki_recording_queue", queue_id), ("execute_on_answer", "-")):
+            self._ch.execute("export", f"nolocal:{name}={value}")      # tokens (checked by the callers)
+        tenant = _UNSAFE.sub("_", self._tenant)
+        path = f"{self._s.recordings_root.rstrip('/')}/{tenant}/${{strftime_tz(UTC %Y/%m/%d)}}/${{create_uuid()}}.wav"
+        self._ch.api(f"uuid_setvar {self._ch.uuid} execute_on_pre_originate "
+                     f"set nolocal:execute_on_answer=record_session {path}")
+        log.info("recording_pairs", ivr_id=self._ivr_id, queue_id=queue_id, scope=scope)
 
     def _leave(self, engine: IvrRun) -> None:
         """What travels with the call out of the IVR."""
@@ -294,7 +343,7 @@ class IvrCall:
         if self._ch.data.get("variable_hibiki_ivr_at"):
             return self._test_queue(queue)
         if dialstring.TOKEN.fullmatch(queue.queue_id):
-            self._policy_start(self._queue_policy(queue.queue_id), "queue")
+            self._policy_start(*self._queue_policy(queue.queue_id), queue.queue_id)
         if self._s.queue is None:
             log.error("queue_unavailable", queue_id=queue.queue_id, reason="no ACD configured",
                       action="handing back to the dialplan fallback")

@@ -26,10 +26,12 @@ from hibiki.common.http import error_response
 from hibiki.common.openapi import ApiRoute, Operation, errors
 from hibiki.directory import ivrs as ivr_rules
 from hibiki.directory import schemas
-from hibiki.directory.errors import ConfigStoreError
+from hibiki.directory.errors import ConfigStoreError, NotFound
+from hibiki.directory.identity import delegation
 from hibiki.directory.http import models
 from hibiki.directory.nats.notifier import ConfigNotifier
 from hibiki.directory.schedules import Schedule
+from hibiki.directory.storage.audit import AuditTrail, Entry
 from hibiki.directory.storage.repository import Change, ConfigRepository
 from hibiki.directory.storage.tables import (contacts, devices, dids, gateways, ivrs, ring_groups, schedules,
                                              service_classes, tenants, users)
@@ -130,9 +132,11 @@ def _out(model: type[BaseModel], row: dict[str, Any]) -> dict[str, Any]:
 
 
 def guarded(write: bool, work: Callable[[Request], Awaitable[Response]], platform: bool = False,
-            refusal: Callable[[Claims, str], str | None] | None = None) -> Handler:
+            refusal: Callable[[Claims, str], str | None] | None = None, scoped: bool = False) -> Handler:
     """Wrap ``work`` with the role check and the error mapping every admin route shares;
-    ``refusal`` replaces the role check of a tenant's route (why the token may not, or None)."""
+    ``refusal`` replaces the role check of a tenant's route (why the token may not, or None).
+    A delegated administrator's configuration write passes only on a ``scoped`` route (whose
+    handler checks the rows against the scope: ``identity/delegation.py``)."""
     async def endpoint(request: Request) -> Response:
         tenant = None if platform else request.path_params.get("tenant")
         try:
@@ -142,6 +146,8 @@ def guarded(write: bool, work: Callable[[Request], Awaitable[Response]], platfor
                     raise Forbidden(why)
             else:
                 authorize(request.scope["hibiki.claims"], tenant, write)
+                if write and not scoped and delegation.limited(request.scope["hibiki.claims"]):
+                    raise Forbidden(delegation.OUT_OF_SCOPE)
             return bad_path(request) or await work(request)
         except (DBAPIError, PoolTimeout) as exc:
             unavailable = store_unavailable(exc)
@@ -157,13 +163,55 @@ def guarded(write: bool, work: Callable[[Request], Awaitable[Response]], platfor
     return endpoint
 
 
+SECRET_FIELDS = frozenset({"password", "a1_hash", "voicemail_pin"})   # never written to the audit trail
+
+
+def _redacted(row: Any) -> Any:
+    if not isinstance(row, dict):
+        return row
+    return {k: ("<redacted>" if k in SECRET_FIELDS and v else v) for k, v in row.items()}
+
+
 class AdminApi:
-    def __init__(self, repository: ConfigRepository, notifier: ConfigNotifier) -> None:
+    def __init__(self, repository: ConfigRepository, notifier: ConfigNotifier, trail: AuditTrail | None = None,
+                 tenant_gone: Callable[[str], Awaitable[None]] | None = None) -> None:
         self.repo = repository
         self.notifier = notifier
+        self.trail = trail
+        self.tenant_gone = tenant_gone        # console identity: end the tenant's sessions, tokens, users
 
-    def endpoint(self, write: bool, work: Callable[[Request], Awaitable[Response]], platform: bool = False) -> Handler:
-        return guarded(write, work, platform)
+    async def audit(self, request: Request, action: str, resource: str, resource_id: str, before: Any,
+                    after: Any, tenant: str | None = None) -> None:
+        """One entry of the tenant's audit trail: who, what, before/after, from where (ADM-05)."""
+        if self.trail is None:
+            return
+        claims: Claims = request.scope["hibiki.claims"]
+        entry = Entry(tenant or request.path_params.get("tenant", "*"), claims.subject, action, resource, resource_id,
+                      list(claims.roles), _redacted(before), _redacted(after),
+                      request.client.host if request.client else "")
+        await self._run(self.trail.append, entry)
+
+    def endpoint(self, write: bool, work: Callable[[Request], Awaitable[Response]], platform: bool = False,
+                 scoped: bool = False) -> Handler:
+        return guarded(write, work, platform, scoped=scoped)
+
+    async def in_scope(self, request: Request, name: str, row: dict[str, Any] | None,
+                       body: dict[str, Any] | None) -> None:
+        """Refuse a delegated administrator's write outside their scope (403)."""
+        claims: Claims = request.scope["hibiki.claims"]
+        if not delegation.limited(claims):
+            return
+        tenant = request.path_params["tenant"]
+        users_seen: dict[str, dict[str, Any] | None] = {}
+        named = [*((body or {}).get("members") or []), (body or {}).get("user_id"), (row or {}).get("user_id")]
+        for user_id in {str(v) for v in named if v}:
+            try:
+                users_seen[user_id] = await self._run(self.repo.get, users, tenant, user_id)
+            except NotFound:
+                users_seen[user_id] = None
+        why = delegation.refusal(claims, name, row, body, users_seen.get)
+        if why is not None:
+            raise Forbidden(why)
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.to_thread(fn, *args)
@@ -179,19 +227,29 @@ class AdminApi:
     async def create_tenant(self, request: Request) -> Response:
         row, change = await self._run(self.repo.create_tenant, await _body(request, schemas.TenantIn))
         await self._announce(change)
-        return JSONResponse(_out(schemas.TenantOut, row), status_code=201)
+        out = _out(schemas.TenantOut, row)
+        await self.audit(request, "tenant.create", "tenant", out["id"], None, out, tenant="*")
+        return JSONResponse(out, status_code=201)
 
     async def get_tenant(self, request: Request) -> Response:
         return JSONResponse(_out(schemas.TenantOut, await self._run(self.repo.get_tenant, request.path_params["tenant"])))
 
     async def patch_tenant(self, request: Request) -> Response:
-        row, change = await self._run(self.repo.patch_tenant, request.path_params["tenant"],
-                                      await _body(request, schemas.TenantPatch, partial=True, table=tenants))
+        body = await _body(request, schemas.TenantPatch, partial=True, table=tenants)
+        before = _out(schemas.TenantOut, await self._run(self.repo.get_tenant, request.path_params["tenant"]))
+        row, change = await self._run(self.repo.patch_tenant, request.path_params["tenant"], body)
         await self._announce(change)
-        return JSONResponse(_out(schemas.TenantOut, row))
+        out = _out(schemas.TenantOut, row)
+        await self.audit(request, "tenant.change", "tenant", out["id"], before, out)
+        return JSONResponse(out)
 
     async def delete_tenant(self, request: Request) -> Response:
-        await self._announce(await self._run(self.repo.delete_tenant, request.path_params["tenant"]))
+        tenant = request.path_params["tenant"]
+        before = _out(schemas.TenantOut, await self._run(self.repo.get_tenant, tenant))
+        await self._announce(await self._run(self.repo.delete_tenant, tenant))
+        if self.tenant_gone is not None:
+            await self.tenant_gone(tenant)
+        await self.audit(request, "tenant.delete", "tenant", tenant, before, None, tenant="*")
         return Response(status_code=204)
 
     # users, devices
@@ -208,10 +266,13 @@ class AdminApi:
             return JSONResponse({"items": [_out(out, r) for r in rows], "limit": limit, "offset": offset})
 
         async def create_item(request: Request) -> Response:
-            row, change = await self._run(self.repo.create, table, request.path_params["tenant"],
-                                          await _body(request, create_model))
+            body = await _body(request, create_model)
+            await self.in_scope(request, name, None, body)
+            row, change = await self._run(self.repo.create, table, request.path_params["tenant"], body)
             await self._announce(change)
-            return JSONResponse(_out(out, row), status_code=201)
+            shown = _out(out, row)
+            await self.audit(request, f"{name}.create", name, str(row.get("id", "")), None, shown)
+            return JSONResponse(shown, status_code=201)
 
         return list_items, create_item
 
@@ -224,13 +285,23 @@ class AdminApi:
 
         async def patch_item(request: Request) -> Response:
             p = request.path_params
-            row, change = await self._run(self.repo.patch, table, p["tenant"], p["id"], await _body(request, patch_model, True, table))
+            body = await _body(request, patch_model, True, table)
+            stored = await self._run(self.repo.get, table, p["tenant"], p["id"])
+            await self.in_scope(request, name, stored, body)
+            before = _out(out, stored)
+            row, change = await self._run(self.repo.patch, table, p["tenant"], p["id"], body)
             await self._announce(change)
-            return JSONResponse(_out(out, row))
+            shown = _out(out, row)
+            await self.audit(request, f"{name}.change", name, p["id"], before, shown)
+            return JSONResponse(shown)
 
         async def delete_item(request: Request) -> Response:
             p = request.path_params
+            stored = await self._run(self.repo.get, table, p["tenant"], p["id"])
+            await self.in_scope(request, name, stored, None)
+            before = _out(out, stored)
             await self._announce(await self._run(self.repo.remove, table, p["tenant"], p["id"]))
+            await self.audit(request, f"{name}.delete", name, p["id"], before, None)
             return Response(status_code=204)
 
         return get_item, patch_item, delete_item
@@ -241,9 +312,15 @@ class AdminApi:
         body = await _body(request, schemas.IvrIn)
         if body.pop("id", None) not in (None, p["id"]):
             raise ConfigStoreError("invalid-id", "the body's id differs from the path's", "id")
+        try:
+            before: Any = _out(schemas.IvrOut, await self._run(self.repo.get, ivrs, p["tenant"], p["id"]))
+        except ConfigStoreError:
+            before = None
         row, change = await self._run(self.repo.patch, ivrs, p["tenant"], p["id"], body)
         await self._announce(change)
-        return JSONResponse(_out(schemas.IvrOut, row))
+        shown = _out(schemas.IvrOut, row)
+        await self.audit(request, "ivrs.replace", "ivrs", p["id"], before, shown)
+        return JSONResponse(shown)
 
     async def ivr_paths(self, request: Request) -> Response:
         """Every end a caller can reach, with the keys and a moment (from ``?from=``, default now) that lead there."""
@@ -279,13 +356,13 @@ class AdminApi:
                 ApiRoute(base, e(False, list_items), "GET", Operation(
                     f"List {name}", response=models.Page[out], query=models.Paging,  # type: ignore[valid-type]
                     errors=READ, tags=[name])),
-                ApiRoute(base, e(True, create_item), "POST", Operation(
+                ApiRoute(base, e(True, create_item, scoped=name in delegation.SCOPED), "POST", Operation(
                     f"Create a {noun}", 201, out, body=create, errors=WRITE, tags=[name])),
                 ApiRoute(base + "/{id}", e(False, get_item), "GET", Operation(
                     f"Read a {noun}", response=out, errors=READ, tags=[name])),
-                ApiRoute(base + "/{id}", e(True, patch_item), "PATCH", Operation(
+                ApiRoute(base + "/{id}", e(True, patch_item, scoped=name in delegation.SCOPED), "PATCH", Operation(
                     f"Change a {noun}", response=out, body=patch, errors=WRITE, tags=[name])),
-                ApiRoute(base + "/{id}", e(True, delete_item), "DELETE", Operation(
+                ApiRoute(base + "/{id}", e(True, delete_item, scoped=name in delegation.SCOPED), "DELETE", Operation(
                     f"Delete a {noun} (refused while something routes to it)", 204, errors=WRITE, tags=[name])),
             ]
         routes += [

@@ -14,6 +14,7 @@ Every replica applies a lift (``hibiki.<tenant>.security.block_lifted``).
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -49,8 +50,9 @@ def _platform(claims: Claims) -> bool:
 
 
 class AuthBlocksApi:
-    def __init__(self, guard: AuthGuard, view: DirectoryView, notifier: ConfigNotifier) -> None:
-        self._guard, self._view, self._notifier = guard, view, notifier
+    def __init__(self, guard: AuthGuard, view: DirectoryView, notifier: ConfigNotifier,
+                 audit: Callable[..., Awaitable[None]] | None = None) -> None:
+        self._guard, self._view, self._notifier, self._audit = guard, view, notifier, audit
 
     def _domain(self, tenant: str) -> str:
         view = self._view.by_id(tenant)
@@ -78,7 +80,11 @@ class AuthBlocksApi:
                                 "list your office addresses in the tenant's trusted_networks instead")
         elif not name.endswith("@" + self._domain(tenant)):
             raise ConfigStoreError("invalid-username", "username must be user@<the tenant's domain>", "username")
-        return await self._lift(address, name, claims)
+        response = await self._lift(address, name, claims)
+        if self._audit is not None:
+            await self._audit(request, "auth_block.lift", "auth_block", f"{address[:64]} {name}"[:255],
+                              {"address": address[:64], "username": name}, None)
+        return response
 
     async def lift_any(self, request: Request) -> Response:
         address, name = _which(request)

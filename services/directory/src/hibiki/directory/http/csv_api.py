@@ -34,10 +34,14 @@ def _too_large() -> CsvError:
     return CsvError("too-large", f"a CSV file may have at most {MAX_BYTES // (1024 * 1024)} MB", 413)
 
 
+Audit = Callable[..., Awaitable[None]]
+
+
 class CsvApi:
-    def __init__(self, repository: ConfigRepository, notifier: ConfigNotifier) -> None:
+    def __init__(self, repository: ConfigRepository, notifier: ConfigNotifier, audit: Audit | None = None) -> None:
         self.bulk = BulkStore(repository)
         self.notifier = notifier
+        self.audit = audit          # AdminApi.audit: one entry per applied import
 
     def _endpoint(self, write: bool, spec: Spec, work: Work) -> Callable[[Request], Awaitable[Response]]:
         async def bound(request: Request) -> Response:
@@ -69,6 +73,9 @@ class CsvApi:
                                   errors=[e.as_dict() for e in result.errors])
         if result.change is not None:
             await self.notifier.changed(result.change)
+            if self.audit is not None:
+                await self.audit(request, f"{spec.name}.import", spec.name, "", None,
+                                 {"rows": result.rows, "ids": list(result.change.ids)[:1000]})
         return JSONResponse({"dry_run": dry_run, "rows": result.rows, "applied": result.change is not None,
                              "errors": []})
 
@@ -95,7 +102,7 @@ class CsvApi:
 
 async def _body(request: Request) -> bytes:
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_BYTES:
+    if length.isascii() and length.isdigit() and int(length) > MAX_BYTES:
         raise _too_large()
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -106,6 +113,6 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def csv_routes(repository: ConfigRepository, notifier: ConfigNotifier) -> list[ApiRoute]:
+def csv_routes(repository: ConfigRepository, notifier: ConfigNotifier, audit: Audit | None = None) -> list[ApiRoute]:
     """The CSV routes for ``app.py``."""
-    return CsvApi(repository, notifier).routes()
+    return CsvApi(repository, notifier, audit).routes()

@@ -101,7 +101,7 @@ class FsapiEndpoint:
     async def _read_body(self, request: Request) -> bytes | None:
         """The body, read up to the limit (None past it: nothing more is read or kept)."""
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self._max_body:
+        if declared.isascii() and declared.isdigit() and int(declared) > self._max_body:
             return None
         chunks, size = [], 0
         async for chunk in request.stream():

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -19,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from hibiki.common import dialstring
+from hibiki.common import roles as role_rule
 from hibiki.common.auth import Claims
 from hibiki.common.openapi import ApiRoute, Operation, errors
 from hibiki.directory import recording
@@ -75,25 +77,21 @@ class RecordingPolicyOut(RecordingPolicyBody):
 
 
 def may_change(claims: Claims, tenant: str) -> str | None:
-    """Why this token may not change the recording policy (None when it may)."""
-    if claims.tenant == "*" and (claims.kind == "service" or "platform-admin" in claims.roles):
-        return None
-    if not claims.may_act_for(tenant):
-        return "this token may not act for this tenant"
-    if RECORDING_ADMIN in claims.roles:
-        return None
-    return "the recording policy is changed by a recording administrator (recording-admin), not the configuration one"
+    """Why this token may not change the recording policy (None when it may): the one role rule."""
+    why = claims.refusal(tenant, True, role_rule.RECORDING_POLICY)
+    if why is not None and claims.may_act_for(tenant):
+        return f"the recording policy is changed by a recording administrator ({RECORDING_ADMIN}), not the configuration one"
+    return why
 
 
 def may_read(claims: Claims, tenant: str) -> str | None:
-    if may_change(claims, tenant) is None:
-        return None
-    return claims.refusal(tenant, write=False)
+    return claims.refusal(tenant, False, role_rule.RECORDING_POLICY)
 
 
 class RecordingPolicyApi:
-    def __init__(self, repository: ConfigRepository, notifier: ConfigNotifier) -> None:
-        self.repo, self.notifier = repository, notifier
+    def __init__(self, repository: ConfigRepository, notifier: ConfigNotifier,
+                 audit: Callable[..., Awaitable[None]] | None = None) -> None:
+        self.repo, self.notifier, self.audit = repository, notifier, audit
 
     async def get(self, request: Request) -> Response:
         tenant = request.path_params["tenant"]
@@ -107,6 +105,9 @@ class RecordingPolicyApi:
         await self._check_targets(tenant, body)
         row, change = await asyncio.to_thread(self.repo.patch_tenant, current["id"], {"recording_policy": body})
         await self.notifier.changed(change)
+        if self.audit is not None:
+            await self.audit(request, "recording_policy.change", "recording_policy", tenant,
+                             self._out(current), self._out(row))
         return JSONResponse(self._out(row))
 
     async def _check_targets(self, tenant: str, body: dict[str, object]) -> None:

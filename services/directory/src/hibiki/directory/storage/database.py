@@ -15,6 +15,7 @@ from hibiki.common.errors import StartupError
 from hibiki.directory.schedules import Schedule
 from hibiki.directory.v1 import ivr_pb2
 from hibiki.directory.storage import gateways as gateway_rules
+from hibiki.directory.storage.journal import Journal
 from hibiki.directory import ivrs as ivr_rules
 from hibiki.directory.storage.stored_numbers import caller_id, normalize_stored
 from hibiki.directory.storage.tables import (devices, dids, ivrs, ring_groups, schedules, service_classes, tenants,
@@ -25,14 +26,17 @@ from hibiki.directory.view import DeviceEntry, DidEntry, RingGroupEntry, Route, 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
-def open_store(url: str) -> Engine:
-    """Engine for the store, migrated to head; a clear :class:`StartupError` if it cannot be."""
+def open_store(url: str, journal: Path | None = None) -> Engine:
+    """Engine for the store, migrated to head; a clear :class:`StartupError` if it cannot be.
+    A SQLite store appends every committed change to ``journal`` when given (storage/journal.py)."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
         engine = create_engine(url, future=True, pool_pre_ping=True)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+        if journal is not None and engine.dialect.name == "sqlite":
+            Journal(journal).attach(engine)   # before migrating: a backup is rolled forward through upgrades too
         migrate(engine)
     except SQLAlchemyError as exc:
         raise StartupError(f"configuration store {engine_safe(url)}: {exc.__class__.__name__}: {exc.args[0] if exc.args else exc}") from None

@@ -182,3 +182,6 @@ gateways = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# Console identity and the audit trail (their own module; imported so `metadata` holds them).
+from hibiki.directory.storage import identity_tables  # noqa: E402,F401

@@ -53,7 +53,7 @@ class Retention:
                 raise BadRetention(f"{item!r}: <tenant>=<days|after-handling> expected")
             if value == AFTER_HANDLING:
                 rule = Rule(None)
-            elif value.isdigit() and 0 < int(value) <= 36500:
+            elif value.isascii() and value.isdigit() and 0 < int(value) <= 36500:
                 rule = Rule(int(value))
             else:
                 raise BadRetention(f"{item!r}: days 1-36500 or {AFTER_HANDLING}")

@@ -7,45 +7,37 @@ a recording (search included) is recorded: an audit row and RecordingAccessed.
     GET    /api/v1/tenants/{tenant}/recordings/{recording_id}/audio      (Range: bytes=...)
     GET    /api/v1/tenants/{tenant}/recordings/{recording_id}/download   (attachment)
     DELETE /api/v1/tenants/{tenant}/recordings/{recording_id}
-    GET    /api/v1/tenants/{tenant}/recording-audit?from&to
+    GET    /api/v1/tenants/{tenant}/recording-audit?from&to        (and recording-audit.csv)
     POST   /api/v1/tenants/{tenant}/recording-keys/rotate
 """
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from hibiki.common.http import error_response
 from hibiki.common.logging import get_logger
 from hibiki.common.openapi import ApiRoute, Operation, errors
 from hibiki.recording.deletion import Deleter, Who
-from hibiki.recording.domain import access, envelope, media
+from hibiki.recording.domain import envelope, media
 from hibiki.recording.http import ranges
+from hibiki.recording.http.common import PREFIX, Recorder, Refused, claims_of, guard, model
 from hibiki.recording.http.schemas import (AuditOut, AuditQuery, AuditTrail, Ids, KeyOut, RecordingOut, SearchOut,
                                            SearchQuery, TenantId)
 from hibiki.recording.index import recordings
-from hibiki.recording.index.chdb_store import ChdbStore
+from hibiki.recording.index.recordings import Store as IndexStore
 from hibiki.recording.nats.notifier import Notifier
-from hibiki.recording.storage.blobs import BlobStore, StoreUnavailable
+from hibiki.recording.storage.blobs import BlobStore
 from hibiki.recording.storage.keys import KeyStore
 
 log = get_logger("hibiki.recording.http")
-Handler = Callable[[Request], Awaitable[Response]]
-PREFIX = "/api/v1/tenants/{tenant}"
-
-
-class Refused(Exception):
-    def __init__(self, status: int, error_id: str, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.status, self.error_id, self.message, self.details = status, error_id, message, details
+AUDIT_COLUMNS = ("at", "event_id", "actor", "roles", "action", "recording_id", "remote", "detail")
 
 
 def _out(found: recordings.Found) -> dict[str, Any]:
@@ -58,55 +50,20 @@ def _out(found: recordings.Found) -> dict[str, Any]:
                         sha256=r.sha256, delete_after=r.delete_after).model_dump(mode="json")
 
 
-def _model(model: type[BaseModel], data: Any) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "query"
-        raise Refused(422, "invalid-field", f"{field}: {first['msg']}", field=field) from None
+def _cell(value: str) -> str:
+    """A spreadsheet does not run a cell that starts like a formula (the value stays readable)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 class RecordingsApi:
-    def __init__(self, index: ChdbStore, blobs: BlobStore, keys: KeyStore, notifier: Notifier,
+    def __init__(self, index: IndexStore, blobs: BlobStore, keys: KeyStore, notifier: Notifier,
                  deleter: Deleter) -> None:
         self._index, self._blobs, self._keys, self._notifier, self._deleter = index, blobs, keys, notifier, deleter
-
-    def _guard(self, action: str, work: Callable[[Request, str], Awaitable[Response]]) -> Handler:
-        async def endpoint(request: Request) -> Response:
-            tenant = request.path_params["tenant"]
-            claims = request.scope["hibiki.claims"]
-            refusal = access.refusal(claims, tenant, action)
-            if refusal is not None:
-                log.info("recording_access_refused", tenant=tenant[:64], actor=claims.subject[:64], action=action)
-                return error_response(403, "forbidden", refusal)
-            try:
-                _model(Ids if "recording_id" in request.path_params else TenantId, request.path_params)
-                return await work(request, tenant)
-            except Refused as exc:
-                return error_response(exc.status, exc.error_id, exc.message, **exc.details)
-            except StoreUnavailable as exc:
-                log.error("recording_store_unavailable", tenant=tenant, action=action, reason=str(exc))
-                return error_response(503, "store-unavailable", "the recording store did not answer; try again")
-        return endpoint
-
-    async def _record(self, request: Request, tenant: str, action: str, recording_id: str, detail: str = "") -> None:
-        claims = request.scope["hibiki.claims"]
-        event_id = str(uuid.uuid4())
-        remote = request.client.host if request.client else ""
-        entry = recordings.AuditEntry(tenant, datetime.now(UTC), event_id, claims.subject, list(claims.roles), action,
-                                      recording_id, remote, detail[:1000])
-        await asyncio.to_thread(recordings.audit, self._index, entry)
-        await self._notifier.accessed(tenant, recording_id, claims.subject, action, event_id)
-
-    async def _found(self, tenant: str, recording_id: str) -> recordings.Found:
-        found = await asyncio.to_thread(recordings.get, self._index, tenant, recording_id)
-        if found is None:
-            raise Refused(404, "unknown-recording", "no such recording", field="recording_id")
-        return found
+        self._record = Recorder(index, notifier)
+        self._found = self._record.found
 
     async def search(self, request: Request, tenant: str) -> Response:
-        q: SearchQuery = _model(SearchQuery, dict(request.query_params))
+        q: SearchQuery = model(SearchQuery, dict(request.query_params))
         query = recordings.Query(tenant, q.start, q.end, q.agent, q.number, q.queue, q.disposition, q.limit)
         found = await asyncio.to_thread(recordings.search, self._index, query)
         await self._record(request, tenant, "search", "", str(request.query_params))
@@ -156,7 +113,7 @@ class RecordingsApi:
 
     async def delete(self, request: Request, tenant: str) -> Response:
         found = await self._found(tenant, request.path_params["recording_id"])
-        claims = request.scope["hibiki.claims"]
+        claims = claims_of(request)
         remote = request.client.host if request.client else ""
         await self._deleter.delete(found.recording, "admin", Who(claims.subject, tuple(claims.roles), remote))
         await self._notifier.accessed(tenant, found.recording.recording_id, claims.subject, "delete",
@@ -164,16 +121,31 @@ class RecordingsApi:
         return Response(status_code=204)
 
     async def audit(self, request: Request, tenant: str) -> Response:
-        q: AuditQuery = _model(AuditQuery, dict(request.query_params))
+        q: AuditQuery = model(AuditQuery, dict(request.query_params))
         trail = await asyncio.to_thread(recordings.audit_trail, self._index, tenant, q.start, q.end)
         return JSONResponse(AuditTrail(entries=[AuditOut(at=e.at, event_id=e.event_id, actor=e.actor, roles=e.roles,
                                                          action=e.action, recording_id=e.recording_id,
                                                          remote=e.remote, detail=e.detail) for e in trail])
                             .model_dump(mode="json"))
 
+    async def audit_csv(self, request: Request, tenant: str) -> Response:
+        """The audit trail as CSV (UTF-8 with BOM, for Excel): one line per entry, oldest first."""
+        q: AuditQuery = model(AuditQuery, dict(request.query_params))
+        trail = await asyncio.to_thread(recordings.audit_trail, self._index, tenant, q.start, q.end, 1_000_000)
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(AUDIT_COLUMNS)
+        for e in trail:
+            writer.writerow([e.at.isoformat(), e.event_id, _cell(e.actor), _cell(" ".join(e.roles)), e.action,
+                             e.recording_id, e.remote, _cell(e.detail)])
+        log.info("recording_audit_exported", tenant=tenant, entries=len(trail), actor=claims_of(request).subject)
+        name = f"recording-audit-{tenant}.csv"
+        return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
     async def rotate(self, request: Request, tenant: str) -> Response:
         key_id, _ = await asyncio.to_thread(self._keys.rotate, tenant)
-        claims = request.scope["hibiki.claims"]
+        claims = claims_of(request)
         log.info("recording_key_rotated", tenant=tenant, key_id=key_id, actor=claims.subject)
         return JSONResponse({"key_id": key_id, "key_ids": await asyncio.to_thread(self._keys.key_ids, tenant)})
 
@@ -185,22 +157,25 @@ class RecordingsApi:
             return Operation(summary, ok=(200, 206), media="audio/ogg", path=Ids, tags=["recordings"],
                              errors={**read, 416: "the range is outside the audio"}, error_bodies={416: "text/plain"})
         return [
-            ApiRoute(f"{PREFIX}/recordings", self._guard("search", self.search), "GET", Operation(
+            ApiRoute(f"{PREFIX}/recordings", guard("search", TenantId, self.search), "GET", Operation(
                 "Search recordings by time, agent, number, queue, disposition", response=SearchOut,
                 query=SearchQuery, path=TenantId, errors=read, tags=["recordings"])),
-            ApiRoute(one, self._guard("show", self.show), "GET", Operation(
+            ApiRoute(one, guard("show", Ids, self.show), "GET", Operation(
                 "A recording's index row", response=RecordingOut, path=Ids, errors=read, tags=["recordings"])),
-            ApiRoute(f"{one}/audio", self._guard("play", self.play), "GET",
+            ApiRoute(f"{one}/audio", guard("play", Ids, self.play), "GET",
                      audio("Play: the decrypted audio, with range requests for seeking")),
-            ApiRoute(f"{one}/download", self._guard("download", self.download), "GET",
+            ApiRoute(f"{one}/download", guard("download", Ids, self.download), "GET",
                      audio("Download the decrypted audio as a file")),
-            ApiRoute(one, self._guard("delete", self.delete), "DELETE", Operation(
+            ApiRoute(one, guard("delete", Ids, self.delete), "DELETE", Operation(
                 "Delete the audio and the row (recorded in the audit trail)", ok=204, path=Ids, errors=write,
                 tags=["recordings"])),
-            ApiRoute(f"{PREFIX}/recording-audit", self._guard("audit", self.audit), "GET", Operation(
+            ApiRoute(f"{PREFIX}/recording-audit", guard("audit", TenantId, self.audit), "GET", Operation(
                 "The tenant's audit trail of recordings (who, what, when, from where)", response=AuditTrail,
                 query=AuditQuery, path=TenantId, errors=read, tags=["recordings"])),
-            ApiRoute(f"{PREFIX}/recording-keys/rotate", self._guard("rotate-key", self.rotate), "POST", Operation(
+            ApiRoute(f"{PREFIX}/recording-audit.csv", guard("audit", TenantId, self.audit_csv), "GET", Operation(
+                "The tenant's audit trail of recordings as CSV (UTF-8 with BOM)", media="text/csv", query=AuditQuery,
+                path=TenantId, errors=read, tags=["recordings"])),
+            ApiRoute(f"{PREFIX}/recording-keys/rotate", guard("rotate-key", TenantId, self.rotate), "POST", Operation(
                 "A new data key for new recordings (old ones stay readable)", response=KeyOut, path=TenantId,
                 errors=errors(403, 422), tags=["recordings"])),
         ]

@@ -92,3 +92,77 @@ class AuditTrail(BaseModel):
 class KeyOut(BaseModel):
     key_id: str
     key_ids: list[str]
+
+
+class FormIds(BaseModel):
+    tenant: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    form_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+class CriterionIn(BaseModel):
+    id: str = Field(max_length=32, description="a-z, 0-9, '_', '-'")
+    label: str = Field(max_length=200)
+    weight: float = Field(1.0, gt=0, le=100)
+
+
+class FormIn(BaseModel):
+    """A score form (REC-05): criteria with weights, scores 1..scale."""
+
+    name: str = Field(max_length=200)
+    scale: int = Field(5, ge=2, le=10)
+    criteria: list[CriterionIn] = Field(min_length=1, max_length=30)
+
+
+class FormOut(FormIn):
+    form_id: str
+
+
+class FormsOut(BaseModel):
+    forms: list[FormOut]
+
+
+class EvaluationIn(BaseModel):
+    form_id: str = Field(max_length=32)
+    scores: dict[str, int] = Field(description="criterion id -> 1..scale, every criterion once", max_length=30)
+    comment: str = Field("", max_length=2000)
+
+
+class EvaluationOut(BaseModel):
+    evaluation_id: str
+    recording_id: str
+    agent_id: str
+    queue_id: str
+    at: datetime
+    evaluator: str
+    form_id: str
+    form_name: str
+    scale: int
+    scores: dict[str, int]
+    weights: dict[str, float]
+    total: float = Field(description="weighted mean on 0..100")
+    comment: str
+
+
+class EvaluationsOut(BaseModel):
+    evaluations: list[EvaluationOut]
+
+
+class ScoresQuery(BaseModel):
+    start: When | None = Field(None, alias="from")
+    end: When | None = Field(None, alias="to")
+    agent: str | None = Field(None, max_length=128)
+    by: str = Field("month", pattern="^(day|week|month)$")
+
+
+class PeriodOut(BaseModel):
+    agent_id: str
+    period: str = Field(description="the day, the week's Monday or the month's first day (Asia/Tokyo)")
+    evaluations: int
+    average: float
+    lowest: float
+    highest: float
+
+
+class ScoresOut(BaseModel):
+    by: str
+    periods: list[PeriodOut]

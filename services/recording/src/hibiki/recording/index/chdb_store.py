@@ -12,7 +12,7 @@ from typing import Any
 
 from hibiki.common.errors import StartupError
 from hibiki.recording.index import schema
-from hibiki.recording.index.sql import bind
+from hibiki.common.clickhouse_sql import bind
 
 Row = tuple[Any, ...]
 _SETTINGS = ("SETTINGS output_format_json_quote_64bit_integers = 0, "
@@ -49,8 +49,10 @@ class ChdbStore:
         with self._lock:
             return self._session.query(sql, fmt)
 
+    dialect = schema.MODERN
+
     def migrate(self) -> list[int]:
-        return schema.migrate(self.execute, self.query)
+        return schema.migrate(self.execute, self.query, self.dialect)
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         text = bind(sql, params).rstrip().rstrip(";")
@@ -71,6 +73,9 @@ class ChdbStore:
         columns = list(rows[0])
         lines = "\n".join(encode(dict(row)) for row in rows)
         self._run(f"INSERT INTO {schema.DATABASE}.{table} ({', '.join(columns)}) FORMAT JSONEachRow\n{lines}")
+
+    def delete_rows(self, table: str, where: str, params: Mapping[str, Any]) -> None:
+        self.execute(f"DELETE FROM {schema.DATABASE}.{table} WHERE {where}", params)
 
     def close(self) -> None:
         with self._lock:

@@ -7,20 +7,30 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from hibiki.recording.index.chdb_store import Row
+Row = tuple[Any, ...]
 
 MAX_PAGE = 500
+WINDOWS = tuple(timedelta(days=d) for d in (7, 31, 92, 366))     # week, month, quarter, year
 
 
 class Store(Protocol):
-    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[Row]: ...
+    """The index's ClickHouse: chdb in-process or a server (``index.stores.open_index``)."""
 
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None: ...
+    def migrate(self) -> list[int]: ...
 
-    def insert(self, table: str, rows: list[dict[str, Any]]) -> None: ...
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]: ...
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
+
+    def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
+
+    def delete_rows(self, table: str, where: str, params: Mapping[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -77,23 +87,44 @@ def put(store: Store, recording: Recording) -> None:
     store.insert("recordings", [{**asdict(recording), "version": time.time_ns() // 1000}])
 
 
-def _found(row: Row) -> Found:
-    return Found(Recording(*row[:len(COLUMNS)]), str(row[len(COLUMNS)]))
+def _latest(store: Store, tenant: str, calls: set[str]) -> dict[str, str]:
+    """The last disposition saved for each of ``calls`` (the primary key (tenant, call_id) prunes)."""
+    if not calls:
+        return {}
+    rows = store.query("SELECT call_id, argMax(disposition, saved_at) FROM hibiki.dispositions "
+                       "WHERE tenant = %(tenant)s AND call_id IN %(calls)s GROUP BY call_id",
+                       {"tenant": tenant, "calls": calls})
+    return {str(row[0]): str(row[1]) for row in rows}
 
 
-def _joined(where: str) -> str:
-    return (f"SELECT {_SELECT}, d.disposition FROM (SELECT * FROM hibiki.recordings FINAL "
-            f"WHERE tenant = %(tenant)s{where}) AS r LEFT JOIN (SELECT call_id, argMax(disposition, saved_at) "
-            f"AS disposition FROM hibiki.dispositions WHERE tenant = %(tenant)s GROUP BY call_id) AS d "
-            f"ON r.call_id = d.call_id")
+def _page(store: Store, sql: str, params: Mapping[str, Any], disposition: str | None = None) -> list[Found]:
+    """The recordings ``sql`` selects, each with its call's last disposition: ``disposition`` when the
+    query filtered by it, else read for this page's calls only (never the tenant's whole table)."""
+    found = [Recording(*row) for row in store.query(sql, params)]
+    latest = ({r.call_id: disposition for r in found} if disposition
+              else _latest(store, str(params["tenant"]), {r.call_id for r in found}))
+    return [Found(r, latest.get(r.call_id, "")) for r in found]
 
 
 def get(store: Store, tenant: str, recording_id: str) -> Found | None:
-    rows = store.query(_joined(" AND recording_id = %(id)s"), {"tenant": tenant, "id": recording_id})
-    return _found(rows[0]) if rows else None
+    found = _page(store, f"SELECT {_SELECT} FROM hibiki.recordings AS r FINAL WHERE r.tenant = %(tenant)s "
+                  "AND r.recording_id = %(id)s", {"tenant": tenant, "id": recording_id})
+    return found[0] if found else None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)     # bound as UTC (clickhouse_sql)
 
 
 def search(store: Store, q: Query) -> list[Found]:
+    """The page of ``q``, newest first. The filters on the recording's own columns go to the
+    table's WHERE (tenant and start time are its primary key; bloom filters skip the rest); a
+    disposition filter is an IN on the calls whose last disposition is that one, looked up only
+    among the calls the other filters leave (so its cost follows the time range, not the tenant's
+    whole history); the page's own dispositions are read for its calls only. The newest week, month,
+    quarter and year before the query's end (or now) are asked first: when one already fills the page, the
+    page is the same as the whole range's (every older row sorts after it) and the rest is not read
+    (not for a number: its bloom filters skip to its few granules over any range)."""
     params: dict[str, Any] = {"tenant": q.tenant, "limit": max(1, min(q.limit, MAX_PAGE))}
     where = ""
     if q.start is not None:
@@ -111,17 +142,29 @@ def search(store: Store, q: Query) -> list[Found]:
     if q.number:
         where += " AND (caller_number = %(number)s OR callee_number = %(number)s OR did = %(number)s)"
         params["number"] = q.number
-    outer = ""
+    cases = ""
     if q.disposition:
-        outer = " WHERE d.disposition = %(disposition)s"
+        cases = (" AND call_id IN (SELECT call_id FROM hibiki.dispositions WHERE tenant = %(tenant)s AND call_id IN "
+                 f"(SELECT call_id FROM hibiki.recordings WHERE tenant = %(tenant)s{where}{{window}}) "
+                 "GROUP BY call_id HAVING argMax(disposition, saved_at) = %(disposition)s)")
         params["disposition"] = q.disposition
-    sql = f"{_joined(where)}{outer} ORDER BY r.start_time DESC, r.recording_id LIMIT %(limit)s"
-    return [_found(row) for row in store.query(sql, params)]
+    sql = (f"SELECT {_SELECT} FROM hibiki.recordings AS r FINAL WHERE tenant = %(tenant)s{where}{{window}}{cases} "
+           "ORDER BY r.start_time DESC, r.recording_id LIMIT %(limit)s")
+    anchor = _aware(q.end or datetime.now(UTC))
+    for span in () if q.number else WINDOWS:     # a number is a needle its bloom filters find at once
+        since = anchor - span
+        if q.start is not None and since <= _aware(q.start):
+            break
+        found = _page(store, sql.format(window=" AND start_time >= %(since)s"), {**params, "since": since},
+                      q.disposition)
+        if len(found) >= params["limit"]:     # every row older than the window sorts after these
+            return found
+    return _page(store, sql.format(window=""), params, q.disposition)
 
 
 def delete(store: Store, tenant: str, recording_id: str) -> None:
-    store.execute("DELETE FROM hibiki.recordings WHERE tenant = %(tenant)s AND recording_id = %(id)s",
-                  {"tenant": tenant, "id": recording_id})
+    store.delete_rows("recordings", "tenant = %(tenant)s AND recording_id = %(id)s",
+                      {"tenant": tenant, "id": recording_id})
 
 
 def due(store: Store, now: datetime, limit: int = 1000) -> list[Recording]:

@@ -20,7 +20,7 @@ from hibiki.common.logging import get_logger
 from hibiki.events.v1 import agent_pb2, recording_pb2
 from hibiki.recording.domain.retention import Retention
 from hibiki.recording.index import recordings
-from hibiki.recording.index.chdb_store import ChdbStore
+from hibiki.recording.index.recordings import Store as IndexStore
 from hibiki.recording.pipeline import Pipeline
 from hibiki.recording.storage.spool import TENANT
 
@@ -54,7 +54,7 @@ class Stopped:
 
 
 class Dispositions:
-    def __init__(self, index: ChdbStore, retention: Retention) -> None:
+    def __init__(self, index: IndexStore, retention: Retention) -> None:
         self._index, self._retention = index, retention
 
     async def __call__(self, subject: str, payload: bytes) -> None:

@@ -8,6 +8,12 @@ The master key is ``HIBIKI_RECORDING_MASTER_KEY`` (base64 of 32 bytes), else the
 first use). :meth:`KeyStore.rotate` makes a new current key; keys are never removed, so every
 recording stays readable with the key its blob names. Two replicas sharing the directory may both
 create a first key: both stay valid, the last ``current`` wins.
+
+The master key itself rotates with a *previous* master key (``HIBIKI_RECORDING_MASTER_KEY_PREVIOUS_FILE``):
+keys are read with either, :meth:`KeyStore.rewrap` (run at every start while a previous key is
+given) wraps each data key still under the previous one with the new one, one file at a time
+(a temporary name, then renamed: a crash leaves each file whole, under one master or the other;
+running it again finishes the job).
 """
 
 from __future__ import annotations
@@ -53,10 +59,49 @@ def load_master_key(inline: str | None, path: Path) -> bytes:
 
 
 class KeyStore:
-    def __init__(self, root: Path, master: bytes) -> None:
+    def __init__(self, root: Path, master: bytes, previous: bytes | None = None) -> None:
         self._root, self._master = root, AESGCM(master)
+        self._previous = AESGCM(previous) if previous is not None and previous != master else None
         self._cache: dict[tuple[str, str], bytes] = {}
         self._lock = threading.Lock()
+
+    def _wrap(self, tenant: str, key_id: str, key: bytes) -> bytes:
+        nonce = secrets.token_bytes(12)
+        return nonce + self._master.encrypt(nonce, key, f"{tenant}/{key_id}".encode())
+
+    def _unwrap(self, tenant: str, key_id: str, wrapped: bytes) -> tuple[bytes, bool]:
+        """(the data key, whether it was wrapped by the previous master key); InvalidTag when neither opens it."""
+        aad = f"{tenant}/{key_id}".encode()
+        try:
+            return self._master.decrypt(wrapped[:12], wrapped[12:], aad), False
+        except InvalidTag:
+            if self._previous is None:
+                raise
+            return self._previous.decrypt(wrapped[:12], wrapped[12:], aad), True
+
+    def rewrap(self) -> tuple[int, int]:
+        """Every data key still wrapped by the previous master key, wrapped by the current one;
+        (rewrapped, already current). A key neither opens is left alone and logged by the caller."""
+        done = current = 0
+        if not self._root.is_dir():
+            return done, current
+        for path in sorted(self._root.glob("*/k*.key")):
+            tenant, key_id = path.parent.name, path.stem
+            if not _KEY_ID.match(key_id):
+                continue
+            key, old = self._unwrap(tenant, key_id, path.read_bytes())
+            if not old:
+                current += 1
+                continue
+            tmp = path.with_name(f".{key_id}.{secrets.token_hex(4)}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(self._wrap(tenant, key_id, key))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+            done += 1
+        return done, current
 
     def _dir(self, tenant: str) -> Path:
         return self._root / tenant
@@ -75,8 +120,7 @@ class KeyStore:
         key = secrets.token_bytes(KEY_BYTES)
         folder = self._dir(tenant)
         folder.mkdir(parents=True, exist_ok=True)
-        nonce = secrets.token_bytes(12)
-        wrapped = nonce + self._master.encrypt(nonce, key, f"{tenant}/{key_id}".encode())
+        wrapped = self._wrap(tenant, key_id, key)
         fd = os.open(folder / f"{key_id}.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(wrapped)
@@ -98,8 +142,7 @@ class KeyStore:
         if not _KEY_ID.match(key_id):
             raise KeyError(key_id)
         try:
-            wrapped = (self._dir(tenant) / f"{key_id}.key").read_bytes()
-            key = self._master.decrypt(wrapped[:12], wrapped[12:], f"{tenant}/{key_id}".encode())
+            key, _ = self._unwrap(tenant, key_id, (self._dir(tenant) / f"{key_id}.key").read_bytes())
         except (OSError, InvalidTag):
             raise KeyError(key_id) from None
         with self._lock:
@@ -109,3 +152,24 @@ class KeyStore:
     def key_ids(self, tenant: str) -> list[str]:
         folder = self._dir(tenant)
         return sorted(p.stem for p in folder.glob("k*.key")) if folder.is_dir() else []
+
+    def shred(self, tenant: str) -> int:
+        """Crypto-shredding: every data key of the tenant is destroyed (files overwritten, then
+        removed), so no copy of its audio, wherever it is kept, can be decrypted again. Returns how many."""
+        folder = self._dir(tenant)
+        shredded = 0
+        if folder.is_dir():
+            for path in sorted(folder.iterdir()):
+                if path.is_file():
+                    size = path.stat().st_size
+                    with path.open("r+b") as fh:
+                        fh.write(secrets.token_bytes(size))
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                    path.unlink()
+                    shredded += path.suffix == ".key"
+            folder.rmdir()
+        with self._lock:
+            for cached in [k for k in self._cache if k[0] == tenant]:
+                del self._cache[cached]
+        return shredded

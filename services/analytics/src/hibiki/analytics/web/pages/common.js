@@ -1,18 +1,19 @@
 // Shared by the report and planning pages: the message catalogue, the token, fetch with it.
 "use strict";
 const CATALOGUE = JSON.parse(document.getElementById("catalogue").textContent);
-let lang = sessionStorage.getItem("hibiki.lang") || "ja";
+let lang = localStorage.getItem("hibiki.lang") || "ja";
 function t(key) { return (CATALOGUE.page[lang] || {})[key] || (CATALOGUE.page.ja || {})[key] || key; }
 function column(key) { return (CATALOGUE.columns[lang] || {})[key] || key; }
 function translate() {
   document.documentElement.lang = lang;
   document.querySelectorAll("[data-i18n]").forEach(el => { el.textContent = t(el.dataset.i18n); });
+  document.querySelectorAll("[data-i18n-label]").forEach(el => el.setAttribute("aria-label", t(el.dataset.i18nLabel)));
   document.title = t(document.body.dataset.title);
 }
 function setupCommon(onChange) {
   const langSel = document.getElementById("lang");
   langSel.value = lang;
-  langSel.addEventListener("change", () => { lang = langSel.value; sessionStorage.setItem("hibiki.lang", lang); translate(); onChange(); });
+  langSel.addEventListener("change", () => { lang = langSel.value; localStorage.setItem("hibiki.lang", lang); translate(); onChange(); });
   const token = document.getElementById("token");
   token.value = sessionStorage.getItem("hibiki.token") || "";
   token.addEventListener("input", () => sessionStorage.setItem("hibiki.token", token.value.trim()));

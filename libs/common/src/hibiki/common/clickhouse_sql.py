@@ -1,8 +1,15 @@
-"""Binding parameters into ClickHouse SQL, the same way for chdb and for servers.
+"""Binding parameters into ClickHouse SQL, the same way for chdb and for servers, for every service
+that keeps a ClickHouse store (analytics, recording).
 
 Placeholders are ``%(name)s`` (clickhouse-driver's style). Every value becomes a literal built
 here from its Python type; a value of any other type is refused (TypeError), so a caller's string
 can never become SQL. A literal ``%`` in the query is written ``%%`` when parameters are given.
+
+Strings: backslash, quote and the control characters ClickHouse reads as escapes are escaped;
+every other character stands for itself inside the quotes (tested: no value leaves its literal).
+Datetimes are UTC (naive ones are taken as UTC), with milliseconds unless ``fractional_seconds``
+is off (a server with whole-second DateTime columns); dates are ``'YYYY-MM-DD'``; a list is an
+Array literal ``[...]``; a tuple or set is an ``IN`` list ``(...)`` (sets sorted; never empty).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ _ESCAPES = {"\\": "\\\\", "'": "\\'", "\b": "\\b", "\f": "\\f", "\r": "\\r", "\n
 
 
 def literal(value: Any, *, fractional_seconds: bool = True) -> str:
-    """One value as a ClickHouse literal (datetimes as UTC; naive ones are taken as UTC)."""
+    """One value as a ClickHouse literal."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -49,6 +56,7 @@ def literal(value: Any, *, fractional_seconds: bool = True) -> str:
 
 
 def bind(sql: str, params: Mapping[str, Any] | None, *, fractional_seconds: bool = True) -> str:
+    """``sql`` with each ``%(name)s`` replaced by the literal of ``params[name]``."""
     if not params:
         return sql
     return sql % {name: literal(value, fractional_seconds=fractional_seconds) for name, value in params.items()}

@@ -1,0 +1,227 @@
+"""Supervision of an agent's call (CC-06): listen, whisper, barge with FreeSWITCH ``eavesdrop``.
+
+    POST   /api/v1/tenants/{tenant}/calls/{call_uuid}/supervision       {"mode": ..., "device": ...}
+    PUT    /api/v1/tenants/{tenant}/calls/{call_uuid}/supervision/{id}  {"mode": ...}
+    DELETE /api/v1/tenants/{tenant}/calls/{call_uuid}/supervision/{id}
+
+``call_uuid`` is the agent's leg (the channel that rings the agent's device). POST rings the
+supervisor's ``device`` of that tenant (``user/<device>@<domain>``, the domain the agent's leg was
+rung at (``dialed_domain``, else ``hibiki_domain``), after
+FreeSWITCH's ``user_exists`` asked the directory for it: never a raw dial string) with
+``originate ... &eavesdrop(<call_uuid>)`` (201 while the device rings: the request does not wait for
+the answer); the supervisor's leg is the supervision ``id``.
+Modes, as eavesdrop (switch_ivr_async.c) mixes the supervisor into the agent's leg, measured on
+FreeSWITCH 1.10.12 (tests/freeswitch/test_supervision.py: the tone each phone hears):
+
+    listen   nobody hears the supervisor                  DTMF 0 (no mux)
+    whisper  the agent hears the supervisor, the caller not  DTMF 1 (ED_MUX_READ; start: eavesdrop_whisper_aleg)
+    barge    both hear the supervisor                     DTMF 3 (ED_MUX_READ | ED_MUX_WRITE; start: both)
+
+(DTMF 2, ED_MUX_WRITE alone, is heard by the caller only on the agent's leg: not offered.) PUT
+queues the digit on the supervisor's leg (``uuid_recv_dtmf``) as if the phone had sent it; DELETE
+hangs that leg up.
+Who: the tenant's ``supervisor`` or ``admin`` (resource ``supervision`` of ``hibiki.common.roles``);
+another tenant's call or supervision is "not found". Every start, switch and stop is an audit log
+line (``supervision_audit``: tenant, call_uuid, supervisor, device, mode, supervision_id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from hibiki.callcontrol.esl.errors import NodeError
+from hibiki.callcontrol.esl.nodes import NodePool
+from hibiki.common import dialstring
+from hibiki.common import roles as role_rule
+from hibiki.common.auth import Claims
+from hibiki.common.http import error_response
+from hibiki.common.logging import get_logger
+from hibiki.common.openapi import ApiRoute, Operation, errors
+
+log = get_logger("hibiki.callcontrol.supervision_api")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+TENANT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+Mode = Literal["listen", "whisper", "barge"]
+DIGIT: dict[str, str] = {"listen": "0", "whisper": "1", "barge": "3"}
+# eavesdrop's start flags on the agent's leg: whisper_aleg = ED_MUX_READ (the agent hears: measured),
+# whisper_bleg = ED_MUX_WRITE (the caller hears)
+START: dict[str, tuple[str, str]] = {"listen": ("false", "false"), "whisper": ("true", "false"),
+                                     "barge": ("true", "true")}
+RING_SECONDS = 30
+
+
+class SupervisionStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: Mode = Field(description="listen, whisper (the agent hears the supervisor) or barge (both do)")
+    device: str = Field(description="the supervisor's device (SIP username) of this tenant", max_length=64)
+
+
+class SupervisionSwitch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: Mode
+
+
+class SupervisionAnswer(BaseModel):
+    supervision_id: str = Field(description="the supervisor's leg (its channel UUID)")
+    call_uuid: str
+    mode: str
+
+
+def _invalid(exc: ValidationError) -> Response:
+    loc = exc.errors()[0]["loc"]
+    name = str(loc[0]) if loc else "body"
+    return error_response(422, f"invalid-{name}", f"{name}: {exc.errors()[0]['msg']}", field=name)
+
+
+class SupervisionApi:
+    def __init__(self, pool: NodePool, timeout: float = 3.0) -> None:
+        self._pool, self._timeout = pool, timeout
+        self._ringing: set[asyncio.Task[None]] = set()
+
+    async def _ring(self, node: str, command: str, tenant: str, call_uuid: str, supervision_id: str) -> None:
+        """The originate returns once the supervisor answered (or did not): the request does not wait."""
+        try:
+            reply = await self._pool.bgapi_on(node, command, RING_SECONDS + 10.0)
+        except NodeError as exc:
+            reply = f"-ERR {exc}"
+        if not reply.startswith("+OK"):
+            log.warning("supervision_not_answered", tenant=tenant, call_uuid=call_uuid,
+                        supervision_id=supervision_id, reply=reply.strip()[:80])
+
+    async def _var(self, call_uuid: str, name: str) -> str:
+        reply = (await self._pool.api_for_call(call_uuid, f"uuid_getvar {call_uuid} {name}", self._timeout)).strip()
+        return "" if reply.startswith("-ERR") or reply == "_undef_" else reply
+
+    def _check(self, request: Request) -> tuple[str, str, Claims, Response | None]:
+        claims: Claims = request.scope["hibiki.claims"]
+        tenant, call_uuid = request.path_params["tenant"], request.path_params["call_uuid"].lower()
+        why = claims.refusal(tenant, True, role_rule.SUPERVISION)
+        if why is not None:
+            return tenant, call_uuid, claims, error_response(403, "forbidden", why)
+        if not UUID.fullmatch(call_uuid):
+            return tenant, call_uuid, claims, error_response(422, "invalid-call_uuid", "call_uuid must be a channel "
+                                                             "UUID", field="call_uuid")
+        if not TENANT.fullmatch(tenant):
+            return tenant, call_uuid, claims, error_response(404, "call-not-found", "no such call of this tenant",
+                                                             field="call_uuid")
+        return tenant, call_uuid, claims, None
+
+    @staticmethod
+    def _audit(action: str, tenant: str, call_uuid: str, claims: Claims, **fields: str) -> None:
+        log.info("supervision_audit", action=action, tenant=tenant, call_uuid=call_uuid,
+                 supervisor=claims.subject, **fields)
+
+    async def start(self, request: Request) -> Response:
+        tenant, call_uuid, claims, refused = self._check(request)
+        if refused is not None:
+            return refused
+        try:
+            body = SupervisionStart.model_validate(await request.json())
+        except ValidationError as exc:
+            return _invalid(exc)
+        except ValueError:
+            return error_response(422, "invalid-json", "the body is not JSON", field="body")
+        if not dialstring.DEVICE.fullmatch(body.device):
+            return error_response(422, "invalid-device", "device must be a SIP username", field="device")
+        try:
+            if await self._var(call_uuid, "hibiki_tenant") != tenant:
+                return error_response(404, "call-not-found", "no such call of this tenant", field="call_uuid")
+            if await self._var(call_uuid, "hibiki_supervision_of"):
+                return error_response(409, "is-supervision", "this call is itself a supervision", field="call_uuid")
+            # the agent's leg was rung as user/<device>@<domain>: FreeSWITCH keeps that domain in dialed_domain
+            domain = await self._var(call_uuid, "dialed_domain") or await self._var(call_uuid, "hibiki_domain")
+            if not domain or not dialstring.DOMAIN.fullmatch(domain):
+                return error_response(409, "no-domain", "this call has no tenant domain", field="call_uuid")
+            exists = await self._pool.api_for_call(call_uuid, f"user_exists id {body.device} {domain}", self._timeout)
+            if exists.strip() != "true":
+                return error_response(404, "device-not-found", "no such device of this tenant", field="device")
+            supervision_id = str(uuid.uuid4())
+            aleg, bleg = START[body.mode]
+            leg = dialstring.user_leg(body.device, domain, {
+                "origination_uuid": supervision_id, "hibiki_tenant": tenant, "hibiki_supervision_of": call_uuid,
+                "hibiki_supervisor": claims.subject if dialstring.TOKEN.fullmatch(claims.subject) else "unknown",
+                "eavesdrop_enable_dtmf": "true", "eavesdrop_whisper_aleg": aleg, "eavesdrop_whisper_bleg": bleg,
+                "originate_timeout": RING_SECONDS, "hangup_after_bridge": "true"})
+            node = self._pool.node_of(call_uuid) or await self._pool.locate(call_uuid)
+            if node is None:
+                return error_response(404, "call-not-found", "no such call of this tenant", field="call_uuid")
+        except dialstring.UnsafeValue as exc:
+            return error_response(422, "invalid-device", str(exc), field="device")
+        except NodeError as exc:
+            log.warning("supervision_failed", tenant=tenant, call_uuid=call_uuid, error=str(exc))
+            return error_response(404, "call-not-found", "no such call of this tenant", field="call_uuid")
+        self._audit("start", tenant, call_uuid, claims, device=body.device, mode=body.mode,
+                    supervision_id=supervision_id)
+        task = asyncio.create_task(self._ring(node, f"originate {leg} &eavesdrop({call_uuid})", tenant, call_uuid,
+                                              supervision_id))
+        self._ringing.add(task)
+        task.add_done_callback(self._ringing.discard)
+        return JSONResponse({"supervision_id": supervision_id, "call_uuid": call_uuid, "mode": body.mode},
+                            status_code=201)
+
+    async def _own(self, tenant: str, call_uuid: str, supervision_id: str) -> bool:
+        return (UUID.fullmatch(supervision_id) is not None
+                and await self._var(supervision_id, "hibiki_tenant") == tenant
+                and await self._var(supervision_id, "hibiki_supervision_of") == call_uuid)
+
+    async def switch(self, request: Request) -> Response:
+        tenant, call_uuid, claims, refused = self._check(request)
+        if refused is not None:
+            return refused
+        supervision_id = request.path_params["supervision_id"].lower()
+        try:
+            mode = SupervisionSwitch.model_validate(await request.json()).mode
+        except ValidationError as exc:
+            return _invalid(exc)
+        except ValueError:
+            return error_response(422, "invalid-json", "the body is not JSON", field="body")
+        try:
+            if not await self._own(tenant, call_uuid, supervision_id):
+                return error_response(404, "supervision-not-found", "no such supervision of this call",
+                                      field="supervision_id")
+            reply = await self._pool.api_for_call(supervision_id, f"uuid_recv_dtmf {supervision_id} {DIGIT[mode]}",
+                                                  self._timeout)
+        except NodeError:
+            return error_response(404, "supervision-not-found", "no such supervision of this call",
+                                  field="supervision_id")
+        if not reply.startswith("+OK"):
+            return error_response(409, "not-switched", f"FreeSWITCH did not switch: {reply.strip()[:80]}")
+        self._audit("switch", tenant, call_uuid, claims, mode=mode, supervision_id=supervision_id)
+        return JSONResponse({"supervision_id": supervision_id, "call_uuid": call_uuid, "mode": mode})
+
+    async def stop(self, request: Request) -> Response:
+        tenant, call_uuid, claims, refused = self._check(request)
+        if refused is not None:
+            return refused
+        supervision_id = request.path_params["supervision_id"].lower()
+        try:
+            if not await self._own(tenant, call_uuid, supervision_id):
+                return error_response(404, "supervision-not-found", "no such supervision of this call",
+                                      field="supervision_id")
+            await self._pool.api_for_call(supervision_id, f"uuid_kill {supervision_id}", self._timeout)
+        except NodeError:
+            return error_response(404, "supervision-not-found", "no such supervision of this call",
+                                  field="supervision_id")
+        self._audit("stop", tenant, call_uuid, claims, supervision_id=supervision_id)
+        return Response(status_code=204)
+
+    def routes(self) -> list[ApiRoute]:
+        base = "/api/v1/tenants/{tenant}/calls/{call_uuid}/supervision"
+        return [
+            ApiRoute(base, self.start, "POST", Operation(
+                "Ring a supervisor's device and listen in on an agent's call", (201,), SupervisionAnswer,
+                body=SupervisionStart, errors=errors(403, 404, 409, 422), tags=["supervision"])),
+            ApiRoute(base + "/{supervision_id}", self.switch, "PUT", Operation(
+                "Switch a supervision between listen, whisper and barge", (200,), SupervisionAnswer,
+                body=SupervisionSwitch, errors=errors(403, 404, 409, 422), tags=["supervision"])),
+            ApiRoute(base + "/{supervision_id}", self.stop, "DELETE", Operation(
+                "End a supervision (hang the supervisor's leg up)", (204,), None,
+                errors=errors(403, 404, 422), tags=["supervision"])),
+        ]

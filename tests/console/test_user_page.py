@@ -1,0 +1,109 @@
+"""A user's own page (/me) in headless Chromium through the real directory: their devices, their
+forwarding changed, a voicemail message listened to (decoded by the browser) and deleted, no
+serious axe violation. The mailbox is laid out as FreeSWITCH 1.10.12's mod_voicemail leaves it
+(``db/voicemail_default.db`` with its ``voicemail_msgs`` table as created by the real switch, the
+WAV under ``storage/voicemail/default/<domain>/<extension>/``); the real-switch tier would leave
+it with a call."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sqlite3
+import struct
+import time
+import uuid
+import wave
+from pathlib import Path
+
+import httpx
+
+from hibiki.common.auth import Claims, TokenAuthority
+from hibiki.directory.app import main
+
+from support.axe import axe_source, serious_violations
+from support.browser import BrowserPage
+from support.directory import directory_config
+from support.servers import NatsServer, running
+
+HOST = "127.16.0.3"
+# As FreeSWITCH 1.10.12 creates it (read from a real switch's db/voicemail_default.db).
+SCHEMA = """CREATE TABLE voicemail_msgs (
+   created_epoch INTEGER, read_epoch INTEGER, username VARCHAR(255), domain VARCHAR(255), uuid VARCHAR(255),
+   cid_name VARCHAR(255), cid_number VARCHAR(255), in_folder VARCHAR(255), file_path VARCHAR(255),
+   message_len INTEGER, flags VARCHAR(255), read_flags VARCHAR(255), forwarded_by VARCHAR(255))"""
+
+
+def leave_message(storage: Path, db: Path, domain: str, extension: str) -> tuple[str, Path]:
+    folder = storage / "voicemail" / "default" / domain / extension
+    folder.mkdir(parents=True, exist_ok=True)
+    message, file_id = str(uuid.uuid4()), str(uuid.uuid4())       # the row's uuid is not the file's (as on the switch)
+    path = folder / f"msg_{file_id}.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000))) for i in range(16000)))
+    with sqlite3.connect(db) as conn:
+        conn.execute(SCHEMA) if not conn.execute("SELECT 1 FROM sqlite_master WHERE name='voicemail_msgs'").fetchone() else None
+        conn.execute("INSERT INTO voicemail_msgs VALUES (?, 0, ?, ?, ?, 'sipp', '0312345678', 'inbox', ?, 2, '', 'B_NORMAL', '')",
+                     (int(time.time()) - 60, extension, domain, message, f"/opt/freeswitch/storage/voicemail/default/{domain}/{extension}/{path.name}"))
+    return message, path
+
+
+async def test_user_page_devices_forwarding_and_voicemail(tmp_path: Path, nats_server: NatsServer,
+                                                          authority: TokenAuthority, browser_page: BrowserPage) -> None:
+    axe = axe_source()
+    tenant = f"kofu{uuid.uuid4().hex[:6]}"
+    domain = f"{tenant}.example.jp"
+    storage, db = tmp_path / "fs" / "storage", tmp_path / "fs" / "db" / "voicemail_default.db"
+    db.parent.mkdir(parents=True)
+    config = dataclasses.replace(directory_config(tmp_path, nats_server), host=HOST, voicemail_db=db,
+                                 voicemail_dir=storage / "voicemail")
+    base = f"http://{HOST}:{config.port}"
+    root = authority.issue(Claims("root", "user", "*", ("platform-admin",)))
+    admin = authority.issue(Claims("yamada", "user", tenant, ("admin",)))
+    async with running(main, config), httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {admin}"}) as api:
+        (await api.post("/api/v1/tenants", json={"id": tenant, "domain": domain},
+                        headers={"Authorization": f"Bearer {root}"})).raise_for_status()
+        t = f"/api/v1/tenants/{tenant}"
+        user = (await api.post(f"{t}/users", json={"username": "yamada", "display_name": "山田", "extension": "2001"})).json()
+        (await api.post(f"{t}/devices", json={"user_id": user["id"], "sip_username": f"yamada-{tenant}",
+                                              "password": "a-long-sip-password-1", "label": "窓口"})).raise_for_status()
+        message, path = leave_message(storage, db, domain, "2001")
+        other, other_path = leave_message(storage, db, domain, "2999")          # someone else's mailbox
+        listed = (await api.get(f"{t}/users/{user['id']}/voicemail")).json()["messages"]
+        assert [m["id"] for m in listed] == [message] and listed[0]["caller_number"] == "0312345678"
+        assert (await api.get(f"{t}/users/{user['id']}/voicemail/{other}/audio")).status_code == 404   # not this mailbox's
+        assert (await api.get(f"{t}/users/{user['id']}/voicemail/..%2F..%2Fx/audio")).status_code == 404
+
+        page = browser_page.page
+        await page.add_init_script(f"sessionStorage.setItem('hibiki.token', {admin!r})")
+        await page.goto(f"{base}/me?user={user['id']}")
+        await page.wait_for_selector("#me-voicemail-list")
+        assert await page.inner_text("#me-devices-list tbody") == f"yamada-{tenant}\t卓上電話機\t窓口\t—"
+        # forwarding, changed on the page
+        await page.fill("#me-forwarding-form [data-field=forward_no_answer] input", "09012345678")
+        await page.click("#me-forwarding-form button[type=submit]")
+        await page.wait_for_selector("#status:has-text('保存しました')")
+        assert (await api.get(f"{t}/users/{user['id']}")).json()["forward_no_answer"] == "09012345678"
+        # listen: the browser gets the WAV and decodes it (2 s at 8 kHz)
+        await page.get_by_role("button", name="0312345678 のメッセージを再生", exact=False).click()
+        await page.wait_for_selector("#me-player:not([hidden])")
+        duration = await page.evaluate("""() => new Promise(resolve => { const a = document.getElementById('me-player');
+            if (a.readyState >= 1) resolve(a.duration); else a.addEventListener('loadedmetadata', () => resolve(a.duration)); })""")
+        assert abs(duration - 2.0) < 0.05
+        assert await page.get_attribute("#me-player", "data-message") == message
+        violations = await serious_violations(page, axe)
+        await browser_page.screenshot("console-me-voicemail")
+        # delete, confirmed
+        await page.get_by_role("button", name="0312345678 のメッセージを削除", exact=False).click()
+        await page.click("#ask-yes")
+        await page.wait_for_selector("#me-voicemail-none")
+        assert not path.exists() and other_path.exists()
+        with sqlite3.connect(db) as conn:
+            left = [r[0] for r in conn.execute("SELECT uuid FROM voicemail_msgs").fetchall()]
+        assert left == [other]                                          # the row goes, as mod_voicemail's purge does
+        assert (await api.get(f"{t}/users/{user['id']}/voicemail")).json()["messages"] == []
+        assert violations == []
+        assert not [line for line in browser_page.console if line.startswith("pageerror")], browser_page.console
