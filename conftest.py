@@ -6,8 +6,15 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from hypothesis import settings
 
 pytest_plugins = ["support.servers", "support.postgres", "support.browser"]
+
+
+# Property tests check behaviour, not speed: Hypothesis's per-example deadline (200 ms) turned a busy
+# machine's pause into a failure ("Unreliable test timings"). Speed is measured by `./dev bench`.
+settings.register_profile("hibiki", deadline=None)
+settings.load_profile("hibiki")
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

@@ -36,24 +36,27 @@ async def test_callers_giving_up_mid_write_lose_no_change_and_no_event(make_conf
             return "OK"
 
         # the attack: callers giving up 0.2 to 12 ms after asking, one at a time (so many of them give up
-        # while their own change is being written), each followed by a patient caller
+        # while their own change is being written), each followed by a patient caller; it goes on until
+        # enough of them gave up (how many do in 240 depends on how busy the machine is)
         outcomes = {"OK": 0, "DEADLINE_EXCEEDED": 0}
-        for i in range(240):
-            gone = await enqueue(f"gone-{i}", 0.0002 + (i % 60) * 0.0002)
+        n = 0
+        while n < 240 or (outcomes["DEADLINE_EXCEEDED"] <= 20 and n < 2400):
+            gone = await enqueue(f"gone-{n}", 0.0002 + (n % 60) * 0.0002)
             outcomes[gone] = outcomes.get(gone, 0) + 1
-            assert await enqueue(f"kept-{i}", None) == "OK"
+            assert await enqueue(f"kept-{n}", None) == "OK"
+            n += 1
         assert outcomes["DEADLINE_EXCEEDED"] > 20, f"too few callers gave up for an attack: {outcomes}"
 
         # every change the ACD made was announced, once, in order: nothing applied in silence
         stats = (await c.http.get(f"/api/v1/tenants/{tenant}/queues/q/stats")).json()
         waiting = [w["call_id"] for w in stats["waiting"]]
-        assert all(f"kept-{i}" in waiting for i in range(240))
+        assert all(f"kept-{i}" in waiting for i in range(n))
         await asyncio.sleep(0.5)
         queued = [m.meta.call_uuid for m in events.of("acd.queued")]
         assert sorted(queued) == sorted(waiting), (
             f"{len(set(waiting) - set(queued))} queued calls were never announced, "
             f"{len(set(queued) - set(waiting))} announced calls are not queued ({outcomes})")
         # an impatient caller's enqueue either happened or did not: asking again tells which, it never fails
-        for i in range(240):
+        for i in range(n):
             again = await enqueue(f"gone-{i}", None)
             assert again == ("ALREADY_EXISTS" if f"gone-{i}" in waiting else "OK")
