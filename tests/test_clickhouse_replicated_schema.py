@@ -143,3 +143,25 @@ def test_services_read_the_cluster_and_refuse_it_on_chdb(tmp_path) -> None:  # t
     assert recording.index_cluster == "hibiki"
     with pytest.raises(ConfigError, match="chdb"):
         RecordingConfig.from_env({"HIBIKI_RECORDING_INDEX_CLUSTER": "hibiki", "HIBIKI_DATA_DIR": str(tmp_path)})
+
+
+def test_the_analytics_restore_stages_rows_outside_the_replicated_engine() -> None:
+    """`hibiki restore --only analytics` loads rows into a staging table first: on a cluster it
+    is a local Memory table (a copy of the Replicated engine would claim the table's own Keeper
+    replica). Run on chdb: the staging table takes the rows and hands them to the table."""
+    from hibiki.analytics.web.lifecycle_api import staging_ddl
+
+    assert staging_ddl("hibiki.t__restoring", "hibiki.t", False) == "CREATE TABLE hibiki.t__restoring AS hibiki.t"
+    session = chdb.session.Session()
+    try:
+        session.query("CREATE DATABASE IF NOT EXISTS st")
+        session.query("CREATE TABLE st.t (k String, v UInt64) ENGINE = ReplacingMergeTree(v) ORDER BY k")
+        session.query(staging_ddl("st.t__restoring", "st.t", True))
+        engine = str(session.query("SELECT engine FROM system.tables WHERE database = 'st' AND name = "
+                                   "'t__restoring'", "TSVRaw")).strip()
+        assert engine == "Memory"
+        session.query("INSERT INTO st.t__restoring VALUES ('a', 1), ('b', 2)")
+        session.query("INSERT INTO st.t SELECT * FROM st.t__restoring")
+        assert str(session.query("SELECT sum(v) FROM st.t", "TSVRaw")).strip() == "3"
+    finally:
+        session.close()
