@@ -755,8 +755,13 @@ def test_each_service_accepts_the_configuration_it_is_given(path: Path) -> None:
             env.update(config_maps.get(ref["configMapRef"]["name"], {}))
         env.update({e["name"]: e["value"] for e in c.get("env", []) if "value" in e})
         # values from the Secret: what the data center's secret manager puts there (never a placeholder)
-        env.update({e["name"]: "a-secret-from-the-vault" for e in c.get("env", [])
-                    if "secretKeyRef" in e.get("valueFrom", {}) and e["name"] != "HIBIKI_DIRECTORY_DATABASE_URL"})
+        # (a URL with its password keeps the template's shape: its placeholder is only the password)
+        templates = {d["metadata"]["name"]: d.get("stringData", {}) for d in of_kind(docs, "Secret")}
+        for e in c.get("env", []):
+            ref = e.get("valueFrom", {}).get("secretKeyRef")
+            if ref and e["name"] != "HIBIKI_DIRECTORY_DATABASE_URL":
+                value = templates.get(ref["name"], {}).get(ref["key"], "")
+                env[e["name"]] = value if e["name"].endswith("_URL") else "a-secret-from-the-vault"
         loader = getattr(importlib.import_module(f"hibiki.{service}.config"), loaders[service])
         try:
             config = loader.from_env(env)

@@ -209,10 +209,28 @@ def test_clickhouse_installation_serves_the_services_replicated_tables(overlay: 
     # the Service the operator makes from the serviceTemplate is the host both services name
     templates = spec["templates"]
     service = next(t for t in templates["serviceTemplates"] if t["name"] == spec["defaults"]["templates"]["serviceTemplate"])
-    for key in ("HIBIKI_ANALYTICS_CLICKHOUSE_URL", "HIBIKI_RECORDING_INDEX_URL"):
-        url = urlparse(config[key])
+    secrets = {d["metadata"]["name"]: d.get("stringData", {}) for d in of_kind(docs, "Secret")}
+    users = spec["configuration"]["users"]
+    secret_name, _, secret_key = users["hibiki/k8s_secret_password"].partition("/")
+    for key, service_name in (("HIBIKI_ANALYTICS_CLICKHOUSE_URL", "analytics"), ("HIBIKI_RECORDING_INDEX_URL", "recording")):
+        assert key not in config, f"{key} holds a password: from hibiki-secrets, not a ConfigMap"
+        dep = next(d for d in of_kind(docs, "Deployment") if d["metadata"]["name"] == service_name)
+        env = {e["name"]: e for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+        ref = env[key]["valueFrom"]["secretKeyRef"]
+        url = urlparse(secrets[ref["name"]][ref["key"]])
         assert url.hostname == service["generateName"] and url.port in {p["port"] for p in service["spec"]["ports"]}
-        assert url.username == "hibiki" and "hibiki/profile" in spec["configuration"]["users"]
+        assert url.username == "hibiki" and "hibiki/profile" in users
+        assert url.password == secrets[secret_name][secret_key], "the URL's password is the user's"
+    # the client ports only from Hibiki pods: analytics and recording among them, not everyone
+    pods = {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"] for d in of_kind(docs, "Deployment")}
+    chi_labels = next(t for t in templates["podTemplates"])["metadata"]["labels"]
+    policies = [p for p in of_kind(docs, "NetworkPolicy") if selects(p["spec"]["podSelector"], chi_labels)]
+    assert policies, "no NetworkPolicy isolates the ClickHouse pods"
+    rules = [r for p in policies for r in p["spec"]["ingress"] if any(x["port"] == 9000 for x in r.get("ports", []))]
+    assert rules and all(r.get("from") for r in rules), "port 9000 open to every source"
+    for service_name in ("analytics", "recording"):
+        assert any(selects(peer.get("podSelector", {"matchLabels": {"-": "-"}}), pods[service_name])
+                   and "namespaceSelector" not in peer for r in rules for peer in r["from"]), service_name
     assert spec["configuration"]["users"]["hibiki/networks/ip"] != "10.0.0.0/8", "the overlay narrows the network"
     # Keeper: this data center's ensemble members, on the client port
     keeper = next(d for d in of_kind(docs, "StatefulSet") if d["metadata"]["name"] == "clickhouse-keeper")
