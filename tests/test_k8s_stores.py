@@ -68,7 +68,8 @@ def test_one_primary_cluster_and_one_replica_cluster_that_follows_it() -> None:
         external = {e["name"]: e for e in spec["externalClusters"]}
         me = spec["replica"]["self"]
         assert me == f"postgresql-{overlay}" and me in external and primary in external
-        assert spec["replica"]["source"] in external and spec["replica"]["source"] != me or me == primary
+        # the source is the other cluster: what a replica follows, and what the primary follows once demoted
+        assert spec["replica"]["source"] in external and spec["replica"]["source"] != me
         assert spec["instances"] >= 2, "a standby in the data center itself"
         assert spec["affinity"]["topologyKey"] == "topology.kubernetes.io/zone"
         # its own archive is what the other data center reads as this cluster
@@ -85,6 +86,7 @@ def test_one_primary_cluster_and_one_replica_cluster_that_follows_it() -> None:
         bootstrap = spec["bootstrap"]
         assert len(bootstrap) == 1
         if me == primary:
+            assert spec["replica"]["source"] != primary
             roles[overlay] = "primary"
             assert set(bootstrap) == {"initdb"}
         else:
@@ -278,3 +280,9 @@ def test_recordings_go_to_each_data_centers_endpoint_of_one_replicated_bucket(tm
     assert len(buckets) == 1, "one bucket, replicated between the data centers by the storage"
     assert len(endpoints) == len(OVERLAYS), "each data center writes to its own endpoint"
     assert f"`{buckets.pop()}`" in README
+
+
+def test_the_base_alone_is_one_standalone_primary_cluster() -> None:
+    """One data center without the other (the base): a primary cluster, created empty."""
+    cluster = _one(render(K8S / "base"), "Cluster", "postgresql.cnpg.io")
+    assert "replica" not in cluster["spec"] and set(cluster["spec"]["bootstrap"]) == {"initdb"}
