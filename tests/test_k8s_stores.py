@@ -213,7 +213,8 @@ def test_clickhouse_installation_serves_the_services_replicated_tables(overlay: 
     service = next(t for t in templates["serviceTemplates"] if t["name"] == spec["defaults"]["templates"]["serviceTemplate"])
     secrets = {d["metadata"]["name"]: d.get("stringData", {}) for d in of_kind(docs, "Secret")}
     users = spec["configuration"]["users"]
-    secret_name, _, secret_key = users["hibiki/k8s_secret_password"].partition("/")
+    password_ref = users["hibiki/password"]["valueFrom"]["secretKeyRef"]
+    secret_name, secret_key = password_ref["name"], password_ref["key"]
     for key, service_name in (("HIBIKI_ANALYTICS_CLICKHOUSE_URL", "analytics"), ("HIBIKI_RECORDING_INDEX_URL", "recording")):
         assert key not in config, f"{key} holds a password: from hibiki-secrets, not a ConfigMap"
         dep = next(d for d in of_kind(docs, "Deployment") if d["metadata"]["name"] == service_name)
