@@ -417,6 +417,13 @@ def test_only_freeswitch_reaches_fsapi_and_the_outbound_event_socket(path: Path)
             and "ipBlock" not in peer
         ]
         assert freeswitch, f"FreeSWITCH pods cannot reach {service}:{port}"
+        # host-network FreeSWITCH: its packets carry the voice node's address, which no podSelector
+        # matches; each data center opens its voice nodes' CIDR, the one the service's own guard admits
+        guard = {"directory": "HIBIKI_DIRECTORY_FSAPI_ALLOW", "callcontrol": "HIBIKI_CALLCONTROL_ESL_ALLOW"}[service]
+        blocks = [peer["ipBlock"]["cidr"] for peer in peers if "ipBlock" in peer]
+        assert set(blocks) <= set(_config_value(docs, guard).split(",")), (service, blocks)
+        if path != K8S / "base":
+            assert blocks, f"{service}:{port}: no ipBlock for the host-network FreeSWITCH nodes"
         if service == "callcontrol":
             # FreeSWITCH on the host network comes from its node's address: the overlay opens the
             # voice nodes' CIDR, exactly what callcontrol's own guard admits (HIBIKI_CALLCONTROL_ESL_ALLOW)
