@@ -169,6 +169,57 @@ def test_every_rendered_document_matches_the_kubernetes_schema(path: Path) -> No
     fail_on(errors)
 
 
+def _crd_schemas(directory: Path) -> dict[tuple[str, str], Any]:
+    """(apiVersion, kind) -> the CRD's openAPIV3Schema, unknown fields refused wherever the CRD
+    does not keep them (what the API server's pruning would silently drop)."""
+
+    def strict(node: Any) -> Any:
+        if isinstance(node, dict):
+            if (node.get("type") == "object" and "properties" in node and "additionalProperties" not in node
+                    and not node.get("x-kubernetes-preserve-unknown-fields")):
+                node["additionalProperties"] = False
+            for value in node.values():
+                strict(value)
+        elif isinstance(node, list):
+            for value in node:
+                strict(value)
+        return node
+
+    schemas = {}
+    for path in sorted(directory.rglob("*.y*ml")):
+        for crd in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if not crd or crd.get("kind") != "CustomResourceDefinition":
+                continue
+            for version in crd["spec"]["versions"]:
+                key = (f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["kind"])
+                schemas[key] = strict(version["schema"]["openAPIV3Schema"])
+    return schemas
+
+
+@pytest.mark.parametrize("path", top_level(), ids=rel)
+def test_custom_resources_match_their_crds_when_given(path: Path) -> None:
+    """With HIBIKI_K8S_CRDS naming a folder of the operators' CRD files (CloudNativePG, the Altinity
+    operator, the Prometheus operator: from their releases), every custom resource is validated
+    against its CRD's schema. None ships offline in a registry package, so by default this skips."""
+    import jsonschema
+
+    folder = os.environ.get("HIBIKI_K8S_CRDS")
+    if not folder:
+        pytest.skip("HIBIKI_K8S_CRDS is not set: the operators' CRDs are not available offline")
+    schemas = _crd_schemas(Path(folder))
+    errors = []
+    for doc in render(path):
+        if not is_custom_resource(doc):
+            continue
+        schema = schemas.get((doc["apiVersion"], doc["kind"]))
+        if schema is None:
+            errors.append(f"{name_of(doc)}: no CRD for {doc['apiVersion']} in {folder}")
+            continue
+        for error in jsonschema.Draft7Validator(schema).iter_errors(doc):
+            errors.append(f"{name_of(doc)} at {'/'.join(map(str, error.absolute_path))}: {error.message[:200]}")
+    fail_on(errors)
+
+
 def test_the_validator_rejects_an_unknown_field() -> None:
     """Guard: strict validation is really on (a typo in a field name must not pass)."""
     bad = {
