@@ -87,6 +87,8 @@ def test_the_exposition_holds_each_services_metrics() -> None:
         "hibiki_callcontrol_legs_ended_total": {"leg", "result"},
         "hibiki_acd_queue_service_level": {"tenant", "queue"},
         "hibiki_acd_queue_waiting": {"tenant", "queue"},
+        "hibiki_acd_queue_answered_in_target_total": {"tenant", "queue"},
+        "hibiki_acd_queue_abandoned_in_target_total": {"tenant", "queue"},
         "process_resident_memory_bytes": set(),
     }.items():
         assert name in EXPOSED and EXPOSED[name] == labels, (name, EXPOSED.get(name))
@@ -111,8 +113,12 @@ def test_queue_collector_reports_the_queues_figures() -> None:
     assert registry.get_sample_value("hibiki_acd_queue_service_level", labels) == 1.0
     assert registry.get_sample_value("hibiki_acd_queue_waiting", labels) == 1.0
     assert registry.get_sample_value("hibiki_acd_queue_longest_wait_seconds", labels) == 4.0
-    assert registry.get_sample_value("hibiki_acd_queue_entered_today", labels) == 2.0
-    assert registry.get_sample_value("hibiki_acd_queue_answered_in_target_today", labels) == 1.0
+    assert registry.get_sample_value("hibiki_acd_queue_entered_total", labels) == 2.0
+    assert registry.get_sample_value("hibiki_acd_queue_answered_in_target_total", labels) == 1.0
+    acd.cancel("c2", 1007.0)                            # a short abandon: left out of the service level
+    assert registry.get_sample_value("hibiki_acd_queue_abandoned_total", labels) == 1.0
+    assert registry.get_sample_value("hibiki_acd_queue_abandoned_in_target_total", labels) == 1.0
+    assert registry.get_sample_value("hibiki_acd_queue_service_level", labels) == 1.0
     assert registry.get_sample_value("hibiki_acd_queue_agents_logged_in", labels) == 1.0
 
 
@@ -155,8 +161,9 @@ def unknown_in(expr: str) -> list[str]:
     from hibiki.callcontrol.channel_events import leg_result  # noqa: F401  (its results below)
 
     problems = []
+    recorded = {r["record"]: _kept_labels(r["expr"]) for r in _records()}
     for name, matchers in _selectors(expr):
-        known = {**EXPOSED, **PROMETHEUS_OWN}
+        known = {**EXPOSED, **PROMETHEUS_OWN, **recorded}
         if name not in known:
             problems.append(f"metric {name}")
             continue
@@ -192,7 +199,17 @@ def _rule() -> Doc:
 
 
 def _alerts() -> list[Doc]:
-    return [r for g in _rule()["spec"]["groups"] for r in g["rules"]]
+    return [r for g in _rule()["spec"]["groups"] for r in g["rules"] if "alert" in r]
+
+
+def _records() -> list[Doc]:
+    return [r for g in _rule()["spec"]["groups"] for r in g["rules"] if "record" in r]
+
+
+def _kept_labels(expr: str) -> set[str]:
+    """The labels an expression's outer aggregation keeps (its first ``by (...)``)."""
+    found = re.findall(r"by \(([^)]*)\)", expr)
+    return set(found[0].replace(" ", "").split(",")) if found else set()
 
 
 def test_the_checker_finds_an_unknown_metric_or_label() -> None:
@@ -217,6 +234,51 @@ def test_every_alert_names_exposed_metrics(alert: str) -> None:
     assert not unknown_in(rule["expr"]), f"{alert}: {unknown_in(rule['expr'])}"
 
 
+@pytest.mark.parametrize("record", [r["record"] for r in _records()])
+def test_every_recording_rule_names_exposed_metrics_and_keeps_its_labels(record: str) -> None:
+    rule = next(r for r in _records() if r["record"] == record)
+    assert not unknown_in(rule["expr"]), f"{record}: {unknown_in(rule['expr'])}"
+    assert re.fullmatch(r"[a-z_]+:[a-z0-9_]+:[a-z0-9_]+", record), "level:metric:operations"
+    assert _kept_labels(rule["expr"]), f"{record}: aggregate by the labels it keeps"
+
+
+def test_the_queue_service_level_rule_is_the_acds_formula() -> None:
+    """The recording rules compute Counters.service_level from the exported counters: evaluated
+    here on two scrapes of a real ACD machine an hour apart (increase = difference)."""
+    from hibiki.acd.domain import Acd, AgentProfile, QueueConfig
+    from hibiki.acd.metrics import QueueCollector
+
+    acd = Acd("kanazawa")
+    acd.configure_queue(QueueConfig("main", service_level_seconds=20), 1000.0)
+    acd.configure_agent(AgentProfile("ann", {}, frozenset({"main"})), 1000.0)
+    registry = CollectorRegistry()
+    registry.register(QueueCollector(lambda: {"kanazawa": acd}, clock=lambda: 1010.0))
+    labels = {"tenant": "kanazawa", "queue": "main"}
+
+    def scrape() -> dict[str, float]:
+        return {name.removeprefix("hibiki_acd_queue_").removesuffix("_total"):
+                registry.get_sample_value(name, labels) or 0.0
+                for name in EXPOSED if name.startswith("hibiki_acd_queue_") and name.endswith("_total")}
+
+    before = scrape()
+    acd.login("ann", "seat-ann", 1001.0, ready=True)
+    acd.enqueue("c1", "main", 1002.0)
+    acd.answer("c1", "ann", 1005.0)                      # in target
+    acd.enqueue("c2", "main", 1006.0)
+    acd.cancel("c2", 1010.0)                             # short abandon: left out
+    acd.enqueue("c3", "main", 1011.0)
+    acd.cancel("c3", 1050.0)                             # long abandon: against
+    after = scrape()
+    increase = {k: after[k] - before[k] for k in after}
+    [left_rule] = [r for r in _records() if r["record"] == "hibiki:queue_calls_left:increase1h"]
+    terms = re.findall(r"([+-]?) *increase\(hibiki_acd_queue_(\w+)_total\[1h\]\)", left_rule["expr"])
+    left = sum((-1 if sign == "-" else 1) * increase[name] for sign, name in terms)
+    [ratio_rule] = [r for r in _records() if r["record"] == "hibiki:queue_service_level:ratio_1h"]
+    numerator = re.findall(r"increase\(hibiki_acd_queue_(\w+)_total\[1h\]\)", ratio_rule["expr"])
+    assert numerator == ["answered_in_target"] and "hibiki:queue_calls_left:increase1h" in ratio_rule["expr"]
+    assert increase["answered_in_target"] / left == acd.queue_stats("main", 1060.0).service_level == 0.5
+
+
 # --------------------------------------------------------------------------- structure
 
 
@@ -234,7 +296,9 @@ def test_alerts_cover_every_slo_and_point_at_the_runbook() -> None:
         page, _, anchor = a["annotations"]["runbook_url"].partition("#")
         assert page == "deploy/k8s/RUNBOOK.md" and anchor in anchors, (a["alert"], anchor)
         # every $labels.X an annotation shows is a label the expression's result keeps
-        by = set(re.findall(r"by \(([^)]*)\)", a["expr"])[0].replace(" ", "").split(",")) if " by (" in f" {a['expr']}" else set()
+        recorded = {r["record"]: _kept_labels(r["expr"]) for r in _records()}
+        first = next(_selectors(a["expr"]))[0]
+        by = _kept_labels(a["expr"]) or recorded.get(first, set())
         for shown in re.findall(r"\$labels\.(\w+)", json.dumps(a["annotations"])):
             assert shown in by, f"{a['alert']}: $labels.{shown} is not kept by the expression"
     assert _rule()["apiVersion"] == "monitoring.coreos.com/v1"

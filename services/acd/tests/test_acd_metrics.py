@@ -36,6 +36,6 @@ async def test_metrics_show_the_owned_tenants_queues_and_go_with_the_service(mak
                 await asyncio.sleep(0.1)
             assert samples[("hibiki_acd_queue_waiting", "main")] == 0.0
             assert samples[("hibiki_acd_queue_agents_logged_in", "main")] == 0.0
-            assert samples[("hibiki_acd_queue_entered_today", "main")] == 0.0
+            assert samples[("hibiki_acd_queue_entered_total", "main")] == 0.0
             assert ("hibiki_acd_queue_service_level", "main") not in samples, "no call has left the queue yet"
             assert (await c.http.get("/metrics", headers={"Authorization": ""})).status_code == 401

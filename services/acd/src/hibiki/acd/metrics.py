@@ -2,9 +2,11 @@
 machines): what the wallboard shows, for dashboards and the queue service-level alert (CC-07).
 
 Only the owner of a tenant exports its queues, so ``sum by (tenant, queue)`` over the replicas is
-the queue's figure; when ownership moves the series move with it. The ``*_today`` gauges are the
-day's counters (reset at the tenant's midnight, like the wallboard's): alert on their ratio
-(``hibiki_acd_queue_service_level``), not on their rate.
+the queue's figure; when ownership moves the series move with it. The call counts are the
+queue's counters (kept in the tenant's state, so they go on from the same value on the next
+owner): Prometheus counters, whose ``increase`` over a window gives that window's service level
+(deploy/k8s/monitoring: the recording rule ``hibiki:queue_service_level:ratio_1h``, the formula of
+``queues.Counters.service_level``).
 """
 
 from __future__ import annotations
@@ -12,19 +14,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from hibiki.acd.domain import Acd
 
 _LABELS = ["tenant", "queue"]
-_TODAY = {
-    "entered": "Calls that entered the queue today",
-    "answered": "Calls answered by an agent today",
-    "answered_in_target": "Calls answered within the queue's service-level target today",
-    "abandoned": "Callers who hung up waiting today (short abandons included)",
-    "overflowed": "Calls moved to the overflow queue today",
-    "timed_out": "Calls that left at the maximum wait today",
+_COUNTS = {
+    "entered": "Calls that entered the queue",
+    "answered": "Calls answered by an agent",
+    "answered_in_target": "Calls answered within the queue's service-level target",
+    "abandoned": "Callers who hung up waiting (short abandons included)",
+    "abandoned_in_target": "Short abandons: hung up within the target (left out of the service level)",
+    "overflowed": "Calls moved to the overflow queue",
+    "timed_out": "Calls that left at the maximum wait",
+    "cancelled": "Calls taken out of the queue otherwise (transferred away, ended by the service)",
 }
 
 
@@ -43,10 +47,10 @@ class QueueCollector(Collector):
         logged_in = GaugeMetricFamily("hibiki_acd_queue_agents_logged_in", "Agents of the queue logged in",
                                       labels=_LABELS)
         level = GaugeMetricFamily("hibiki_acd_queue_service_level",
-                                  "Answered within target out of the calls that left the queue today (0..1; "
-                                  "absent before the first)", labels=_LABELS)
-        today = {name: GaugeMetricFamily(f"hibiki_acd_queue_{name}_today", text, labels=_LABELS)
-                 for name, text in _TODAY.items()}
+                                  "Answered within target out of the calls that left the queue, since its counters "
+                                  "started (the wallboard's figure; 0..1, absent before the first)", labels=_LABELS)
+        counts = {name: CounterMetricFamily(f"hibiki_acd_queue_{name}", text, labels=_LABELS)
+                  for name, text in _COUNTS.items()}
         now = self._clock()
         for tenant, acd in sorted(self._machines().items()):
             for queue_id in acd.queue_ids():
@@ -58,6 +62,6 @@ class QueueCollector(Collector):
                 logged_in.add_metric(labels, float(stats.agents_logged_in))
                 if stats.service_level is not None:
                     level.add_metric(labels, float(stats.service_level))
-                for name, family in today.items():
+                for name, family in counts.items():
                     family.add_metric(labels, float(getattr(stats, name)))
-        yield from (waiting, longest, ready, logged_in, level, *today.values())
+        yield from (waiting, longest, ready, logged_in, level, *counts.values())
