@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
+from prometheus_client import REGISTRY
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -21,6 +22,7 @@ from hibiki.acd.http.agents_api import AgentsApi
 from hibiki.acd.nats.call_endings import CallEndings
 from hibiki.acd.http.config_api import ConfigApi
 from hibiki.acd.http.responses import Info
+from hibiki.acd.metrics import QueueCollector
 from hibiki.acd.nats.publisher import Publisher
 from hibiki.acd.rpc.devices import DirectoryDevices
 from hibiki.acd.rpc.peer import PeerClient, peer_handler
@@ -35,6 +37,7 @@ from hibiki.common.auth import load_authority
 from hibiki.common.config import Env
 from hibiki.common.http import HttpServer, build_app
 from hibiki.common.lifecycle import NatsComponent, run_until_stopped
+from hibiki.common.logging import get_logger
 from hibiki.common.net import bind_tcp
 from hibiki.common.openapi import ApiRoute, Operation
 from hibiki.common.rpc import GrpcServer
@@ -58,6 +61,9 @@ class ReplicaComponent:
         await self._peers.close()
 
 
+log = get_logger("hibiki.acd.app")
+
+
 async def main(stop: asyncio.Event, config: AcdConfig | None = None, ready: asyncio.Event | None = None) -> None:
     config = config or AcdConfig.from_env()
     authority = load_authority(Env.load(), config.data_dir)
@@ -71,6 +77,7 @@ async def main(stop: asyncio.Event, config: AcdConfig | None = None, ready: asyn
     settings = ReplicaSettings(config.replica_id, f"acd@{socket.gethostname()}", config.timezone,
                                config.lease_seconds, config.offer_grace_seconds)
     replica = Replica(buckets, Leases(buckets.leases, config.replica_id, ""), Publisher(js), settings)
+    queue_metrics = QueueCollector(lambda: {tenant: rt.acd for tenant, rt in replica.tenants.items()})
     peers = PeerClient()
     router = Router(replica, peers)
     devices = DirectoryDevices(config.directory_grpc, authority, config.directory_timeout)
@@ -96,6 +103,16 @@ async def main(stop: asyncio.Event, config: AcdConfig | None = None, ready: asyn
               *desktop.routes()]
     http = HttpServer(desktop.assets(build_app("acd", authority, routes, readiness=readiness,
                                                open_paths=DESKTOP_PATHS)), sock)
-    await run_until_stopped(stop, [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations), devices, grpc_server, component, CallEndings(nc, replica), http], ready,
-                            url=f"http://{config.host}:{http.port}", grpc=f"{config.host}:{config.grpc_port}",
-                            replica=config.replica_id)
+    try:
+        REGISTRY.register(queue_metrics)
+        registered = True
+    except ValueError:  # another replica in this process (tests) already exports them
+        log.warning("queue_metrics_not_registered", reason="metric names already registered")
+        registered = False
+    try:
+        await run_until_stopped(stop, [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations), devices, grpc_server, component, CallEndings(nc, replica), http], ready,
+                                url=f"http://{config.host}:{http.port}", grpc=f"{config.host}:{config.grpc_port}",
+                                replica=config.replica_id)
+    finally:
+        if registered:
+            REGISTRY.unregister(queue_metrics)

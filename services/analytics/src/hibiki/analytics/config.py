@@ -8,6 +8,7 @@ from datetime import time
 from pathlib import Path
 
 from hibiki.analytics.storage.migrations import DEFAULT_RETENTION_DAYS
+from hibiki.common.clickhouse_sql import cluster_name
 from hibiki.common.config import Env, data_dir
 from hibiki.common.errors import ConfigError
 
@@ -55,6 +56,7 @@ class AnalyticsConfig:
     acd_url: str = ""                         # the ACD's HTTP API (the wallboard's present state); "": none
     timezone: str = "Asia/Tokyo"              # where the wallboard's day starts
     wallboard_replay: float = 300.0           # seconds of the event stream the wallboard reads again on start
+    clickhouse_cluster: str = ""              # "": one server; else tables ON CLUSTER, Replicated* engines
 
     def retention(self, tenant: str) -> int:
         return self.tenant_retention_days.get(tenant, self.retention_days)
@@ -80,4 +82,5 @@ class AnalyticsConfig:
             acd_url=env.text("ACD_URL", ""),
             timezone=env.text("TIMEZONE", "Asia/Tokyo"),
             wallboard_replay=env.integer("WALLBOARD_REPLAY_SECONDS", 300, minimum=0, maximum=86_400),
+            clickhouse_cluster=cluster_name(env.text("CLICKHOUSE_CLUSTER", ""), env.key("CLICKHOUSE_CLUSTER")),
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from prometheus_client import Counter
 
 from hibiki.callcontrol import recording_stop
 from hibiki.callcontrol.esl.model import NodeEvent
@@ -25,6 +26,27 @@ from hibiki.events.v1 import call_pb2, meta_pb2
 
 log = get_logger("hibiki.callcontrol.channels")
 NAMESPACE = uuid.UUID("6f1d3c52-5b0e-4c59-a1a5-2f8f4e0c2a11")
+
+# Every ended leg of a tenant by leg (a: the caller's, b: the callee's) and result: the call-setup
+# SLO is failed / all. Each controller connected to a node counts that node's legs (every replica
+# sees every event), so compare rates, never add them up across replicas.
+LEGS_ENDED = Counter("hibiki_callcontrol_legs_ended_total", "Ended call legs of a tenant, by leg and result",
+                     ["leg", "result"])
+# Causes that say the platform or the network failed to set the call up (Q.850 as FreeSWITCH names
+# them); a busy, unanswered, cancelled or misdialled call is not a setup failure.
+SETUP_FAILURES = frozenset({
+    "DESTINATION_OUT_OF_ORDER", "NETWORK_OUT_OF_ORDER", "NORMAL_TEMPORARY_FAILURE", "SWITCH_CONGESTION",
+    "REQUESTED_CHAN_UNAVAIL", "NORMAL_CIRCUIT_CONGESTION", "RECOVERY_ON_TIMER_EXPIRE", "SERVICE_UNAVAILABLE",
+    "BEARERCAPABILITY_NOTAVAIL", "INCOMPATIBLE_DESTINATION", "PROTOCOL_ERROR", "INTERWORKING",
+    "MEDIA_TIMEOUT", "GATEWAY_DOWN", "SYSTEM_SHUTDOWN", "CHAN_NOT_IMPLEMENTED", "MANDATORY_IE_MISSING",
+})
+
+
+def leg_result(message: call_pb2.CallEnded) -> str:
+    """``answered``, ``failed`` (a setup failure, SETUP_FAILURES) or ``unanswered``."""
+    if message.HasField("answered_at"):
+        return "answered"
+    return "failed" if message.hangup_cause in SETUP_FAILURES else "unanswered"
 
 
 def _stamp(micros: str) -> Timestamp | None:
@@ -81,6 +103,8 @@ class ChannelEvents:
         if not tenant:
             return
         message = fill(call_pb2.CallEnded(meta=_meta(event, tenant, "ended")), event.headers, event.call_uuid)
+        result = leg_result(message)
+        LEGS_ENDED.labels("b" if message.leg == call_pb2.CALL_LEG_B else "a", result).inc()
         log.info("call_ended", tenant=tenant, call_uuid=event.call_uuid, call_id=message.call_id,
-                 leg=call_pb2.CallLeg.Name(message.leg), cause=message.hangup_cause, node=event.node)
+                 leg=call_pb2.CallLeg.Name(message.leg), cause=message.hangup_cause, result=result, node=event.node)
         self._sink.publish(tenant, "ended", message)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from hibiki.common.clickhouse_sql import cluster_name
 from hibiki.common.config import Env, data_dir
 from hibiki.common.errors import ConfigError
 from hibiki.recording.domain.media import CODECS
@@ -38,6 +39,7 @@ class RecordingConfig:
     ack_wait: float = 300.0        # a recording not acknowledged by then is handed out again
     kill_after: str | None = None  # test hook: SIGKILL itself after this step (STEPS)
     directory_url: str = ""        # where the page renews the console session ("": this host, port 8080)
+    index_cluster: str = ""        # "": one server; else the index's tables ON CLUSTER, Replicated* engines
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> RecordingConfig:
@@ -58,6 +60,10 @@ class RecordingConfig:
         index_url = env.text("INDEX_URL", "") or f"chdb://{index_path}"
         if urlparse(index_url).scheme not in ("chdb", "clickhouse", "clickhouses"):
             raise ConfigError(f"{env.key('INDEX_URL')}: chdb://<path> or clickhouse://host:port/hibiki")
+        index_cluster = cluster_name(env.text("INDEX_CLUSTER", ""), env.key("INDEX_CLUSTER"))
+        if index_cluster and urlparse(index_url).scheme == "chdb":
+            raise ConfigError(f"{env.key('INDEX_CLUSTER')}: replicated tables need a ClickHouse server "
+                              f"({env.key('INDEX_URL')}=clickhouse://...), chdb is one process's")
         return cls(
             host=env.text("HOST", "127.0.0.1"),
             port=env.port("PORT", 8082),
@@ -69,6 +75,7 @@ class RecordingConfig:
             store_url=env.text("STORE_URL", ""),
             index_path=index_path,
             index_url=index_url,
+            index_cluster=index_cluster,
             keys_dir=env.path("KEYS_DIR", root / "recording" / "keys"),
             master_key=env.optional("MASTER_KEY"),
             master_key_file=env.path("MASTER_KEY_FILE", root / "recording" / "master.key"),

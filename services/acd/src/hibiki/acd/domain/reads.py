@@ -74,4 +74,4 @@ class Reads(Core):
             len(queue.ready.ids), sum(1 for s in states if s in busy), sum(1 for s in states if s in PAUSED),
             sum(1 for s in states if s is not AgentState.LOGGED_OUT),
             c.entered, c.answered, c.answered_in_target, c.abandoned, c.overflowed, c.timed_out, c.cancelled,
-            c.service_level())
+            c.service_level(), abandoned_in_target=c.abandoned_in_target)

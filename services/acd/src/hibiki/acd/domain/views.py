@@ -78,3 +78,4 @@ class QueueStats:
     timed_out: int
     cancelled: int
     service_level: float | None        # see ``queues.Counters.service_level``
+    abandoned_in_target: int = 0       # short abandons, left out of the service level

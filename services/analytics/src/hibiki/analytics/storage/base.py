@@ -46,8 +46,12 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, cluster: str = "") -> Store:
+    """The store ``url`` names; ``cluster``: its tables replicated over that ClickHouse cluster."""
     parsed = urlparse(url)
+    if parsed.scheme == "chdb" and cluster:
+        raise ConfigError("HIBIKI_ANALYTICS_CLICKHOUSE_CLUSTER: replicated tables need a ClickHouse server "
+                          "(clickhouse://), chdb is one process's")
     if parsed.scheme == "chdb":
         from hibiki.analytics.storage.chdb_store import ChdbStore
 
@@ -55,5 +59,5 @@ def open_store(url: str) -> Store:
     if parsed.scheme in ("clickhouse", "clickhouses"):
         from hibiki.analytics.storage.server_store import ServerStore
 
-        return ServerStore(url)
+        return ServerStore(url, cluster)
     raise ConfigError(f"HIBIKI_ANALYTICS_CLICKHOUSE_URL: unsupported scheme {parsed.scheme!r} (chdb:// or clickhouse://)")

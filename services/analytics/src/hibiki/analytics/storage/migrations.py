@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hibiki.common.clickhouse_sql import on_cluster
 from hibiki.common.logging import get_logger
 
 log = get_logger("hibiki.analytics.migrations")
@@ -207,6 +208,28 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 
+LEDGER = "schema_migrations"
+_LEDGER_DDL = f"""CREATE TABLE IF NOT EXISTS {DATABASE}.{LEDGER} (
+        number UInt32, name String, dialect String, applied_at DateTime('UTC')
+    ) ENGINE = ReplacingMergeTree ORDER BY number"""
+
+
+def _ddl(cluster: str) -> Callable[[str], str]:
+    """The statements as written (one server, chdb) or for the replicated ``cluster``."""
+    if not cluster:
+        return lambda statement: statement
+    return lambda statement: on_cluster(statement, cluster, installation_tables=(LEDGER,))
+
+
+def render_all(dialect: Dialect, cluster: str = "", migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
+    """Every DDL statement :func:`migrate` would run on an empty server, in order."""
+    ddl = _ddl(cluster)
+    out = [ddl(f"CREATE DATABASE IF NOT EXISTS {DATABASE}"), ddl(_LEDGER_DDL)]
+    for migration in sorted(migrations, key=lambda m: m.number):
+        out += [ddl(statement) for statement in migration.render(dialect)]
+    return out
+
+
 @dataclass(frozen=True)
 class Applied:
     number: int
@@ -214,21 +237,24 @@ class Applied:
 
 
 def migrate(execute: Callable[[str], Any], select: Callable[[str], Sequence[Sequence[Any]]], dialect: Dialect,
-            migrations: Sequence[Migration] = MIGRATIONS) -> list[Applied]:
+            migrations: Sequence[Migration] = MIGRATIONS, cluster: str = "") -> list[Applied]:
     """Apply the migrations not yet recorded in ``schema_migrations``; returns those applied now.
 
-    Each statement is idempotent (IF NOT EXISTS), so a run killed half way is finished by the next."""
-    execute(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
-    execute(f"""CREATE TABLE IF NOT EXISTS {DATABASE}.schema_migrations (
-        number UInt32, name String, dialect String, applied_at DateTime('UTC')
-    ) ENGINE = ReplacingMergeTree ORDER BY number""")
+    Each statement is idempotent (IF NOT EXISTS), so a run killed half way is finished by the next.
+    With ``cluster`` (HIBIKI_ANALYTICS_CLICKHOUSE_CLUSTER) every table is created ON CLUSTER with a
+    Replicated* engine (:func:`hibiki.common.clickhouse_sql.on_cluster`); ``schema_migrations`` is
+    replicated within the installation only, so each data center's installation creates its own
+    replicas of the shared tables."""
+    ddl = _ddl(cluster)
+    execute(ddl(f"CREATE DATABASE IF NOT EXISTS {DATABASE}"))
+    execute(ddl(_LEDGER_DDL))
     done = {int(row[0]) for row in select(f"SELECT number FROM {DATABASE}.schema_migrations")}
     applied = []
     for migration in sorted(migrations, key=lambda m: m.number):
         if migration.number in done:
             continue
         for statement in migration.render(dialect):
-            execute(statement)
+            execute(ddl(statement))
         execute(f"INSERT INTO {DATABASE}.schema_migrations (number, name, dialect, applied_at) "
                 f"SELECT {migration.number}, '{migration.name}', '{dialect.name}', now()")
         log.info("migration_applied", number=migration.number, name=migration.name, dialect=dialect.name)

@@ -35,7 +35,8 @@ def _value(value: Any) -> Any:
 
 
 class ServerStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, cluster: str = "") -> None:
+        self.cluster = cluster   # "" one server; else tables ON CLUSTER with Replicated* engines
         parsed = urlparse(url)
         database = parsed.path.strip("/")
         if database not in ("", migrations.DATABASE):
@@ -72,7 +73,7 @@ class ServerStore:
         except StoreUnavailable as exc:
             raise StartupError(f"analytics store: {exc}") from None
         self.dialect = Dialect.for_version(version)
-        return migrations.migrate(self.execute, self.query, self.dialect)
+        return migrations.migrate(self.execute, self.query, self.dialect, cluster=self.cluster)
 
     def _bind(self, sql: str, params: Mapping[str, Any] | None) -> str:
         return bind(sql, params, fractional_seconds=self.dialect.datetime.startswith("DateTime64"))

@@ -35,6 +35,13 @@ _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 KEEP = ("schema_migrations",)     # the schema's own bookkeeping: never restored over, never a tenant's
 BATCH = 5000
 STAGING = "__restoring"      # rows are loaded here first: a refused row leaves the table as it was
+
+
+def staging_ddl(staging: str, table: str, replicated: bool) -> str:
+    """The staging table: a copy of ``table``'s structure. On a replicated cluster it must not copy
+    the Replicated engine (same Keeper path and replica name as the table itself): a local Memory
+    table on the one server the restore talks to, whose INSERT ... SELECT then replicates."""
+    return f"CREATE TABLE {staging} AS {table}" + (" ENGINE = Memory" if replicated else "")
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
@@ -107,7 +114,7 @@ class LifecycleApi:
                          for n in names])
         staging = f"{DATABASE}.{table}{STAGING}"
         self._store.execute(f"DROP TABLE IF EXISTS {staging}")
-        self._store.execute(f"CREATE TABLE {staging} AS {DATABASE}.{table}")
+        self._store.execute(staging_ddl(staging, f"{DATABASE}.{table}", bool(getattr(self._store, "cluster", ""))))
         try:
             try:
                 for start in range(0, len(rows), BATCH):

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hibiki.common.clickhouse_sql import on_cluster
 from hibiki.common.logging import get_logger
 
 DATABASE = "hibiki"
@@ -158,12 +159,37 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
 )
 
 
+LEDGER = "recording_migrations"
+_LEDGER_DDL = f"""CREATE TABLE IF NOT EXISTS {DATABASE}.{LEDGER} (
+        number UInt32, name String, applied_at DateTime('UTC')) ENGINE = ReplacingMergeTree ORDER BY number"""
+
+
+def _ddl(cluster: str) -> Callable[[str], str]:
+    """The statements as written (one server, chdb) or for the replicated ``cluster``."""
+    if not cluster:
+        return lambda statement: statement
+    return lambda statement: on_cluster(statement, cluster, installation_tables=(LEDGER,))
+
+
+def render_all(dialect: Dialect = MODERN, cluster: str = "") -> list[str]:
+    """Every DDL statement :func:`migrate` would run on an empty server, in order."""
+    ddl = _ddl(cluster)
+    out = [ddl(f"CREATE DATABASE IF NOT EXISTS {DATABASE}"), ddl(_LEDGER_DDL)]
+    for _, _, statements in MIGRATIONS:
+        out += [ddl(rendered) for statement in statements if (rendered := dialect.render(statement))]
+    return out
+
+
 def migrate(execute: Callable[[str], Any], select: Callable[[str], Sequence[Sequence[Any]]],
-            dialect: Dialect = MODERN) -> list[int]:
-    """Apply what ``recording_migrations`` does not list (in ``dialect``); each statement is idempotent."""
-    execute(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
-    execute(f"""CREATE TABLE IF NOT EXISTS {DATABASE}.recording_migrations (
-        number UInt32, name String, applied_at DateTime('UTC')) ENGINE = ReplacingMergeTree ORDER BY number""")
+            dialect: Dialect = MODERN, cluster: str = "") -> list[int]:
+    """Apply what ``recording_migrations`` does not list (in ``dialect``); each statement is idempotent.
+
+    With ``cluster`` (HIBIKI_RECORDING_INDEX_CLUSTER) every table is created ON CLUSTER with a
+    Replicated* engine; the ledger is replicated within the installation only, so each data
+    center's installation creates its own replicas of the shared tables."""
+    ddl = _ddl(cluster)
+    execute(ddl(f"CREATE DATABASE IF NOT EXISTS {DATABASE}"))
+    execute(ddl(_LEDGER_DDL))
     done = {int(row[0]) for row in select(f"SELECT number FROM {DATABASE}.recording_migrations")}
     applied = []
     for number, name, statements in MIGRATIONS:
@@ -171,7 +197,7 @@ def migrate(execute: Callable[[str], Any], select: Callable[[str], Sequence[Sequ
             continue
         for statement in statements:
             if rendered := dialect.render(statement):
-                execute(rendered)
+                execute(ddl(rendered))
         execute(f"INSERT INTO {DATABASE}.recording_migrations SELECT {number}, '{name}', now()")
         log.info("migration_applied", number=number, name=name)
         applied.append(number)

@@ -35,7 +35,8 @@ def _utc(value: Any) -> Any:
 
 
 class ServerStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, cluster: str = "") -> None:
+        self.cluster = cluster   # "" one server; else tables ON CLUSTER with Replicated* engines
         parsed = urlparse(url)
         database = parsed.path.strip("/")
         if database not in ("", schema.DATABASE):
@@ -69,7 +70,7 @@ class ServerStore:
         except IndexUnavailable as exc:
             raise StartupError(f"recording index: {exc}") from None
         self.dialect = schema.Dialect.for_version(version)
-        return schema.migrate(self.execute, self.query, self.dialect)
+        return schema.migrate(self.execute, self.query, self.dialect, cluster=self.cluster)
 
     def _bind(self, sql: str, params: Mapping[str, Any] | None) -> str:
         return bind(sql, params, fractional_seconds=self.dialect.datetime.startswith("DateTime64"))

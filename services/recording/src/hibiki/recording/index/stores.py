@@ -11,7 +11,8 @@ from hibiki.common.errors import ConfigError
 from hibiki.recording.index.recordings import Store
 
 
-def open_index(url: str) -> Store:
+def open_index(url: str, cluster: str = "") -> Store:
+    """``cluster``: the index's tables replicated over that ClickHouse cluster (a server only)."""
     parsed = urlparse(url)
     if parsed.scheme == "chdb":
         from hibiki.recording.index.chdb_store import ChdbStore
@@ -20,5 +21,5 @@ def open_index(url: str) -> Store:
     if parsed.scheme in ("clickhouse", "clickhouses"):
         from hibiki.recording.index.server_store import ServerStore
 
-        return ServerStore(url)
+        return ServerStore(url, cluster)
     raise ConfigError(f"HIBIKI_RECORDING_INDEX_URL: unsupported scheme {parsed.scheme!r} (chdb:// or clickhouse://)")
