@@ -21,6 +21,7 @@ nothing flushes, leases are left to expire.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import os
@@ -28,22 +29,28 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+import nats
+import pytest
 
+from hibiki.common import bus
 from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.stack.nats_server import nats_server_binary
 from hibiki.stack.ports import wait_for_port
+from support.directory import FSAPI_CREDENTIALS
 from support.postgres import PostgresServer, PostgresUnavailable
 from support.switch.net import free_port, test_net
 
 SECRET = "failover-test-secret-" + "x" * 32
 AUTHORITY = TokenAuthority(SECRET.encode())
 SITES = ("dc1", "dc2", "witness")
+LEASE_SECONDS = 10.0        # the ACD's shipped default (HIBIKI_ACD_LEASE_SECONDS)
+T = TypeVar("T")
 
 
 def site_addresses() -> dict[str, str]:
@@ -328,5 +335,69 @@ def wait_until(what: str, check: Any, timeout: float, interval: float = 0.1) -> 
         time.sleep(interval)
 
 
-__all__ = ["Postgres", "PostgresUnavailable", "Service", "Site", "nats_cluster", "site_addresses", "store_url",
-           "token", "wait_until"]
+def on_nats(url: str, work: Callable[[Any, Any], Awaitable[T]], timeout: float = 5) -> T:
+    """``work(nc, js)`` on a connection of its own to one NATS server (``timeout``: per JetStream request)."""
+    async def run() -> T:
+        nc = await nats.connect(url, connect_timeout=3, max_reconnect_attempts=0)
+        try:
+            return await work(nc, nc.jetstream(timeout=timeout))
+        finally:
+            await nc.close()
+    return asyncio.run(run())
+
+
+@contextlib.contextmanager
+def two_sites(root: Path) -> Iterator[tuple[Site, Site, Any, Postgres, Postgres]]:
+    addresses = site_addresses()
+    nodes = nats_cluster(root, addresses)
+    sites = {name: Site(name, addresses[name], root / name, nodes[name]) for name in ("dc1", "dc2")}
+    primary = standby = None
+    try:
+        async def events_stream(_: Any, js: Any) -> int:
+            await bus.ensure_events_stream(js, num_replicas=3)
+            info = await js.stream_info(bus.EVENTS_STREAM)
+            return len(info.cluster.replicas or [])
+        # the cluster elects its JetStream meta leader first; then the stream has a copy per site
+        wait_until("JetStream cluster", lambda: on_nats(nodes["dc2"].url, events_stream) == 2, 60, 0.5)
+
+        try:
+            primary = Postgres(addresses["dc1"])
+            primary.init()
+            primary.start()
+            with contextlib.closing(primary.connect()) as conn:
+                conn.execute("CREATE DATABASE hibiki")
+            standby = Postgres(addresses["dc2"], primary=primary)
+            standby.init()
+            standby.start()
+        except PostgresUnavailable as exc:
+            pytest.fail(f"PostgreSQL primary and standby did not start: {exc}", pytrace=False)
+        primary.require_standby()
+        wait_until("synchronous standby", primary.replicated, 30)
+        sites["dc1"].postgres, sites["dc2"].postgres = primary, standby
+        yield sites["dc1"], sites["dc2"], nodes, primary, standby
+    finally:
+        for site in sites.values():
+            site.stop()
+        for server in (standby, primary):
+            if server is not None:
+                server.kill()
+                server.destroy()
+        for node in nodes.values():
+            if node.process and node.process.poll() is None:
+                node.process.terminate()
+                node.process.wait(15)
+
+
+def start_services(site: Site, database: str, directory_grpc: int) -> None:
+    """The site's directory (its gRPC on ``directory_grpc``, the ACD's on the next port) and ACD."""
+    site.add("directory", {"HIBIKI_DIRECTORY_DATABASE_URL": database,
+                           "HIBIKI_DIRECTORY_GRPC_PORT": str(directory_grpc),
+                           "HIBIKI_DIRECTORY_RESYNC_SECONDS": "5", **FSAPI_CREDENTIALS}).start()
+    site.add("acd", {"HIBIKI_ACD_GRPC_PORT": str(directory_grpc + 1),
+                     "HIBIKI_ACD_REPLICA_ID": f"acd-{site.name}",
+                     "HIBIKI_ACD_LEASE_SECONDS": str(LEASE_SECONDS),
+                     "HIBIKI_ACD_DIRECTORY_GRPC": f"{site.host}:{directory_grpc}"}).start()
+
+
+__all__ = ["LEASE_SECONDS", "Postgres", "Service", "Site", "nats_cluster", "on_nats", "site_addresses",
+           "start_services", "store_url", "token", "two_sites", "wait_until"]
