@@ -1,7 +1,7 @@
 """Two data centers on one machine, for the failover tests (README "Failover between data centers").
 
-Each site is a /24 of ``HIBIKI_FS_TEST_NET`` (default ``127.64.0.0/10``): dc1 on ``<net>.1.x``, dc2 on
-``<net>.2.x``, the witness on ``<net>.3.x`` (with ``HIBIKI_FS_TEST_NET=127.17.0.0/16``: 127.17.1.1,
+Each site is a /24 of ``HIBIKI_FS_TEST_NET`` (default ``127.64.0.0/10``; at least a /22): dc1 on the
+second /24, dc2 on the third, the witness on the fourth (with ``HIBIKI_FS_TEST_NET=127.17.0.0/16``: 127.17.1.1,
 127.17.2.1, 127.17.3.1). What runs where:
 
 - NATS: one JetStream cluster of three servers, one per site (``server_tags: ["dc:<site>"]``,
@@ -54,18 +54,16 @@ T = TypeVar("T")
 
 
 def site_addresses() -> dict[str, str]:
-    """``.1`` of the 1st, 2nd and 3rd /24 of ``HIBIKI_FS_TEST_NET`` for dc1, dc2 and the witness."""
+    """``.1`` of the 2nd, 3rd and 4th /24 of ``HIBIKI_FS_TEST_NET`` for dc1, dc2 and the witness
+    (``127.17.0.0/16``: 127.17.1.1, 127.17.2.1, 127.17.3.1)."""
     net = test_net()
-    subnets = net.subnets(new_prefix=24) if net.prefixlen < 24 else iter([net])
     chosen: list[str] = []
-    for subnet in subnets:
-        if subnet.network_address == ipaddress.IPv4Address("127.0.0.0"):
-            continue
+    for subnet in list(net.subnets(new_prefix=24))[1:] if net.prefixlen < 23 else []:
         chosen.append(str(subnet.network_address + 1))
         if len(chosen) == len(SITES):
             break
     if len(chosen) < len(SITES):
-        raise ValueError(f"HIBIKI_FS_TEST_NET={net} must hold three /24s for dc1, dc2 and the witness")
+        raise ValueError(f"HIBIKI_FS_TEST_NET={net} must hold four /24s (dc1, dc2 and the witness use three)")
     return dict(zip(SITES, chosen, strict=True))
 
 
@@ -388,11 +386,12 @@ def two_sites(root: Path) -> Iterator[tuple[Site, Site, Any, Postgres, Postgres]
                 node.process.wait(15)
 
 
-def start_services(site: Site, database: str, directory_grpc: int) -> None:
-    """The site's directory (its gRPC on ``directory_grpc``, the ACD's on the next port) and ACD."""
+def start_services(site: Site, database: str, directory_grpc: int, directory_env: Mapping[str, str] | None = None) -> None:
+    """The site's directory (its gRPC on ``directory_grpc``, the ACD's on the next port; ``directory_env``
+    adds variables) and ACD."""
     site.add("directory", {"HIBIKI_DIRECTORY_DATABASE_URL": database,
                            "HIBIKI_DIRECTORY_GRPC_PORT": str(directory_grpc),
-                           "HIBIKI_DIRECTORY_RESYNC_SECONDS": "5", **FSAPI_CREDENTIALS}).start()
+                           "HIBIKI_DIRECTORY_RESYNC_SECONDS": "5", **FSAPI_CREDENTIALS, **(directory_env or {})}).start()
     site.add("acd", {"HIBIKI_ACD_GRPC_PORT": str(directory_grpc + 1),
                      "HIBIKI_ACD_REPLICA_ID": f"acd-{site.name}",
                      "HIBIKI_ACD_LEASE_SECONDS": str(LEASE_SECONDS),
