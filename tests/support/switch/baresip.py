@@ -51,8 +51,8 @@ class Baresip:
                  auto_answer: bool = True, register: bool = True, name: str | None = None, max_calls: int = 4,
                  tone_hz: int = 440, record: bool = False, backup_sip: str | None = None,
                  regint: int = 300, sipnat: str = "") -> None:
-        """``backup_sip``: a second proxy (``outbound2``), where the phone goes when ``switch_sip`` does
-        not answer; ``regint``: seconds between its REGISTER refreshes."""
+        """``backup_sip``: a second proxy (``outbound2``); ``sipnat="outbound"``: SIP outbound (RFC 5626),
+        a registration with each proxy; ``regint``: seconds between its REGISTER refreshes."""
         self.name = name or user
         self.workdir = workdir / f"baresip-{self.name}-{free_port(local_ip)}"
         self.workdir.mkdir(parents=True)
