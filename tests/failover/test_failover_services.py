@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 import uuid
 from pathlib import Path
@@ -28,18 +27,12 @@ from hibiki.common import bus
 from hibiki.common.rpc import token_metadata
 from hibiki.events.v1 import call_pb2, meta_pb2
 from support.directory import FSAPI_PASSWORD, FSAPI_USER
-from support.failover import LEASE_SECONDS, on_nats, start_services, store_url, token, two_sites, wait_until
+from support.failover import (LEASE_SECONDS, lease_owner, on_nats, start_services, store_url, token, two_sites,
+                              wait_until)
 from support.switch.net import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 TENANT = "toshima"
-
-
-def lease_owner(url: str) -> str:
-    async def read(_: Any, js: Any) -> str:
-        entry = await (await js.key_value("hibiki_acd_leases")).get(TENANT)
-        return str(json.loads(entry.value)["owner"])
-    return on_nats(url, read)
 
 
 def call_event(n: int) -> tuple[str, bytes, str]:
@@ -75,7 +68,7 @@ def test_losing_dc1_moves_the_tenant_to_dc2_and_loses_nothing_acknowledged(tmp_p
             users[seat] = made.json()["id"]
         for path, body in (("/queues/q", {}), ("/agents/a1", {"queues": ["q"]}), ("/agents/a2", {"queues": ["q"]})):
             assert acd1.put(f"/api/v1/tenants/{TENANT}{path}", json=body).status_code == 201
-        wait_until("dc1's ACD owns the tenant", lambda: lease_owner(dc1.nats.url) == "acd-dc1", 30)
+        wait_until("dc1's ACD owns the tenant", lambda: lease_owner(dc1.nats.url, TENANT) == "acd-dc1", 30)
 
         start_services(dc2, database, free_port(dc2.host))
         directory2, acd2 = dc2.services["directory"].client(), dc2.services["acd"].client()
@@ -94,7 +87,7 @@ def test_losing_dc1_moves_the_tenant_to_dc2_and_loses_nothing_acknowledged(tmp_p
         waiting = stub.Enqueue(acd_pb2.EnqueueRequest(tenant=TENANT, call_uuid="waiting", queue_id="q"),
                                metadata=metadata, timeout=10)
         assert waiting.position == 1
-        assert lease_owner(dc2.nats.url) == "acd-dc1"
+        assert lease_owner(dc2.nats.url, TENANT) == "acd-dc1"
 
         routed = extension_call(dc2.services["directory"], users["seat-2"])
         assert "bridge" in routed and "2001" in routed, routed
@@ -153,7 +146,7 @@ def test_losing_dc1_moves_the_tenant_to_dc2_and_loses_nothing_acknowledged(tmp_p
 
         def acd_on_dc2() -> bool:
             got = acd2.get(f"{agents}/a2/state", timeout=10)
-            return got.status_code == 200 and lease_owner(dc2.nats.url) == "acd-dc2"
+            return got.status_code == 200 and lease_owner(dc2.nats.url, TENANT) == "acd-dc2"
         wait_until("dc2's ACD owns the tenant", acd_on_dc2, 60, 0.2)
         acd_seconds = time.monotonic() - lost_at
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import json
 import os
 import signal
 import subprocess
@@ -398,5 +399,14 @@ def start_services(site: Site, database: str, directory_grpc: int, directory_env
                      "HIBIKI_ACD_DIRECTORY_GRPC": f"{site.host}:{directory_grpc}"}).start()
 
 
-__all__ = ["LEASE_SECONDS", "Postgres", "Service", "Site", "nats_cluster", "on_nats", "site_addresses",
+
+def lease_owner(url: str, tenant: str) -> str:
+    """Which ACD replica holds the tenant's lease (``hibiki_acd_leases``), read on one NATS server."""
+    async def read(_: Any, js: Any) -> str:
+        entry = await (await js.key_value("hibiki_acd_leases")).get(tenant)
+        return str(json.loads(entry.value or b"{}")["owner"])
+    return on_nats(url, read)
+
+
+__all__ = ["LEASE_SECONDS", "Postgres", "Service", "Site", "lease_owner", "nats_cluster", "on_nats", "site_addresses",
            "start_services", "store_url", "token", "two_sites", "wait_until"]
