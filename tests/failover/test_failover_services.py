@@ -163,8 +163,7 @@ def test_losing_dc1_moves_the_tenant_to_dc2_and_loses_nothing_acknowledged(tmp_p
             lost.append("ACD configuration: queue evening")
 
         async def stored(_: Any, js: Any) -> list[str]:
-            sub = await js.pull_subscribe(bus.subject(TENANT, "call", "ended"), durable=None,
-                                          config=None)
+            sub = await js.pull_subscribe(bus.subject(TENANT, "call", "ended"))   # an ephemeral consumer
             seen: set[str] = set()
             while True:
                 try:
@@ -174,8 +173,7 @@ def test_losing_dc1_moves_the_tenant_to_dc2_and_loses_nothing_acknowledged(tmp_p
                 for msg in batch:
                     seen.add(msg.headers.get("Nats-Msg-Id", "") if msg.headers else "")
                     await msg.ack()
-            missing = [event_id for _, _, event_id in records if event_id not in seen]
-            return missing
+            return [event_id for _, _, event_id in records if event_id not in seen]
         lost += [f"call record {event_id}" for event_id in on_nats(dc2.nats.url, stored)]
 
         after = {name: acd2.get(f"{agents}/{name}/state").json() for name in ("a1", "a2")}
