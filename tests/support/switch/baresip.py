@@ -49,7 +49,10 @@ class Baresip:
 
     def __init__(self, workdir: Path, local_ip: str, switch_sip: str, user: str, domain: str, password: str,
                  auto_answer: bool = True, register: bool = True, name: str | None = None, max_calls: int = 4,
-                 tone_hz: int = 440, record: bool = False) -> None:
+                 tone_hz: int = 440, record: bool = False, backup_sip: str | None = None,
+                 regint: int = 300, sipnat: str = "") -> None:
+        """``backup_sip``: a second proxy (``outbound2``); ``sipnat="outbound"``: SIP outbound (RFC 5626),
+        a registration with each proxy; ``regint``: seconds between its REGISTER refreshes."""
         self.name = name or user
         self.workdir = workdir / f"baresip-{self.name}-{free_port(local_ip)}"
         self.workdir.mkdir(parents=True)
@@ -78,10 +81,15 @@ module_app ctrl_tcp.so
 ctrl_tcp_listen {local_ip}:{self.ctrl_port}
 net_interface {local_ip}
 call_max_calls {max_calls}
-""" + (f"module sndfile.so\nsnd_path {self.workdir}\n" if record else ""))
+""" + (f"module sndfile.so\nsnd_path {self.workdir}\n" if record else "")
+            + ("module_tmp uuid.so\n" if sipnat else ""))   # SIP outbound (RFC 5626) needs an instance id
         params = [f'auth_pass={password}', f'outbound="sip:{switch_sip}"', "audio_codecs=PCMU,PCMA",
                   f"answermode={'auto' if auto_answer else 'manual'}", "ptime=20"]
-        params.append("regint=300" if register else "regint=0")
+        if backup_sip:
+            params.append(f'outbound2="sip:{backup_sip}"')
+        if sipnat:
+            params.append(f"sipnat={sipnat}")
+        params.append(f"regint={regint}" if register else "regint=0")
         (self.workdir / "accounts").write_text(f"<sip:{user}@{domain}>;" + ";".join(params) + "\n")
         (self.workdir / "contacts").write_text("")
         self.events: list[PhoneEvent] = []
