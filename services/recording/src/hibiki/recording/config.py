@@ -38,6 +38,7 @@ class RecordingConfig:
     ack_wait: float = 300.0        # a recording not acknowledged by then is handed out again
     kill_after: str | None = None  # test hook: SIGKILL itself after this step (STEPS)
     directory_url: str = ""        # where the page renews the console session ("": this host, port 8080)
+    replica_id: str = ""           # names this replica's audit chains ("": the host name)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> RecordingConfig:
@@ -82,4 +83,5 @@ class RecordingConfig:
             ack_wait=env.number("ACK_WAIT", 300.0, minimum=1.0),
             kill_after=kill_after,
             directory_url=env.text("DIRECTORY_URL", ""),
+            replica_id=env.text("REPLICA_ID", ""),
         )
