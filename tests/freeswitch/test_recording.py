@@ -42,6 +42,7 @@ RECORDED_DID = "0424930000"      # the tenant records inbound calls: this number
 UNRECORDED_DID = "0424930001"    # its own policy: none
 IVR_DID = "0424930002"           # its own policy: none; the queue its IVR leads to: all
 QUEUE_DID = "0424930003"         # straight to the queue (policy all)
+IVR_USER_DID = "0424930004"      # an IVR (the tenant's policy: all) whose 2 transfers to user 2002
 NOTICE = "system/recording_notice.wav"
 
 
@@ -58,6 +59,12 @@ def people(bench: SwitchBench) -> dict[str, Extension]:
                    "choices": {"1": {"queue": {"queue_id": "desk"}}}}]})
     bench.directory.post(f"/api/v1/tenants/{T}/dids", {"number": IVR_DID, "target_kind": "ivr", "target": "madoguchi"})
     bench.directory.post(f"/api/v1/tenants/{T}/dids", {"number": QUEUE_DID, "target_kind": "queue", "target": "desk"})
+    bench.directory.post(f"/api/v1/tenants/{T}/ivrs", {
+        "id": "uketsuke", "name": "受付", "root_menu": "top",
+        "menus": [{"id": "top", "name": "トップ", "greeting": {"text": "受付です。2を押してください。"},
+                   "choices": {"2": {"extension": "2002"}}}]})
+    bench.directory.post(f"/api/v1/tenants/{T}/dids", {"number": IVR_USER_DID, "target_kind": "ivr",
+                                                       "target": "uketsuke"})
     bench.acd.put(f"/api/v1/tenants/{T}/queues/desk", {"offer_timeout_seconds": 10, "wrap_up_limit_seconds": 1})
     bench.acd.put(f"/api/v1/tenants/{T}/agents/801", {"skills": {}, "queues": ["desk"]})
     return people
@@ -317,13 +324,14 @@ def test_on_demand_over_the_api(bench: SwitchBench, people: dict[str, Extension]
     before, mark = wavs(bench), bench.events.mark()
     url = f"{bench.stack.callcontrol_url}/api/v1/tenants/{T}/calls/{{}}/recording"
     supervisor = {"Authorization": "Bearer " + bench.stack.token("kantoku", T, ("supervisor",))}
+    # every token made before the call (each is a `hibiki token` run: seconds on a loaded machine)
+    viewer = {"Authorization": "Bearer " + bench.stack.token("etsuran", T, ("viewer",))}
+    other = {"Authorization": "Bearer " + bench.stack.token("yoso", "othercity", ("supervisor",))}
     with record_events(bench, "internal_on_demand_api") as switch:
         call = bench.sipp_call_background(people["2001"], "2002", talk_ms=8000)
         callee.wait("CALL_ESTABLISHED", timeout=15)
         leg = a_leg_of(bench, "2001")
-        viewer = {"Authorization": "Bearer " + bench.stack.token("etsuran", T, ("viewer",))}
         assert httpx.post(url.format(leg), json={"action": "start"}, headers=viewer).status_code == 403
-        other = {"Authorization": "Bearer " + bench.stack.token("yoso", "othercity", ("supervisor",))}
         assert httpx.post(url.format(leg), json={"action": "start"}, headers=other).status_code == 403
         missing = httpx.post(url.format("0b7e4f7a-8f0c-4d55-9a57-5c1b8d2e6a3f"), json={"action": "start"},
                              headers=supervisor)
@@ -608,3 +616,30 @@ def test_a_did_call_transferred_between_users_is_recorded_per_pair(bench: Switch
         rows = api.get("/recordings", params={"number": "0312340015"}).json()["recordings"]
     assert sorted(r["recording_id"] for r in rows) == sorted(e.recording_id for e in events)
     assert {r["call_id"] for r in rows} == {first.call_id}
+
+
+def test_an_ivr_transfer_to_a_user_is_recorded_per_pair(bench: SwitchBench, people: dict[str, Extension],
+                                                        recording_admin: DirectoryApi) -> None:
+    """DID -> IVR (the tenant's policy: all) -> 2 -> user 2002: the notice, the IVR's part recorded
+    on the caller's channel until the transfer, then the user's leg records itself (caller on channel
+    1, the user on 2), both of the call's id."""
+    phone = bench.baresip(people["2002"])
+    before, mark = wavs(bench), bench.events.mark()
+    run = bench.carrier_call(IVR_USER_DID, caller="0312340017", digits="2", before_digits_ms=8000,
+                             speak_after_ms=13000, talk_ms=6000, background=True)
+    phone.wait("CALL_ESTABLISHED", timeout=40)
+    assert isinstance(run, sipp.Sipp)
+    run.result(timeout=60)
+    phone.wait("CALL_CLOSED", timeout=30)
+    events = stopped_events(bench, mark, 2)
+    assert len(events) == 2, events
+    ivr_part, pair = sorted(events, key=lambda e: e.started_at.ToMicroseconds())
+    assert ivr_part.leg_uuid == ivr_part.call_id == pair.call_id != pair.leg_uuid
+    assert (pair.user, pair.callee_number, pair.agent_id) == (people["2002"].user_id, "2002", "")
+    assert pair.policy_scope == ivr_part.policy_scope == "tenant" and pair.did == IVR_USER_DID
+    assert ivr_part.stopped_at.ToMicroseconds() <= pair.started_at.ToMicroseconds() + 500_000
+    found = stored(bench, mark, pair)
+    check_row(found, pair)
+    check_pair(found, "IVR -> user 2002")
+    stored(bench, mark, ivr_part)
+    assert wavs(bench) == before
