@@ -37,6 +37,7 @@ ACTIONS: dict[str, tuple[str, str, str]] = {   # action -> (service, method, pat
     "recording delete": ("recording", "DELETE", f"/recordings/{RID}"),
     "recording audit": ("recording", "GET", "/recording-audit"),
     "recording audit export": ("recording", "GET", "/recording-audit.csv"),
+    "recording audit verify": ("recording", "GET", "/recording-audit/verify"),
     "recording key rotation": ("recording", "POST", "/recording-keys/rotate"),
     "score forms read": ("recording", "GET", "/evaluation-forms"),
     "score form write": ("recording", "PUT", "/evaluation-forms/basic"),
@@ -47,7 +48,7 @@ ACTIONS: dict[str, tuple[str, str, str]] = {   # action -> (service, method, pat
 CONFIGURATION = {"configuration read", "configuration write"}
 RECORDING_READS = {"recording search", "recording show", "recording play", "recording download", "score forms read",
                    "recording evaluations read", "scores per agent"}
-AUDIT = {"recording audit", "recording audit export"}
+AUDIT = {"recording audit", "recording audit export", "recording audit verify"}
 ALLOWED: dict[tuple[str, ...], set[str]] = {
     ("admin",): CONFIGURATION,                      # the configuration administrator: no recordings at all
     ("tenant-admin",): CONFIGURATION,

@@ -42,6 +42,7 @@ RECORDED_DID = "0424930000"      # the tenant records inbound calls: this number
 UNRECORDED_DID = "0424930001"    # its own policy: none
 IVR_DID = "0424930002"           # its own policy: none; the queue its IVR leads to: all
 QUEUE_DID = "0424930003"         # straight to the queue (policy all)
+IVR_USER_DID = "0424930004"      # an IVR (the tenant's policy: all) whose 2 transfers to user 2002
 NOTICE = "system/recording_notice.wav"
 
 
@@ -58,6 +59,12 @@ def people(bench: SwitchBench) -> dict[str, Extension]:
                    "choices": {"1": {"queue": {"queue_id": "desk"}}}}]})
     bench.directory.post(f"/api/v1/tenants/{T}/dids", {"number": IVR_DID, "target_kind": "ivr", "target": "madoguchi"})
     bench.directory.post(f"/api/v1/tenants/{T}/dids", {"number": QUEUE_DID, "target_kind": "queue", "target": "desk"})
+    bench.directory.post(f"/api/v1/tenants/{T}/ivrs", {
+        "id": "uketsuke", "name": "受付", "root_menu": "top",
+        "menus": [{"id": "top", "name": "トップ", "greeting": {"text": "受付です。2を押してください。"},
+                   "choices": {"2": {"extension": "2002"}}}]})
+    bench.directory.post(f"/api/v1/tenants/{T}/dids", {"number": IVR_USER_DID, "target_kind": "ivr",
+                                                       "target": "uketsuke"})
     bench.acd.put(f"/api/v1/tenants/{T}/queues/desk", {"offer_timeout_seconds": 10, "wrap_up_limit_seconds": 1})
     bench.acd.put(f"/api/v1/tenants/{T}/agents/801", {"skills": {}, "queues": ["desk"]})
     return people
@@ -231,11 +238,12 @@ def test_an_inbound_call_is_recorded_in_stereo_after_the_notice(
     day = time.strftime("%Y/%m/%d", time.gmtime(event.started_at.seconds))
     assert path == spool(bench) / T / day / f"{event.recording_id}.wav"
 
-    # the notice played on the caller's channel before record_session started
+    # the notice played on the caller's channel before the bridge; the answering leg recorded itself
     apps = bench.fs.applications(log_mark, event.call_id)
     names = [app for app, _ in apps]
     notice_at = next(i for i, (app, data) in enumerate(apps) if app == "playback" and data.endswith(NOTICE))
-    assert notice_at < names.index("record_session") < names.index("bridge"), names
+    assert notice_at < names.index("bridge") and "record_session" not in names, names
+    assert [app for app, _ in bench.fs.applications(log_mark, event.leg_uuid)].count("record_session") == 1
 
     found = stored(bench, mark, event)
     assert wavs(bench) == before                                       # the spool WAV went into the store
@@ -253,9 +261,10 @@ def test_an_inbound_call_is_recorded_in_stereo_after_the_notice(
     assert tone_share(caller, rate) < 0.13
 
     assert event.reason == recording_pb2.RECORDING_REASON_POLICY and event.policy_scope == "tenant"
-    assert event.meta.tenant == T and event.leg_uuid == event.meta.call_uuid == event.call_id
+    assert event.meta.tenant == T and event.leg_uuid == event.meta.call_uuid != event.call_id   # the user's leg
     assert event.direction == call_pb2.CALL_DIRECTION_INBOUND and event.did == RECORDED_DID
     assert event.caller_number == "0312345678" and event.user == people["2002"].user_id
+    assert event.callee_number == "2002" and found.row["callee_number"] == "2002" and not event.agent_id
     assert event.started_at.ToMicroseconds() < event.stopped_at.ToMicroseconds()
     assert abs((event.stopped_at.ToMicroseconds() - event.started_at.ToMicroseconds()) / 1e6 - seconds) < 1.5
     assert event.recorded_ms and abs(event.recorded_ms / 1000 - seconds) < 1.5
@@ -315,13 +324,14 @@ def test_on_demand_over_the_api(bench: SwitchBench, people: dict[str, Extension]
     before, mark = wavs(bench), bench.events.mark()
     url = f"{bench.stack.callcontrol_url}/api/v1/tenants/{T}/calls/{{}}/recording"
     supervisor = {"Authorization": "Bearer " + bench.stack.token("kantoku", T, ("supervisor",))}
+    # every token made before the call (each is a `hibiki token` run: seconds on a loaded machine)
+    viewer = {"Authorization": "Bearer " + bench.stack.token("etsuran", T, ("viewer",))}
+    other = {"Authorization": "Bearer " + bench.stack.token("yoso", "othercity", ("supervisor",))}
     with record_events(bench, "internal_on_demand_api") as switch:
         call = bench.sipp_call_background(people["2001"], "2002", talk_ms=8000)
         callee.wait("CALL_ESTABLISHED", timeout=15)
         leg = a_leg_of(bench, "2001")
-        viewer = {"Authorization": "Bearer " + bench.stack.token("etsuran", T, ("viewer",))}
         assert httpx.post(url.format(leg), json={"action": "start"}, headers=viewer).status_code == 403
-        other = {"Authorization": "Bearer " + bench.stack.token("yoso", "othercity", ("supervisor",))}
         assert httpx.post(url.format(leg), json={"action": "start"}, headers=other).status_code == 403
         missing = httpx.post(url.format("0b7e4f7a-8f0c-4d55-9a57-5c1b8d2e6a3f"), json={"action": "start"},
                              headers=supervisor)
@@ -508,6 +518,7 @@ def test_a_transferred_queue_call_is_recorded_per_pair(bench: SwitchBench, peopl
     assert first.recording_id != second.recording_id and first.call_id not in (first.leg_uuid, second.leg_uuid)
     assert first.agent_id == "801" and first.queue_id == second.queue_id == "desk"
     assert second.user == people["2001"].user_id and second.caller_number == "0312340014"
+    assert second.agent_id == "" and (first.callee_number, second.callee_number) == ("2002", "2001")   # a user, no agent
     assert first.stopped_at.ToMicroseconds() <= second.started_at.ToMicroseconds() + 500_000
     for event, what in ((first, "agent A (before the transfer)"), (second, "B (after the transfer)")):
         found = stored(bench, mark, event)
@@ -519,3 +530,116 @@ def test_a_transferred_queue_call_is_recorded_per_pair(bench: SwitchBench, peopl
         rows = api.get("/recordings", params={"number": "0312340014"}).json()["recordings"]
     assert sorted(r["recording_id"] for r in rows) == sorted(e.recording_id for e in events)
     assert {r["call_id"] for r in rows} == {first.call_id}
+
+
+def test_a_queue_call_transferred_to_an_agent_names_that_agent(bench: SwitchBench, people: dict[str, Extension],
+                                                               recording_admin: DirectoryApi) -> None:
+    """DID -> queue -> agent A (801 on 2002), who transfers the caller to 2001 where agent 802 is
+    logged in (not ready: the ACD does not offer it the call): the target's recording is 802's, its
+    index row carries agent_id 802 (callcontrol asks the ACD whose phone the leg rang) and a search
+    by agent finds it."""
+    a_phone = bench.baresip(people["2002"])
+    b_phone = bench.baresip(people["2001"])
+    bench.acd.put(f"/api/v1/tenants/{T}/agents/802", {"skills": {}, "queues": ["desk"]})
+    bench.acd.post(f"/api/v1/tenants/{T}/agents/801/login", {"device": "2002", "ready": True})
+    bench.acd.post(f"/api/v1/tenants/{T}/agents/802/login", {"device": "2001", "ready": False})
+    try:
+        mark = bench.events.mark()
+        run = bench.carrier_call(QUEUE_DID, caller="0312340016", speak_after_ms=7000, speak_times=3,
+                                 talk_ms=3000, background=True)
+        a_phone.wait("CALL_ESTABLISHED", timeout=40)
+        time.sleep(4)
+        a_phone.command("transfer", f"sip:{people['2001'].extension}@{people['2001'].domain}")
+        b_phone.wait("CALL_ESTABLISHED", timeout=20)
+        a_phone.wait("CALL_CLOSED", timeout=20)
+        assert isinstance(run, sipp.Sipp)
+        run.result(timeout=60)
+        b_phone.wait("CALL_CLOSED", timeout=30)
+        events = stopped_events(bench, mark, 2)
+    finally:
+        for agent in ("801", "802"):
+            bench.acd.http.post(f"/api/v1/tenants/{T}/agents/{agent}/logout")
+    first, second = sorted(events, key=lambda e: e.started_at.ToMicroseconds())
+    assert first.call_id == second.call_id and (first.agent_id, second.agent_id) == ("801", "802"), events
+    assert second.queue_id == "desk" and second.user == people["2001"].user_id and second.callee_number == "2001"
+    found = stored(bench, mark, second)
+    check_row(found, second)
+    check_pair(found, "agent 802 (the transfer target)")
+    assert found.row["agent_id"] == "802" and found.row["call_id"] == first.call_id
+    with recordings_api(bench) as api:
+        by_agent = api.get("/recordings", params={"agent": "802"}).json()["recordings"]
+    assert [r["recording_id"] for r in by_agent] == [second.recording_id]
+
+
+def test_a_did_call_transferred_between_users_is_recorded_per_pair(bench: SwitchBench, people: dict[str, Extension],
+                                                                   recording_admin: DirectoryApi) -> None:
+    """DID (tenant policy all) -> user 2002, who transfers the caller (blind, REFER) to user 2001:
+    after the notice, two recordings, one per caller/user pair, both of the call's id, each stereo
+    with the caller on channel 1 and that user on channel 2; the index rows name each user."""
+    first_phone = bench.baresip(people["2002"])
+    second_phone = bench.baresip(people["2001"])
+    before, mark, log_mark = wavs(bench), bench.events.mark(), bench.fs.log_mark()
+    with record_events(bench, "did_user_transfer") as switch:
+        # the notice (5.3 s), then the carrier keeps talking to the end (4 x 4.7 s)
+        run = bench.carrier_call(RECORDED_DID, caller="0312340015", speak_after_ms=6500, speak_times=4,
+                                 talk_ms=3000, background=True)
+        first_phone.wait("CALL_ESTABLISHED", timeout=40)
+        time.sleep(5)
+        first_phone.command("transfer", f"sip:{people['2001'].extension}@{people['2001'].domain}")
+        second_phone.wait("CALL_ESTABLISHED", timeout=20)
+        first_phone.wait("CALL_CLOSED", timeout=20)
+        assert isinstance(run, sipp.Sipp)
+        run.result(timeout=60)
+        second_phone.wait("CALL_CLOSED", timeout=30)
+    assert [e.name for e in switch].count("RECORD_STOP") == 2, [e.name for e in switch]
+    events = stopped_events(bench, mark, 2)
+    assert len(events) == 2, events
+    first, second = sorted(events, key=lambda e: e.started_at.ToMicroseconds())
+    assert first.call_id == second.call_id and first.call_id not in (first.leg_uuid, second.leg_uuid)
+    assert first.recording_id != second.recording_id and first.leg_uuid != second.leg_uuid
+    assert (first.user, second.user) == (people["2002"].user_id, people["2001"].user_id)
+    assert (first.callee_number, second.callee_number) == ("2002", "2001")
+    assert first.did == second.did == RECORDED_DID and not first.queue_id and not second.queue_id
+    assert first.policy_scope == second.policy_scope == "tenant"
+    assert first.reason == second.reason == recording_pb2.RECORDING_REASON_POLICY
+    assert first.stopped_at.ToMicroseconds() <= second.started_at.ToMicroseconds() + 500_000
+    apps = bench.fs.applications(log_mark, first.call_id)
+    notice_at = next(i for i, (app, data) in enumerate(apps) if app == "playback" and data.endswith(NOTICE))
+    assert notice_at < [app for app, _ in apps].index("bridge")
+    for event, what in ((first, "user 2002 (before the transfer)"), (second, "user 2001 (after the transfer)")):
+        found = stored(bench, mark, event)
+        check_row(found, event)
+        check_pair(found, what)
+        assert found.seconds > 3 and found.row["user_id"] == event.user
+    assert wavs(bench) == before
+    with recordings_api(bench) as api:
+        rows = api.get("/recordings", params={"number": "0312340015"}).json()["recordings"]
+    assert sorted(r["recording_id"] for r in rows) == sorted(e.recording_id for e in events)
+    assert {r["call_id"] for r in rows} == {first.call_id}
+
+
+def test_an_ivr_transfer_to_a_user_is_recorded_per_pair(bench: SwitchBench, people: dict[str, Extension],
+                                                        recording_admin: DirectoryApi) -> None:
+    """DID -> IVR (the tenant's policy: all) -> 2 -> user 2002: the notice, the IVR's part recorded
+    on the caller's channel until the transfer, then the user's leg records itself (caller on channel
+    1, the user on 2), both of the call's id."""
+    phone = bench.baresip(people["2002"])
+    before, mark = wavs(bench), bench.events.mark()
+    run = bench.carrier_call(IVR_USER_DID, caller="0312340017", digits="2", before_digits_ms=8000,
+                             speak_after_ms=13000, talk_ms=6000, background=True)
+    phone.wait("CALL_ESTABLISHED", timeout=40)
+    assert isinstance(run, sipp.Sipp)
+    run.result(timeout=60)
+    phone.wait("CALL_CLOSED", timeout=30)
+    events = stopped_events(bench, mark, 2)
+    assert len(events) == 2, events
+    ivr_part, pair = sorted(events, key=lambda e: e.started_at.ToMicroseconds())
+    assert ivr_part.leg_uuid == ivr_part.call_id == pair.call_id != pair.leg_uuid
+    assert (pair.user, pair.callee_number, pair.agent_id) == (people["2002"].user_id, "2002", "")
+    assert pair.policy_scope == ivr_part.policy_scope == "tenant" and pair.did == IVR_USER_DID
+    assert ivr_part.stopped_at.ToMicroseconds() <= pair.started_at.ToMicroseconds() + 500_000
+    found = stored(bench, mark, pair)
+    check_row(found, pair)
+    check_pair(found, "IVR -> user 2002")
+    stored(bench, mark, ivr_part)
+    assert wavs(bench) == before

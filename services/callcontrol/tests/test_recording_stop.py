@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hibiki.callcontrol.recording_stop import event_id, stopped
+from hibiki.callcontrol.recording_stop import device, event_id, stopped
 from hibiki.events.v1 import call_pb2, recording_pb2
 
 CAPTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "freeswitch" / "record_stop"
@@ -51,6 +51,21 @@ def test_an_on_demand_recording_between_users() -> None:
     assert message.reason == recording_pb2.RECORDING_REASON_ON_DEMAND
     assert message.direction == call_pb2.CALL_DIRECTION_INTERNAL
     assert message.user == headers["variable_hibiki_user"] and message.callee_number == "2002"
+
+
+def test_a_transferred_queue_call_names_each_answering_phone() -> None:
+    """Agent A's leg (offered by the ACD: its agent) and the transfer target's leg (no agent of its
+    own: the phone it rang, for the ACD to say whose it is): the callee is the extension dialled, not
+    the phone's contact; a caller's own leg names no phone."""
+    events = json.loads((CAPTURES / "queue_transfer.json").read_text())
+    agent_leg, target_leg = (e for e in events if e["Event-Name"] == "RECORD_STOP")
+    first, second = stopped(agent_leg), stopped(target_leg)
+    assert first is not None and second is not None
+    assert (first.agent_id, first.callee_number, device(agent_leg)) == ("801", "2002", "2002")
+    assert (second.agent_id, second.callee_number, device(target_leg)) == ("", "2001", "2001")
+    assert second.queue_id == "desk" and second.user == target_leg["variable_hibiki_user"]
+    assert device(record_stop("inbound_policy_all")) == ""
+    assert device({**target_leg, "variable_dialed_user": "2001;evil=1"}) == ""
 
 
 def test_two_controllers_publish_one_message() -> None:

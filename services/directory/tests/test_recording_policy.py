@@ -64,12 +64,12 @@ async def inbound(city: City, number: str) -> Any:
         return call
 
 
-async def internal(city: City, destination: str, endpoint: str) -> Any:
+async def internal(city: City, destination: str, endpoint: str, extra: dict[str, str] | None = None) -> Any:
     async with FreeSwitchEmulator() as emu:
         call = await emu.place_call(destination=destination, caller_id_number="2002", domain=DOMAIN,
                                     dialplan_url=city.d.fsapi, answering_endpoints={endpoint: 1},
                                     variables={"hibiki_tenant": T, "hibiki_user": city.caller["id"],
-                                               "domain_name": DOMAIN})
+                                               "domain_name": DOMAIN, **(extra or {})})
         await asyncio.wait_for(call.finished, 10)
         return call
 
@@ -117,20 +117,22 @@ async def test_the_policy_is_compiled_into_the_calls(city: City) -> None:
                             "dids": {QUIET_DID: {"inbound": "none"}}}, "recording-admin")
     assert reply.status_code == 200, reply.text
 
-    call = await inbound(city, DID)                     # recorded: notice, then stereo into the spool
+    call = await inbound(city, DID)      # recorded per caller/party pair: the notice, then the answering leg records
     steps = routed(call.executed)
     names = [app for app, _ in steps]
     notice = steps.index(("playback", "system/recording_notice.wav"))
-    record = names.index("record_session")
-    assert names.index("answer") < notice < record < names.index("bridge")
-    assert ("set", "RECORD_STEREO=true") in steps[notice:record]
-    assert ("set", "hibiki_recording_reason=policy") in steps and ("set", "hibiki_recording_scope=tenant") in steps
-    assert ("set", "hibiki_recording_id=${create_uuid()}") in steps[notice:record]
-    # the path is expanded when it is set (the emulator: variables it has, the rest as written;
+    bridge = names.index("bridge")
+    assert names.index("answer") < notice < bridge and "record_session" not in names
+    exported = [data for app, data in steps[notice:bridge] if app == "export"]
+    for variable in ("RECORD_STEREO=true", "RECORD_STEREO_SWAP=true", "hibiki_recording_reason=policy",
+                     "hibiki_recording_scope=tenant"):
+        assert f"nolocal:{variable}" in exported, exported
+    assert ("set", "hibiki_recording_pairs=true") in steps[notice:bridge]
+    # the file is named when the export runs (the emulator: variables it has, the rest as written;
     # the real switch's spool, date and id: tests/freeswitch/test_recording.py)
-    path = next(data for app, data in steps[notice:record] if data.startswith("hibiki_recording_path="))
-    assert path == f"hibiki_recording_path=/{T}/${{strftime_tz(UTC %Y/%m/%d)}}/${{create_uuid()}}.wav", path
-    assert steps[record][1] == path.split("=", 1)[1]
+    on_answer = [data for data in exported if data.startswith("nolocal:execute_on_answer=")]
+    assert on_answer == [f"nolocal:execute_on_answer=record_session /{T}/${{strftime_tz(UTC %Y/%m/%d)}}/"
+                         "${create_uuid()}.wav"], exported
 
     quiet = await inbound(city, QUIET_DID)              # the number's own "none" wins over the tenant's "all"
     assert "record_session" not in [app for app, _ in quiet.executed]
@@ -146,6 +148,14 @@ async def test_the_policy_is_compiled_into_the_calls(city: City) -> None:
     assert binds == [f"1 ab s record_session::{on_demand}", f"2 ab s stop_record_session::{on_demand}"]
     assert ("set", "hibiki_recording_reason=on_demand") in between.executed
     assert "record_session" not in [app for app, _ in between.executed]
+
+    # the caller recorded per pair, transferred (blind) by the user to 2001: a new file for the next
+    # party, no *1 / *2 (FreeSWITCH tests the channel's hibiki_recording_pairs)
+    moved = await internal(city, "2001", f"user/2001@{DOMAIN}", {"hibiki_recording_pairs": "true"})
+    steps = [(app, data) for app, data in moved.executed]
+    assert ("export", f"nolocal:execute_on_answer=record_session /{T}/${{strftime_tz(UTC %Y/%m/%d)}}/"
+                      "${create_uuid()}.wav") in steps, steps
+    assert "bind_meta_app" not in [app for app, _ in steps] and [app for app, _ in steps][-1] == "bridge"
 
 
 def test_the_most_specific_scope_decides() -> None:

@@ -195,7 +195,7 @@ async def test_forms_scoring_and_audit_export_through_the_service(
         assert not any(v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values())
         window = await auditor.get("/recording-audit.csv", params={"from": "2099-01-01T00:00:00+09:00"})
         assert window.content.decode("utf-8-sig").splitlines() == [
-            "at,event_id,actor,roles,action,recording_id,remote,detail"]
+            "at,event_id,actor,roles,action,recording_id,remote,detail,writer,seq,prev_hash,hash"]
         assert (await auditor.get("/recording-audit.csv", params={"from": "x"})).json()["details"]["field"] == "from"
         print(f"evaluation total {e['total']}; audit export {len(rows)} rows, the same as the JSON trail")
 

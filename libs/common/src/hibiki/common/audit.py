@@ -30,14 +30,15 @@ CHAINED = ("tenant", "seq", "at", "actor", "roles", "action", "resource", "resou
            "address", "outcome")
 
 
-def canonical(fields: Mapping[str, Any]) -> bytes:
-    """The JSON that is hashed: the chained fields only, sorted keys, no spaces, UTF-8."""
-    return json.dumps({k: fields.get(k) for k in CHAINED}, sort_keys=True, separators=(",", ":"),
+def canonical(fields: Mapping[str, Any], chained: Sequence[str] = CHAINED) -> bytes:
+    """The JSON that is hashed: the chained fields only, sorted keys, no spaces, UTF-8. A trail of
+    another shape (the recording service's) names its own ``chained`` fields."""
+    return json.dumps({k: fields.get(k) for k in chained}, sort_keys=True, separators=(",", ":"),
                       ensure_ascii=False, default=str).encode()
 
 
-def entry_hash(prev_hash: str, fields: Mapping[str, Any], key: bytes = b"") -> str:
-    message = prev_hash.encode() + b"\n" + canonical(fields)
+def entry_hash(prev_hash: str, fields: Mapping[str, Any], key: bytes = b"", chained: Sequence[str] = CHAINED) -> str:
+    message = prev_hash.encode() + b"\n" + canonical(fields, chained)
     if key:
         return hmac.new(key, message, hashlib.sha256).hexdigest()
     return hashlib.sha256(message).hexdigest()
@@ -53,7 +54,7 @@ class Problem:
 
 
 def verify(entries: Sequence[Mapping[str, Any]], head: tuple[int, str] | None = None,
-           key: bytes = b"") -> list[Problem]:
+           key: bytes = b"", chained: Sequence[str] = CHAINED) -> list[Problem]:
     """Check a tenant's entries (in ``seq`` order, each with ``seq``, ``prev_hash``, ``hash`` and
     the chained fields) and, with ``head`` (last sequence and hash recorded apart), that none
     were removed from the end."""
@@ -65,7 +66,7 @@ def verify(entries: Sequence[Mapping[str, Any]], head: tuple[int, str] | None = 
             problems.append(Problem(expected_seq, "missing" if seq > expected_seq else "reordered"))
         if entry["prev_hash"] != prev:
             problems.append(Problem(seq, "missing" if seq != expected_seq else "altered"))
-        if not hmac.compare_digest(entry_hash(str(entry["prev_hash"]), entry, key), str(entry["hash"])):
+        if not hmac.compare_digest(entry_hash(str(entry["prev_hash"]), entry, key, chained), str(entry["hash"])):
             problems.append(Problem(seq, "altered"))
         prev, expected_seq = str(entry["hash"]), seq + 1
     if head is not None and head[0] > 0 and (expected_seq - 1 != head[0] or prev != head[1]):

@@ -5,6 +5,7 @@ agent feature codes) and the prompt store."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Mapping
 
 from prometheus_client import REGISTRY
@@ -28,7 +29,7 @@ from hibiki.callcontrol.prompts.model import Prompt
 from hibiki.callcontrol.prompts.store import MAX_UPLOAD_BYTES, AsyncPromptStore, PromptStore
 from hibiki.callcontrol.prompts.tts import OpenJTalk
 from hibiki.callcontrol.publisher import CallEventPublisher
-from hibiki.callcontrol.queue.client import AcdClient
+from hibiki.callcontrol.queue.client import AcdClient, agent_on_device
 from hibiki.callcontrol.queue.router import AcdDecisions
 from hibiki.callcontrol.queue.services import QueueServices
 from hibiki.common import bus, revocation
@@ -75,7 +76,7 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
     active = ActiveCalls()
     agent = AgentServices(acd=acd, bridge=bridge, timeout=2 * config.acd_timeout + 1.0)
     freeswitch = NodePool.from_settings(config.freeswitch, registry=REGISTRY)   # inbound event sockets
-    ChannelEvents(freeswitch, publisher)
+    ChannelEvents(freeswitch, publisher, functools.partial(agent_on_device, acd))
     trust = NodeTrust(freeswitch, config.esl_limits.handshake_timeout)
 
     def verify(data: Mapping[str, str]) -> Verdict:      # on the event-socket hub

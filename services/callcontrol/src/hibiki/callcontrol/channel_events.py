@@ -12,6 +12,7 @@ the call it belongs to and FreeSWITCH's own times (``leg_record``).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import Counter
@@ -71,9 +72,12 @@ def _meta(event: NodeEvent, tenant: str, kind: str) -> meta_pb2.EventMeta:
     return meta
 
 
+AgentOnDevice = Callable[[str, str], Awaitable[str]]      # (tenant, device) -> agent id, "" for nobody
+
+
 class ChannelEvents:
-    def __init__(self, pool: NodePool, sink: EventSink) -> None:
-        self._sink = sink
+    def __init__(self, pool: NodePool, sink: EventSink, agent_on: AgentOnDevice | None = None) -> None:
+        self._sink, self._agent_on = sink, agent_on
         pool.on("CHANNEL_ANSWER", self.answered)
         pool.on("CHANNEL_HANGUP_COMPLETE", self.ended)
         pool.on("RECORD_STOP", self.recording_stopped)
@@ -83,8 +87,13 @@ class ChannelEvents:
         message = recording_stop.stopped(event.headers, event.node)
         if message is None:
             return
+        phone = recording_stop.device(event.headers)
+        if message.queue_id and not message.agent_id and phone and self._agent_on is not None:
+            # a queue call's leg the ACD did not offer (a transfer target): an agent's phone or a user's
+            message.agent_id = await self._agent_on(message.meta.tenant, phone)
         log.info("recording_stopped", tenant=message.meta.tenant, call_uuid=message.leg_uuid,
-                 recording_id=message.recording_id, path=message.spool_path, recorded_ms=message.recorded_ms)
+                 recording_id=message.recording_id, path=message.spool_path, recorded_ms=message.recorded_ms,
+                 agent_id=message.agent_id, queue_id=message.queue_id)
         self._sink.publish(message.meta.tenant, "stopped", message, category="recording")
 
     async def answered(self, event: NodeEvent) -> None:

@@ -11,7 +11,10 @@ ones CallEnded reads: ``hibiki_call_id``, ``hibiki_direction``, ``hibiki_did``, 
 ``hibiki_agent``, ``hibiki_user``/``hibiki_callee``) and ``hibiki_recording_reason``. A queue call
 is recorded on each answering leg (one recording per caller/agent pair): the leg of an agent's
 transfer target names no queue of its own, the queue the call came from travels as
-``hibiki_recording_queue``.
+``hibiki_recording_queue``. On such an answering leg (FreeSWITCH's outbound leg to a phone) the
+callee is the user or extension it dialled (``dialed_user``), not the phone's contact; whether that
+phone is an agent's is the ACD's to say (:func:`device`, asked by ``channel_events``): the index row of
+a transfer target's recording then carries the agent, else the callee and user alone.
 """
 
 from __future__ import annotations
@@ -54,6 +57,13 @@ def recording_id(path: str, tenant: str) -> str:
     return match.group(5)
 
 
+def device(headers: Mapping[str, str]) -> str:
+    """The phone an answering leg rang (``dialed_user``: an extension or user name), "" on a caller's leg."""
+    if headers.get("Caller-Direction", headers.get("Call-Direction", "")) != "outbound":
+        return ""
+    return _token(headers.get("variable_dialed_user", ""))
+
+
 def stopped(headers: Mapping[str, str], node: str = "") -> recording_pb2.RecordingStopped | None:
     """The RecordingStopped for a RECORD_STOP, None when it is not a Hibiki recording."""
     tenant = headers.get("variable_hibiki_tenant", "")
@@ -83,7 +93,7 @@ def stopped(headers: Mapping[str, str], node: str = "") -> recording_pb2.Recordi
         recorded_ms=recorded_ms,
         direction=DIRECTIONS.get(headers.get("variable_hibiki_direction", ""), 0),  # type: ignore[arg-type]
         caller_number=headers.get("Caller-Caller-ID-Number", "")[:TEXT_LIMIT],
-        callee_number=headers.get("Caller-Destination-Number", "")[:TEXT_LIMIT],
+        callee_number=device(headers) or headers.get("Caller-Destination-Number", "")[:TEXT_LIMIT],
         did=_token(headers.get("variable_hibiki_did", "")),
         queue_id=_token(headers.get("variable_hibiki_queue", "") or headers.get("variable_hibiki_recording_queue", "")),
         agent_id=_token(headers.get("variable_hibiki_agent", "")),

@@ -417,8 +417,8 @@ def record_inbound(tenant: TenantView, did: DidEntry, route: Route, context: str
                 _action("set", f"hibiki_recording_notice={policy.notice}")]
     if route.kind not in ("user", "ring_group"):
         return []
-    if decision.mode == recording.Mode.ALL:
-        return recording.start(tenant.tenant_id, decision, policy.notice, answer=True)
+    if decision.mode == recording.Mode.ALL:     # per caller/party pair: the answering leg records
+        return recording.pairs(tenant.tenant_id, decision, policy.notice)
     if decision.mode == recording.Mode.ON_DEMAND:
         return recording.on_demand(tenant.tenant_id)
     return []
@@ -481,7 +481,10 @@ def answer_internal(request: FsRequest, tenant: TenantView, callcontrol: str = "
         name, actions = "hibiki-outbound", record_outbound(tenant, caller, context) + outside if bridged else outside
     else:
         name, actions = "hibiki-unallocated", unallocated()
-    if name in ("hibiki-internal", "hibiki-ring-group") and tenant.recording.configured:
-        actions = recording.on_demand(tenant.tenant_id) + actions     # between users: recorded on demand (*1 / *2)
-    marks = call_marks("outbound" if name == "hibiki-outbound" else "internal", tenant.tenant_id)
-    return documents.dialplan(context, [marks, _extension(name, destination, language(tenant) + actions)])
+    marks = [call_marks("outbound" if name == "hibiki-outbound" else "internal", tenant.tenant_id)]
+    if tenant.recording.configured:
+        # a caller recorded per pair (the switch reads hibiki_recording_pairs): the next party's own file
+        # (this routing follows a transfer or a forward); a call between users is recorded on demand otherwise
+        on_demand = name in ("hibiki-internal", "hibiki-ring-group")
+        marks.append(recording.pairs_or_on_demand(tenant.tenant_id, on_demand))
+    return documents.dialplan(context, [*marks, _extension(name, destination, language(tenant) + actions)])

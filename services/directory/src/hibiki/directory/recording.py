@@ -12,6 +12,9 @@ goes through an IVR), then ``record_session`` writes both parties in stereo
 (``RECORD_STEREO=true``: channel 1 the recorded channel's caller, channel 2 the other party) to
 ``${hibiki_recording_spool}/<tenant>/<yyyy>/<mm>/<dd>/<recording id>.wav`` (UTC date of the start;
 ``hibiki_recording_spool`` is FreeSWITCH's global variable from ``HIBIKI_RECORDING_SPOOL_DIR``).
+An inbound call to a user or a ring group is recorded **per caller/party pair** (:func:`pairs`),
+as callcontrol records a queue call: the leg that answers records itself, so a call the user
+transfers (blind) to another user gives one recording per person who talked with the caller.
 """
 
 from __future__ import annotations
@@ -127,6 +130,50 @@ def start(tenant: str, decision: Decision, notice: str, answer: bool) -> list[st
                     _action("unset", "playback_terminators")]
     return actions + [_action("set", f"hibiki_recording_mode={decision.mode}"),
                       *_record(tenant, "policy", decision.scope)]
+
+
+PAIRS_VARIABLE = "hibiki_recording_pairs"     # "true" on a caller's channel recorded per pair
+
+
+def pairs(tenant: str, decision: Decision, notice: str) -> list[str]:
+    """Record the call per caller/party pair from here on (an inbound call to a user or a ring
+    group): answer, the notice, then every leg this channel bridges records itself once answered
+    (``execute_on_answer``, exported ``nolocal:`` to the legs only), in stereo with the channels
+    swapped (``RECORD_STEREO_SWAP``) so the caller is on channel 1 and the party on channel 2; the
+    recording ends with that leg, and carries the call's ``hibiki_call_id``. The file is named when
+    the export runs (:func:`next_pair`: FreeSWITCH expands the value on this channel, so the new
+    leg receives a plain path); a ring group's legs share it, only the answering one records. When
+    the party transfers the caller (blind) the dialplan runs again for the caller's channel and
+    names a new file (``hibiki_recording_pairs``)."""
+    actions = [_action("answer")]
+    if notice and dialstring.SOUND.fullmatch(notice):
+        actions += [_action("set", "playback_terminators=none"), _action("playback", notice),
+                    _action("unset", "playback_terminators")]
+    return actions + [_action("set", f"hibiki_recording_mode={decision.mode}"),
+                      _action("set", f"{PAIRS_VARIABLE}=true"),
+                      *(_action("export", f"nolocal:{name}={value}") for name, value in (
+                          ("RECORD_STEREO", "true"), ("RECORD_STEREO_SWAP", "true"),
+                          ("hibiki_recording_reason", "policy"),
+                          ("hibiki_recording_scope", dialstring.token(decision.scope)))),
+                      *next_pair(tenant)]
+
+
+def pairs_or_on_demand(tenant: str, between_users: bool) -> str:
+    """An extension run before the routing of a user's call or a transferred one: when the channel
+    is recorded per pair (``hibiki_recording_pairs``, tested by FreeSWITCH, which alone knows the
+    channel's variables) a fresh file for the next party that answers; otherwise, between users
+    (``between_users``), ``*1`` / ``*2`` bound (:func:`on_demand`)."""
+    actions = "".join(next_pair(tenant))
+    otherwise = "".join(a.replace("<action ", "<anti-action ", 1) for a in on_demand(tenant)) if between_users else ""
+    return (f'<extension name="hibiki-recording" continue="true"><condition field="${{{PAIRS_VARIABLE}}}" '
+            f'expression="^true$" break="never">{actions}{otherwise}</condition></extension>')
+
+
+def next_pair(tenant: str) -> list[str]:
+    """A fresh file for the next leg that answers the caller (see :func:`pairs`)."""
+    path = (f"${{{SPOOL_VARIABLE}}}/{dialstring.token(tenant)}/${{strftime_tz(UTC %Y/%m/%d)}}"
+            "/${create_uuid()}.wav")
+    return [_action("export", f"nolocal:execute_on_answer=record_session {path}")]
 
 
 def on_demand(tenant: str) -> list[str]:

@@ -24,6 +24,7 @@ from hibiki.recording.http.lifecycle import TenantRecordings
 from hibiki.recording.http.api import RecordingsApi
 from hibiki.recording.http.common import Recorder
 from hibiki.recording.http.evaluation_api import EvaluationApi
+from hibiki.recording.index.audit import AuditChain, writer_id
 from hibiki.recording.index.stores import open_index
 from hibiki.recording.nats import consumers
 from hibiki.recording.nats.notifier import Notifier
@@ -91,14 +92,15 @@ async def main(stop: asyncio.Event, config: RecordingConfig | None = None, ready
     notifier = Notifier(js)
     pipeline = Pipeline(config.spool_dir, config.work_dir, blobs, keys, index, notifier, config.retention,
                         config.codec, config.bitrate, config.kill_after)
-    deleter = Deleter(index, blobs, notifier)
+    trail = AuditChain(index, writer_id(config.replica_id), authority.derive_key("recording-audit-chain"))
+    deleter = Deleter(index, blobs, notifier, trail)
     stopped = bus.DurableConsumer(js, config.consumer, consumers.STOPPED, consumers.Stopped(pipeline), batch=1,
                                   ack_wait=config.ack_wait)
     handled = bus.DurableConsumer(js, f"{config.consumer}-dispositions", consumers.DISPOSITIONS,
                                   consumers.Dispositions(index, config.retention))
     reaper = Reaper(deleter, config.retention_interval)
-    api = RecordingsApi(index, blobs, keys, notifier, deleter)
-    evaluation = EvaluationApi(index, Recorder(index, notifier))
+    api = RecordingsApi(index, blobs, keys, notifier, deleter, trail)
+    evaluation = EvaluationApi(index, Recorder(index, notifier, trail))
 
     async def readiness() -> dict[str, bool]:
         store_ok = os.access(config.storage_dir, os.W_OK) if isinstance(blobs, LocalBlobs) else True

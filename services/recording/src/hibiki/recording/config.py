@@ -40,6 +40,7 @@ class RecordingConfig:
     kill_after: str | None = None  # test hook: SIGKILL itself after this step (STEPS)
     directory_url: str = ""        # where the page renews the console session ("": this host, port 8080)
     index_cluster: str = ""        # "": one server; else the index's tables ON CLUSTER, Replicated* engines
+    replica_id: str = ""           # names this replica's audit chains ("": the host name)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> RecordingConfig:
@@ -89,4 +90,5 @@ class RecordingConfig:
             ack_wait=env.number("ACK_WAIT", 300.0, minimum=1.0),
             kill_after=kill_after,
             directory_url=env.text("DIRECTORY_URL", ""),
+            replica_id=env.text("REPLICA_ID", ""),
         )

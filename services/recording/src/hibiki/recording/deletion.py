@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from hibiki.common.logging import get_logger
 from hibiki.recording.index import recordings
+from hibiki.recording.index.audit import AuditChain
 from hibiki.recording.index.recordings import Store as IndexStore
 from hibiki.recording.nats.notifier import Notifier, derived_id
 from hibiki.recording.storage.blobs import BlobStore
@@ -36,12 +37,13 @@ class Deleter:
     index: IndexStore
     blobs: BlobStore
     notifier: Notifier
+    trail: AuditChain
 
     async def delete(self, row: recordings.Recording, reason: str, who: Who) -> None:
         event_id = derived_id(row.recording_id, "deleted")
         entry = recordings.AuditEntry(row.tenant, datetime.now(UTC), event_id, who.actor, list(who.roles), "delete",
                                       row.recording_id, who.remote, reason)
-        await asyncio.to_thread(recordings.audit, self.index, entry)
+        await asyncio.to_thread(self.trail.append, entry, True)      # once: a retry finds it
         await self.notifier.deleted(row.tenant, row.recording_id, reason, event_id)
         await asyncio.to_thread(self.blobs.delete, row.object_key)
         await asyncio.to_thread(recordings.delete, self.index, row.tenant, row.recording_id)

@@ -94,6 +94,7 @@ class IvrCall:
         self._started = services.clock()
         self._queue: Enqueue | None = None
         self._recording = ""             # the spool path record_session writes on the caller's channel
+        self._recording_scope = ""       # and the policy scope it records under
         self._noticed = False            # the policy's notice was played
         self._pairs = False              # the legs this channel bridges record themselves (queue calls)
         self._bound = False              # *1 / *2 bound
@@ -207,6 +208,10 @@ class IvrCall:
                       error_id=instruction.error_id, detail=instruction.detail)
         elif isinstance(instruction, Transfer):
             self._leave(engine)
+            if self._recording:
+                # recorded since the IVR: its part ends here; whoever the caller reaches (a user, a
+                # ring group, a transfer after that) is recorded per caller/party pair
+                self._record_pairs(self._recording_scope, "")
             try:
                 dialstring.transfer(destination(instruction), self._context)
             except dialstring.UnsafeValue as exc:   # the directory checked the IVR; checked again here
@@ -288,7 +293,7 @@ class IvrCall:
             return
         recording_id = str(uuid.uuid4())
         path = self._spool_path(recording_id)
-        self._recording = path
+        self._recording, self._recording_scope = path, scope
         self._ch.set("RECORD_STEREO", "true")
         self._ch.set("hibiki_recording_reason", "policy")
         self._ch.set("hibiki_recording_scope", scope)
@@ -299,7 +304,8 @@ class IvrCall:
         log.info("recording_started", ivr_id=self._ivr_id, recording_id=recording_id, path=path, scope=scope)
 
     def _record_pairs(self, scope: str, queue_id: str) -> None:
-        """One recording per caller/agent pair (a queue call; REC-01): every leg this channel
+        """One recording per caller/agent pair (a queue call, or an IVR's transfer to a user or a
+        ring group; REC-01): every leg this channel
         bridges from now on (the agents the ACD rings, the target of an agent's transfer) runs
         ``record_session`` on itself once answered (``execute_on_answer``, exported ``nolocal:``
         to the legs only), in stereo with the channels swapped (``RECORD_STEREO_SWAP``) so the
@@ -317,10 +323,13 @@ class IvrCall:
         if self._recording:
             self._ch.execute("stop_record_session", self._recording)
             self._recording = ""
-        for name, value in (("RECORD_STEREO", "true"), ("RECORD_STEREO_SWAP", "true"),
-                            ("hibiki_recording_reason", "policy"), ("hibiki_recording_scope", scope),
-                            ("hibiki_recording_queue", queue_id), ("execute_on_answer", "-")):
+        exported = [("RECORD_STEREO", "true"), ("RECORD_STEREO_SWAP", "true"), ("hibiki_recording_reason", "policy"),
+                    ("hibiki_recording_scope", scope), ("execute_on_answer", "-")]
+        if queue_id:
+            exported.append(("hibiki_recording_queue", queue_id))
+        for name, value in exported:
             self._ch.execute("export", f"nolocal:{name}={value}")      # tokens (checked by the callers)
+        self._ch.set("hibiki_recording_pairs", "true")      # the directory's dialplan binds no *1 / *2 then
         tenant = _UNSAFE.sub("_", self._tenant)
         path = f"{self._s.recordings_root.rstrip('/')}/{tenant}/${{strftime_tz(UTC %Y/%m/%d)}}/${{create_uuid()}}.wav"
         self._ch.api(f"uuid_setvar {self._ch.uuid} execute_on_pre_originate "

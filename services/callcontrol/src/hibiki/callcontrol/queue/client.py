@@ -16,9 +16,11 @@ from hibiki.acd.v1 import acd_pb2, acd_pb2_grpc
 from hibiki.callcontrol.ivr.instructions import Step
 from hibiki.callcontrol.ivr.notifier import ivr_steps
 from hibiki.callcontrol.ivr.source import ServiceToken
+from hibiki.common.logging import get_logger
 from hibiki.common.rpc import token_metadata
 from hibiki.events.v1 import agent_pb2
 
+log = get_logger("hibiki.callcontrol.acd")
 _UNAVAILABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED,
                 grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.RESOURCE_EXHAUSTED)
 
@@ -131,3 +133,15 @@ class AcdClient:
             if code in _UNAVAILABLE:
                 raise AcdUnavailable(what) from None
             raise AcdRefused(code.name, what) from None
+
+
+async def agent_on_device(acd: AcdClient, tenant: str, device: str) -> str:
+    """The id of the agent logged in on ``device``; "" when nobody is, or the ACD cannot say (a
+    recording is then indexed without the agent rather than held back)."""
+    try:
+        return str((await acd.agent_on_device(tenant, device)).agent_id)
+    except AcdRefused:
+        return ""
+    except AcdUnavailable as exc:
+        log.warning("agent_lookup_unavailable", tenant=tenant, device=device, reason=str(exc))
+        return ""

@@ -8,6 +8,7 @@ a recording (search included) is recorded: an audit row and RecordingAccessed.
     GET    /api/v1/tenants/{tenant}/recordings/{recording_id}/download   (attachment)
     DELETE /api/v1/tenants/{tenant}/recordings/{recording_id}
     GET    /api/v1/tenants/{tenant}/recording-audit?from&to        (and recording-audit.csv)
+    GET    /api/v1/tenants/{tenant}/recording-audit/verify         (the hash chains: intact or not, where)
     POST   /api/v1/tenants/{tenant}/recording-keys/rotate
 """
 
@@ -28,16 +29,18 @@ from hibiki.recording.deletion import Deleter, Who
 from hibiki.recording.domain import envelope, media
 from hibiki.recording.http import ranges
 from hibiki.recording.http.common import PREFIX, Recorder, Refused, claims_of, guard, model
-from hibiki.recording.http.schemas import (AuditOut, AuditQuery, AuditTrail, Ids, KeyOut, RecordingOut, SearchOut,
+from hibiki.recording.http.schemas import (AuditOut, AuditQuery, AuditTrail, AuditVerifyOut, Ids, KeyOut, RecordingOut, SearchOut,
                                            SearchQuery, TenantId)
 from hibiki.recording.index import recordings
+from hibiki.recording.index.audit import AuditChain
 from hibiki.recording.index.recordings import Store as IndexStore
 from hibiki.recording.nats.notifier import Notifier
 from hibiki.recording.storage.blobs import BlobStore
 from hibiki.recording.storage.keys import KeyStore
 
 log = get_logger("hibiki.recording.http")
-AUDIT_COLUMNS = ("at", "event_id", "actor", "roles", "action", "recording_id", "remote", "detail")
+AUDIT_COLUMNS = ("at", "event_id", "actor", "roles", "action", "recording_id", "remote", "detail", "writer", "seq",
+                 "prev_hash", "hash")
 
 
 def _out(found: recordings.Found) -> dict[str, Any]:
@@ -57,9 +60,10 @@ def _cell(value: str) -> str:
 
 class RecordingsApi:
     def __init__(self, index: IndexStore, blobs: BlobStore, keys: KeyStore, notifier: Notifier,
-                 deleter: Deleter) -> None:
+                 deleter: Deleter, trail: AuditChain) -> None:
         self._index, self._blobs, self._keys, self._notifier, self._deleter = index, blobs, keys, notifier, deleter
-        self._record = Recorder(index, notifier)
+        self._trail = trail
+        self._record = Recorder(index, notifier, trail)
         self._found = self._record.found
 
     async def search(self, request: Request, tenant: str) -> Response:
@@ -125,8 +129,16 @@ class RecordingsApi:
         trail = await asyncio.to_thread(recordings.audit_trail, self._index, tenant, q.start, q.end)
         return JSONResponse(AuditTrail(entries=[AuditOut(at=e.at, event_id=e.event_id, actor=e.actor, roles=e.roles,
                                                          action=e.action, recording_id=e.recording_id,
-                                                         remote=e.remote, detail=e.detail) for e in trail])
-                            .model_dump(mode="json"))
+                                                         remote=e.remote, detail=e.detail, writer=e.writer,
+                                                         seq=e.seq, prev_hash=e.prev_hash, hash=e.hash)
+                                                for e in trail]).model_dump(mode="json"))
+
+    async def audit_verify(self, request: Request, tenant: str) -> Response:
+        """Walk the tenant's hash chains: ``intact`` false and the problems when a row was altered or removed."""
+        result = await asyncio.to_thread(self._trail.verify, tenant)
+        log.info("recording_audit_verified", tenant=tenant, intact=result["intact"], entries=result["entries"],
+                 problems=len(result["problems"]), actor=claims_of(request).subject)
+        return JSONResponse(AuditVerifyOut.model_validate(result).model_dump(mode="json"))
 
     async def audit_csv(self, request: Request, tenant: str) -> Response:
         """The audit trail as CSV (UTF-8 with BOM, for Excel): one line per entry, oldest first."""
@@ -137,7 +149,7 @@ class RecordingsApi:
         writer.writerow(AUDIT_COLUMNS)
         for e in trail:
             writer.writerow([e.at.isoformat(), e.event_id, _cell(e.actor), _cell(" ".join(e.roles)), e.action,
-                             e.recording_id, e.remote, _cell(e.detail)])
+                             e.recording_id, e.remote, _cell(e.detail), e.writer, e.seq, e.prev_hash, e.hash])
         log.info("recording_audit_exported", tenant=tenant, entries=len(trail), actor=claims_of(request).subject)
         name = f"recording-audit-{tenant}.csv"
         return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
@@ -175,6 +187,10 @@ class RecordingsApi:
             ApiRoute(f"{PREFIX}/recording-audit.csv", guard("audit", TenantId, self.audit_csv), "GET", Operation(
                 "The tenant's audit trail of recordings as CSV (UTF-8 with BOM)", media="text/csv", query=AuditQuery,
                 path=TenantId, errors=read, tags=["recordings"])),
+            ApiRoute(f"{PREFIX}/recording-audit/verify", guard("audit", TenantId, self.audit_verify), "GET",
+                     Operation("Verify the tenant's audit trail (its hash chains): intact, or where a row was "
+                               "altered or removed", response=AuditVerifyOut, path=TenantId, errors=read,
+                               tags=["recordings"])),
             ApiRoute(f"{PREFIX}/recording-keys/rotate", guard("rotate-key", TenantId, self.rotate), "POST", Operation(
                 "A new data key for new recordings (old ones stay readable)", response=KeyOut, path=TenantId,
                 errors=errors(403, 422), tags=["recordings"])),

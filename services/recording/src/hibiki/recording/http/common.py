@@ -20,6 +20,7 @@ from hibiki.common.logging import get_logger
 from hibiki.recording.domain import access
 from hibiki.recording.domain.evaluation import BadEvaluation
 from hibiki.recording.index import recordings
+from hibiki.recording.index.audit import AuditChain
 from hibiki.recording.index.recordings import Store as IndexStore
 from hibiki.recording.nats.notifier import Notifier
 from hibiki.recording.storage.blobs import StoreUnavailable
@@ -82,8 +83,8 @@ async def json_body(request: Request, kind: type[BaseModel]) -> Any:
 class Recorder:
     """The audit row and RecordingAccessed of one access."""
 
-    def __init__(self, index: IndexStore, notifier: Notifier) -> None:
-        self.index, self.notifier = index, notifier
+    def __init__(self, index: IndexStore, notifier: Notifier, trail: AuditChain) -> None:
+        self.index, self.notifier, self.trail = index, notifier, trail
 
     async def __call__(self, request: Request, tenant: str, action: str, recording_id: str, detail: str = "") -> None:
         claims = claims_of(request)
@@ -91,7 +92,7 @@ class Recorder:
         remote = request.client.host if request.client else ""
         entry = recordings.AuditEntry(tenant, datetime.now(UTC), event_id, claims.subject, list(claims.roles), action,
                                       recording_id, remote, detail[:1000])
-        await asyncio.to_thread(recordings.audit, self.index, entry)
+        await asyncio.to_thread(self.trail.append, entry)
         await self.notifier.accessed(tenant, recording_id, claims.subject, action, event_id)
 
     async def found(self, tenant: str, recording_id: str) -> recordings.Found:

@@ -25,7 +25,7 @@ from hibiki.recording.storage.blobs import BlobStore
 from hibiki.recording.storage.keys import KeyStore
 
 log = get_logger("hibiki.recording.lifecycle")
-TABLES = ("recordings", "dispositions", "recording_audit")
+TABLES = ("recordings", "dispositions", "recording_audit", "recording_audit_heads")
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 

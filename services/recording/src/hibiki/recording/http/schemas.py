@@ -83,10 +83,35 @@ class AuditOut(BaseModel):
     recording_id: str
     remote: str
     detail: str
+    writer: str = Field(description="the writer whose hash chain holds the entry (a run of a replica)")
+    seq: int = Field(description="its place in that chain (1, 2, ...; 0: written before the chain)")
+    prev_hash: str
+    hash: str
 
 
 class AuditTrail(BaseModel):
     entries: list[AuditOut]
+
+
+class AuditChainOut(BaseModel):
+    writer: str
+    entries: int
+    head: int
+
+
+class AuditProblemOut(BaseModel):
+    writer: str
+    seq: int
+    problem: str = Field(description="altered | missing | reordered | truncated")
+
+
+class AuditVerifyOut(BaseModel):
+    tenant: str
+    entries: int
+    unchained: int = Field(description="rows written before the chain existed (not verifiable)")
+    intact: bool
+    chains: list[AuditChainOut]
+    problems: list[AuditProblemOut]
 
 
 class KeyOut(BaseModel):

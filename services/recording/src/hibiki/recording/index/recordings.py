@@ -192,6 +192,8 @@ def of_call(store: Store, tenant: str, call_id: str) -> list[Recording]:
 
 @dataclass(frozen=True)
 class AuditEntry:
+    """One access: who, what, when, from where; ``writer``, ``seq``, ``prev_hash`` and ``hash`` place
+    it in its writer's hash chain (``index.audit``; empty on rows older than the chain)."""
     tenant: str
     at: datetime
     event_id: str
@@ -201,10 +203,10 @@ class AuditEntry:
     recording_id: str
     remote: str
     detail: str
-
-
-def audit(store: Store, entry: AuditEntry) -> None:
-    store.insert("recording_audit", [asdict(entry)])
+    writer: str = ""
+    seq: int = 0
+    prev_hash: str = ""
+    hash: str = ""
 
 
 def audit_trail(store: Store, tenant: str, start: datetime | None, end: datetime | None,
@@ -217,7 +219,7 @@ def audit_trail(store: Store, tenant: str, start: datetime | None, end: datetime
     if end is not None:
         where += " AND at < %(end)s"
         params["end"] = end
-    rows = store.query("SELECT tenant, at, event_id, actor, roles, action, recording_id, remote, detail "
-                       f"FROM hibiki.recording_audit FINAL WHERE tenant = %(tenant)s{where} ORDER BY at, event_id "
-                       "LIMIT %(limit)s", params)
+    rows = store.query("SELECT tenant, at, event_id, actor, roles, action, recording_id, remote, detail, writer, seq, "
+                       f"prev_hash, hash FROM hibiki.recording_audit FINAL WHERE tenant = %(tenant)s{where} "
+                       "ORDER BY at, writer, seq, event_id LIMIT %(limit)s", params)
     return [AuditEntry(*row) for row in rows]

@@ -15,6 +15,8 @@
 * migration 3: bloom filters on ``caller_number``, ``callee_number`` and ``did`` (one per granule:
   a number search over three years reads the few granules holding the number; skipped where the
   dialect has no skipping indexes).
+* migration 4: ``recording_audit`` hash-chained per writer (``writer``, ``seq``, ``prev_hash``,
+  ``hash``; ``index.audit``) and ``recording_audit_heads``, each chain's last sequence and hash.
 * ``evaluations``: one row per scoring of a recording (who, when, per-criterion scores with the
   criteria and weights they were given under, total 0..100, comment), ordered by agent and time for
   the scores-over-time report. Kept when the recording is deleted (the agent's record, not audio).
@@ -55,7 +57,10 @@ class Dialect:
         if statement.startswith(_INDEX_ONLY):
             return statement.removeprefix(_INDEX_ONLY) if self.indexes else ""
         indexes = _INDEXES if self.indexes else ""
-        return statement.format(DT=self.datetime, LC=self.low_cardinality, INDEXES=indexes)
+        # a legacy server (18.16) knows no ADD COLUMN IF NOT EXISTS: there the migration's record alone
+        # keeps it from running twice
+        add = "ADD COLUMN IF NOT EXISTS" if self.lightweight_delete else "ADD COLUMN"
+        return statement.format(DT=self.datetime, LC=self.low_cardinality, INDEXES=indexes, ADD_COLUMN=add)
 
 
 _INDEX_ONLY = "-- skipping index\n"
@@ -156,6 +161,18 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         for column in ("caller_number", "callee_number", "did")
         for action in (f"ADD INDEX IF NOT EXISTS by_{column} {column} TYPE bloom_filter(0.01) GRANULARITY 1",
                        f"MATERIALIZE INDEX by_{column}"))),
+    (4, "recording_audit: hash chain per writer, recording_audit_heads", (
+        *(f"ALTER TABLE hibiki.recording_audit {{ADD_COLUMN}} {column}"
+          for column in ("writer String", "seq UInt64", "prev_hash String", "hash String")),
+        """CREATE TABLE IF NOT EXISTS hibiki.recording_audit_heads (
+            tenant {LC},
+            writer String,
+            seq UInt64,
+            hash String,
+            at {DT}
+        ) ENGINE = ReplacingMergeTree(seq)
+        ORDER BY (tenant, writer)""",
+    )),
 )
 
 
