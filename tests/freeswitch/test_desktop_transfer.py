@@ -1,0 +1,185 @@
+"""Transfers from the agent desktop's softphone on the real switch, in headless Chromium.
+
+A desk phone (baresip 7502) calls the agent's browser softphone (7501). Attended transfer: the
+agent types the target (7503, another baresip) and starts a consultation from the keyboard (Alt+T):
+the caller is put on hold and FreeSWITCH plays it the project's hold music (``local_stream://default``
+on the caller's channel, the ``internal`` profile's hold-music), the page calls the target, the agent
+talks to it, then completes: JsSIP sends a REFER with ``Replaces`` (RFC 3891) on the caller's call,
+FreeSWITCH bridges the caller to the target (its CHANNEL_BRIDGE pairs their channels) and ends both
+browser calls; the caller and the target go on talking (RTP both ways on both, FreeSWITCH's
+counters). The browser's leg is published as transferred to 7503 (``call.ended``: result hint
+TRANSFERRED, transfer target). A second call: consult, then cancel: the target's call ends, the
+caller is taken off hold and talks to the agent again (the page's RTP counters move on).
+The keypad's digits reach the far end (baresip's CALL_DTMF_START, RFC 2833).
+Screenshots: test-artifacts/screenshots/desktop-transfer-*.png."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from hibiki.events.v1 import call_pb2
+from support.axe import axe_source, serious_violations
+from support.browser import BrowserPage
+from support.softphone import JSSIP
+from support.switch.bench import SwitchBench, rtp_stats
+
+T = "xf"
+
+
+async def until(page: Any, script: str, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await page.evaluate(script)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{script} still false after {timeout} s")
+        await asyncio.sleep(0.1)
+
+
+def state_is(selector: str, state: str) -> str:
+    return f"() => document.querySelector('{selector}').dataset.state === '{state}'"
+
+
+async def received(page: Any) -> int:
+    return int((await page.evaluate("() => window.hibikiDesktop.stats()"))["received"])
+
+
+async def test_attended_transfer_complete_and_cancel_and_keypad(bench: SwitchBench, media_page: BrowserPage) -> None:
+    if not JSSIP.is_file():
+        pytest.skip(f"{JSSIP} is missing: ./dev fetches it from npm")
+    axe = axe_source()
+    bench.tenant(T)
+    seat = bench.extension(T, "7501")[0]
+    caller = bench.baresip(bench.extension(T, "7502")[0])
+    target = bench.baresip(bench.extension(T, "7503")[0], auto_answer=False)
+    bench.acd.put(f"/api/v1/tenants/{T}/agents/a1", {"skills": {}, "queues": []})
+    token = bench.stack.token("a1", T, ("agent",))
+    page, shots = media_page.page, media_page.screenshot
+    await page.goto(f"http://127.0.0.1:{bench.stack.port('ACD_PORT')}/desktop#tenant={T}&agent=a1&device=7501&token={token}")
+    await page.fill("#sip-password", seat.password)
+    await page.click("#signin-button")
+    await until(page, state_is("#phone-status", "registered"))
+
+    esl = {name: bench.fs.esl() for name in ("PLAYBACK_START", "CHANNEL_HOLD", "CHANNEL_BRIDGE")}
+    for name, connection in esl.items():                          # one connection per kind of wait
+        connection.subscribe(name)
+    try:
+        # -- attended transfer, completed --------------------------------------------------------
+        mark = bench.events.mark()
+        with bench.hangups() as legs:
+            caller.dial("7501")
+            await until(page, state_is("#call-status", "incoming"))
+            await page.keyboard.press("Alt+a")
+            await until(page, state_is("#call-status", "talking"))
+            await asyncio.to_thread(caller.wait, "CALL_ESTABLISHED", 10)
+            await until(page, "async () => (await window.hibikiDesktop.stats()).received > 20")   # media is up
+
+            # the keypad, digit by digit: baresip (the far end) hears them as RFC 2833 events
+            dtmf_mark = caller.mark()
+            for digit in ("4", "#"):
+                await page.click(f"#keypad [data-digit='{digit}']")
+                event = await asyncio.to_thread(caller.wait, "CALL_DTMF_START", 10, dtmf_mark)
+                assert event.data.get("param") == digit, event.data
+                dtmf_mark = caller.mark()
+
+            await page.fill("#transfer-to", "7503")
+            await page.keyboard.press("Alt+t")                     # the consultation, from the keyboard
+            hold = await asyncio.to_thread(esl["CHANNEL_HOLD"].wait_event, "CHANNEL_HOLD", 10)
+            assert hold.get("Channel-Name").endswith(".invalid")   # the browser's leg to the caller
+            music = await asyncio.to_thread(esl["PLAYBACK_START"].wait_event, "PLAYBACK_START", 10)
+            assert music.get("Playback-File-Path") == "local_stream://default", music.headers
+            assert "/7502@" in music.get("Channel-Name", "") or music.get("Caller-Caller-ID-Number") == "7502", \
+                music.headers                                           # played to the caller
+            ring = await asyncio.to_thread(target.wait, "CALL_INCOMING", 15)
+            assert "7501" in ring.peer, ring.data                    # the agent consults
+            await until(page, state_is("#consult-status", "calling"))
+            target.answer()
+            await until(page, state_is("#consult-status", "talking"))
+            await asyncio.to_thread(target.wait, "CALL_RTPESTAB", 10)
+            assert await page.evaluate("() => document.activeElement.id") == "consult-complete"
+            assert not caller.saw("CALL_CLOSED")
+            await shots("desktop-transfer-1-consulting")
+            assert await serious_violations(page, axe) == []
+
+            await page.keyboard.press("Enter")                      # "complete the transfer" has the focus
+            await until(page, state_is("#call-status", "ended"))
+            await until(page, state_is("#consult-status", "done"))
+            await shots("desktop-transfer-2-completed")
+            while True:                        # FreeSWITCH bridged the caller's channel to the target's
+                event = await asyncio.to_thread(esl["CHANNEL_BRIDGE"].wait_event, "CHANNEL_BRIDGE", 10)
+                if event.get("Channel-Name", "").startswith("sofia/internal/7502@") and \
+                        event.get("Other-Leg-Channel-Name", "").startswith("sofia/internal/7503"):
+                    break
+            await asyncio.sleep(3)                                   # the caller and the target talk
+            assert not caller.saw("CALL_CLOSED") and not target.saw("CALL_CLOSED")
+            caller.hangup()
+            await asyncio.to_thread(target.wait, "CALL_CLOSED", 10)
+            await asyncio.to_thread(bench.fs.wait_channels, 0)
+        names = {e.get("Unique-ID"): e.get("Channel-Name", "") for e in legs}
+        print(f"attended transfer legs: {[(e.get('Channel-Name'), rtp_stats(e)) for e in legs]}")
+        # the phones' channels (the caller's, the target's); the browser's two: the call it
+        # answered (its contact, <random>.invalid) and the consultation it placed (as 7501)
+        phones = [e for e in legs if e.get("Channel-Name", "").startswith(("sofia/internal/7502@", "sofia/internal/7503-"))]
+        assert len(legs) == 4 and len(phones) == 2, names
+        assert all(i > 50 and o > 50 for i, o in map(rtp_stats, phones)), [rtp_stats(e) for e in phones]
+        ended = {m.meta.call_uuid: m for m in (
+            call_pb2.CallEnded.FromString(e.data)
+            for e in bench.events.wait(f"hibiki.{T}.call.ended", after=mark, count=4, timeout=30))}
+        record = {names[uuid]: (call_pb2.CallResultHint.Name(m.result_hint), m.transfer_target)
+                  for uuid, m in ended.items()}
+        print(f"attended transfer records: {record}")
+        transferor = next(n for n in record if n.endswith(".invalid"))        # the call the agent answered
+        consultation = next(n for n in record if n.startswith("sofia/internal/7501@"))
+        assert record.pop(transferor) == ("CALL_RESULT_HINT_TRANSFERRED", "7503")
+        assert record.pop(consultation) == ("CALL_RESULT_HINT_TRANSFERRED", "7503")
+        assert set(record.values()) == {("CALL_RESULT_HINT_UNSPECIFIED", "")}, record   # the caller, the target
+
+        # -- attended transfer, cancelled: back to the caller ---------------------------------------
+        caller_mark, target_mark = caller.mark(), target.mark()
+        caller.dial("7501")
+        await until(page, state_is("#call-status", "incoming"))
+        await page.click("#answer")
+        await until(page, state_is("#call-status", "talking"))
+        await page.fill("#transfer-to", "7503")
+        await page.click("#consult")
+        await asyncio.to_thread(target.wait, "CALL_INCOMING", 15, target_mark)
+        target.answer()
+        await until(page, state_is("#consult-status", "talking"))
+        esl["CHANNEL_UNHOLD"] = bench.fs.esl()
+        esl["CHANNEL_UNHOLD"].subscribe("CHANNEL_UNHOLD")
+        await page.click("#consult-cancel")
+        await asyncio.to_thread(target.wait, "CALL_CLOSED", 10, target_mark)
+        await until(page, state_is("#consult-status", "cancelled"))
+        unhold = await asyncio.to_thread(esl["CHANNEL_UNHOLD"].wait_event, "CHANNEL_UNHOLD", 10)
+        assert unhold.get("Channel-Name").endswith(".invalid")
+        await until(page, "() => document.querySelector('#hold').getAttribute('aria-pressed') === 'false'")
+        before = await received(page)
+        await asyncio.sleep(2)
+        after = await received(page)
+        assert after - before > 50, (before, after)                 # the caller's audio again
+        await shots("desktop-transfer-3-cancelled")
+        assert not caller.saw("CALL_CLOSED", caller_mark)
+        await page.click("#hangup")
+        await asyncio.to_thread(caller.wait, "CALL_CLOSED", 10, caller_mark)
+
+        # a target the page refuses: a clear error on the field, nothing sent
+        await page.select_option("#lang", "en")
+        caller.dial("7501")
+        await until(page, state_is("#call-status", "incoming"))
+        await page.click("#answer")
+        await until(page, state_is("#call-status", "talking"))
+        await page.fill("#transfer-to", "7503@evil;transport=tcp")
+        await page.click("#consult")
+        assert await page.get_attribute("#transfer-to", "aria-invalid") == "true"
+        assert "up to 32 digits" in await page.inner_text("#errors")
+        assert await page.is_hidden("#consult-box")
+        await shots("desktop-transfer-4-refused-en")
+        await page.click("#hangup")
+    finally:
+        for connection in esl.values():
+            connection.close()
