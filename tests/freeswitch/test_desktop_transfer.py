@@ -17,15 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from hibiki.analytics.events import IgnoredEvent, InvalidEvent, decode
+from hibiki.analytics.ingest import Ingestor
+from hibiki.analytics.storage import Store, open_store
 from hibiki.events.v1 import call_pb2
 from support.axe import axe_source, serious_violations
 from support.browser import BrowserPage
 from support.softphone import JSSIP
-from support.switch.bench import SwitchBench, rtp_stats
+from support.switch.bench import Extension, SwitchBench, rtp_stats
 
 T = "xf"
 
@@ -49,11 +54,17 @@ async def received(page: Any) -> int:
     return int((await page.evaluate("() => window.hibikiDesktop.stats()"))["received"])
 
 
-async def test_attended_transfer_complete_and_cancel_and_keypad(bench: SwitchBench, media_page: BrowserPage) -> None:
+@pytest.fixture(scope="module")
+def tenant(bench: SwitchBench) -> str:
+    bench.tenant(T)
+    return T
+
+
+async def test_attended_transfer_complete_and_cancel_and_keypad(bench: SwitchBench, media_page: BrowserPage,
+                                                                tenant: str) -> None:
     if not JSSIP.is_file():
         pytest.skip(f"{JSSIP} is missing: ./dev fetches it from npm")
     axe = axe_source()
-    bench.tenant(T)
     seat = bench.extension(T, "7501")[0]
     caller = bench.baresip(bench.extension(T, "7502")[0])
     target = bench.baresip(bench.extension(T, "7503")[0], auto_answer=False)
@@ -183,3 +194,116 @@ async def test_attended_transfer_complete_and_cancel_and_keypad(bench: SwitchBen
     finally:
         for connection in esl.values():
             connection.close()
+
+
+NUMBER, CALLER = "0762205555", "0312340000"
+RECORD = ("call_id", "caller_number", "agent_id", "result", "queues", "transfer_target", "legs")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    store = open_store(f"chdb://{tmp_path_factory.mktemp('analytics') / 'chdb'}")
+    store.migrate()
+    yield store
+    store.close()
+
+
+def call_records(bench: SwitchBench, store: Store, mark: int) -> list[dict[str, Any]]:
+    """Every event of the tenant since ``mark`` through analytics' own decoder and ingestor."""
+    now = datetime.now(UTC)
+    batch = []
+    for event in bench.events.matching(f"hibiki.{T}.*", after=mark):
+        try:
+            batch.append(decode(event.subject, event.data, now))
+        except (IgnoredEvent, InvalidEvent):
+            continue
+    Ingestor(store, lambda tenant: 1095).store_batch(batch)
+    rows = store.query(f"SELECT {', '.join(RECORD)} FROM hibiki.calls FINAL WHERE tenant = %(t)s "
+                       "AND call_id IN %(k)s", {"t": T, "k": tuple({e.key for e in batch})})
+    return [dict(zip(RECORD, row, strict=True)) for row in rows]
+
+
+@pytest.fixture(scope="module")
+def queue_line(bench: SwitchBench, tenant: str) -> Extension:
+    """The tenant's number: IVR digit 1 into the queue ``zeimu``; the transfer target 7513."""
+    target = bench.extension(T, "7513")[0]
+    bench.directory.post(f"/api/v1/tenants/{T}/ivrs", {
+        "id": "uketsuke", "name": "受付", "root_menu": "main",
+        "menus": [{"id": "main", "name": "トップ", "greeting": {"text": "1を押してください。"},
+                   "choices": {"1": {"queue": {"queue_id": "zeimu"}}}}]})
+    bench.directory.post(f"/api/v1/tenants/{T}/dids", {"number": NUMBER, "target_kind": "ivr", "target": "uketsuke"})
+    bench.acd.put(f"/api/v1/tenants/{T}/queues/zeimu", {"offer_timeout_seconds": 20})
+    return target
+
+
+@pytest.mark.parametrize("kind", ["blind", "attended"])
+async def test_queue_call_transferred_to_an_extension(bench: SwitchBench, media_page: BrowserPage, store: Store,
+                                                      queue_line: Extension, kind: str) -> None:
+    """A carrier call through the IVR into the queue, answered in the browser, transferred to
+    7513 (blind; or attended: consulted while the caller hears the hold music, then completed):
+    the target talks to the caller (RTP both ways on the caller's and the target's channels); the
+    agent goes to wrap-up; analytics records the caller's call as transferred to 7513, answered
+    by the agent in the queue."""
+    if not JSSIP.is_file():
+        pytest.skip(f"{JSSIP} is missing: ./dev fetches it from npm")
+    agent, device = f"q{kind}", "7511" if kind == "blind" else "7512"
+    seat = bench.extension(T, device)[0]
+    target = bench.baresip(queue_line, auto_answer=False)
+    bench.acd.put(f"/api/v1/tenants/{T}/agents/{agent}", {"skills": {}, "queues": ["zeimu"]})
+    token = bench.stack.token(agent, T, ("agent",))
+    page = media_page.page
+    await page.goto(f"http://127.0.0.1:{bench.stack.port('ACD_PORT')}/desktop#tenant={T}&agent={agent}&device={device}&token={token}")
+    await page.fill("#sip-password", seat.password)
+    await page.click("#signin-button")
+    await until(page, state_is("#phone-status", "registered"))
+    await until(page, state_is("#feed", "live"))
+    await page.click("#ready")
+    await until(page, state_is("#state", "ready"))
+
+    mark = bench.events.mark()
+    with bench.hangups() as legs:
+        call = bench.carrier_call(NUMBER, caller=CALLER, digits="1", before_digits_ms=3000, speak_after_ms=3000,
+                                  remote_bye=True, background=True)
+        await until(page, state_is("#call-status", "incoming"), timeout=40)
+        await page.click("#answer")
+        await until(page, state_is("#call-status", "talking"))
+        await until(page, "async () => (await window.hibikiDesktop.stats()).received > 20")
+        await page.fill("#transfer-to", "7513")
+        if kind == "blind":
+            await page.click("#transfer")
+            ring = await asyncio.to_thread(target.wait, "CALL_INCOMING", 15)
+            assert CALLER in ring.peer, ring.data                  # the caller rings the target
+            await until(page, state_is("#call-status", "ended"))
+            target.answer()
+        else:
+            await page.click("#consult")
+            await asyncio.to_thread(target.wait, "CALL_INCOMING", 15)
+            target.answer()
+            await until(page, state_is("#consult-status", "talking"))
+            await page.click("#consult-complete")
+            await until(page, state_is("#call-status", "ended"))
+            await until(page, state_is("#consult-status", "done"))
+        await until(page, state_is("#state", "after_call_work"))
+        await asyncio.to_thread(target.wait, "CALL_RTPESTAB", 10)
+        await asyncio.sleep(3)
+        await media_page.screenshot(f"desktop-transfer-5-queue-call-{kind}")
+        assert not target.saw("CALL_CLOSED")
+        target.hangup()
+        assert (await asyncio.to_thread(call.result)).ok          # type: ignore[union-attr]
+        await asyncio.to_thread(bench.fs.wait_channels, 0)
+    phones = [e for e in legs if e.get("Channel-Name", "").startswith((f"sofia/internal/{CALLER}@", "sofia/internal/7513-"))]
+    print(f"queue call {kind} transfer legs: {[(e.get('Channel-Name'), rtp_stats(e)) for e in legs]}")
+    assert len(phones) == 2 and all(i > 50 and o > 50 for i, o in map(rtp_stats, phones)), \
+        [(e.get("Channel-Name"), rtp_stats(e)) for e in legs]
+    bench.events.wait(f"hibiki.{T}.call.ended", after=mark, count=len(legs), timeout=30)
+    await asyncio.sleep(1)
+    rows = [r for r in call_records(bench, store, mark) if r["caller_number"] == CALLER]
+    print(f"analytics: {rows}")
+    assert len(rows) == 1, rows
+    row = rows[0]
+    assert (row["result"], row["transfer_target"], row["agent_id"]) == ("transferred", "7513", agent), row
+    assert "zeimu" in row["queues"], row
+    await page.select_option("#case-type", "inquiry")
+    await page.click("#save")
+    await until(page, state_is("#state", "ready"))
+    await page.click("#logout")
