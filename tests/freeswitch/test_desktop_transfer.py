@@ -307,3 +307,59 @@ async def test_queue_call_transferred_to_an_extension(bench: SwitchBench, media_
     await page.click("#save")
     await until(page, state_is("#state", "ready"))
     await page.click("#logout")
+
+
+async def test_transfer_targets_go_through_the_dial_plan(bench: SwitchBench, media_page: BrowserPage,
+                                                        queue_line: Extension) -> None:
+    """What a transfer may reach is the dial plan's to say, whatever the transferring phone sends.
+    A phone (baresip, not the page: it sends any target) blind-transfers its caller to one of our
+    own route names (``hibiki_route_external_...``): the directory refuses it (``hibiki_refused=route``)
+    and nothing is bridged. A carrier caller in the queue, blind-transferred from the page to an
+    outside number: no user's class of service covers that caller, so the number is unallocated
+    (the caller hears so) and no call goes out."""
+    if not JSSIP.is_file():
+        pytest.skip(f"{JSSIP} is missing: ./dev fetches it from npm")
+    caller = bench.baresip(bench.extension(T, "7521")[0])
+    hostile = bench.baresip(bench.extension(T, "7522")[0])          # answers by itself
+    with bench.hangups() as legs:
+        caller.dial("7522")
+        await asyncio.to_thread(hostile.wait, "CALL_ESTABLISHED", 10)
+        await asyncio.sleep(1)
+        hostile.command("transfer", f"sip:hibiki_route_external_0311112222@{queue_line.domain}")
+        await asyncio.to_thread(caller.wait, "CALL_CLOSED", 20)
+        await asyncio.to_thread(bench.fs.wait_channels, 0)
+    moved = next(e for e in legs if e.get("Channel-Name", "").startswith("sofia/internal/7521@"))
+    print(f"route name as a transfer target: {[(e.get('Channel-Name'), e.get('variable_hibiki_refused')) for e in legs]}")
+    assert moved.get("variable_hibiki_refused") == "route", moved.headers
+    assert len(legs) == 2                                          # nothing else was rung
+
+    seat = bench.extension(T, "7514")[0]
+    bench.acd.put(f"/api/v1/tenants/{T}/agents/qout", {"skills": {}, "queues": ["zeimu"]})
+    token = bench.stack.token("qout", T, ("agent",))
+    page = media_page.page
+    await page.goto(f"http://127.0.0.1:{bench.stack.port('ACD_PORT')}/desktop#tenant={T}&agent=qout&device=7514&token={token}")
+    await page.fill("#sip-password", seat.password)
+    await page.click("#signin-button")
+    await until(page, state_is("#phone-status", "registered"))
+    await until(page, state_is("#feed", "live"))
+    await page.click("#ready")
+    await until(page, state_is("#state", "ready"))
+    with bench.hangups() as legs:
+        call = bench.carrier_call(NUMBER, caller=CALLER, digits="1", before_digits_ms=3000, speak_after_ms=3000,
+                                  remote_bye=True, background=True)
+        await until(page, state_is("#call-status", "incoming"), timeout=40)
+        await page.click("#answer")
+        await until(page, state_is("#call-status", "talking"))
+        await page.fill("#transfer-to", "0311112222")
+        await page.click("#transfer")
+        await until(page, state_is("#call-status", "ended"))
+        assert (await asyncio.to_thread(call.result)).ok          # type: ignore[union-attr]
+        await asyncio.to_thread(bench.fs.wait_channels, 0)
+    carrier = next(e for e in legs if e.get("Channel-Name", "").startswith(f"sofia/internal/{CALLER}@"))
+    print(f"carrier caller to an outside number: {[(e.get('Channel-Name'), e.get('Hangup-Cause')) for e in legs]}")
+    assert carrier.get("Hangup-Cause") == "UNALLOCATED_NUMBER", carrier.get("Hangup-Cause")
+    assert len(legs) == 2                                          # the caller and the agent: no carrier leg
+    await page.select_option("#case-type", "other")
+    await page.click("#save")
+    await until(page, state_is("#state", "ready"))
+    await page.click("#logout")
