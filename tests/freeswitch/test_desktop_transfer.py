@@ -363,3 +363,56 @@ async def test_transfer_targets_go_through_the_dial_plan(bench: SwitchBench, med
     await page.click("#save")
     await until(page, state_is("#state", "ready"))
     await page.click("#logout")
+
+
+async def test_outside_transfer_target_follows_the_class_of_service(bench: SwitchBench, media_page: BrowserPage,
+                                                                   tenant: str) -> None:
+    """A blind transfer from the page to an outside number re-routes the caller's channel through
+    the dial plan, whose class-of-service check is the caller's user's (the REFER's caller keeps
+    ``hibiki_user``): a caller who may call outside is sent to the carrier (the carrier receives
+    the INVITE for the number; whether they then talk is test_outside_calls.py's subject: this
+    sipp carrier answers in PCMA only, and the call here ends INCOMPATIBLE_DESTINATION); a caller
+    who may not is refused (``class_of_service``), and the carrier receives nothing."""
+    if not JSSIP.is_file():
+        pytest.skip(f"{JSSIP} is missing: ./dev fetches it from npm")
+    bench.carrier_gateway(T, "xf-carrier", caller_id_in_from=True)
+    seat = bench.extension(T, "7542")[0]
+    allowed = bench.baresip(bench.extension(T, "7541")[0])
+    barred = bench.baresip(bench.extension(T, "7543", outbound_classes=[])[0])
+    bench.acd.put(f"/api/v1/tenants/{T}/agents/a7", {"skills": {}, "queues": []})
+    token = bench.stack.token("a7", T, ("agent",))
+    page = media_page.page
+    await page.goto(f"http://127.0.0.1:{bench.stack.port('ACD_PORT')}/desktop#tenant={T}&agent=a7&device=7542&token={token}")
+    await page.fill("#sip-password", seat.password)
+    await page.click("#signin-button")
+    await until(page, state_is("#phone-status", "registered"))
+
+    async def transfer_out(phone: Any) -> None:
+        phone.dial("7542")
+        await until(page, state_is("#call-status", "incoming"))
+        await page.click("#answer")
+        await until(page, state_is("#call-status", "talking"))
+        await page.fill("#transfer-to", "0312345678")
+        await page.click("#transfer")
+        await until(page, state_is("#call-status", "ended"))
+
+    carrier = bench.carrier_uas(talk_ms=2000)
+    with bench.hangups() as legs:
+        await transfer_out(allowed)
+        answered = await asyncio.to_thread(carrier.result)
+        await asyncio.to_thread(allowed.wait, "CALL_CLOSED", 20)
+        await asyncio.to_thread(bench.fs.wait_channels, 0)
+    print(f"allowed caller transferred out: {[(e.get('Channel-Name'), e.get('Hangup-Cause'), rtp_stats(e)) for e in legs]}")
+    invite = answered.requests("INVITE")[0]
+    assert invite.startswith("INVITE sip:0312345678@"), invite
+    moved = next(e for e in legs if e.get("Channel-Name", "").startswith("sofia/internal/7541@"))
+    assert not moved.get("variable_hibiki_refused") and len(legs) == 3, moved.get("variable_hibiki_refused")
+
+    with bench.hangups() as legs:
+        await transfer_out(barred)
+        await asyncio.to_thread(barred.wait, "CALL_CLOSED", 20)
+        await asyncio.to_thread(bench.fs.wait_channels, 0)
+    moved = next(e for e in legs if e.get("Channel-Name", "").startswith("sofia/internal/7543@"))
+    print(f"barred caller: {[(e.get('Channel-Name'), e.get('variable_hibiki_refused')) for e in legs]}")
+    assert moved.get("variable_hibiki_refused") == "class_of_service", moved.headers
+    assert len(legs) == 2                                          # the caller and the agent: no carrier leg
