@@ -94,8 +94,8 @@ async def test_attended_transfer_complete_and_cancel_and_keypad(bench: SwitchBen
             dtmf_mark = caller.mark()
             for digit in ("4", "#"):
                 await page.click(f"#keypad [data-digit='{digit}']")
-                event = await asyncio.to_thread(caller.wait, "CALL_DTMF_START", 10, dtmf_mark)
-                assert event.data.get("param") == digit, event.data
+                heard = await asyncio.to_thread(caller.wait, "CALL_DTMF_START", 10, dtmf_mark)
+                assert heard.data.get("param") == digit, heard.data
                 dtmf_mark = caller.mark()
 
             await page.fill("#transfer-to", "7503")
