@@ -11,6 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from hibiki.callcontrol import leg_record
 from hibiki.callcontrol.leg_record import TEXT_LIMIT, fill
 from hibiki.events.v1 import call_pb2
 
@@ -126,3 +127,30 @@ def test_any_hangup_event_gives_a_bounded_leg_and_never_a_crash(headers: dict[st
         assert len(getattr(leg, field)) <= TEXT_LIMIT
     assert len(leg.call_id) <= 64 and leg.leg in (A, B)
     assert 0 <= leg.sip_code < 700 and leg.hold_ms >= 0
+
+
+# an attended transfer from the agent desktop's softphone on the real switch (REFER with Replaces):
+# the variables FreeSWITCH 1.10.12 left on each leg (tests/freeswitch/test_desktop_transfer.py)
+TARGET_LEG = "1014ffd6-a224-40a1-af5a-62301e7cc8bb"
+TRANSFEROR = {"variable_transfer_disposition": "recv_replace", "variable_transfer_to": f"att:{TARGET_LEG}",
+              "variable_refer_uuid": "770d8f7e-ea39-4797-8e6a-9a0cb1955cc1", "variable_endpoint_disposition": "ANSWER"}
+CONSULTATION = {"variable_transfer_disposition": "replaced", "variable_sip_req_user": "7503",
+                "variable_endpoint_disposition": "ATTENDED_TRANSFER"}
+TARGET = {"variable_transfer_disposition": "bridge", "variable_dialed_user": "7503",
+          "variable_transfer_source": f"1796635418:bef6c92e-0399-456a-80f1-d46b7812a8ec:uuid_br:{TARGET_LEG}"}
+
+
+def test_attended_transfer_legs() -> None:
+    assert leg_record.result_hint(TRANSFEROR) == (call_pb2.CALL_RESULT_HINT_TRANSFERRED, "")
+    assert leg_record.attended_target_leg(TRANSFEROR) == TARGET_LEG       # its number is asked of FreeSWITCH
+    assert leg_record.result_hint(CONSULTATION) == (call_pb2.CALL_RESULT_HINT_TRANSFERRED, "7503")
+    assert leg_record.result_hint(TARGET) == (call_pb2.CALL_RESULT_HINT_UNSPECIFIED, "")   # bridged anew only
+    for leg in (CONSULTATION, TARGET):
+        assert leg_record.attended_target_leg(leg) == ""
+
+
+def test_attended_target_leg_is_a_uuid_or_nothing() -> None:
+    for hostile in ("att:1014ffd6 hupall", "att:../../etc", "blind:2005", "att:", f"xatt:{TARGET_LEG}"):
+        assert leg_record.attended_target_leg({**TRANSFEROR, "variable_transfer_to": hostile}) == "", hostile
+    blind = {**TRANSFEROR, "variable_transfer_destination": "blind:2005"}
+    assert leg_record.attended_target_leg(blind) == "" and leg_record.result_hint(blind)[1] == "2005"

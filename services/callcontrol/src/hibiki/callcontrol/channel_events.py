@@ -11,6 +11,7 @@ the call it belongs to and FreeSWITCH's own times (``leg_record``).
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -20,7 +21,7 @@ from prometheus_client import Counter
 from hibiki.callcontrol import recording_stop
 from hibiki.callcontrol.esl.model import NodeEvent
 from hibiki.callcontrol.esl.nodes import NodePool
-from hibiki.callcontrol.leg_record import MAX_MICROS, fill, number
+from hibiki.callcontrol.leg_record import MAX_MICROS, attended_target_leg, fill, number
 from hibiki.callcontrol.publisher import SOURCE, EventSink
 from hibiki.common.logging import get_logger
 from hibiki.events.v1 import call_pb2, meta_pb2
@@ -74,10 +75,13 @@ def _meta(event: NodeEvent, tenant: str, kind: str) -> meta_pb2.EventMeta:
 
 AgentOnDevice = Callable[[str, str], Awaitable[str]]      # (tenant, device) -> agent id, "" for nobody
 
+# what ``uuid_getvar`` may hand back as a transfer target (a number, an extension, a user part)
+TARGET = re.compile(r"^[0-9A-Za-z*#+._-]{1,64}$")
+
 
 class ChannelEvents:
     def __init__(self, pool: NodePool, sink: EventSink, agent_on: AgentOnDevice | None = None) -> None:
-        self._sink, self._agent_on = sink, agent_on
+        self._sink, self._agent_on, self._pool = sink, agent_on, pool
         pool.on("CHANNEL_ANSWER", self.answered)
         pool.on("CHANNEL_HANGUP_COMPLETE", self.ended)
         pool.on("RECORD_STOP", self.recording_stopped)
@@ -112,8 +116,25 @@ class ChannelEvents:
         if not tenant:
             return
         message = fill(call_pb2.CallEnded(meta=_meta(event, tenant, "ended")), event.headers, event.call_uuid)
+        if (target_leg := attended_target_leg(event.headers)) and not message.transfer_target:
+            message.transfer_target = await self._attended_target(event, tenant, target_leg)
         result = leg_result(message)
         LEGS_ENDED.labels("b" if message.leg == call_pb2.CALL_LEG_B else "a", result).inc()
         log.info("call_ended", tenant=tenant, call_uuid=event.call_uuid, call_id=message.call_id,
                  leg=call_pb2.CallLeg.Name(message.leg), cause=message.hangup_cause, result=result, node=event.node)
         self._sink.publish(tenant, "ended", message)
+
+    async def _attended_target(self, event: NodeEvent, tenant: str, target_leg: str) -> str:
+        """The number the target's channel rang (``dialed_user`` of a user's leg, else its
+        destination) while it still talks to the caller; "" when it is gone or FreeSWITCH is
+        unreachable (the leg is still reported as transferred)."""
+        for variable in ("dialed_user", "destination_number"):
+            try:
+                reply = (await self._pool.api_on(event.node, f"uuid_getvar {target_leg} {variable}", timeout=2.0)).strip()
+            except Exception as exc:        # noqa: BLE001 - the record goes out without the target
+                log.warning("transfer_target_unknown", tenant=tenant, call_uuid=event.call_uuid, reason=str(exc))
+                return ""
+            if TARGET.match(reply) and reply != "_undef_":
+                return reply
+        log.warning("transfer_target_unknown", tenant=tenant, call_uuid=event.call_uuid, reason="target leg gone")
+        return ""

@@ -102,16 +102,37 @@ def sip_code(headers: Mapping[str, str], answered: bool) -> int:
     return 0
 
 
+# ``transfer_disposition`` of a leg whose phone transferred the call (``recv_replace``: it sent the
+# REFER) or whose call an attended transfer took over (``replaced``: the consultation call). A
+# leg FreeSWITCH merely bridged anew (``bridge``: the caller, the target) was not transferred.
+TRANSFERRED_AWAY = frozenset({"recv_replace", "replaced"})
+
+
+def attended_target_leg(headers: Mapping[str, str]) -> str:
+    """The UUID of the target's channel when this leg's phone completed an attended transfer
+    (REFER with Replaces: FreeSWITCH sets ``transfer_to`` to ``att:<uuid>``, and no
+    ``transfer_destination``), else "". Its number is that channel's, which only FreeSWITCH knows."""
+    if headers.get("variable_transfer_destination"):
+        return ""
+    kind, _, leg = headers.get("variable_transfer_to", "").partition(":")
+    return leg if kind == "att" and UUID.match(leg) else ""
+
+
 def result_hint(headers: Mapping[str, str]) -> tuple[call_pb2.CallResultHint.ValueType, str]:
     """(hint, transfer target): refused when the directory refused the call; transferred when the
     phone on this leg transferred its call away (FreeSWITCH sets ``transfer_destination``, e.g.
-    ``blind:2005``, and ``transfer_disposition`` on the transferor's leg; the transferred leg gets
-    ``sip_refer_to`` and goes on); voicemail when the leg's last application left a message in a
-    box (not ``voicemail check``)."""
+    ``blind:2005``, and ``transfer_disposition`` ``recv_replace`` on the transferor's leg; the
+    transferred leg gets ``sip_refer_to`` and goes on) or when an attended transfer replaced this
+    leg's call (the consultation call, ``replaced``: its target is the number it called; the
+    transferor's leg of an attended transfer has no number here, see ``attended_target_leg``);
+    voicemail when the leg's last application left a message in a box (not ``voicemail check``)."""
     if headers.get("variable_hibiki_refused"):
         return call_pb2.CALL_RESULT_HINT_REFUSED, ""
     destination = headers.get("variable_transfer_destination", "")
-    if destination or headers.get("variable_transfer_disposition"):
+    disposition = headers.get("variable_transfer_disposition", "")
+    if destination or disposition in TRANSFERRED_AWAY:
+        if not destination and disposition == "replaced":
+            return call_pb2.CALL_RESULT_HINT_TRANSFERRED, _text(headers.get("variable_sip_req_user", ""))
         return call_pb2.CALL_RESULT_HINT_TRANSFERRED, _text(destination.partition(":")[2] or destination)
     if headers.get("variable_last_app") == "voicemail" and not headers.get("variable_last_arg", "").startswith("check"):
         return call_pb2.CALL_RESULT_HINT_VOICEMAIL, ""

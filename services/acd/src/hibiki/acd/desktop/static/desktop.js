@@ -18,17 +18,23 @@
   let feedAbort = null, retry = 1000, retryTimer = null;
   let ua = null, session = null, softphone = null;
   let held = false, muted = false, callState = "idle";
+  // an attended transfer: the consultation call with its target while the caller is on hold
+  // (FreeSWITCH plays the caller the profile's hold-music, the project's local_stream://default)
+  let consult = null, consultState = "idle", consultStarting = false;
+  const TARGET = /^[0-9*#+]{1,32}$/;      // what the page sends; the dial plan checks it again
 
   // -- language ------------------------------------------------------------------------------
   function translate() {
     document.documentElement.lang = lang;
     document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+    document.querySelectorAll("[data-i18n-label]").forEach((el) => { el.setAttribute("aria-label", t(el.dataset.i18nLabel)); });
     document.title = t("title");
     $("lang").value = lang;
     showFeed($("feed").dataset.state);
     renderView();
     showPhone($("phone-status").dataset.state, $("phone-reason").textContent);
     showCall(callState);
+    showConsult(consultState);
   }
 
   // -- errors (GOV.UK-style summary) ---------------------------------------------------------
@@ -291,7 +297,10 @@
     const live = state === "talking";
     $("answer").disabled = state !== "incoming";
     $("hangup").disabled = !(state === "incoming" || state === "outgoing" || live);
-    for (const id of ["hold", "mute", "dtmf-send", "transfer"]) $(id).disabled = !live;
+    for (const id of ["hold", "mute", "dtmf-send"]) $(id).disabled = !live;
+    document.querySelectorAll("#keypad [data-digit]").forEach((b) => { b.disabled = !live; });
+    $("transfer").disabled = !live || !!consult;
+    $("consult").disabled = !live || !!consult;
     $("hold").setAttribute("aria-pressed", String(held));
     $("mute").setAttribute("aria-pressed", String(muted));
   }
@@ -311,8 +320,10 @@
   }
   function onSession(e) {
     const s = e.session;
+    if (consultStarting && e.originator === "local") { wireConsult(s); return; }
     if (session && session !== s) { s.terminate({ status_code: 486 }); return; }   // one call at a time
     session = s; held = false; muted = false;
+    showConsult("idle");
     if (s.connection) attachAudio(s.connection); else s.on("peerconnection", (x) => attachAudio(x.peerconnection));
     showCall(e.originator === "remote" ? "incoming" : "outgoing");
     if (e.originator === "remote") $("answer").focus();
@@ -320,10 +331,99 @@
     s.on("accepted", () => showCall("talking"));
     s.on("hold", () => { held = true; showCall("talking"); });
     s.on("unhold", () => { held = false; showCall("talking"); });
-    const end = () => { if (session === s) { session = null; held = false; muted = false; showCall("ended"); } };
+    const end = () => {
+      if (session !== s) return;
+      session = null; held = false; muted = false;
+      if (consult) { try { consult.terminate(); } catch (_) { /* gone */ } }
+      if (consultState === "completing") showConsult("done");
+      showCall("ended");
+    };
     s.on("ended", end);
     s.on("failed", end);
   }
+  // -- transfers ---------------------------------------------------------------------------------
+  function transferTarget() {
+    const target = $("transfer-to").value.trim();
+    if (TARGET.test(target)) { $("transfer-to").removeAttribute("aria-invalid"); return target; }
+    $("transfer-to").setAttribute("aria-invalid", "true");
+    showErrors([{ text: t("error.transfer_to"), field: "transfer-to" }]);
+    return "";
+  }
+  function blindTransfer() {
+    if (!session || !softphone || consult) return;
+    const target = transferTarget();
+    if (!target) return;
+    showErrors([]);
+    session.refer(`sip:${target}@${softphone.domain}`, { eventHandlers: {
+      requestFailed: () => notice(t("transfer.failed")), failed: () => notice(t("transfer.failed")) } });
+  }
+  function showConsult(state) {
+    consultState = state;
+    $("consult-box").hidden = state === "idle";
+    const el = $("consult-status");
+    el.dataset.state = state;
+    el.textContent = state === "idle" ? "" : t("consult." + state);
+    $("consult-complete").disabled = state !== "talking";
+    $("consult-cancel").disabled = !(state === "calling" || state === "talking");
+    if (callState !== "idle") showCallButtons();
+  }
+  function showCallButtons() {
+    const live = callState === "talking";
+    $("transfer").disabled = !live || !!consult;
+    $("consult").disabled = !live || !!consult;
+  }
+  // consult: the caller on hold (hold music), a second call to the target
+  function startConsult() {
+    if (!session || consult || !ua || !softphone) return;
+    const target = transferTarget();
+    if (!target) return;
+    showErrors([]);
+    if (!held) toggleHold(session, 0);
+    $("consult-target").textContent = target;
+    consultStarting = true;
+    try { ua.call(`sip:${target}@${softphone.domain}`, callOptions()); } finally { consultStarting = false; }
+    $("consult-cancel").focus();
+  }
+  function wireConsult(s) {
+    consult = s;
+    showConsult("calling");
+    const attach = (pc) => pc.addEventListener("track", (e) => { $("consult-remote").srcObject = e.streams[0]; });
+    if (s.connection) attach(s.connection); else s.on("peerconnection", (x) => attach(x.peerconnection));
+    const talking = () => { if (consult === s && consultState === "calling") { showConsult("talking"); $("consult-complete").focus(); } };
+    s.on("accepted", talking);
+    s.on("confirmed", talking);
+    const end = () => {
+      if (consult !== s) return;
+      consult = null;
+      if (consultState === "completing" || consultState === "done") { showConsult("done"); return; }
+      // the target hung up, was busy or the agent cancelled: back to the caller
+      showConsult(consultState === "calling" ? "failed" : "cancelled");
+      if (session && held) toggleHold(session, 0);
+      if (session) $("hold").focus();
+    };
+    s.on("ended", end);
+    s.on("failed", end);
+  }
+  // complete: REFER on the caller's call with Replaces naming the consultation call (RFC 3891):
+  // FreeSWITCH bridges the caller to the target and ends both of the agent's calls
+  function completeConsult() {
+    if (!session || !consult || consultState !== "talking") return;
+    showConsult("completing");
+    session.refer(consult.remote_identity.uri.toString(), { replaces: consult, eventHandlers: {
+      requestFailed: () => { showConsult("talking"); notice(t("transfer.failed")); },
+      failed: () => { if (consultState === "completing") { showConsult("talking"); notice(t("transfer.failed")); } } } });
+  }
+  function cancelConsult() {
+    if (!consult) return;
+    showConsult("cancelled");
+    const s = consult;
+    consult = null;
+    try { s.terminate(); } catch (_) { /* gone */ }
+    if (session && held) toggleHold(session, 0);
+    showCallButtons();
+    $("hold").focus();
+  }
+
   async function startPhone(password) {
     if (!password) { showPhone("desk"); return; }
     showPhone("connecting");
@@ -341,6 +441,8 @@
     ua.start();
   }
   function stopPhone() {
+    if (consult) { try { consult.terminate(); } catch (_) { /* gone */ } consult = null; }
+    showConsult("idle");
     if (session) { try { session.terminate(); } catch (_) { /* gone */ } }
     session = null;
     if (ua) { ua.stop(); ua = null; }
@@ -400,11 +502,15 @@
       session.sendDTMF(tones, { transportType: "RFC2833", duration: 120, interToneGap: 80 });
       $("dtmf").value = "";
     });
-    $("transfer").addEventListener("click", () => {
-      const target = $("transfer-to").value.trim();
-      if (!session || !softphone || !/^[0-9*#+]{1,32}$/.test(target)) return;
-      session.refer(`sip:${target}@${softphone.domain}`);
+    $("keypad").addEventListener("click", (e) => {
+      const digit = e.target.closest("[data-digit]");
+      if (!digit || !session || callState !== "talking") return;
+      session.sendDTMF(digit.dataset.digit, { transportType: "RFC2833", duration: 120, interToneGap: 80 });
     });
+    $("transfer").addEventListener("click", blindTransfer);
+    $("consult").addEventListener("click", startConsult);
+    $("consult-complete").addEventListener("click", completeConsult);
+    $("consult-cancel").addEventListener("click", cancelConsult);
     $("wrap").addEventListener("submit", async (event) => {
       event.preventDefault();
       const caseType = $("case-type").value;
@@ -422,6 +528,7 @@
       if (!e.altKey) return;
       if (e.key === "a" && !$("answer").disabled) { e.preventDefault(); $("answer").click(); }
       if (e.key === "h" && !$("hangup").disabled) { e.preventDefault(); $("hangup").click(); }
+      if (e.key === "t" && !$("consult").disabled) { e.preventDefault(); $("consult").click(); }
     });
     // a token and names handed over in the fragment (never sent to a server): taken, then removed
     const given = new URLSearchParams(location.hash.slice(1));
