@@ -4,7 +4,9 @@
     PUT    /api/v1/tenants/{tenant}/calls/{call_uuid}/supervision/{id}  {"mode": ...}
     DELETE /api/v1/tenants/{tenant}/calls/{call_uuid}/supervision/{id}
 
-``call_uuid`` is the agent's leg (the channel that rings the agent's device). POST rings the
+``call_uuid`` is the agent's leg (the channel that rings the agent's device), or a queue call as
+the ACD names it (the caller's leg): then the leg it is bridged to that rang an agent
+(``hibiki_agent``), and the answer's ``call_uuid`` is that leg. POST rings the
 supervisor's ``device`` of that tenant (``user/<device>@<domain>``, the domain the agent's leg was
 rung at (``dialed_domain``, else ``hibiki_domain``), after
 FreeSWITCH's ``user_exists`` asked the directory for it: never a raw dial string) with
@@ -21,8 +23,11 @@ FreeSWITCH 1.10.12 (tests/freeswitch/test_supervision.py: the tone each phone he
 queues the digit on the supervisor's leg (``uuid_recv_dtmf``) as if the phone had sent it; DELETE
 hangs that leg up.
 Who: the tenant's ``supervisor`` or ``admin`` (resource ``supervision`` of ``hibiki.common.roles``);
-another tenant's call or supervision is "not found". Every start, switch and stop is an audit log
-line (``supervision_audit``: tenant, call_uuid, supervisor, device, mode, supervision_id).
+another tenant's call or supervision is "not found". Every start, switch and stop is an entry of
+the tenant's hash-chained audit trail at the directory (``http.audit_trail``: action
+``supervision.start|switch|stop``, actor the token's subject, resource_id the call, ``after`` the
+mode, device and supervision id) and an audit log line (``supervision_audit``). A start or switch
+the trail cannot record is refused (503 ``audit-unavailable``), nothing asked of FreeSWITCH.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from hibiki.callcontrol.esl.errors import NodeError
+from hibiki.callcontrol.http.audit_trail import AuditUnavailable, DirectoryAudit
 from hibiki.callcontrol.esl.nodes import NodePool
 from hibiki.common import dialstring
 from hibiki.common import roles as role_rule
@@ -81,8 +87,8 @@ def _invalid(exc: ValidationError) -> Response:
 
 
 class SupervisionApi:
-    def __init__(self, pool: NodePool, timeout: float = 3.0) -> None:
-        self._pool, self._timeout = pool, timeout
+    def __init__(self, pool: NodePool, audit: DirectoryAudit, timeout: float = 3.0) -> None:
+        self._pool, self._audit_trail, self._timeout = pool, audit, timeout
         self._ringing: set[asyncio.Task[None]] = set()
 
     async def _ring(self, node: str, command: str, tenant: str, call_uuid: str, supervision_id: str) -> None:
@@ -113,10 +119,31 @@ class SupervisionApi:
                                                              field="call_uuid")
         return tenant, call_uuid, claims, None
 
-    @staticmethod
-    def _audit(action: str, tenant: str, call_uuid: str, claims: Claims, **fields: str) -> None:
+    async def _audit(self, request: Request, action: str, tenant: str, call_uuid: str, claims: Claims,
+                     **fields: str) -> Response | None:
+        """Write the entry to the tenant's audit trail; a 503 answer when it could not be."""
         log.info("supervision_audit", action=action, tenant=tenant, call_uuid=call_uuid,
                  supervisor=claims.subject, **fields)
+        try:
+            await self._audit_trail.append(tenant, claims, f"supervision.{action}", call_uuid, dict(fields),
+                                           request.client.host if request.client else "")
+        except AuditUnavailable as exc:
+            log.error("supervision_audit_lost", action=action, tenant=tenant, call_uuid=call_uuid,
+                      supervisor=claims.subject, reason=str(exc))
+            return error_response(503, "audit-unavailable", "the audit trail cannot record this supervision now",
+                                  field="audit")
+        return None
+
+    async def _agent_leg(self, call_uuid: str) -> str:
+        """``call_uuid`` when it is an agent's leg or not a queue call; the bridged agent leg of a
+        queue call the ACD named by its caller's leg."""
+        if await self._var(call_uuid, "hibiki_agent"):
+            return call_uuid
+        for name in ("bridge_uuid", "signal_bond"):
+            partner = (await self._var(call_uuid, name)).lower()
+            if UUID.fullmatch(partner) and await self._var(partner, "hibiki_agent"):
+                return partner
+        return call_uuid
 
     async def start(self, request: Request) -> Response:
         tenant, call_uuid, claims, refused = self._check(request)
@@ -131,6 +158,9 @@ class SupervisionApi:
         if not dialstring.DEVICE.fullmatch(body.device):
             return error_response(422, "invalid-device", "device must be a SIP username", field="device")
         try:
+            if await self._var(call_uuid, "hibiki_tenant") != tenant:
+                return error_response(404, "call-not-found", "no such call of this tenant", field="call_uuid")
+            call_uuid = await self._agent_leg(call_uuid)
             if await self._var(call_uuid, "hibiki_tenant") != tenant:
                 return error_response(404, "call-not-found", "no such call of this tenant", field="call_uuid")
             if await self._var(call_uuid, "hibiki_supervision_of"):
@@ -157,8 +187,10 @@ class SupervisionApi:
         except NodeError as exc:
             log.warning("supervision_failed", tenant=tenant, call_uuid=call_uuid, error=str(exc))
             return error_response(404, "call-not-found", "no such call of this tenant", field="call_uuid")
-        self._audit("start", tenant, call_uuid, claims, device=body.device, mode=body.mode,
-                    supervision_id=supervision_id)
+        lost = await self._audit(request, "start", tenant, call_uuid, claims, device=body.device, mode=body.mode,
+                                 supervision_id=supervision_id)
+        if lost is not None:
+            return lost
         task = asyncio.create_task(self._ring(node, f"originate {leg} &eavesdrop({call_uuid})", tenant, call_uuid,
                                               supervision_id))
         self._ringing.add(task)
@@ -186,6 +218,10 @@ class SupervisionApi:
             if not await self._own(tenant, call_uuid, supervision_id):
                 return error_response(404, "supervision-not-found", "no such supervision of this call",
                                       field="supervision_id")
+            lost = await self._audit(request, "switch", tenant, call_uuid, claims, mode=mode,
+                                     supervision_id=supervision_id)
+            if lost is not None:
+                return lost
             reply = await self._pool.api_for_call(supervision_id, f"uuid_recv_dtmf {supervision_id} {DIGIT[mode]}",
                                                   self._timeout)
         except NodeError:
@@ -193,7 +229,6 @@ class SupervisionApi:
                                   field="supervision_id")
         if not reply.startswith("+OK"):
             return error_response(409, "not-switched", f"FreeSWITCH did not switch: {reply.strip()[:80]}")
-        self._audit("switch", tenant, call_uuid, claims, mode=mode, supervision_id=supervision_id)
         return JSONResponse({"supervision_id": supervision_id, "call_uuid": call_uuid, "mode": mode})
 
     async def stop(self, request: Request) -> Response:
@@ -209,18 +244,18 @@ class SupervisionApi:
         except NodeError:
             return error_response(404, "supervision-not-found", "no such supervision of this call",
                                   field="supervision_id")
-        self._audit("stop", tenant, call_uuid, claims, supervision_id=supervision_id)
-        return Response(status_code=204)
+        await self._audit(request, "stop", tenant, call_uuid, claims, supervision_id=supervision_id)
+        return Response(status_code=204)     # hung up either way: ending a supervision is never refused
 
     def routes(self) -> list[ApiRoute]:
         base = "/api/v1/tenants/{tenant}/calls/{call_uuid}/supervision"
         return [
             ApiRoute(base, self.start, "POST", Operation(
                 "Ring a supervisor's device and listen in on an agent's call", (201,), SupervisionAnswer,
-                body=SupervisionStart, errors=errors(403, 404, 409, 422), tags=["supervision"])),
+                body=SupervisionStart, errors=errors(403, 404, 409, 422, 503), tags=["supervision"])),
             ApiRoute(base + "/{supervision_id}", self.switch, "PUT", Operation(
                 "Switch a supervision between listen, whisper and barge", (200,), SupervisionAnswer,
-                body=SupervisionSwitch, errors=errors(403, 404, 409, 422), tags=["supervision"])),
+                body=SupervisionSwitch, errors=errors(403, 404, 409, 422, 503), tags=["supervision"])),
             ApiRoute(base + "/{supervision_id}", self.stop, "DELETE", Operation(
                 "End a supervision (hang the supervisor's leg up)", (204,), None,
                 errors=errors(403, 404, 422), tags=["supervision"])),
