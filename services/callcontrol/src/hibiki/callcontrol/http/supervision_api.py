@@ -11,15 +11,18 @@ supervisor's ``device`` of that tenant (``user/<device>@<domain>``, the domain t
 rung at (``dialed_domain``, else ``hibiki_domain``), after
 FreeSWITCH's ``user_exists`` asked the directory for it: never a raw dial string) with
 ``originate ... &eavesdrop(<call_uuid>)`` (201 while the device rings: the request does not wait for
-the answer); the supervisor's leg is the supervision ``id``.
+the answer), offering the agent leg's codec (``read_codec``: eavesdrop mixes at that leg's rate); the
+supervisor's leg is the supervision ``id``.
 Modes, as eavesdrop (switch_ivr_async.c) mixes the supervisor into the agent's leg, measured on
-FreeSWITCH 1.10.12 (tests/freeswitch/test_supervision.py: the tone each phone hears):
+FreeSWITCH 1.10.12 (tests/freeswitch/test_supervision.py and test_supervisor_page.py: the tone each
+phone hears, the eavesdrop on the agent's own leg):
 
-    listen   nobody hears the supervisor                  DTMF 0 (no mux)
-    whisper  the agent hears the supervisor, the caller not  DTMF 1 (ED_MUX_READ; start: eavesdrop_whisper_aleg)
-    barge    both hear the supervisor                     DTMF 3 (ED_MUX_READ | ED_MUX_WRITE; start: both)
+    listen   nobody hears the supervisor                     DTMF 0 (no mux)
+    whisper  the agent hears the supervisor, the caller not  DTMF 2 (ED_MUX_WRITE; start: eavesdrop_whisper_bleg)
+    barge    both hear the supervisor                        DTMF 3 (ED_MUX_READ | ED_MUX_WRITE; start: both)
 
-(DTMF 2, ED_MUX_WRITE alone, is heard by the caller only on the agent's leg: not offered.) PUT
+(DTMF 1, ED_MUX_READ alone, mixes into what the agent's leg reads, which goes to the caller: the
+caller would hear the supervisor and the agent not: not offered.) PUT
 queues the digit on the supervisor's leg (``uuid_recv_dtmf``) as if the phone had sent it; DELETE
 hangs that leg up.
 Who: the tenant's ``supervisor`` or ``admin`` (resource ``supervision`` of ``hibiki.common.roles``);
@@ -55,12 +58,17 @@ log = get_logger("hibiki.callcontrol.supervision_api")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TENANT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 Mode = Literal["listen", "whisper", "barge"]
-DIGIT: dict[str, str] = {"listen": "0", "whisper": "1", "barge": "3"}
-# eavesdrop's start flags on the agent's leg: whisper_aleg = ED_MUX_READ (the agent hears: measured),
-# whisper_bleg = ED_MUX_WRITE (the caller hears)
-START: dict[str, tuple[str, str]] = {"listen": ("false", "false"), "whisper": ("true", "false"),
+DIGIT: dict[str, str] = {"listen": "0", "whisper": "2", "barge": "3"}
+# eavesdrop's start flags on the agent's leg: whisper_aleg = ED_MUX_READ (into what the leg reads from
+# the agent's phone: the caller hears), whisper_bleg = ED_MUX_WRITE (into what it sends the agent: the
+# agent hears), as measured
+START: dict[str, tuple[str, str]] = {"listen": ("false", "false"), "whisper": ("false", "true"),
                                      "barge": ("true", "true")}
 RING_SECONDS = 30
+# eavesdrop mixes the supervisor's audio into the agent's leg at that leg's rate: the supervisor's leg
+# is offered the agent leg's codec (a browser would otherwise take opus at 48 kHz against a PCMU
+# call and hear nothing: measured); only these names are ever put in the dial string
+CODECS = frozenset({"PCMU", "PCMA", "G722", "opus"})
 
 
 class SupervisionStart(BaseModel):
@@ -174,7 +182,9 @@ class SupervisionApi:
                 return error_response(404, "device-not-found", "no such device of this tenant", field="device")
             supervision_id = str(uuid.uuid4())
             aleg, bleg = START[body.mode]
+            codec = await self._var(call_uuid, "read_codec")
             leg = dialstring.user_leg(body.device, domain, {
+                **({"absolute_codec_string": codec} if codec in CODECS else {}),
                 "origination_uuid": supervision_id, "hibiki_tenant": tenant, "hibiki_supervision_of": call_uuid,
                 "hibiki_supervisor": claims.subject if dialstring.TOKEN.fullmatch(claims.subject) else "unknown",
                 "eavesdrop_enable_dtmf": "true", "eavesdrop_whisper_aleg": aleg, "eavesdrop_whisper_bleg": bleg,

@@ -133,7 +133,7 @@ class AuditApi:
                 errors=errors(400, 403, 404, 422, 503), tags=tags)),
             ApiRoute(base, guarded(True, self.append, refusal=_append_refusal), "POST", Operation(
                 "Append what a service did for a person (service tokens only)", (201,), AuditAppended,
-                body=AuditAppend, errors=errors(403, 404, 422, 503), tags=tags)),
+                body=AuditAppend, errors=errors(400, 403, 404, 413, 422, 503), tags=tags)),
             ApiRoute(base + "/csv", guarded(False, self.export_csv, refusal=_audit_refusal), "GET", Operation(
                 "The tenant's audit trail as CSV (export)", media="text/csv", query=m.AuditQuery,
                 errors=errors(400, 403, 404, 422, 503), tags=tags)),

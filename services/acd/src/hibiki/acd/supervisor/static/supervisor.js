@@ -195,15 +195,24 @@ async function supervise(agent, mode) {
   if (supervision && supervision.agent === agent.id) return switchMode(mode);
   if (!me.device) { showErrors([t("sv.no_device")]); return; }
   if (supervision) await stop();
+  // set before asking: the eavesdrop leg may ring the softphone before the answer arrives
+  const s = {agent: agent.id, callUuid: agent.call_id, id: null, mode, since: Date.now(), answered: false};
+  supervision = s;
+  showSupervision();
   const started = await act("POST", `/calls/${agent.call_id}/supervision`, {mode, device: me.device});
-  if (!started) return;
-  supervision = {agent: agent.id, callUuid: started.call_uuid, id: started.supervision_id, mode,
-                 since: Date.now(), answered: false};
+  if (supervision !== s) return;
+  if (!started) {
+    supervision = null;
+    if (session) { try { session.terminate(); } catch (_) { /* already over */ } }
+  } else {
+    s.callUuid = started.call_uuid;
+    s.id = started.supervision_id;
+  }
   showSupervision();
 }
 
 async function switchMode(mode) {
-  if (!supervision || supervision.mode === mode) return;
+  if (!supervision || !supervision.id || supervision.mode === mode) return;
   const s = supervision;
   const switched = await act("PUT", `/calls/${s.callUuid}/supervision/${s.id}`, {mode});
   if (switched && supervision === s) { s.mode = switched.mode; showSupervision(); }
@@ -213,7 +222,7 @@ async function stop() {
   if (!supervision) return;
   const s = supervision;
   supervision = null;
-  await act("DELETE", `/calls/${s.callUuid}/supervision/${s.id}`);
+  if (s.id) await act("DELETE", `/calls/${s.callUuid}/supervision/${s.id}`);
   if (session) { try { session.terminate(); } catch (_) { /* already over */ } }
   showSupervision();
 }
@@ -289,6 +298,7 @@ window.hibikiSupervisor = {
     return {sent, received};
   },
   connection: () => (session ? session.connection : null),
+  current: () => (supervision ? {...supervision} : null),
 };
 
 // -- sign in and out ----------------------------------------------------------------------------
