@@ -26,6 +26,7 @@ from support.browser import BrowserPage
 from support.softphone import JSSIP
 from support.switch.baresip import Baresip
 from support.switch.bench import SwitchBench
+from support.switch.stack import Api
 from support.tones import level_db
 
 T = "svp"
@@ -242,3 +243,61 @@ async def test_supervisor_listens_whispers_and_barges_from_the_page(bench: Switc
     assert await serious_violations(page, axe) == [], "en"
     await shots("supervisor-8-english")
     assert not [line for line in supervisor_page.console if line.startswith("pageerror")], supervisor_page.console
+
+
+def agent_leg(bench: SwitchBench, device: str, timeout: float = 10.0) -> str:
+    """The outbound channel that rang ``device`` (the caller's leg carries ``dialed_user`` too)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in bench.fs.api("show channels").splitlines()[1:]:
+            uuid, direction = (line.split(",") + [""])[:2]
+            if len(uuid) == 36 and direction == "outbound" \
+                    and bench.fs.api(f"uuid_getvar {uuid} dialed_user").strip() == device:
+                return uuid
+        time.sleep(0.2)
+    raise AssertionError(f"no channel rang {device}")
+
+
+def test_a_switch_the_audit_trail_cannot_record_is_refused(bench: SwitchBench) -> None:
+    """Security fails closed: with the directory (the audit trail) gone, a switch to whisper is 503
+    ``audit-unavailable`` and does not happen (the agent never hears the supervisor); stopping still
+    hangs the supervisor's leg up. The trail holds the start and no switch."""
+    tenant = "svq"
+    bench.tenant(tenant)
+    caller = bench.baresip(bench.extension(tenant, "7421")[0], tone_hz=CALLER_HZ)
+    agent = bench.baresip(bench.extension(tenant, "7422")[0], tone_hz=AGENT_HZ, record=True)
+    supervisor = bench.baresip(bench.extension(tenant, "7423")[0], tone_hz=SUPERVISOR_HZ)
+    api = Api(bench.stack.callcontrol_url, bench.stack.token("boss", tenant, ("supervisor",)))
+    caller.dial("7422")
+    agent.wait("CALL_ESTABLISHED")
+    leg = agent_leg(bench, "7422")
+    base = f"/api/v1/tenants/{tenant}/calls/{leg}/supervision"
+    sid = api.post(base, {"mode": "listen", "device": "7423"}, expect=201)["supervision_id"]
+    supervisor.wait("CALL_ESTABLISHED")
+    bench.stack.kill_service("directory")
+    refused = api.put(f"{base}/{sid}", {"mode": "whisper"}, expect=503)
+    assert refused["error_id"] == "audit-unavailable", refused
+    window = (time.monotonic(), time.monotonic() + PHASE_S)
+    time.sleep(PHASE_S)
+    api.delete(f"{base}/{sid}", expect=204)
+    supervisor.wait("CALL_CLOSED")
+    time.sleep(0.5)
+    hung_up = time.monotonic()
+    caller.hangup()
+    agent.wait("CALL_CLOSED")
+    time.sleep(0.5)
+    start = hung_up - duration(heard(agent))
+    db = level_db(heard(agent), window[0] - start + 0.5, window[1] - start - 0.5, SUPERVISOR_HZ)
+    print(f"after the refused switch the agent hears the supervisor at {db:.1f} dBFS")
+    assert db < SILENT_DB
+    deadline = time.monotonic() + 60          # hibiki up starts the directory again
+    while True:
+        try:
+            items = bench.directory.get(f"/api/v1/tenants/{tenant}/audit")["items"]
+            break
+        except Exception:  # noqa: BLE001 - not back yet
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    actions = [e["action"] for e in items if e["resource"] == "supervision"]
+    assert actions[0] == "supervision.start" and "supervision.switch" not in actions, actions
