@@ -7,12 +7,11 @@ device of another tenant and hostile device strings are refused, and no eavesdro
 
 from __future__ import annotations
 
-import math
 import time
-import wave
 from pathlib import Path
 
 from support.switch.baresip import Baresip
+from support.tones import level_db
 from support.switch.bench import SwitchBench
 from support.switch.stack import Api
 
@@ -22,32 +21,15 @@ PHASE_S = 3.5
 HEARD_DB, SILENT_DB = -40.0, -55.0       # a tone heard is well above -40 dBFS; absent well below -55
 
 
-def level_db(path: Path, start: float, end: float, hz: int) -> float:
-    """The RMS level (dBFS) of the ``hz`` component of ``path`` between ``start`` and ``end`` s (Goertzel)."""
-    with wave.open(str(path)) as w:
-        rate, channels = w.getframerate(), w.getnchannels()
-        w.setpos(min(w.getnframes(), int(start * rate)))
-        raw = w.readframes(max(0, int((end - start) * rate)))
-    samples = [int.from_bytes(raw[i:i + 2], "little", signed=True) / 32768.0
-               for i in range(0, len(raw) - 1, 2 * channels)]
-    if not samples:
-        return -120.0
-    coeff = 2 * math.cos(2 * math.pi * hz / rate)
-    s1 = s2 = 0.0
-    for x in samples:
-        s1, s2 = x + coeff * s1 - s2, s1
-    power = s1 * s1 + s2 * s2 - coeff * s1 * s2
-    amplitude = 2 * math.sqrt(max(power, 0.0)) / len(samples)
-    return 20 * math.log10(max(amplitude / math.sqrt(2), 1e-6))
-
-
 def agent_leg(bench: SwitchBench, device: str, timeout: float = 10.0) -> str:
-    """The channel FreeSWITCH rang the agent's device on (``dialed_user``)."""
+    """The channel FreeSWITCH rang the agent's device on: the outbound one with ``dialed_user``
+    (the bridge sets ``dialed_user`` on the caller's inbound leg too: that one is not the agent's)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for line in bench.fs.api("show channels").splitlines()[1:]:
-            uuid = line.split(",", 1)[0]
-            if len(uuid) == 36 and bench.fs.api(f"uuid_getvar {uuid} dialed_user").strip() == device:
+            uuid, direction = (line.split(",") + [""])[:2]
+            if len(uuid) == 36 and direction == "outbound" \
+                    and bench.fs.api(f"uuid_getvar {uuid} dialed_user").strip() == device:
                 return uuid
         time.sleep(0.2)
     raise AssertionError(f"no channel rang {device}:\n{bench.fs.api('show channels')}")

@@ -50,26 +50,28 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, nats_server: NatsServer) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("matrix")
-    d_grpc, a_grpc = free_port(), free_port()
+    d_grpc, a_grpc, d_http, c_http = free_port(), free_port(), free_port(), free_port()
     nowhere = f"{HOST}:{free_port()}"
     nats = {"HIBIKI_NATS_URL": nats_server.url}
     envs = {
         "directory": {**nats, "HIBIKI_DIRECTORY_GRPC_PORT": str(d_grpc)},
-        "acd": {**nats, "HIBIKI_ACD_GRPC_PORT": str(a_grpc), "HIBIKI_ACD_DIRECTORY_GRPC": f"{HOST}:{d_grpc}"},
+        "acd": {**nats, "HIBIKI_ACD_GRPC_PORT": str(a_grpc), "HIBIKI_ACD_DIRECTORY_GRPC": f"{HOST}:{d_grpc}",
+                "HIBIKI_ACD_CALLCONTROL_HTTP": f"http://{HOST}:{c_http}"},     # the supervisor page's proxy
         "callcontrol": {**nats, "HIBIKI_CALLCONTROL_ESL_PORT": str(free_port()),
-                        "HIBIKI_CALLCONTROL_DIRECTORY_GRPC": nowhere, "HIBIKI_CALLCONTROL_ACD_GRPC": nowhere},
+                        "HIBIKI_CALLCONTROL_DIRECTORY_GRPC": nowhere, "HIBIKI_CALLCONTROL_ACD_GRPC": nowhere,
+                        "HIBIKI_CALLCONTROL_DIRECTORY_HTTP": f"http://{HOST}:{d_http}"},
         "recording": {**nats, "HIBIKI_RECORDING_CONSUMER": f"rec-{uuid.uuid4().hex[:6]}"},
         "analytics": {**nats, "HIBIKI_ANALYTICS_ACD_URL": f"http://{HOST}:{free_port()}"},
     }
-    with serve("directory", HOST, root / "directory", envs["directory"]) as d, \
+    with serve("directory", HOST, root / "directory", envs["directory"], port=d_http) as d, \
             serve("acd", HOST, root / "acd", envs["acd"]) as a, \
-            serve("callcontrol", HOST, root / "callcontrol", envs["callcontrol"]) as c, \
+            serve("callcontrol", HOST, root / "callcontrol", envs["callcontrol"], port=c_http) as c, \
             serve("recording", HOST, root / "recording", envs["recording"]) as r, \
             serve("analytics", HOST, root / "analytics", envs["analytics"]) as an:
         for reply in (httpx.post(d.url + "/api/v1/tenants", headers=d.headers, json={"id": T, "domain": "m.example.jp"}),
                       httpx.put(f"{a.url}/api/v1/tenants/{T}/queues/q", headers=a.headers, json={})):
             assert reply.status_code == 201, reply.text
-        yield Stack({"directory": d.url, "acd": a.url, "callcontrol": c.url, "recording": r.url, "analytics": an.url},
+        yield Stack({"directory": d.url, "acd": a.url, "acd proxy": a.url, "callcontrol": c.url, "recording": r.url, "analytics": an.url},
                     f"{HOST}:{d_grpc}", f"{HOST}:{a_grpc}")
 
 
@@ -108,6 +110,10 @@ HTTP: dict[tuple[str, str, str], tuple[str, str, Any]] = {
     ("directory", roles.RECORDING_POLICY, "write"): ("PUT", "/recording_policy", {"rules": "not a list"}),
     ("acd", roles.ACD, "read"): ("GET", "/queues", None),
     ("acd", roles.ACD, "write"): ("PUT", "/queues/q", {}),
+    ("acd", roles.SUPERVISION, "read"): ("GET", "/supervisor/overview", None),     # the supervisor page's view
+    # the supervisor page's listen/whisper/barge: the ACD passes the caller's credentials on to callcontrol
+    ("acd proxy", roles.SUPERVISION, "write"): ("POST", f"/calls/{RID}/supervision",
+                                                {"mode": "listen", "device": "2001"}),
     ("callcontrol", roles.PROMPTS, "read"): ("GET", "/prompts", None),
     ("callcontrol", roles.PROMPTS, "write"): ("DELETE", f"/prompts/{RID}", None),
     ("callcontrol", roles.CALLS, "write"): ("POST", f"/calls/{RID}/recording", {"action": "start"}),

@@ -176,3 +176,36 @@ async def test_the_disaster_mode_switch_is_in_the_trail_with_before_and_after(di
     before, after = json.loads(entries[0]["before"]), json.loads(entries[0]["after"])
     assert before["active"] is False and after["active"] is True
     assert (await directory.api.get("/api/v1/tenants/zama/audit/verify")).json()["intact"] is True
+
+
+async def test_a_service_appends_what_it_did_for_a_person_and_nobody_else_may(directory: Directory,
+                                                                               authority: TokenAuthority) -> None:
+    """``POST /audit``: callcontrol records a supervisor's listen/whisper/barge; the entry is chained
+    like every other. A person's token (even an administrator's or a platform operator's) is 403,
+    hostile fields are 422 and write nothing."""
+    entry = {"actor": "boss", "roles": ["supervisor"], "action": "supervision.start", "resource": "supervision",
+             "resource_id": "0b0f9a4e-2f7e-4d5b-9a57-6f0c1d2e3f40",
+             "after": {"mode": "listen", "device": "2103", "supervision_id": "x"}, "address": "192.0.2.7"}
+    made = await directory.api.post("/api/v1/tenants/zama/audit", json=entry)
+    assert made.status_code == 201, made.text
+    assert made.json()["seq"] == 1 and len(made.json()["hash"]) == 64
+    for claims in (Claims("sato", "user", "zama", ("tenant-admin",)), Claims("boss", "user", "zama", ("supervisor",)),
+                   Claims("root", "user", "*", ("platform-operator",)), Claims("kansa", "user", "zama", ("auditor",))):
+        refused = await directory.api.post("/api/v1/tenants/zama/audit", json=entry,
+                                           headers={"Authorization": f"Bearer {authority.issue(claims)}"})
+        assert refused.status_code == 403, (claims, refused.text)
+    hostile = [{**entry, "actor": "boss\x00"}, {**entry, "action": "Supervision Start"}, {**entry, "after": {"m": ["x"]}},
+               {**entry, "roles": ["a\nb"]}, {**entry, "resource_id": "x" * 300}, {**entry, "extra": 1},
+               {**entry, "after": {"mode": "\x1b[31m"}}, {**entry, "actor": ""}]
+    for body in hostile:
+        reply = await directory.api.post("/api/v1/tenants/zama/audit", json=body)
+        assert reply.status_code == 422 and reply.json()["details"]["field"], (body, reply.text)
+    assert (await directory.api.post("/api/v1/tenants/zama/audit", content=b"{", headers={
+        "Content-Type": "application/json"})).status_code == 422
+    assert (await directory.api.post("/api/v1/tenants/za%20ma/audit", json=entry)).status_code == 404
+    items = (await directory.api.get("/api/v1/tenants/zama/audit")).json()["items"]
+    assert [(e["actor"], e["action"], e["resource_id"]) for e in items] == [
+        ("boss", "supervision.start", entry["resource_id"])]
+    assert json.loads(items[0]["after"]) == entry["after"] and json.loads(items[0]["roles"]) == ["supervisor"]
+    assert items[0]["address"] == "192.0.2.7"
+    assert (await directory.api.get("/api/v1/tenants/zama/audit/verify")).json()["intact"] is True

@@ -172,6 +172,10 @@ class Stack:
         env.setdefault("HIBIKI_DIRECTORY_ANALYTICS_HTTP", f"http://{HOST}:{env.get('HIBIKI_ANALYTICS_PORT', '8083')}")
         # the agent desktop's screen pop (ACD) reads the phonebook and the caller's previous calls
         env.setdefault("HIBIKI_ACD_DIRECTORY_HTTP", f"http://{HOST}:{env.get('HIBIKI_DIRECTORY_PORT', '8080')}")
+        # supervision: callcontrol writes the audit trail at the directory; the supervisor page (ACD)
+        # reaches callcontrol's supervision API
+        env.setdefault("HIBIKI_CALLCONTROL_DIRECTORY_HTTP", f"http://{HOST}:{env.get('HIBIKI_DIRECTORY_PORT', '8080')}")
+        env.setdefault("HIBIKI_ACD_CALLCONTROL_HTTP", f"http://{HOST}:{env.get('HIBIKI_CALLCONTROL_PORT', '8085')}")
         env.setdefault("HIBIKI_ACD_ANALYTICS_HTTP", f"http://{HOST}:{env.get('HIBIKI_ANALYTICS_PORT', '8083')}")
         # A FreeSWITCH on this machine started on freeswitch/conf with freeswitch.env (its event
         # socket on HIBIKI_FS_ESL_PORT, 8021 by default) is callcontrol's node without more settings.

@@ -7,7 +7,7 @@ between replicas (the owner checks the forwarded caller's token again).
     remove_queue, remove_agent, sync
     login, logout, set_state, save_disposition             yes    yes
     agent                                                  no     yes (by its own id only)
-    queue_stats, call, stream_assignments                  no     no
+    queue_stats, call, stream_assignments, overview        no     no
 
 Writes: service tokens for every tenant, platform admins, the tenant's ``admin``. Reads: also
 its ``viewer``. A user token with the role ``agent`` of the tenant whose subject is the agent
@@ -23,7 +23,7 @@ from hibiki.common import roles as role_rule
 from hibiki.common.auth import Claims
 
 AGENT_SELF = frozenset({"login", "logout", "set_state", "save_disposition", "agent"})
-READS = frozenset({"agent", "queue_stats", "call", "stream_assignments"})
+READS = frozenset({"agent", "queue_stats", "call", "stream_assignments", "overview"})
 
 
 def refusal(claims: Claims, tenant: str, op: str, args: dict[str, Any]) -> str | None:

@@ -1,6 +1,7 @@
 """Wiring of the ACD service: NATS (buckets, events), the replica (leases, tenants, timers),
 gRPC (AcdService, health, forwarding between replicas), HTTP (configuration, agent desktop API,
-the desktop page and its live feed) and
+the desktop page and its live feed, the supervisor page, its tenant feed and callcontrol's
+supervision API on this origin) and
 the calls FreeSWITCH ended (``call.ended``, the safety net for an outcome callcontrol could not report)."""
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from hibiki.acd.http.responses import Info
 from hibiki.acd.metrics import QueueCollector
 from hibiki.acd.nats.publisher import Publisher
 from hibiki.acd.rpc.devices import DirectoryDevices
+from hibiki.acd.supervisor.api import SupervisorApi
+from hibiki.acd.supervisor.page import PATHS as SUPERVISOR_PATHS
+from hibiki.acd.supervisor.page import SupervisorPages
+from hibiki.acd.supervisor.proxy import SupervisionProxy
 from hibiki.acd.rpc.peer import PeerClient, peer_handler
 from hibiki.acd.rpc.service import AcdService
 from hibiki.acd.runtime.buckets import open_buckets
@@ -94,15 +99,17 @@ async def main(stop: asyncio.Event, config: AcdConfig | None = None, ready: asyn
 
     peers_contacts = DirectoryContacts(config.directory_http, authority, config.desktop_peer_timeout)
     desktop = DesktopPages(config.desktop_sip_ws, config.desktop_vendor_dir)
+    desktop_api = DesktopApi(router, devices, nc, config.desktop_sip_ws, config.desktop_vendor_dir)
+    supervisor = SupervisorPages(config.desktop_sip_ws)
     routes = [ApiRoute("/api/v1/info", info, "GET", Operation("This replica: its gRPC port, the tenants it owns, who asks",
                                                          response=Info, tags=["meta"])),
               *ConfigApi(replica, router).routes(), *AgentsApi(router, devices).routes(),
-              *DesktopApi(router, devices, nc, config.desktop_sip_ws, config.desktop_vendor_dir).routes(),
+              *desktop_api.routes(), *SupervisorApi(router, nc, desktop_api).routes(), *supervisor.routes(),
               *ContentApi(content, peers_contacts, CallHistory(config.analytics_http, peers_contacts),
                          router).routes(),
               *desktop.routes()]
-    http = HttpServer(desktop.assets(build_app("acd", authority, routes, readiness=readiness,
-                                               open_paths=DESKTOP_PATHS)), sock)
+    app = build_app("acd", authority, routes, readiness=readiness, open_paths=[*DESKTOP_PATHS, *SUPERVISOR_PATHS])
+    http = HttpServer(SupervisionProxy(desktop.assets(supervisor.assets(app)), config.callcontrol_http), sock)
     try:
         REGISTRY.register(queue_metrics)
         registered = True

@@ -41,6 +41,7 @@ class AcdConfig:
     desktop_vendor_dir: Path = VENDOR   # where ./dev puts the browser SIP library (jssip.min.js)
     directory_http: str = ""        # the directory's HTTP API (the screen pop's phonebook contacts); "" = none
     analytics_http: str = ""        # analytics' HTTP API (the screen pop's previous calls); "" = none
+    callcontrol_http: str = ""      # callcontrol's HTTP API (the supervisor page's listen/whisper/barge); "" = none
     desktop_peer_timeout: float = 0.8   # seconds the screen pop waits for the directory
 
     @classmethod
@@ -75,6 +76,7 @@ class AcdConfig:
             desktop_vendor_dir=Path(env.text("DESKTOP_VENDOR_DIR", str(VENDOR))),
             directory_http=env.text("DIRECTORY_HTTP", ""),
             analytics_http=env.text("ANALYTICS_HTTP", ""),
+            callcontrol_http=env.text("CALLCONTROL_HTTP", ""),
             desktop_peer_timeout=env.number("DESKTOP_PEER_TIMEOUT", 0.8, minimum=0.05),
         )
 

@@ -19,6 +19,7 @@ from hibiki.callcontrol.esl.outbound import OutboundServer
 from hibiki.callcontrol.esl.trust import NodeTrust, Verdict, refused
 from hibiki.callcontrol.http.prompts_api import PromptsApi
 from hibiki.callcontrol.http.recording_api import RecordingApi
+from hibiki.callcontrol.http.audit_trail import DirectoryAudit
 from hibiki.callcontrol.http.supervision_api import SupervisionApi
 from hibiki.callcontrol.ivr.bridge import LoopBridge
 from hibiki.callcontrol.ivr.cache import ConfigChanges, IvrCache
@@ -99,7 +100,8 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
         log.warning("esl_unverified", reason="HIBIKI_CALLCONTROL_ESL_VERIFY=off: outbound event-socket sessions "
                                              "are not checked against a FreeSWITCH node (development only)")
     routes = [*PromptsApi(AsyncPromptStore(store), default_music=config.hold_music).routes(),
-              *RecordingApi(freeswitch, config.recordings_dir).routes(), *SupervisionApi(freeswitch).routes()]
+              *RecordingApi(freeswitch, config.recordings_dir).routes(), *SupervisionApi(freeswitch, DirectoryAudit(config.directory_http, token.current,
+                                                           config.directory_timeout)).routes()]
     uploads = {r"/api/v1/tenants/[^/]+/prompts": MAX_UPLOAD_BYTES}   # audio files; everything else 1 MiB
     http = HttpServer(build_app("callcontrol", authority, routes, readiness=readiness, liveness=esl.health,
                                 body_limits=uploads), http_sock)

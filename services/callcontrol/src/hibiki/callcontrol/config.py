@@ -25,6 +25,7 @@ class CallControlConfig:
     data_dir: Path
     directory_grpc: str = "127.0.0.1:50052"     # DirectoryService (GetIvr)
     directory_timeout: float = 2.0              # seconds a call waits for its IVR
+    directory_http: str = "http://127.0.0.1:8080"  # the directory's HTTP API: the audit trail (supervision)
     prompts_dir: Path | None = None             # the prompt store (default <data_dir>/prompts)
     prompts_playback_root: str | None = None    # the same store as FreeSWITCH nodes mount it
     hold_music: str = "local_stream://default"  # what a queued caller hears (freeswitch/conf: hold_music)
@@ -65,6 +66,7 @@ class CallControlConfig:
             data_dir=data,
             directory_grpc=env.text("DIRECTORY_GRPC", "127.0.0.1:50052"),
             directory_timeout=env.number("DIRECTORY_TIMEOUT", 2.0, minimum=0.1),
+            directory_http=env.text("DIRECTORY_HTTP", "http://127.0.0.1:8080"),
             prompts_dir=env.path("PROMPTS_DIR", prompts_root(data)).resolve(),
             prompts_playback_root=playback_root,
             hold_music=env.text("HOLD_MUSIC", "local_stream://default"),

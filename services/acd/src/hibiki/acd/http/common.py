@@ -55,14 +55,14 @@ def status_of(error: AcdError) -> int:
     return 409
 
 
-def guard(write: bool, work: Handler, *, agent_self: bool = False) -> Handler:
-    """Check the token's roles for the tenant (``Claims.refusal``); with ``agent_self``, a user
-    token with the role ``agent`` whose subject is the agent in the path may act too."""
+def guard(write: bool, work: Handler, *, agent_self: bool = False, resource: str = role_rule.ACD) -> Handler:
+    """Check the token's roles for the tenant (``Claims.refusal`` on ``resource``); with
+    ``agent_self``, a user token with the role ``agent`` whose subject is the agent in the path may act too."""
     async def endpoint(request: Request) -> Response:
         params = request.path_params
         tenant = params["tenant"]
         claims = request.scope["hibiki.claims"]
-        refusal = claims.refusal(tenant, write, role_rule.ACD)
+        refusal = claims.refusal(tenant, write, resource)
         if refusal is not None and agent_self and claims.refusal(tenant, write, role_rule.AGENT_DESK) is None \
                 and claims.subject == params.get("agent_id"):
             refusal = None

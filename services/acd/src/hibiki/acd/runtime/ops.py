@@ -137,6 +137,12 @@ def call(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Result:
     return [], Lookup(acd, handle, now).call_status(_text(args, "call_id"))
 
 
+def overview(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Result:
+    """The whole tenant at ``now`` (the supervisor page): every agent's view, every queue's figures."""
+    return [], {"now": now, "agents": [agent_json(view) for view in acd.agents()],
+                "queues": [stats_json(acd.queue_stats(queue_id, now)) for queue_id in acd.queue_ids()]}
+
+
 def remove_queue(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Result:
     acd.remove_queue(_text(args, "queue_id"))
     return [], {}
@@ -150,9 +156,9 @@ def remove_agent(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Resul
 OPS: dict[str, Op] = {
     "enqueue": enqueue, "cancel": cancel, "end_call": end_call, "call_gone": call_gone, "report_offer": report_offer, "login": login,
     "logout": logout, "set_state": set_state, "save_disposition": save_disposition, "agent": agent,
-    "queue_stats": queue_stats, "call": call, "remove_queue": remove_queue, "remove_agent": remove_agent,
+    "queue_stats": queue_stats, "call": call, "overview": overview, "remove_queue": remove_queue, "remove_agent": remove_agent,
 }
-READS = frozenset({"agent", "queue_stats", "call"})
+READS = frozenset({"agent", "queue_stats", "call", "overview"})
 
 
 def observe(events: list[Event], handle: HandleTimes) -> None:

@@ -1,0 +1,68 @@
+"""The supervisor page's message catalogue: Japanese first, English selectable (keys the page's
+``data-i18n`` attributes and script name; the shared ``hb.*`` messages come from ``/ui/i18n.js``)."""
+
+from __future__ import annotations
+
+JA: dict[str, str] = {
+    "sv.errors": "問題があります", "sv.title": "スーパーバイザー", "sv.signin": "サインイン", "sv.tenant": "テナント", "sv.token": "アクセストークン",
+    "sv.token_hint": "管理コンソールにログイン済みなら空欄のままで構いません。",
+    "sv.device": "モニター用の端末（SIPユーザー名）", "sv.sip_password": "端末のSIPパスワード",
+    "sv.device_hint": "デスクフォンで聞く場合は端末名だけを入力し、パスワードは空欄にしてください。",
+    "sv.signin_button": "開始", "sv.signout": "終了", "sv.live": "ライブ表示", "sv.agents": "エージェント",
+    "sv.queues": "キュー", "sv.agent": "エージェント", "sv.state": "状態", "sv.in_state": "経過時間",
+    "sv.device_col": "端末", "sv.queues_col": "所属キュー", "sv.caller": "通話相手", "sv.actions": "操作",
+    "sv.queue": "キュー", "sv.waiting": "待ち呼", "sv.longest": "最長待ち時間", "sv.ready_agents": "受付可",
+    "sv.logged_in": "ログイン中", "sv.set_state": "状態を変更", "sv.apply": "適用", "sv.save_queues": "キューを保存",
+    "sv.queues_label": "{agent} の所属キュー（カンマ区切り）", "sv.state_label": "{agent} の状態",
+    "sv.listen": "モニター", "sv.whisper": "ウィスパー", "sv.barge": "バージイン", "sv.stop": "モニター終了",
+    "sv.listen_label": "モニター（{agent} の通話）", "sv.whisper_label": "ウィスパー（{agent} へ）",
+    "sv.barge_label": "バージイン（{agent} の通話）", "sv.apply_label": "適用（{agent}）",
+    "sv.save_queues_label": "キューを保存（{agent}）",
+    "sv.supervision": "モニタリング", "sv.supervision.none": "モニタリングしていません",
+    "sv.supervision.ringing": "{agent} の通話: 端末を呼び出し中（{mode}）",
+    "sv.supervision.active": "{agent} の通話を{mode}中",
+    "sv.mode.listen": "モニター（誰にも聞こえません）", "sv.mode.whisper": "ウィスパー（エージェントだけに聞こえます）",
+    "sv.mode.barge": "バージイン（双方に聞こえます）", "sv.mode": "モード",
+    "sv.feed.live": "ACDと接続中", "sv.feed.lost": "ACDとの接続が切れました。再接続します…", "sv.feed.off": "未接続",
+    "sv.phone": "ソフトフォン", "sv.phone.off": "未接続", "sv.phone.connecting": "接続中…", "sv.phone.registered": "登録済み",
+    "sv.phone.failed": "登録できません", "sv.phone.unavailable": "ソフトフォンは利用できません",
+    "sv.phone.desk": "デスクフォンで聞きます", "sv.no_device": "モニター用の端末を入力してください",
+    "sv.none": "ありません", "sv.failed": "失敗しました", "sv.reason": "理由",
+    "state.logged_out": "ログアウト", "state.ready": "受付可", "state.reserved": "割当中", "state.ringing": "着信中",
+    "state.talking": "通話中", "state.after_call_work": "後処理中", "state.break": "休憩中", "state.not_ready": "受付不可",
+    "set.ready": "受付可", "set.not_ready": "受付不可", "set.break": "休憩", "set.logout": "ログアウト",
+}
+
+EN: dict[str, str] = {
+    "sv.errors": "There is a problem", "sv.title": "Supervisor", "sv.signin": "Sign in", "sv.tenant": "Tenant", "sv.token": "Access token",
+    "sv.token_hint": "Leave it empty when you are logged in to the console.",
+    "sv.device": "Device to listen on (SIP username)", "sv.sip_password": "Device SIP password",
+    "sv.device_hint": "To listen on a desk phone, enter its device name only and leave the password empty.",
+    "sv.signin_button": "Start", "sv.signout": "Stop", "sv.live": "Live view", "sv.agents": "Agents",
+    "sv.queues": "Queues", "sv.agent": "Agent", "sv.state": "State", "sv.in_state": "Time in state",
+    "sv.device_col": "Device", "sv.queues_col": "Queues", "sv.caller": "Talking with", "sv.actions": "Actions",
+    "sv.queue": "Queue", "sv.waiting": "Waiting calls", "sv.longest": "Longest wait", "sv.ready_agents": "Ready",
+    "sv.logged_in": "Logged in", "sv.set_state": "Change state", "sv.apply": "Apply", "sv.save_queues": "Save queues",
+    "sv.queues_label": "Queues of {agent} (comma separated)", "sv.state_label": "State of {agent}",
+    "sv.listen": "Listen", "sv.whisper": "Whisper", "sv.barge": "Barge", "sv.stop": "Stop listening",
+    "sv.listen_label": "Listen ({agent}'s call)", "sv.whisper_label": "Whisper (to {agent})",
+    "sv.barge_label": "Barge ({agent}'s call)", "sv.apply_label": "Apply ({agent})",
+    "sv.save_queues_label": "Save queues ({agent})",
+    "sv.supervision": "Supervision", "sv.supervision.none": "Not supervising any call",
+    "sv.supervision.ringing": "{agent}'s call: ringing your device ({mode})",
+    "sv.supervision.active": "{agent}'s call: {mode}",
+    "sv.mode.listen": "listen (nobody hears you)", "sv.mode.whisper": "whisper (only the agent hears you)",
+    "sv.mode.barge": "barge (both hear you)", "sv.mode": "Mode",
+    "sv.feed.live": "Connected to the ACD", "sv.feed.lost": "Connection to the ACD lost; reconnecting…",
+    "sv.feed.off": "Not connected",
+    "sv.phone": "Softphone", "sv.phone.off": "Not connected", "sv.phone.connecting": "Connecting…",
+    "sv.phone.registered": "Registered", "sv.phone.failed": "Cannot register",
+    "sv.phone.unavailable": "The softphone is unavailable", "sv.phone.desk": "Listening on a desk phone",
+    "sv.no_device": "Enter the device to listen on", "sv.none": "None", "sv.failed": "Failed", "sv.reason": "Reason",
+    "state.logged_out": "Logged out", "state.ready": "Ready", "state.reserved": "Reserved", "state.ringing": "Ringing",
+    "state.talking": "Talking", "state.after_call_work": "After-call work", "state.break": "On break",
+    "state.not_ready": "Not ready",
+    "set.ready": "Ready", "set.not_ready": "Not ready", "set.break": "Break", "set.logout": "Log out",
+}
+
+CATALOGUE: dict[str, dict[str, str]] = {"ja": JA, "en": EN}
