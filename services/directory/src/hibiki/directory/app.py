@@ -20,6 +20,7 @@ from hibiki.directory.lifecycle.settings import Settings as LifecycleSettings
 from hibiki.directory.http.admin import AdminApi
 from hibiki.directory.http import console
 from hibiki.directory.http.peers import PeerProxy
+from hibiki.directory.http.own_api import OwnPageApi
 from hibiki.directory.http.voicemail_api import VoicemailApi
 from hibiki.directory.storage.voicemail_box import VoicemailBox
 from hibiki.directory.http import auth_api
@@ -102,6 +103,7 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
          *CalendarApi(repository).routes(),
          *DisasterApi(repository, notifier, admin.audit).routes(),
          *VoicemailApi(repository, VoicemailBox(config.voicemail_db, config.voicemail_dir)).routes(),
+         *OwnPageApi(repository, notifier, admin.audit).routes(),
          *AuthApi(logins).routes(),
          *ConsoleUsersApi(logins, authority).routes(),
          *AuditApi(trail).routes(),

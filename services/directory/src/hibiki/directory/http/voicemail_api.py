@@ -4,7 +4,8 @@
     GET    /api/v1/tenants/{tenant}/users/{id}/voicemail/{message}/audio the recording (audio/wav)
     DELETE /api/v1/tenants/{tenant}/users/{id}/voicemail/{message}       deleted for good
 
-The admin API's roles (reading: ``viewer`` and up; deleting: a writer). The mailbox is the user's
+The own-page check (``own_api.own_guarded``): whoever reads (writes) the configuration reaches
+every user's mailbox; a ``self-service`` console user only their own linked user's. The mailbox is the user's
 extension in the tenant's domain, as the dialplan names it (``voicemail(default <domain> <ext>)``);
 messages come from FreeSWITCH's own store (:mod:`hibiki.directory.storage.voicemail_box`)."""
 
@@ -20,7 +21,7 @@ from hibiki.common.http import error_response
 from hibiki.common.logging import get_logger
 from hibiki.common.openapi import ApiRoute, Operation, errors
 from hibiki.directory.errors import NotFound
-from hibiki.directory.http.admin import guarded
+from hibiki.directory.http.own_api import own_guarded
 from hibiki.directory.storage.repository import ConfigRepository
 from hibiki.directory.storage.tables import users
 from hibiki.directory.storage.voicemail_box import VoicemailBox, VoicemailUnavailable
@@ -95,10 +96,10 @@ class VoicemailApi:
 
     def routes(self) -> list[ApiRoute]:
         base, tags = "/api/v1/tenants/{tenant}/users/{id}/voicemail", ["voicemail"]
-        return [ApiRoute(base, guarded(False, self.messages), "GET", Operation(
+        return [ApiRoute(base, own_guarded(False, self.messages, self.repo), "GET", Operation(
                     "A user's voicemail messages, newest first (PBX-10)", response=MessagesOut,
                     errors=errors(403, 404, 503), tags=tags)),
-                ApiRoute(base + "/{message}/audio", guarded(False, self.audio), "GET", Operation(
+                ApiRoute(base + "/{message}/audio", own_guarded(False, self.audio, self.repo), "GET", Operation(
                     "One message's recording", media="audio/wav", errors=errors(403, 404, 503), tags=tags)),
-                ApiRoute(base + "/{message}", guarded(True, self.delete), "DELETE", Operation(
+                ApiRoute(base + "/{message}", own_guarded(True, self.delete, self.repo), "DELETE", Operation(
                     "Delete one message for good", ok=204, errors=errors(403, 404, 503), tags=tags))]
