@@ -141,9 +141,10 @@ class ConsoleUsersApi:
             if value is not None:
                 values[name] = list(value) if isinstance(value, list) else value
         link = current.get("directory_user_id")
-        if data.directory_user_id is not None:
+        relinked = "directory_user_id" in data.model_fields_set       # null or "": no directory user
+        if relinked:
             link = values["directory_user_id"] = data.directory_user_id or None
-        if data.roles is not None or data.directory_user_id is not None:
+        if data.roles is not None or relinked:
             await self._check_link(p["tenant"], list(data.roles or current["roles"]), link)
         if data.reset_totp:
             values.update(totp_secret=None, totp_pending=None)
@@ -154,8 +155,7 @@ class ConsoleUsersApi:
         if data.password is not None:
             await self._run(self.store.set_password, current["id"], values["password_hash"])
         if data.enabled is False or data.password is not None or data.roles is not None or data.scope is not None \
-                or data.reset_totp or (data.directory_user_id is not None
-                                       and before.get("directory_user_id") != after.get("directory_user_id")):
+                or data.reset_totp or before.get("directory_user_id") != after.get("directory_user_id"):
             await self.logins.revoke_user(after, "changed-by-admin")
         await self._audit(request, "console_user.change", "console_user", p["id"], public(before), public(after))
         return JSONResponse(public(after))

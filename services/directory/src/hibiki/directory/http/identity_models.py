@@ -114,7 +114,8 @@ class ConsoleUserPatch(Strict):
     password: str | None = Field(default=None, min_length=1, max_length=256)
     reset_totp: bool | None = None
     directory_user_id: str | None = Field(default=None, max_length=36, pattern=r"^[A-Za-z0-9-]{0,36}$",
-                                          description="the directory user whose own page this is; empty: none")
+                                          description="the directory user whose own page this is; null or "
+                                                      "empty: none")
 
 
 class ConsoleUserOut(BaseModel):

@@ -2,7 +2,7 @@
 // comes from the admin APIs of this origin with the signed-in user's credentials.
 import {addMessages, api, el, mountHeader, say, t, translate} from "/ui/hibiki.js";
 import {MESSAGES} from "./messages.js";
-import {devices, dids, extensions, gateways, groups, phonebook, ringGroups, users} from "./sections.js";
+import {consoleUsers, devices, dids, extensions, gateways, groups, phonebook, ringGroups, users} from "./sections.js";
 import {schedules} from "./schedule.js";
 import {ivrs} from "./ivr.js";
 import {csv} from "./csv.js";
@@ -14,7 +14,8 @@ addMessages(MESSAGES);
 const SECTIONS = [
   ["users", users], ["devices", devices], ["extensions", extensions], ["ring_groups", ringGroups],
   ["pickup", groups("pickup_group")], ["park", groups("park_group")], ["dids", dids], ["schedules", schedules],
-  ["ivrs", ivrs], ["queues", queues], ["agents", agents], ["phonebook", phonebook], ["gateways", gateways], ["csv", csv]];
+  ["ivrs", ivrs], ["queues", queues], ["agents", agents], ["phonebook", phonebook], ["gateways", gateways], ["csv", csv],
+  ["console_users", consoleUsers]];
 
 async function start() {
   const ctx = await session();
