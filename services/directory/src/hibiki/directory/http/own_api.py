@@ -120,5 +120,5 @@ class OwnPageApi:
                 response=OwnPage, errors=errors(403, 404, 503), tags=tags)),
             ApiRoute(base + "/forwarding", own_guarded(True, self.forwarding, self.repo), "PUT", Operation(
                 "Set a user's forwarding (self-service: only their own); applies from the next call",
-                response=OwnUser, body=ForwardingIn, errors=errors(400, 403, 404, 422, 503), tags=tags)),
+                response=OwnUser, body=ForwardingIn, errors=errors(400, 403, 404, 413, 422, 503), tags=tags)),
         ]

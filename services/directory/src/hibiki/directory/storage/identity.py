@@ -38,7 +38,7 @@ class Policy:
 
 def public(row: Mapping[str, Any]) -> Row:
     """A console user as the API shows it (no hashes, no secrets)."""
-    out = {k: row.get(k) for k in USER_FIELDS}
+    out: Row = {k: row.get(k) for k in USER_FIELDS}
     out["totp_enabled"] = bool(row.get("totp_secret"))
     for name in ("created_at", "password_changed_at"):
         if isinstance(out[name], datetime):
