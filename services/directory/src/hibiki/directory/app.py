@@ -112,7 +112,8 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
         open_paths=["/fsapi", *auth_api.OPEN_PATHS, *LoginPage.OPEN_PATHS],
         body_limits={r"/api/v1/tenants/[^/]+/[a-z_]+/import": csv_api.MAX_BYTES},   # /fsapi checks its own
         readiness=readiness,
-    )), {"acd": config.acd_http, "analytics": config.analytics_http})
+    )), {"acd": config.acd_http, "analytics": config.analytics_http,
+                                         "callcontrol": config.callcontrol_http})
     http = HttpServer(auth_api.RenewCors(app), sock)
     grpc_server = GrpcServer(authority, config.host, config.grpc_port, "directory gRPC")
     directory_pb2_grpc.add_DirectoryServiceServicer_to_server(DirectoryService(view, authority), grpc_server.server)
