@@ -25,7 +25,7 @@ from support.servers import NatsServer, running
 HOST = "127.16.0.2"
 PASSWORD = "kawa-no-nagare-2026"
 SECTIONS = ["users", "devices", "extensions", "ring_groups", "pickup", "park", "dids", "schedules", "ivrs", "phonebook",
-            "gateways", "csv", "console_users"]
+            "gateways", "csv", "console_users", "security", "audit"]
 WEEKDAYS = {d: [{"start": "08:30", "end": "17:15"}] for d in ("mon", "tue", "wed", "thu", "fri")}
 IVR = {"id": "main", "name": "代表案内", "root_menu": "main", "menus": [
     {"id": "main", "name": "代表", "greeting": {"text": "お電話ありがとうございます。"},

@@ -8,6 +8,7 @@ import {ivrs} from "./ivr.js";
 import {csv} from "./csv.js";
 import {agents, queues} from "./acd.js";
 import {ask} from "./ui.js";
+import {audit, security} from "./identity.js";
 import {NAV, session, signOut} from "./session.js";
 
 addMessages(MESSAGES);
@@ -15,7 +16,7 @@ const SECTIONS = [
   ["users", users], ["devices", devices], ["extensions", extensions], ["ring_groups", ringGroups],
   ["pickup", groups("pickup_group")], ["park", groups("park_group")], ["dids", dids], ["schedules", schedules],
   ["ivrs", ivrs], ["queues", queues], ["agents", agents], ["phonebook", phonebook], ["gateways", gateways], ["csv", csv],
-  ["console_users", consoleUsers]];
+  ["console_users", consoleUsers], ["security", security], ["audit", audit]];
 
 async function start() {
   const ctx = await session();
