@@ -255,6 +255,9 @@ async def test_console_end_to_end(tmp_path: Path, nats_server: NatsServer, autho
                 await page.goto(f"{base}/console#{section}")
                 await page.wait_for_selector(f"#content[data-section={section}] > *")
                 violations[f"{section}@{width}"] = await serious_violations(page, axe)
+                wide = await page.evaluate("document.documentElement.scrollWidth")
+                if wide > width:                                           # the page itself never scrolls sideways
+                    violations[f"{section}@{width}"].append(f"page {wide} px wide")
             await browser_page.screenshot(f"console-tablet-{width}")
         await page.goto(f"{base}/console?lang=en#users")
         await page.wait_for_selector("#users-list")

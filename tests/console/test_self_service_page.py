@@ -176,6 +176,7 @@ async def test_a_staff_member_sees_and_changes_only_their_own_page(
             for width, height in ((1920, 1080), (768, 1024)):
                 await page.set_viewport_size({"width": width, "height": height})
                 violations[f"me@{width}"] = await serious_violations(page, axe)
+                assert await page.evaluate("document.documentElement.scrollWidth") <= width    # no sideways scrolling
                 await browser_page.screenshot(f"console-me-self-{width}")
             await page.set_viewport_size({"width": 1920, "height": 1080})
             await page.get_by_role("button", name="0312345678 のメッセージを削除", exact=False).click()

@@ -78,5 +78,9 @@ async def test_user_page_devices_forwarding_and_voicemail(tmp_path: Path, nats_s
             left = [r[0] for r in conn.execute("SELECT uuid FROM voicemail_msgs").fetchall()]
         assert left == [other]                                          # the row goes, as mod_voicemail's purge does
         assert (await api.get(f"{t}/users/{user['id']}/voicemail")).json()["messages"] == []
+        trail = (await api.get(f"{t}/audit")).json()["items"]
+        deleted = [e for e in trail if e["action"] == "voicemail.delete"]
+        assert [(e["actor"], e["resource_id"]) for e in deleted] == [("yamada", message)] and user["id"] in str(deleted[0]["before"])
+        assert [e["action"] for e in trail if e["action"] == "users.forwarding"] == ["users.forwarding"]
         assert violations == []
         assert not [line for line in browser_page.console if line.startswith("pageerror")], browser_page.console

@@ -102,7 +102,7 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
          *RecordingPolicyApi(repository, notifier, admin.audit).routes(),
          *CalendarApi(repository).routes(),
          *DisasterApi(repository, notifier, admin.audit).routes(),
-         *VoicemailApi(repository, VoicemailBox(config.voicemail_db, config.voicemail_dir)).routes(),
+         *VoicemailApi(repository, VoicemailBox(config.voicemail_db, config.voicemail_dir), admin.audit).routes(),
          *OwnPageApi(repository, notifier, admin.audit).routes(),
          *AuthApi(logins).routes(),
          *ConsoleUsersApi(logins, authority).routes(),

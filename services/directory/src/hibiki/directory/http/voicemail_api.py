@@ -12,6 +12,7 @@ messages come from FreeSWITCH's own store (:mod:`hibiki.directory.storage.voicem
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -46,8 +47,9 @@ class MessagesOut(BaseModel):
 
 
 class VoicemailApi:
-    def __init__(self, repository: ConfigRepository, box: VoicemailBox) -> None:
-        self.repo, self.box = repository, box
+    def __init__(self, repository: ConfigRepository, box: VoicemailBox,
+                 audit: Callable[..., Awaitable[None]] | None = None) -> None:
+        self.repo, self.box, self.audit = repository, box, audit
 
     async def _mailbox(self, request: Request) -> tuple[str, str | None]:
         p = request.path_params
@@ -92,6 +94,9 @@ class VoicemailApi:
             raise NotFound("message-not-found", "no such message in this mailbox", "message")
         log.info("voicemail_deleted", tenant=request.path_params["tenant"], user=request.path_params["id"],
                  message=request.path_params["message"])
+        if self.audit is not None:          # a change like any other: who deleted whose message (ADM-05)
+            await self.audit(request, "voicemail.delete", "voicemail", request.path_params["message"],
+                             {"user": request.path_params["id"], "extension": extension}, None)
         return Response(status_code=204)
 
     def routes(self) -> list[ApiRoute]:
