@@ -149,6 +149,8 @@ async def test_a_staff_member_sees_and_changes_only_their_own_page(
             await page.fill("#code", totp.now())
             await page.keyboard.press("Enter")
             await page.wait_for_selector("#done:not([hidden])")
+            await page.goto(f"{base}/console")                                     # nothing there for them:
+            await page.wait_for_url(f"{base}/me")                                  # their own page instead
             await page.goto(f"{base}/me?user={theirs['id']}")                      # asks for someone else's
             await page.wait_for_selector("#me-voicemail-list")
             await page.wait_for_selector("#me-history-list, #me-history-error")

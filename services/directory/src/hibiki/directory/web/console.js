@@ -35,6 +35,10 @@ async function start() {
     document.getElementById("signin-link").focus();
     return;
   }
+  if (ctx.me.roles.length && ctx.me.roles.every((r) => r === "self-service")) {   // a staff member: their own page
+    location.replace("/me");
+    return;
+  }
   document.getElementById("app").hidden = false;
   const list = document.querySelector("#sections ul");
   for (const [id] of SECTIONS) list.append(el("li", {}, el("a", {href: `#${id}`, "data-i18n": `c.${id}`, "data-section": id})));
