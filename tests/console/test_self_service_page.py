@@ -128,6 +128,14 @@ async def test_a_staff_member_sees_and_changes_only_their_own_page(
             made = (await api.get(f"{t}/console_users")).json()["items"]
             assert [(u["login"], u["roles"], u["directory_user_id"]) for u in made] == \
                 [("tanaka", ["self-service"], mine["id"])]
+            # edited: the link moved to another user and back (each save ends the user's sessions)
+            for label, expected in (("佐藤 花子 (2002)", theirs["id"]), ("田中 一郎 (2001)", mine["id"])):
+                await page.get_by_role("button", name="編集: tanaka").click()
+                await page.select_option(f"{form} [data-field=directory_user_id] select", label=label)
+                await page.click(f"{form} button[type=submit]")
+                await page.wait_for_selector(f"#console_users-list tbody tr:has-text('{label}')")
+                linked = (await api.get(f"{t}/console_users")).json()["items"][0]["directory_user_id"]
+                assert linked == expected
             for width, height in ((1920, 1080), (768, 1024)):
                 await page.set_viewport_size({"width": width, "height": height})
                 violations[f"console_users@{width}"] = await serious_violations(page, axe)
