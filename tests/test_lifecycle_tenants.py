@@ -187,6 +187,14 @@ async def test_tenant_export_then_verified_deletion_leaves_the_other_tenant_unto
             assert signed["deleted"]["analytics.calls"] == days[gone].calls + days[gone].test_calls
             assert signed["deleted"]["nats.events"] > 0 and signed["deleted"]["voicemail.files"] == 2
             assert signed["deleted"]["voicemail.voicemail_msgs"] == 2
+            assert signed["deleted"]["directory.console_users"] == 1 and signed["deleted"]["directory.audit"] >= 5
+            platform_trail = (await admin.api.get("/api/v1/tenants/*/audit")).json()["items"]
+            gone_entry = [e for e in platform_trail if e["action"] == "tenant.delete" and e["resource_id"] == gone]
+            assert len(gone_entry) == 1, platform_trail
+            chain_end = json.loads(gone_entry[0]["before"])["audit"]       # the chain's size and last hash kept
+            assert chain_end["entries"] == chain_end["head_seq"] == signed["deleted"]["directory.audit"]
+            assert len(chain_end["head_hash"]) == 64
+            assert (await admin.api.get("/api/v1/tenants/*/audit/verify")).json()["intact"] is True
             again = await asyncio.to_thread(deletion.held, platform, gone, f"{gone}.example.jp", own_nats.url)
             assert {k: v for k, v in again.items() if v} == {}
             assert not (tmp_path / "recording" / "recording" / "keys" / gone).exists()
