@@ -89,6 +89,9 @@ async def test_tenant_export_then_verified_deletion_leaves_the_other_tenant_unto
                     await admin.post(f"/api/v1/tenants/{tenant}/users",
                                      {"username": f"u{n}", "extension": f"{2000 + n}", "display_name": f"職員{n}"})
                 await admin.post(f"/api/v1/tenants/{tenant}/phonebook", {"name": "市役所", "numbers": ["046-251-1111"]})
+                made = await admin.api.post(f"/api/v1/tenants/{tenant}/console_users", json={   # identity: no config.applied
+                    "login": "kanri", "password": "kawa-no-nagare-2026", "roles": ["tenant-admin"]})
+                assert made.status_code == 201, made.text
                 base = f"http://127.0.0.1:{acd.port}/api/v1/tenants/{tenant}"
                 async with httpx.AsyncClient(headers={"Authorization": f"Bearer {admin.token}"}) as http:
                     assert (await http.put(f"{base}/queues/water", json={})).status_code == 201
@@ -137,6 +140,14 @@ async def test_tenant_export_then_verified_deletion_leaves_the_other_tenant_unto
                 audio = (out / "recordings" / f"{rid}.ogg").read_bytes()
                 assert audio[:4] == b"OggS"     # decrypted, playable audio
             assert about["files"]["directory/users.csv"]["sha256"] == manifest.sha256(out / "directory" / "users.csv")
+            # console identity: the console users without secrets, the audit trail with its check
+            people = (out / "directory" / "console_users.csv").read_text("utf-8-sig")
+            assert counts["directory.console_users"] == 1 and "kanri" in people
+            assert "argon2" not in people and "password_hash" not in people and "totp_secret" not in people
+            assert json.loads((out / "directory" / "audit_verify.json").read_text())["intact"] is True
+            trail = (out / "directory" / "audit.csv").read_text("utf-8-sig")
+            assert counts["directory.audit"] >= 5 and "console_user.create" in trail and "users.create" in trail
+            assert json.loads((out / "directory" / "identity_policy.json").read_text())["password_min_length"] == 12
             assert not any(kept in p.read_text(errors="replace") for p in out.rglob("*") if p.is_file()
                            and p.suffix in (".csv", ".json"))
 
@@ -176,6 +187,14 @@ async def test_tenant_export_then_verified_deletion_leaves_the_other_tenant_unto
             assert signed["deleted"]["analytics.calls"] == days[gone].calls + days[gone].test_calls
             assert signed["deleted"]["nats.events"] > 0 and signed["deleted"]["voicemail.files"] == 2
             assert signed["deleted"]["voicemail.voicemail_msgs"] == 2
+            assert signed["deleted"]["directory.console_users"] == 1 and signed["deleted"]["directory.audit"] >= 5
+            platform_trail = (await admin.api.get("/api/v1/tenants/*/audit")).json()["items"]
+            gone_entry = [e for e in platform_trail if e["action"] == "tenant.delete" and e["resource_id"] == gone]
+            assert len(gone_entry) == 1, platform_trail
+            chain_end = json.loads(gone_entry[0]["before"])["audit"]       # the chain's size and last hash kept
+            assert chain_end["entries"] == chain_end["head_seq"] == signed["deleted"]["directory.audit"]
+            assert len(chain_end["head_hash"]) == 64
+            assert (await admin.api.get("/api/v1/tenants/*/audit/verify")).json()["intact"] is True
             again = await asyncio.to_thread(deletion.held, platform, gone, f"{gone}.example.jp", own_nats.url)
             assert {k: v for k, v in again.items() if v} == {}
             assert not (tmp_path / "recording" / "recording" / "keys" / gone).exists()

@@ -25,7 +25,7 @@ from support.servers import NatsServer, running
 HOST = "127.16.0.2"
 PASSWORD = "kawa-no-nagare-2026"
 SECTIONS = ["users", "devices", "extensions", "ring_groups", "pickup", "park", "dids", "schedules", "ivrs", "phonebook",
-            "gateways", "csv"]
+            "gateways", "csv", "console_users", "security", "audit"]
 WEEKDAYS = {d: [{"start": "08:30", "end": "17:15"}] for d in ("mon", "tue", "wed", "thu", "fri")}
 IVR = {"id": "main", "name": "代表案内", "root_menu": "main", "menus": [
     {"id": "main", "name": "代表", "greeting": {"text": "お電話ありがとうございます。"},
@@ -255,6 +255,9 @@ async def test_console_end_to_end(tmp_path: Path, nats_server: NatsServer, autho
                 await page.goto(f"{base}/console#{section}")
                 await page.wait_for_selector(f"#content[data-section={section}] > *")
                 violations[f"{section}@{width}"] = await serious_violations(page, axe)
+                wide = await page.evaluate("document.documentElement.scrollWidth")
+                if wide > width:                                           # the page itself never scrolls sideways
+                    violations[f"{section}@{width}"].append(f"page {wide} px wide")
             await browser_page.screenshot(f"console-tablet-{width}")
         await page.goto(f"{base}/console?lang=en#users")
         await page.wait_for_selector("#users-list")

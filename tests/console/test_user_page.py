@@ -8,12 +8,8 @@ it with a call."""
 from __future__ import annotations
 
 import dataclasses
-import math
 import sqlite3
-import struct
-import time
 import uuid
-import wave
 from pathlib import Path
 
 import httpx
@@ -25,32 +21,9 @@ from support.axe import axe_source, serious_violations
 from support.browser import BrowserPage
 from support.directory import directory_config
 from support.servers import NatsServer, running
+from support.voicemail_store import leave_message
 
 HOST = "127.16.0.3"
-# As FreeSWITCH 1.10.12 creates it (read from a real switch's db/voicemail_default.db).
-SCHEMA = """CREATE TABLE voicemail_msgs (
-   created_epoch INTEGER, read_epoch INTEGER, username VARCHAR(255), domain VARCHAR(255), uuid VARCHAR(255),
-   cid_name VARCHAR(255), cid_number VARCHAR(255), in_folder VARCHAR(255), file_path VARCHAR(255),
-   message_len INTEGER, flags VARCHAR(255), read_flags VARCHAR(255), forwarded_by VARCHAR(255))"""
-
-
-def leave_message(storage: Path, db: Path, domain: str, extension: str) -> tuple[str, Path]:
-    folder = storage / "voicemail" / "default" / domain / extension
-    folder.mkdir(parents=True, exist_ok=True)
-    message, file_id = str(uuid.uuid4()), str(uuid.uuid4())       # the row's uuid is not the file's (as on the switch)
-    path = folder / f"msg_{file_id}.wav"
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000))) for i in range(16000)))
-    with sqlite3.connect(db) as conn:
-        conn.execute(SCHEMA) if not conn.execute("SELECT 1 FROM sqlite_master WHERE name='voicemail_msgs'").fetchone() else None
-        conn.execute("INSERT INTO voicemail_msgs VALUES (?, 0, ?, ?, ?, 'sipp', '0312345678', 'inbox', ?, 2, '', 'B_NORMAL', '')",
-                     (int(time.time()) - 60, extension, domain, message, f"/opt/freeswitch/storage/voicemail/default/{domain}/{extension}/{path.name}"))
-    return message, path
-
-
 async def test_user_page_devices_forwarding_and_voicemail(tmp_path: Path, nats_server: NatsServer,
                                                           authority: TokenAuthority, browser_page: BrowserPage) -> None:
     axe = axe_source()
@@ -105,5 +78,9 @@ async def test_user_page_devices_forwarding_and_voicemail(tmp_path: Path, nats_s
             left = [r[0] for r in conn.execute("SELECT uuid FROM voicemail_msgs").fetchall()]
         assert left == [other]                                          # the row goes, as mod_voicemail's purge does
         assert (await api.get(f"{t}/users/{user['id']}/voicemail")).json()["messages"] == []
+        trail = (await api.get(f"{t}/audit")).json()["items"]
+        deleted = [e for e in trail if e["action"] == "voicemail.delete"]
+        assert [(e["actor"], e["resource_id"]) for e in deleted] == [("yamada", message)] and user["id"] in str(deleted[0]["before"])
+        assert [e["action"] for e in trail if e["action"] == "users.forwarding"] == ["users.forwarding"]
         assert violations == []
         assert not [line for line in browser_page.console if line.startswith("pageerror")], browser_page.console

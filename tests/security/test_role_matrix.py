@@ -1,7 +1,8 @@
 """Issue 14: one role rule (``hibiki.common.roles``) on every API of every service. The five services
 run as operators run them (``hibiki serve``, one process each, one NATS); tokens of every role walk
 one request per resource x action on each service, over HTTP and gRPC, and each answer is held
-against the rule: a violation is a request that got through (anything but 401/403, or
+against the rule (the own page: ``own_page_refusal``, a self-service token linked to the page's
+user or to another): a violation is a request that got through (anything but 401/403, or
 PERMISSION_DENIED) for a token the rule refuses, or was refused to one it allows. Printed: cells
 walked and violations (0).
 
@@ -38,6 +39,7 @@ HOST = "127.15.0.1"
 T = "matrix"
 AUTHORITY = TokenAuthority(b"s" * 48)        # support.served's secret
 PASSWORD = "kawa-no-nagare-2026"
+OWN = "jibun"                                 # the directory user of the own-page cells
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Stack:
     urls: dict[str, str]
     directory_grpc: str
     acd_grpc: str
+    own: str                         # a directory user: the self-service tokens' own page
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +74,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory, nats_server: NatsServer) -> 
         for reply in (httpx.post(d.url + "/api/v1/tenants", headers=d.headers, json={"id": T, "domain": "m.example.jp"}),
                       httpx.put(f"{a.url}/api/v1/tenants/{T}/queues/q", headers=a.headers, json={})):
             assert reply.status_code == 201, reply.text
+        own = httpx.post(f"{d.url}/api/v1/tenants/{T}/users", headers=d.headers, json={"username": OWN})
+        assert own.status_code == 201, own.text
         yield Stack({"directory": d.url, "acd": a.url, "acd proxy": a.url, "callcontrol": c.url, "recording": r.url, "analytics": an.url},
-                    f"{HOST}:{d_grpc}", f"{HOST}:{a_grpc}")
+                    f"{HOST}:{d_grpc}", f"{HOST}:{a_grpc}", own.json()["id"])
 
 
 def who() -> dict[str, Claims]:
@@ -84,6 +89,7 @@ def who() -> dict[str, Claims]:
         "no role": Claims("dareka", "user", T, ()),
         "another tenant's tenant-admin": Claims("yoso", "user", "elsewhere", (roles.TENANT_ADMIN,)),
         "another tenant's auditor": Claims("yoso", "user", "elsewhere", (roles.AUDITOR,)),
+        "self-service of another user": Claims("tanin", "user", T, (roles.SELF_SERVICE,), directory_user=RID),
         "service": Claims("svc", "service"),
     })
     return tokens
@@ -125,6 +131,8 @@ HTTP: dict[tuple[str, str, str], tuple[str, str, Any]] = {
     ("analytics", roles.REPORTS, "read"): ("GET", "/reports/sla", None),
     ("analytics", roles.REPORTS, "write"): ("PUT", "/reports/sla", {"not": "targets"}),
     ("analytics", roles.WALLBOARD, "read"): ("GET", "/wallboard", None),
+    ("directory", roles.OWN_PAGE, "read"): ("GET", "/users/{own}/own", None),
+    ("directory", roles.OWN_PAGE, "write"): ("PUT", "/users/{own}/forwarding", {"forward_busy": "2002"}),
 }
 
 
@@ -157,19 +165,23 @@ async def test_every_role_on_every_resource_of_every_service(stack: Stack) -> No
         for name, claims in who().items():
             username = f"m{_unique()}"
             if roles.DELEGATED_ADMIN in claims.roles:     # the rule allows, the directory narrows to the scope
-                claims = dataclasses.replace(claims, scope=(f"user:{username}",))
+                claims = dataclasses.replace(claims, scope=(f"user:{username}", f"user:{OWN}"))
+            if roles.SELF_SERVICE in claims.roles and not claims.directory_user:   # a console user's link
+                claims = dataclasses.replace(claims, directory_user=stack.own)
             token = AUTHORITY.issue(claims)
             observed: dict[tuple[str, str, str], bool] = {}
             for (service, resource, action), (method, path, body) in HTTP.items():
                 if body == "user":
                     body = {"username": username}
-                reply = await http.request(method, f"{stack.urls[service]}/api/v1/tenants/{T}{path}", json=body,
+                reply = await http.request(method, f"{stack.urls[service]}/api/v1/tenants/{T}{path.format(own=stack.own)}",
+                                           json=body,
                                            headers={"Authorization": f"Bearer {token}"})
                 assert reply.status_code < 500 or reply.status_code == 503, (name, service, path, reply.text[:300])
                 observed[(service, resource, action)] = reply.status_code not in (401, 403)
             observed.update(await _grpc_cells(stack, token))
             for (service, resource, action), through in observed.items():
-                expected = roles.refusal(claims, T, resource, action) is None   # type: ignore[arg-type]
+                expected = (roles.own_page_refusal(claims, T, stack.own, action) if resource == roles.OWN_PAGE  # type: ignore[arg-type]
+                            else roles.refusal(claims, T, resource, action)) is None   # type: ignore[arg-type]
                 cells += 1
                 if through != expected:
                     violations.append(f"{name}: {service} {resource} {action}: "

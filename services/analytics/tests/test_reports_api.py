@@ -229,6 +229,32 @@ async def test_call_history_per_user(client: httpx.AsyncClient) -> None:
     assert [(r[0], r[1]) for r in rows[1:]] == [("h3-miss", "不在着信"), ("h2-int", "着信"), ("h1-out", "発信")]
 
 
+async def test_self_service_history_is_the_linked_users_only(client: httpx.AsyncClient) -> None:
+    """Issue 14: a console user's token carries the directory user it is linked to (``duser``); its
+    subject is the console login, not the user id calls record."""
+    url = f"{BASE}/calls/history"
+
+    def linked(user: str) -> dict[str, str]:
+        claims = Claims("tanaka", "user", sd.TENANT, ("self-service",), directory_user=user)
+        return {"Authorization": f"Bearer {AUTHORITY.issue(claims)}"}
+
+    mine = await client.get(url, params={"from": sd.DAY}, headers=linked("2001"))
+    assert mine.status_code == 200 and mine.json()["user"] == "2001"
+    assert [(c["call_id"], c["kind"], c["other_number"]) for c in mine.json()["calls"]] == sd.HAND_HISTORY_2001
+    named = await client.get(url, params={"from": sd.DAY, "user": "2001"}, headers=linked("2001"))
+    assert [c["call_id"] for c in named.json()["calls"]] == [c["call_id"] for c in mine.json()["calls"]]
+    other = await client.get(url, params={"from": sd.DAY, "user": "2002"}, headers=linked("2001"))
+    assert other.status_code == 403 and other.json()["error_id"] == "forbidden"
+    as_login = await client.get(url, params={"from": sd.DAY, "user": "tanaka"}, headers=linked("2001"))
+    assert as_login.status_code == 403
+    unlinked = Claims("2001", "user", sd.TENANT, ("self-service",))    # named like the user, not linked
+    refused = await client.get(url, params={"from": sd.DAY},
+                               headers={"Authorization": f"Bearer {AUTHORITY.issue(unlinked)}"})
+    assert refused.status_code == 403
+    report = await client.get(f"{BASE}/reports/calls", params={"from": sd.DAY}, headers=linked("2001"))
+    assert report.status_code == 403
+
+
 async def test_daily_report_is_generated_and_kept(client: httpx.AsyncClient, world: Any) -> None:
     got = (await client.get(f"{BASE}/reports/daily", params={"date": sd.DAY}, headers=SUPERVISOR)).json()
     assert (got["incoming"], got["answered"], got["abandoned"], got["email"], got["fax"], got["inquiries"]) \

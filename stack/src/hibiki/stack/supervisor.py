@@ -170,6 +170,7 @@ class Stack:
         # the console (directory) reaches the ACD's queues/agents and analytics' call history
         env.setdefault("HIBIKI_DIRECTORY_ACD_HTTP", f"http://{HOST}:{env.get('HIBIKI_ACD_PORT', '8081')}")
         env.setdefault("HIBIKI_DIRECTORY_ANALYTICS_HTTP", f"http://{HOST}:{env.get('HIBIKI_ANALYTICS_PORT', '8083')}")
+        env.setdefault("HIBIKI_DIRECTORY_CALLCONTROL_HTTP", f"http://{HOST}:{env.get('HIBIKI_CALLCONTROL_PORT', '8085')}")
         # the agent desktop's screen pop (ACD) reads the phonebook and the caller's previous calls
         env.setdefault("HIBIKI_ACD_DIRECTORY_HTTP", f"http://{HOST}:{env.get('HIBIKI_DIRECTORY_PORT', '8080')}")
         # supervision: callcontrol writes the audit trail at the directory; the supervisor page (ACD)

@@ -3,7 +3,8 @@
 A token says who is calling (``sub``), whether it is a service or a user (``kind``),
 for which tenant (``tenant``; ``*`` for platform services) and with which roles.
 Console sessions and API tokens issued by the directory also carry their session id
-(``sid``) or token id (``jti``), a delegated administrator's ``scope``, and a session's
+(``sid``) or token id (``jti``), a delegated administrator's ``scope``, the directory user a
+console user is linked to (``duser``: a self-service user's own page), and a session's
 CSRF binding (``csrf``: the SHA-256 of the ``hibiki_csrf`` cookie); such tokens are checked
 against the revocation list every service follows (:mod:`hibiki.common.revocation`).
 Tickets (``kind`` ticket: a login waiting for its TOTP code) are never accepted as tokens.
@@ -45,6 +46,7 @@ class Claims:
     token_id: str = ""                    # jti: an API token
     scope: tuple[str, ...] = ()           # a delegated administrator's groups, users, numbers
     csrf: str = ""                        # SHA-256 (hex) of the session's hibiki_csrf cookie
+    directory_user: str = ""              # duser: the directory (SIP) user a console user is linked to
     issued_at: float = field(default=0.0, compare=False)   # when it was issued (not part of equality)
 
     def __post_init__(self) -> None:
@@ -93,7 +95,8 @@ class TokenAuthority:
             "iat": claims.issued_at or now,
             "exp": int(expires_at if expires_at is not None else now + ttl_seconds),
         }
-        for name, value in (("sid", claims.session), ("jti", claims.token_id), ("csrf", claims.csrf)):
+        for name, value in (("sid", claims.session), ("jti", claims.token_id), ("csrf", claims.csrf),
+                            ("duser", claims.directory_user)):
             if value:
                 payload[name] = value
         if claims.scope:
@@ -170,7 +173,8 @@ class TokenAuthority:
             raise InvalidToken("scope must be a list of strings")
         return Claims(str(payload["sub"]), kind, str(payload.get("tenant", "*")), tuple(roles),
                       session=str(payload.get("sid", "")), token_id=str(payload.get("jti", "")), scope=tuple(scope),
-                      csrf=str(payload.get("csrf", "")), issued_at=float(payload.get("iat", 0) or 0)), expires
+                      csrf=str(payload.get("csrf", "")), directory_user=str(payload.get("duser", "")),
+                      issued_at=float(payload.get("iat", 0) or 0)), expires
 
     def verify_header(self, authorization: str | None) -> Claims:
         if not authorization:

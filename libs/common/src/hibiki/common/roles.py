@@ -13,6 +13,10 @@ so that existing tokens keep their meaning:
                                               audit; the recording policy (REC-06: nothing else)
     auditor                                   reads its tenant: configuration, the audit trails, reports
     viewer                                    reads its tenant's configuration
+    self-service                              a staff member's own page only: the devices, forwarding,
+                                              voicemail and call history of the one directory user
+                                              their console user is linked to (``Claims.directory_user``;
+                                              the directory and analytics check it is theirs)
     (recording-viewer, wallboard: kept as they were: recordings' search/play, the wallboard)
 
 Service tokens (``kind`` service) with tenant ``*`` may do everything, as before.
@@ -37,7 +41,9 @@ AGENT = "agent"
 RECORDING_ADMIN = "recording-admin"
 AUDITOR = "auditor"
 VIEWER = "viewer"
-ROLES = (PLATFORM_OPERATOR, TENANT_ADMIN, DELEGATED_ADMIN, SUPERVISOR, AGENT, RECORDING_ADMIN, AUDITOR, VIEWER)
+SELF_SERVICE = "self-service"
+ROLES = (PLATFORM_OPERATOR, TENANT_ADMIN, DELEGATED_ADMIN, SUPERVISOR, AGENT, RECORDING_ADMIN, AUDITOR, VIEWER,
+         SELF_SERVICE)
 LEGACY = ("platform-admin", "admin", "recording-viewer", "wallboard")
 
 # A role and the names that mean the same (both are put in a token's claims, so a check written
@@ -61,8 +67,11 @@ RECORDINGS = "recordings"             # recording: search, play, download (read)
 RECORDING_AUDIT = "recording-audit"   # recording: who listened to what
 REPORTS = "reports"                   # analytics: reports, planning, everyone's call history, SLA targets
 WALLBOARD = "wallboard"               # analytics: the wallboard
+OWN_PAGE = "own-page"                 # directory: a user's own page (devices, forwarding, voicemail); a
+                                      # role with configuration rights there reaches every user's (a
+                                      # delegated admin's writes: its scope), self-service only its own
 RESOURCES = (CONFIG, CONSOLE_USERS, AUDIT, RECORDING_POLICY, ACD, AGENT_DESK, CALLS, SUPERVISION, PROMPTS, RECORDINGS,
-             RECORDING_AUDIT, REPORTS, WALLBOARD)
+             RECORDING_AUDIT, REPORTS, WALLBOARD, OWN_PAGE)
 # REC-06: recordings are kept from the configuration administrators: a tenant's admin and the
 # platform operators get nothing here (service tokens still do: the pipeline, retention).
 SEPARATED = frozenset({RECORDINGS, RECORDING_AUDIT})
@@ -71,14 +80,15 @@ R: frozenset[Action] = frozenset({"read"})
 RW: frozenset[Action] = frozenset({"read", "write"})
 RULES: dict[str, dict[str, frozenset[Action]]] = {
     TENANT_ADMIN: {CONFIG: RW, CONSOLE_USERS: RW, AUDIT: R, RECORDING_POLICY: R, ACD: RW, AGENT_DESK: RW,
-                   CALLS: RW, SUPERVISION: RW, PROMPTS: RW, REPORTS: RW, WALLBOARD: R},
-    DELEGATED_ADMIN: {CONFIG: RW, CONSOLE_USERS: R},
+                   CALLS: RW, SUPERVISION: RW, PROMPTS: RW, REPORTS: RW, WALLBOARD: R, OWN_PAGE: RW},
+    DELEGATED_ADMIN: {CONFIG: RW, CONSOLE_USERS: R, OWN_PAGE: RW},
     SUPERVISOR: {ACD: RW, AGENT_DESK: RW, CALLS: RW, SUPERVISION: RW, REPORTS: R, WALLBOARD: R},
     AGENT: {AGENT_DESK: RW, CALLS: RW},
     RECORDING_ADMIN: {RECORDING_POLICY: RW, RECORDINGS: RW, RECORDING_AUDIT: R, CALLS: RW},
     AUDITOR: {CONFIG: R, CONSOLE_USERS: R, AUDIT: R, RECORDING_POLICY: R, ACD: R, PROMPTS: R, REPORTS: R,
-              RECORDING_AUDIT: R},
-    VIEWER: {CONFIG: R, RECORDING_POLICY: R, ACD: R, PROMPTS: R},
+              RECORDING_AUDIT: R, OWN_PAGE: R},
+    VIEWER: {CONFIG: R, RECORDING_POLICY: R, ACD: R, PROMPTS: R, OWN_PAGE: R},
+    SELF_SERVICE: {OWN_PAGE: RW},
     "recording-viewer": {RECORDINGS: R},
     "wallboard": {WALLBOARD: R},
 }
@@ -100,6 +110,20 @@ def is_platform(claims: Claims) -> bool:
 
 def allows(roles: Iterable[str], resource: str, action: Action) -> bool:
     return any(action in RULES.get(role, {}).get(resource, frozenset()) for role in expand(roles))
+
+
+def own_page_refusal(claims: Claims, tenant: str, user_id: str, action: Action) -> str | None:
+    """Why ``claims`` may not ``action`` the own page of directory user ``user_id`` (devices,
+    forwarding, voicemail, call history); None when it may. Whoever the rule lets read (write)
+    the configuration reaches every user's; a self-service token only the user it is linked to."""
+    why = refusal(claims, tenant, OWN_PAGE, action)
+    if why is not None:
+        return why
+    if refusal(claims, tenant, CONFIG, action) is None:
+        return None
+    if claims.directory_user and claims.directory_user == user_id:
+        return None
+    return "a user's own page is theirs only"
 
 
 def refusal(claims: Claims, tenant: str, resource: str, action: Action) -> str | None:

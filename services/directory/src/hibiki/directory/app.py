@@ -20,6 +20,7 @@ from hibiki.directory.lifecycle.settings import Settings as LifecycleSettings
 from hibiki.directory.http.admin import AdminApi
 from hibiki.directory.http import console
 from hibiki.directory.http.peers import PeerProxy
+from hibiki.directory.http.own_api import OwnPageApi
 from hibiki.directory.http.voicemail_api import VoicemailApi
 from hibiki.directory.storage.voicemail_box import VoicemailBox
 from hibiki.directory.http import auth_api
@@ -101,7 +102,8 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
          *RecordingPolicyApi(repository, notifier, admin.audit).routes(),
          *CalendarApi(repository).routes(),
          *DisasterApi(repository, notifier, admin.audit).routes(),
-         *VoicemailApi(repository, VoicemailBox(config.voicemail_db, config.voicemail_dir)).routes(),
+         *VoicemailApi(repository, VoicemailBox(config.voicemail_db, config.voicemail_dir), admin.audit).routes(),
+         *OwnPageApi(repository, notifier, admin.audit).routes(),
          *AuthApi(logins).routes(),
          *ConsoleUsersApi(logins, authority).routes(),
          *AuditApi(trail).routes(),
@@ -110,7 +112,8 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
         open_paths=["/fsapi", *auth_api.OPEN_PATHS, *LoginPage.OPEN_PATHS],
         body_limits={r"/api/v1/tenants/[^/]+/[a-z_]+/import": csv_api.MAX_BYTES},   # /fsapi checks its own
         readiness=readiness,
-    )), {"acd": config.acd_http, "analytics": config.analytics_http})
+    )), {"acd": config.acd_http, "analytics": config.analytics_http,
+                                         "callcontrol": config.callcontrol_http})
     http = HttpServer(auth_api.RenewCors(app), sock)
     grpc_server = GrpcServer(authority, config.host, config.grpc_port, "directory gRPC")
     directory_pb2_grpc.add_DirectoryServiceServicer_to_server(DirectoryService(view, authority), grpc_server.server)

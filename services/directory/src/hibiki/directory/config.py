@@ -41,6 +41,7 @@ class DirectoryConfig:
     voicemail_dir: Path | None = None       # FreeSWITCH's storage/voicemail (mounted from the node)
     acd_http: str = "http://127.0.0.1:8081"          # the console's queues and agents pages go there
     analytics_http: str = "http://127.0.0.1:8083"    # a user's page's call history comes from there
+    callcontrol_http: str = "http://127.0.0.1:8085"  # the IVR test mode's greetings (the prompt store)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> DirectoryConfig:
@@ -80,6 +81,7 @@ class DirectoryConfig:
             voicemail_dir=_path(env.optional("VOICEMAIL_DIR")),
             acd_http=_http(env, "ACD_HTTP", "http://127.0.0.1:8081"),
             analytics_http=_http(env, "ANALYTICS_HTTP", "http://127.0.0.1:8083"),
+            callcontrol_http=_http(env, "CALLCONTROL_HTTP", "http://127.0.0.1:8085"),
         )
 
 

@@ -67,6 +67,10 @@ def held(platform: Platform, tenant: str, domain: str, nats_url: str) -> dict[st
     """What every store holds of the tenant."""
     s = platform.settings
     counts: dict[str, int] = {"directory.tenant": int(platform.tenant(tenant) is not None)}
+    base = f"{s.directory_url}/api/v1/tenants/{tenant}"
+    for name in ("console_users", "api_tokens"):          # console identity: people, tokens, the trail
+        counts[f"directory.{name}"] = len(platform.json("GET", f"{base}/{name}")["items"])
+    counts["directory.audit"] = int(platform.json("GET", f"{base}/audit/verify")["entries"])
     acd = platform.acd_config(tenant)
     counts.update({f"acd.{k}": len(v) for k, v in acd.items()})
     rec = platform.json("GET", f"{s.recording_url}/api/v1/lifecycle/tenants/{tenant}")["held"]

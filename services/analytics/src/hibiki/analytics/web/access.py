@@ -3,9 +3,10 @@
     service token or platform-admin (tenant "*")    everything
     the tenant's admin or supervisor                 reports, planning, every user's history;
                                                      SLA targets (changed by admin only)
-    any other user token of the tenant               their own call history only (the token's
-                                                     subject is their user id as calls record it),
-                                                     except a wall display's (role ``wallboard``)
+    any other user token of the tenant               their own call history only (the directory user
+                                                     the token is linked to, ``duser``: a console
+                                                     user's; else the token's subject as calls record
+                                                     it), except a wall display's (role ``wallboard``)
 Everything else is refused (403).
 """
 
@@ -40,6 +41,9 @@ def history_user(claims: Claims, tenant: str, asked: str | None) -> tuple[str | 
         return None, "this token may not act for this tenant"
     if DISPLAY in claims.roles:
         return None, "a wall display's token reads the wallboard only"
-    if asked is not None and asked != claims.subject:
+    own = claims.directory_user or claims.subject
+    if role_rule.SELF_SERVICE in claims.roles and not claims.directory_user:
+        return None, "a self-service token reads the history of its linked user only"
+    if asked is not None and asked != own:
         return None, "a user reads only their own call history"
-    return claims.subject, None
+    return own, None

@@ -249,6 +249,8 @@ class AdminApi:
         await self._announce(await self._run(self.repo.delete_tenant, tenant))
         if self.tenant_gone is not None:
             await self.tenant_gone(tenant)
+        if self.trail is not None:        # its trail goes too (exported first); the platform's records the head
+            before = {**before, "audit": await self._run(self.trail.remove_tenant, tenant)}
         await self.audit(request, "tenant.delete", "tenant", tenant, before, None, tenant="*")
         return Response(status_code=204)
 

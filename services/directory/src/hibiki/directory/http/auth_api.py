@@ -146,7 +146,8 @@ class AuthApi:
         return JSONResponse({
             "user": {"id": user["id"], "login": user["login"], "display_name": user["display_name"]} if user else None,
             "subject": claims.subject, "kind": claims.kind, "tenant": claims.tenant, "roles": list(claims.roles),
-            "scope": list(claims.scope), "session": bool(claims.session),
+            "scope": list(claims.scope), "directory_user": claims.directory_user or None,
+            "session": bool(claims.session),
             "session_ends_at": float(row["expires_at"]) if row else None,
             "expires_at": None, "totp_enabled": bool(user and user["totp_secret"])})
 

@@ -1,7 +1,8 @@
 """Console users, the tenant's identity policy and API tokens over the admin API (ADM-02/04).
 
 - ``GET|POST /api/v1/tenants/{tenant}/console_users``, ``GET|PATCH|DELETE .../{id}``: console users
-  (tenant ``*``: platform operators). Creating and changing them needs ``console-users`` write
+  (tenant ``*``: platform operators), each optionally linked to one directory (SIP) user of the
+  tenant (``directory_user_id``: whose own page ``/me`` shows; the role ``self-service`` needs it). Creating and changing them needs ``console-users`` write
   (a tenant administrator); a role is given only by someone who holds every right it has, and
   ``platform-operator`` only in tenant ``*``. Disabling, deleting and a password set by an
   administrator end the user's sessions and API tokens on every service.
@@ -86,6 +87,16 @@ class ConsoleUsersApi:
             raise Invalid("weak-password", "password: " + "; ".join(found), "password")
         return str(await self._run(passwords.hash_password, password))
 
+    async def _check_link(self, tenant: str, roles: list[str], directory_user: str | None) -> None:
+        """A link names a directory user of the same tenant; self-service needs one (its whole page)."""
+        if directory_user and not await self._run(self.store.directory_user_exists, tenant, directory_user):
+            raise Invalid("invalid-directory_user_id", "directory_user_id: no such user in this tenant",
+                          "directory_user_id")
+        if role_rule.SELF_SERVICE in roles and not directory_user:
+            raise Invalid("invalid-directory_user_id",
+                          "directory_user_id: the self-service role needs the directory user whose page it is",
+                          "directory_user_id")
+
     def _grant(self, request: Request, roles: list[str], scope: list[str]) -> None:
         why = may_grant(request.scope["hibiki.claims"], request.path_params["tenant"], roles)
         if why is not None:
@@ -103,9 +114,11 @@ class ConsoleUsersApi:
         tenant = request.path_params["tenant"]
         data = await self._body(request, m.ConsoleUserIn)
         self._grant(request, list(data.roles), data.scope)
+        await self._check_link(tenant, list(data.roles), data.directory_user_id)
         login = data.login.lower()
         hashed = await self._check_password(tenant, login, data.password, None)
-        row = await self._run(self.store.create, tenant, login, hashed, list(data.roles), data.scope, data.display_name)
+        row = await self._run(self.store.create, tenant, login, hashed, list(data.roles), data.scope, data.display_name,
+                              data.directory_user_id)
         await self._audit(request, "console_user.create", "console_user", row["id"], None, public(row))
         return JSONResponse(public(row), status_code=201)
 
@@ -127,6 +140,12 @@ class ConsoleUsersApi:
             value = getattr(data, name)
             if value is not None:
                 values[name] = list(value) if isinstance(value, list) else value
+        link = current.get("directory_user_id")
+        relinked = "directory_user_id" in data.model_fields_set       # null or "": no directory user
+        if relinked:
+            link = values["directory_user_id"] = data.directory_user_id or None
+        if data.roles is not None or relinked:
+            await self._check_link(p["tenant"], list(data.roles or current["roles"]), link)
         if data.reset_totp:
             values.update(totp_secret=None, totp_pending=None)
         if data.password is not None:
@@ -136,7 +155,7 @@ class ConsoleUsersApi:
         if data.password is not None:
             await self._run(self.store.set_password, current["id"], values["password_hash"])
         if data.enabled is False or data.password is not None or data.roles is not None or data.scope is not None \
-                or data.reset_totp:
+                or data.reset_totp or before.get("directory_user_id") != after.get("directory_user_id"):
             await self.logins.revoke_user(after, "changed-by-admin")
         await self._audit(request, "console_user.change", "console_user", p["id"], public(before), public(after))
         return JSONResponse(public(after))
@@ -182,10 +201,13 @@ class ConsoleUsersApi:
                 raise Invalid("invalid-user_id", "a user token names its console user", "user_id")
             user = await self._run(self.store.get, tenant, data.user_id)
             subject, roles, scope = str(user["login"]), list(user["roles"]), list(user["scope"])
+            linked = str(user.get("directory_user_id") or "")
         else:
             if not data.roles:
                 raise Invalid("invalid-roles", "an integration token names its roles", "roles")
-            subject, roles, scope = f"integration:{data.name}", list(data.roles), []
+            if role_rule.SELF_SERVICE in data.roles:
+                raise Invalid("invalid-roles", "self-service is a console user's role (their own page)", "roles")
+            subject, roles, scope, linked = f"integration:{data.name}", list(data.roles), [], ""
         why = may_grant(claims, tenant, roles)
         if why is not None:
             raise Forbidden(why)
@@ -196,7 +218,8 @@ class ConsoleUsersApi:
                "revoked_at": None}
         await self._run(self.store.add_token, row)
         token = self.authority.issue(Claims(subject, "user", tenant, tuple(roles), token_id=row["id"],
-                                            scope=tuple(scope), issued_at=now), expires_at=row["expires_at"])
+                                            scope=tuple(scope), directory_user=linked, issued_at=now),
+                                     expires_at=row["expires_at"])
         await self._audit(request, "api_token.create", "api_token", row["id"], None, self._token_out(row))
         return JSONResponse({**self._token_out(row), "token": token}, status_code=201)
 

@@ -11,8 +11,11 @@ from hibiki.common import roles as role_rule
 Login = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 Tenant = Field(min_length=1, max_length=64, pattern=r"^(\*|[a-z0-9][a-z0-9-]{0,62})$")
 Role = Literal["platform-operator", "tenant-admin", "delegated-admin", "supervisor", "agent", "recording-admin",
-               "auditor", "viewer", "platform-admin", "admin", "recording-viewer", "wallboard"]
+               "auditor", "viewer", "self-service", "platform-admin", "admin", "recording-viewer", "wallboard"]
 ASSIGNABLE = set(role_rule.ROLES) | set(role_rule.LEGACY)
+DirectoryUser = Field(default=None, min_length=1, max_length=36, pattern=r"^[A-Za-z0-9-]{1,36}$",
+                      description="the directory (SIP) user of the same tenant whose own page this console user "
+                                  "sees (role self-service)")
 ScopeItem = Field(min_length=3, max_length=100, pattern=r"^(group|user|number):[A-Za-z0-9_.+*-]{1,90}$")
 
 
@@ -68,6 +71,7 @@ class MeOut(BaseModel):
     tenant: str
     roles: list[str]
     scope: list[str]
+    directory_user: str | None = None
     session: bool
     expires_at: float | None = None
     session_ends_at: float | None = None
@@ -99,6 +103,7 @@ class ConsoleUserIn(Strict):
     display_name: str = Field(default="", max_length=255)
     roles: list[Role] = Field(min_length=1, max_length=12)
     scope: list[str] = Field(default_factory=list, max_length=500)
+    directory_user_id: str | None = DirectoryUser
 
 
 class ConsoleUserPatch(Strict):
@@ -108,6 +113,9 @@ class ConsoleUserPatch(Strict):
     enabled: bool | None = None
     password: str | None = Field(default=None, min_length=1, max_length=256)
     reset_totp: bool | None = None
+    directory_user_id: str | None = Field(default=None, max_length=36, pattern=r"^[A-Za-z0-9-]{0,36}$",
+                                          description="the directory user whose own page this is; null or "
+                                                      "empty: none")
 
 
 class ConsoleUserOut(BaseModel):
@@ -117,6 +125,7 @@ class ConsoleUserOut(BaseModel):
     display_name: str
     roles: list[str]
     scope: list[str]
+    directory_user_id: str | None = None
     enabled: bool
     totp_enabled: bool
     created_at: str

@@ -6,7 +6,9 @@ the directory passes a few paths on, unchanged, to the service that owns them:
 - the ACD (``HIBIKI_DIRECTORY_ACD_HTTP``): ``/api/v1/tenants/{t}/queues[/{id}[/stats]]``,
   ``/api/v1/tenants/{t}/agents[/{id}]`` (the console's queues, agents and skills);
 - analytics (``HIBIKI_DIRECTORY_ANALYTICS_HTTP``): ``/api/v1/tenants/{t}/calls/history[.csv]``
-  (a user's call history).
+  (a user's call history);
+- callcontrol (``HIBIKI_DIRECTORY_CALLCONTROL_HTTP``): ``/api/v1/tenants/{t}/prompts[/speak|/{id}[/audio]]``
+  (the IVR test mode plays each greeting as callers hear it).
 
 The request's own credentials go along (``Authorization``, the cookies, ``X-Hibiki-CSRF``) and
 the owner checks them: the directory decides nothing about these paths. An ingress in front of
@@ -26,7 +28,8 @@ from hibiki.common.logging import get_logger
 log = get_logger("hibiki.directory.peers")
 _T = r"/api/v1/tenants/[A-Za-z0-9_-]{1,64}"
 ROUTES = ((re.compile(_T + r"/(queues|agents)(/[A-Za-z0-9_.-]{1,64}(/stats)?)?"), "acd"),
-          (re.compile(_T + r"/calls/history(\.csv)?"), "analytics"))
+          (re.compile(_T + r"/calls/history(\.csv)?"), "analytics"),
+          (re.compile(_T + r"/prompts(/speak|/[A-Za-z0-9_.-]{1,64}(/audio)?)?"), "callcontrol"))
 REQUEST_HEADERS = (b"authorization", b"cookie", b"x-hibiki-csrf", b"content-type", b"accept", b"accept-language")
 RESPONSE_HEADERS = ("content-type", "content-disposition", "retry-after", "www-authenticate", "cache-control")
 

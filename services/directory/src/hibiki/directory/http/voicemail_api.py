@@ -4,13 +4,15 @@
     GET    /api/v1/tenants/{tenant}/users/{id}/voicemail/{message}/audio the recording (audio/wav)
     DELETE /api/v1/tenants/{tenant}/users/{id}/voicemail/{message}       deleted for good
 
-The admin API's roles (reading: ``viewer`` and up; deleting: a writer). The mailbox is the user's
+The own-page check (``own_api.own_guarded``): whoever reads (writes) the configuration reaches
+every user's mailbox; a ``self-service`` console user only their own linked user's. The mailbox is the user's
 extension in the tenant's domain, as the dialplan names it (``voicemail(default <domain> <ext>)``);
 messages come from FreeSWITCH's own store (:mod:`hibiki.directory.storage.voicemail_box`)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -20,7 +22,7 @@ from hibiki.common.http import error_response
 from hibiki.common.logging import get_logger
 from hibiki.common.openapi import ApiRoute, Operation, errors
 from hibiki.directory.errors import NotFound
-from hibiki.directory.http.admin import guarded
+from hibiki.directory.http.own_api import own_guarded
 from hibiki.directory.storage.repository import ConfigRepository
 from hibiki.directory.storage.tables import users
 from hibiki.directory.storage.voicemail_box import VoicemailBox, VoicemailUnavailable
@@ -45,8 +47,9 @@ class MessagesOut(BaseModel):
 
 
 class VoicemailApi:
-    def __init__(self, repository: ConfigRepository, box: VoicemailBox) -> None:
-        self.repo, self.box = repository, box
+    def __init__(self, repository: ConfigRepository, box: VoicemailBox,
+                 audit: Callable[..., Awaitable[None]] | None = None) -> None:
+        self.repo, self.box, self.audit = repository, box, audit
 
     async def _mailbox(self, request: Request) -> tuple[str, str | None]:
         p = request.path_params
@@ -91,14 +94,17 @@ class VoicemailApi:
             raise NotFound("message-not-found", "no such message in this mailbox", "message")
         log.info("voicemail_deleted", tenant=request.path_params["tenant"], user=request.path_params["id"],
                  message=request.path_params["message"])
+        if self.audit is not None:          # a change like any other: who deleted whose message (ADM-05)
+            await self.audit(request, "voicemail.delete", "voicemail", request.path_params["message"],
+                             {"user": request.path_params["id"], "extension": extension}, None)
         return Response(status_code=204)
 
     def routes(self) -> list[ApiRoute]:
         base, tags = "/api/v1/tenants/{tenant}/users/{id}/voicemail", ["voicemail"]
-        return [ApiRoute(base, guarded(False, self.messages), "GET", Operation(
+        return [ApiRoute(base, own_guarded(False, self.messages, self.repo), "GET", Operation(
                     "A user's voicemail messages, newest first (PBX-10)", response=MessagesOut,
                     errors=errors(403, 404, 503), tags=tags)),
-                ApiRoute(base + "/{message}/audio", guarded(False, self.audio), "GET", Operation(
+                ApiRoute(base + "/{message}/audio", own_guarded(False, self.audio, self.repo), "GET", Operation(
                     "One message's recording", media="audio/wav", errors=errors(403, 404, 503), tags=tags)),
-                ApiRoute(base + "/{message}", guarded(True, self.delete), "DELETE", Operation(
+                ApiRoute(base + "/{message}", own_guarded(True, self.delete, self.repo), "DELETE", Operation(
                     "Delete one message for good", ok=204, errors=errors(403, 404, 503), tags=tags))]

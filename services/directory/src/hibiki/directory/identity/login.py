@@ -172,7 +172,8 @@ class Logins:
         csrf = secrets.token_urlsafe(24)
         expires = min(now + self.limits.idle_seconds, ends)
         claims = Claims(str(user["login"]), "user", str(user["tenant_id"]), tuple(user["roles"]), session=sid,
-                        scope=tuple(user["scope"]), csrf=csrf_digest(csrf), issued_at=now)
+                        scope=tuple(user["scope"]), csrf=csrf_digest(csrf),
+                        directory_user=str(user.get("directory_user_id") or ""), issued_at=now)
         return Session(self.authority.issue(claims, expires_at=expires), csrf, sid, expires, ends, dict(user), codes)
 
     async def renew(self, claims: Claims) -> Session:

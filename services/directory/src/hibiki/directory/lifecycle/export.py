@@ -2,6 +2,9 @@
 
     directory/tenant.json, directory/{users,devices,dids,phonebook}.csv  (the directory's CSV formats)
     directory/<resource>.csv and .json      every other resource (nested values as JSON text in CSV)
+    directory/console_users.{csv,json}      console users (no password hashes, no TOTP secrets),
+    directory/api_tokens.{csv,json}         API tokens (never the token), identity_policy.json,
+    directory/audit.csv, audit_verify.json  the tenant's audit trail (hash-chained) and its check
     acd/queues.{csv,json}, acd/agents.{csv,json}
     recordings/<recording id>.<ogg|wav|...> decrypted audio (the recordings API), recordings/recordings.csv
     voicemail/<user>/msg_*.wav ...          FreeSWITCH's voicemail files of the tenant's domain, and
@@ -95,6 +98,16 @@ def export(platform: Platform, tenant: str, out: Path, recordings: bool = True) 
         rows = list(platform.listed(tenant, resource))
         _both(directory, resource, rows)
         counts[f"directory.{resource}"] = len(rows)
+    for name in ("console_users", "api_tokens"):
+        rows = platform.json("GET", f"{base}/{name}")["items"]
+        _both(directory, name, rows)
+        counts[f"directory.{name}"] = len(rows)
+    (directory / "identity_policy.json").write_text(json.dumps(platform.json("GET", f"{base}/identity_policy"),
+                                                               indent=1, sort_keys=True))
+    (directory / "audit.csv").write_bytes(platform.request("GET", f"{base}/audit/csv").content)
+    check = platform.json("GET", f"{base}/audit/verify")
+    (directory / "audit_verify.json").write_text(json.dumps(check, indent=1, sort_keys=True))
+    counts["directory.audit"] = int(check["entries"])
     for kind, items in platform.acd_config(tenant).items():
         _both(target / "acd", kind, items)
         counts[f"acd.{kind}"] = len(items)

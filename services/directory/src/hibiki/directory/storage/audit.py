@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hibiki.common import audit as chain
@@ -109,6 +109,18 @@ class AuditTrail:
             problems.append(chain.Problem(len(rows), "truncated"))
         return {"tenant": tenant, "entries": len(rows), "intact": not problems,
                 "head": int(head["seq"]) if head else 0, "problems": [p.to_json() for p in problems]}
+
+    def remove_tenant(self, tenant: str) -> dict[str, Any]:
+        """A deleted tenant's whole chain (contract end, after its export): what it held, for the
+        platform's own trail (``*``), which records the deletion with the last entry's hash."""
+        if tenant == "*":
+            raise ValueError("the platform's trail is never removed")
+        with self.engine.begin() as conn:
+            head = conn.execute(select(audit_heads).where(audit_heads.c.tenant_id == tenant)).mappings().first()
+            gone = conn.execute(delete(audit_log).where(audit_log.c.tenant_id == tenant)).rowcount
+            conn.execute(delete(audit_heads).where(audit_heads.c.tenant_id == tenant))
+        return {"entries": int(gone or 0), "head_seq": int(head["seq"]) if head else 0,
+                "head_hash": str(head["hash"]) if head else ""}
 
     def tenants(self) -> list[str]:
         with self.engine.connect() as conn:

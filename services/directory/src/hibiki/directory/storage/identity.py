@@ -18,10 +18,11 @@ from hibiki.directory.identity import passwords, totp
 from hibiki.directory.storage.identity_tables import (api_tokens, console_login_failures, console_password_history,
                                                       console_recovery_codes, console_sessions, console_users,
                                                       identity_policies)
+from hibiki.directory.storage.tables import users
 
 Row = dict[str, Any]
-USER_FIELDS = ("id", "tenant_id", "login", "display_name", "roles", "scope", "enabled", "created_at",
-               "password_changed_at")
+USER_FIELDS = ("id", "tenant_id", "login", "display_name", "roles", "scope", "directory_user_id", "enabled",
+               "created_at", "password_changed_at")
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Policy:
 
 def public(row: Mapping[str, Any]) -> Row:
     """A console user as the API shows it (no hashes, no secrets)."""
-    out = {k: row[k] for k in USER_FIELDS}
+    out: Row = {k: row.get(k) for k in USER_FIELDS}
     out["totp_enabled"] = bool(row.get("totp_secret"))
     for name in ("created_at", "password_changed_at"):
         if isinstance(out[name], datetime):
@@ -89,10 +90,11 @@ class IdentityStore:
         return [dict(r) for r in rows]
 
     def create(self, tenant: str, login: str, password_hash: str, roles: Sequence[str], scope: Sequence[str],
-               display_name: str = "") -> Row:
+               display_name: str = "", directory_user_id: str | None = None) -> Row:
         now = datetime.now(UTC)
         row: Row = {"id": str(uuid.uuid4()), "tenant_id": tenant, "login": login, "display_name": display_name,
-                    "password_hash": password_hash, "roles": list(roles), "scope": list(scope), "enabled": True,
+                    "password_hash": password_hash, "roles": list(roles), "scope": list(scope),
+                    "directory_user_id": directory_user_id, "enabled": True,
                     "totp_secret": None, "totp_pending": None, "totp_last_step": 0, "password_changed_at": now,
                     "created_at": now}
         try:
@@ -109,6 +111,12 @@ class IdentityStore:
         with self.engine.begin() as conn:
             conn.execute(update(console_users).where(console_users.c.id == user_id).values(**values))
         return before, self.get(tenant, user_id)
+
+    def directory_user_exists(self, tenant: str, user_id: str) -> bool:
+        """Whether ``user_id`` is a directory (SIP) user of ``tenant`` (a console user's link)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(select(users.c.id).where(users.c.tenant_id == tenant, users.c.id == user_id)).first()
+        return found is not None
 
     def remove(self, tenant: str, user_id: str) -> Row:
         before = self.get(tenant, user_id)

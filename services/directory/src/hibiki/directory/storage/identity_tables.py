@@ -1,7 +1,7 @@
 """Tables of console identity (ADM-04/05): console users, their sessions, recovery codes,
 password history, login failures, API tokens, each tenant's identity policy, and the
 hash-chained audit trail. ``tenant_id`` ``*`` is the platform (its operators, its audit).
-Created by migration 0007.
+Created by migration 0007 (0008: a console user's directory user).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ console_users = Table(
     Column("password_hash", Text, nullable=False),                    # argon2id
     Column("roles", JSON, nullable=False),                            # hibiki.common.roles names
     Column("scope", JSON, nullable=False),                            # delegated admin: group:/user:/number:
+    Column("directory_user_id", String(36), nullable=True),           # the SIP user whose own page is theirs
     Column("enabled", Boolean, nullable=False, default=True),
     Column("totp_secret", String(64), nullable=True),                 # base32; None: no TOTP
     Column("totp_pending", String(64), nullable=True),                # enrolment not yet confirmed

@@ -2,19 +2,21 @@
 // comes from the admin APIs of this origin with the signed-in user's credentials.
 import {addMessages, api, el, mountHeader, say, t, translate} from "/ui/hibiki.js";
 import {MESSAGES} from "./messages.js";
-import {devices, dids, extensions, gateways, groups, phonebook, ringGroups, users} from "./sections.js";
+import {consoleUsers, devices, dids, extensions, gateways, groups, phonebook, ringGroups, users} from "./sections.js";
 import {schedules} from "./schedule.js";
 import {ivrs} from "./ivr.js";
 import {csv} from "./csv.js";
 import {agents, queues} from "./acd.js";
 import {ask} from "./ui.js";
+import {audit, security} from "./identity.js";
 import {NAV, session, signOut} from "./session.js";
 
 addMessages(MESSAGES);
 const SECTIONS = [
   ["users", users], ["devices", devices], ["extensions", extensions], ["ring_groups", ringGroups],
   ["pickup", groups("pickup_group")], ["park", groups("park_group")], ["dids", dids], ["schedules", schedules],
-  ["ivrs", ivrs], ["queues", queues], ["agents", agents], ["phonebook", phonebook], ["gateways", gateways], ["csv", csv]];
+  ["ivrs", ivrs], ["queues", queues], ["agents", agents], ["phonebook", phonebook], ["gateways", gateways], ["csv", csv],
+  ["console_users", consoleUsers], ["security", security], ["audit", audit]];
 
 async function start() {
   const ctx = await session();
@@ -31,6 +33,10 @@ async function start() {
     });
     form.tenant.value = sessionStorage.getItem("hibiki.tenant") || "";
     document.getElementById("signin-link").focus();
+    return;
+  }
+  if (ctx.me.roles.length && ctx.me.roles.every((r) => r === "self-service")) {   // a staff member: their own page
+    location.replace("/me");
     return;
   }
   document.getElementById("app").hidden = false;

@@ -1,6 +1,7 @@
 // A list of one admin API resource with its add / edit / delete form (users, devices, ring groups,
 // numbers, phonebook, gateways, ...). spec: {resource, title, name(item), columns: [[headerKey, item => text]],
-// fields: [field spec], prepare(ctx) -> fields (options from other resources), created(ctx, item, sent, root)}
+// fields: [field spec], prepare(ctx) -> fields (options from other resources), created(ctx, item, sent, root),
+// editOnly: true when some fields ({editOnly: true}) are shown only when changing an item}
 import {api, el, say, t} from "/ui/hibiki.js";
 import {actions, ask, field, read, showError, table} from "./ui.js";
 
@@ -11,8 +12,9 @@ export async function listAll(ctx, resource) {
 
 export function crud(spec) {
   return async function render(ctx, root, status) {
-    const fields = spec.prepare ? await spec.prepare(ctx) : spec.fields;
+    const allFields = spec.prepare ? await spec.prepare(ctx) : spec.fields;
     const items = await listAll(ctx, spec.resource);
+    if (spec.decorate) spec.decorate(items);
     const formBox = el("div", {id: `${spec.resource}-form-box`});
     const addButton = el("button", {type: "button", id: `${spec.resource}-new`, onclick: () => openForm(null)}, t("c.new"));
     const rows = items.map((item) => [
@@ -28,6 +30,7 @@ export function crud(spec) {
       table(spec.title, [...spec.columns.map(([key]) => t(key)), t("hb.actions")], rows, {id: `${spec.resource}-list`}));
 
     function openForm(item) {
+      const fields = (spec.editOnly ? allFields.filter((f) => item || !f.editOnly) : allFields);
       const boxes = fields.map((f) => {
         const box = field(f, item ? item[f.name] : undefined);
         if (item && f.createOnly) box.control.disabled = true;

@@ -149,6 +149,7 @@ function testMode(ctx, ivr, box, status) {
   const fromSpec = {name: "from", label: "i.test.from", type: "datetime-local"};
   const fromBox = field(fromSpec, "");
   const result = el("div", {id: "ivr-paths"}), player = el("ol", {id: "ivr-player", "aria-live": "polite"});
+  const audio = el("audio", {id: "ivr-audio", controls: true, hidden: true, "aria-label": t("i.audio")});
   const run = el("button", {type: "button", id: "ivr-test-run", onclick: async () => {
     const local = fromBox.control.value;
     const from = local ? `${local.length === 16 ? local + ":00" : local}+09:00` : "";
@@ -158,27 +159,88 @@ function testMode(ctx, ivr, box, status) {
       const rows = got.paths.map((p, n) => [
         p.keys.join(" ") || "—", new Date(p.at).toLocaleString(undefined, {timeZone: "Asia/Tokyo"}), p.menus.join(" › "), p.end,
         el("button", {type: "button", class: "secondary", "aria-label": t("i.play.label", {n: n + 1}),
-                      onclick: () => play(p, menus, player)}, t("i.play"))]);
+                      onclick: () => play(ctx, p, menus, player, audio)}, t("i.play"))]);
       result.replaceChildren(el("p", {role: "status"}, t("i.paths", {n: got.paths.length})),
         table("i.test", [t("i.keys"), t("i.at"), t("i.menus"), t("i.end"), t("i.play")], rows, {id: "ivr-paths-table"}));
     } catch (exc) { say(status, exc.describe ? exc.describe() : String(exc), true); }
   }}, t("i.test.run"));
   box.replaceChildren(el("h3", {id: "ivr-test-title"}, t("i.test")), el("p", {}, t("i.test.help")),
-    el("div", {class: "controls"}, fromBox, run), result, player);
+    el("div", {class: "controls"}, fromBox, run), result, player, audio);
 }
 
-// Play a path: each menu's greeting (spoken by the browser when it has a voice), each key, the end.
-function play(path, menus, player) {
+// Play a path as a caller hears it, step by step: each menu's greeting from the prompt store
+// (a recorded prompt, or its text spoken by the same TTS and cache the switch uses: callcontrol's
+// POST .../prompts/speak, through this origin), each key as its DTMF tone, then the end. A step
+// that cannot sound (a system sound file, a role that may not have text spoken) says so.
+let playing = 0;
+const DTMF = {1: [697, 1209], 2: [697, 1336], 3: [697, 1477], 4: [770, 1209], 5: [770, 1336], 6: [770, 1477],
+              7: [852, 1209], 8: [852, 1336], 9: [852, 1477], "*": [941, 1209], 0: [941, 1336], "#": [941, 1477]};
+
+async function play(ctx, path, menus, player, audio) {
   const steps = [];
   path.menus.forEach((id, i) => {
     const m = menus[id] || {id};
-    steps.push(t("i.step.menu", {name: m.name || id, text: greetingText(m)}));
-    if (path.keys[i] !== undefined) steps.push(t("i.step.key", {key: path.keys[i]}));
+    steps.push({text: t("i.step.menu", {name: m.name || id, text: greetingText(m)}), greeting: m.greeting || {}});
+    if (path.keys[i] !== undefined) steps.push({text: t("i.step.key", {key: path.keys[i]}), key: String(path.keys[i])});
   });
-  steps.push(t("i.step.end", {end: path.end}));
-  player.replaceChildren(...steps.map((s) => el("li", {}, s)));
-  if (window.speechSynthesis && window.SpeechSynthesisUtterance) {
-    speechSynthesis.cancel();
-    for (const s of steps) { const u = new SpeechSynthesisUtterance(s); u.lang = "ja-JP"; speechSynthesis.speak(u); }
+  steps.push({text: t("i.step.end", {end: path.end})});
+  const items = steps.map((s) => el("li", {}, s.text));
+  player.replaceChildren(...items);
+  const run = ++playing;
+  for (const [i, s] of steps.entries()) {
+    if (run !== playing) return;                       // another path was started
+    items[i].setAttribute("aria-current", "step");
+    try {
+      if (s.greeting) {
+        const seconds = await playGreeting(ctx, s.greeting, audio);
+        if (seconds === null) items[i].append(" ", el("span", {class: "hint"}, t("i.step.silent")));
+        else items[i].dataset.seconds = seconds.toFixed(2);
+      } else if (s.key !== undefined) {
+        await tone(s.key);
+        items[i].dataset.tone = DTMF[s.key] ? DTMF[s.key].join("+") : "";
+      }
+    } catch (exc) {
+      items[i].append(" ", el("span", {class: "error"}, exc.describe ? exc.describe() : String(exc)));
+    }
+    items[i].removeAttribute("aria-current");
+    items[i].dataset.played = "1";
   }
+  player.dataset.done = String(run);
+}
+
+async function greetingUrl(ctx, g) {
+  let id = g.prompt_id;
+  if (!id && g.text) id = (await api(`${ctx.base}/prompts/speak`, {method: "POST", body: {text: g.text}})).id;
+  if (!id) return null;                                // a system sound file: named only
+  const response = await api(`${ctx.base}/prompts/${encodeURIComponent(id)}/audio`, {raw: true});
+  return URL.createObjectURL(await response.blob());
+}
+
+async function playGreeting(ctx, g, audio) {
+  const url = await greetingUrl(ctx, g);
+  if (!url) return null;
+  if (audio.src.startsWith("blob:")) URL.revokeObjectURL(audio.src);
+  const loaded = new Promise((resolve, reject) => {
+    audio.onloadedmetadata = () => resolve(audio.duration);
+    audio.onerror = () => reject(new Error(t("i.step.undecodable")));
+  });
+  audio.src = url;
+  audio.hidden = false;
+  const seconds = await loaded;
+  const ended = new Promise((resolve) => { audio.onended = resolve; audio.onpause = resolve; });
+  try { await audio.play(); await ended; } catch (_) { /* the browser would not play: the length is known */ }
+  return seconds;
+}
+
+let tones = null;
+async function tone(key) {
+  const pair = DTMF[key];
+  if (!pair || !window.AudioContext) return;
+  tones = tones || new AudioContext();
+  const gain = tones.createGain();
+  gain.gain.value = 0.1;
+  gain.connect(tones.destination);
+  const end = tones.currentTime + 0.2;
+  for (const f of pair) { const o = tones.createOscillator(); o.frequency.value = f; o.connect(gain); o.start(); o.stop(end); }
+  await new Promise((resolve) => setTimeout(resolve, 300));
 }

@@ -1,5 +1,7 @@
 // A user's own page (/me): their devices and forwarding, their voicemail messages to listen to
-// and delete (PBX-10), their call history (analytics' API, through this origin).
+// and delete (PBX-10), their call history (analytics' API, through this origin). A staff member
+// (role self-service) sees the directory user their console user is linked to; an administrator
+// picks any user (?user=).
 import {addMessages, api, el, mountHeader, say, t} from "/ui/hibiki.js";
 import {MESSAGES} from "./messages.js";
 import {NAV, session, signOut} from "./session.js";
@@ -16,33 +18,43 @@ async function start() {
   if (!ctx) { document.getElementById("signin").hidden = false; document.getElementById("signin-link").focus(); return; }
   document.getElementById("app").hidden = false;
   const status = document.getElementById("status");
-  const people = (await api(`${ctx.base}/users?limit=1000`)).items;
+  // Whoever reads the configuration picks any user (?user=); a staff member (self-service) sees
+  // the directory user their console user is linked to, and nobody else.
+  let people = null;
+  try { people = (await api(`${ctx.base}/users?limit=1000`)).items; } catch (exc) { if (exc.status !== 403) throw exc; }
+  const own = ctx.me.directory_user || null;
+  if (!people) {
+    if (!own) { say(status, t("m.unlinked"), true); return; }
+    await show(ctx, own, status, false);
+    return;
+  }
   const asked = new URLSearchParams(location.search).get("user");
   const login = ctx.me.user ? ctx.me.user.login : ctx.me.subject;
-  let me = people.find((u) => u.id === asked) || people.find((u) => u.username === login) || null;
-  const pickSpec = {name: "user", label: "m.user.pick", type: "select", options: people.map((u) => [u.id, null])};
-  if (people.length) {
-    const pick = field(pickSpec, me ? me.id : people[0].id);
-    [...pick.control.options].forEach((o, i) => { o.textContent = `${people[i].display_name || people[i].username} (${people[i].extension || "—"})`; });
-    pick.control.addEventListener("change", () => { me = people.find((u) => u.id === pick.control.value); show(ctx, me, status); });
-    document.getElementById("pick-user").replaceChildren(pick);
-    me = me || people[0];
-  }
-  if (me) await show(ctx, me, status);
+  const me = people.find((u) => u.id === asked) || people.find((u) => u.id === own) || people.find((u) => u.username === login) || people[0];
+  if (!me) return;
+  const pick = field({name: "user", label: "m.user.pick", type: "select", options: people.map((u) => [u.id, null])}, me.id);
+  [...pick.control.options].forEach((o, i) => { o.textContent = `${people[i].display_name || people[i].username} (${people[i].extension || "—"})`; });
+  pick.control.addEventListener("change", () => show(ctx, pick.control.value, status, true));
+  document.getElementById("pick-user").replaceChildren(pick);
+  await show(ctx, me.id, status, true);
 }
 
-async function show(ctx, user, status) {
-  history.replaceState(null, "", `/me?user=${encodeURIComponent(user.id)}`);
-  await Promise.all([devices(ctx, user, status), forwarding(ctx, user, status), voicemail(ctx, user, status), calls(ctx, user, status)]);
+async function show(ctx, id, status, picked) {
+  if (picked) history.replaceState(null, "", `/me?user=${encodeURIComponent(id)}`);
+  let page;
+  try { page = await api(`${ctx.base}/users/${encodeURIComponent(id)}/own`); }
+  catch (exc) { say(status, exc.describe(), true); return; }
+  const user = page.user;
+  document.getElementById("me-name").textContent = `${user.display_name || user.username}（${t("f.extension")} ${user.extension || "—"}）`;
+  devices(page.devices);
+  forwarding(ctx, user, status);
+  await Promise.all([voicemail(ctx, user, status), calls(ctx, user, status)]);
 }
 
-async function devices(ctx, user, status) {
+function devices(mine) {
   const box = document.getElementById("me-devices");
-  try {
-    const mine = (await api(`${ctx.base}/devices?limit=1000`)).items.filter((d) => d.user_id === user.id);
-    box.replaceChildren(mine.length ? table("m.devices", [t("f.sip_username"), t("f.kind"), t("f.label"), t("f.line_key")],
-      mine.map((d) => [d.sip_username, t("f.kind." + d.kind), d.label, d.line_key ?? "—"]), {id: "me-devices-list"}) : el("p", {}, t("hb.none")));
-  } catch (exc) { box.replaceChildren(el("p", {class: "error"}, exc.describe())); }
+  box.replaceChildren(mine.length ? table("m.devices", [t("f.sip_username"), t("f.kind"), t("f.label"), t("f.line_key")],
+    mine.map((d) => [d.sip_username, t("f.kind." + d.kind), d.label, d.line_key ?? "—"]), {id: "me-devices-list"}) : el("p", {}, t("hb.none")));
 }
 
 function forwarding(ctx, user, status) {
@@ -54,7 +66,7 @@ function forwarding(ctx, user, status) {
     event.preventDefault();
     const body = Object.fromEntries(specs.map((s, i) => [s.name, read(boxes[i], s.type === "tel" ? {} : s)]));
     try {
-      Object.assign(user, await api(`${ctx.base}/users/${encodeURIComponent(user.id)}`, {method: "PATCH", body}));
+      Object.assign(user, await api(`${ctx.base}/users/${encodeURIComponent(user.id)}/forwarding`, {method: "PUT", body}));
       say(status, t("hb.saved"));
     } catch (exc) { showError(form, status, exc); }
   });
@@ -94,7 +106,7 @@ async function calls(ctx, user, status) {
   try {
     const got = await api(`/api/v1/tenants/${ctx.tenant}/calls/history?user=${encodeURIComponent(user.id)}&limit=50`);
     box.replaceChildren(got.calls.length ? table("m.history", [t("m.when"), t("m.direction"), t("m.other"), t("m.length")],
-      got.calls.map((c) => [new Date(c.start_time).toLocaleString(undefined, {timeZone: "Asia/Tokyo"}), c.kind,
+      got.calls.map((c) => [new Date(c.start_time).toLocaleString(undefined, {timeZone: "Asia/Tokyo"}), t("m.kind." + c.kind),
                             [c.other_name, c.other_number].filter(Boolean).join(" "), String(c.talk_seconds)]), {id: "me-history-list"})
       : el("p", {}, t("m.no_calls")));
   } catch (exc) { box.replaceChildren(el("p", {class: "error", id: "me-history-error"}, exc.describe())); }

@@ -157,3 +157,37 @@ export function groups(property) {
       form);
   };
 }
+
+// Console users (people at a screen, not SIP users): roles, a delegate's scope, and the directory
+// user whose own page (/me) a staff member (role self-service) sees.
+const ROLES = ["tenant-admin", "delegated-admin", "supervisor", "agent", "recording-admin", "auditor", "viewer", "self-service"];
+export const consoleUsers = crud({
+  resource: "console_users", title: "c.console_users", name: (u) => u.login, editOnly: true,
+  columns: [["f.login", (u) => u.login], ["f.display_name", (u) => u.display_name],
+            ["f.roles", (u) => u.roles.filter((r) => ROLES.includes(r)).map((r) => t("role." + r)).join("、")],
+            ["f.directory_user_id", (u) => u.directory_user_id ? (u._linked || "?") : "—"],
+            ["f.totp_enabled", (u) => t(u.totp_enabled ? "hb.yes" : "hb.no")], ["f.enabled", (u) => t(u.enabled ? "hb.yes" : "hb.no")]],
+  async prepare(ctx) {
+    const people = await listAll(ctx, "users");
+    consoleUsers.people = people;
+    return [
+      {name: "login", required: true, createOnly: true, hint: "f.login.hint"}, {name: "display_name"},
+      {name: "password", type: "password", hint: "f.password.rules"},
+      {name: "roles", type: "multi", required: true, options: ROLES.map((r) => [r, t("role." + r)])},
+      {name: "directory_user_id", type: "select", nullable: true, hint: "f.directory_user_id.hint",
+       options: [["", "f.none"], ...people.map((u) => [u.id, null])], labels: people},
+      {name: "scope", type: "list", hint: "f.scope.hint"},
+      {name: "enabled", type: "checkbox", default: true, editOnly: true},
+      {name: "reset_totp", type: "checkbox", default: false, editOnly: true}];
+  },
+  extraControls(boxes, fields) {
+    const at = fields.findIndex((f) => f.name === "directory_user_id");
+    const people = fields[at].labels;
+    [...boxes[at].control.options].slice(1).forEach((opt, i) => { opt.textContent = userName(people[i]); });
+    return [];
+  },
+  decorate(items) {
+    const byId = new Map((consoleUsers.people || []).map((u) => [u.id, userName(u)]));
+    for (const item of items) item._linked = byId.get(item.directory_user_id);
+  },
+});
