@@ -161,7 +161,7 @@ async def _through_jetstream(url: str, store: Any, events: Sequence[Any], batch_
             except NotFoundError:
                 pass
             ingestor = Ingestor(store, retention=lambda _tenant: rows.RETENTION)
-            consumer = EventConsumer(js, ingestor, max_batch=batch_size)
+            consumer = EventConsumer(nc, ingestor, max_batch=batch_size)
             t0, cpu0 = time.perf_counter(), time.process_time()
             await consumer.start()
             while True:
