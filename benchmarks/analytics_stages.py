@@ -75,10 +75,13 @@ def _run(args: argparse.Namespace, base: Path) -> int:
         print(f"analytics stages: {args.sample:,} calls -> {len(events):,} events, batches of {args.batch:,}; "
               f"load average {os.getloadavg()[0]:.1f} before")
         timed = TimedStore(store)
-        figures, n = asyncio.run(_stages(f"nats://127.0.0.1:{port}", timed, events, args.batch))
+        figures, n, fetched, distinct = asyncio.run(_stages(f"nats://127.0.0.1:{port}", timed, events, args.batch))
+        stored = int(store.query("SELECT count() FROM hibiki.events FINAL")[0][0])
     finally:
         nats.stop()
         store.close()
+    print(f"  {n:,} of {len(events):,} events fetched by the consumer's pull, {fetched:,} by nats-py's fetch, "
+          f"{stored:,} stored (of {distinct:,} distinct event ids)")
     for name, us in figures.items():
         print(f"  {us:7.1f} us/event  {name}")
     print(f"  engine wall in store: {timed.seconds['query'] / n * 1e6:.1f} us/event in {timed.calls['query']} queries, "
@@ -89,7 +92,7 @@ def _run(args: argparse.Namespace, base: Path) -> int:
     return 0
 
 
-async def _stages(url: str, store: Any, events: Sequence[Any], batch: int) -> tuple[dict[str, float], int]:
+async def _stages(url: str, store: Any, events: Sequence[Any], batch: int) -> tuple[dict[str, float], int, int, int]:
     import nats as nats_py
     from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -99,6 +102,7 @@ async def _stages(url: str, store: Any, events: Sequence[Any], batch: int) -> tu
     from hibiki.common import bus
 
     figures: dict[str, float] = {}
+    decoded: list[Any] = []
     nc = await nats_py.connect(url)
     try:
         js = nc.jetstream()
@@ -128,7 +132,6 @@ async def _stages(url: str, store: Any, events: Sequence[Any], batch: int) -> tu
         figures["fetch: nats-py's PullSubscription.fetch (for comparison)"] = _per(cpu, fetched)
         now = datetime.now(UTC)
         cpu = time.process_time()
-        decoded = []
         for msg in messages:
             try:
                 decoded.append(decode(msg.subject, msg.data, now))
@@ -148,7 +151,7 @@ async def _stages(url: str, store: Any, events: Sequence[Any], batch: int) -> tu
         await sub.unsubscribe()
     finally:
         await nc.close()
-    return figures, n
+    return figures, n, fetched, len({(e.tenant, e.key, e.event_id) for e in decoded})
 
 
 def _per(cpu: float, n: int) -> float:
