@@ -12,16 +12,20 @@ The day (tenant of its own; IVR ``suido``: 1, 1, 3 -> queue ``water``, which ove
 4. overflowed: nobody on ``water``, after 3 s the call moves to ``night``, a2 answers, saves 開栓;
 5. after hours: a second number whose schedule is closed all week sends the caller to voicemail;
 6. test mode: the IVR tester walks 1, 1, 3 to ``water`` (test calls never count);
-7. transferred: not made here (the emulator cannot script a phone's own transfer of a bridged
-   call yet); ``support/scripted_day.py`` keeps it in the reports' own day.
+7. transferred: a1 answers a queued call, talks, and its phone blind-transfers the caller to
+   extension 2100 (the emulator's ``BlindTransfer``: the REFER as FreeSWITCH handles it), where
+   2100's phone answers; a1 saves 開栓 (a transferred call is not resolved at first contact).
 
-By hand (``hibiki.analytics.reports.measures``): incoming 5 (1-5), offered 4 (1-4: the
-after-hours call reached no IVR, queue or person), answered 2, abandoned 2 (1 in the queue, 1 in
-the IVR), abandon rate 2/4 = 0.5, service level (answered within 15 s: both) 2 / (2 + 1) =
-0.6667, transfers 0, overflowed 1, FCR 2/2 = 1.0; ASA = the mean of the waits the ACD published
-(call 1's ``acd.answered`` wait; call 4's ``acd.overflowed`` wait plus its ``acd.answered`` wait).
-The wallboard (``wallboard/model.py``): offered 3 (calls that entered a queue), answered 2,
-abandoned 1, waiting 0, answer rate 2/3, service level 1.0 (an abandonment within the threshold
+By hand (``hibiki.analytics.reports.measures``): incoming 6 (1-5, 7), offered 5 (1-4, 7: the
+after-hours call reached no IVR, queue or person), answered 3 (1, 4, 7: a transferred call was
+answered), abandoned 2 (1 in the queue, 1 in the IVR), abandon rate 2/5 = 0.4, service level
+(answered within 15 s: all three) 3 / (3 + 1) = 0.75, transfers 1, overflowed 1, FCR 2/3 =
+0.6667 (call 7 was transferred); ASA = the mean of the waits the ACD published (calls 1 and 7:
+their ``acd.answered`` wait; call 4: its ``acd.overflowed`` wait plus its ``acd.answered`` wait).
+Call 7's record: result ``transferred``, transfer target ``2100`` (the report by transfer target:
+one call, one transfer, for 2100).
+The wallboard (``wallboard/model.py``): offered 4 (calls that entered a queue), answered 3,
+abandoned 1, waiting 0, answer rate 3/4, service level 1.0 (an abandonment within the threshold
 is excepted).
 """
 
@@ -47,9 +51,10 @@ from hibiki.analytics.app import main
 from hibiki.analytics.config import AnalyticsConfig
 from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.events.v1 import agent_pb2
+from fsemu.originate import BlindTransfer
 from support.directory import fsapi_url
 from support.servers import NatsServer, free_port, running
-from test_acd_end_to_end import Center, center, seat
+from test_acd_end_to_end import DOMAIN, Center, center, seat
 from tools import ivr_test
 
 HOST = "127.0.0.1"
@@ -153,6 +158,17 @@ async def test_a_scripted_day_through_the_emulator_gives_the_hand_counts(day: Da
     await asyncio.wait_for(moved.finished, 20)
     await asyncio.sleep(0.2)
     await dispose(c, "a2", moved.uuid)
+    # 7. answered by a1, then blind-transferred by a1's phone to extension 2100, which answers
+    c.endpoints[seat("a1")] = BlindTransfer(after=0.4, to="2100")
+    c.endpoints[f"user/2100@{DOMAIN}"] = 0.3
+    await c.login("a1")
+    transferred = await c.dial(["1", "1", "3"])
+    await asyncio.wait_for(transferred.finished, 20)
+    await asyncio.sleep(0.2)
+    await dispose(c, "a1", transferred.uuid)
+    # the caller went on to 2100 as dialled after the REFER, and 2100 answered there
+    assert ("bridge", f"user/2100@{DOMAIN}") in transferred.executed, transferred.executed
+    assert "voicemail" not in [app for app, _ in transferred.executed], transferred.executed
     # 6. an IVR test call
     await ivr_test.run_path(c.emu, {"keys": ["1", "1", "3"], "at": "2026-11-24T10:00:00+09:00", "end": "queue:water"},
                             c.tenant, "suido", f"127.0.0.1:{c.callcontrol.esl_port}")
@@ -161,10 +177,11 @@ async def test_a_scripted_day_through_the_emulator_gives_the_hand_counts(day: Da
     await asyncio.wait_for(closed.finished, 15)
 
     waits = [c.bus.of("answered", answered)[0].wait_ms,
-             c.bus.of("overflowed", moved)[0].wait_ms + c.bus.of("answered", moved)[0].wait_ms]
-    hand = {"incoming": 5, "offered": 4, "answered": 2, "abandoned": 2, "abandoned_queue": 1, "abandoned_ivr": 1,
-            "abandon_rate": 0.5, "service_level": 0.6667, "asa_seconds": round(sum(waits) / 2 / 1000, 3),
-            "transfers": 0, "overflowed": 1, "fcr_rate": 1.0}
+             c.bus.of("overflowed", moved)[0].wait_ms + c.bus.of("answered", moved)[0].wait_ms,
+             c.bus.of("answered", transferred)[0].wait_ms]
+    hand = {"incoming": 6, "offered": 5, "answered": 3, "abandoned": 2, "abandoned_queue": 1, "abandoned_ivr": 1,
+            "abandon_rate": 0.4, "service_level": 0.75, "asa_seconds": round(sum(waits) / 3 / 1000, 3),
+            "transfers": 1, "overflowed": 1, "fcr_rate": 0.6667}
     today = datetime.now(ZoneInfo("Asia/Tokyo")).date().isoformat()
     url = f"/api/v1/tenants/{c.tenant}/reports/calls"
     deadline, total = time.monotonic() + 30, {}
@@ -177,30 +194,42 @@ async def test_a_scripted_day_through_the_emulator_gives_the_hand_counts(day: Da
     assert {k: total.get(k) for k in hand} == hand, total
     # after-call work by hand: each agent's AFTER_CALL_WORK change to its next change, to the ms
     acw_ms = []
-    for agent, call in (("a1", answered), ("a2", moved)):
+    for agent, call in (("a1", answered), ("a2", moved), ("a1", transferred)):
         changes = sorted((m for m in c.bus.of("state_changed") if m.agent_id == agent),
                          key=lambda m: m.meta.occurred_at.ToMilliseconds())
         start = next(i for i, m in enumerate(changes)
                      if m.current == agent_pb2.AGENT_STATE_AFTER_CALL_WORK and m.call_uuid == call.uuid)
         acw_ms.append(changes[start + 1].meta.occurred_at.ToMilliseconds() - changes[start].meta.occurred_at.ToMilliseconds())
     assert 0.4 <= total["att_seconds"] < 2.0                       # each agent's phone talked 0.4 s
-    assert total["aht_seconds"] - total["att_seconds"] == pytest.approx(sum(acw_ms) / 2 / 1000, abs=0.0015), acw_ms
+    assert total["aht_seconds"] - total["att_seconds"] == pytest.approx(sum(acw_ms) / 3 / 1000, abs=0.0015), acw_ms
     assert total["avg_hold_seconds"] == 0.0
     print(f"\nscripted day through the emulator: {total}; after-call work {acw_ms} ms")
 
     exported = await day.api.get(f"{url}.csv", params={"from": today, "lang": "en"}, headers=day.supervisor)
     last = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))[-1]
-    assert last[:7] == ["total", "5", "4", "2", "2", "1", "1"]
+    assert last[:7] == ["total", "6", "5", "3", "2", "1", "1"]
     assert [float(v) for v in (last[7], last[8], last[9], last[15])] == [
         hand["abandon_rate"], hand["service_level"], hand["asa_seconds"], hand["fcr_rate"]]
-    assert (last[13], last[14]) == ("0", "1")
+    assert (last[13], last[14]) == ("1", "1")
     workbook = await day.api.get(f"{url}.xlsx", params={"from": today}, headers=day.supervisor)
     row = list(openpyxl.load_workbook(io.BytesIO(workbook.content)).active.iter_rows(values_only=True))[-1]
-    assert list(row[1:7]) == [5, 4, 2, 2, 1, 1]
+    assert list(row[1:7]) == [6, 5, 3, 2, 1, 1]
     assert [row[7], row[8], row[9], row[13], row[14], row[15]] == [
-        hand["abandon_rate"], hand["service_level"], hand["asa_seconds"], 0, 1, hand["fcr_rate"]]
+        hand["abandon_rate"], hand["service_level"], hand["asa_seconds"], 1, 1, hand["fcr_rate"]]
+    # call 7's record: transferred, to 2100 (the report by transfer target; its CSV and xlsx rows)
+    by_target = (await day.api.get(url, params={"from": today, "by": "transfer_target"}, headers=day.supervisor)).json()
+    targets = {r["key"]: r for r in by_target["rows"]}
+    assert (targets["2100"]["incoming"], targets["2100"]["answered"], targets["2100"]["transfers"]) == (1, 1, 1), targets
+    assert sum(r["transfers"] for r in by_target["rows"]) == 1, targets
+    exported = await day.api.get(f"{url}.csv", params={"from": today, "by": "transfer_target", "lang": "en"},
+                                 headers=day.supervisor)
+    assert ["2100", "1", "1", "1"] == next(r for r in csv.reader(io.StringIO(exported.content.decode("utf-8-sig")))
+                                           if r[0] == "2100")[:4]
+    workbook = await day.api.get(f"{url}.xlsx", params={"from": today, "by": "transfer_target"}, headers=day.supervisor)
+    sheet = list(openpyxl.load_workbook(io.BytesIO(workbook.content)).active.iter_rows(values_only=True))
+    assert next(r for r in sheet if r[0] == "2100")[13] == 1
 
     board = (await day.api.get(f"/api/v1/tenants/{c.tenant}/wallboard", headers=day.supervisor)).json()
     calls = board["calls"]
-    assert (calls["offered"], calls["answered"], calls["abandoned"], calls["waiting"]) == (3, 2, 1, 0), calls
-    assert calls["answer_rate"] == pytest.approx(2 / 3, abs=1e-4) and calls["service_level"] == 1.0, calls
+    assert (calls["offered"], calls["answered"], calls["abandoned"], calls["waiting"]) == (4, 3, 1, 0), calls
+    assert calls["answer_rate"] == pytest.approx(3 / 4, abs=1e-4) and calls["service_level"] == 1.0, calls

@@ -117,3 +117,22 @@ def test_the_pipeline_records_each_generated_call_as_the_generator_does(tmp_path
     assert f"{len(calls)} of {len(calls)} calls recorded; every compared column agrees" in report, report
     assert measured.rows > len(calls) and measured.engine_rows == measured.rows
     assert datetime.now(UTC) > calls[-1].ended_at
+
+
+def test_the_stages_bench_measures_every_stage(capsys: pytest.CaptureFixture[str]) -> None:
+    """``bench analytics-stages`` on a small sample: every event fetched both ways and stored, each
+    stage measured."""
+    from benchmarks import analytics_stages
+
+    assert analytics_stages.main(["--calls", "3000", "--sample", "60", "--batch", "500"]) == 0
+    out = capsys.readouterr().out
+    published = int(re.search(r"-> ([\d,]+) events", out).group(1).replace(",", ""))   # type: ignore[union-attr]
+    assert f"{published:,} of {published:,} events fetched by the consumer's pull, {published:,} by nats-py's fetch, " \
+        in out, out
+    stored = re.search(r"([\d,]+) stored \(of ([\d,]+) distinct event ids\)", out)
+    assert stored is not None and stored.group(1) == stored.group(2) and int(stored.group(1).replace(",", "")) > 0, out
+    for stage in ("fetch: the consumer's pull", "fetch: nats-py's PullSubscription.fetch", "decode: events.decode",
+                  "store: Ingestor.store_batch (CPU", "ack: Msg.ack"):
+        line = next(line for line in out.splitlines() if stage in line)
+        assert float(line.split()[0]) > 0, line
+    assert "insert events" in out and "groupUniqArray(event_id)" in out, out

@@ -69,3 +69,49 @@ async def test_both_legs_carry_what_the_real_switch_sends() -> None:
     assert b.get("Call-Direction") == "outbound" and b.get("variable_sip_hangup_disposition") == "send_bye"
     assert int(b.get("variable_answer_uepoch") or 0) == int(a.get("variable_bridge_uepoch") or 0) > 0
     assert int(b.get("variable_end_uepoch") or 0) <= int(a.get("variable_end_uepoch") or 0)
+
+
+BLIND = Path(__file__).resolve().parents[1] / "fixtures" / "freeswitch" / "hangup_complete" / "blind_transfer.json"
+TRANSFER_DIALPLAN = DIALPLAN.replace('<extension name="x">', """<extension name="y"><condition field="destination_number" expression="^2005$">
+ <action application="set" data="hangup_after_bridge=true"/>
+ <action application="bridge" data="user/2005@t1.example.jp"/>
+</condition></extension><extension name="x">""")
+
+
+async def test_a_blind_transfer_by_the_answering_phone_leaves_what_the_real_switch_leaves() -> None:
+    """2001 calls 2002, 2002's phone blind-transfers 2001 to 2005 (REFER), 2005 answers: the legs
+    carry the transfer as in the real capture (blind_transfer.json), and a call record reads the
+    transferor's leg as transferred to 2005 from both."""
+    from hibiki.callcontrol.leg_record import result_hint
+    from hibiki.events.v1 import call_pb2
+
+    from fsemu.originate import BlindTransfer
+
+    real = json.loads(BLIND.read_text())
+    real_transferor = next(e for e in real if e.get("variable_transfer_destination"))
+    real_caller = next(e for e in real if e["Caller-Direction"] == "inbound")
+    seen: list[Event] = []
+    async with FreeSwitchEmulator() as emu:
+        emu.switch.sinks.append(lambda e: seen.append(e) if e.name == "CHANNEL_HANGUP_COMPLETE" else None)
+        call = await emu.place_call(destination="2002", caller_id_number="2001", dialplan_xml=TRANSFER_DIALPLAN,
+                                    variables={"hibiki_tenant": "t1"},
+                                    answering_endpoints={"user/2002@t1.example.jp": BlindTransfer(after=0.1, to="2005"),
+                                                         "user/2005@t1.example.jp": 0.1})
+        await asyncio.wait_for(call.finished, 5)
+    bridges = [data for app, data in call.executed if app == "bridge"]
+    assert bridges == ["user/2002@t1.example.jp", "user/2005@t1.example.jp"]
+    legs = {e.get("Caller-Destination-Number"): e for e in seen}
+    transferor, caller = legs["2002"], legs["2005"]    # the caller's leg was routed again, to 2005
+    assert transferor.get("Caller-Direction") == "outbound" and caller.get("Caller-Direction") == "inbound"
+    for name in ("variable_transfer_disposition", "variable_transfer_destination", "variable_sip_hangup_disposition",
+                 "Hangup-Cause"):
+        assert transferor.get(name) == real_transferor[name], name
+    assert transferor.get("variable_transfer_to") == f"blind:{call.uuid}"
+    assert real_transferor["variable_transfer_to"] == f"blind:{real_caller['Unique-ID']}"
+    assert ":bl_xfer:2005/" in (caller.get("variable_transfer_source") or "") and ":bl_xfer:2005/" in \
+        real_caller["variable_transfer_source"]
+    assert (caller.get("variable_sip_refer_to") or "").startswith("sip:2005@")
+    assert real_caller["variable_sip_refer_to"].startswith("sip:2005@")
+    transferred = (call_pb2.CALL_RESULT_HINT_TRANSFERRED, "2005")
+    assert result_hint(dict(transferor.headers)) == result_hint(real_transferor) == transferred
+    assert result_hint(dict(caller.headers))[0] != call_pb2.CALL_RESULT_HINT_TRANSFERRED

@@ -3,8 +3,9 @@
 The dial string is originated by ``originate.Originator`` (variable blocks, ``|`` groups, ``,``
 legs, ``user/`` expansion through the directory, ``error/`` endpoints).  What each endpoint
 does comes from the call's ``answering_endpoints``: ``"answer"`` (answers and stays until the
-caller hangs up), a number (answers, hangs up after that many seconds), or a hangup cause
-(``USER_BUSY``, ``NO_ANSWER``, ...).  Endpoints not listed ring out (``NO_ANSWER``).
+caller hangs up), a number (answers, hangs up after that many seconds), ``BlindTransfer(after,
+to)`` (answers, then the phone blind-transfers the caller: its REFER as sofia handles it, below),
+or a hangup cause (``USER_BUSY``, ``NO_ANSWER``, ...).  Endpoints not listed ring out (``NO_ANSWER``).
 On failure: ``originate_disposition`` = the cause, ``DIALSTATUS`` as switch_ivr_originate maps it,
 ``originate_failed_cause``, then ``switch_channel_handle_cause`` (``continue_on_fail`` true or a
 list of causes/numbers, ``failure_causes``; without either NO_ANSWER, NO_USER_RESPONSE and
@@ -19,6 +20,13 @@ the real switch puts there (tests/fixtures/freeswitch/hangup_complete: the origi
 ``originator``/``originating_leg_uuid``, ``last_bridge_to``, ``bridge_uuid``, ``signal_bond``,
 the Other-Leg-* profile of the caller, the CDR variables). Both legs name each other in
 Other-Type / Other-Leg-*; the caller's leg gets ``signal_bond``.
+
+A blind transfer (sofia_handle_sip_i_refer, as tests/fixtures/freeswitch/hangup_complete/blind_transfer.json
+shows it): the transferor's leg gets ``transfer_disposition`` ``recv_replace``, ``transfer_to``
+``blind:<caller's uuid>``, ``transfer_destination`` ``blind:<to>`` and is hung up by the switch
+(``send_bye``); the caller's leg gets ``sip_refer_to``, ``transfer_source``/``transfer_history``
+(``<epoch>:<uuid>:bl_xfer:<to>/<context>/XML``), no ``hangup_after_bridge``, and is transferred to
+``<to>`` in its own context (switch_ivr_session_transfer without a context), where routing starts again.
 """
 from __future__ import annotations
 
@@ -29,7 +37,7 @@ from .causes import CAUSES
 from .cdr import set_cdr_variables
 from .channel import Channel, ChannelSeed
 from .dialstring import separate_string, switch_true
-from .originate import Leg, Originator
+from .originate import BlindTransfer, Leg, Originator
 from .session import HangupError
 
 if TYPE_CHECKING:
@@ -143,17 +151,31 @@ async def app_bridge(s: "CallSession", data: str) -> None:
     b = b_leg(ch, winner, b_uuid, created_us)
     ch.fire("CHANNEL_BRIDGE", ("switch_ivr_bridge.c", "audio_bridge_on_exchange_media", 0),
             post=[("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", b_uuid)])
+    refer = behaviour if isinstance(behaviour, BlindTransfer) else None
     try:
         if behaviour == "answer":
             await ch.hangup_event.wait()
         else:
-            await s.media_wait(float(behaviour))  # type: ignore[arg-type]
+            await s.media_wait(refer.after if refer is not None else float(behaviour))  # type: ignore[arg-type]
     except HangupError:
         pass
     peers.pop(b_uuid, None)
-    b_leg_hangup(b, by_far_end=behaviour != "answer")
+    transferring = refer is not None and ch.up
+    if transferring:
+        assert refer is not None
+        b.set_var("transfer_disposition", "recv_replace")
+        b.set_var("transfer_to", f"blind:{ch.uuid}")
+        b.set_var("transfer_destination", f"blind:{refer.to}")
+        history = f"{ch.switch.clock() // 1_000_000}:{ch.switch.new_uuid()}:bl_xfer:{refer.to}/{ch.context}/XML"
+        ch.set_var("sip_refer_to", f"sip:{refer.to}@{ch.get_var('domain_name') or 'freeswitch.local'}")
+        ch.set_var("transfer_source", history)
+        ch.set_var("transfer_history", history)
+    b_leg_hangup(b, by_far_end=behaviour != "answer" and not transferring)
     ch.set_var("last_bridge_hangup_cause", "NORMAL_CLEARING")
     ch.fire("CHANNEL_UNBRIDGE", ("switch_ivr_bridge.c", "audio_bridge_on_exchange_media", 0),
             post=[("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", b_uuid)])
-    if ch.up and (ch.get_var("hangup_after_bridge") or "").lower() == "true":
+    if transferring:
+        assert refer is not None
+        s.transfer(refer.to, "XML", None)
+    elif ch.up and (ch.get_var("hangup_after_bridge") or "").lower() == "true":
         s.hangup("NORMAL_CLEARING")

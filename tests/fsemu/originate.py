@@ -57,6 +57,15 @@ ORIGINATE_VARS = ("group_confirm_key", "group_confirm_file", "group_confirm_read
 MAX_DEPTH = 16   # user/ endpoints whose dial strings dial other user/ endpoints
 
 
+@dataclass(frozen=True)
+class BlindTransfer:
+    """An endpoint that answers, talks ``after`` seconds, then blind-transfers the caller to
+    ``to`` (the phone's REFER with ``Refer-To: <to>``)."""
+
+    after: float
+    to: str
+
+
 @dataclass
 class Leg:
     """One endpoint the originate tried."""
@@ -64,14 +73,14 @@ class Leg:
     endpoint: str                                   # as dialled, without its variable blocks
     variables: dict[str, str] = field(default_factory=dict)
     via: tuple[str, ...] = ()                       # the user/ endpoints it was expanded from
-    outcome: object = None                          # "answer", seconds, or a hangup cause
+    outcome: object = None                          # "answer", seconds, BlindTransfer or a hangup cause
     created: bool = False                           # False: refused at once (error/, user not found)
     user: DirectoryUser | None = None               # user/ legs: the user found
     dial_string: str | None = None                  # user/ legs: the expanded dial-string
 
     @property
     def answers(self) -> bool:
-        return self.created and (self.outcome == "answer" or isinstance(self.outcome, (int, float)))
+        return self.created and (self.outcome == "answer" or isinstance(self.outcome, (int, float, BlindTransfer)))
 
 
 def _get(event: dict[str, str], name: str) -> str | None:

@@ -24,6 +24,7 @@ from hibiki.common.errors import ConfigError
 
 _ESCAPES = {"\\": "\\\\", "'": "\\'", "\b": "\\b", "\f": "\\f", "\r": "\\r", "\n": "\\n", "\t": "\\t",
             "\0": "\\0", "\a": "\\a", "\v": "\\v"}
+_ESCAPE_TABLE = str.maketrans(_ESCAPES)   # str.translate: the same escapes, without a Python loop per character
 
 
 def literal(value: Any, *, fractional_seconds: bool = True) -> str:
@@ -39,7 +40,7 @@ def literal(value: Any, *, fractional_seconds: bool = True) -> str:
             raise ValueError(f"not a finite number: {value!r}")
         return repr(float(value))
     if isinstance(value, str):
-        return "'" + "".join(_ESCAPES.get(c, c) for c in str(value)) + "'"
+        return "'" + str(value).translate(_ESCAPE_TABLE) + "'"
     if isinstance(value, datetime):
         utc = value.astimezone(UTC) if value.tzinfo else value
         text = utc.strftime("%Y-%m-%d %H:%M:%S")

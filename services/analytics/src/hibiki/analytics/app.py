@@ -39,7 +39,7 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready
     nc = await bus.connect(config.nats_url, "hibiki-analytics")
     js = nc.jetstream()
     await bus.ensure_events_stream(js)
-    consumer = EventConsumer(js, Ingestor(store, config.retention), max_batch=config.batch_size,
+    consumer = EventConsumer(nc, Ingestor(store, config.retention), max_batch=config.batch_size,
                              max_wait=config.batch_wait, ack_wait=config.ack_wait)
 
     async def readiness() -> dict[str, bool]:

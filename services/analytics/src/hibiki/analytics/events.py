@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -80,9 +80,21 @@ class RawEvent:
 def timestamp(value: Timestamp) -> datetime | None:
     """A protobuf Timestamp as an aware UTC datetime; None when unset. (A raw event's
     ``occurred_at`` is this to the millisecond, the precision of the events table.)"""
-    if not value.seconds and not value.nanos:
+    seconds, nanos = value.seconds, value.nanos
+    if not seconds and not nanos:
         return None
-    return datetime.fromtimestamp(value.seconds, tz=UTC).replace(microsecond=value.nanos // 1000)
+    return _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
+
+
+def _timestamp_ms(value: Timestamp) -> datetime | None:
+    """``timestamp`` to the millisecond (as the events table keeps it), in one step."""
+    seconds, nanos = value.seconds, value.nanos
+    if not seconds and not nanos:
+        return None
+    return _EPOCH + timedelta(seconds=seconds, milliseconds=nanos // 1_000_000)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 _CONTROL = re.compile("[\x00-\x1f]")
@@ -111,8 +123,8 @@ def decode(subject: str, payload: bytes, received_at: datetime) -> RawEvent:
     tenant = _checked("meta.tenant", meta.tenant)
     if tenant != parts[1]:
         raise InvalidEvent(f"meta.tenant {tenant!r} is not the subject's tenant {parts[1]!r}")
-    occurred_at = (timestamp(meta.occurred_at) or received_at)
-    occurred_at = occurred_at.replace(microsecond=occurred_at.microsecond // 1000 * 1000)   # as stored
+    occurred_at = _timestamp_ms(meta.occurred_at) \
+        or received_at.replace(microsecond=received_at.microsecond // 1000 * 1000)   # as stored
     if kind == "agent.state_changed":
         key = AGENT_KEY_PREFIX + _checked("agent_id", message.agent_id)  # type: ignore[attr-defined]
     elif kind == "call.ended":

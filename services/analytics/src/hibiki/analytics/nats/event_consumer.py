@@ -5,17 +5,26 @@ stored as one batch (``Ingestor.store_batch``, in a thread, while the next batch
 message is acknowledged only after its batch is stored (while a slow store runs, the messages are kept with in-progress acks, so ``ack_wait``
 is also how soon the messages of a killed process come again). If the store fails, nothing of the batch is acknowledged: the messages are redelivered
 (after a pause that grows while the store stays down) and stored again, idempotently.
+
+Messages are pulled with JetStream's own pull request (``$JS.API.CONSUMER.MSG.NEXT.<stream>.<durable>``,
+``{"batch": n, "expires": ns}``) into a plain subscription with a callback: nats-py's
+``PullSubscription.fetch`` waits for each message with a task, a timeout task and a uuid of its own
+(~30 us of CPU a message on this project's machines, against ~5 us this way). The consumer, its
+configuration and the acknowledgements (one ``+ACK`` per message, ``AckPolicy.EXPLICIT``: several
+replicas may share the durable) are the same.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+import itertools
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -30,23 +39,53 @@ DURABLE = "analytics-calls"
 log = get_logger("hibiki.analytics.consumer")
 
 
+class _Pull:
+    """One pull request in flight: the messages it brought and whether it is over."""
+
+    def __init__(self, subject: str, wanted: int) -> None:
+        self.subject, self.wanted, self.got, self.done = subject, wanted, 0, asyncio.Event()
+
+
 class EventConsumer:
-    def __init__(self, js: JetStreamContext, ingestor: Ingestor, *, durable: str = DURABLE, max_batch: int = 10_000,
+    def __init__(self, nc: Client, ingestor: Ingestor, *, durable: str = DURABLE, max_batch: int = 10_000,
                  max_wait: float = 0.5, ack_wait: float = 10.0,
                  on_batch: Callable[[int], None] | None = None) -> None:
-        self._js, self._ingestor = js, ingestor
+        self._nc, self._js, self._ingestor = nc, nc.jetstream(), ingestor
         self._durable, self._max_batch, self._max_wait, self._ack_wait = durable, max_batch, max_wait, ack_wait
         self._on_batch = on_batch
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.stored_batches = 0
+        self._received: list[Msg] = []
+        self._pull: _Pull | None = None
+        self._inbox = ""
+        self._requests = itertools.count()
 
     async def _subscribe(self) -> Any:
         config = ConsumerConfig(
             durable_name=self._durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
             filter_subjects=SUBJECTS, ack_wait=self._ack_wait, max_ack_pending=max(10_000, 4 * self._max_batch))
         await self._js.add_consumer(EVENTS_STREAM, config)
-        return await self._js.pull_subscribe_bind(durable=self._durable, stream=EVENTS_STREAM)
+        self._received, self._pull = [], None
+        self._inbox = self._nc.new_inbox()
+        # room for two batches (one stored, one gathered) and what a late pull still brings
+        return await self._nc.subscribe(f"{self._inbox}.*", cb=self._on_message,
+                                        pending_msgs_limit=max(65_536, 4 * self._max_batch),
+                                        pending_bytes_limit=max(64, self._max_batch // 100) * 1024 * 1024)
+
+    async def _on_message(self, msg: Msg) -> None:
+        pull = self._pull
+        if msg.reply:                  # a stored event (its reply subject is where it is acknowledged)
+            self._received.append(msg)
+            if pull is not None:
+                pull.got += 1
+                if pull.got >= pull.wanted:
+                    pull.done.set()
+            return
+        # a status on this pull's own subject: 404 no messages, 408 expired, 409 (max ack pending,
+        # consumer deleted, leader change...): the pull is over (an older pull's status: ignored)
+        if pull is not None and msg.subject == pull.subject:
+            pull.done.set()
 
     async def run(self) -> None:
         """Gather a batch while the previous one is being stored (NATS and the engine work at the
@@ -81,21 +120,23 @@ class EventConsumer:
             await sub.unsubscribe()
 
     async def _gather(self, sub: Any) -> list[Any]:
-        messages: list[Any] = []
-        deadline: float | None = None
-        while len(messages) < self._max_batch and not self._stop.is_set():
-            remaining = 0.5 if deadline is None else deadline - time.monotonic()
-            if remaining <= 0:
-                break
+        """Up to ``max_batch`` messages: one pull request for what is missing, over when that many
+        came or ``max_wait`` after it was made (the server's ``expires``). Nothing yet: an empty batch
+        (the caller asks again)."""
+        wanted = self._max_batch - len(self._received)
+        if wanted > 0 and not self._stop.is_set():
+            pull = _Pull(f"{self._inbox}.{next(self._requests)}", wanted)
+            self._pull = pull
+            request = {"batch": wanted, "expires": int(self._max_wait * 1e9)}
+            await self._nc.publish(f"{self._js._prefix}.CONSUMER.MSG.NEXT.{EVENTS_STREAM}.{self._durable}",
+                                   json.dumps(request).encode(), reply=pull.subject)
             try:
-                got = await sub.fetch(self._max_batch - len(messages), timeout=max(0.05, remaining))
-            except (TimeoutError, nats.errors.TimeoutError):
-                if deadline is None:
-                    return messages
-                continue
-            if got and deadline is None:
-                deadline = time.monotonic() + self._max_wait
-            messages.extend(got)
+                # the server ends the pull at ``expires``; a lost answer (NATS restarting) a little later
+                await asyncio.wait_for(pull.done.wait(), self._max_wait + 2.0)
+            except TimeoutError:
+                pass
+            self._pull = None
+        messages, self._received = self._received[:self._max_batch], self._received[self._max_batch:]
         return messages
 
     async def _store(self, messages: list[Any]) -> bool:
