@@ -113,8 +113,9 @@ def test_set_and_queue_are_pipelined_and_a_refusal_still_surfaces() -> None:
     def waited() -> str:
         return str(channel.api("uuid_getvar 5e2f6c1a-0000-4000-8000-000000000001 hibiki_queue"))
 
-    channel.set("hibiki_queue", "q1")
-    channel.queue("unset", "playback_terminators")
+    with gevent.Timeout(5, AssertionError("set/queue waited for a reply the switch has not sent")):
+        channel.set("hibiki_queue", "q1")
+        channel.queue("unset", "playback_terminators")
     answer = gevent.spawn(waited)
     frames = _peer_frames(theirs, 3)       # all three sent before any reply
     assert [f.splitlines()[0] for f in frames] == ["sendmsg", "sendmsg", "api uuid_getvar "
