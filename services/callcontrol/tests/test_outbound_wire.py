@@ -75,3 +75,70 @@ def test_event_socket_settings() -> None:
         CallControlConfig.from_env({"HIBIKI_CALLCONTROL_ESL_VERIFY": "maybe"})
     with pytest.raises(ConfigError, match="HIBIKI_CALLCONTROL_ESL_MAX_SESSIONS"):
         CallControlConfig.from_env({"HIBIKI_CALLCONTROL_ESL_MAX_SESSIONS": "0"})
+
+
+def _peer_frames(sock: socket.socket, count: int, timeout: float = 5.0) -> list[str]:
+    """Read ``count`` commands (``\\n\\n``-ended frames) as FreeSWITCH's listener would."""
+    import gevent
+
+    data = b""
+    with gevent.Timeout(timeout):
+        while data.count(b"\n\n") < count:
+            chunk = sock.recv(65536)
+            assert chunk, "the controller closed the socket"
+            data += chunk
+    return [frame for frame in data.decode().split("\n\n") if frame][:count]
+
+
+def _reply(sock: socket.socket, text: str) -> None:
+    sock.sendall(f"Content-Type: command/reply\nReply-Text: {quote(text, safe=' +-:')}\n\n".encode())
+
+
+def test_set_and_queue_are_pipelined_and_a_refusal_still_surfaces() -> None:
+    """``set``/``queue`` do not wait for the socket's ``+OK``: the commands leave together and
+    their replies (FreeSWITCH answers a socket's commands in order) are read with the next waited
+    command's, one round trip instead of one each. A ``-ERR`` to one of them still raises
+    ``CommandRefused`` (from that next command), and nothing waits for ever on a closed socket."""
+    import gevent
+    import gevent.socket
+
+    from hibiki.callcontrol.esl.session import OutboundWire
+    from hibiki.callcontrol.ivr.channel import CommandRefused, ConnectionLost, EslChannel
+
+    ours, theirs = gevent.socket.socketpair()
+    wire = OutboundWire(("127.0.0.1", 0), ours)
+    wire.session_data = {"Unique-ID": "5e2f6c1a-0000-4000-8000-000000000001"}
+    channel = EslChannel(wire)
+
+    def waited() -> str:
+        return str(channel.api("uuid_getvar 5e2f6c1a-0000-4000-8000-000000000001 hibiki_queue"))
+
+    with gevent.Timeout(5, AssertionError("set/queue waited for a reply the switch has not sent")):
+        channel.set("hibiki_queue", "q1")
+        channel.queue("unset", "playback_terminators")
+    answer = gevent.spawn(waited)
+    frames = _peer_frames(theirs, 3)       # all three sent before any reply
+    assert [f.splitlines()[0] for f in frames] == ["sendmsg", "sendmsg", "api uuid_getvar "
+                                                   "5e2f6c1a-0000-4000-8000-000000000001 hibiki_queue"]
+    assert "execute-app-arg: hibiki_queue=q1" in frames[0] and "execute-app-name: unset" in frames[1]
+    assert not answer.ready()
+    _reply(theirs, "+OK")
+    _reply(theirs, "+OK")
+    theirs.sendall(b"Content-Type: api/response\nContent-Length: 2\n\nq1")
+    assert answer.get(timeout=5) == "q1"
+
+    channel.set("hibiki_ivr_path", "main:1")          # refused by the switch
+    refused = gevent.spawn(waited)
+    assert len(_peer_frames(theirs, 2)) == 2
+    _reply(theirs, "-ERR invalid session id")
+    theirs.sendall(b"Content-Type: api/response\nContent-Length: 2\n\nq1")
+    with pytest.raises(CommandRefused, match="-ERR invalid session id"):
+        refused.get(timeout=5)
+
+    channel.set("hibiki_queue", "q2")                  # the switch goes away before replying
+    lost = gevent.spawn(waited)
+    _peer_frames(theirs, 2)
+    theirs.close()
+    with pytest.raises(ConnectionLost):
+        lost.get(timeout=5)
+    wire.close()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import replace
 from typing import Any
@@ -75,6 +76,8 @@ class NodeConnection:
         self._consumer: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopped = False
+        self._posted: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()   # hub -> loop, in order
+        self._drain_due = False      # a _drain is scheduled on the loop and has not started yet
         self._hub = GeventThread(f"esl-inbound-{address.name}")
         # gevent side (touched on the hub's thread only)
         self._wire: InboundWire | None = None
@@ -208,16 +211,33 @@ class NodeConnection:
             raise NodeUnavailable(self.name, "stopped") from None
 
     def _post(self, fn: Callable[..., None], *args: Any) -> None:
-        """From the hub's thread: run ``fn(*args)`` on the asyncio loop (unless stopped)."""
-        if self._loop is not None:
-            try:
-                self._loop.call_soon_threadsafe(self._unless_stopped, fn, *args)
-            except RuntimeError:  # the loop is closed: the service is going away
-                pass
+        """From the hub's thread: run ``fn(*args)`` on the asyncio loop (unless stopped), in the
+        order posted. What is posted before the loop got to the last wake-up rides on it: one
+        ``call_soon_threadsafe`` (a write to the loop's self-pipe) per batch of events, not per
+        event (under load it was a tenth of callcontrol's CPU)."""
+        if self._loop is None:
+            return
+        self._posted.append((fn, args))
+        if self._drain_due:      # the scheduled _drain has not started: it takes this one too
+            return
+        self._drain_due = True
+        try:
+            self._loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the loop is closed: the service is going away
+            pass
 
-    def _unless_stopped(self, fn: Callable[..., None], *args: Any) -> None:
-        if not self._stopped:
-            fn(*args)
+    def _drain(self) -> None:
+        """On the loop: run what the hub posted, oldest first (the flag is cleared before the
+        first is taken, so anything posted meanwhile is either taken here or wakes the loop again)."""
+        self._drain_due = False
+        while self._posted:
+            fn, args = self._posted.popleft()
+            if self._stopped:
+                continue
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("fs_node_post_failed", node=self.name, call=getattr(fn, "__name__", "?"))
 
     def _update(self, **changes: Any) -> None:
         self._state = replace(self._state, **changes)

@@ -84,6 +84,15 @@ class OutboundWire(OutboundSession):  # type: ignore[misc]
         self._outbound_connected = True
 
     def send(self, data: str, timeout: float | None = None) -> Any:
+        result = self.post(data)
+        try:
+            return result.get(timeout=timeout)
+        except gevent.Timeout:
+            raise CommandTimeout(f"{data.split(' ', 1)[0].splitlines()[0]}: no reply within {timeout:g} s") from None
+
+    def post(self, data: str) -> AsyncResult:
+        """Send ``data`` without waiting: its reply settles the result returned (FreeSWITCH answers
+        the commands of a socket in order, so several can be on the way at once)."""
         if not self.connected or self.ended.is_set():
             raise NotConnectedError()
         result = AsyncResult()
@@ -93,10 +102,7 @@ class OutboundWire(OutboundSession):  # type: ignore[misc]
         except OSError:
             self._finish("send failed")
             raise OutboundSessionHasGoneAway() from None
-        try:
-            return result.get(timeout=timeout)
-        except gevent.Timeout:
-            raise CommandTimeout(f"{data.split(' ', 1)[0].splitlines()[0]}: no reply within {timeout:g} s") from None
+        return result
 
     def stop(self) -> None:
         """Say ``exit`` (at most 1 s) unless the peer is gone, then close, whatever happens."""

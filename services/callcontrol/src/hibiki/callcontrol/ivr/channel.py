@@ -82,6 +82,7 @@ class EslChannel:
 
         self._session = session
         self._waiting: dict[str, Any] = {}       # Application-UUID -> AsyncResult
+        self._pending: list[tuple[str, Any]] = []   # commands sent whose reply is not read yet
         self._ended: type[Exception] | None = None
         self.gone = Event()
         self.hangup_cause = ""
@@ -99,7 +100,7 @@ class EslChannel:
         """This channel's events, less those the IVR never waits for: every event costs the
         controller the decoding of its ~170 headers, and CHANNEL_EXECUTE alone doubles the
         events per application (``nixevent`` drops them from myevents' list, mod_event_socket.c)."""
-        self._send("myevents")
+        self._send("myevents", wait=False)
         self._send("nixevent " + " ".join(UNUSED_EVENTS))
 
     def execute(self, app: str, arg: str = "") -> dict[str, str]:
@@ -118,8 +119,11 @@ class EslChannel:
             self._waiting.pop(app_uuid, None)
 
     def queue(self, app: str, arg: str = "") -> None:
-        """Queue ``app`` without waiting for it: the channel runs queued applications in order."""
-        self._send(_sendmsg(app, arg, str(uuid.uuid4())))
+        """Queue ``app`` without waiting for it: the channel runs queued applications in order.
+        Nor is the socket's ``+OK`` waited for: it is read with the next command's reply (one
+        round trip for ``set``, ``set``, ``bridge`` instead of three; a refusal still raises
+        ``CommandRefused``, from that next command)."""
+        self._send(_sendmsg(app, arg, str(uuid.uuid4())), wait=False)
 
     def set(self, name: str, value: str) -> None:
         self.queue("set", f"{name}={value}")
@@ -185,16 +189,45 @@ class EslChannel:
         """Called on the hub when the service stops: every wait ends with ``Released``."""
         self._end(Released)
 
-    def _send(self, command: str) -> Any:
+    def _send(self, command: str, wait: bool = True) -> Any:
+        """``command``'s reply; with ``wait=False`` (a session that can pipeline, ``OutboundWire.post``)
+        it is sent at once and its reply read with the next waited command's (FreeSWITCH answers a
+        socket's commands in order). The replies of earlier commands are checked first either way."""
         from greenswitch.esl import NotConnectedError, OutboundSessionHasGoneAway
 
         self._check()
+        post = getattr(self._session, "post", None)
         try:
-            reply = self._session.send(command)
+            if post is None:
+                self._settle()
+                return self._checked(command, self._session.send(command))
+            result = post(command)
         except (NotConnectedError, OutboundSessionHasGoneAway, OSError) as exc:
             self._end(ConnectionLost)
             ended = self._ended or ConnectionLost
             raise ended(str(exc) or type(exc).__name__) from None
+        self._pending.append((command, result))
+        return self._settle() if wait else None
+
+    def _settle(self) -> Any:
+        """Read the replies of the commands sent (in order); the last one's."""
+        from greenswitch.esl import NotConnectedError, OutboundSessionHasGoneAway
+
+        reply = None
+        while self._pending:
+            command, result = self._pending.pop(0)
+            try:
+                reply = result.get()
+            except (NotConnectedError, OutboundSessionHasGoneAway, OSError) as exc:
+                self._pending.clear()
+                self._end(ConnectionLost)
+                ended = self._ended or ConnectionLost
+                raise ended(str(exc) or type(exc).__name__) from None
+            self._checked(command, reply)
+        return reply
+
+    @staticmethod
+    def _checked(command: str, reply: Any) -> Any:
         text = str(getattr(reply, "data", "") or "")
         if text.startswith("-ERR"):
             raise CommandRefused(f"{command.splitlines()[0]}: {text.strip()}")
