@@ -112,12 +112,14 @@ def spool_path(tenant: str) -> str:
             "/${hibiki_recording_id}.wav")
 
 
-def _record(tenant: str, reason: str, scope: str) -> list[str]:
+def _record(tenant: str, reason: str, scope: str, on_answer: bool = False) -> list[str]:
+    """Name the file and record into it, now or (``on_answer``) once the channel is answered."""
     return [_action("set", "RECORD_STEREO=true"), _action("set", f"hibiki_recording_reason={reason}"),
             _action("set", f"hibiki_recording_scope={dialstring.token(scope)}"),
             _action("set", "hibiki_recording_id=${create_uuid()}"),
             _action("set", f"hibiki_recording_path={spool_path(tenant)}"),
-            _action("record_session", "${hibiki_recording_path}")]
+            _action("set", "execute_on_answer=record_session ${hibiki_recording_path}") if on_answer
+            else _action("record_session", "${hibiki_recording_path}")]
 
 
 def start(tenant: str, decision: Decision, notice: str, answer: bool) -> list[str]:
@@ -168,13 +170,11 @@ def outbound_pairs(tenant: str, decision: Decision) -> list[str]:
     ``nolocal:`` to it alone) so that when the user transfers it (blind) the dialplan, run again for
     the carrier's leg, has the next party's leg record itself (:func:`pairs_or_on_demand`): one
     recording per carrier/user pair, all of the call's ``hibiki_call_id``."""
-    record = _record(tenant, "policy", decision.scope)
     # record_session before the bridge would pre-answer the user's phone and fix its codec before the
     # carrier's leg is offered (a carrier answering another codec then fails: INCOMPATIBLE_DESTINATION):
     # the user's channel starts recording when the carrier answers (the path named now)
-    assert record[-1] == _action("record_session", "${hibiki_recording_path}")
-    return [_action("set", f"hibiki_recording_mode={decision.mode}"), *record[:-1],
-            _action("set", "execute_on_answer=record_session ${hibiki_recording_path}"),
+    return [_action("set", f"hibiki_recording_mode={decision.mode}"),
+            *_record(tenant, "policy", decision.scope, on_answer=True),
             _action("export", f"nolocal:{PAIRS_VARIABLE}=true"),
             _action("export", f"nolocal:{PAIRS_SCOPE_VARIABLE}={dialstring.token(decision.scope)}")]
 
