@@ -15,6 +15,8 @@ goes through an IVR), then ``record_session`` writes both parties in stereo
 An inbound call to a user or a ring group is recorded **per caller/party pair** (:func:`pairs`),
 as callcontrol records a queue call: the leg that answers records itself, so a call the user
 transfers (blind) to another user gives one recording per person who talked with the caller.
+A user's call to a carrier is recorded per pair too (:func:`outbound_pairs`). A call that ends in
+voicemail is not recorded (the message is mod_voicemail's; README: "Voicemail is not a call recording").
 """
 
 from __future__ import annotations
