@@ -149,7 +149,8 @@ def check_row(found: Stored, stopped: recording_pb2.RecordingStopped) -> None:
     assert row["caller_number"] == stopped.caller_number and row["did"] == stopped.did, row
     assert row["queue_id"] == stopped.queue_id and row["user_id"] == stopped.user, row
     assert row["direction"] == {call_pb2.CALL_DIRECTION_INBOUND: "inbound",
-                                call_pb2.CALL_DIRECTION_INTERNAL: "internal"}[stopped.direction], row
+                                call_pb2.CALL_DIRECTION_INTERNAL: "internal",
+                                call_pb2.CALL_DIRECTION_OUTBOUND: "outbound"}[stopped.direction], row
     assert row["reason"] == {recording_pb2.RECORDING_REASON_POLICY: "policy",
                              recording_pb2.RECORDING_REASON_ON_DEMAND: "on-demand"}[stopped.reason], row
     assert row["size_bytes"] == found.event.size_bytes and row["sha256"] == found.event.sha256, row
@@ -643,3 +644,60 @@ def test_an_ivr_transfer_to_a_user_is_recorded_per_pair(bench: SwitchBench, peop
     check_pair(found, "IVR -> user 2002")
     stored(bench, mark, ivr_part)
     assert wavs(bench) == before
+
+
+def test_an_outbound_call_transferred_by_the_user_is_recorded_per_pair(bench: SwitchBench,
+                                                                       people: dict[str, Extension],
+                                                                       recording_admin: DirectoryApi) -> None:
+    """User 2001 (its own policy: outbound all) calls a carrier number and transfers the carrier
+    (blind, REFER) to user 2002: two recordings of the call's id, one per pair: 2001's channel
+    (2001 on channel 1, the carrier on 2) until the transfer, then 2002's leg recording itself (the
+    carrier on channel 1, 2002 on 2); the index rows name each user."""
+    bench.carrier_gateway(T, "rokuon-carrier")
+    current = recording_admin.get(f"/api/v1/tenants/{T}/recording_policy")
+    recording_admin.put(f"/api/v1/tenants/{T}/recording_policy", {
+        **{k: current[k] for k in ("tenant", "dids", "queues", "notice")},
+        "users": {**current.get("users", {}), people["2001"].user_id: {"outbound": "all"}}})
+    first_phone = bench.baresip(people["2001"])
+    second_phone = bench.baresip(people["2002"])
+    carrier = bench.carrier_uas(speak_times=4)          # the carrier talks (4 x 4.7 s) until 2002 hangs up
+    before, mark, log_mark = wavs(bench), bench.events.mark(), bench.fs.log_mark()
+    with record_events(bench, "outbound_transfer") as switch:
+        first_phone.dial("0312340019")
+        first_phone.wait("CALL_ESTABLISHED", timeout=30)
+        time.sleep(5)
+        first_phone.command("transfer", f"sip:{people['2002'].extension}@{people['2002'].domain}")
+        second_phone.wait("CALL_ESTABLISHED", timeout=20)
+        first_phone.wait("CALL_CLOSED", timeout=20)
+        time.sleep(5)
+        second_phone.hangup()
+        second_phone.wait("CALL_CLOSED", timeout=20)
+        carrier.result(timeout=30)          # hung up while still talking (sipp calls that BYE unexpected)
+    assert [e.name for e in switch].count("RECORD_STOP") == 2, [e.name for e in switch]
+    events = stopped_events(bench, mark, 2)
+    assert len(events) == 2, events
+    first, second = sorted(events, key=lambda e: e.started_at.ToMicroseconds())
+    assert first.call_id == second.call_id == first.leg_uuid != second.leg_uuid    # 2001's channel, then 2002's leg
+    assert (first.user, second.user) == (people["2001"].user_id, people["2002"].user_id)
+    assert second.callee_number == "2002"
+    assert first.direction == second.direction == call_pb2.CALL_DIRECTION_OUTBOUND
+    assert first.policy_scope == second.policy_scope == "user"
+    assert first.reason == second.reason == recording_pb2.RECORDING_REASON_POLICY
+    assert first.stopped_at.ToMicroseconds() <= second.started_at.ToMicroseconds() + 500_000
+    assert "playback" not in [app for app, _ in bench.fs.applications(log_mark, first.call_id)]   # no notice
+    own = stored(bench, mark, first)
+    check_row(own, first)
+    user_side, carrier_side, rate = own.caller, own.other, own.rate
+    print(f"\n  2001 -> carrier: {own.seconds:.1f} s, user rms {rms(user_side):.0f} (440 Hz share "
+          f"{tone_share(user_side, rate):.2f}), carrier rms {rms(carrier_side):.0f} (440 Hz share "
+          f"{tone_share(carrier_side, rate):.2f})")
+    assert own.seconds > 3 and rms(user_side) > 100 and rms(carrier_side) > 100
+    assert tone_share(user_side, rate) > 0.8 and tone_share(carrier_side, rate) < 0.2
+    found = stored(bench, mark, second)
+    check_row(found, second)
+    check_pair(found, "carrier -> user 2002 (after the transfer)")
+    assert found.seconds > 3 and found.row["user_id"] == second.user
+    assert wavs(bench) == before
+    with recordings_api(bench) as api:
+        rows = api.get("/recordings", params={"number": "2002"}).json()["recordings"]
+    assert second.recording_id in {r["recording_id"] for r in rows if r["call_id"] == first.call_id}, rows

@@ -139,8 +139,11 @@ async def test_the_policy_is_compiled_into_the_calls(city: City) -> None:
     assert "playback" not in [app for app, _ in quiet.executed]
 
     out = await internal(city, "0312345678", "sofia/gateway/carrier1/0312345678")   # outbound: no notice
-    names = [app for app, _ in routed(out.executed)]
-    assert names.index("record_session") < names.index("bridge") and "playback" not in names[:names.index("bridge")]
+    names = [app for app, _ in routed(out.executed)]      # the user's channel records once the carrier answers
+    path = next(data for app, data in routed(out.executed) if app == "set" and data.startswith("hibiki_recording_path="))
+    assert ("set", "execute_on_answer=record_session " + path.split("=", 1)[1]) in routed(out.executed)
+    assert path.endswith(".wav") and "record_session" not in names, routed(out.executed)
+    assert "playback" not in names[:names.index("bridge")] and "answer" not in names
 
     between = await internal(city, "2001", f"user/2001@{DOMAIN}")   # between users: *1 / *2
     binds = [data for app, data in between.executed if app == "bind_meta_app"]
@@ -156,6 +159,22 @@ async def test_the_policy_is_compiled_into_the_calls(city: City) -> None:
     assert ("export", f"nolocal:execute_on_answer=record_session /{T}/${{strftime_tz(UTC %Y/%m/%d)}}/"
                       "${create_uuid()}.wav") in steps, steps
     assert "bind_meta_app" not in [app for app, _ in steps] and [app for app, _ in steps][-1] == "bridge"
+
+    # outbound: the user's channel records, the carrier's leg is marked for pairs; that leg, transferred
+    # (blind) by the user to 2001, hands 2001's leg a fresh file, in stereo, the caller on channel 1
+    out_steps = routed(out.executed)
+    assert ("export", "nolocal:hibiki_recording_pairs=true") in out_steps
+    assert ("export", "nolocal:hibiki_recording_pairs_scope=tenant") in out_steps
+    carrier = await internal(city, "2001", f"user/2001@{DOMAIN}", {"hibiki_recording_pairs": "true",
+                                                                    "hibiki_recording_pairs_scope": "tenant"})
+    exported = [data for app, data in carrier.executed if app == "export"]
+    for variable in ("RECORD_STEREO=true", "RECORD_STEREO_SWAP=true", "hibiki_recording_reason=policy",
+                     "hibiki_recording_scope=tenant",
+                     f"execute_on_answer=record_session /{T}/${{strftime_tz(UTC %Y/%m/%d)}}/${{create_uuid()}}.wav"):
+        assert f"nolocal:{variable}" in exported, exported
+    assert "bind_meta_app" not in [app for app, _ in carrier.executed]
+    assert not any(d.startswith("nolocal:hibiki_recording_scope") for d in
+                   [data for app, data in moved.executed if app == "export"])   # an inbound caller's own exports stand
 
 
 def test_the_most_specific_scope_decides() -> None:

@@ -11,6 +11,10 @@ import asyncio
 import csv
 import dataclasses
 import io
+import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -201,3 +205,49 @@ async def test_a_retried_deletion_is_recorded_once_in_the_chain(tmp_path: Path, 
         assert not wrong_key["intact"] and wrong_key["problems"][0]["problem"] == "altered"
     finally:
         store.close()
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``hibiki audit ... --recording`` as an operator runs it (the secret from the environment)."""
+    return subprocess.run([sys.executable, "-m", "hibiki.stack.cli", "audit", *args], capture_output=True, text=True,
+                          env=dict(os.environ), timeout=120)
+
+
+async def test_the_command_line_verifies_and_exports_the_recording_trail(tmp_path: Path, nats_server: Any,
+                                                                         nats_client: Any,
+                                                                         authority: TokenAuthority) -> None:
+    """``hibiki audit verify|export --recording --tenant T`` asks the running service: intact (exit 0)
+    and the entries exported; a row altered in the index is reported (exit 1, writer and seq); a
+    service that cannot be asked is exit 2, as is a missing tenant."""
+    await bus.ensure_events_stream(nats_client.jetstream())
+    index_url, tenant = f"chdb://{tmp_path / 'index'}", f"t{uuid.uuid4().hex[:6]}"
+    async with _replicas(tmp_path, nats_server.url, index_url, "rec-a") as ports:
+        await _searches(ports, authority, tenant, 4)
+        url = f"http://127.0.0.1:{ports[0]}"
+        verified = await asyncio.to_thread(_cli, "verify", "--recording", "--tenant", tenant, "--url", url)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        result = json.loads(verified.stdout)
+        assert result["tenant"] == tenant and result["intact"] and result["entries"] == 4, result
+        exported = await asyncio.to_thread(_cli, "export", "--recording", "--tenant", tenant, "--url", url)
+        assert exported.returncode == 0, exported.stderr
+        lines = list(csv.reader(io.StringIO(exported.stdout)))
+        assert lines[0][:3] == ["at", "event_id", "actor"] and len(lines) == 5, lines
+        as_json = await asyncio.to_thread(_cli, "export", "--recording", "--tenant", tenant, "--url", url,
+                                          "--format", "json")
+        entries = json.loads(as_json.stdout)
+        assert len(entries) == 4 and {e["actor"] for e in entries} == {"kato"}, entries
+        no_tenant = await asyncio.to_thread(_cli, "verify", "--recording", "--url", url)
+        assert no_tenant.returncode == 2 and "--tenant" in no_tenant.stderr
+
+    writer, seq, _ = _rows(index_url, tenant)[1]
+    _tamper(index_url, "ALTER TABLE hibiki.recording_audit UPDATE actor = 'someone-else' "
+            "WHERE tenant = %(t)s AND writer = %(w)s AND seq = %(s)s", {"t": tenant, "w": writer, "s": seq})
+    down = await asyncio.to_thread(_cli, "verify", "--recording", "--tenant", tenant, "--url", url)
+    assert down.returncode == 2 and "cannot be asked" in down.stderr, down.stderr
+    async with _replicas(tmp_path, nats_server.url, index_url, "rec-a") as ports:
+        caught = await asyncio.to_thread(_cli, "verify", "--recording", "--tenant", tenant,
+                                         "--url", f"http://127.0.0.1:{ports[0]}")
+    print(f"\n  hibiki audit verify --recording after the tamper: exit {caught.returncode}: {caught.stdout.strip()}")
+    assert caught.returncode == 1, caught.stdout + caught.stderr
+    found = json.loads(caught.stdout)
+    assert not found["intact"] and {"writer": writer, "seq": seq, "problem": "altered"} in found["problems"], found

@@ -272,8 +272,10 @@ _OK_TO_BYE = """  <send>
 """
 
 
-def uas_scenario(talk_ms: int = 3000, ring_ms: int = 0, final: int = 200, remote_bye: bool = True) -> str:
-    """Wait for an INVITE, ring ``ring_ms``, then answer with audio (or refuse with ``final``)."""
+def uas_scenario(talk_ms: int = 3000, ring_ms: int = 0, final: int = 200, remote_bye: bool = True,
+                 speak_times: int = 1) -> str:
+    """Wait for an INVITE, ring ``ring_ms``, then answer with audio (``speak_times`` the recorded
+    voice in a row) or refuse with ``final``."""
     parts = [HEAD.format(name="uas"), """  <recv request="INVITE" crlf="true"/>
   <send>
     <![CDATA[
@@ -328,7 +330,7 @@ def uas_scenario(talk_ms: int = 3000, ring_ms: int = 0, final: int = 200, remote
     ]]>
   </send>
   <recv request="ACK" rtd="true" crlf="true"/>
-  {_media(None, 0, 0)}
+  {_media(None, 0, 0, speak_times=speak_times)}
 """)
     if remote_bye:
         parts.append('  <recv request="BYE"/>\n' + _OK_TO_BYE)

@@ -1,4 +1,5 @@
-"""``hibiki operator create`` (the first platform operator) and ``hibiki audit verify|export``.
+"""``hibiki operator create`` (the first platform operator) and ``hibiki audit verify|export``
+(``--recording``: the recording service's trail, :mod:`hibiki.stack.recording_audit_cli`).
 
 Both work on the directory's store directly (``HIBIKI_DIRECTORY_DATABASE_URL``, default
 ``<data dir>/directory.sqlite``), migrated first, so they work before the first ``hibiki up``.
@@ -40,6 +41,10 @@ def add_parsers(sub: Any) -> None:
     export = a_sub.add_parser("export", help="print one tenant's audit trail")
     export.add_argument("--tenant", required=True)
     export.add_argument("--format", choices=("csv", "json"), default="csv")
+    for command in (verify, export):   # the recording service's access trail instead (recording_audit_cli)
+        command.add_argument("--recording", action="store_true",
+                             help="the recordings' access trail, through the running recording service")
+        command.add_argument("--url", help="the recording service (default http://127.0.0.1:$HIBIKI_RECORDING_PORT)")
 
 
 def _store_url() -> str:
@@ -66,6 +71,10 @@ def _password(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.command == "operator":
         return create_operator(args)
+    if args.recording:
+        from hibiki.stack import recording_audit_cli
+
+        return recording_audit_cli.run(args)
     if args.action == "verify":
         trail = _trail()
         tenants = [args.tenant] if args.tenant else trail.tenants()

@@ -426,10 +426,11 @@ def record_inbound(tenant: TenantView, did: DidEntry, route: Route, context: str
 
 def record_outbound(tenant: TenantView, caller: UserEntry, context: str) -> Actions:
     """REC-01 for a user's call to a carrier: recorded from the start (no notice: the caller is
-    ours), or ``*1``/``*2`` bound."""
+    ours) and per pair once the user transfers the carrier (:func:`recording.outbound_pairs`), or
+    ``*1``/``*2`` bound."""
     decision = tenant.recording.decide("outbound", user=caller.id)
-    if decision.mode == recording.Mode.ALL:
-        return recording.start(tenant.tenant_id, decision, "", answer=False)
+    if decision.mode == recording.Mode.ALL:      # the user's part, then per carrier/party pair after a transfer
+        return recording.outbound_pairs(tenant.tenant_id, decision)
     if decision.mode == recording.Mode.ON_DEMAND:
         return recording.on_demand(tenant.tenant_id)
     return []

@@ -15,6 +15,8 @@ goes through an IVR), then ``record_session`` writes both parties in stereo
 An inbound call to a user or a ring group is recorded **per caller/party pair** (:func:`pairs`),
 as callcontrol records a queue call: the leg that answers records itself, so a call the user
 transfers (blind) to another user gives one recording per person who talked with the caller.
+A user's call to a carrier is recorded per pair too (:func:`outbound_pairs`). A call that ends in
+voicemail is not recorded (the message is mod_voicemail's; README: "Voicemail is not a call recording").
 """
 
 from __future__ import annotations
@@ -112,12 +114,14 @@ def spool_path(tenant: str) -> str:
             "/${hibiki_recording_id}.wav")
 
 
-def _record(tenant: str, reason: str, scope: str) -> list[str]:
+def _record(tenant: str, reason: str, scope: str, on_answer: bool = False) -> list[str]:
+    """Name the file and record into it, now or (``on_answer``) once the channel is answered."""
     return [_action("set", "RECORD_STEREO=true"), _action("set", f"hibiki_recording_reason={reason}"),
             _action("set", f"hibiki_recording_scope={dialstring.token(scope)}"),
             _action("set", "hibiki_recording_id=${create_uuid()}"),
             _action("set", f"hibiki_recording_path={spool_path(tenant)}"),
-            _action("record_session", "${hibiki_recording_path}")]
+            _action("set", "execute_on_answer=record_session ${hibiki_recording_path}") if on_answer
+            else _action("record_session", "${hibiki_recording_path}")]
 
 
 def start(tenant: str, decision: Decision, notice: str, answer: bool) -> list[str]:
@@ -158,14 +162,40 @@ def pairs(tenant: str, decision: Decision, notice: str) -> list[str]:
                       *next_pair(tenant)]
 
 
+PAIRS_SCOPE_VARIABLE = "hibiki_recording_pairs_scope"   # on a carrier's leg of an outbound call recorded per pair
+
+
+def outbound_pairs(tenant: str, decision: Decision) -> list[str]:
+    """Record a user's call to a carrier per pair: the user's channel records itself once the carrier
+    answers (no notice: the caller is ours; channel 1 the user, channel 2 the carrier) until it ends, and the
+    carrier's leg is marked (``hibiki_recording_pairs``, ``hibiki_recording_pairs_scope``, exported
+    ``nolocal:`` to it alone) so that when the user transfers it (blind) the dialplan, run again for
+    the carrier's leg, has the next party's leg record itself (:func:`pairs_or_on_demand`): one
+    recording per carrier/user pair, all of the call's ``hibiki_call_id``."""
+    # record_session before the bridge would pre-answer the user's phone and fix its codec before the
+    # carrier's leg is offered (a carrier answering another codec then fails: INCOMPATIBLE_DESTINATION):
+    # the user's channel starts recording when the carrier answers (the path named now)
+    return [_action("set", f"hibiki_recording_mode={decision.mode}"),
+            *_record(tenant, "policy", decision.scope, on_answer=True),
+            _action("export", f"nolocal:{PAIRS_VARIABLE}=true"),
+            _action("export", f"nolocal:{PAIRS_SCOPE_VARIABLE}={dialstring.token(decision.scope)}")]
+
+
 def pairs_or_on_demand(tenant: str, between_users: bool) -> str:
     """An extension run before the routing of a user's call or a transferred one: when the channel
     is recorded per pair (``hibiki_recording_pairs``, tested by FreeSWITCH, which alone knows the
     channel's variables) a fresh file for the next party that answers; otherwise, between users
-    (``between_users``), ``*1`` / ``*2`` bound (:func:`on_demand`)."""
+    (``between_users``), ``*1`` / ``*2`` bound (:func:`on_demand`). A carrier's leg marked by
+    :func:`outbound_pairs` also exports what :func:`pairs` exports from an inbound caller's channel
+    (stereo, swapped, the reason and the policy's scope) to the next party's leg."""
     actions = "".join(next_pair(tenant))
     otherwise = "".join(a.replace("<action ", "<anti-action ", 1) for a in on_demand(tenant)) if between_users else ""
-    return (f'<extension name="hibiki-recording" continue="true"><condition field="${{{PAIRS_VARIABLE}}}" '
+    carrier = "".join(_action("export", f"nolocal:{name}={value}") for name, value in (
+        ("RECORD_STEREO", "true"), ("RECORD_STEREO_SWAP", "true"), ("hibiki_recording_reason", "policy"),
+        ("hibiki_recording_scope", "$1")))
+    return (f'<extension name="hibiki-recording" continue="true"><condition field="${{{PAIRS_SCOPE_VARIABLE}}}" '
+            f'expression="^([a-z_]{{1,16}})$" break="never">{carrier}</condition>'
+            f'<condition field="${{{PAIRS_VARIABLE}}}" '
             f'expression="^true$" break="never">{actions}{otherwise}</condition></extension>')
 
 
