@@ -247,7 +247,8 @@ async def test_desk_settings_per_tenant_validated_and_read_by_the_agent(make_con
     config = make_config(directory_http=seats.url)
     async with running(main, config):
         admin = clients(config)
-        await admin.put(f"/api/v1/tenants/{tenant}/agents/a1", {})
+        await admin.put(f"/api/v1/tenants/{tenant}/queues/q1", {})
+        await admin.put(f"/api/v1/tenants/{tenant}/agents/a1", {"queues": ["q1"]})
         base = f"/api/v1/tenants/{tenant}/desk_settings"
         first = (await admin.http.get(base)).json()
         assert first["stored"] is False and [c["id"] for c in first["case_types"]] == ["inquiry", "procedure", "complaint", "other"]
@@ -285,5 +286,26 @@ async def test_desk_settings_per_tenant_validated_and_read_by_the_agent(make_con
         assert (await agent.http.get(f"/api/v1/tenants/{tenant}/agents/a2/desk_settings")).status_code == 403
         assert (await agent.http.put(base, json=mine)).status_code == 403
         assert (await agent.http.get("/api/v1/tenants/other/agents/a1/desk_settings")).status_code == 403
+        # the agent's state and disposition take only the tenant's ids
+        agents = f"/api/v1/tenants/{tenant}/agents/a1"
+        await _offer(admin, tenant, "c1", "0258000000")
+        await admin.stub.EndCall(acd_pb2.EndCallRequest(tenant=tenant, call_uuid="c1"), metadata=admin.metadata)
+        for case_type in ("inquiry", "税の相談", "TAX"):
+            refused = await agent.http.post(f"{agents}/disposition", json={"call_uuid": "c1", "case_type": case_type})
+            assert refused.status_code == 400 and refused.json()["error_id"] == "unknown-case-type", refused.text
+            assert refused.json()["details"]["field"] == "case_type"
+        assert (await agent.http.get(f"{agents}/state")).json()["pending_disposition"] == "c1"
+        saved = await agent.http.post(f"{agents}/disposition", json={"call_uuid": "c1", "case_type": "tax"})
+        assert saved.status_code == 200 and saved.json()["pending_disposition"] == "", saved.text
+        wrong = await agent.http.post(f"{agents}/state", json={"state": "not_ready", "reason": "lunch"})
+        assert wrong.status_code == 400 and wrong.json()["error_id"] == "unknown-reason"
+        assert (await agent.http.post(f"{agents}/state", json={"state": "break", "reason": "callback"})).status_code == 400
+        paused = await agent.http.post(f"{agents}/state", json={"state": "not_ready", "reason": "callback"})
+        assert paused.status_code == 200 and paused.json()["reason"] == "callback"
+        assert (await agent.http.post(f"{agents}/state", json={"state": "break", "reason": "lunch"})).json()["reason"] == "lunch"
+        assert (await agent.http.post(f"{agents}/state", json={"state": "not_ready"})).status_code == 200  # no reason
+
         assert (await admin.http.delete(base)).status_code == 204
         assert (await admin.http.get(base)).json()["stored"] is False
+        back = await agent.http.post(f"{agents}/state", json={"state": "not_ready", "reason": "meeting"})
+        assert back.status_code == 200, back.text         # the defaults again
