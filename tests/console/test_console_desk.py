@@ -112,6 +112,7 @@ async def test_desk_content_edited_in_the_console_shows_on_the_desktop(
         await browser_page.screenshot("console-desk-1920")
         await page.set_viewport_size({"width": 768, "height": 1024})
         violations += await serious_violations(page, axe)
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 768   # no sideways scrolling
         await browser_page.screenshot("console-desk-768")
         assert violations == []
 

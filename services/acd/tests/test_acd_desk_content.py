@@ -8,12 +8,18 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+import unicodedata
 from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from hibiki.common.auth import Claims
 from support.servers import running
 
 from hibiki.acd.app import main
+from hibiki.acd.desktop.content_api import DeskSettingsIn
 from hibiki.acd.v1 import acd_pb2
 
 
@@ -309,3 +315,27 @@ async def test_desk_settings_per_tenant_validated_and_read_by_the_agent(make_con
         assert (await admin.http.get(base)).json()["stored"] is False
         back = await agent.http.post(f"{agents}/state", json={"state": "not_ready", "reason": "meeting"})
         assert back.status_code == 200, back.text         # the defaults again
+
+
+def _menus(**change: Any) -> dict[str, Any]:
+    one = [{"id": "a", "label": "あ"}]
+    return {"case_types": one, "not_ready_reasons": one, "break_reasons": one, **change}
+
+
+@given(st.text(max_size=50), st.text(max_size=50))
+@settings(max_examples=300, deadline=None)
+def test_a_label_is_accepted_exactly_when_it_is_one_clean_line(label: str, label_en: str) -> None:
+    """Any text: refused with a ValidationError (never another exception), or kept trimmed, 1-40
+    characters (English 0-40), with no control, format, separator or unassigned character but the space."""
+    def clean(text: str, least: int) -> bool:
+        raw_ok = len(text) <= 40 and (least == 0 or len(text) >= 1)
+        text = text.strip()
+        return raw_ok and least <= len(text) and \
+            all(c == " " or unicodedata.category(c)[0] not in ("C", "Z") for c in text)
+    try:
+        kept = DeskSettingsIn.model_validate(_menus(case_types=[{"id": "x", "label": label, "label_en": label_en}]))
+    except ValidationError:
+        assert not (clean(label, 1) and clean(label_en, 0))
+        return
+    assert clean(label, 1) and clean(label_en, 0)
+    assert (kept.case_types[0].label, kept.case_types[0].label_en) == (label.strip(), label_en.strip())
