@@ -153,6 +153,7 @@ async def test_desk_content_edited_in_the_console_shows_on_the_desktop(
                                                               outcome=acd_pb2.OFFER_OUTCOME_ANSWERED), metadata=meta)
             await stub.EndCall(acd_pb2.EndCallRequest(tenant=tenant, call_uuid="c1"), metadata=meta)
         await page.wait_for_selector("#wrap:not([hidden])")
+        assert await serious_violations(page, axe) == []          # the desktop with the tenant's menus
         assert await page.text_content("#case-type option[value=nenkin]") == "年金の相談"
         assert "inquiry" in await page.eval_on_selector_all("#case-type option", "os => os.map(o => o.value)")
         await page.select_option("#case-type", "nenkin")
