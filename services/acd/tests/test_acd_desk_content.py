@@ -8,12 +8,18 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+import unicodedata
 from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from hibiki.common.auth import Claims
 from support.servers import running
 
 from hibiki.acd.app import main
+from hibiki.acd.desktop.content_api import DeskSettingsIn
 from hibiki.acd.v1 import acd_pb2
 
 
@@ -237,3 +243,99 @@ async def test_pop_attacks_read_no_other_callers_history(make_config: Any, clien
             assert [c["call_id"] for c in own["calls"]] == ["old-0258123456"] and own["calls_error"] == ""
     finally:
         server.close()
+
+
+async def test_desk_settings_per_tenant_validated_and_read_by_the_agent(make_config: Any, clients: Any, authority: Any,
+                                                                         tenant: str, seats: Any) -> None:
+    """Case types and reasons: the defaults until set; set whole by the ``acd`` role, refused with
+    the field at fault for a bad id, label (length, characters), count or a repeat; the agent reads
+    its tenant's, not another agent's path, and cannot change them; DELETE restores the defaults."""
+    config = make_config(directory_http=seats.url)
+    async with running(main, config):
+        admin = clients(config)
+        await admin.put(f"/api/v1/tenants/{tenant}/queues/q1", {})
+        await admin.put(f"/api/v1/tenants/{tenant}/agents/a1", {"queues": ["q1"]})
+        base = f"/api/v1/tenants/{tenant}/desk_settings"
+        first = (await admin.http.get(base)).json()
+        assert first["stored"] is False and [c["id"] for c in first["case_types"]] == ["inquiry", "procedure", "complaint", "other"]
+        assert [c["id"] for c in first["not_ready_reasons"]] == ["meeting", "training", "paperwork", "other"]
+        mine = {"case_types": [{"id": "tax", "label": " 税の相談 ", "label_en": "Tax"}, {"id": "gomi", "label": "ごみ収集"}],
+                "not_ready_reasons": [{"id": "callback", "label": "折り返し電話", "label_en": "Call-back"}],
+                "break_reasons": [{"id": "lunch", "label": "昼休憩"}]}
+        saved = await admin.http.put(base, json=mine)
+        assert saved.status_code == 200, saved.text
+        assert saved.json()["case_types"][0] == {"id": "tax", "label": "税の相談", "label_en": "Tax"}
+        bad_cases: list[tuple[dict[str, Any], str]] = [
+            ({**mine, "case_types": [{"id": "a b", "label": "x"}]}, "case_types.0.id"),
+            ({**mine, "case_types": [{"id": "a", "label": "x" * 41}]}, "case_types.0.label"),
+            ({**mine, "case_types": [{"id": "a", "label": "改\n行"}]}, "case_types.0.label"),
+            ({**mine, "case_types": [{"id": "a", "label": "見えない\u200b"}]}, "case_types.0.label"),
+            ({**mine, "case_types": [{"id": "a", "label": "   "}]}, "case_types.0"),
+            ({**mine, "case_types": [{"id": "a", "label": "x", "label_en": "\x07"}]}, "case_types.0.label_en"),
+            ({**mine, "case_types": []}, "case_types"),
+            ({**mine, "case_types": [{"id": f"c{i}", "label": f"種別{i}"} for i in range(21)]}, "case_types"),
+            ({**mine, "case_types": [{"id": "a", "label": "x"}, {"id": "a", "label": "y"}]}, "case_types"),
+            ({**mine, "case_types": [{"id": "a", "label": "x"}, {"id": "b", "label": "x"}]}, "case_types"),
+            ({**mine, "case_types": [{"id": "a", "label": "x", "colour": "red"}]}, "case_types.0.colour"),
+            ({k: v for k, v in mine.items() if k != "break_reasons"}, "break_reasons"),
+        ]
+        for body, field in bad_cases:
+            refused = await admin.http.put(base, json=body)
+            assert refused.status_code == 400, (field, refused.text)
+            assert refused.json()["details"]["field"] == field, (field, refused.json())
+        kept = (await admin.http.get(base)).json()          # nothing refused was stored
+        assert kept["stored"] is True and [c["id"] for c in kept["case_types"]] == ["tax", "gomi"]
+
+        agent = clients(config, authority.issue(Claims("a1", "user", tenant, ("agent",))))
+        read = (await agent.http.get(f"/api/v1/tenants/{tenant}/agents/a1/desk_settings")).json()
+        assert read["not_ready_reasons"] == [{"id": "callback", "label": "折り返し電話", "label_en": "Call-back"}]
+        assert (await agent.http.get(f"/api/v1/tenants/{tenant}/agents/a2/desk_settings")).status_code == 403
+        assert (await agent.http.put(base, json=mine)).status_code == 403
+        assert (await agent.http.get("/api/v1/tenants/other/agents/a1/desk_settings")).status_code == 403
+        # the agent's state and disposition take only the tenant's ids
+        agents = f"/api/v1/tenants/{tenant}/agents/a1"
+        await _offer(admin, tenant, "c1", "0258000000")
+        await admin.stub.EndCall(acd_pb2.EndCallRequest(tenant=tenant, call_uuid="c1"), metadata=admin.metadata)
+        for case_type in ("inquiry", "税の相談", "TAX"):
+            refused = await agent.http.post(f"{agents}/disposition", json={"call_uuid": "c1", "case_type": case_type})
+            assert refused.status_code == 400 and refused.json()["error_id"] == "unknown-case-type", refused.text
+            assert refused.json()["details"]["field"] == "case_type"
+        assert (await agent.http.get(f"{agents}/state")).json()["pending_disposition"] == "c1"
+        saved = await agent.http.post(f"{agents}/disposition", json={"call_uuid": "c1", "case_type": "tax"})
+        assert saved.status_code == 200 and saved.json()["pending_disposition"] == "", saved.text
+        wrong = await agent.http.post(f"{agents}/state", json={"state": "not_ready", "reason": "lunch"})
+        assert wrong.status_code == 400 and wrong.json()["error_id"] == "unknown-reason"
+        assert (await agent.http.post(f"{agents}/state", json={"state": "break", "reason": "callback"})).status_code == 400
+        paused = await agent.http.post(f"{agents}/state", json={"state": "not_ready", "reason": "callback"})
+        assert paused.status_code == 200 and paused.json()["reason"] == "callback"
+        assert (await agent.http.post(f"{agents}/state", json={"state": "break", "reason": "lunch"})).json()["reason"] == "lunch"
+        assert (await agent.http.post(f"{agents}/state", json={"state": "not_ready"})).status_code == 200  # no reason
+
+        assert (await admin.http.delete(base)).status_code == 204
+        assert (await admin.http.get(base)).json()["stored"] is False
+        back = await agent.http.post(f"{agents}/state", json={"state": "not_ready", "reason": "meeting"})
+        assert back.status_code == 200, back.text         # the defaults again
+
+
+def _menus(**change: Any) -> dict[str, Any]:
+    one = [{"id": "a", "label": "あ"}]
+    return {"case_types": one, "not_ready_reasons": one, "break_reasons": one, **change}
+
+
+@given(st.text(max_size=50), st.text(max_size=50))
+@settings(max_examples=300, deadline=None)
+def test_a_label_is_accepted_exactly_when_it_is_one_clean_line(label: str, label_en: str) -> None:
+    """Any text: refused with a ValidationError (never another exception), or kept trimmed, 1-40
+    characters (English 0-40), with no control, format, separator or unassigned character but the space."""
+    def clean(text: str, least: int) -> bool:
+        raw_ok = len(text) <= 40 and (least == 0 or len(text) >= 1)
+        text = text.strip()
+        return raw_ok and least <= len(text) and \
+            all(c == " " or unicodedata.category(c)[0] not in ("C", "Z") for c in text)
+    try:
+        kept = DeskSettingsIn.model_validate(_menus(case_types=[{"id": "x", "label": label, "label_en": label_en}]))
+    except ValidationError:
+        assert not (clean(label, 1) and clean(label_en, 0))
+        return
+    assert clean(label, 1) and clean(label_en, 0)
+    assert (kept.case_types[0].label, kept.case_types[0].label_en) == (label.strip(), label_en.strip())

@@ -73,6 +73,13 @@ async def test_offer_answer_wrap_up_disposition_then_the_next_offer(make_config:
         assert ("acd-error-id", "disposition-required") in tuple(refused.value.trailing_metadata() or ())
         assert len(events.of("acd.offered")) == 1
 
+        unlisted = await c.http.post(f"/api/v1/tenants/{tenant}/agents/a1/disposition",
+                                     json={"call_uuid": "c1", "case_type": "billing", "note": "meter"})
+        assert unlisted.status_code == 400 and unlisted.json()["error_id"] == "unknown-case-type"
+        assert (await c.http.get(f"/api/v1/tenants/{tenant}/agents/a1/state")).json()["pending_disposition"] == "c1"
+        menus = {"case_types": [{"id": "billing", "label": "料金"}], "not_ready_reasons": [{"id": "x", "label": "x"}],
+                 "break_reasons": [{"id": "lunch", "label": "昼休憩"}]}
+        assert (await c.http.put(f"/api/v1/tenants/{tenant}/desk_settings", json=menus)).status_code == 200
         saved = await c.http.post(f"/api/v1/tenants/{tenant}/agents/a1/disposition",
                                   json={"call_uuid": "c1", "case_type": "billing", "note": "meter"})
         assert saved.status_code == 200, saved.text

@@ -103,7 +103,7 @@ async def main(stop: asyncio.Event, config: AcdConfig | None = None, ready: asyn
     supervisor = SupervisorPages(config.desktop_sip_ws)
     routes = [ApiRoute("/api/v1/info", info, "GET", Operation("This replica: its gRPC port, the tenants it owns, who asks",
                                                          response=Info, tags=["meta"])),
-              *ConfigApi(replica, router).routes(), *AgentsApi(router, devices).routes(),
+              *ConfigApi(replica, router).routes(), *AgentsApi(router, devices, content).routes(),
               *desktop_api.routes(), *SupervisorApi(router, nc, desktop_api).routes(), *supervisor.routes(),
               *ContentApi(content, peers_contacts, CallHistory(config.analytics_http, peers_contacts),
                          router).routes(),

@@ -3,6 +3,8 @@ the JetStream key-value bucket ``hibiki_acd_desk`` (beside the queues' ``hibiki_
 
     <tenant>.script.<queue_id>    {"queue_id", "title", "text", "updated_at"}
     <tenant>.faq.<article_id>     {"id", "title", "body", "tags", "updated_at"}
+    <tenant>.settings             {"case_types", "not_ready_reasons", "break_reasons", "updated_at"}
+                                  (each a list of {"id", "label", "label_en"}; ``DEFAULT_SETTINGS`` when unset)
 """
 
 from __future__ import annotations
@@ -18,6 +20,19 @@ from nats.js.kv import KeyValue
 
 DESK_BUCKET = "hibiki_acd_desk"
 MAX_ARTICLES = 2000
+
+DEFAULT_SETTINGS: dict[str, list[dict[str, str]]] = {
+    "case_types": [{"id": "inquiry", "label": "問い合わせ", "label_en": "Inquiry"},
+                   {"id": "procedure", "label": "手続き", "label_en": "Procedure"},
+                   {"id": "complaint", "label": "苦情・要望", "label_en": "Complaint or request"},
+                   {"id": "other", "label": "その他", "label_en": "Other"}],
+    "not_ready_reasons": [{"id": "meeting", "label": "会議", "label_en": "Meeting"},
+                          {"id": "training", "label": "研修", "label_en": "Training"},
+                          {"id": "paperwork", "label": "事務作業", "label_en": "Paperwork"},
+                          {"id": "other", "label": "その他", "label_en": "Other"}],
+    "break_reasons": [{"id": "lunch", "label": "昼休憩", "label_en": "Lunch"},
+                      {"id": "rest", "label": "小休憩", "label_en": "Short break"}],
+}
 
 
 async def open_desk_bucket(js: JetStreamContext) -> KeyValue:
@@ -73,6 +88,19 @@ class DeskContent:
 
     async def delete_article(self, tenant: str, article_id: str) -> bool:
         return await self._delete(f"{tenant}.faq.{article_id}")
+
+    async def settings(self, tenant: str) -> dict[str, Any]:
+        """The tenant's case types and reasons; the defaults (``stored: false``) when never set."""
+        stored = await self._get(f"{tenant}.settings")
+        if stored is None:
+            return {**DEFAULT_SETTINGS, "stored": False}
+        return {**DEFAULT_SETTINGS, **stored, "stored": True}
+
+    async def put_settings(self, tenant: str, settings: dict[str, Any]) -> dict[str, Any]:
+        return {**await self._put(f"{tenant}.settings", settings), "stored": True}
+
+    async def delete_settings(self, tenant: str) -> bool:
+        return await self._delete(f"{tenant}.settings")
 
     async def articles(self, tenant: str) -> list[dict[str, Any]]:
         try:

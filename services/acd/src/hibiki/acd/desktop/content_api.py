@@ -3,7 +3,9 @@
     GET|PUT|DELETE /api/v1/tenants/{tenant}/queues/{queue_id}/script         role rule ``acd``
     GET|POST       /api/v1/tenants/{tenant}/faq                              role rule ``acd``
     GET|PUT|DELETE /api/v1/tenants/{tenant}/faq/{article_id}                 role rule ``acd``
+    GET|PUT|DELETE /api/v1/tenants/{tenant}/desk_settings                    role rule ``acd``
     GET /api/v1/tenants/{tenant}/agents/{agent_id}/faq?q=                     the agent (or ``acd`` read)
+    GET /api/v1/tenants/{tenant}/agents/{agent_id}/desk_settings              the agent (or ``acd`` read)
     GET /api/v1/tenants/{tenant}/agents/{agent_id}/pop?queue_id=              the agent (or ``acd`` read)
     GET /api/v1/tenants/{tenant}/agents/{agent_id}/phonebook?q=               the agent (or ``acd`` read)
 
@@ -23,11 +25,12 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+import unicodedata
 from collections.abc import Awaitable
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -57,6 +60,56 @@ class ArticleIn(BaseModel):
     title: str = Field(min_length=1, max_length=300)
     body: str = Field("", max_length=20000)
     tags: list[str] = Field(default_factory=list, max_length=20)
+
+
+MAX_CHOICES = 20
+LABEL_MAX = 40
+
+
+def _label(value: str) -> str:
+    """A label as shown in a menu: trimmed, one line, no control, format or unassigned characters."""
+    value = value.strip()
+    bad = next((c for c in value if unicodedata.category(c)[0] in ("C", "Z") and c != " "), None)
+    if bad is not None:
+        raise ValueError(f"a label may not hold the character U+{ord(bad):04X}")
+    return value
+
+
+class ChoiceIn(BaseModel):
+    """One entry of a menu: its id (what is stored with the call or the state) and its labels."""
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern="^[A-Za-z0-9_-]{1,32}$", description="1-32 letters, digits, '-' or '_'")
+    label: str = Field(min_length=1, max_length=LABEL_MAX, description="shown in Japanese")
+    label_en: str = Field("", max_length=LABEL_MAX, description="shown in English (the Japanese label when empty)")
+
+    _clean = field_validator("label", "label_en")(_label)
+
+    @model_validator(mode="after")
+    def _named(self) -> "ChoiceIn":
+        if not self.label:
+            raise ValueError("label: a label is required")
+        return self
+
+
+def _unique(choices: list[ChoiceIn]) -> list[ChoiceIn]:
+    for key in ("id", "label"):
+        seen: set[str] = set()
+        for c in choices:
+            if getattr(c, key) in seen:
+                raise ValueError(f"the {key} {getattr(c, key)!r} appears twice")
+            seen.add(getattr(c, key))
+    return choices
+
+
+class DeskSettingsIn(BaseModel):
+    """The tenant's menus on the desktop: case types of the disposition form, reasons for not
+    ready and for a break (1-20 each, ids and labels unique within a list)."""
+    model_config = ConfigDict(extra="forbid")
+    case_types: list[ChoiceIn] = Field(min_length=1, max_length=MAX_CHOICES)
+    not_ready_reasons: list[ChoiceIn] = Field(min_length=1, max_length=MAX_CHOICES)
+    break_reasons: list[ChoiceIn] = Field(min_length=1, max_length=MAX_CHOICES)
+
+    _distinct = field_validator("case_types", "not_ready_reasons", "break_reasons")(_unique)
 
 
 class FaqQuery(BaseModel):
@@ -203,6 +256,21 @@ class ContentApi:
             raise BadRequest("unknown-article", f"no article {p['article_id']}", status=404)
         return Response(status_code=204)
 
+    async def get_settings(self, request: Request) -> Response:
+        return JSONResponse(await self._content.settings(request.path_params["tenant"]))
+
+    async def put_settings(self, request: Request) -> Response:
+        body, _ = await parsed(request, DeskSettingsIn)
+        tenant = request.path_params["tenant"]
+        saved = await self._content.put_settings(tenant, body.model_dump())
+        log.info("desk_settings_saved", tenant=tenant, case_types=len(body.case_types),
+                 not_ready_reasons=len(body.not_ready_reasons), break_reasons=len(body.break_reasons))
+        return JSONResponse(saved)
+
+    async def delete_settings(self, request: Request) -> Response:
+        await self._content.delete_settings(request.path_params["tenant"])
+        return Response(status_code=204)
+
     async def search_faq(self, request: Request) -> Response:
         query: FaqQuery = _query(FaqQuery, request)
         rows = await self._content.articles(request.path_params["tenant"])
@@ -248,7 +316,16 @@ class ContentApi:
         t, tags = "/api/v1/tenants/{tenant}", ["agent desktop"]
         script, faq = f"{t}/queues/{{queue_id}}/script", f"{t}/faq"
         agent = f"{t}/agents/{{agent_id}}"
+        settings = f"{t}/desk_settings"
         return [
+            ApiRoute(settings, guard(False, self.get_settings), "GET", operation(
+                "The desktop's case types and reasons (the defaults, stored: false, when never set)", errors=READ, tags=tags)),
+            ApiRoute(settings, guard(True, self.put_settings), "PUT", operation(
+                "Set the desktop's case types, not-ready and break reasons", body=DeskSettingsIn, errors=WRITE, tags=tags)),
+            ApiRoute(settings, guard(True, self.delete_settings), "DELETE", operation(
+                "Back to the default case types and reasons", ok=204, errors=WRITE, tags=tags)),
+            ApiRoute(f"{agent}/desk_settings", guard(False, self.get_settings, agent_self=True), "GET", operation(
+                "The case types and reasons the agent's desktop offers", errors=READ, tags=tags)),
             ApiRoute(script, guard(False, self.get_script), "GET", operation("A queue's talk script", errors=READ, tags=tags)),
             ApiRoute(script, guard(True, self.put_script), "PUT", operation(
                 "Set a queue's talk script (shown in the desktop's screen pop)", body=ScriptIn, errors=WRITE, tags=tags)),

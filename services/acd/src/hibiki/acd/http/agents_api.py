@@ -9,6 +9,8 @@
 Bodies are checked by ``http.schemas``; a login's device is resolved through the directory
 (``rpc.devices``: unknown 400 ``unknown-device``, directory down 503 ``directory-unavailable``).
 Each answers the agent's view (state, reason, device, call, pending disposition, ...).
+A reason (not ready, break) or a case type must be an id of the tenant's lists
+(``/desk_settings``, ``desktop.content``): else 400 ``unknown-reason`` / ``unknown-case-type``.
 A tenant's admin (or a service token) may act for any agent; a user token with the role
 ``agent`` whose subject is the agent's id may act for that agent.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from hibiki.acd.desktop.content import DeskContent
 from hibiki.acd.domain import UnknownDevice
 from hibiki.acd.http.common import READ, WRITE, BadRequest, authorization, guard, operation, parsed
 from hibiki.acd.http.responses import AgentView
@@ -29,8 +32,14 @@ from hibiki.common.openapi import ApiRoute
 
 
 class AgentsApi:
-    def __init__(self, router: Router, devices: DirectoryDevices) -> None:
-        self._router, self._devices = router, devices
+    def __init__(self, router: Router, devices: DirectoryDevices, menus: DeskContent) -> None:
+        self._router, self._devices, self._menus = router, devices, menus
+
+    async def _listed(self, tenant: str, menu: str, value: str, error_id: str, field: str) -> None:
+        """``value`` must be an id of the tenant's ``menu`` (its case types or reasons)."""
+        choices = (await self._menus.settings(tenant)).get(menu) or []
+        if value not in {c.get("id") for c in choices if isinstance(c, dict)}:
+            raise BadRequest(error_id, f"{value!r} is not one of the tenant's {menu.replace('_', ' ')}", field=field)
 
     async def _run(self, request: Request, op: str, args: Json) -> Response:
         p = request.path_params
@@ -53,10 +62,14 @@ class AgentsApi:
 
     async def set_state(self, request: Request) -> Response:
         body, _ = await parsed(request, StateIn)
+        if body.reason and body.state in ("break", "not_ready"):
+            await self._listed(request.path_params["tenant"], f"{body.state}_reasons", body.reason, "unknown-reason", "reason")
         return await self._run(request, "set_state", {"state": body.state, "reason": body.reason})
 
     async def disposition(self, request: Request) -> Response:
         body, _ = await parsed(request, DispositionIn)
+        if body.case_type:
+            await self._listed(request.path_params["tenant"], "case_types", body.case_type, "unknown-case-type", "case_type")
         return await self._run(request, "save_disposition", {
             "call_id": body.call_uuid, "case_type": body.case_type, "note": body.note})
 

@@ -4,7 +4,9 @@ The pages are served here and their session cookie is SameSite=Strict (one origi
 the directory passes a few paths on, unchanged, to the service that owns them:
 
 - the ACD (``HIBIKI_DIRECTORY_ACD_HTTP``): ``/api/v1/tenants/{t}/queues[/{id}[/stats]]``,
-  ``/api/v1/tenants/{t}/agents[/{id}]`` (the console's queues, agents and skills);
+  ``/api/v1/tenants/{t}/agents[/{id}]`` (the console's queues, agents and skills),
+  ``/api/v1/tenants/{t}/queues/{id}/script``, ``/faq[/{id}]`` and ``/desk_settings`` (the desktop's
+  talk scripts, FAQ articles, case types and reasons);
 - analytics (``HIBIKI_DIRECTORY_ANALYTICS_HTTP``): ``/api/v1/tenants/{t}/calls/history[.csv]``
   (a user's call history);
 - callcontrol (``HIBIKI_DIRECTORY_CALLCONTROL_HTTP``): ``/api/v1/tenants/{t}/prompts[/speak|/{id}[/audio]]``
@@ -28,6 +30,8 @@ from hibiki.common.logging import get_logger
 log = get_logger("hibiki.directory.peers")
 _T = r"/api/v1/tenants/[A-Za-z0-9_-]{1,64}"
 ROUTES = ((re.compile(_T + r"/(queues|agents)(/[A-Za-z0-9_.-]{1,64}(/stats)?)?"), "acd"),
+          (re.compile(_T + r"/queues/[A-Za-z0-9_.-]{1,64}/script"), "acd"),
+          (re.compile(_T + r"/(faq(/[A-Za-z0-9_.-]{1,64})?|desk_settings)"), "acd"),
           (re.compile(_T + r"/calls/history(\.csv)?"), "analytics"),
           (re.compile(_T + r"/prompts(/speak|/[A-Za-z0-9_.-]{1,64}(/audio)?)?"), "callcontrol"))
 REQUEST_HEADERS = (b"authorization", b"cookie", b"x-hibiki-csrf", b"content-type", b"accept", b"accept-language")

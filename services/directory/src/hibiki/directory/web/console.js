@@ -7,6 +7,7 @@ import {schedules} from "./schedule.js";
 import {ivrs} from "./ivr.js";
 import {csv} from "./csv.js";
 import {agents, queues} from "./acd.js";
+import {desk} from "./desk.js";
 import {ask} from "./ui.js";
 import {audit, security} from "./identity.js";
 import {NAV, session, signOut} from "./session.js";
@@ -15,7 +16,7 @@ addMessages(MESSAGES);
 const SECTIONS = [
   ["users", users], ["devices", devices], ["extensions", extensions], ["ring_groups", ringGroups],
   ["pickup", groups("pickup_group")], ["park", groups("park_group")], ["dids", dids], ["schedules", schedules],
-  ["ivrs", ivrs], ["queues", queues], ["agents", agents], ["phonebook", phonebook], ["gateways", gateways], ["csv", csv],
+  ["ivrs", ivrs], ["queues", queues], ["agents", agents], ["desk", desk], ["phonebook", phonebook], ["gateways", gateways], ["csv", csv],
   ["console_users", consoleUsers], ["security", security], ["audit", audit]];
 
 async function start() {

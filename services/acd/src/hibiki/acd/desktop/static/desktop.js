@@ -22,6 +22,9 @@
   // (FreeSWITCH plays the caller the profile's hold-music, the project's local_stream://default)
   let consult = null, consultState = "idle", consultStarting = false;
   const TARGET = /^[0-9*#+]{1,32}$/;      // what the page sends; the dial plan checks it again
+  // the tenant's case types and reasons (GET .../desk_settings, edited in the console); until
+  // they are read (or when they cannot be) the page's own default lists stay
+  let menus = null;
 
   // -- language ------------------------------------------------------------------------------
   function translate() {
@@ -35,6 +38,36 @@
     showPhone($("phone-status").dataset.state, $("phone-reason").textContent);
     showCall(callState);
     showConsult(consultState);
+    showMenus();
+  }
+
+  // -- the tenant's menus: case types, not-ready and break reasons ----------------------------
+  const labelOf = (c) => (lang === "en" && c.label_en) ? c.label_en : c.label;
+  function fillMenu(select, items, keepFirst) {
+    const chosen = select.value;
+    while (select.options.length > (keepFirst ? 1 : 0)) select.remove(select.options.length - 1);
+    for (const c of items) {
+      const option = document.createElement("option");
+      option.value = c.id; option.textContent = labelOf(c);
+      select.appendChild(option);
+    }
+    if ([...select.options].some((o) => o.value === chosen)) select.value = chosen;
+  }
+  function showMenus() {
+    if (!menus) return;
+    fillMenu($("not-ready-reason"), menus.not_ready_reasons || [], false);
+    fillMenu($("break-reason"), menus.break_reasons || [], false);
+    fillMenu($("case-type"), menus.case_types || [], true);
+  }
+  async function loadMenus() {
+    try { menus = await api("GET", "/desk_settings"); } catch (_) { return; }    // the page's lists stay
+    showMenus();
+    renderView();
+  }
+  function reasonLabel(reason) {
+    const all = menus ? [...(menus.not_ready_reasons || []), ...(menus.break_reasons || [])] : [];
+    const found = all.find((c) => c.id === reason);
+    return found ? labelOf(found) : reason;
   }
 
   // -- errors (GOV.UK-style summary) ---------------------------------------------------------
@@ -90,7 +123,7 @@
     const state = $("state");
     state.dataset.state = view.state;
     state.textContent = t("state." + view.state);
-    $("state-reason").textContent = view.reason ? `(${view.reason})` : "";
+    $("state-reason").textContent = view.reason ? `(${reasonLabel(view.reason)})` : "";
     const pending = view.pending_disposition || "";
     $("ready").disabled = view.state === "ready" || !!pending || view.state === "talking" || view.state === "ringing";
     $("wrap").hidden = !pending;
@@ -466,6 +499,7 @@
     $("desk").hidden = false;
     $("ready").focus();
     openFeed();
+    loadMenus();
     startPhone(password);
   }
   function signedOut() {
