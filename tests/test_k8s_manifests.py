@@ -282,6 +282,10 @@ def test_callcontrol_drains_its_calls_within_the_grace_period(path: Path) -> Non
     assert 5 <= pre_stop and drain >= 300
     assert pre_stop + drain + 15 <= spec["terminationGracePeriodSeconds"]   # 15 s: hand-back and stop
     assert dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    for name in ("directory", "acd"):   # behind Services too: they leave the endpoints before they stop
+        other = next(d for d in of_kind(docs, "Deployment") if d["metadata"]["name"] == name)["spec"]["template"]["spec"]
+        wait = next(c for c in other["containers"] if c["name"] == name)["lifecycle"]["preStop"]["sleep"]["seconds"]
+        assert 0 < wait < other["terminationGracePeriodSeconds"]
 
 
 @pytest.mark.parametrize("path", top_level(), ids=rel)
