@@ -458,7 +458,10 @@ async def test_ring_all_rings_every_ready_agent_and_the_first_to_answer_takes_it
 
 async def test_callcontrol_stopping_takes_its_waiting_calls_out_of_the_queue(
         tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> None:
-    async with center(tmp_path, nats_server, nats_client, authority, [{"id": "night"}, {"id": "water"}]) as c:
+    # a callcontrol stopped with no drain time (HIBIKI_CALLCONTROL_DRAIN_SECONDS=0), or whose drain
+    # time is up: the calls still there are handed back (test_drain and test_rolling_update: the drain)
+    async with center(tmp_path, nats_server, nats_client, authority, [{"id": "night"}, {"id": "water"}],
+                      drain_seconds=0.0) as c:
         calls = [await c.dial(["1", "1", "3"]) for _ in range(2)]
         for call in calls:
             await c.bus.wait("queued", lambda m, call=call: m.meta.call_uuid == call.uuid)

@@ -493,7 +493,8 @@ async def test_stopping_callcontrol_hands_queued_callers_back(tmp_path: Path, na
                                                               authority: TokenAuthority, tenant: str) -> None:
     emu = FreeSwitchEmulator()
     await emu.start()           # outlives callcontrol
-    async with rig(tmp_path, nats_server, nats_client, authority, tenant, emu=emu) as r:
+    # no drain time (HIBIKI_CALLCONTROL_DRAIN_SECONDS=0, or a drain whose time is up): handed back
+    async with rig(tmp_path, nats_server, nats_client, authority, tenant, emu=emu, drain_seconds=0.0) as r:
         await r.ivr(city_hall(r.group))
         try:
             call = await emu.place_call(destination="7200", dialplan_xml=dialplan(f"127.0.0.1:{r.config.esl_port}",

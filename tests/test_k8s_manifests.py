@@ -269,6 +269,26 @@ def test_deployments_roll_without_losing_capacity(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", top_level(), ids=rel)
+def test_callcontrol_drains_its_calls_within_the_grace_period(path: Path) -> None:
+    """Updates without downtime: preStop waits out the endpoint removal, then SIGTERM starts the
+    drain, whose time (HIBIKI_CALLCONTROL_DRAIN_SECONDS) ends before the kubelet's SIGKILL."""
+    docs = render(path)
+    dep = next(d for d in of_kind(docs, "Deployment") if d["metadata"]["name"] == "callcontrol")
+    spec = dep["spec"]["template"]["spec"]
+    container = next(c for c in spec["containers"] if c["name"] == "callcontrol")
+    pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    config = next(d for d in of_kind(docs, "ConfigMap") if d["metadata"]["name"].startswith("callcontrol-config"))
+    drain = float(config["data"]["HIBIKI_CALLCONTROL_DRAIN_SECONDS"])
+    assert 5 <= pre_stop and drain >= 300
+    assert pre_stop + drain + 15 <= spec["terminationGracePeriodSeconds"]   # 15 s: hand-back and stop
+    assert dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    for name in ("directory", "acd"):   # behind Services too: they leave the endpoints before they stop
+        other = next(d for d in of_kind(docs, "Deployment") if d["metadata"]["name"] == name)["spec"]["template"]["spec"]
+        wait = next(c for c in other["containers"] if c["name"] == name)["lifecycle"]["preStop"]["sleep"]["seconds"]
+        assert 0 < wait < other["terminationGracePeriodSeconds"]
+
+
+@pytest.mark.parametrize("path", top_level(), ids=rel)
 def test_containers_have_distinct_readiness_and_liveness_probes(path: Path) -> None:
     violations = []
     for workload in of_kind(render(path), *WORKLOAD_KINDS):

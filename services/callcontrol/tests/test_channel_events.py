@@ -47,7 +47,8 @@ async def test_answered_and_ended_calls_of_a_tenant_are_published(tmp_path: Path
                     if reply.status_code == 200 and reply.json()["checks"].get("freeswitch"):
                         break
                     await asyncio.sleep(0.05)
-                assert reply.json()["checks"] == {"nats": True, "freeswitch": True, "event_socket": True}
+                assert reply.json()["checks"] == {"nats": True, "freeswitch": True, "event_socket": True,
+                                                  "accepting_calls": True}
             foreign = await emu.place_call(destination="2001", dialplan_xml=answered_then_hangup(None))
             call = await emu.place_call(destination="2001", dialplan_xml=answered_then_hangup("zama"))
             await asyncio.wait_for(asyncio.gather(foreign.finished, call.finished), 10)

@@ -113,6 +113,6 @@ async def test_without_a_node_callcontrol_is_not_ready_and_trusts_no_session(tmp
         await asyncio.wait_for(call.finished, 10)
         await nats_client.flush()
     assert ready.status_code == 503 and ready.json()["checks"] == {"nats": True, "freeswitch": False,
-                                                                   "event_socket": True}
+                                                                   "event_socket": True, "accepting_calls": True}
     assert alive.status_code == 200
     assert call.executed[2:] == FALLBACK and started.pending_msgs == 0

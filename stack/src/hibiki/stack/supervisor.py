@@ -161,6 +161,9 @@ class Stack:
                        "grpc_port": env.get("HIBIKI_ACD_GRPC_PORT", "50051"),
                        "directory_grpc_port": env.get("HIBIKI_DIRECTORY_GRPC_PORT", "50052")}
         env["PYTHONUNBUFFERED"] = "1"
+        # stopping the stack gives each service 15 s: callcontrol drains its calls for at most 10 s,
+        # then hands the ones left back to their dialplan (never a SIGKILL under a caller)
+        env.setdefault("HIBIKI_CALLCONTROL_DRAIN_SECONDS", "10")
         # One machine: each service finds the others on the ports they were moved to.
         env.setdefault("HIBIKI_ACD_DIRECTORY_GRPC", f"{HOST}:{extra_ports['directory_grpc_port']}")
         env.setdefault("HIBIKI_CALLCONTROL_DIRECTORY_GRPC", f"{HOST}:{extra_ports['directory_grpc_port']}")

@@ -10,8 +10,11 @@ from collections.abc import Iterable
 from hibiki.common.errors import StartupError
 
 
-def bind_tcp(host: str, port: int, what: str) -> socket.socket:
-    """A listening TCP socket on host:port; :class:`StartupError` says why not."""
+def bind_tcp(host: str, port: int, what: str, reuse_port: bool = False) -> socket.socket:
+    """A listening TCP socket on host:port; :class:`StartupError` says why not. With
+    ``reuse_port`` (``SO_REUSEPORT``) another process of the same user may listen on the same
+    address: the kernel shares new connections between them, and when one closes its socket the
+    others take them all (a replacement started next to a draining process)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
@@ -22,6 +25,8 @@ def bind_tcp(host: str, port: int, what: str) -> socket.socket:
     sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
         sock.listen(1024)
     except OSError as exc:

@@ -14,6 +14,7 @@ from hibiki.callcontrol.agent.esl_app import AgentServices
 from hibiki.callcontrol.calls import ActiveCalls, CallDispatcher
 from hibiki.callcontrol.channel_events import ChannelEvents
 from hibiki.callcontrol.config import CallControlConfig
+from hibiki.callcontrol.drain import Drain
 from hibiki.callcontrol.esl.nodes import NodePool
 from hibiki.callcontrol.esl.outbound import OutboundServer
 from hibiki.callcontrol.esl.trust import NodeTrust, Verdict, refused
@@ -52,7 +53,7 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
     config = config or CallControlConfig.from_env()
     authority = load_authority(Env.load(), config.data_dir)
     http_sock = bind_tcp(config.host, config.port, "callcontrol HTTP")
-    esl_sock = bind_tcp(config.host, config.esl_port, "callcontrol event socket")
+    esl_sock = bind_tcp(config.host, config.esl_port, "callcontrol event socket", reuse_port=config.esl_reuse_port)
     nc = await bus.connect(config.nats_url, "hibiki-callcontrol")
     js = nc.jetstream()
     await bus.ensure_events_stream(js)
@@ -94,7 +95,7 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
         config.esl_allow, verify, config.esl_limits)
 
     async def readiness() -> dict[str, bool]:
-        return {"nats": nc.is_connected, **await freeswitch.readiness(), **await esl.health()}
+        return {"nats": nc.is_connected, **await freeswitch.readiness(), **await esl.readiness()}
 
     if not config.esl_verify:
         log.warning("esl_unverified", reason="HIBIKI_CALLCONTROL_ESL_VERIFY=off: outbound event-socket sessions "
@@ -105,10 +106,11 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
     uploads = {r"/api/v1/tenants/[^/]+/prompts": MAX_UPLOAD_BYTES}   # audio files; everything else 1 MiB
     http = HttpServer(build_app("callcontrol", authority, routes, readiness=readiness, liveness=esl.health,
                                 body_limits=uploads), http_sock)
-    # Stopped in reverse: HTTP, then every call handed back to its dialplan, then the socket.
+    # Stopped in reverse: the drain (no new call, the calls in progress end or the drain time is
+    # up; HTTP still answers /readyz 503), HTTP, every call left handed back to its dialplan, the socket.
     components: list[Component] = [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations),
                                     directory, ConfigChanges(nc, ivrs), acd, decisions, freeswitch,
-                                    esl, active, http]
+                                    esl, active, http, Drain(esl, config.drain_seconds)]
     await run_until_stopped(stop, components, ready,
                             url=f"http://{config.host}:{http.port}", esl=f"{config.host}:{esl.port}",
                             directory=config.directory_grpc, acd=config.acd_grpc,

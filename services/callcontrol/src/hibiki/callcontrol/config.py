@@ -37,6 +37,8 @@ class CallControlConfig:
     queue_enqueue_patience: float = 15.0        # seconds a caller waits for an ACD that cannot be asked
     esl_limits: SessionLimits = SessionLimits()  # outbound event socket: sessions at once, handshake timeout
     esl_verify: bool = True                     # a node must vouch for every session (off: development, loopback only)
+    esl_reuse_port: bool = False                # SO_REUSEPORT: a replacement may listen on the same address
+    drain_seconds: float = 540.0                # on SIGTERM, how long the calls in progress may go on
 
     @property
     def prompts_root(self) -> Path:
@@ -79,7 +81,16 @@ class CallControlConfig:
             esl_limits=SessionLimits(max_sessions=int(env.number("ESL_MAX_SESSIONS", 2000, minimum=1)),
                                      handshake_timeout=env.number("ESL_HANDSHAKE_TIMEOUT", 3.0, minimum=0.1)),
             esl_verify=verify == "node",
+            esl_reuse_port=_on_off(env, "ESL_REUSEPORT"),
+            drain_seconds=env.number("DRAIN_SECONDS", 540.0, minimum=0.0),
         )
+
+
+def _on_off(env: Env, name: str) -> bool:
+    value = env.text(name, "off")
+    if value not in ("on", "off"):
+        raise ConfigError(f"{env.key(name)}={value!r}: 'on' or 'off'")
+    return value == "on"
 
 
 def _loopback(host: str) -> bool:

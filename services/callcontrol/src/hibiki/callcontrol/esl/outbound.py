@@ -17,6 +17,11 @@ accepts without polling and never calls ``sys.exit``. Every connection is a stra
 
 ``alive`` is the liveness of this side: the thread runs and its hub turns (a heartbeat
 greenlet every 0.5 s); ``/healthz`` reports it.
+
+``drain`` (SIGTERM, an update): the listening socket is closed (no new session: with
+``SO_REUSEPORT`` the kernel gives new connections to the replica listening next to this one,
+behind a Kubernetes Service they go to the ready pods) and the sessions in progress run on
+until they end or the drain time is up; ``accepting`` turns false, so ``/readyz`` says 503.
 """
 
 from __future__ import annotations
@@ -73,6 +78,7 @@ class OutboundServer:
         from hibiki.common.net import AllowList
 
         self._listener = sock
+        self._port = int(sock.getsockname()[1])     # the socket object is detached when served
         self._factory = app_factory
         self._allow = AllowList(allow)
         self._verify = verify
@@ -87,10 +93,11 @@ class OutboundServer:
         self.active_calls = 0
         self.counters = SessionCounters()
         self._last_full_log = 0.0
+        self.accepting = True
 
     @property
     def port(self) -> int:
-        return int(self._listener.getsockname()[1])
+        return self._port
 
     @property
     def alive(self) -> bool:
@@ -100,6 +107,34 @@ class OutboundServer:
 
     async def health(self) -> dict[str, bool]:
         return {"event_socket": self.alive}
+
+    async def readiness(self) -> dict[str, bool]:
+        """Ready for new calls: alive and not draining."""
+        return {"event_socket": self.alive, "accepting_calls": self.accepting}
+
+    async def drain(self, timeout: float) -> int:
+        """Take no new session (the listening socket is closed) and wait until the sessions in
+        progress have ended, at most ``timeout`` seconds; the number still open then."""
+        import asyncio
+
+        if self.accepting and self._hub is not None and self._server is not None:
+            closed = threading.Event()
+
+            def close() -> None:
+                try:
+                    self._server.stop_accepting()
+                    self._server.socket.close()
+                finally:
+                    closed.set()
+
+            self._hub.loop.run_callback_threadsafe(close)
+            await asyncio.to_thread(closed.wait, 5)
+        self.accepting = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.sessions and loop.time() < deadline:
+            await asyncio.sleep(0.2)
+        return self.sessions
 
     async def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="esl-outbound", daemon=True)
