@@ -23,6 +23,7 @@ from typing import Any
 from google.protobuf.message import DecodeError
 from nats.aio.client import Client
 
+from hibiki.acd.nats.tenant_subscriptions import TenantSubscriptions
 from hibiki.events.v1 import acd_pb2, agent_pb2
 
 KEEPALIVE = 15.0
@@ -63,13 +64,13 @@ def about(agent_id: str, name: str, data: bytes) -> tuple[str, dict[str, Any]] |
     return None
 
 
-class AgentFeed:
+class AgentFeed(TenantSubscriptions):
     """The events of ``agent_id`` in ``tenant``, as SSE text, until the client goes away."""
 
     def __init__(self, nc: Client, tenant: str, agent_id: str, read_view: ReadView) -> None:
-        self._nc, self.tenant, self.agent_id, self._read_view = nc, tenant, agent_id, read_view
+        super().__init__(nc, tenant)
+        self.agent_id, self._read_view = agent_id, read_view
         self._queue: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue(maxsize=BACKLOG)
-        self._subs: list[Any] = []
 
     async def _received(self, msg: Any) -> None:
         name = msg.subject.removeprefix(f"hibiki.{self.tenant}.")
@@ -85,21 +86,7 @@ class AgentFeed:
 
     async def open(self) -> dict[str, Any]:
         """Subscribe, then read the agent's view (raises what the view's read raises)."""
-        for subject in ("agent.>", "acd.offered", *OFFER_ENDS):
-            self._subs.append(await self._nc.subscribe(f"hibiki.{self.tenant}.{subject}", cb=self._received))
-        try:
-            return await self._read_view()
-        except BaseException:
-            await self.close()
-            raise
-
-    async def close(self) -> None:
-        subs, self._subs = self._subs, []
-        for sub in subs:
-            try:
-                await sub.unsubscribe()
-            except Exception:  # noqa: BLE001 - the connection may be gone; nothing to release then
-                pass
+        return await self.subscribe_then(("agent.>", "acd.offered", *OFFER_ENDS), self._read_view)
 
     async def events(self, first_view: dict[str, Any]) -> AsyncIterator[str]:
         try:

@@ -19,18 +19,19 @@ from typing import Any
 from nats.aio.client import Client
 
 from hibiki.acd.desktop.feed import sse
+from hibiki.acd.nats.tenant_subscriptions import TenantSubscriptions
 
 KEEPALIVE = 15.0
 COALESCE = 0.2
 ReadOverview = Callable[[], Awaitable[dict[str, Any]]]
 
 
-class TenantFeed:
+class TenantFeed(TenantSubscriptions):
     def __init__(self, nc: Client, tenant: str, read: ReadOverview) -> None:
-        self._nc, self.tenant, self._read = nc, tenant, read
+        super().__init__(nc, tenant)
+        self._read = read
         self._stale = asyncio.Event()
         self._cause = ""
-        self._subs: list[Any] = []
 
     async def _received(self, msg: Any) -> None:
         self._cause = msg.subject.removeprefix(f"hibiki.{self.tenant}.")
@@ -38,21 +39,7 @@ class TenantFeed:
 
     async def open(self) -> dict[str, Any]:
         """Subscribe, then read the overview (raises what the read raises)."""
-        for subject in ("acd.>", "agent.>"):
-            self._subs.append(await self._nc.subscribe(f"hibiki.{self.tenant}.{subject}", cb=self._received))
-        try:
-            return await self._read()
-        except BaseException:
-            await self.close()
-            raise
-
-    async def close(self) -> None:
-        subs, self._subs = self._subs, []
-        for sub in subs:
-            try:
-                await sub.unsubscribe()
-            except Exception:  # noqa: BLE001 - the connection may be gone; nothing to release then
-                pass
+        return await self.subscribe_then(("acd.>", "agent.>"), self._read)
 
     async def events(self, first: dict[str, Any]) -> AsyncIterator[str]:
         try:
