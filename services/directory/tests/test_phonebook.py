@@ -62,8 +62,9 @@ async def test_entries_are_stored_normalized_and_searchable(api: httpx.AsyncClie
     found = (await api.get("/api/v1/tenants/kanazawa/phonebook/search", params={"q": "カナザワ"})).json()
     assert [i["name"] for i in found["items"]] == ["金沢 太郎"]
     assert (await api.get("/api/v1/tenants/kanazawa/phonebook/search", params={"q": "090-1234"})).json()["items"]
-    assert (await api.get("/api/v1/tenants/kanazawa/phonebook/search",
-                          params={"q": "x", "limit": "abc"})).json()["error_id"] == "invalid-paging"
+    for limit in ("abc", "²", "٣", "１０"):     # digits of other scripts: a clear 400, never int()'s ValueError
+        reply = await api.get("/api/v1/tenants/kanazawa/phonebook/search", params={"q": "x", "limit": limit})
+        assert reply.status_code == 400 and reply.json()["error_id"] == "invalid-paging", (limit, reply.text)
 
 
 async def test_five_hundred_entries_through_csv(api: httpx.AsyncClient) -> None:

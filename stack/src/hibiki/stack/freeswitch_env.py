@@ -19,6 +19,7 @@ import secrets
 import shlex
 from collections.abc import MutableMapping
 from pathlib import Path
+from hibiki.common.digits import ascii_digits
 
 SECRETS = "freeswitch.secrets"
 ENV_FILE = "freeswitch.env"
@@ -57,7 +58,7 @@ def _esl_port(env: MutableMapping[str, str]) -> str:
     first = (env.get("HIBIKI_CALLCONTROL_FREESWITCH_NODES") or "").split(",")[0].strip()
     target = first.partition("=")[2] or first
     port = target.rpartition("]")[2].rpartition(":")[2] if ":" in target else ""
-    return port if port.isdigit() else "8021"
+    return port if ascii_digits(port) else "8021"
 
 
 def prepare(root: Path, env: MutableMapping[str, str], host: str) -> Path:

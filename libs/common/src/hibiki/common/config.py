@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from hibiki.common.errors import ConfigError
+from hibiki.common.digits import ascii_digits
 
 PREFIX: Final = "HIBIKI_"
 _TRUE = {"1", "true", "yes", "on"}
@@ -79,7 +80,7 @@ class Env:
         key, value = self._raw(name)
         if not value:
             return default
-        if not (value.isascii() and value.isdigit()) or not 0 <= int(value) <= 65535:
+        if not (ascii_digits(value)) or not 0 <= int(value) <= 65535:
             raise ConfigError(f"{key}={value!r} is not a TCP port (0-65535)")
         return int(value)
 

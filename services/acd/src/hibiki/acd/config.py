@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hibiki.common.config import Env, data_dir
 from hibiki.common.errors import ConfigError
+from hibiki.common.digits import ascii_digits
 
 
 VENDOR = Path(__file__).resolve().parent / "desktop" / "vendor"
@@ -56,7 +57,7 @@ class AcdConfig:
         advertise = env.text("ADVERTISE", "")
         if advertise:
             _, colon, port = advertise.rpartition(":")
-            if not colon or not (port.isascii() and port.isdigit()):
+            if not colon or not (ascii_digits(port)):
                 raise ConfigError(f"{env.key('ADVERTISE')}={advertise!r} is not host:port")
         lease = env.number("LEASE_SECONDS", 10.0, minimum=1.0)
         return cls(

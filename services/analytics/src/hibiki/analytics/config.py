@@ -11,6 +11,7 @@ from hibiki.analytics.storage.migrations import DEFAULT_RETENTION_DAYS
 from hibiki.common.clickhouse_sql import cluster_name
 from hibiki.common.config import Env, data_dir
 from hibiki.common.errors import ConfigError
+from hibiki.common.digits import ascii_digits
 
 MAX_RETENTION_DAYS = 65535
 
@@ -22,7 +23,7 @@ def parse_retention(text: str) -> tuple[int, dict[str, int]]:
         if not item:
             continue
         tenant, _, days = item.rpartition("=")
-        if not days.isdigit() or not 1 <= int(days) <= MAX_RETENTION_DAYS or (tenant == "" and "=" in item):
+        if not ascii_digits(days) or not 1 <= int(days) <= MAX_RETENTION_DAYS or (tenant == "" and "=" in item):
             raise ConfigError(f"HIBIKI_ANALYTICS_RETENTION_DAYS: {item!r} is not DAYS or TENANT=DAYS "
                               f"(1..{MAX_RETENTION_DAYS})")
         if tenant:
@@ -35,7 +36,7 @@ def parse_retention(text: str) -> tuple[int, dict[str, int]]:
 def parse_time_of_day(text: str) -> time:
     """``HH:MM`` (24 h) for HIBIKI_ANALYTICS_DAILY_REPORT_AT."""
     hours, _, minutes = text.strip().partition(":")
-    if not (hours.isascii() and minutes.isascii() and hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and int(hours) < 24 and int(minutes) < 60):
+    if not (ascii_digits(hours) and ascii_digits(minutes) and len(minutes) == 2 and int(hours) < 24 and int(minutes) < 60):
         raise ConfigError(f"HIBIKI_ANALYTICS_DAILY_REPORT_AT: {text!r} is not HH:MM (00:00-23:59, Asia/Tokyo)")
     return time(int(hours), int(minutes))
 

@@ -28,6 +28,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hibiki.callcontrol.leg_record import DIRECTIONS, TEXT_LIMIT, call_id
 from hibiki.callcontrol.publisher import SOURCE
 from hibiki.events.v1 import meta_pb2, recording_pb2
+from hibiki.common.digits import ascii_digits
 
 NAMESPACE = uuid.UUID("0b7e4f7a-8f0c-4d55-9a57-5c1b8d2e6a3f")
 SPOOL_PATH = re.compile(r"^/(?:[^/\x00]+/)*?([A-Za-z0-9_-]{1,64})/(\d{4})/(\d{2})/(\d{2})/"
@@ -42,7 +43,7 @@ def event_id(recording_id: str) -> str:
 
 
 def _number(value: str) -> int:
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else 0
+    return int(value) if ascii_digits(value) and len(value) < 19 else 0
 
 
 def _token(value: str) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hibiki.common.config import Env, data_dir
 from hibiki.common.errors import ConfigError
+from hibiki.common.digits import ascii_digits
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 PLACEHOLDER_PASSWORDS = frozenset({"CHANGE-ME-fsapi", "CHANGE-ME"})   # freeswitch/conf/vars.xml, deploy/k8s
@@ -99,6 +100,6 @@ def _http(env: Env, name: str, default: str) -> str:
 def _host_port(env: Env, name: str, default: str) -> str:
     value = env.text(name, default)
     host, _, port = value.rpartition(":")
-    if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
+    if not host or not (ascii_digits(port)) or not 0 < int(port) < 65536:
         raise ConfigError(f"{env.key(name)}={value!r} is not host:port")
     return value

@@ -75,6 +75,7 @@ from hibiki.directory.sounds import (
 )
 from hibiki.directory.view import DidEntry, RingGroupEntry, Route, TenantView, UserEntry
 from hibiki.directory.xmlcurl import FsRequest
+from hibiki.common.digits import ascii_digits
 
 RING_SECONDS = 30
 MAX_FORWARDS = 3
@@ -327,7 +328,7 @@ class Plan:
         lot = f"{self.tenant.tenant_id}-{(caller.park_group if caller else '') or 'main'}"
         if destination == "*70":
             return [_action("answer"), _action("valet_park", f"{lot} auto in 1 {PARK_SLOTS}")]
-        if destination.startswith("*71") and destination[3:].isascii() and destination[3:].isdigit() and 1 <= int(destination[3:]) <= PARK_SLOTS:
+        if destination.startswith("*71") and ascii_digits(destination[3:]) and 1 <= int(destination[3:]) <= PARK_SLOTS:
             return [_action("answer"), _action("valet_park", f"{lot} {int(destination[3:])}")]
         if destination == "*97" and caller is not None and caller.extension:
             return [_action("answer"), _action("voicemail", f"check default {self.tenant.domain} {caller.extension}")]
@@ -396,7 +397,7 @@ def transferred() -> Actions:
 
 def _hops(request: FsRequest) -> int:
     value = request.get("variable_hibiki_forward_hops")
-    return int(value) if value.isascii() and value.isdigit() else 0
+    return int(value) if ascii_digits(value) else 0
 
 
 def record_inbound(tenant: TenantView, did: DidEntry, route: Route, context: str) -> Actions:

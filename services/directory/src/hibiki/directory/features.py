@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from hibiki.directory.numbers import InvalidNumber, NumberKind, classify
 from hibiki.directory.view import TenantView
+from hibiki.common.digits import ascii_digits
 
 CONFIRM_TONE = "tone_stream://%(150,100,880);%(150,0,1320)"
 REFUSE_TONE = "tone_stream://%(500,100,480,620);loops=2"
@@ -66,6 +67,6 @@ def agent_code(destination: str) -> tuple[str, str] | None:
     argument = destination[3:]
     if not argument:
         return None if required else (action, "")
-    if not allowed or len(argument) > longest or not (argument.isascii() and argument.isdigit()):
+    if not allowed or len(argument) > longest or not (ascii_digits(argument)):
         return None
     return action, argument

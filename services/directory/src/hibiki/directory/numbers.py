@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Literal
 from urllib.parse import unquote
+from hibiki.common.digits import ascii_digits
 
 CallerId = Literal["withhold", "present"]
 
@@ -136,7 +137,7 @@ def normalize(raw: str) -> str:
         raise InvalidNumber(f"no number in {raw!r}")
     if text.startswith("+81"):
         return _national(text[3:])
-    if text.startswith("81") and text.isascii() and text.isdigit() and len(_national(text[2:])) in (10, 11):
+    if text.startswith("81") and ascii_digits(text) and len(_national(text[2:])) in (10, 11):
         return _national(text[2:])
     return text
 
@@ -173,7 +174,7 @@ def classify(number: str, extension_lengths: Collection[int] | None = None) -> N
         return replace(info, normalized=normalized, caller_id=CALLER_ID_PREFIXES[prefix])
     lengths = DEFAULT_EXTENSION_LENGTHS if extension_lengths is None else extension_lengths
     one_xy = len(normalized) == 3 and normalized[0] == "1"
-    if normalized.isascii() and normalized.isdigit() and normalized[0] != "0" and not one_xy and len(normalized) in lengths:
+    if ascii_digits(normalized) and normalized[0] != "0" and not one_xy and len(normalized) in lengths:
         return NumberInfo(normalized, NumberKind.EXTENSION, normalized)
     return _classify(normalized)
 
@@ -195,7 +196,7 @@ def _kind(number: str) -> NumberKind:
         return NumberKind.FEATURE_CODE
     if number.startswith(("+", "010")):
         return NumberKind.INTERNATIONAL  # checked further by _international()
-    if not number.isdigit():
+    if not ascii_digits(number):
         return NumberKind.INVALID
     if number[0] == "1":
         if len(number) != 3 or number in CALLER_ID_PREFIXES:
@@ -208,7 +209,7 @@ def _kind(number: str) -> NumberKind:
 
 def _international(number: str, digits: str) -> NumberInfo:
     """``digits`` is country code + national number (what follows 010 or +)."""
-    if not digits.isdigit() or digits[0] == "0":
+    if not ascii_digits(digits) or digits[0] == "0":
         return NumberInfo(number, NumberKind.INVALID, number)
     cc = next((digits[:n] for n in (1, 2) if digits[:n] in _CC_SHORT), digits[:3])
     if len(digits) - len(cc) < 4 or len(digits) > 15:

@@ -29,6 +29,7 @@ from typing import Any
 
 from hibiki.common.clickhouse_sql import on_cluster
 from hibiki.common.logging import get_logger
+from hibiki.common.digits import ascii_digits
 
 log = get_logger("hibiki.analytics.migrations")
 DATABASE = "hibiki"
@@ -47,7 +48,7 @@ class Dialect:
     @classmethod
     def for_version(cls, version: str) -> Dialect:
         """``SELECT version()`` of the engine -> its dialect (TTL from 19.6, DateTime64 from 20.1)."""
-        parts = [int(p) for p in version.split(".")[:2] if p.isdigit()]
+        parts = [int(p) for p in version.split(".")[:2] if ascii_digits(p)]
         major, minor = (parts + [0, 0])[:2]
         if (major, minor) >= (20, 1):
             return MODERN

@@ -30,6 +30,7 @@ from hibiki.analytics.storage.report_sql import Queryable
 from hibiki.analytics.web import schemas
 from hibiki.analytics.web.common import blocking, guarded, only, params_of
 from hibiki.common.openapi import ApiRoute, Operation, errors
+from hibiki.common.digits import ascii_digits
 
 TABLE_ROWS = 12
 
@@ -53,7 +54,7 @@ def _whole(params: dict[str, str], name: str, default: int | None, low: int, hig
     text = params.get(name)
     if text is None:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not ascii_digits(text) or not low <= int(text) <= high:
         raise InvalidParameter(name, f"{name} must be a whole number {low}-{high}")
     return int(text)
 

@@ -36,6 +36,7 @@ from hibiki.analytics.web.access import history_user
 from hibiki.analytics.web.common import blocking, claims_of, guarded, only, params_of
 from hibiki.common.http import error_response
 from hibiki.common.openapi import ApiRoute, Operation, errors
+from hibiki.common.digits import ascii_digits
 
 READ = errors(400, 403, 503)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -141,7 +142,7 @@ class ReportsApi:
             return error_response(403, "forbidden", refusal)
         kind = check_choice(params, "kind", ("incoming", "outgoing", "missed"))
         number = params.get("number") or None
-        if number is not None and not (len(number) <= 32 and number.lstrip("+").isdigit() and number.isascii()):
+        if number is not None and not (len(number) <= 32 and ascii_digits(number.lstrip("+"))):
             raise InvalidParameter("number", "number must be digits (a leading + allowed), at most 32")
         check_choice(params, "lang", ("ja", "en"))
         check_choice(params, "encoding", ("utf-8", "shift_jis"))
@@ -212,7 +213,7 @@ def _int(params: dict[str, str], name: str, default: int, low: int, high: int) -
     text = params.get(name)
     if text is None:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not ascii_digits(text) or not low <= int(text) <= high:
         raise InvalidParameter(name, f"{name} must be a whole number {low}-{high}")
     return int(text)
 

@@ -39,6 +39,7 @@ from hibiki.callcontrol.esl.model import NodeAddress, NodeEvent, NodeState
 from hibiki.common.config import Env
 from hibiki.common.errors import ConfigError
 from hibiki.common.logging import get_logger
+from hibiki.common.digits import ascii_digits
 
 log = get_logger("hibiki.callcontrol.esl.nodes")
 DEV_PASSWORD = "ClueCon"  # mod_event_socket's shipped default (conf/vanilla/autoload_configs/event_socket.conf.xml)
@@ -81,7 +82,7 @@ def _host_port(target: str, part: str) -> tuple[str, int]:
         raise ValueError(f"{part!r}: no host")
     if not port_text:
         return host, 8021
-    if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) <= 65535:
+    if not (ascii_digits(port_text)) or not 0 < int(port_text) <= 65535:
         raise ValueError(f"{part!r}: {port_text!r} is not a TCP port (1-65535)")
     return host, int(port_text)
 

@@ -34,6 +34,7 @@ from gevent.event import AsyncResult, Event
 from greenswitch.esl import ESLEvent, NotConnectedError, OutboundSession, OutboundSessionHasGoneAway
 
 from hibiki.callcontrol.esl.wire import read_exactly
+from hibiki.common.digits import ascii_digits
 
 MAX_LINE = 16 * 1024          # one header line (a channel variable's value included)
 MAX_HEADER = 256 * 1024       # one header block (the connect reply carries every channel variable)
@@ -171,7 +172,7 @@ class OutboundWire(OutboundSession):  # type: ignore[misc]
         if not kind:
             raise ProtocolError("message without Content-Type")
         raw_length = headers.get("Content-Length", "0") or "0"
-        if not (raw_length.isascii() and raw_length.isdigit()) or int(raw_length) > MAX_BODY:
+        if not (ascii_digits(raw_length)) or int(raw_length) > MAX_BODY:
             raise ProtocolError(f"Content-Length {raw_length[:20]!r}")
         length = int(raw_length)
         body = self._read_socket(self.sock_file, length) if length else ""

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from hibiki.callcontrol.esl.errors import NodeError
 from hibiki.callcontrol.esl.nodes import NodePool
+from hibiki.common.digits import ascii_digits
 
 VOUCHED = ("hibiki_app", "hibiki_tenant", "hibiki_domain", "hibiki_agent_device", "hibiki_ivr_at")
 HANDOFF, HANDOFF_TASK = "hibiki_handoff", "last_sched_id"   # the dialplan's timer: sched_transfer's task id
@@ -89,4 +90,4 @@ class NodeTrust:
             if values[name] != data.get(f"variable_{name}", ""):
                 return refused(f"{name} differs from the channel's on node {node}", node)
         task = values[HANDOFF_TASK] if values[HANDOFF] else ""
-        return Verdict(True, "", node, task if task.isascii() and task.isdigit() else "")
+        return Verdict(True, "", node, task if ascii_digits(task) else "")

@@ -32,6 +32,7 @@ from hibiki.directory.http import identity_models as m
 from hibiki.directory.http.admin import guarded
 from hibiki.common.http import error_response
 from hibiki.directory.storage.audit import AuditTrail, Entry, to_csv
+from hibiki.common.digits import ascii_digits
 
 NAME = r"^[a-z][a-z0-9_.-]{0,63}$"
 TEXT = re.compile(r"^[^\x00-\x1f\x7f]*$")
@@ -84,7 +85,7 @@ class AuditApi:
         q = request.query_params
         for name in ("after_seq", "limit"):
             value = q.get(name, "1")
-            if not value.isdigit() or len(value) > 19:
+            if not ascii_digits(value) or len(value) > 19:
                 raise Invalid(f"invalid-{name}", f"{name} must be a whole number", name)
         try:
             query = m.AuditQuery(after_seq=int(q.get("after_seq", "0")), limit=int(q.get("limit", "1000")))

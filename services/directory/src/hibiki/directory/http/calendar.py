@@ -22,6 +22,7 @@ from hibiki.directory.http.admin import guarded
 from hibiki.directory.schedules import Schedule
 from hibiki.directory.storage.repository import ConfigRepository
 from hibiki.directory.storage.tables import schedules
+from hibiki.common.digits import ascii_digits
 
 MAX_DAYS = 62
 
@@ -58,7 +59,7 @@ def _query(request: Request) -> tuple[date | None, int]:
         if name not in ("from", "days"):
             raise ConfigStoreError("unknown-parameter", f"unknown parameter {name[:40]!r}", name[:40])
     raw_days = params.get("days", "42")
-    if not (raw_days.isascii() and raw_days.isdigit()) or not 1 <= int(raw_days) <= MAX_DAYS:
+    if not (ascii_digits(raw_days)) or not 1 <= int(raw_days) <= MAX_DAYS:
         raise ConfigStoreError("invalid-days", f"days is a whole number from 1 to {MAX_DAYS}", "days")
     raw_from = params.get("from")
     if raw_from is None or raw_from == "":

@@ -25,6 +25,7 @@ from hibiki.directory.http.models import CsvQuery, ImportQuery, ImportResult
 from hibiki.directory.nats.notifier import ConfigNotifier
 from hibiki.directory.storage.bulk import TABLES, BulkStore
 from hibiki.directory.storage.repository import ConfigRepository
+from hibiki.common.digits import ascii_digits
 
 MAX_BYTES = 5 * 1024 * 1024
 Work = Callable[[Request, Spec], Awaitable[Response]]
@@ -102,7 +103,7 @@ class CsvApi:
 
 async def _body(request: Request) -> bytes:
     length = request.headers.get("content-length", "")
-    if length.isascii() and length.isdigit() and int(length) > MAX_BYTES:
+    if ascii_digits(length) and int(length) > MAX_BYTES:
         raise _too_large()
     chunks, size = [], 0
     async for chunk in request.stream():

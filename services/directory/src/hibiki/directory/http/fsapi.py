@@ -33,6 +33,7 @@ from hibiki.directory.view import DirectoryView
 from hibiki.directory.storage.repository import ConfigRepository
 from hibiki.directory.storage.tables import users
 from hibiki.directory.xmlcurl import BadRequest, FsRequest, parse
+from hibiki.common.digits import ascii_digits
 
 log = get_logger("hibiki.directory.fsapi")
 REQUESTS = Counter("hibiki_fsapi_requests_total", "mod_xml_curl requests", ["section", "outcome"])
@@ -101,7 +102,7 @@ class FsapiEndpoint:
     async def _read_body(self, request: Request) -> bytes | None:
         """The body, read up to the limit (None past it: nothing more is read or kept)."""
         declared = request.headers.get("content-length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > self._max_body:
+        if ascii_digits(declared) and int(declared) > self._max_body:
             return None
         chunks, size = [], 0
         async for chunk in request.stream():

@@ -17,6 +17,7 @@ from hibiki.directory.http.admin import READ, AdminApi
 from hibiki.directory.http.models import SearchQuery, SearchResult
 from hibiki.directory.phonebook import search
 from hibiki.directory.storage.tables import contacts, users
+from hibiki.common.digits import ascii_digits
 
 
 def search_route(admin: AdminApi) -> ApiRoute:
@@ -30,7 +31,7 @@ def search_route(admin: AdminApi) -> ApiRoute:
     async def handler(request: Request) -> Response:
         query = request.query_params.get("q", "")
         limit = request.query_params.get("limit", "50")
-        if not limit.isdigit() or not 1 <= int(limit) <= 200:
+        if not ascii_digits(limit) or not 1 <= int(limit) <= 200:
             raise ConfigStoreError("invalid-paging", "limit must be a whole number from 1 to 200")
         people, book = await asyncio.to_thread(load, request.path_params["tenant"])
         hits = search(query, people, book, limit=int(limit))

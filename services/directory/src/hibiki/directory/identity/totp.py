@@ -15,6 +15,7 @@ import time
 
 import pyotp
 import segno
+from hibiki.common.digits import ascii_digits
 
 ISSUER = "Hibiki"
 RECOVERY_CODES = 10
@@ -40,7 +41,7 @@ def qr_svg(uri: str) -> str:
 def accepted_step(secret: str, code: str, last_step: int, at: float | None = None) -> int | None:
     """The time step ``code`` belongs to when it is valid and newer than ``last_step``; else None."""
     code = code.strip().replace(" ", "")
-    if len(code) != 6 or not (code.isascii() and code.isdigit()):
+    if len(code) != 6 or not (ascii_digits(code)):
         return None
     totp = pyotp.TOTP(secret)
     now = time.time() if at is None else at

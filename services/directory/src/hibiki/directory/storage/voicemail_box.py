@@ -16,6 +16,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from hibiki.common.digits import ascii_digits
 
 UUID = re.compile(r"[0-9a-fA-F-]{8,64}")
 FILE = re.compile(r"msg_[0-9A-Za-z_-]{1,80}\.(wav|mp3)")
@@ -86,7 +87,7 @@ class VoicemailBox:
     def _file(self, domain: str, extension: str, stored: str) -> Path | None:
         assert self.root is not None
         name = stored.rsplit("/", 1)[-1]
-        if not FILE.fullmatch(name) or "/" in domain or domain in (".", "..") or not extension.isdigit():
+        if not FILE.fullmatch(name) or "/" in domain or domain in (".", "..") or not ascii_digits(extension):
             return None
         folder = (self.root / "default" / domain / extension).resolve()
         path = (folder / name).resolve()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from hibiki.common.digits import ascii_digits
 
 DEFAULT_DAYS = 1095
 AFTER_HANDLING = "after-handling"
@@ -53,7 +54,7 @@ class Retention:
                 raise BadRetention(f"{item!r}: <tenant>=<days|after-handling> expected")
             if value == AFTER_HANDLING:
                 rule = Rule(None)
-            elif value.isascii() and value.isdigit() and 0 < int(value) <= 36500:
+            elif ascii_digits(value) and 0 < int(value) <= 36500:
                 rule = Rule(int(value))
             else:
                 raise BadRetention(f"{item!r}: days 1-36500 or {AFTER_HANDLING}")

@@ -30,6 +30,7 @@ from typing import Any
 
 from hibiki.common.clickhouse_sql import on_cluster
 from hibiki.common.logging import get_logger
+from hibiki.common.digits import ascii_digits
 
 DATABASE = "hibiki"
 log = get_logger("hibiki.recording.index")
@@ -49,7 +50,7 @@ class Dialect:
 
     @classmethod
     def for_version(cls, version: str) -> Dialect:
-        parts = [int(p) for p in version.split(".")[:2] if p.isascii() and p.isdigit()]
+        parts = [int(p) for p in version.split(".")[:2] if ascii_digits(p)]
         return MODERN if tuple((parts + [0, 0])[:2]) >= (23, 3) else LEGACY
 
     def render(self, statement: str) -> str:
