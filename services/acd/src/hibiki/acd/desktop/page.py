@@ -34,18 +34,24 @@ def _text(name: str) -> str:
     return FILES.joinpath(name).read_text("utf-8")
 
 
+
+def softphone_page_headers(sip_ws: str) -> dict[str, str]:
+    """The headers of a page with a softphone (the desktop, the supervisor's page): own scripts and
+    styles only, connections to this origin and the SIP WebSocket, media from the microphone."""
+    connect = " ".join(["'self'", sip_ws] if sip_ws else ["'self'"])
+    return {
+        "Content-Security-Policy": f"default-src 'none'; script-src 'self'; style-src 'self'; connect-src {connect}; "
+                                   "media-src 'self' blob: mediastream:; img-src 'self' data:; base-uri 'none'; "
+                                   "form-action 'none'; frame-ancestors 'none'",
+        "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
+
 class DesktopPages:
     def __init__(self, sip_ws: str, vendor_dir: Path) -> None:
         self._vendor = vendor_dir
         catalogue = json.dumps(CATALOGUE, ensure_ascii=False).replace("</", "<\\/")
         self._html = _text("desktop.html").replace("{{catalogue}}", catalogue).encode()
         self._js, self._css = _text("desktop.js").encode(), _text("desktop.css").encode()
-        connect = " ".join(["'self'", sip_ws] if sip_ws else ["'self'"])
-        self._headers = {
-            "Content-Security-Policy": f"default-src 'none'; script-src 'self'; style-src 'self'; connect-src {connect}; "
-                                       "media-src 'self' blob: mediastream:; img-src 'self' data:; base-uri 'none'; "
-                                       "form-action 'none'; frame-ancestors 'none'",
-            "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
+        self._headers = softphone_page_headers(sip_ws)
 
     def _reply(self, body: bytes, media: str) -> Response:
         return Response(body, media_type=media, headers=self._headers)

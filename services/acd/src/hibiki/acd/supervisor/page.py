@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hibiki.acd.desktop.page import softphone_page_headers
 from hibiki.acd.supervisor.messages import CATALOGUE
 from hibiki.common.openapi import ApiRoute, Operation
 
@@ -29,12 +30,7 @@ class SupervisorPages:
         self._html = FILES.joinpath("supervisor.html").read_text("utf-8").replace("{{catalogue}}", catalogue).encode()
         self._files = {"/supervisor/supervisor.js": (FILES.joinpath("supervisor.js").read_bytes(), "text/javascript"),
                        "/supervisor/supervisor.css": (FILES.joinpath("supervisor.css").read_bytes(), "text/css")}
-        connect = " ".join(["'self'", sip_ws] if sip_ws else ["'self'"])
-        self._headers = {
-            "Content-Security-Policy": f"default-src 'none'; script-src 'self'; style-src 'self'; connect-src {connect}; "
-                                       "media-src 'self' blob: mediastream:; img-src 'self' data:; base-uri 'none'; "
-                                       "form-action 'none'; frame-ancestors 'none'",
-            "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
+        self._headers = softphone_page_headers(sip_ws)
 
     async def page(self, _: Request) -> Response:
         return Response(self._html, media_type="text/html; charset=utf-8", headers=self._headers)
