@@ -33,7 +33,7 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready
     config = config or AnalyticsConfig.from_env()
     authority = load_authority(Env.load(), config.data_dir)
     sock = bind_tcp(config.host, config.port, "analytics HTTP")
-    store = open_store(config.clickhouse_url, config.clickhouse_cluster)
+    store = open_store(config.clickhouse_url, config.clickhouse_cluster, config.clickhouse_insert_quorum)
     applied = await asyncio.to_thread(store.migrate)
     log.info("analytics_schema", dialect=store.dialect.name, applied=[m.number for m in applied])
     nc = await bus.connect(config.nats_url, "hibiki-analytics")

@@ -8,6 +8,7 @@ from datetime import time
 from pathlib import Path
 
 from hibiki.analytics.storage.migrations import DEFAULT_RETENTION_DAYS
+from hibiki.common.clickhouse_server import insert_quorum
 from hibiki.common.clickhouse_sql import cluster_name
 from hibiki.common.config import Env, data_dir
 from hibiki.common.errors import ConfigError
@@ -58,6 +59,7 @@ class AnalyticsConfig:
     timezone: str = "Asia/Tokyo"              # where the wallboard's day starts
     wallboard_replay: float = 300.0           # seconds of the event stream the wallboard reads again on start
     clickhouse_cluster: str = ""              # "": one server; else tables ON CLUSTER, Replicated* engines
+    clickhouse_insert_quorum: int = 0         # > 1: a batch is acknowledged once that many replicas hold it
 
     def retention(self, tenant: str) -> int:
         return self.tenant_retention_days.get(tenant, self.retention_days)
@@ -67,6 +69,7 @@ class AnalyticsConfig:
         env = Env.load("analytics", environ)
         shared = Env.load("", environ)
         root = data_dir(shared)
+        cluster = cluster_name(env.text("CLICKHOUSE_CLUSTER", ""), env.key("CLICKHOUSE_CLUSTER"))
         default_days, per_tenant = parse_retention(env.text("RETENTION_DAYS", str(DEFAULT_RETENTION_DAYS)))
         return cls(
             host=env.text("HOST", "127.0.0.1"),
@@ -83,5 +86,7 @@ class AnalyticsConfig:
             acd_url=env.text("ACD_URL", ""),
             timezone=env.text("TIMEZONE", "Asia/Tokyo"),
             wallboard_replay=env.integer("WALLBOARD_REPLAY_SECONDS", 300, minimum=0, maximum=86_400),
-            clickhouse_cluster=cluster_name(env.text("CLICKHOUSE_CLUSTER", ""), env.key("CLICKHOUSE_CLUSTER")),
+            clickhouse_cluster=cluster,
+            clickhouse_insert_quorum=insert_quorum(env.integer("CLICKHOUSE_INSERT_QUORUM", 0, minimum=0, maximum=9),
+                                                   cluster, env.key("CLICKHOUSE_INSERT_QUORUM")),
         )

@@ -84,7 +84,7 @@ async def main(stop: asyncio.Event, config: RecordingConfig | None = None, ready
             raise StartupError(f"recording keys in {config.keys_dir}: a data key opens with neither the master key "
                                "nor the previous one") from None
         log.info("recording_keys_rewrapped", rewrapped=rewrapped, already_current=current)
-    index = open_index(config.index_url, config.index_cluster)
+    index = open_index(config.index_url, config.index_cluster, config.index_insert_quorum)
     await asyncio.to_thread(index.migrate)
     nc = await bus.connect(config.nats_url, "hibiki-recording")
     js = nc.jetstream()

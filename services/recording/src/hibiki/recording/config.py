@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from hibiki.common.clickhouse_server import insert_quorum
 from hibiki.common.clickhouse_sql import cluster_name
 from hibiki.common.config import Env, data_dir
 from hibiki.common.errors import ConfigError
@@ -40,6 +41,7 @@ class RecordingConfig:
     kill_after: str | None = None  # test hook: SIGKILL itself after this step (STEPS)
     directory_url: str = ""        # where the page renews the console session ("": this host, port 8080)
     index_cluster: str = ""        # "": one server; else the index's tables ON CLUSTER, Replicated* engines
+    index_insert_quorum: int = 0   # > 1: a row is acknowledged once that many replicas hold it
     replica_id: str = ""           # names this replica's audit chains ("": the host name)
 
     @classmethod
@@ -77,6 +79,8 @@ class RecordingConfig:
             index_path=index_path,
             index_url=index_url,
             index_cluster=index_cluster,
+            index_insert_quorum=insert_quorum(env.integer("INDEX_INSERT_QUORUM", 0, minimum=0, maximum=9),
+                                              index_cluster, env.key("INDEX_INSERT_QUORUM")),
             keys_dir=env.path("KEYS_DIR", root / "recording" / "keys"),
             master_key=env.optional("MASTER_KEY"),
             master_key_file=env.path("MASTER_KEY_FILE", root / "recording" / "master.key"),

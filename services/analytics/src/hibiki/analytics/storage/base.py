@@ -46,8 +46,9 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(url: str, cluster: str = "") -> Store:
-    """The store ``url`` names; ``cluster``: its tables replicated over that ClickHouse cluster."""
+def open_store(url: str, cluster: str = "", insert_quorum: int = 0) -> Store:
+    """The store ``url`` names; ``cluster``: its tables replicated over that ClickHouse cluster;
+    ``insert_quorum`` > 1: a batch is acknowledged once that many of its replicas hold it."""
     parsed = urlparse(url)
     if parsed.scheme == "chdb" and cluster:
         raise ConfigError("HIBIKI_ANALYTICS_CLICKHOUSE_CLUSTER: replicated tables need a ClickHouse server "
@@ -59,5 +60,5 @@ def open_store(url: str, cluster: str = "") -> Store:
     if parsed.scheme in ("clickhouse", "clickhouses"):
         from hibiki.analytics.storage.server_store import ServerStore
 
-        return ServerStore(url, cluster)
+        return ServerStore(url, cluster, insert_quorum)
     raise ConfigError(f"HIBIKI_ANALYTICS_CLICKHOUSE_URL: unsupported scheme {parsed.scheme!r} (chdb:// or clickhouse://)")

@@ -231,6 +231,11 @@ def render_all(dialect: Dialect, cluster: str = "", migrations: Sequence[Migrati
     return out
 
 
+def _has_table(select: Callable[[str], Sequence[Sequence[Any]]], table: str) -> bool:
+    rows = select(f"SELECT count() FROM system.tables WHERE database = '{DATABASE}' AND name = '{table}'")
+    return bool(rows and rows[0][0])
+
+
 @dataclass(frozen=True)
 class Applied:
     number: int
@@ -245,10 +250,13 @@ def migrate(execute: Callable[[str], Any], select: Callable[[str], Sequence[Sequ
     With ``cluster`` (HIBIKI_ANALYTICS_CLICKHOUSE_CLUSTER) every table is created ON CLUSTER with a
     Replicated* engine (:func:`hibiki.common.clickhouse_sql.on_cluster`); ``schema_migrations`` is
     replicated within the installation only, so each data center's installation creates its own
-    replicas of the shared tables."""
+    replicas of the shared tables. Once this replica has the ledger, nothing runs ON CLUSTER unless
+    a migration is missing: a service (re)started while another replica is down starts at once (an
+    ON CLUSTER statement waits for every replica)."""
     ddl = _ddl(cluster)
-    execute(ddl(f"CREATE DATABASE IF NOT EXISTS {DATABASE}"))
-    execute(ddl(_LEDGER_DDL))
+    if not (cluster and _has_table(select, LEDGER)):
+        execute(ddl(f"CREATE DATABASE IF NOT EXISTS {DATABASE}"))
+        execute(ddl(_LEDGER_DDL))
     done = {int(row[0]) for row in select(f"SELECT number FROM {DATABASE}.schema_migrations")}
     applied = []
     for migration in sorted(migrations, key=lambda m: m.number):

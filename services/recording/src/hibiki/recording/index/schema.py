@@ -198,16 +198,24 @@ def render_all(dialect: Dialect = MODERN, cluster: str = "") -> list[str]:
     return out
 
 
+def _has_ledger(select: Callable[[str], Sequence[Sequence[Any]]]) -> bool:
+    rows = select(f"SELECT count() FROM system.tables WHERE database = '{DATABASE}' AND name = '{LEDGER}'")
+    return bool(rows and rows[0][0])
+
+
 def migrate(execute: Callable[[str], Any], select: Callable[[str], Sequence[Sequence[Any]]],
             dialect: Dialect = MODERN, cluster: str = "") -> list[int]:
     """Apply what ``recording_migrations`` does not list (in ``dialect``); each statement is idempotent.
 
     With ``cluster`` (HIBIKI_RECORDING_INDEX_CLUSTER) every table is created ON CLUSTER with a
     Replicated* engine; the ledger is replicated within the installation only, so each data
-    center's installation creates its own replicas of the shared tables."""
+    center's installation creates its own replicas of the shared tables. Once this replica has the
+    ledger, nothing runs ON CLUSTER unless a migration is missing: a service (re)started while another
+    replica is down starts at once (an ON CLUSTER statement waits for every replica)."""
     ddl = _ddl(cluster)
-    execute(ddl(f"CREATE DATABASE IF NOT EXISTS {DATABASE}"))
-    execute(ddl(_LEDGER_DDL))
+    if not (cluster and _has_ledger(select)):
+        execute(ddl(f"CREATE DATABASE IF NOT EXISTS {DATABASE}"))
+        execute(ddl(_LEDGER_DDL))
     done = {int(row[0]) for row in select(f"SELECT number FROM {DATABASE}.recording_migrations")}
     applied = []
     for number, name, statements in MIGRATIONS:

@@ -11,8 +11,9 @@ from hibiki.common.errors import ConfigError
 from hibiki.recording.index.recordings import Store
 
 
-def open_index(url: str, cluster: str = "") -> Store:
-    """``cluster``: the index's tables replicated over that ClickHouse cluster (a server only)."""
+def open_index(url: str, cluster: str = "", insert_quorum: int = 0) -> Store:
+    """``cluster``: the index's tables replicated over that ClickHouse cluster (a server only);
+    ``insert_quorum`` > 1: a row is acknowledged once that many of its replicas hold it."""
     parsed = urlparse(url)
     if parsed.scheme == "chdb":
         from hibiki.recording.index.chdb_store import ChdbStore
@@ -21,5 +22,5 @@ def open_index(url: str, cluster: str = "") -> Store:
     if parsed.scheme in ("clickhouse", "clickhouses"):
         from hibiki.recording.index.server_store import ServerStore
 
-        return ServerStore(url, cluster)
+        return ServerStore(url, cluster, insert_quorum)
     raise ConfigError(f"HIBIKI_RECORDING_INDEX_URL: unsupported scheme {parsed.scheme!r} (chdb:// or clickhouse://)")
