@@ -71,7 +71,10 @@ def calls(count: int, start: datetime) -> list[Any]:
     for n in range(count):
         call = Call(TENANT, start=start + timedelta(minutes=n))
         call.started(destination="0339811111")
-        call.leg(end=60, answer=5, caller_number="0312345678", destination_number="0339811111")
+        call.queued(2, "kuyakusho")
+        call.agent_answered(10, "kuyakusho", "a1", 8000)
+        call.leg(end=60, b=True, answer=10, bridged=10, agent_id="a1", queue_id="kuyakusho")
+        call.leg(end=60, answer=1, caller_number="0312345678", destination_number="0339811111", did="0339811111")
         made.append(call)
     return made
 
@@ -166,6 +169,8 @@ async def test_a_replica_killed_loses_no_acknowledged_row(tmp_path: Path, cluste
     assert ids <= set(writer.attempted)
     assert on_r2["recordings"][0] == on_r2["recordings"][1] == len(ids)
     assert on_r2["calls"] == (len(before), len(before))
+    assert survivor.query("SELECT result, count() FROM hibiki.calls FINAL WHERE tenant = %(t)s GROUP BY result",
+                          {"t": TENANT}) == [("answered", len(before))]
     assert on_r2["events"][0] == on_r2["events"][1] == sum(len(c.events) for c in before)
 
     # the services pointed at replica 2 (without the quorum: one replica is left) go on writing
