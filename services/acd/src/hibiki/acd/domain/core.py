@@ -48,6 +48,8 @@ from hibiki.acd.domain.queues import QueueRuntime
 from hibiki.acd.domain.records import Records
 from hibiki.acd.domain.timers import TimerKind
 
+NODE_SILENT = "node not reachable"     # an offer released because the call's FreeSWITCH node is silent
+NODE_LOST = "node lost"                # ... or lost
 READY, RESERVED, WAITING, OFFERED = AgentState.READY, AgentState.RESERVED, CallState.WAITING, CallState.OFFERED
 
 
@@ -183,6 +185,16 @@ class Core(Records):
         self._place(call, self._queues[call.queue_id], now, events)
 
     def _missed(self, call: Call, agent_ids: list[str], reason: str, now: float, events: list[Event]) -> None:
+        if call.node and call.node in self.silent_nodes:
+            # the call's node is not heard from: the phone could not ring, the agent is not to blame
+            released = [self._agents[agent_id] for agent_id in agent_ids]
+            for agent in released:
+                self._release(call, agent, NODE_SILENT, events)
+            if not call.offered_to:
+                self._requeue(call, now, events)
+            for agent in released:
+                self._make_ready(agent, now, events, idle_since=agent.idle_since)
+            return
         limit = self._queues[call.queue_id].config.missed_offer_limit
         missed = []
         for agent_id in agent_ids:
@@ -211,7 +223,7 @@ class Core(Records):
             queue.waiting.remove(call)
         released = [self._agents[agent_id] for agent_id in call.offered_to]
         for agent in released:
-            self._release(call, agent, "caller left", events)
+            self._release(call, agent, NODE_LOST if reason is LeaveReason.NODE_LOST else "caller left", events)
         waited = now - call.entered_at
         counters = queue.counters
         destination = ""
@@ -221,6 +233,8 @@ class Core(Records):
         elif reason is LeaveReason.MAX_WAIT:
             counters.timed_out += 1
             destination = queue.config.max_wait.destination if queue.config.max_wait is not None else ""
+        elif reason is LeaveReason.NODE_LOST:
+            counters.node_lost += 1
         else:
             counters.cancelled += 1
         del self._calls[call.id]
