@@ -98,12 +98,29 @@ def test_an_offer_that_fails_while_the_calls_node_is_silent_is_released_not_miss
     assert not kinds(events, OfferMissed)
     assert [(e.agent_id, e.reason) for e in kinds(events, OfferReleased)] == [("ann", "node not reachable")]
     assert acd.agent("ann").state is AgentState.READY and acd.agent("ann").missed_offers == 0
-    # the call is back in line and offered to the next agent, as after any released offer
-    assert [(e.call_id, e.agent_id) for e in kinds(events, Offered)] == [("c1", "bob")]
-    silent.clear()                                      # heard again: a failed offer is a miss again
-    missed = acd.reject("c1", "bob", T0 + 30)
-    assert [e.agent_id for e in kinds(missed, OfferMissed)] == ["bob"]
-    assert acd.agent("bob").state is AgentState.NOT_READY
+    # the call is back at its place, held: offered to nobody while its node is silent
+    assert not kinds(events, Offered) and [c.call_id for c in acd.queue_stats("q", T0 + 20).waiting] == ["c1"]
+    assert not kinds(acd.enqueue("c0", "q", T0 + 21, node="fs-dc1"), Offered)   # nor a new one there
+    assert acd.nodes_heard(["fs-dc2"], T0 + 22) == []
+    silent.clear()                                      # heard again: the held calls are matched, in order
+    offered = kinds(acd.nodes_heard(["fs-dc1"], T0 + 23), Offered)
+    assert [(e.call_id, e.agent_id) for e in offered] == [("c1", "ann"), ("c0", "bob")]
+    missed = acd.reject("c1", "ann", T0 + 30)           # and a failed offer is a miss again
+    assert [e.agent_id for e in kinds(missed, OfferMissed)] == ["ann"]
+    assert acd.agent("ann").state is AgentState.NOT_READY
+
+
+def test_a_ready_agent_skips_a_held_call_for_the_next_one_on_a_node_heard_from() -> None:
+    acd = machine()
+    acd.silent_nodes = {"fs-dc1"}
+    acd.enqueue("c1", "q", T0, node="fs-dc1")
+    acd.enqueue("c2", "q", T0 + 1, node="fs-dc2", priority=0)
+    acd.enqueue("c3", "q", T0 + 2)
+    events = acd.login("ann", "2001", T0 + 3, ready=True)
+    assert [(e.call_id, e.agent_id) for e in kinds(events, Offered)] == [("c2", "ann")]
+    events = acd.login("bob", "2002", T0 + 4, ready=True)
+    assert [(e.call_id, e.agent_id) for e in kinds(events, Offered)] == [("c3", "bob")]
+    assert [w.call_id for w in acd.queue_stats("q", T0 + 5).waiting] == ["c1"]
 
 
 def test_the_node_is_kept_in_the_snapshot_and_an_old_snapshot_has_none() -> None:

@@ -72,7 +72,9 @@ async def test_calls_of_a_node_no_callcontrol_reaches_leave_as_node_lost(
         await c.stub.ReportOffer(acd_pb2.ReportOfferRequest(tenant=tenant, call_uuid="ringing", agent_id="a1",
                                                             outcome=acd_pb2.OFFER_OUTCOME_REJECTED), metadata=c.metadata)
         released = await events.next("acd.offer_released", lambda m: m.meta.call_uuid == "ringing")
-        await events.next("acd.offered", lambda m: m.meta.call_uuid == "ringing")     # its place, a1 again
+        await events.next("acd.offered", lambda m: m.meta.call_uuid == "other")    # a1 skips fs-a's held calls
+        held = await c.stub.GetQueueSnapshot(acd_pb2.GetQueueSnapshotRequest(tenant=tenant, queue_id="water"),
+                                             metadata=c.metadata)
         controllers.reach["cc-1"] = {"fs-a", "fs-b"}
         await asyncio.sleep(LOST)                           # heard again before the grace: nothing left
         assert not events.of("acd.left") and not events.of("acd.offer_missed")
@@ -88,15 +90,16 @@ async def test_calls_of_a_node_no_callcontrol_reaches_leave_as_node_lost(
         first = await events.next("acd.left", timeout=LOST + 10)
         second = await events.next("acd.left", timeout=5)
         dropped_after = time.monotonic() - lost_at
-        await events.next("acd.offered", lambda m: m.meta.call_uuid == "other")       # a1 matched again
         snapshot = await c.stub.GetQueueSnapshot(acd_pb2.GetQueueSnapshotRequest(tenant=tenant, queue_id="water"),
                                                  metadata=c.metadata)
         stats = (await c.http.get(f"/api/v1/tenants/{tenant}/queues/water/stats")).json()
     assert released.agent_id == "a1" and released.reason == "node not reachable"
+    assert [w.call_uuid for w in held.waiting] == ["ringing", "waiting", "old"]
+    assert [m.meta.call_uuid for m in events.of("acd.offered")] == ["ringing", "other"]   # none while silent
     assert {(m.meta.call_uuid, m.reason) for m in (first, second)} == {("ringing", "node_lost"), ("waiting", "node_lost")}
     assert LOST - 0.5 < dropped_after < LOST + 5
     ring_end = [m for m in events.of("acd.offer_released") if m.meta.call_uuid == "ringing"]
-    assert [m.reason for m in ring_end] == ["node not reachable", "node lost"]
+    assert [m.reason for m in ring_end] == ["node not reachable"]
     assert not events.of("acd.offer_missed")                # a1 blamed for nothing
     assert [(w.call_uuid, w.node) for w in snapshot.waiting] == [("old", "")]
     assert stats["node_lost"] == 2 and stats["abandoned"] == 0

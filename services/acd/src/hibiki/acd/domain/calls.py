@@ -130,6 +130,21 @@ class CallCommands(Core):
                 self._leave(call, LeaveReason.NODE_LOST, now, events)
         return events
 
+    def nodes_heard(self, nodes: Iterable[str], now: float) -> list[Event]:
+        """Nodes heard from again after a silence: their waiting calls, held meanwhile (no offer
+        while their node is silent), are matched with the ready agents, in their order."""
+        heard = {node for node in nodes if node}
+        events: list[Event] = []
+        held = sorted((c for c in self._calls.values() if c.node in heard and c.state is CallState.WAITING),
+                      key=lambda c: c.seq)
+        for call in held:
+            if self._silent(call) or call.id not in self._calls or call.state is not CallState.WAITING:
+                continue
+            queue = self._queues[call.queue_id]
+            queue.waiting.remove(call)
+            self._place(call, queue, now, events)
+        return events
+
     def call_nodes(self) -> set[str]:
         """The nodes the calls in the ACD live on ("" excepted)."""
         return {call.node for call in self._calls.values() if call.node}

@@ -100,7 +100,29 @@ class Core(Records):
                 key = (-queue.priority, entry[0], entry[1], entry[2])
                 if best is None or key < best:
                     best, best_id = key, entry[3]
+        if best is not None and self._silent(self._calls[best_id]):
+            return self._reachable_call_for(agent, now)
         return self._calls[best_id] if best is not None else None
+
+    def _silent(self, call: Call) -> bool:
+        return bool(call.node) and call.node in self.silent_nodes
+
+    def _reachable_call_for(self, agent: Agent, now: float) -> Call | None:
+        """``_call_for`` when the best call is on a silent node (rare, so a plain scan): the best
+        call the agent may take whose node is heard from."""
+        best: tuple[int, int, float, int] | None = None
+        found = None
+        skills = agent.profile.skills
+        for queue_id in agent.member_of:
+            queue = self._queues[queue_id]
+            for call in queue.waiting.ordered():
+                if self._silent(call) or not all(skills.get(n, 0) >= level for n, level in call.extra.items()):
+                    continue
+                key = (-queue.priority, -call.priority, call.arrived_at, call.seq)
+                if best is None or key < best:
+                    best, found = key, call
+                break                       # ordered: the first one this agent may take is the queue's best
+        return found
 
     def _set_aside_disposition(self, agent: Agent) -> None:
         """The pending disposition stops blocking offers; it can still be saved (the latest few)."""
@@ -136,7 +158,7 @@ class Core(Records):
         """A call entering ``queue``'s line: offered at once if a member is ready, else waiting."""
         wanted = queue.config.skills
         call.extra = {name: level for name, level in call.skills.items() if wanted.get(name, 0) < level}
-        agents = self._agents_for(call, queue, now)
+        agents = [] if self._silent(call) else self._agents_for(call, queue, now)
         if agents:
             self._offer(call, agents, now, events)
         else:

@@ -8,8 +8,10 @@ callcontrol replica reports, once a second, each node its inbound event socket i
 A node is
 
 * *reachable* while some replica reported it connected within ``silent_seconds``;
-* *silent* after that: an offer of one of its calls that fails (rejected, not answered) is
-  released, not held against the agent (``Acd.silent_nodes``);
+* *silent* after that: its waiting calls are held (offered to nobody: nobody may be there to
+  ring), and an offer of one of its calls that fails (rejected, not answered) is released, not
+  held against the agent (``Acd.silent_nodes``); heard again, its held calls are matched
+  (``nodes_heard``);
 * *lost* when no replica reported it connected for ``lost_seconds`` (the grace: a short blip of
   one replica's socket, a reconnecting node, a callcontrol restart drop nothing): every owned
   tenant's waiting and offered calls on it leave as ``node_lost``, the talking ones end
@@ -53,7 +55,7 @@ class NodeWatch:
         self._task: asyncio.Task[None] | None = None
         self._started = 0.0
         self._last_up: dict[str, float] = {}          # node -> when a replica last reported it connected
-        self._wake = asyncio.Event()
+        self._heard: set[str] = set()                 # nodes heard again since the last check
         self.dropped = 0                              # calls dropped (metrics, tests)
 
     async def start(self) -> None:
@@ -87,6 +89,7 @@ class NodeWatch:
             return
         self._last_up[node] = self._clock()
         if node in self._replica.silent_nodes or node in self._replica.lost_nodes:
+            self._heard.add(node)
             log.info("fs_node_reachable", node=node, controller=beat.controller[:MAX_NODE],
                      was="lost" if node in self._replica.lost_nodes else "silent")
             self._replica.silent_nodes.discard(node)
@@ -112,22 +115,29 @@ class NodeWatch:
         return newly_lost
 
     async def apply(self) -> None:
-        """Drop the calls of every lost node from the tenants this replica owns."""
+        """Drop the calls of every lost node from the tenants this replica owns; match the calls
+        held while a node now heard again was silent."""
         self.check()
-        lost = self._replica.lost_nodes
-        if not lost:
-            return
+        heard, self._heard = self._heard, set()
+        if heard:
+            await self._each_tenant("nodes_heard", heard)
+        if self._replica.lost_nodes:
+            await self._each_tenant("nodes_lost", self._replica.lost_nodes)
+
+    async def _each_tenant(self, op: str, of: set[str]) -> None:
         for tenant, rt in list(self._replica.tenants.items()):
-            nodes = sorted(rt.acd.call_nodes() & lost)
+            nodes = sorted(rt.acd.call_nodes() & of)
             if not nodes or not self._replica.owns(tenant):
                 continue
             try:
                 before = len(rt.acd.calls())
-                await self._replica.execute(tenant, "nodes_lost", {"nodes": nodes})
-                self.dropped += before - len(rt.acd.calls())
-                log.warning("fs_node_calls_dropped", tenant=tenant, nodes=nodes, calls=before - len(rt.acd.calls()))
+                await self._replica.execute(tenant, op, {"nodes": nodes})
+                if op == "nodes_lost":
+                    self.dropped += before - len(rt.acd.calls())
+                    log.warning("fs_node_calls_dropped", tenant=tenant, nodes=nodes,
+                                calls=before - len(rt.acd.calls()))
             except (AcdError, NotOwner, TenantLost) as exc:
-                log.warning("fs_node_calls_not_dropped", tenant=tenant, nodes=nodes, error=str(exc))
+                log.warning("fs_node_op_not_applied", op=op, tenant=tenant, nodes=nodes, error=str(exc))
 
     async def _loop(self) -> None:
         step = min(1.0, self.silent_seconds / 3)

@@ -93,6 +93,14 @@ def nodes_lost(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Result:
     return acd.nodes_lost(nodes, now), {}
 
 
+def nodes_heard(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Result:
+    """Nodes heard from again after a silence: their held calls are matched (``Acd.nodes_heard``)."""
+    nodes = args.get("nodes")
+    if not isinstance(nodes, list) or not all(isinstance(node, str) for node in nodes):
+        raise InvalidArgument("nodes must be a list of node names")
+    return acd.nodes_heard(nodes, now), {}
+
+
 def report_offer(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Result:
     call_id, agent_id, outcome = _text(args, "call_id"), _text(args, "agent_id"), _text(args, "outcome")
     if outcome == "ringing":
@@ -163,7 +171,7 @@ def remove_agent(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Resul
 
 
 OPS: dict[str, Op] = {
-    "enqueue": enqueue, "cancel": cancel, "end_call": end_call, "call_gone": call_gone, "nodes_lost": nodes_lost,
+    "enqueue": enqueue, "cancel": cancel, "end_call": end_call, "call_gone": call_gone, "nodes_lost": nodes_lost, "nodes_heard": nodes_heard,
     "report_offer": report_offer, "login": login,
     "logout": logout, "set_state": set_state, "save_disposition": save_disposition, "agent": agent,
     "queue_stats": queue_stats, "call": call, "overview": overview, "remove_queue": remove_queue, "remove_agent": remove_agent,
