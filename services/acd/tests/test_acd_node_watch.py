@@ -103,3 +103,26 @@ async def test_calls_of_a_node_no_callcontrol_reaches_leave_as_node_lost(
     assert not events.of("acd.offer_missed")                # a1 blamed for nothing
     assert [(w.call_uuid, w.node) for w in snapshot.waiting] == [("old", "")]
     assert stats["node_lost"] == 2 and stats["abandoned"] == 0
+
+
+async def test_hearing_no_heartbeat_at_all_drops_nothing(make_config: Any, clients: Any, tenant: str, events: Any,
+                                                         nats_client: Any) -> None:
+    """No heartbeat of any node (the ACD's own link, or no controller anywhere): not a node loss."""
+    config = make_config(node_silent_seconds=SILENT, node_lost_seconds=LOST)
+    async with running(main, config), Controllers(nats_client) as controllers:
+        controllers.reach["cc-1"] = {"fs-a"}
+        c = clients(config)
+        await c.put(f"/api/v1/tenants/{tenant}/queues/water", {})
+        await asyncio.sleep(0.3)
+        await c.stub.Enqueue(acd_pb2.EnqueueRequest(tenant=tenant, call_uuid="waiting", queue_id="water",
+                                                    node="fs-a"), metadata=c.metadata)
+        controllers.reach["cc-1"] = set()                   # nothing at all for longer than the grace
+        await asyncio.sleep(LOST + 1.0)
+        controllers.reach["cc-1"] = {"fs-b"}                # heartbeats again, of another node only
+        await asyncio.sleep(LOST - 0.8)                     # within the fresh grace: still nothing
+        assert not events.of("acd.left")
+        left = await events.next("acd.left", timeout=5)     # fs-a still unheard past it: lost now
+        snapshot = await c.stub.GetQueueSnapshot(acd_pb2.GetQueueSnapshotRequest(tenant=tenant, queue_id="water"),
+                                                 metadata=c.metadata)
+    assert (left.meta.call_uuid, left.reason) == ("waiting", "node_lost")
+    assert not snapshot.waiting

@@ -20,7 +20,10 @@ A node is
 Several callcontrol replicas: a node counts as reachable when any of them reaches it (each holds
 an event socket to every node of its data center). Several ACD replicas: each watches, the owner
 of a tenant applies. A node never heard since this replica started (a call restored after a
-takeover, the node's data center already gone) counts from the replica's start. A node heard
+takeover, the node's data center already gone) counts from the replica's start. A replica that
+hears no heartbeat at all (its own NATS link is down, or no controller runs anywhere) decides
+nothing, and when heartbeats come back every node starts a fresh grace: its own deafness is not
+taken for the nodes' loss. A node heard
 again after it was lost is reachable again; its calls, already gone, are not brought back.
 """
 
@@ -55,6 +58,7 @@ class NodeWatch:
         self._task: asyncio.Task[None] | None = None
         self._started = 0.0
         self._last_up: dict[str, float] = {}          # node -> when a replica last reported it connected
+        self._last_any = 0.0                          # when any heartbeat last arrived (of any node, any state)
         self._heard: set[str] = set()                 # nodes heard again since the last check
         self.dropped = 0                              # calls dropped (metrics, tests)
 
@@ -84,10 +88,18 @@ class NodeWatch:
         node = beat.node
         if not node or len(node) > MAX_NODE or not node.isprintable():
             return
+        now = self._clock()
+        if now - self._last_any > self.silent_seconds:
+            # heartbeats come back after this replica heard none at all (its own NATS link, or no
+            # controller anywhere): what it did not hear meanwhile says nothing of the nodes
+            self._started = now
+            for known in self._last_up:
+                self._last_up[known] = now
+        self._last_any = now
         if not beat.connected:
             self._last_up.setdefault(node, self._started)   # known, not vouched for
             return
-        self._last_up[node] = self._clock()
+        self._last_up[node] = now
         if node in self._replica.silent_nodes or node in self._replica.lost_nodes:
             self._heard.add(node)
             log.info("fs_node_reachable", node=node, controller=beat.controller[:MAX_NODE],
@@ -96,8 +108,11 @@ class NodeWatch:
             self._replica.lost_nodes.discard(node)
 
     def check(self) -> set[str]:
-        """Update the silent and lost sets; the nodes newly lost."""
+        """Update the silent and lost sets; the nodes newly lost. Hearing no heartbeat at all
+        (this replica cut from NATS, or no controller anywhere), it decides nothing."""
         now = self._clock()
+        if now - self._last_any > self.silent_seconds:
+            return set()
         known = set(self._last_up)
         for rt in list(self._replica.tenants.values()):
             known |= rt.acd.call_nodes()
