@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hibiki.acd.domain import (
     Acd,
@@ -142,3 +144,29 @@ def test_node_lost_is_not_a_reason_callcontrol_may_give_and_a_node_name_is_bound
         acd.cancel("c1", T0 + 1, LeaveReason.NODE_LOST)
     with pytest.raises(InvalidArgument):
         acd.enqueue("c2", "q", T0, node="x" * 129)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["fs-a", "fs-b", ""]), st.integers(0, 2)), min_size=1, max_size=12),
+       st.lists(st.sampled_from(["ann", "bob", "cho"]), max_size=3, unique=True),
+       st.sampled_from([Strategy.LONGEST_IDLE, Strategy.RING_ALL]))
+def test_losing_a_node_takes_exactly_its_calls_and_blames_no_agent(calls: list[tuple[str, int]], logged_in: list[str],
+                                                                   strategy: Strategy) -> None:
+    acd = Acd("toshima")
+    acd.configure_queue(QueueConfig("q", strategy=strategy, missed_offer_limit=1), T0)
+    for agent_id in ("ann", "bob", "cho"):
+        acd.configure_agent(AgentProfile(agent_id, {}, frozenset({"q"})), T0)
+    for n, agent_id in enumerate(logged_in):
+        acd.login(agent_id, f"20{n}", T0 + n, ready=True)
+    for n, (node, priority) in enumerate(calls):
+        acd.enqueue(f"c{n}", "q", T0 + 10 + n, node=node, priority=priority)
+    before = {c.id: c.node for c in acd.calls()}
+    missed = {a.id: a.missed_offers for a in acd.agents()}
+    events = acd.nodes_lost(["fs-a"], T0 + 60)
+    after = {c.id: c.node for c in acd.calls()}
+    assert after == {call_id: node for call_id, node in before.items() if node != "fs-a"}
+    assert {e.call_id for e in kinds(events, CallLeft)} == {i for i, node in before.items() if node == "fs-a"}
+    assert not kinds(events, OfferMissed)
+    assert {a.id: a.missed_offers for a in acd.agents()} == missed
+    for agent in acd.agents():                          # nobody reserved for a call that is gone
+        assert not agent.call_id or agent.call_id in after
