@@ -165,9 +165,10 @@ async def _directory_setup(directory: Directory, tenant: str) -> None:
 
 @contextlib.asynccontextmanager
 async def center(tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority,
-                 queues: list[dict[str, Any]], **control_settings: Any) -> AsyncIterator[Center]:
+                 queues: list[dict[str, Any]], acd_settings: dict[str, Any] | None = None,
+                 **control_settings: Any) -> AsyncIterator[Center]:
     env = {"HIBIKI_DATA_DIR": str(tmp_path), "HIBIKI_NATS_URL": nats_server.url}
-    acd = dataclasses.replace(AcdConfig.from_env(env), port=free_port(), grpc_port=free_port())
+    acd = dataclasses.replace(AcdConfig.from_env(env), port=free_port(), grpc_port=free_port(), **(acd_settings or {}))
     control = dataclasses.replace(CallControlConfig.from_env(env), port=free_port(), esl_port=free_port(),
                                   acd_grpc=f"127.0.0.1:{acd.grpc_port}", queue_announce_seconds=0.0)
     directory = directory_config(tmp_path, nats_server, callcontrol_address=f"127.0.0.1:{control.esl_port}")

@@ -26,59 +26,59 @@ from hibiki.events.v1 import agent_pb2 as hibiki_dot_events_dot_v1_dot_agent__pb
 from hibiki.events.v1 import call_pb2 as hibiki_dot_events_dot_v1_dot_call__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17hibiki/acd/v1/acd.proto\x12\rhibiki.acd.v1\x1a\x1chibiki/events/v1/agent.proto\x1a\x1bhibiki/events/v1/call.proto\"\xab\x01\n\x0e\x45nqueueRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tcall_uuid\x18\x02 \x01(\t\x12\x10\n\x08queue_id\x18\x03 \x01(\t\x12\x15\n\rcaller_number\x18\x04 \x01(\t\x12\x10\n\x08priority\x18\x05 \x01(\x05\x12\x0e\n\x06skills\x18\x06 \x03(\t\x12+\n\x08ivr_path\x18\x07 \x03(\x0b\x32\x19.hibiki.events.v1.IvrStep\"=\n\x0f\x45nqueueResponse\x12\x10\n\x08position\x18\x01 \x01(\x05\x12\x18\n\x10\x65xpected_wait_ms\x18\x02 \x01(\x03\"B\n\rCancelRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tcall_uuid\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x10\n\x0e\x43\x61ncelResponse\"T\n\x11\x41gentLoginRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x03 \x01(\t\x12\r\n\x05ready\x18\x04 \x01(\x08\"6\n\x12\x41gentLogoutRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\"u\n\x14SetAgentStateRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12+\n\x05state\x18\x03 \x01(\x0e\x32\x1c.hibiki.events.v1.AgentState\x12\x0e\n\x06reason\x18\x04 \x01(\t\"n\n\x16SaveDispositionRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x11\n\tcall_uuid\x18\x03 \x01(\t\x12\x11\n\tcase_type\x18\x04 \x01(\t\x12\x0c\n\x04note\x18\x05 \x01(\t\";\n\x17GetQueueSnapshotRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08queue_id\x18\x02 \x01(\t\"]\n\x0bWaitingCall\x12\x11\n\tcall_uuid\x18\x01 \x01(\t\x12\x15\n\rcaller_number\x18\x02 \x01(\t\x12\x10\n\x08priority\x18\x03 \x01(\x05\x12\x12\n\nwaiting_ms\x18\x04 \x01(\x03\"\x92\x01\n\rQueueSnapshot\x12\x10\n\x08queue_id\x18\x01 \x01(\t\x12+\n\x07waiting\x18\x02 \x03(\x0b\x32\x1a.hibiki.acd.v1.WaitingCall\x12\x14\n\x0c\x61gents_ready\x18\x03 \x01(\x05\x12\x13\n\x0b\x61gents_busy\x18\x04 \x01(\x05\x12\x17\n\x0flongest_wait_ms\x18\x05 \x01(\x03\"K\n\x17GetAgentSnapshotRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x03 \x01(\t\"\x9e\x01\n\rAgentSnapshot\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12+\n\x05state\x18\x02 \x01(\x0e\x32\x1c.hibiki.events.v1.AgentState\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x04 \x01(\t\x12\x1b\n\x13state_since_unix_ms\x18\x05 \x01(\x03\x12\x11\n\tcall_uuid\x18\x06 \x01(\t\"*\n\x18StreamAssignmentsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\"\xb5\x01\n\nAssignment\x12\x11\n\tcall_uuid\x18\x01 \x01(\t\x12\x10\n\x08queue_id\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x04 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\x05\x12\x14\n\x0cring_seconds\x18\x06 \x01(\x05\x12\x10\n\x08ring_all\x18\x07 \x01(\x08\x12\x15\n\rcaller_number\x18\x08 \x01(\t\x12\x10\n\x08ivr_path\x18\t \x03(\t\"w\n\x12ReportOfferRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tcall_uuid\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12,\n\x07outcome\x18\x04 \x01(\x0e\x32\x1b.hibiki.acd.v1.OfferOutcome\"\x15\n\x13ReportOfferResponse\"3\n\x0e\x45ndCallRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tcall_uuid\x18\x02 \x01(\t\"4\n\x0f\x45ndCallResponse\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0f\n\x07talk_ms\x18\x02 \x01(\x03\"3\n\x0eGetCallRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tcall_uuid\x18\x02 \x01(\t\"\xb2\x01\n\nCallStatus\x12\x11\n\tcall_uuid\x18\x01 \x01(\t\x12\x10\n\x08queue_id\x18\x02 \x01(\t\x12-\n\x05state\x18\x03 \x01(\x0e\x32\x1e.hibiki.acd.v1.QueuedCallState\x12\x10\n\x08position\x18\x04 \x01(\x05\x12\x18\n\x10\x65xpected_wait_ms\x18\x05 \x01(\x03\x12\x12\n\nwaiting_ms\x18\x06 \x01(\x03\x12\x10\n\x08\x61gent_id\x18\x07 \x01(\t*\x9d\x01\n\x0cOfferOutcome\x12\x1d\n\x19OFFER_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15OFFER_OUTCOME_RINGING\x10\x01\x12\x1a\n\x16OFFER_OUTCOME_ANSWERED\x10\x02\x12\x1a\n\x16OFFER_OUTCOME_REJECTED\x10\x03\x12\x1b\n\x17OFFER_OUTCOME_NO_ANSWER\x10\x04*\x91\x01\n\x0fQueuedCallState\x12!\n\x1dQUEUED_CALL_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19QUEUED_CALL_STATE_WAITING\x10\x01\x12\x1d\n\x19QUEUED_CALL_STATE_OFFERED\x10\x02\x12\x1d\n\x19QUEUED_CALL_STATE_TALKING\x10\x03\x32\xdb\x07\n\nAcdService\x12H\n\x07\x45nqueue\x12\x1d.hibiki.acd.v1.EnqueueRequest\x1a\x1e.hibiki.acd.v1.EnqueueResponse\x12\x45\n\x06\x43\x61ncel\x12\x1c.hibiki.acd.v1.CancelRequest\x1a\x1d.hibiki.acd.v1.CancelResponse\x12L\n\nAgentLogin\x12 .hibiki.acd.v1.AgentLoginRequest\x1a\x1c.hibiki.acd.v1.AgentSnapshot\x12N\n\x0b\x41gentLogout\x12!.hibiki.acd.v1.AgentLogoutRequest\x1a\x1c.hibiki.acd.v1.AgentSnapshot\x12R\n\rSetAgentState\x12#.hibiki.acd.v1.SetAgentStateRequest\x1a\x1c.hibiki.acd.v1.AgentSnapshot\x12V\n\x0fSaveDisposition\x12%.hibiki.acd.v1.SaveDispositionRequest\x1a\x1c.hibiki.acd.v1.AgentSnapshot\x12X\n\x10GetQueueSnapshot\x12&.hibiki.acd.v1.GetQueueSnapshotRequest\x1a\x1c.hibiki.acd.v1.QueueSnapshot\x12X\n\x10GetAgentSnapshot\x12&.hibiki.acd.v1.GetAgentSnapshotRequest\x1a\x1c.hibiki.acd.v1.AgentSnapshot\x12Y\n\x11StreamAssignments\x12\'.hibiki.acd.v1.StreamAssignmentsRequest\x1a\x19.hibiki.acd.v1.Assignment0\x01\x12T\n\x0bReportOffer\x12!.hibiki.acd.v1.ReportOfferRequest\x1a\".hibiki.acd.v1.ReportOfferResponse\x12H\n\x07\x45ndCall\x12\x1d.hibiki.acd.v1.EndCallRequest\x1a\x1e.hibiki.acd.v1.EndCallResponse\x12\x43\n\x07GetCall\x12\x1d.hibiki.acd.v1.GetCallRequest\x1a\x19.hibiki.acd.v1.CallStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17hibiki/acd/v1/acd.proto\x12\rhibiki.acd.v1\x1a\x1chibiki/events/v1/agent.proto\x1a\x1bhibiki/events/v1/call.proto\"\xb9\x01\n\x0e\x45nqueueRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tcall_uuid\x18\x02 \x01(\t\x12\x10\n\x08queue_id\x18\x03 \x01(\t\x12\x15\n\rcaller_number\x18\x04 \x01(\t\x12\x10\n\x08priority\x18\x05 \x01(\x05\x12\x0e\n\x06skills\x18\x06 \x03(\t\x12+\n\x08ivr_path\x18\x07 \x03(\x0b\x32\x19.hibiki.events.v1.IvrStep\x12\x0c\n\x04node\x18\x08 \x01(\t\"=\n\x0f\x45nqueueResponse\x12\x10\n\x08position\x18\x01 \x01(\x05\x12\x18\n\x10\x65xpected_wait_ms\x18\x02 \x01(\x03\"B\n\rCancelRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tcall_uuid\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x10\n\x0e\x43\x61ncelResponse\"T\n\x11\x41gentLoginRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x03 \x01(\t\x12\r\n\x05ready\x18\x04 \x01(\x08\"6\n\x12\x41gentLogoutRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\"u\n\x14SetAgentStateRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12+\n\x05state\x18\x03 \x01(\x0e\x32\x1c.hibiki.events.v1.AgentState\x12\x0e\n\x06reason\x18\x04 \x01(\t\"n\n\x16SaveDispositionRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x11\n\tcall_uuid\x18\x03 \x01(\t\x12\x11\n\tcase_type\x18\x04 \x01(\t\x12\x0c\n\x04note\x18\x05 \x01(\t\";\n\x17GetQueueSnapshotRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08queue_id\x18\x02 \x01(\t\"k\n\x0bWaitingCall\x12\x11\n\tcall_uuid\x18\x01 \x01(\t\x12\x15\n\rcaller_number\x18\x02 \x01(\t\x12\x10\n\x08priority\x18\x03 \x01(\x05\x12\x12\n\nwaiting_ms\x18\x04 \x01(\x03\x12\x0c\n\x04node\x18\x05 \x01(\t\"\x92\x01\n\rQueueSnapshot\x12\x10\n\x08queue_id\x18\x01 \x01(\t\x12+\n\x07waiting\x18\x02 \x03(\x0b\x32\x1a.hibiki.acd.v1.WaitingCall\x12\x14\n\x0c\x61gents_ready\x18\x03 \x01(\x05\x12\x13\n\x0b\x61gents_busy\x18\x04 \x01(\x05\x12\x17\n\x0flongest_wait_ms\x18\x05 \x01(\x03\"K\n\x17GetAgentSnapshotRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x03 \x01(\t\"\x9e\x01\n\rAgentSnapshot\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12+\n\x05state\x18\x02 \x01(\x0e\x32\x1c.hibiki.events.v1.AgentState\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x04 \x01(\t\x12\x1b\n\x13state_since_unix_ms\x18\x05 \x01(\x03\x12\x11\n\tcall_uuid\x18\x06 \x01(\t\"*\n\x18StreamAssignmentsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\"\xb5\x01\n\nAssignment\x12\x11\n\tcall_uuid\x18\x01 \x01(\t\x12\x10\n\x08queue_id\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x04 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\x05\x12\x14\n\x0cring_seconds\x18\x06 \x01(\x05\x12\x10\n\x08ring_all\x18\x07 \x01(\x08\x12\x15\n\rcaller_number\x18\x08 \x01(\t\x12\x10\n\x08ivr_path\x18\t \x03(\t\"w\n\x12ReportOfferRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tcall_uuid\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12,\n\x07outcome\x18\x04 \x01(\x0e\x32\x1b.hibiki.acd.v1.OfferOutcome\"\x15\n\x13ReportOfferResponse\"3\n\x0e\x45ndCallRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tcall_uuid\x18\x02 \x01(\t\"4\n\x0f\x45ndCallResponse\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0f\n\x07talk_ms\x18\x02 \x01(\x03\"3\n\x0eGetCallRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tcall_uuid\x18\x02 \x01(\t\"\xb2\x01\n\nCallStatus\x12\x11\n\tcall_uuid\x18\x01 \x01(\t\x12\x10\n\x08queue_id\x18\x02 \x01(\t\x12-\n\x05state\x18\x03 \x01(\x0e\x32\x1e.hibiki.acd.v1.QueuedCallState\x12\x10\n\x08position\x18\x04 \x01(\x05\x12\x18\n\x10\x65xpected_wait_ms\x18\x05 \x01(\x03\x12\x12\n\nwaiting_ms\x18\x06 \x01(\x03\x12\x10\n\x08\x61gent_id\x18\x07 \x01(\t*\x9d\x01\n\x0cOfferOutcome\x12\x1d\n\x19OFFER_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15OFFER_OUTCOME_RINGING\x10\x01\x12\x1a\n\x16OFFER_OUTCOME_ANSWERED\x10\x02\x12\x1a\n\x16OFFER_OUTCOME_REJECTED\x10\x03\x12\x1b\n\x17OFFER_OUTCOME_NO_ANSWER\x10\x04*\x91\x01\n\x0fQueuedCallState\x12!\n\x1dQUEUED_CALL_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19QUEUED_CALL_STATE_WAITING\x10\x01\x12\x1d\n\x19QUEUED_CALL_STATE_OFFERED\x10\x02\x12\x1d\n\x19QUEUED_CALL_STATE_TALKING\x10\x03\x32\xdb\x07\n\nAcdService\x12H\n\x07\x45nqueue\x12\x1d.hibiki.acd.v1.EnqueueRequest\x1a\x1e.hibiki.acd.v1.EnqueueResponse\x12\x45\n\x06\x43\x61ncel\x12\x1c.hibiki.acd.v1.CancelRequest\x1a\x1d.hibiki.acd.v1.CancelResponse\x12L\n\nAgentLogin\x12 .hibiki.acd.v1.AgentLoginRequest\x1a\x1c.hibiki.acd.v1.AgentSnapshot\x12N\n\x0b\x41gentLogout\x12!.hibiki.acd.v1.AgentLogoutRequest\x1a\x1c.hibiki.acd.v1.AgentSnapshot\x12R\n\rSetAgentState\x12#.hibiki.acd.v1.SetAgentStateRequest\x1a\x1c.hibiki.acd.v1.AgentSnapshot\x12V\n\x0fSaveDisposition\x12%.hibiki.acd.v1.SaveDispositionRequest\x1a\x1c.hibiki.acd.v1.AgentSnapshot\x12X\n\x10GetQueueSnapshot\x12&.hibiki.acd.v1.GetQueueSnapshotRequest\x1a\x1c.hibiki.acd.v1.QueueSnapshot\x12X\n\x10GetAgentSnapshot\x12&.hibiki.acd.v1.GetAgentSnapshotRequest\x1a\x1c.hibiki.acd.v1.AgentSnapshot\x12Y\n\x11StreamAssignments\x12\'.hibiki.acd.v1.StreamAssignmentsRequest\x1a\x19.hibiki.acd.v1.Assignment0\x01\x12T\n\x0bReportOffer\x12!.hibiki.acd.v1.ReportOfferRequest\x1a\".hibiki.acd.v1.ReportOfferResponse\x12H\n\x07\x45ndCall\x12\x1d.hibiki.acd.v1.EndCallRequest\x1a\x1e.hibiki.acd.v1.EndCallResponse\x12\x43\n\x07GetCall\x12\x1d.hibiki.acd.v1.GetCallRequest\x1a\x19.hibiki.acd.v1.CallStatusb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hibiki.acd.v1.acd_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_OFFEROUTCOME']._serialized_start=2054
-  _globals['_OFFEROUTCOME']._serialized_end=2211
-  _globals['_QUEUEDCALLSTATE']._serialized_start=2214
-  _globals['_QUEUEDCALLSTATE']._serialized_end=2359
+  _globals['_OFFEROUTCOME']._serialized_start=2082
+  _globals['_OFFEROUTCOME']._serialized_end=2239
+  _globals['_QUEUEDCALLSTATE']._serialized_start=2242
+  _globals['_QUEUEDCALLSTATE']._serialized_end=2387
   _globals['_ENQUEUEREQUEST']._serialized_start=102
-  _globals['_ENQUEUEREQUEST']._serialized_end=273
-  _globals['_ENQUEUERESPONSE']._serialized_start=275
-  _globals['_ENQUEUERESPONSE']._serialized_end=336
-  _globals['_CANCELREQUEST']._serialized_start=338
-  _globals['_CANCELREQUEST']._serialized_end=404
-  _globals['_CANCELRESPONSE']._serialized_start=406
-  _globals['_CANCELRESPONSE']._serialized_end=422
-  _globals['_AGENTLOGINREQUEST']._serialized_start=424
-  _globals['_AGENTLOGINREQUEST']._serialized_end=508
-  _globals['_AGENTLOGOUTREQUEST']._serialized_start=510
-  _globals['_AGENTLOGOUTREQUEST']._serialized_end=564
-  _globals['_SETAGENTSTATEREQUEST']._serialized_start=566
-  _globals['_SETAGENTSTATEREQUEST']._serialized_end=683
-  _globals['_SAVEDISPOSITIONREQUEST']._serialized_start=685
-  _globals['_SAVEDISPOSITIONREQUEST']._serialized_end=795
-  _globals['_GETQUEUESNAPSHOTREQUEST']._serialized_start=797
-  _globals['_GETQUEUESNAPSHOTREQUEST']._serialized_end=856
-  _globals['_WAITINGCALL']._serialized_start=858
-  _globals['_WAITINGCALL']._serialized_end=951
-  _globals['_QUEUESNAPSHOT']._serialized_start=954
-  _globals['_QUEUESNAPSHOT']._serialized_end=1100
-  _globals['_GETAGENTSNAPSHOTREQUEST']._serialized_start=1102
-  _globals['_GETAGENTSNAPSHOTREQUEST']._serialized_end=1177
-  _globals['_AGENTSNAPSHOT']._serialized_start=1180
-  _globals['_AGENTSNAPSHOT']._serialized_end=1338
-  _globals['_STREAMASSIGNMENTSREQUEST']._serialized_start=1340
-  _globals['_STREAMASSIGNMENTSREQUEST']._serialized_end=1382
-  _globals['_ASSIGNMENT']._serialized_start=1385
-  _globals['_ASSIGNMENT']._serialized_end=1566
-  _globals['_REPORTOFFERREQUEST']._serialized_start=1568
-  _globals['_REPORTOFFERREQUEST']._serialized_end=1687
-  _globals['_REPORTOFFERRESPONSE']._serialized_start=1689
-  _globals['_REPORTOFFERRESPONSE']._serialized_end=1710
-  _globals['_ENDCALLREQUEST']._serialized_start=1712
-  _globals['_ENDCALLREQUEST']._serialized_end=1763
-  _globals['_ENDCALLRESPONSE']._serialized_start=1765
-  _globals['_ENDCALLRESPONSE']._serialized_end=1817
-  _globals['_GETCALLREQUEST']._serialized_start=1819
-  _globals['_GETCALLREQUEST']._serialized_end=1870
-  _globals['_CALLSTATUS']._serialized_start=1873
-  _globals['_CALLSTATUS']._serialized_end=2051
-  _globals['_ACDSERVICE']._serialized_start=2362
-  _globals['_ACDSERVICE']._serialized_end=3349
+  _globals['_ENQUEUEREQUEST']._serialized_end=287
+  _globals['_ENQUEUERESPONSE']._serialized_start=289
+  _globals['_ENQUEUERESPONSE']._serialized_end=350
+  _globals['_CANCELREQUEST']._serialized_start=352
+  _globals['_CANCELREQUEST']._serialized_end=418
+  _globals['_CANCELRESPONSE']._serialized_start=420
+  _globals['_CANCELRESPONSE']._serialized_end=436
+  _globals['_AGENTLOGINREQUEST']._serialized_start=438
+  _globals['_AGENTLOGINREQUEST']._serialized_end=522
+  _globals['_AGENTLOGOUTREQUEST']._serialized_start=524
+  _globals['_AGENTLOGOUTREQUEST']._serialized_end=578
+  _globals['_SETAGENTSTATEREQUEST']._serialized_start=580
+  _globals['_SETAGENTSTATEREQUEST']._serialized_end=697
+  _globals['_SAVEDISPOSITIONREQUEST']._serialized_start=699
+  _globals['_SAVEDISPOSITIONREQUEST']._serialized_end=809
+  _globals['_GETQUEUESNAPSHOTREQUEST']._serialized_start=811
+  _globals['_GETQUEUESNAPSHOTREQUEST']._serialized_end=870
+  _globals['_WAITINGCALL']._serialized_start=872
+  _globals['_WAITINGCALL']._serialized_end=979
+  _globals['_QUEUESNAPSHOT']._serialized_start=982
+  _globals['_QUEUESNAPSHOT']._serialized_end=1128
+  _globals['_GETAGENTSNAPSHOTREQUEST']._serialized_start=1130
+  _globals['_GETAGENTSNAPSHOTREQUEST']._serialized_end=1205
+  _globals['_AGENTSNAPSHOT']._serialized_start=1208
+  _globals['_AGENTSNAPSHOT']._serialized_end=1366
+  _globals['_STREAMASSIGNMENTSREQUEST']._serialized_start=1368
+  _globals['_STREAMASSIGNMENTSREQUEST']._serialized_end=1410
+  _globals['_ASSIGNMENT']._serialized_start=1413
+  _globals['_ASSIGNMENT']._serialized_end=1594
+  _globals['_REPORTOFFERREQUEST']._serialized_start=1596
+  _globals['_REPORTOFFERREQUEST']._serialized_end=1715
+  _globals['_REPORTOFFERRESPONSE']._serialized_start=1717
+  _globals['_REPORTOFFERRESPONSE']._serialized_end=1738
+  _globals['_ENDCALLREQUEST']._serialized_start=1740
+  _globals['_ENDCALLREQUEST']._serialized_end=1791
+  _globals['_ENDCALLRESPONSE']._serialized_start=1793
+  _globals['_ENDCALLRESPONSE']._serialized_end=1845
+  _globals['_GETCALLREQUEST']._serialized_start=1847
+  _globals['_GETCALLREQUEST']._serialized_end=1898
+  _globals['_CALLSTATUS']._serialized_start=1901
+  _globals['_CALLSTATUS']._serialized_end=2079
+  _globals['_ACDSERVICE']._serialized_start=2390
+  _globals['_ACDSERVICE']._serialized_end=3377
 # @@protoc_insertion_point(module_scope)

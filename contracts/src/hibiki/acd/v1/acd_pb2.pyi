@@ -74,11 +74,18 @@ class EnqueueRequest(_message.Message):
     PRIORITY_FIELD_NUMBER: _builtins.int
     SKILLS_FIELD_NUMBER: _builtins.int
     IVR_PATH_FIELD_NUMBER: _builtins.int
+    NODE_FIELD_NUMBER: _builtins.int
     tenant: _builtins.str
     call_uuid: _builtins.str
     queue_id: _builtins.str
     caller_number: _builtins.str
     priority: _builtins.int
+    node: _builtins.str
+    """The FreeSWITCH node the caller's channel lives on (callcontrol's name for it, as in
+    HIBIKI_CALLCONTROL_FREESWITCH_NODES): when no callcontrol reaches that node any more
+    (fs_node heartbeats, README "Failover between data centers"), the ACD drops the call as
+    node_lost. Empty (an older callcontrol, an unverified session): never dropped so.
+    """
     @_builtins.property
     def skills(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -93,10 +100,11 @@ class EnqueueRequest(_message.Message):
         priority: _builtins.int = ...,
         skills: _abc.Iterable[_builtins.str] | None = ...,
         ivr_path: _abc.Iterable[_call_pb2.IvrStep] | None = ...,
+        node: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_uuid", b"call_uuid", "caller_number", b"caller_number", "ivr_path", b"ivr_path", "priority", b"priority", "queue_id", b"queue_id", "skills", b"skills", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_uuid", b"call_uuid", "caller_number", b"caller_number", "ivr_path", b"ivr_path", "node", b"node", "priority", b"priority", "queue_id", b"queue_id", "skills", b"skills", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -307,10 +315,13 @@ class WaitingCall(_message.Message):
     CALLER_NUMBER_FIELD_NUMBER: _builtins.int
     PRIORITY_FIELD_NUMBER: _builtins.int
     WAITING_MS_FIELD_NUMBER: _builtins.int
+    NODE_FIELD_NUMBER: _builtins.int
     call_uuid: _builtins.str
     caller_number: _builtins.str
     priority: _builtins.int
     waiting_ms: _builtins.int
+    node: _builtins.str
+    """the FreeSWITCH node of the caller's channel ("" unknown)"""
     def __init__(
         self,
         *,
@@ -318,10 +329,11 @@ class WaitingCall(_message.Message):
         caller_number: _builtins.str = ...,
         priority: _builtins.int = ...,
         waiting_ms: _builtins.int = ...,
+        node: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_uuid", b"call_uuid", "caller_number", b"caller_number", "priority", b"priority", "waiting_ms", b"waiting_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_uuid", b"call_uuid", "caller_number", b"caller_number", "node", b"node", "priority", b"priority", "waiting_ms", b"waiting_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

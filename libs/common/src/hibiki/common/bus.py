@@ -25,6 +25,10 @@ from hibiki.common.logging import get_logger
 
 EVENTS_STREAM = "HIBIKI_EVENTS"
 EVENTS_SUBJECTS = ["hibiki.>"]
+# Callcontrol's heartbeats of the FreeSWITCH nodes it is connected to (``FsNodeHeartbeat``):
+# core NATS, outside the events stream (not stored), read by the ACD (README "Failover between
+# data centers").
+FS_NODE_HEARTBEAT = "hibiki_system.fs_node.heartbeat"
 log = get_logger(__name__)
 MAX_REPLICAS = 5  # JetStream's limit for a stream or bucket
 

@@ -2,7 +2,8 @@
 gRPC (AcdService, health, forwarding between replicas), HTTP (configuration, agent desktop API,
 the desktop page and its live feed, the supervisor page, its tenant feed and callcontrol's
 supervision API on this origin) and
-the calls FreeSWITCH ended (``call.ended``, the safety net for an outcome callcontrol could not report)."""
+the calls FreeSWITCH ended (``call.ended``, the safety net for an outcome callcontrol could not report)
+and the FreeSWITCH nodes callcontrol reaches (``NodeWatch``: the calls of a lost node leave as node_lost)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from hibiki.acd.desktop.page import PATHS as DESKTOP_PATHS
 from hibiki.acd.desktop.page import DesktopPages
 from hibiki.acd.http.agents_api import AgentsApi
 from hibiki.acd.nats.call_endings import CallEndings
+from hibiki.acd.nats.node_watch import NodeWatch
 from hibiki.acd.http.config_api import ConfigApi
 from hibiki.acd.http.responses import Info
 from hibiki.acd.metrics import QueueCollector
@@ -117,7 +119,9 @@ async def main(stop: asyncio.Event, config: AcdConfig | None = None, ready: asyn
         log.warning("queue_metrics_not_registered", reason="metric names already registered")
         registered = False
     try:
-        await run_until_stopped(stop, [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations), devices, grpc_server, component, CallEndings(nc, replica), http], ready,
+        await run_until_stopped(stop, [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations), devices, grpc_server, component, CallEndings(nc, replica),
+                                           NodeWatch(nc, replica, config.node_silent_seconds, config.node_lost_seconds),
+                                           http], ready,
                                 url=f"http://{config.host}:{http.port}", grpc=f"{config.host}:{config.grpc_port}",
                                 replica=config.replica_id)
     finally:

@@ -44,6 +44,8 @@ class AcdConfig:
     analytics_http: str = ""        # analytics' HTTP API (the screen pop's previous calls); "" = none
     callcontrol_http: str = ""      # callcontrol's HTTP API (the supervisor page's listen/whisper/barge); "" = none
     desktop_peer_timeout: float = 0.8   # seconds the screen pop waits for the directory
+    node_silent_seconds: float = 3.0    # no callcontrol heartbeat of a FreeSWITCH node this long: failed offers are not missed
+    node_lost_seconds: float = 10.0     # ... this long: the node is lost, its waiting and offered calls leave (node_lost)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> AcdConfig:
@@ -60,6 +62,11 @@ class AcdConfig:
             if not colon or not (ascii_digits(port)):
                 raise ConfigError(f"{env.key('ADVERTISE')}={advertise!r} is not host:port")
         lease = env.number("LEASE_SECONDS", 10.0, minimum=1.0)
+        silent = env.number("NODE_SILENT_SECONDS", 3.0, minimum=0.5)
+        lost = env.number("NODE_LOST_SECONDS", 10.0, minimum=1.0)
+        if lost < silent:
+            raise ConfigError(f"{env.key('NODE_LOST_SECONDS')}={lost:g} is shorter than "
+                              f"{env.key('NODE_SILENT_SECONDS')}={silent:g}")
         return cls(
             host=env.text("HOST", "127.0.0.1"),
             port=env.port("PORT", 8081),
@@ -79,6 +86,8 @@ class AcdConfig:
             analytics_http=env.text("ANALYTICS_HTTP", ""),
             callcontrol_http=env.text("CALLCONTROL_HTTP", ""),
             desktop_peer_timeout=env.number("DESKTOP_PEER_TIMEOUT", 0.8, minimum=0.05),
+            node_silent_seconds=silent,
+            node_lost_seconds=lost,
         )
 
     def advertised(self, grpc_port: int) -> str:

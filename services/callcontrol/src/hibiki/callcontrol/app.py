@@ -30,6 +30,7 @@ from hibiki.callcontrol.ivr.source import DirectoryIvrSource, ServiceToken
 from hibiki.callcontrol.prompts.model import Prompt
 from hibiki.callcontrol.prompts.store import MAX_UPLOAD_BYTES, AsyncPromptStore, PromptStore
 from hibiki.callcontrol.prompts.tts import OpenJTalk
+from hibiki.callcontrol.node_beacon import NodeBeacon
 from hibiki.callcontrol.publisher import CallEventPublisher
 from hibiki.callcontrol.queue.client import AcdClient, agent_on_device
 from hibiki.callcontrol.queue.router import AcdDecisions
@@ -91,7 +92,7 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
             return refused("the node check took too long")
 
     esl = OutboundServer(esl_sock, lambda session, verdict: CallDispatcher(
-        session, publisher, ivr, active, agent, handoff_task=verdict.handoff_task),
+        session, publisher, ivr, active, agent, handoff_task=verdict.handoff_task, node=verdict.node),
         config.esl_allow, verify, config.esl_limits)
 
     async def readiness() -> dict[str, bool]:
@@ -110,6 +111,7 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
     # up; HTTP still answers /readyz 503), HTTP, every call left handed back to its dialplan, the socket.
     components: list[Component] = [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations),
                                     directory, ConfigChanges(nc, ivrs), acd, decisions, freeswitch,
+                                    NodeBeacon(nc, freeswitch, config.node_heartbeat_seconds),
                                     esl, active, http, Drain(esl, config.drain_seconds)]
     await run_until_stopped(stop, components, ready,
                             url=f"http://{config.host}:{http.port}", esl=f"{config.host}:{esl.port}",

@@ -81,8 +81,9 @@ class CallDispatcher:
 
     def __init__(self, session: Any, publisher: EventSink, ivr: IvrServices | None = None,
                  active: ActiveCalls | None = None, agent: AgentServices | None = None,
-                 handoff_task: str = "") -> None:
+                 handoff_task: str = "", node: str = "") -> None:
         self._session = session
+        self._node = node
         self._handoff_task = handoff_task
         self._agent = agent
         self._publisher = publisher
@@ -147,6 +148,7 @@ class CallDispatcher:
 
         assert self._ivr is not None
         channel = EslChannel(self._session)
+        channel.node = self._node
         if self._active is not None:
             self._active.add(channel, gevent.get_hub())
         outcome = Outcome.HAND_BACK

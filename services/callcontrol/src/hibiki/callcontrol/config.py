@@ -39,6 +39,7 @@ class CallControlConfig:
     esl_verify: bool = True                     # a node must vouch for every session (off: development, loopback only)
     esl_reuse_port: bool = False                # SO_REUSEPORT: a replacement may listen on the same address
     drain_seconds: float = 540.0                # on SIGTERM, how long the calls in progress may go on
+    node_heartbeat_seconds: float = 1.0         # FsNodeHeartbeat of each connected node this often (the ACD's node watch)
 
     @property
     def prompts_root(self) -> Path:
@@ -83,6 +84,7 @@ class CallControlConfig:
             esl_verify=verify == "node",
             esl_reuse_port=_on_off(env, "ESL_REUSEPORT"),
             drain_seconds=env.number("DRAIN_SECONDS", 540.0, minimum=0.0),
+            node_heartbeat_seconds=env.number("NODE_HEARTBEAT_SECONDS", 1.0, minimum=0.1),
         )
 
 

@@ -18,7 +18,7 @@ from hibiki.acd.domain.timers import TimerKind
 class CallCommands(Core):
     def enqueue(self, call_id: str, queue_id: str, now: float, *, priority: int = 0,
                 skills: Mapping[str, int] | None = None, caller: str = "",
-                ivr_path: Iterable[str] = ()) -> list[Event]:
+                ivr_path: Iterable[str] = (), node: str = "") -> list[Event]:
         """A call enters a queue: offered in this reply if a member may take it, else waiting."""
         if not call_id:
             raise InvalidArgument("a call needs an id")
@@ -28,9 +28,11 @@ class CallCommands(Core):
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise InvalidArgument(f"call {call_id}: priority must be an integer")
         wanted = check_skills(skills or {}, f"call {call_id}")
+        if not isinstance(node, str) or len(node) > 128:
+            raise InvalidArgument(f"call {call_id}: node must be a name of at most 128 characters")
         self._seq += 1
         call = self._calls[call_id] = Call(call_id, queue_id, self._seq, now, now, priority, wanted, caller,
-                                           tuple(ivr_path))
+                                           tuple(ivr_path), node=node)
         queue.counters.entered += 1
         self._arm(call, queue, now)
         events: list[Event] = [Enqueued(call_id, queue_id, priority)]
@@ -45,8 +47,8 @@ class CallCommands(Core):
             reason = LeaveReason(reason)
         except ValueError:
             raise InvalidArgument(f"no leave reason {reason!r}") from None
-        if reason is LeaveReason.MAX_WAIT:
-            raise InvalidArgument("the maximum wait is the ACD's own decision")
+        if reason in (LeaveReason.MAX_WAIT, LeaveReason.NODE_LOST):
+            raise InvalidArgument(f"{reason.value} is the ACD's own decision")
         if call.state is CallState.TALKING:
             raise InvalidState(f"call {call_id} was answered: end it with call_ended")
         events: list[Event] = []
@@ -110,3 +112,39 @@ class CallCommands(Core):
         events: list[Event] = []
         self._missed(call, [agent_id], reason or "rejected", now, events)
         return events
+
+    # -- FreeSWITCH nodes -----------------------------------------------------------------------
+
+    def nodes_lost(self, nodes: Iterable[str], now: float) -> list[Event]:
+        """No callcontrol reaches these FreeSWITCH nodes any more: their channels are gone with
+        them. A call on one that waits or rings agents leaves its queue as ``NODE_LOST`` (its
+        agents are released, not blamed, and matched again); one talking to an agent ends (the
+        agent goes to after-call work, as when callcontrol reports the end). Calls with no node
+        (an older callcontrol) are never touched. Idempotent: a call is dropped once."""
+        lost = {node for node in nodes if node}
+        events: list[Event] = []
+        for call in [c for c in self._calls.values() if c.node in lost]:
+            if call.state is CallState.TALKING:
+                events += self.call_ended(call.id, now)
+            else:
+                self._leave(call, LeaveReason.NODE_LOST, now, events)
+        return events
+
+    def nodes_heard(self, nodes: Iterable[str], now: float) -> list[Event]:
+        """Nodes heard from again after a silence: their waiting calls, held meanwhile (no offer
+        while their node is silent), are matched with the ready agents, in their order."""
+        heard = {node for node in nodes if node}
+        events: list[Event] = []
+        held = sorted((c for c in self._calls.values() if c.node in heard and c.state is CallState.WAITING),
+                      key=lambda c: c.seq)
+        for call in held:
+            if self._silent(call) or call.id not in self._calls or call.state is not CallState.WAITING:
+                continue
+            queue = self._queues[call.queue_id]
+            queue.waiting.remove(call)
+            self._place(call, queue, now, events)
+        return events
+
+    def call_nodes(self) -> set[str]:
+        """The nodes the calls in the ACD live on ("" excepted)."""
+        return {call.node for call in self._calls.values() if call.node}

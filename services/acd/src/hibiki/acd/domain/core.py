@@ -48,6 +48,8 @@ from hibiki.acd.domain.queues import QueueRuntime
 from hibiki.acd.domain.records import Records
 from hibiki.acd.domain.timers import TimerKind
 
+NODE_SILENT = "node not reachable"     # an offer released because the call's FreeSWITCH node is silent
+NODE_LOST = "node lost"                # ... or lost
 READY, RESERVED, WAITING, OFFERED = AgentState.READY, AgentState.RESERVED, CallState.WAITING, CallState.OFFERED
 
 
@@ -98,7 +100,29 @@ class Core(Records):
                 key = (-queue.priority, entry[0], entry[1], entry[2])
                 if best is None or key < best:
                     best, best_id = key, entry[3]
+        if best is not None and self._silent(self._calls[best_id]):
+            return self._reachable_call_for(agent, now)
         return self._calls[best_id] if best is not None else None
+
+    def _silent(self, call: Call) -> bool:
+        return bool(call.node) and call.node in self.silent_nodes
+
+    def _reachable_call_for(self, agent: Agent, now: float) -> Call | None:
+        """``_call_for`` when the best call is on a silent node (rare, so a plain scan): the best
+        call the agent may take whose node is heard from."""
+        best: tuple[int, int, float, int] | None = None
+        found = None
+        skills = agent.profile.skills
+        for queue_id in agent.member_of:
+            queue = self._queues[queue_id]
+            for call in queue.waiting.ordered():
+                if self._silent(call) or not all(skills.get(n, 0) >= level for n, level in call.extra.items()):
+                    continue
+                key = (-queue.priority, -call.priority, call.arrived_at, call.seq)
+                if best is None or key < best:
+                    best, found = key, call
+                break                       # ordered: the first one this agent may take is the queue's best
+        return found
 
     def _set_aside_disposition(self, agent: Agent) -> None:
         """The pending disposition stops blocking offers; it can still be saved (the latest few)."""
@@ -134,7 +158,7 @@ class Core(Records):
         """A call entering ``queue``'s line: offered at once if a member is ready, else waiting."""
         wanted = queue.config.skills
         call.extra = {name: level for name, level in call.skills.items() if wanted.get(name, 0) < level}
-        agents = self._agents_for(call, queue, now)
+        agents = [] if self._silent(call) else self._agents_for(call, queue, now)
         if agents:
             self._offer(call, agents, now, events)
         else:
@@ -183,6 +207,16 @@ class Core(Records):
         self._place(call, self._queues[call.queue_id], now, events)
 
     def _missed(self, call: Call, agent_ids: list[str], reason: str, now: float, events: list[Event]) -> None:
+        if call.node and call.node in self.silent_nodes:
+            # the call's node is not heard from: the phone could not ring, the agent is not to blame
+            released = [self._agents[agent_id] for agent_id in agent_ids]
+            for agent in released:
+                self._release(call, agent, NODE_SILENT, events)
+            if not call.offered_to:
+                self._requeue(call, now, events)
+            for agent in released:
+                self._make_ready(agent, now, events, idle_since=agent.idle_since)
+            return
         limit = self._queues[call.queue_id].config.missed_offer_limit
         missed = []
         for agent_id in agent_ids:
@@ -211,7 +245,7 @@ class Core(Records):
             queue.waiting.remove(call)
         released = [self._agents[agent_id] for agent_id in call.offered_to]
         for agent in released:
-            self._release(call, agent, "caller left", events)
+            self._release(call, agent, NODE_LOST if reason is LeaveReason.NODE_LOST else "caller left", events)
         waited = now - call.entered_at
         counters = queue.counters
         destination = ""
@@ -221,6 +255,8 @@ class Core(Records):
         elif reason is LeaveReason.MAX_WAIT:
             counters.timed_out += 1
             destination = queue.config.max_wait.destination if queue.config.max_wait is not None else ""
+        elif reason is LeaveReason.NODE_LOST:
+            counters.node_lost += 1
         else:
             counters.cancelled += 1
         del self._calls[call.id]

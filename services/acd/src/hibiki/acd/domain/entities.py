@@ -76,6 +76,7 @@ class Call:
     answered_at: float | None = None
     overflow_at: float | None = None
     max_wait_at: float | None = None
+    node: str = ""                        # the FreeSWITCH node of the caller's channel ("" unknown)
     # derived
     token: int = 0                        # the live waiting-index entry (0: not waiting)
     extra: dict[str, int] = field(default_factory=dict)      # skills the current queue does not already demand
@@ -86,11 +87,12 @@ class Call:
                 "caller": self.caller, "ivr_path": list(self.ivr_path), "state": self.state.value,
                 "offered_to": list(self.offered_to), "offer_deadline": self.offer_deadline,
                 "attempts": self.attempts, "agent_id": self.agent_id, "answered_at": self.answered_at,
-                "overflow_at": self.overflow_at, "max_wait_at": self.max_wait_at}
+                "overflow_at": self.overflow_at, "max_wait_at": self.max_wait_at, "node": self.node}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Call:
         return cls(data["id"], data["queue_id"], data["seq"], data["arrived_at"], data["entered_at"],
                    data["priority"], dict(data["skills"]), data["caller"], tuple(data["ivr_path"]),
                    CallState(data["state"]), list(data["offered_to"]), data["offer_deadline"], data["attempts"],
-                   data["agent_id"], data["answered_at"], data["overflow_at"], data["max_wait_at"])
+                   data["agent_id"], data["answered_at"], data["overflow_at"], data["max_wait_at"],
+                   data.get("node", ""))

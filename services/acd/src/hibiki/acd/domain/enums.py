@@ -43,3 +43,4 @@ class LeaveReason(StrEnum):
     ABANDONED = "abandoned"              # the caller hung up
     MAX_WAIT = "max_wait"                # the queue's maximum wait: the caller goes to its destination
     CANCELLED = "cancelled"              # taken away by callcontrol (transfer, IVR, shutdown)
+    NODE_LOST = "node_lost"              # its FreeSWITCH node is gone (no callcontrol reaches it): no caller left

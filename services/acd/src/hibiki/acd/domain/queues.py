@@ -28,6 +28,7 @@ class Counters:
     overflowed: int = 0               # moved on to the overflow queue
     timed_out: int = 0                # left at the maximum wait
     cancelled: int = 0
+    node_lost: int = 0                # left when their FreeSWITCH node was lost (out of the service level)
 
     def service_level(self) -> float | None:
         """Answered within the target, out of the calls that left the queue (short abandons

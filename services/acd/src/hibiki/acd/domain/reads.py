@@ -42,7 +42,7 @@ class Reads(Core):
         c = self._call(call_id)
         return CallView(c.id, c.queue_id, c.state, c.priority, dict(c.skills), c.caller, c.ivr_path, c.seq,
                         c.arrived_at, c.entered_at, tuple(c.offered_to), c.offer_deadline, c.attempts, c.agent_id,
-                        c.overflow_at, c.max_wait_at)
+                        c.overflow_at, c.max_wait_at, c.node)
 
     def calls(self) -> list[CallView]:
         return [self.call(call_id) for call_id in self._calls]
@@ -61,7 +61,7 @@ class Reads(Core):
     def queue_stats(self, queue_id: str, now: float) -> QueueStats:
         queue = self._queue(queue_id)
         queue.refresh(now, self._tz)
-        waiting = tuple(WaitingCall(c.id, c.caller, c.priority, now - c.entered_at) for c in queue.waiting.ordered())
+        waiting = tuple(WaitingCall(c.id, c.caller, c.priority, now - c.entered_at, c.node) for c in queue.waiting.ordered())
         in_queue = [c for c in self._calls.values() if c.queue_id == queue_id]
         states = [self._agents[agent_id].state for agent_id in queue.members]
         busy = ON_CALL | {AgentState.AFTER_CALL_WORK}
@@ -74,4 +74,4 @@ class Reads(Core):
             len(queue.ready.ids), sum(1 for s in states if s in busy), sum(1 for s in states if s in PAUSED),
             sum(1 for s in states if s is not AgentState.LOGGED_OUT),
             c.entered, c.answered, c.answered_in_target, c.abandoned, c.overflowed, c.timed_out, c.cancelled,
-            c.service_level(), abandoned_in_target=c.abandoned_in_target)
+            c.service_level(), abandoned_in_target=c.abandoned_in_target, node_lost=c.node_lost)

@@ -7,6 +7,7 @@ the state the other modules share, and finds a record by id, raising the domain'
 
 from __future__ import annotations
 
+from collections.abc import Container
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hibiki.acd.domain.entities import Agent, Call
@@ -36,6 +37,10 @@ class Records:
         # rings for the offer timeout and reports the outcome; the timer is the safety net for
         # an outcome that never comes (a service setting, not persisted).
         self.offer_grace = 0.0
+        # FreeSWITCH nodes no callcontrol has reported connected for a while (the service's
+        # view, shared, not persisted): an offer of a call on one of them that fails is released,
+        # not held against the agent (their phone could not ring); see ``CallCommands.nodes_lost``.
+        self.silent_nodes: Container[str] = frozenset()
         self.tenant = tenant
         self.timezone = timezone
 

@@ -46,6 +46,7 @@ class CallView:
     agent_id: str
     overflow_at: float | None
     max_wait_at: float | None
+    node: str = ""                     # the FreeSWITCH node of the caller's channel
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class WaitingCall:
     caller: str
     priority: int
     waited: float                      # in this queue
+    node: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,3 +81,4 @@ class QueueStats:
     cancelled: int
     service_level: float | None        # see ``queues.Counters.service_level``
     abandoned_in_target: int = 0       # short abandons, left out of the service level
+    node_lost: int = 0                 # left when their FreeSWITCH node was lost

@@ -103,6 +103,7 @@ class WaitingCall(BaseModel):
     caller: str
     priority: int
     waited: float
+    node: str = Field("", description="the FreeSWITCH node of the caller's channel (\"\": not known)")
 
 
 class QueueStats(BaseModel):
@@ -126,6 +127,7 @@ class QueueStats(BaseModel):
     timed_out: int
     cancelled: int
     service_level: float | None
+    node_lost: int = Field(0, description="left when their FreeSWITCH node was lost (out of the service level)")
 
 
 class Info(BaseModel):

@@ -34,7 +34,7 @@ def skills_from(items: list[str]) -> dict[str, int]:
 
 def enqueue_args(request: acd_pb2.EnqueueRequest) -> Json:
     for name, text in (("call_uuid", request.call_uuid), ("queue_id", request.queue_id),
-                       ("caller_number", request.caller_number)):
+                       ("caller_number", request.caller_number), ("node", request.node)):
         if len(text) > MAX_TEXT or not PRINTABLE.fullmatch(text):
             raise ValueError(f"{name} is up to {MAX_TEXT} printable characters")
     if len(request.ivr_path) > MAX_STEPS or any(len(s.menu_id) > MAX_TEXT or len(s.digits) > MAX_TEXT
@@ -42,7 +42,7 @@ def enqueue_args(request: acd_pb2.EnqueueRequest) -> Json:
         raise ValueError(f"an IVR path is up to {MAX_STEPS} steps of up to {MAX_TEXT} characters")
     return {"call_id": request.call_uuid, "queue_id": request.queue_id, "caller": request.caller_number,
             "priority": request.priority, "skills": skills_from(list(request.skills)),
-            "ivr_path": [f"{step.menu_id}:{step.digits}" for step in request.ivr_path]}
+            "ivr_path": [f"{step.menu_id}:{step.digits}" for step in request.ivr_path], "node": request.node}
 
 
 def agent_snapshot(agent: Json) -> acd_pb2.AgentSnapshot:
@@ -57,7 +57,8 @@ def queue_snapshot(stats: Json) -> acd_pb2.QueueSnapshot:
         queue_id=stats["queue_id"], agents_ready=stats["agents_ready"], agents_busy=stats["agents_busy"],
         longest_wait_ms=round(stats["longest_wait"] * 1000),
         waiting=[acd_pb2.WaitingCall(call_uuid=w["call_id"], caller_number=w["caller"], priority=w["priority"],
-                                     waiting_ms=round(w["waited"] * 1000)) for w in stats["waiting"]])
+                                     waiting_ms=round(w["waited"] * 1000), node=w.get("node", ""))
+                 for w in stats["waiting"]])
 
 
 def call_status(call: Json) -> acd_pb2.CallStatus:

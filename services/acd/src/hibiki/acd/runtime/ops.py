@@ -51,7 +51,7 @@ def enqueue(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Result:
         raise InvalidArgument("ivr_path must be a list of strings")
     priority = args.get("priority", 0)
     events = acd.enqueue(call_id, queue_id, now, priority=priority, skills=skills, caller=_text(args, "caller"),
-                         ivr_path=ivr_path)
+                         ivr_path=ivr_path, node=_text(args, "node"))
     position, wait_ms = Lookup(acd, handle, now).queued(call_id, queue_id)
     return events, {"position": position, "expected_wait_ms": wait_ms}
 
@@ -82,6 +82,23 @@ def call_gone(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Result:
     if view.state is CallState.TALKING:
         return acd.call_ended(view.id, now), {}
     return acd.cancel(view.id, now, LeaveReason.ABANDONED), {}
+
+
+def nodes_lost(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Result:
+    """No callcontrol reaches these FreeSWITCH nodes any more (``nats.node_watch``): their calls
+    leave as ``node_lost`` (see ``Acd.nodes_lost``)."""
+    nodes = args.get("nodes")
+    if not isinstance(nodes, list) or not all(isinstance(node, str) for node in nodes):
+        raise InvalidArgument("nodes must be a list of node names")
+    return acd.nodes_lost(nodes, now), {}
+
+
+def nodes_heard(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Result:
+    """Nodes heard from again after a silence: their held calls are matched (``Acd.nodes_heard``)."""
+    nodes = args.get("nodes")
+    if not isinstance(nodes, list) or not all(isinstance(node, str) for node in nodes):
+        raise InvalidArgument("nodes must be a list of node names")
+    return acd.nodes_heard(nodes, now), {}
 
 
 def report_offer(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Result:
@@ -154,7 +171,8 @@ def remove_agent(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Resul
 
 
 OPS: dict[str, Op] = {
-    "enqueue": enqueue, "cancel": cancel, "end_call": end_call, "call_gone": call_gone, "report_offer": report_offer, "login": login,
+    "enqueue": enqueue, "cancel": cancel, "end_call": end_call, "call_gone": call_gone, "nodes_lost": nodes_lost, "nodes_heard": nodes_heard,
+    "report_offer": report_offer, "login": login,
     "logout": logout, "set_state": set_state, "save_disposition": save_disposition, "agent": agent,
     "queue_stats": queue_stats, "call": call, "overview": overview, "remove_queue": remove_queue, "remove_agent": remove_agent,
 }

@@ -56,6 +56,10 @@ class Replica:
         self._owners = asyncio.Condition()
         self._loop: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        # FreeSWITCH nodes no callcontrol reports connected (kept by ``nats.node_watch.NodeWatch``):
+        # silent for a while (an offer that fails is not missed), or lost (their calls leave)
+        self.silent_nodes: set[str] = set()
+        self.lost_nodes: set[str] = set()
 
     # -- life -----------------------------------------------------------------------------------
 
@@ -177,6 +181,8 @@ class Replica:
         now = time.time()
         acd, events = restore(tenant, self.settings.timezone, state, self.config.of(tenant), now)
         acd.offer_grace = self.settings.offer_grace_seconds
+        acd.silent_nodes = self.silent_nodes
+        events += acd.nodes_lost(self.lost_nodes, now)   # calls of a node lost before this replica took over
         mapper = EventMapper(tenant, self.settings.source)
         rt = TenantRuntime(acd, self.buckets.state, state_revision, lease_revision, self.publisher, mapper,
                            self._lost)

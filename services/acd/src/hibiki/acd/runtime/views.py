@@ -23,14 +23,15 @@ def agent_json(view: AgentView) -> Json:
 def stats_json(stats: QueueStats) -> Json:
     return {"queue_id": stats.queue_id, "profile": stats.profile, "strategy": stats.strategy.value,
             "priority": stats.priority,
-            "waiting": [{"call_id": w.call_id, "caller": w.caller, "priority": w.priority, "waited": w.waited}
+            "waiting": [{"call_id": w.call_id, "caller": w.caller, "priority": w.priority, "waited": w.waited,
+                         "node": w.node}
                         for w in stats.waiting],
             "longest_wait": stats.longest_wait, "offered": stats.offered, "talking": stats.talking,
             "agents_ready": stats.agents_ready, "agents_busy": stats.agents_busy,
             "agents_paused": stats.agents_paused, "agents_logged_in": stats.agents_logged_in,
             "entered": stats.entered, "answered": stats.answered, "answered_in_target": stats.answered_in_target,
             "abandoned": stats.abandoned, "overflowed": stats.overflowed, "timed_out": stats.timed_out,
-            "cancelled": stats.cancelled, "service_level": stats.service_level}
+            "cancelled": stats.cancelled, "service_level": stats.service_level, "node_lost": stats.node_lost}
 
 
 class Lookup:

@@ -88,6 +88,7 @@ class EslChannel:
         self.hangup_cause = ""
         self.data: dict[str, str] = dict(session.session_data or {})
         self.uuid = self.data.get("Unique-ID", "")
+        self.node = ""          # the pool's name of the FreeSWITCH node that vouched for the session ("" unverified)
         session.register_handle("CHANNEL_EXECUTE_COMPLETE", self._completed)
         session.register_handle("CHANNEL_HANGUP", self._hung_up)
         session.register_handle("DISCONNECT", self._disconnected)

@@ -60,12 +60,13 @@ class AcdClient:
             self._channel = self._stub = None
 
     async def enqueue(self, tenant: str, call_uuid: str, queue_id: str, *, caller: str = "", priority: int = 0,
-                      skills: Sequence[str] = (), path: Sequence[Step] = ()) -> acd_pb2.EnqueueResponse:
+                      skills: Sequence[str] = (), path: Sequence[Step] = (), node: str = "") -> acd_pb2.EnqueueResponse:
         """Enter the queue. Asking again for a call already in (a retry after a lost reply) is
-        not an error: the call keeps its place."""
+        not an error: the call keeps its place. ``node``: the FreeSWITCH node of the caller's
+        channel (the ACD drops the call as node_lost when no callcontrol reaches it any more)."""
         request = acd_pb2.EnqueueRequest(tenant=tenant, call_uuid=call_uuid, queue_id=queue_id,
                                          caller_number=caller, priority=priority, skills=list(skills),
-                                         ivr_path=ivr_steps(path))
+                                         ivr_path=ivr_steps(path), node=node)
         try:
             reply: acd_pb2.EnqueueResponse = await self._call("Enqueue", request)
         except AcdRefused as refused:

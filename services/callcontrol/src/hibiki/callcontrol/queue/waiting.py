@@ -127,6 +127,13 @@ class QueueCall:
                     return Outcome.CONNECTED
             elif kind == "left":
                 assert isinstance(message, acd_pb2.CallLeftQueue)
+                if message.reason == "node_lost":
+                    # the ACD heard of this call's node from no controller for its grace (a cut
+                    # between the controllers and the node, not this call's socket): the call is
+                    # out of the queue, so it goes to the dialplan's fallback route, never left waiting
+                    log.warning("queue_node_lost", queue_id=message.queue_id, node=getattr(self._ch, "node", ""),
+                                action="handing back to the dialplan fallback")
+                    return Outcome.HAND_BACK
                 if message.reason == "max_wait":
                     leaving = leave(self._ch, self._line, self._context, message)
                     self.destination = leaving.destination
@@ -151,7 +158,8 @@ class QueueCall:
         while True:
             try:
                 return self._line.ask(self._s.acd.enqueue(self._line.tenant, self._ch.uuid, r.queue_id, caller=caller,
-                                                          priority=r.priority, skills=r.skills, path=r.path))
+                                                          priority=r.priority, skills=r.skills, path=r.path,
+                                                          node=getattr(self._ch, "node", "")))
             except AcdRefused as refused:
                 log.error("queue_refused", queue_id=r.queue_id, code=refused.code, error=str(refused),
                           action="handing back to the dialplan fallback")
