@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,28 @@ def test_port_parsing_either_succeeds_or_names_the_variable(value: str) -> None:
     else:
         assert 0 <= port <= 65535
         assert port == (int(value.strip()) if value.strip() else 1234)
+
+
+@pytest.mark.parametrize("value", ["２", "1_000", "٣", "+ 3", "--1", "0x10"])
+def test_a_whole_number_is_ascii_digits(value: str) -> None:
+    with pytest.raises(ConfigError, match="is not a whole number"):
+        Env.load("", {"HIBIKI_I": value}).integer("I", 1)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity", "１.５", "1_0", "1e", "."])
+def test_a_number_is_a_finite_ascii_decimal(value: str) -> None:
+    with pytest.raises(ConfigError, match="is not a number"):
+        Env.load("", {"HIBIKI_N": value}).number("N", 1.0)
+
+
+@given(st.text(max_size=12))
+def test_numbers_either_parse_finite_or_name_the_variable(value: str) -> None:
+    env = Env.load("svc", {"HIBIKI_SVC_N": value, "HIBIKI_SVC_I": value})
+    for read in (lambda: env.number("N", 1.5, minimum=-1e9), lambda: env.integer("I", 2)):
+        try:
+            number = read()
+        except ConfigError as exc:
+            assert "HIBIKI_SVC_" in str(exc)
+        else:
+            assert math.isfinite(number)
+            assert not value.strip() or value.strip().isascii()

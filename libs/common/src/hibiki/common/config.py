@@ -8,6 +8,7 @@ what was expected, so the process can end with one clear line.
 from __future__ import annotations
 
 import ipaddress
+import re
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from hibiki.common.digits import ascii_digits
 PREFIX: Final = "HIBIKI_"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+_DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,9 @@ class Env:
         key, value = self._raw(name)
         if not value:
             return default
-        try:
-            number = int(value)
-        except ValueError:
-            raise ConfigError(f"{key}={value!r} is not a whole number") from None
+        if not ascii_digits(value.removeprefix("-")):     # int() would also take '２' and '1_000'
+            raise ConfigError(f"{key}={value!r} is not a whole number")
+        number = int(value)
         if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
             raise ConfigError(f"{key}={value!r} must be between {minimum} and {maximum}")
         return number
@@ -68,10 +69,9 @@ class Env:
         key, value = self._raw(name)
         if not value:
             return default
-        try:
-            number = float(value)
-        except ValueError:
-            raise ConfigError(f"{key}={value!r} is not a number") from None
+        if not _DECIMAL.fullmatch(value):    # float() also takes '１.５', '1_0', 'nan' and 'inf'
+            raise ConfigError(f"{key}={value!r} is not a number")
+        number = float(value)
         if number < minimum:
             raise ConfigError(f"{key}={value!r} must be at least {minimum}")
         return number
