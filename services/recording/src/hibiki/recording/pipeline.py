@@ -29,7 +29,7 @@ from hibiki.recording.index import recordings
 from hibiki.recording.index.recordings import Store as IndexStore
 from hibiki.recording.nats.notifier import Notifier
 from hibiki.recording.storage import spool
-from hibiki.recording.storage.blobs import BlobStore
+from hibiki.recording.storage.blobs import BlobStore, copies
 from hibiki.recording.storage.keys import KeyStore
 
 log = get_logger("hibiki.recording.pipeline")
@@ -109,13 +109,14 @@ class Pipeline:
         digest = hashlib.sha256(blob).hexdigest()
         started = event.started_at.ToDatetime(UTC) if event.HasField("started_at") else datetime.now(UTC)
         object_key = f"{tenant}/{started:%Y/%m/%d}/{rid}.{ext}.hbr"
-        there = self.blobs.get(object_key)
-        if there is None or hashlib.sha256(there).hexdigest() != digest:
+        there = copies(self.blobs, object_key)      # a mirrored store: the copy in each data center
+        if any(copy is None or hashlib.sha256(copy).hexdigest() != digest for copy in there):
             self.blobs.put(object_key, blob)
         self._step("stored", tenant, rid)
-        back = self.blobs.get(object_key)
-        if back is None or hashlib.sha256(back).hexdigest() != digest:
+        stored = copies(self.blobs, object_key)
+        if any(copy is None or hashlib.sha256(copy).hexdigest() != digest for copy in stored):
             raise VerifyFailed(f"{object_key}: stored copy differs from what was written")
+        back = next(copy for copy in stored if copy is not None)
         try:
             if envelope.open_sealed(back, lambda k: self.keys.key(tenant, k), envelope.associated(tenant, rid)) != audio:
                 raise VerifyFailed(f"{object_key}: stored copy does not decrypt to the audio")
