@@ -4,20 +4,34 @@ gone or unmounted), and the data keys kept in both."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import secrets
 import shutil
 import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hibiki.common import bus
+from hibiki.common.auth import Claims, TokenAuthority
 from hibiki.common.errors import ConfigError
+from hibiki.recording.app import main
+from hibiki.recording.config import RecordingConfig
 from hibiki.recording.domain import envelope
 from hibiki.recording.storage.blobs import LocalBlobs, MirroredBlobs, StoreUnavailable, copies, open_store
 from hibiki.recording.storage.keys import KeyStore
 from hibiki.recording.storage.repair import MirrorRepair
+from support.recording import make_wav, publish_stopped, spool_path, stopped
+from support.servers import free_port, running
 
 KEYS = ("t/2026/12/07/r1.ogg.hbr", "t/2026/12/07/r2.ogg.hbr", "u/2026/12/08/r3.ogg.hbr")
 
@@ -219,3 +233,96 @@ def test_keys_made_before_the_mirror_are_published_and_shredding_removes_every_c
     b.recover()
     assert keys.shred("zama") == 1
     assert mirrored.keys("_keys/zama/") == [] and mirrored.keys("_keys/toshima/") != []
+
+
+# --------------------------------------------------------------------------- the service with a mirror
+
+
+async def _until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 90.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out: {what}"
+        await asyncio.sleep(0.2)
+
+
+async def _count(js: Any, subject: str) -> int:
+    info = await js.stream_info("HIBIKI_EVENTS", subjects_filter=subject)
+    return sum((info.state.subjects or {}).values())
+
+
+@pytest.mark.slow
+async def test_the_service_acknowledges_only_what_both_stores_hold_and_plays_from_either(
+        tmp_path: Path, nats_server: Any, nats_client: Any, authority: TokenAuthority) -> None:
+    tenant = f"zama{uuid.uuid4().hex[:6]}"
+    spool, var = tmp_path / "spool", tmp_path / "var"
+    own, other = Site(tmp_path / "store-dc1"), Site(tmp_path / "store-dc2")
+    config = dataclasses.replace(RecordingConfig.from_env({
+        "HIBIKI_DATA_DIR": str(var), "HIBIKI_NATS_URL": nats_server.url, "HIBIKI_RECORDING_SPOOL_DIR": str(spool),
+        "HIBIKI_RECORDING_CONSUMER": f"rec-{tenant}", "HIBIKI_RECORDING_STORE_URL": f"file://{own.root}",
+        "HIBIKI_RECORDING_STORE_MIRROR_URL": f"file://{other.root}",
+        "HIBIKI_RECORDING_STORE_REPAIR_INTERVAL": "1"}), port=free_port())
+    js = nats_client.jetstream()
+    await bus.ensure_events_stream(js)
+    stored_subject = f"hibiki.{tenant}.recording.stored"
+
+    async def record() -> tuple[str, Path]:
+        rid, started = str(uuid.uuid4()), datetime.now(UTC) - timedelta(seconds=3)
+        event = stopped(tenant, rid, Path("/"), started=started)
+        event.spool_path = str(make_wav(spool_path(spool, tenant, rid, started), seconds=2.0))
+        await publish_stopped(js, event)
+        return rid, Path(event.spool_path)
+
+    async with running(main, config):
+        token = authority.issue(Claims("kato", "user", tenant, ("recording-admin",)))
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.port}/api/v1/tenants/{tenant}",
+                                     headers={"Authorization": f"Bearer {token}"}, timeout=30) as admin:
+            first, first_spool = await record()
+            await _until(lambda: _gone(first_spool), "the first recording stored")
+            assert (await admin.get(f"/recordings/{first}")).status_code == 200
+            first_key = object_key(own.store, tenant, first)
+            assert copies(MirroredBlobs(own.store, other.store), first_key) == [own.store.get(first_key)] * 2
+            assert len(other.store.keys(f"_keys/{tenant}/")) == 1, "the tenant's data key is in the other site too"
+            audio = (await admin.get(f"/recordings/{first}/audio")).content
+
+            other.fail()                        # the other data center's store is unreachable
+            second, second_spool = await record()
+            sealed = var / "recording" / "work" / tenant / f"{second}.hbr"
+            await _until(lambda: _exists(sealed), "the second recording encrypted")
+            await asyncio.sleep(3)              # handed out again and again meanwhile (nak, 1 s)
+            assert second_spool.exists() and sealed.exists(), "not acknowledged: the spool keeps it"
+            assert await _count(js, stored_subject) == 1
+            assert (await admin.get(f"/recordings/{second}")).status_code == 404
+            refused = await admin.delete(f"/recordings/{first}")
+            assert refused.status_code == 503 and refused.json()["error_id"] == "store-unavailable"
+            assert (await admin.get(f"/recordings/{first}")).status_code == 200, "the row stays until both forgot it"
+
+            other.recover()
+            await _until(lambda: _gone(second_spool, sealed), "the second recording stored once the mirror is back")
+            assert await _count(js, stored_subject) == 2
+            key = object_key(own.store, tenant, second)
+            assert own.store.get(key) is not None and own.store.get(key) == other.store.get(key)
+
+            own.fail()                          # this site's own store lost: played from the other
+            assert (await admin.get(f"/recordings/{first}/audio")).content == audio
+            shutil.rmtree(own.root.with_name(own.root.name + ".away"))
+            own.root.unlink()                   # ... and rebuilt empty: the repair loop fills it
+            await _until(lambda: _exists(own.root / key), "the rebuilt store repaired")
+            assert sorted(own.store.keys("")) == sorted(other.store.keys(""))
+
+            assert (await admin.delete(f"/recordings/{first}")).status_code == 204
+            assert own.store.get(first_key) is None and other.store.get(first_key) is None
+
+
+def object_key(store: LocalBlobs, tenant: str, rid: str) -> str:
+    return next(k for k in store.keys(f"{tenant}/") if k.endswith(f"/{rid}.ogg.hbr"))
+
+
+async def _gone(*paths: Path) -> bool:
+    return not any(p.exists() for p in paths)
+
+
+async def _exists(path: Path) -> bool:
+    return path.exists()
