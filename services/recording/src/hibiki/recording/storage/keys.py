@@ -147,6 +147,8 @@ class KeyStore:
 
     def rotate(self, tenant: str) -> tuple[str, bytes]:
         """A new data key becomes current; the old ones stay for reading."""
+        if self._replica is not None:     # both stores answer first: a retry while one is down makes no key
+            self._replica.keys(f"_keys/{tenant}/")
         key_id = f"k{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(4)}"
         key = secrets.token_bytes(KEY_BYTES)
         folder = self._dir(tenant)
