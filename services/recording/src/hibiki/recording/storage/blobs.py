@@ -253,6 +253,16 @@ def copies(store: BlobStore, key: str) -> list[bytes | None]:
     return [store.get(key)]
 
 
+def _identity(store: BlobStore) -> tuple[str, ...]:
+    """What makes two stores the same: a directory, or an endpoint's bucket and prefix (one bucket
+    name on two sites' endpoints is two stores)."""
+    if isinstance(store, LocalBlobs):
+        return ("file", str(store.root.resolve()))
+    if isinstance(store, S3Blobs):
+        return ("s3", str(store._client.meta.endpoint_url), store.bucket, store.prefix)
+    return ("other", store.name)
+
+
 def open_store(url: str, mirror_url: str, default_root: Path) -> BlobStore:
     """The store of ``HIBIKI_RECORDING_STORE_URL``, mirrored to ``HIBIKI_RECORDING_STORE_MIRROR_URL``
     when that is set (the other data center's store)."""
@@ -267,6 +277,6 @@ def open_store(url: str, mirror_url: str, default_root: Path) -> BlobStore:
     except ConfigError:
         raise ConfigError(f"HIBIKI_RECORDING_STORE_MIRROR_URL: file:///path or s3://bucket/prefix expected, "
                           f"not {mirror_url!r}") from None
-    if mirror.name == primary.name:
+    if _identity(mirror) == _identity(primary):
         raise ConfigError("HIBIKI_RECORDING_STORE_MIRROR_URL names the same store as HIBIKI_RECORDING_STORE_URL")
     return MirroredBlobs(primary, mirror)
