@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import secrets
 import shutil
@@ -46,9 +47,11 @@ def object_key(rid: str, started: datetime) -> str:
 
 
 def publish_stopped(url: str, event: recording_pb2.RecordingStopped) -> None:
-    async def send(_: Any, js: Any) -> None:
+    """Published once JetStream acknowledges it (again while the cluster settles: the id deduplicates)."""
+    async def send(_: Any, js: Any) -> bool:
         await bus.publish(js, bus.subject(TENANT, "recording", "stopped"), event.SerializeToString(), event.meta.id)
-    on_nats(url, send)
+        return True
+    wait_until("RecordingStopped published", lambda: on_nats(url, send), 30, 0.5)
 
 
 def stored_ids(url: str) -> set[str]:
@@ -97,7 +100,8 @@ def test_recordings_acknowledged_before_losing_dc1_play_from_dc2(tmp_path: Path)
                           headers={"Authorization": f"Bearer {token()}"}) as api:
             made = [record(dc1, 1.0 + n % 3) for n in range(RECORDINGS)]
             wait_until("dc1 stores its recordings", lambda: not any(p.exists() for _, _, p in made), 120, 0.1)
-            assert stored_ids(dc2.nats.url) >= {rid for rid, _, _ in made}
+            wait_until("every RecordingStored on the stream",
+                       lambda: stored_ids(dc2.nats.url) >= {rid for rid, _, _ in made}, 30, 0.5)
             for rid, started, _ in made:
                 audio = api.get(f"/recordings/{rid}/audio")
                 assert audio.status_code == 200, audio.text
@@ -155,7 +159,8 @@ def test_recordings_acknowledged_before_losing_dc1_play_from_dc2(tmp_path: Path)
         def tried() -> bool:
             with recording2.log.open("rb") as log:
                 log.seek(offset)
-                return b"StoreUnavailable" in log.read()
+                return any(b'"recording_store_unavailable"' in line and during.encode() in line
+                           for line in log.read().splitlines())
         wait_until("dc2 tries to store it", tried, 60, 0.2)
         time.sleep(2)
         assert during_spool.exists() and during not in stored_ids(dc2.nats.url), "acknowledged with one copy"
@@ -188,6 +193,68 @@ def test_recordings_acknowledged_before_losing_dc1_play_from_dc2(tmp_path: Path)
     finally:
         for site in (dc1, dc2):
             site.stop()
+        for node in nodes.values():
+            if node.process and node.process.poll() is None:
+                node.process.terminate()
+                node.process.wait(15)
+
+
+def test_a_consumer_led_from_the_lost_site_goes_on_on_the_other(tmp_path: Path) -> None:
+    """Every service's durable consumer (``bus.DurableConsumer``, here on dc2's server) whose
+    leader was on dc1: while the two sites left elect another, its fetches find no responder; the
+    loop must wait and go on, not end (it used to: the service then consumed nothing more)."""
+    addresses = site_addresses()
+    nodes = nats_cluster(tmp_path, addresses)
+    try:
+        async def events_stream(_: Any, js: Any) -> int:
+            await bus.ensure_events_stream(js, num_replicas=3)
+            return len((await js.stream_info(bus.EVENTS_STREAM)).cluster.replicas or [])
+        wait_until("JetStream cluster", lambda: on_nats(nodes["dc2"].url, events_stream) == 2, 60, 0.5)
+
+        async def scenario() -> tuple[list[str], str]:
+            nc = await nats.connect(nodes["dc2"].url, max_reconnect_attempts=-1)
+            js, stop, got, arrived = nc.jetstream(timeout=5), asyncio.Event(), list[str](), asyncio.Event()
+
+            async def handler(subject: str, data: bytes) -> None:
+                got.append(data.decode())
+                arrived.set()
+            consumer = bus.DurableConsumer(js, "led-from-dc1", f"hibiki.{TENANT}.call.>", handler, batch=1)
+            task = asyncio.create_task(consumer.run(stop))
+            try:
+                await bus.publish(js, bus.subject(TENANT, "call", "started"), b"before", str(uuid.uuid4()))
+                await asyncio.wait_for(arrived.wait(), 30)
+                leader = ""
+                for _ in range(30):        # move the consumer's leader to dc1
+                    leader = str((await js.consumer_info(bus.EVENTS_STREAM, "led-from-dc1")).cluster.leader)
+                    if leader == "dc1":
+                        break
+                    with contextlib.suppress(Exception):
+                        await nc.request(f"$JS.API.CONSUMER.LEADER.STEPDOWN.{bus.EVENTS_STREAM}.led-from-dc1", b"",
+                                         timeout=5)
+                    await asyncio.sleep(1)
+                assert leader == "dc1", leader
+                arrived.clear()
+                node = nodes["dc1"]
+                assert node.process is not None
+                node.process.kill()
+                node.process.wait(10)
+                await asyncio.sleep(1)       # fetches meanwhile: no leader to answer them
+                for _ in range(120):
+                    try:
+                        await bus.publish(js, bus.subject(TENANT, "call", "started"), b"after", "after-the-loss")
+                        break
+                    except Exception:       # noqa: BLE001 - the stream elects its leader too
+                        await asyncio.sleep(0.5)
+                await asyncio.wait_for(arrived.wait(), 60)
+                return got, "ended" if task.done() else "running"
+            finally:
+                stop.set()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(task, 10)
+                await nc.close()
+        got, state = asyncio.run(scenario())
+        assert got == ["before", "after"] and state == "running"
+    finally:
         for node in nodes.values():
             if node.process and node.process.poll() is None:
                 node.process.terminate()

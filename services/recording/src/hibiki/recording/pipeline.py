@@ -29,12 +29,15 @@ from hibiki.recording.index import recordings
 from hibiki.recording.index.recordings import Store as IndexStore
 from hibiki.recording.nats.notifier import Notifier
 from hibiki.recording.storage import spool
-from hibiki.recording.storage.blobs import BlobStore, copies
+from hibiki.recording.storage.blobs import BlobStore, StoreUnavailable, copies
 from hibiki.recording.storage.keys import KeyStore
 
 log = get_logger("hibiki.recording.pipeline")
 _REASONS = {recording_pb2.RECORDING_REASON_POLICY: "policy", recording_pb2.RECORDING_REASON_ON_DEMAND: "on-demand"}
 _DIRECTIONS = {1: "inbound", 2: "outbound", 3: "internal"}
+
+
+MAX_BACKOFF = 8.0     # seconds between attempts while a store is down (the consumer adds its own 1 s)
 
 
 class VerifyFailed(Exception):
@@ -53,6 +56,7 @@ class Pipeline:
     codec: str = "opus"
     bitrate: str = "24k"
     kill_after: str | None = None
+    _backoff: float = 0.0
 
     def _step(self, name: str, tenant: str, recording_id: str) -> None:
         log.debug("recording_step", step=name, tenant=tenant, recording_id=recording_id)
@@ -66,7 +70,17 @@ class Pipeline:
         except spool.BadSpoolPath as exc:
             log.error("recording_refused", tenant=tenant, call_uuid=call, recording_id=rid[:64], reason=str(exc))
             return
-        await asyncio.to_thread(self._run, tenant, event, source, asyncio.get_running_loop())
+        try:
+            await asyncio.to_thread(self._run, tenant, event, source, asyncio.get_running_loop())
+        except StoreUnavailable as exc:
+            # not acknowledged: the spool keeps the file, the event comes again (a mirrored store:
+            # until both data centers' stores answer); wait a little longer each time meanwhile
+            self._backoff = min(MAX_BACKOFF, max(1.0, self._backoff * 2))
+            log.warning("recording_store_unavailable", tenant=tenant, call_uuid=call, recording_id=rid,
+                        store=self.blobs.name, reason=str(exc)[:500], retry_in=self._backoff)
+            await asyncio.sleep(self._backoff)
+            raise
+        self._backoff = 0.0
 
     def _run(self, tenant: str, event: recording_pb2.RecordingStopped, source: Path,
              loop: asyncio.AbstractEventLoop) -> None:
