@@ -27,10 +27,10 @@ from hibiki.common.errors import ConfigError
 from hibiki.recording.app import main
 from hibiki.recording.config import RecordingConfig
 from hibiki.recording.domain import envelope
-from hibiki.recording.storage.blobs import LocalBlobs, MirroredBlobs, StoreUnavailable, copies, open_store
+from hibiki.recording.storage.blobs import LocalBlobs, MirroredBlobs, S3Blobs, StoreUnavailable, copies, open_store
 from hibiki.recording.storage.keys import KeyStore
 from hibiki.recording.storage.repair import MirrorRepair
-from support.recording import make_wav, publish_stopped, spool_path, stopped
+from support.recording import MotoServer, make_wav, publish_stopped, spool_path, stopped
 from support.servers import free_port, running
 
 KEYS = ("t/2026/12/07/r1.ogg.hbr", "t/2026/12/07/r2.ogg.hbr", "u/2026/12/08/r3.ogg.hbr")
@@ -326,3 +326,37 @@ async def _gone(*paths: Path) -> bool:
 
 async def _exists(path: Path) -> bool:
     return path.exists()
+
+
+def test_mirrored_to_s3_down_then_back_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The production shape: the other site's store is S3 (moto's server mode, a real HTTP S3 server
+    as a process). It stops: nothing is acknowledged, reads come from here. It comes back empty (moto
+    keeps nothing, as a store rebuilt after its site was lost; the bucket made again by the
+    operator): the repair copies everything over."""
+    import boto3
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "hibiki"), ("AWS_SECRET_ACCESS_KEY", "hibiki-secret")):
+        monkeypatch.setenv(name, value)
+    moto = MotoServer(tmp_path / "moto.log")
+    moto.start()
+    try:
+        boto3.client("s3", endpoint_url=moto.endpoint, region_name="us-east-1").create_bucket(Bucket="recordings")
+        own = LocalBlobs(tmp_path / "own")
+        mirrored = open_store(f"file://{own.root}", f"s3://recordings/dc2?endpoint={moto.endpoint}", tmp_path)
+        assert isinstance(mirrored, MirroredBlobs) and isinstance(mirrored.mirror, S3Blobs)
+        mirrored.put(KEYS[0], b"first")
+        assert copies(mirrored, KEYS[0]) == [b"first", b"first"]
+        moto.stop()
+        with pytest.raises(StoreUnavailable, match="s3://recordings/dc2"):
+            mirrored.put(KEYS[1], b"second")
+        assert mirrored.get(KEYS[0]) == b"first"
+        with pytest.raises(StoreUnavailable):
+            mirrored.repair()
+        moto.start()
+        boto3.client("s3", endpoint_url=moto.endpoint, region_name="us-east-1").create_bucket(Bucket="recordings")
+        assert mirrored.mirror.keys("") == []
+        assert mirrored.repair() == 2
+        assert mirrored.mirror.keys("") == own.keys("") == [KEYS[0], KEYS[1]]
+        assert copies(mirrored, KEYS[1]) == [b"second", b"second"]
+    finally:
+        moto.stop()
