@@ -298,6 +298,13 @@ async def test_the_service_acknowledges_only_what_both_stores_hold_and_plays_fro
             refused = await admin.delete(f"/recordings/{first}")
             assert refused.status_code == 503 and refused.json()["error_id"] == "store-unavailable"
             assert (await admin.get(f"/recordings/{first}")).status_code == 200, "the row stays until both forgot it"
+            lifecycle = f"http://127.0.0.1:{config.port}/api/v1/lifecycle/tenants/{tenant}"
+            service = {"Authorization": f"Bearer {authority.issue(Claims('lifecycle', 'service'))}"}
+            for method in ("GET", "DELETE"):       # shredding a tenant fails closed: nothing destroyed
+                answer = await admin.request(method, lifecycle, headers=service)
+                assert answer.status_code == 503 and answer.json()["error_id"] == "store-unavailable", answer.text
+            assert len(list((var / "recording" / "keys" / tenant).glob("k*.key"))) == 1
+            assert len(own.store.keys(f"_keys/{tenant}/")) == 1
 
             other.recover()
             await _until(lambda: _gone(second_spool, sealed), "the second recording stored once the mirror is back")
