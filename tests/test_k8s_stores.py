@@ -283,6 +283,21 @@ def test_recordings_go_to_each_data_centers_endpoint_of_one_replicated_bucket(tm
     assert f"`{buckets.pop()}`" in README
 
 
+def test_each_data_center_also_writes_the_other_ones_store_before_acknowledging(tmp_path: Path) -> None:
+    """HIBIKI_RECORDING_STORE_MIRROR_URL: the other site's endpoint, opened as the service opens it."""
+    from hibiki.recording.storage.blobs import MirroredBlobs, S3Blobs, open_store
+
+    for overlay, docs in _overlays().items():
+        config = _config(docs)
+        store = open_store(config["HIBIKI_RECORDING_STORE_URL"], config["HIBIKI_RECORDING_STORE_MIRROR_URL"], tmp_path)
+        assert isinstance(store, MirroredBlobs)
+        assert isinstance(store.primary, S3Blobs) and isinstance(store.mirror, S3Blobs)
+        own, other = store.primary._client.meta.endpoint_url, store.mirror._client.meta.endpoint_url
+        assert own == f"https://s3.{overlay}.hibiki.internal"
+        assert other in {f"https://s3.{o}.hibiki.internal" for o in OVERLAYS} - {own}
+        assert store.mirror.bucket == store.primary.bucket
+
+
 def test_the_base_alone_is_one_standalone_primary_cluster() -> None:
     """One data center without the other (the base): a primary cluster, created empty."""
     cluster = _one(render(K8S / "base"), "Cluster", "postgresql.cnpg.io")

@@ -400,6 +400,20 @@ def start_services(site: Site, database: str, directory_grpc: int, directory_env
 
 
 
+def start_recording(site: Site, own_store: Path, other_store: Path, master_key: str,
+                    env: Mapping[str, str] | None = None) -> Service:
+    """The site's recording service: its spool on the site (``<site>/spool``, FreeSWITCH's disk), its
+    store ``own_store`` mirrored to the other site's ``other_store`` (HIBIKI_RECORDING_STORE_MIRROR_URL),
+    the master key both sites share."""
+    service = site.add("recording", {"HIBIKI_RECORDING_SPOOL_DIR": str(site.root / "spool"),
+                                     "HIBIKI_RECORDING_STORE_URL": f"file://{own_store}",
+                                     "HIBIKI_RECORDING_STORE_MIRROR_URL": f"file://{other_store}",
+                                     "HIBIKI_RECORDING_MASTER_KEY": master_key,
+                                     "HIBIKI_RECORDING_CONSUMER": f"recording-{site.name}", **(env or {})})
+    service.start()
+    return service
+
+
 def lease_owner(url: str, tenant: str) -> str:
     """Which ACD replica holds the tenant's lease (``hibiki_acd_leases``), read on one NATS server."""
     async def read(_: Any, js: Any) -> str:
@@ -409,4 +423,4 @@ def lease_owner(url: str, tenant: str) -> str:
 
 
 __all__ = ["LEASE_SECONDS", "Postgres", "Service", "Site", "lease_owner", "nats_cluster", "on_nats", "site_addresses",
-           "start_services", "store_url", "token", "two_sites", "wait_until"]
+           "start_recording", "start_services", "store_url", "token", "two_sites", "wait_until"]

@@ -140,6 +140,14 @@ class DurableConsumer:
                     messages = await sub.fetch(self.batch, timeout=0.5)
                 except (asyncio.TimeoutError, nats.errors.TimeoutError):
                     continue
+                except nats.errors.Error as exc:
+                    # the consumer's leader is gone and not yet elected again (a server or a data
+                    # center lost: "no responders"), the connection is reconnecting: try again,
+                    # rather than end the loop and consume nothing more
+                    log.warning("consumer_fetch_failed", consumer=self.durable, error=type(exc).__name__,
+                                reason=str(exc)[:200])
+                    await asyncio.sleep(1.0)
+                    continue
                 for msg in messages:
                     await self._handle(msg)
         finally:

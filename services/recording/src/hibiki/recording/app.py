@@ -29,8 +29,9 @@ from hibiki.recording.index.stores import open_index
 from hibiki.recording.nats import consumers
 from hibiki.recording.nats.notifier import Notifier
 from hibiki.recording.pipeline import Pipeline
-from hibiki.recording.storage.blobs import LocalBlobs, open_blobs
+from hibiki.recording.storage.blobs import LocalBlobs, MirroredBlobs, open_store
 from hibiki.recording.storage.keys import KeyStore, load_master_key
+from hibiki.recording.storage.repair import MirrorRepair
 from hibiki.recording.web import pages
 
 
@@ -74,9 +75,10 @@ async def main(stop: asyncio.Event, config: RecordingConfig | None = None, ready
     sock = bind_tcp(config.host, config.port, "recording HTTP")
     _writable(config.storage_dir, "storage")
     _writable(config.work_dir, "work directory")
-    blobs = open_blobs(config.store_url, config.storage_dir)
+    blobs = open_store(config.store_url, config.store_mirror_url, config.storage_dir)
+    mirrored = blobs if isinstance(blobs, MirroredBlobs) else None
     keys = KeyStore(config.keys_dir, load_master_key(config.master_key, config.master_key_file),
-                    _previous_master_key(config.previous_master_key_file))
+                    _previous_master_key(config.previous_master_key_file), replica=mirrored)
     if config.previous_master_key_file is not None:
         try:
             rewrapped, current = await asyncio.to_thread(keys.rewrap)
@@ -99,6 +101,9 @@ async def main(stop: asyncio.Event, config: RecordingConfig | None = None, ready
     handled = bus.DurableConsumer(js, f"{config.consumer}-dispositions", consumers.DISPOSITIONS,
                                   consumers.Dispositions(index, config.retention))
     reaper = Reaper(deleter, config.retention_interval)
+    loops = [stopped.run, handled.run, reaper.run]
+    if mirrored is not None:
+        loops.append(MirrorRepair(mirrored, keys, config.store_repair_interval).run)
     api = RecordingsApi(index, blobs, keys, notifier, deleter, trail)
     evaluation = EvaluationApi(index, Recorder(index, notifier, trail))
 
@@ -111,7 +116,7 @@ async def main(stop: asyncio.Event, config: RecordingConfig | None = None, ready
     http = HttpServer(build_app("recording", authority, routes, readiness=readiness, open_paths=pages.PATHS), sock)
     try:
         await run_until_stopped(stop, [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations),
-                                       Tasks(stopped.run, handled.run, reaper.run), http], ready,
+                                       Tasks(*loops), http], ready,
                                 url=f"http://{config.host}:{http.port}", storage=blobs.name,
                                 spool=str(config.spool_dir))
     finally:

@@ -43,6 +43,8 @@ class RecordingConfig:
     index_cluster: str = ""        # "": one server; else the index's tables ON CLUSTER, Replicated* engines
     index_insert_quorum: int = 0   # > 1: a row is acknowledged once that many replicas hold it
     replica_id: str = ""           # names this replica's audit chains ("": the host name)
+    store_mirror_url: str = ""     # the other data center's store, written before acknowledging ("": none)
+    store_repair_interval: float = 300.0   # how often a mirrored store copies what one side lacks
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> RecordingConfig:
@@ -95,4 +97,6 @@ class RecordingConfig:
             kill_after=kill_after,
             directory_url=env.text("DIRECTORY_URL", ""),
             replica_id=env.text("REPLICA_ID", ""),
+            store_mirror_url=env.text("STORE_MIRROR_URL", ""),
+            store_repair_interval=env.number("STORE_REPAIR_INTERVAL", 300.0, minimum=1.0),
         )

@@ -29,12 +29,15 @@ from hibiki.recording.index import recordings
 from hibiki.recording.index.recordings import Store as IndexStore
 from hibiki.recording.nats.notifier import Notifier
 from hibiki.recording.storage import spool
-from hibiki.recording.storage.blobs import BlobStore
+from hibiki.recording.storage.blobs import BlobStore, StoreUnavailable, copies
 from hibiki.recording.storage.keys import KeyStore
 
 log = get_logger("hibiki.recording.pipeline")
 _REASONS = {recording_pb2.RECORDING_REASON_POLICY: "policy", recording_pb2.RECORDING_REASON_ON_DEMAND: "on-demand"}
 _DIRECTIONS = {1: "inbound", 2: "outbound", 3: "internal"}
+
+
+MAX_BACKOFF = 8.0     # seconds between attempts while a store is down (the consumer adds its own 1 s)
 
 
 class VerifyFailed(Exception):
@@ -53,6 +56,7 @@ class Pipeline:
     codec: str = "opus"
     bitrate: str = "24k"
     kill_after: str | None = None
+    _backoff: float = 0.0
 
     def _step(self, name: str, tenant: str, recording_id: str) -> None:
         log.debug("recording_step", step=name, tenant=tenant, recording_id=recording_id)
@@ -66,7 +70,17 @@ class Pipeline:
         except spool.BadSpoolPath as exc:
             log.error("recording_refused", tenant=tenant, call_uuid=call, recording_id=rid[:64], reason=str(exc))
             return
-        await asyncio.to_thread(self._run, tenant, event, source, asyncio.get_running_loop())
+        try:
+            await asyncio.to_thread(self._run, tenant, event, source, asyncio.get_running_loop())
+        except StoreUnavailable as exc:
+            # not acknowledged: the spool keeps the file, the event comes again (a mirrored store:
+            # until both data centers' stores answer); wait a little longer each time meanwhile
+            self._backoff = min(MAX_BACKOFF, max(1.0, self._backoff * 2))
+            log.warning("recording_store_unavailable", tenant=tenant, call_uuid=call, recording_id=rid,
+                        store=self.blobs.name, reason=str(exc)[:500], retry_in=self._backoff)
+            await asyncio.sleep(self._backoff)
+            raise
+        self._backoff = 0.0
 
     def _run(self, tenant: str, event: recording_pb2.RecordingStopped, source: Path,
              loop: asyncio.AbstractEventLoop) -> None:
@@ -109,13 +123,14 @@ class Pipeline:
         digest = hashlib.sha256(blob).hexdigest()
         started = event.started_at.ToDatetime(UTC) if event.HasField("started_at") else datetime.now(UTC)
         object_key = f"{tenant}/{started:%Y/%m/%d}/{rid}.{ext}.hbr"
-        there = self.blobs.get(object_key)
-        if there is None or hashlib.sha256(there).hexdigest() != digest:
+        there = copies(self.blobs, object_key)      # a mirrored store: the copy in each data center
+        if any(copy is None or hashlib.sha256(copy).hexdigest() != digest for copy in there):
             self.blobs.put(object_key, blob)
         self._step("stored", tenant, rid)
-        back = self.blobs.get(object_key)
-        if back is None or hashlib.sha256(back).hexdigest() != digest:
+        stored = copies(self.blobs, object_key)
+        if any(copy is None or hashlib.sha256(copy).hexdigest() != digest for copy in stored):
             raise VerifyFailed(f"{object_key}: stored copy differs from what was written")
+        back = next(copy for copy in stored if copy is not None)
         try:
             if envelope.open_sealed(back, lambda k: self.keys.key(tenant, k), envelope.associated(tenant, rid)) != audio:
                 raise VerifyFailed(f"{object_key}: stored copy does not decrypt to the audio")

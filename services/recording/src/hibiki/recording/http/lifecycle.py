@@ -21,7 +21,7 @@ from hibiki.common.http import error_response
 from hibiki.common.logging import get_logger
 from hibiki.common.openapi import ApiRoute, Operation, errors
 from hibiki.recording.index.recordings import Store
-from hibiki.recording.storage.blobs import BlobStore
+from hibiki.recording.storage.blobs import BlobStore, StoreUnavailable
 from hibiki.recording.storage.keys import KeyStore
 
 log = get_logger("hibiki.recording.lifecycle")
@@ -56,6 +56,11 @@ class TenantRecordings:
         return {**before, "keys": shredded}
 
 
+def unavailable(tenant: str, action: str, exc: StoreUnavailable) -> Response:
+    log.error("recording_store_unavailable", tenant=tenant, action=action, reason=str(exc)[:500])
+    return error_response(503, "store-unavailable", "the recording store did not answer; try again")
+
+
 def routes(tenants: TenantRecordings) -> list[ApiRoute]:
     def checked(request: Request) -> str | Response:
         claims = request.scope["hibiki.claims"]
@@ -70,20 +75,27 @@ def routes(tenants: TenantRecordings) -> list[ApiRoute]:
         tenant = checked(request)
         if isinstance(tenant, Response):
             return tenant
-        return JSONResponse({"tenant": tenant, "held": await asyncio.to_thread(tenants.held, tenant)})
+        try:
+            return JSONResponse({"tenant": tenant, "held": await asyncio.to_thread(tenants.held, tenant)})
+        except StoreUnavailable as exc:
+            return unavailable(tenant, "lifecycle-held", exc)
 
     async def delete(request: Request) -> Response:
         tenant = checked(request)
         if isinstance(tenant, Response):
             return tenant
-        deleted = await asyncio.to_thread(tenants.delete, tenant)
-        return JSONResponse({"tenant": tenant, "deleted": deleted, "held": await asyncio.to_thread(tenants.held, tenant)})
+        try:
+            deleted = await asyncio.to_thread(tenants.delete, tenant)
+            return JSONResponse({"tenant": tenant, "deleted": deleted,
+                                 "held": await asyncio.to_thread(tenants.held, tenant)})
+        except StoreUnavailable as exc:       # a store (of either data center) down: run it again later
+            return unavailable(tenant, "lifecycle-delete", exc)
 
     path, tags = "/api/v1/lifecycle/tenants/{tenant}", ["lifecycle"]
     return [
         ApiRoute(path, held, "GET", Operation("What the recording store holds of a tenant", response=Held,
-                                              errors=errors(403, s400="not a tenant id"), tags=tags)),
+                                              errors=errors(403, 503, s400="not a tenant id"), tags=tags)),
         ApiRoute(path, delete, "DELETE", Operation(
             "Delete a tenant's recordings: keys shredded, blobs and index rows deleted; answers what is left",
-            response=Held, errors=errors(403, s400="not a tenant id"), tags=tags)),
+            response=Held, errors=errors(403, 503, s400="not a tenant id"), tags=tags)),
     ]

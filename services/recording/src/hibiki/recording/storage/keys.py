@@ -14,6 +14,13 @@ keys are read with either, :meth:`KeyStore.rewrap` (run at every start while a p
 given) wraps each data key still under the previous one with the new one, one file at a time
 (a temporary name, then renamed: a crash leaves each file whole, under one master or the other;
 running it again finishes the job).
+
+With a ``replica`` (the recording store, mirrored to the other data center: ``MirroredBlobs``),
+every wrapped data key is also an object ``_keys/<tenant>/<key id>.hbr`` there, written before the
+key is used: a recording acknowledged in one data center can be decrypted in the other after the
+first is lost (both run with the same master key). :meth:`KeyStore.key` falls back to the replica
+when the keys directory lacks a key; :meth:`KeyStore.publish` copies keys made before the replica
+was configured (and rewrapped ones); :meth:`KeyStore.shred` removes the replica's copies first.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from hibiki.common.errors import ConfigError, StartupError
+from hibiki.recording.storage.blobs import BlobStore, copies
 
 KEY_BYTES = 32
 _KEY_ID = re.compile(r"^k[0-9]{14}-[0-9a-f]{8}$")
@@ -59,8 +67,9 @@ def load_master_key(inline: str | None, path: Path) -> bytes:
 
 
 class KeyStore:
-    def __init__(self, root: Path, master: bytes, previous: bytes | None = None) -> None:
-        self._root, self._master = root, AESGCM(master)
+    def __init__(self, root: Path, master: bytes, previous: bytes | None = None,
+                 replica: BlobStore | None = None) -> None:
+        self._root, self._master, self._replica = root, AESGCM(master), replica
         self._previous = AESGCM(previous) if previous is not None and previous != master else None
         self._cache: dict[tuple[str, str], bytes] = {}
         self._lock = threading.Lock()
@@ -78,6 +87,26 @@ class KeyStore:
             if self._previous is None:
                 raise
             return self._previous.decrypt(wrapped[:12], wrapped[12:], aad), True
+
+    @staticmethod
+    def replica_key(tenant: str, key_id: str) -> str:
+        return f"_keys/{tenant}/{key_id}.hbr"
+
+    def publish(self) -> int:
+        """Every data key of the keys directory that the replica lacks (or holds other bytes of),
+        written to it; returns how many. StoreUnavailable when the replica does not answer."""
+        if self._replica is None or not self._root.is_dir():
+            return 0
+        written = 0
+        for path in sorted(self._root.glob("*/k*.key")):
+            tenant, key_id = path.parent.name, path.stem
+            if not _KEY_ID.match(key_id):
+                continue
+            wrapped, name = path.read_bytes(), self.replica_key(tenant, key_id)
+            if any(copy != wrapped for copy in copies(self._replica, name)):
+                self._replica.put(name, wrapped)
+                written += 1
+        return written
 
     def rewrap(self) -> tuple[int, int]:
         """Every data key still wrapped by the previous master key, wrapped by the current one;
@@ -100,6 +129,8 @@ class KeyStore:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
+            if self._replica is not None:
+                self._replica.put(self.replica_key(tenant, key_id), path.read_bytes())
             done += 1
         return done, current
 
@@ -116,6 +147,8 @@ class KeyStore:
 
     def rotate(self, tenant: str) -> tuple[str, bytes]:
         """A new data key becomes current; the old ones stay for reading."""
+        if self._replica is not None:     # both stores answer first: a retry while one is down makes no key
+            self._replica.keys(f"_keys/{tenant}/")
         key_id = f"k{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(4)}"
         key = secrets.token_bytes(KEY_BYTES)
         folder = self._dir(tenant)
@@ -126,6 +159,8 @@ class KeyStore:
             fh.write(wrapped)
             fh.flush()
             os.fsync(fh.fileno())
+        if self._replica is not None:     # in both data centers before any recording uses it
+            self._replica.put(self.replica_key(tenant, key_id), wrapped)
         tmp = folder / f".current.{secrets.token_hex(4)}"
         tmp.write_text(key_id)
         os.replace(tmp, folder / "current")
@@ -142,8 +177,16 @@ class KeyStore:
         if not _KEY_ID.match(key_id):
             raise KeyError(key_id)
         try:
-            key, _ = self._unwrap(tenant, key_id, (self._dir(tenant) / f"{key_id}.key").read_bytes())
-        except (OSError, InvalidTag):
+            wrapped: bytes | None = (self._dir(tenant) / f"{key_id}.key").read_bytes()
+        except OSError:
+            wrapped = None
+        if wrapped is None and self._replica is not None:    # made in the other data center
+            wrapped = self._replica.get(self.replica_key(tenant, key_id))
+        if wrapped is None:
+            raise KeyError(key_id)
+        try:
+            key, _ = self._unwrap(tenant, key_id, wrapped)
+        except InvalidTag:
             raise KeyError(key_id) from None
         with self._lock:
             self._cache[(tenant, key_id)] = key
@@ -158,6 +201,9 @@ class KeyStore:
         removed), so no copy of its audio, wherever it is kept, can be decrypted again. Returns how many."""
         folder = self._dir(tenant)
         shredded = 0
+        if self._replica is not None:     # first: a store that does not answer leaves every key in place
+            for name in self._replica.keys(f"_keys/{tenant}/"):
+                self._replica.delete(name)
         if folder.is_dir():
             for path in sorted(folder.iterdir()):
                 if path.is_file():
