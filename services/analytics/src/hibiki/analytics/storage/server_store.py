@@ -23,6 +23,8 @@ from hibiki.analytics.storage.migrations import Applied, Dialect
 from hibiki.common.clickhouse_sql import bind
 from hibiki.common.errors import ConfigError, StartupError
 
+MAX_QUERY_SIZE = 64 * 1024 * 1024
+
 
 def _value(value: Any) -> Any:
     if isinstance(value, datetime):
@@ -46,7 +48,8 @@ class ServerStore:
             host=parsed.hostname or "127.0.0.1", port=parsed.port or 9000,
             user=parsed.username or "default", password=parsed.password or "",
             secure=parsed.scheme == "clickhouses", connect_timeout=5, send_receive_timeout=30,
-            settings={"use_client_time_zone": False},
+            # the consumer binds a batch's thousands of (tenant, key)s into IN lists: past the default 256 KiB
+            settings={"use_client_time_zone": False, "max_query_size": MAX_QUERY_SIZE},
         )
         self._host = parsed.hostname
         self._lock = threading.Lock()
