@@ -1,6 +1,9 @@
 """The durable JetStream consumer that feeds the analytics tables, in batches.
 
-Messages are gathered until ``max_batch`` of them or ``max_wait`` seconds after the first, then
+Messages are gathered until ``max_batch`` of them, or ``max_wait`` seconds after the pull began, or
+the consumer has caught up with the stream (a message says nothing more is pending: the batch is
+stored at once, no later than ``min_wait`` after the pull began, rather than waiting for
+``max_wait``; under load the backlog fills batches to ``max_batch``), then
 stored as one batch (``Ingestor.store_batch``, in a thread, while the next batch is gathered); each
 message is acknowledged only after its batch is stored (while a slow store runs, the messages are kept with in-progress acks, so ``ack_wait``
 is also how soon the messages of a killed process come again). If the store fails, nothing of the batch is acknowledged: the messages are redelivered
@@ -31,6 +34,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from hibiki.analytics.events import IgnoredEvent, InvalidEvent, RawEvent, decode
 from hibiki.analytics.ingest import Ingestor
 from hibiki.common.bus import EVENTS_STREAM
+from hibiki.common.digits import ascii_digits
 from hibiki.common.logging import get_logger
 
 SUBJECTS = ["hibiki.*.call.>", "hibiki.*.acd.>", "hibiki.*.agent.>", "hibiki.*.recording.started",
@@ -44,14 +48,25 @@ class _Pull:
 
     def __init__(self, subject: str, wanted: int) -> None:
         self.subject, self.wanted, self.got, self.done = subject, wanted, 0, asyncio.Event()
+        self.began, self.caught_up = asyncio.get_running_loop().time(), False
+
+
+def _pending(reply: str) -> int | None:
+    """What the stream still holds for the consumer after this message, from its ack subject
+    (``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>``, or the form with
+    domain and account hash and a trailing token); None when the subject has neither form."""
+    tokens = reply.split(".")
+    token = tokens[8] if len(tokens) == 9 else tokens[10] if len(tokens) == 12 else ""
+    return int(token) if ascii_digits(token) else None
 
 
 class EventConsumer:
     def __init__(self, nc: Client, ingestor: Ingestor, *, durable: str = DURABLE, max_batch: int = 10_000,
-                 max_wait: float = 0.5, ack_wait: float = 10.0,
+                 max_wait: float = 0.5, min_wait: float = 0.05, ack_wait: float = 10.0,
                  on_batch: Callable[[int], None] | None = None) -> None:
         self._nc, self._js, self._ingestor = nc, nc.jetstream(), ingestor
         self._durable, self._max_batch, self._max_wait, self._ack_wait = durable, max_batch, max_wait, ack_wait
+        self._min_wait = min(min_wait, max_wait)
         self._on_batch = on_batch
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -81,6 +96,11 @@ class EventConsumer:
                 pull.got += 1
                 if pull.got >= pull.wanted:
                     pull.done.set()
+                elif not pull.caught_up and _pending(msg.reply) == 0:
+                    # nothing more in the stream now: this batch is stored without waiting for max_wait
+                    # (what the pull still brings later joins the next batch)
+                    pull.caught_up = True
+                    asyncio.get_running_loop().call_at(pull.began + self._min_wait, pull.done.set)
             return
         # a status on this pull's own subject: 404 no messages, 408 expired, 409 (max ack pending,
         # consumer deleted, leader change...): the pull is over (an older pull's status: ignored)
@@ -121,7 +141,8 @@ class EventConsumer:
 
     async def _gather(self, sub: Any) -> list[Any]:
         """Up to ``max_batch`` messages: one pull request for what is missing, over when that many
-        came or ``max_wait`` after it was made (the server's ``expires``). Nothing yet: an empty batch
+        came, when the stream has no more pending (not before ``min_wait``), or ``max_wait`` after it
+        was made (the server's ``expires``). Nothing yet: an empty batch
         (the caller asks again)."""
         wanted = self._max_batch - len(self._received)
         if wanted > 0 and not self._stop.is_set():
@@ -188,5 +209,7 @@ class EventConsumer:
 
     async def stop(self) -> None:
         self._stop.set()
+        if self._pull is not None:          # the pull in flight ends now, not at max_wait
+            self._pull.done.set()
         if self._task:
             await self._task
