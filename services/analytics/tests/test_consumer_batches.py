@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hibiki.analytics.ingest import Ingestor
-from hibiki.analytics.nats.event_consumer import DURABLE, EventConsumer, _pending
+from hibiki.analytics.nats.event_consumer import DURABLE, EventConsumer, _may_be_last, _pending
 from hibiki.analytics.storage import open_store
 from hibiki.common import bus
 from support.analytics import caught_up, publish
@@ -71,3 +71,7 @@ def test_pending_is_read_from_either_form_of_the_ack_subject() -> None:
     assert _pending("$JS.ACK.hub.ACCOUNTHASH.EVENTS.analytics-calls.1.42.40.1733550000000000000.0.x7") == 0
     for odd in ("", "$JS.ACK.EVENTS.c.1.2.3", "$JS.ACK.EVENTS.c.1.2.3.4.²", "a.b.c.d.e.f.g.h.-1"):
         assert _pending(odd) is None
+    for last in ("$JS.ACK.EVENTS.analytics-calls.1.42.40.1733550000000000000.0",
+                 "$JS.ACK.hub.ACCOUNTHASH.EVENTS.analytics-calls.1.42.40.1733550000000000000.0.x7"):
+        assert _may_be_last(last) and _pending(last) == 0
+    assert not _may_be_last("$JS.ACK.EVENTS.analytics-calls.1.42.40.1733550000000000000.10")

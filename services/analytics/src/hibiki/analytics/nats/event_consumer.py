@@ -51,6 +51,11 @@ class _Pull:
         self.began, self.caught_up = asyncio.get_running_loop().time(), False
 
 
+def _may_be_last(reply: str) -> bool:
+    """A cheap test before ``_pending`` (which a backlog would pay on every message)."""
+    return reply.endswith(".0") or reply.count(".") == 11
+
+
 def _pending(reply: str) -> int | None:
     """What the stream still holds for the consumer after this message, from its ack subject
     (``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>``, or the form with
@@ -96,7 +101,7 @@ class EventConsumer:
                 pull.got += 1
                 if pull.got >= pull.wanted:
                     pull.done.set()
-                elif not pull.caught_up and _pending(msg.reply) == 0:
+                elif not pull.caught_up and _may_be_last(msg.reply) and _pending(msg.reply) == 0:
                     # nothing more in the stream now: this batch is stored without waiting for max_wait
                     # (what the pull still brings later joins the next batch)
                     pull.caught_up = True
