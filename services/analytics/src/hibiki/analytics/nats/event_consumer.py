@@ -1,9 +1,10 @@
 """The durable JetStream consumer that feeds the analytics tables, in batches.
 
 Messages are gathered until ``max_batch`` of them, or ``max_wait`` seconds after the pull began, or
-the consumer has caught up with the stream (a message says nothing more is pending: the batch is
-stored at once, no later than ``min_wait`` after the pull began, rather than waiting for
-``max_wait``; under load the backlog fills batches to ``max_batch``), then
+the end of a backlog: a pull that brought ``early`` messages or more (a tenth of ``max_batch``, at
+most 1,000) and whose last message says the stream holds nothing more for the consumer is over at
+once (waiting would add few events to a large batch); a trickle is still batched by time (each
+batch costs some queries and an insert per table, whatever its size), then
 stored as one batch (``Ingestor.store_batch``, in a thread, while the next batch is gathered); each
 message is acknowledged only after its batch is stored (while a slow store runs, the messages are kept with in-progress acks, so ``ack_wait``
 is also how soon the messages of a killed process come again). If the store fails, nothing of the batch is acknowledged: the messages are redelivered
@@ -48,7 +49,6 @@ class _Pull:
 
     def __init__(self, subject: str, wanted: int) -> None:
         self.subject, self.wanted, self.got, self.done = subject, wanted, 0, asyncio.Event()
-        self.began, self.caught_up = asyncio.get_running_loop().time(), False
 
 
 def _may_be_last(reply: str) -> bool:
@@ -67,11 +67,11 @@ def _pending(reply: str) -> int | None:
 
 class EventConsumer:
     def __init__(self, nc: Client, ingestor: Ingestor, *, durable: str = DURABLE, max_batch: int = 10_000,
-                 max_wait: float = 0.5, min_wait: float = 0.05, ack_wait: float = 10.0,
+                 max_wait: float = 0.5, ack_wait: float = 10.0,
                  on_batch: Callable[[int], None] | None = None) -> None:
         self._nc, self._js, self._ingestor = nc, nc.jetstream(), ingestor
         self._durable, self._max_batch, self._max_wait, self._ack_wait = durable, max_batch, max_wait, ack_wait
-        self._min_wait = min(min_wait, max_wait)
+        self._early = max(1, min(1000, max_batch // 10))
         self._on_batch = on_batch
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -101,11 +101,10 @@ class EventConsumer:
                 pull.got += 1
                 if pull.got >= pull.wanted:
                     pull.done.set()
-                elif not pull.caught_up and _may_be_last(msg.reply) and _pending(msg.reply) == 0:
-                    # nothing more in the stream now: this batch is stored without waiting for max_wait
-                    # (what the pull still brings later joins the next batch)
-                    pull.caught_up = True
-                    asyncio.get_running_loop().call_at(pull.began + self._min_wait, pull.done.set)
+                elif len(self._received) >= self._early and _may_be_last(msg.reply) and _pending(msg.reply) == 0:
+                    # a backlog's end: stored without waiting for max_wait (what the pull still
+                    # brings later joins the next batch)
+                    pull.done.set()
             return
         # a status on this pull's own subject: 404 no messages, 408 expired, 409 (max ack pending,
         # consumer deleted, leader change...): the pull is over (an older pull's status: ignored)
@@ -146,8 +145,8 @@ class EventConsumer:
 
     async def _gather(self, sub: Any) -> list[Any]:
         """Up to ``max_batch`` messages: one pull request for what is missing, over when that many
-        came, when the stream has no more pending (not before ``min_wait``), or ``max_wait`` after it
-        was made (the server's ``expires``). Nothing yet: an empty batch
+        came, at a backlog's end (``early`` or more in hand and the stream has nothing more), or
+        ``max_wait`` after it was made (the server's ``expires``). Nothing yet: an empty batch
         (the caller asks again)."""
         wanted = self._max_batch - len(self._received)
         if wanted > 0 and not self._stop.is_set():
