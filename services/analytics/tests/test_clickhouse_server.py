@@ -25,7 +25,7 @@ from hibiki.analytics.storage.migrations import MIGRATIONS
 from hibiki.common import bus
 from hibiki.common.errors import ConfigError
 from support.analytics import caught_up, expected, figures, publish
-from support.call_events import T0, scripted_day
+from support.call_events import T0, Call, scripted_day
 from support.clickhouse_server import ClickHouseServer, binary
 from support.servers import free_port, running
 
@@ -66,6 +66,14 @@ def test_schema_and_queries_on_the_oldest_server(clickhouse: ClickHouseServer) -
     row = store.query("SELECT answer_time, start_time FROM hibiki.calls FINAL WHERE tenant = 'toshima' "
                       "AND result = 'answered' ORDER BY start_time LIMIT 1")[0]
     assert row == (T0 + timedelta(minutes=3, seconds=10), T0 + timedelta(minutes=3))   # whole seconds, UTC
+    # a batch of 3,000 calls: their keys as literals are past the default max_query_size (256 KiB)
+    many = [Call("bulk").started() for _ in range(3000)]
+    for call in many:
+        call.leg(b=True, start=1, answer=2, end=32, user="2001")
+        call.leg(answer=1, end=32)
+    ingestor.store_batch([decode(e.subject, e.payload(), now) for call in many for e in call.events])
+    assert store.query("SELECT count(), countIf(result = 'answered' AND talk_ms = 30000) FROM hibiki.calls FINAL "
+                       "WHERE tenant = 'bulk'") == [(3000, 3000)]
     store.close()
     with pytest.raises(ConfigError, match="the database is 'hibiki'"):
         open_store(clickhouse.url.replace("/hibiki", "/other"))

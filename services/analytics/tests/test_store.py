@@ -76,6 +76,28 @@ def test_injection_attempts_stay_values(store: Store) -> None:
         bind("SELECT 1 WHERE x IN %(v)s", {"v": ()})
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.text(max_size=12), st.text(max_size=12)), min_size=1, max_size=40))
+def test_an_in_set_of_any_strings_is_values_large_or_small(store: Store, pairs: list[tuple[str, str]]) -> None:
+    # chdb sends a set of 16 or more tuples as Arrow columns, smaller ones as literals: the same answer
+    wanted = tuple(sorted(set(pairs)))
+    rows = store.query("SELECT a, b FROM (SELECT arrayJoin(%(all)s) AS t, t[1] AS a, t[2] AS b) "
+                       "WHERE (a, b) IN %(wanted)s ORDER BY a, b", {"all": [list(p) for p in pairs], "wanted": wanted})
+    assert sorted(set(rows)) == list(wanted)
+
+
+def test_a_batch_of_thousands_of_calls_is_stored_whole(store: Store) -> None:
+    # 3,000 calls' keys as SQL literals would pass ClickHouse's max_query_size (256 KiB): the batch
+    # would fail and come again forever
+    many = [Call("bulk").started() for _ in range(3000)]
+    for call in many:
+        call.leg(b=True, start=1, answer=2, end=32, user="2001")
+        call.leg(answer=1, end=32)
+    ingest(Ingestor(store, lambda tenant: 1095), [e for call in many for e in call.events])
+    assert store.query("SELECT count(), countIf(result = 'answered' AND talk_ms = 30000) FROM hibiki.calls FINAL "
+                       "WHERE tenant = 'bulk'") == [(3000, 3000)]
+
+
 def test_values_come_back_as_python_values(store: Store) -> None:
     when = datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC)
     row = store.query("SELECT toDateTime64(%(w)s, 3, 'UTC'), %(n)s, %(l)s, CAST(NULL AS Nullable(String)), "

@@ -54,19 +54,20 @@ class ServerConnection:
     """``url``'s server; ``unavailable``: the exception its service raises when it cannot be reached."""
 
     def __init__(self, url: str, *, database: str, variable: str, unavailable: type[Exception],
-                 insert_quorum: int = 0, quorum_timeout_ms: int = QUORUM_TIMEOUT_MS) -> None:
+                 insert_quorum: int = 0, quorum_timeout_ms: int = QUORUM_TIMEOUT_MS,
+                 settings: dict[str, Any] | None = None) -> None:
         parsed = urlparse(url)
         named = parsed.path.strip("/")
         if named not in ("", database):
             raise ConfigError(f"{variable}: the database is {database!r}, not {named!r}")
-        settings: dict[str, Any] = {"use_client_time_zone": False}
+        client_settings: dict[str, Any] = {"use_client_time_zone": False, **(settings or {})}
         if insert_quorum > 1:
-            settings |= {"insert_quorum": insert_quorum, "insert_quorum_timeout": quorum_timeout_ms}
+            client_settings |= {"insert_quorum": insert_quorum, "insert_quorum_timeout": quorum_timeout_ms}
         self._client = Client(
             host=parsed.hostname or "127.0.0.1", port=parsed.port or 9000,
             user=parsed.username or "default", password=parsed.password or "",
             secure=parsed.scheme == "clickhouses", connect_timeout=5, send_receive_timeout=30,
-            settings=settings,
+            settings=client_settings,
         )
         self.host = parsed.hostname
         self.insert_quorum = insert_quorum

@@ -1,6 +1,10 @@
 """The durable JetStream consumer that feeds the analytics tables, in batches.
 
-Messages are gathered until ``max_batch`` of them or ``max_wait`` seconds after the first, then
+Messages are gathered until ``max_batch`` of them, or ``max_wait`` seconds after the pull began, or
+the end of a backlog: a pull that brought ``early`` messages or more (a tenth of ``max_batch``, at
+most 1,000) and whose last message says the stream holds nothing more for the consumer is over at
+once (waiting would add few events to a large batch); a trickle is still batched by time (each
+batch costs some queries and an insert per table, whatever its size), then
 stored as one batch (``Ingestor.store_batch``, in a thread, while the next batch is gathered); each
 message is acknowledged only after its batch is stored (while a slow store runs, the messages are kept with in-progress acks, so ``ack_wait``
 is also how soon the messages of a killed process come again). If the store fails, nothing of the batch is acknowledged: the messages are redelivered
@@ -31,6 +35,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from hibiki.analytics.events import IgnoredEvent, InvalidEvent, RawEvent, decode
 from hibiki.analytics.ingest import Ingestor
 from hibiki.common.bus import EVENTS_STREAM
+from hibiki.common.digits import ascii_digits
 from hibiki.common.logging import get_logger
 
 SUBJECTS = ["hibiki.*.call.>", "hibiki.*.acd.>", "hibiki.*.agent.>", "hibiki.*.recording.started",
@@ -46,12 +51,27 @@ class _Pull:
         self.subject, self.wanted, self.got, self.done = subject, wanted, 0, asyncio.Event()
 
 
+def _may_be_last(reply: str) -> bool:
+    """A cheap test before ``_pending`` (which a backlog would pay on every message)."""
+    return reply.endswith(".0") or reply.count(".") == 11
+
+
+def _pending(reply: str) -> int | None:
+    """What the stream still holds for the consumer after this message, from its ack subject
+    (``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>``, or the form with
+    domain and account hash and a trailing token); None when the subject has neither form."""
+    tokens = reply.split(".")
+    token = tokens[8] if len(tokens) == 9 else tokens[10] if len(tokens) == 12 else ""
+    return int(token) if ascii_digits(token) else None
+
+
 class EventConsumer:
     def __init__(self, nc: Client, ingestor: Ingestor, *, durable: str = DURABLE, max_batch: int = 10_000,
                  max_wait: float = 0.5, ack_wait: float = 10.0,
                  on_batch: Callable[[int], None] | None = None) -> None:
         self._nc, self._js, self._ingestor = nc, nc.jetstream(), ingestor
         self._durable, self._max_batch, self._max_wait, self._ack_wait = durable, max_batch, max_wait, ack_wait
+        self._early = max(1, min(1000, max_batch // 10))
         self._on_batch = on_batch
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -80,6 +100,10 @@ class EventConsumer:
             if pull is not None:
                 pull.got += 1
                 if pull.got >= pull.wanted:
+                    pull.done.set()
+                elif len(self._received) >= self._early and _may_be_last(msg.reply) and _pending(msg.reply) == 0:
+                    # a backlog's end: stored without waiting for max_wait (what the pull still
+                    # brings later joins the next batch)
                     pull.done.set()
             return
         # a status on this pull's own subject: 404 no messages, 408 expired, 409 (max ack pending,
@@ -121,7 +145,8 @@ class EventConsumer:
 
     async def _gather(self, sub: Any) -> list[Any]:
         """Up to ``max_batch`` messages: one pull request for what is missing, over when that many
-        came or ``max_wait`` after it was made (the server's ``expires``). Nothing yet: an empty batch
+        came, at a backlog's end (``early`` or more in hand and the stream has nothing more), or
+        ``max_wait`` after it was made (the server's ``expires``). Nothing yet: an empty batch
         (the caller asks again)."""
         wanted = self._max_batch - len(self._received)
         if wanted > 0 and not self._stop.is_set():
@@ -188,5 +213,7 @@ class EventConsumer:
 
     async def stop(self) -> None:
         self._stop.set()
+        if self._pull is not None:          # the pull in flight ends now, not at max_wait
+            self._pull.done.set()
         if self._task:
             await self._task

@@ -3,7 +3,9 @@
 Rows come back as JSONCompact with the column types, and are turned into the same Python values
 clickhouse-driver gives (UTC datetimes, ints, lists). Inserts go in as Arrow columns through
 chdb's ``Python()`` table function (the engine reads the arrays; no text format to write and
-parse: several times faster than JSONEachRow for the consumer's batches)."""
+parse: several times faster than JSONEachRow for the consumer's batches). Likewise a query's large
+``IN`` sets of (tenant, key)s go in as Arrow columns (``_in_sets``): the same SQL, with the set
+read by ``Python()`` rather than parsed from literals."""
 
 from __future__ import annotations
 
@@ -68,6 +70,37 @@ def _arrow_type(type_name: str) -> Any:
     return pa.string()
 
 
+_SET_NAMES = ("hibiki_set_0", "hibiki_set_1", "hibiki_set_2")
+SET_MIN = 16      # an IN list of this many tuples of strings or more is sent as Arrow columns
+
+
+def _in_sets(sql: str, params: Mapping[str, Any] | None) -> tuple[str, Mapping[str, Any] | None, list[Any]]:
+    """Large ``IN %(name)s`` sets of string tuples (the consumer's thousands of (tenant, key)s)
+    sent as Arrow columns, ``IN (SELECT c0, c1 FROM Python(hibiki_set_0))``, rather than bound as
+    literals: the engine parses no literal list (the parse was most of such a query's cost, and
+    a statement's text is limited to ``max_query_size``, 256 KiB). The values never become SQL."""
+    if not params:
+        return sql, params, []
+    rest = dict(params)
+    sets: list[Any] = []
+    for name, value in params.items():
+        placeholder = re.compile(r"\bIN\s+%\(" + re.escape(name) + r"\)s")
+        if (len(sets) == len(_SET_NAMES) or not isinstance(value, tuple) or len(value) < SET_MIN
+                or not placeholder.search(sql) or f"%({name})s" in placeholder.sub("", sql)):
+            continue
+        width = len(value[0]) if isinstance(value[0], tuple) else 0
+        if not width or not all(isinstance(item, tuple) and len(item) == width
+                                and all(isinstance(v, str) for v in item) for item in value):
+            continue
+        table_name = _SET_NAMES[len(sets)]
+        sets.append(pa.table({f"c{i}": pa.array([item[i] for item in value], type=pa.string())
+                              for i in range(width)}))
+        columns = ", ".join(f"c{i}" for i in range(width))
+        sql = placeholder.sub(f"IN (SELECT {columns} FROM Python({table_name}))", sql)
+        del rest[name]
+    return sql, rest, sets
+
+
 class ChdbStore:
     dialect: Dialect = migrations.MODERN
 
@@ -94,8 +127,13 @@ class ChdbStore:
         return migrations.migrate(self.execute, self.query, self.dialect)
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
-        text = bind(sql, params).rstrip().rstrip(";")
-        result = self._run(f"{text}\n{_SETTINGS}" if "SETTINGS" not in text.upper() else text, "JSONCompact")
+        sql, params, sets = _in_sets(sql, params)
+        text = bind(sql, params).rstrip().rstrip(";") if params or not sets else (sql % {}).rstrip().rstrip(";")
+        text = f"{text}\n{_SETTINGS}" if "SETTINGS" not in text.upper() else text
+        # Python() reads these Arrow tables by their names in this frame
+        hibiki_set_0, hibiki_set_1, hibiki_set_2 = sets + [None] * (len(_SET_NAMES) - len(sets))  # noqa: F841
+        with self._lock:
+            result = self._session.query(text, "JSONCompact")
         raw = result.data()
         if not raw:
             return []

@@ -18,12 +18,16 @@ from hibiki.analytics.storage.migrations import Applied, Dialect
 from hibiki.common.clickhouse_server import ServerConnection, utc
 from hibiki.common.clickhouse_sql import bind
 
+# the consumer binds a batch's thousands of (tenant, key)s into IN lists: past the default 256 KiB
+MAX_QUERY_SIZE = 64 * 1024 * 1024
+
 
 class ServerStore:
     def __init__(self, url: str, cluster: str = "", insert_quorum: int = 0) -> None:
         self.cluster = cluster   # "" one server; else tables ON CLUSTER with Replicated* engines
         self._server = ServerConnection(url, database=migrations.DATABASE, variable="HIBIKI_ANALYTICS_CLICKHOUSE_URL",
-                                        unavailable=StoreUnavailable, insert_quorum=insert_quorum)
+                                        unavailable=StoreUnavailable, insert_quorum=insert_quorum,
+                                        settings={"max_query_size": MAX_QUERY_SIZE})
         self.dialect: Dialect = migrations.MODERN
 
     def migrate(self) -> list[Applied]:

@@ -183,15 +183,16 @@ def agent_windows(store: Store, spans: dict[Pair, tuple[datetime, datetime]]) ->
     return out, {agent: frozenset(ids) for agent, ids in in_window.items()}
 
 
-def acw_of(store: Store, calls: Iterable[Pair]) -> dict[Pair, dict[str, int]]:
-    """(tenant, call id) -> {agent id -> after-call work ms} from the agents' closed intervals."""
+def acw_of(store: Store, calls: Iterable[Pair], since: datetime) -> dict[Pair, dict[str, int]]:
+    """(tenant, call id) -> {agent id -> after-call work ms} from the agents' closed intervals
+    that started at ``since`` or later (the monthly partitions before it are not read)."""
     wanted = _pairs(calls)
     if not wanted:
         return {}
     rows = store.query(
         "SELECT tenant, call_id, agent_id, sum(duration_ms) FROM hibiki.agent_states FINAL "
-        "WHERE (tenant, call_id) IN %(calls)s AND state = 'after_call_work' AND end_time IS NOT NULL "
-        "GROUP BY tenant, call_id, agent_id", {"calls": wanted})
+        "WHERE start_time >= %(since)s AND (tenant, call_id) IN %(calls)s AND state = 'after_call_work' "
+        "AND end_time IS NOT NULL GROUP BY tenant, call_id, agent_id", {"calls": wanted, "since": since})
     out: dict[Pair, dict[str, int]] = {}
     for tenant, call_id, agent_id, total in rows:
         out.setdefault((str(tenant), str(call_id)), {})[str(agent_id)] = int(total)
