@@ -1012,3 +1012,39 @@ def test_nats_is_one_cluster_over_three_sites_that_survives_losing_any_one() -> 
 def test_witness_nats_conf_is_accepted_by_nats_server(tmp_path: Path) -> None:
     proc = _nats_check((K8S / "witness" / "nats.conf").read_text(encoding="utf-8"), tmp_path)
     assert proc.returncode == 0, proc.stderr
+
+
+# --------------------------------------------------------------------------- node loss (issue 16)
+
+
+def _config(docs: list[Doc], prefix: str) -> dict[str, str]:
+    return dict(next(d for d in of_kind(docs, "ConfigMap") if d["metadata"]["name"].startswith(prefix))["data"])
+
+
+@pytest.mark.parametrize("path", top_level(), ids=rel)
+def test_node_heartbeats_come_well_within_the_acds_grace_and_the_services_accept_the_settings(path: Path) -> None:
+    from hibiki.acd.config import AcdConfig
+    from hibiki.callcontrol.config import CallControlConfig
+    docs = render(path)
+    acd, control = _config(docs, "acd-config"), _config(docs, "callcontrol-config")
+    beat = float(control["HIBIKI_CALLCONTROL_NODE_HEARTBEAT_SECONDS"])
+    silent, lost = float(acd["HIBIKI_ACD_NODE_SILENT_SECONDS"]), float(acd["HIBIKI_ACD_NODE_LOST_SECONDS"])
+    assert 3 * beat <= silent < lost, "a node is silent only after several missed heartbeats, lost after that"
+    acd_config = AcdConfig.from_env({k: v for k, v in acd.items() if "_NODE_" in k})
+    assert (acd_config.node_silent_seconds, acd_config.node_lost_seconds) == (silent, lost)
+    control_config = CallControlConfig.from_env({k: v for k, v in control.items() if "NODE_HEARTBEAT" in k})
+    assert control_config.node_heartbeat_seconds == beat
+
+
+def test_node_names_differ_between_the_data_centers() -> None:
+    """The ACD's node watch counts a node reachable while any callcontrol, on either site, reports
+    its name connected: the same name on both sites would hide the loss of one."""
+    from hibiki.callcontrol.esl.nodes import parse_nodes
+
+    names = {}
+    for overlay in OVERLAYS:
+        control = _config(render(K8S / "overlays" / overlay), "callcontrol-config")
+        names[overlay] = {n.name for n in parse_nodes(control["HIBIKI_CALLCONTROL_FREESWITCH_NODES"])}
+        assert names[overlay]
+    sites = list(names.values())
+    assert all(not (a & b) for i, a in enumerate(sites) for b in sites[i + 1:]), names

@@ -5,12 +5,15 @@ tenant is run from dc1; then every process of dc1 is killed with SIGKILL and the
 dc2 takes the tenant's ACD with its agents' states, that the event stream and the buckets still
 take writes, that configuration writes resume once dc2's standby is promoted, and that nothing
 acknowledged before the loss is gone. It prints the time each part took to recover and what was lost.
+The test sends the node heartbeats each site's callcontrol would (dc1's die with dc1), so the call
+waiting on dc1's FreeSWITCH node when it is lost leaves dc2's queue as ``node_lost``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -25,7 +28,7 @@ from fsemu.xml_curl import XmlCurlClient
 from hibiki.acd.v1 import acd_pb2, acd_pb2_grpc
 from hibiki.common import bus
 from hibiki.common.rpc import token_metadata
-from hibiki.events.v1 import call_pb2, meta_pb2
+from hibiki.events.v1 import call_pb2, meta_pb2, node_pb2
 from support.directory import FSAPI_PASSWORD, FSAPI_USER
 from support.failover import (LEASE_SECONDS, lease_owner, on_nats, start_services, store_url, token, two_sites,
                               wait_until)
@@ -42,6 +45,41 @@ def call_event(n: int) -> tuple[str, bytes, str]:
     return bus.subject(TENANT, "call", "ended"), ended.SerializeToString(), event_id
 
 
+class NodeBeacon:
+    """The heartbeats of one site's callcontrol (``FsNodeHeartbeat``: its FreeSWITCH node is
+    connected, every 0.5 s) on that site's NATS server, from a thread; ``stop`` is the site's loss."""
+
+    def __init__(self, url: str, node: str) -> None:
+        self.url, self.node, self.sent = url, node, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), name=f"beacon-{node}", daemon=True)
+
+    def __enter__(self) -> "NodeBeacon":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    async def _run(self) -> None:
+        nc = await nats.connect(self.url, connect_timeout=3)
+        try:
+            while not self._stop.is_set():
+                beat = node_pb2.FsNodeHeartbeat(node=self.node, controller=f"callcontrol-{self.node}", connected=True,
+                                                interval_ms=500)
+                beat.sent_at.GetCurrentTime()
+                await nc.publish(bus.FS_NODE_HEARTBEAT, beat.SerializeToString())
+                await nc.flush()
+                self.sent += 1
+                await asyncio.sleep(0.5)
+        finally:
+            await nc.close()
+
+
 def extension_call(directory: Any, caller_id: str) -> str:
     """FreeSWITCH's dialplan request for seat-2 calling extension 2001 (answered from the
     directory's in-memory view, which a store outage does not stop)."""
@@ -56,7 +94,7 @@ def extension_call(directory: Any, caller_id: str) -> str:
 
 
 def test_losing_dc1_moves_the_tenant_to_dc2_and_loses_nothing_acknowledged(tmp_path: Path) -> None:
-    with two_sites(tmp_path) as (dc1, dc2, nodes, primary, standby):
+    with two_sites(tmp_path) as (dc1, dc2, nodes, primary, standby), contextlib.ExitStack() as beacons:
         database = store_url("hibiki", primary, standby)
         start_services(dc1, database, free_port(dc1.host))
         directory1, acd1 = dc1.services["directory"].client(), dc1.services["acd"].client()
@@ -72,20 +110,23 @@ def test_losing_dc1_moves_the_tenant_to_dc2_and_loses_nothing_acknowledged(tmp_p
 
         start_services(dc2, database, free_port(dc2.host))
         directory2, acd2 = dc2.services["directory"].client(), dc2.services["acd"].client()
+        beacon1 = beacons.enter_context(NodeBeacon(dc1.nats.url, "fs-dc1"))    # dc1's callcontrol
+        beacons.enter_context(NodeBeacon(dc2.nats.url, "fs-dc2"))              # dc2's, which lives on
 
-        # --- the day on dc1: agents, a call talking, a call waiting (asked on dc2: forwarded to dc1) ---
+        # --- the day on dc1: agents, a call talking (on dc2's node), a call waiting on dc1's node
+        # (asked on dc2: forwarded to dc1), enqueued with their nodes as callcontrol does ---
         agents = f"/api/v1/tenants/{TENANT}/agents"
         assert acd2.post(f"{agents}/a1/login", json={"device": "seat-1", "ready": True}).status_code == 200
         assert acd2.post(f"{agents}/a2/login", json={"device": "seat-2", "ready": False}).status_code == 200
         assert acd2.post(f"{agents}/a2/state", json={"state": "break", "reason": "lunch"}).status_code == 200
         channel = grpc.insecure_channel(f"{dc2.host}:{dc2.services['acd'].env['HIBIKI_ACD_GRPC_PORT']}")
         stub, metadata = acd_pb2_grpc.AcdServiceStub(channel), token_metadata(token())
-        stub.Enqueue(acd_pb2.EnqueueRequest(tenant=TENANT, call_uuid="talking", queue_id="q"), metadata=metadata,
-                     timeout=10)
+        stub.Enqueue(acd_pb2.EnqueueRequest(tenant=TENANT, call_uuid="talking", queue_id="q", node="fs-dc2"),
+                     metadata=metadata, timeout=10)
         stub.ReportOffer(acd_pb2.ReportOfferRequest(tenant=TENANT, call_uuid="talking", agent_id="a1",
                                                     outcome=acd_pb2.OFFER_OUTCOME_ANSWERED), metadata=metadata, timeout=10)
-        waiting = stub.Enqueue(acd_pb2.EnqueueRequest(tenant=TENANT, call_uuid="waiting", queue_id="q"),
-                               metadata=metadata, timeout=10)
+        waiting = stub.Enqueue(acd_pb2.EnqueueRequest(tenant=TENANT, call_uuid="waiting", queue_id="q",
+                                                      node="fs-dc1"), metadata=metadata, timeout=10)
         assert waiting.position == 1
         assert lease_owner(dc2.nats.url, TENANT) == "acd-dc1"
 
@@ -121,6 +162,7 @@ def test_losing_dc1_moves_the_tenant_to_dc2_and_loses_nothing_acknowledged(tmp_p
         stream_leader = on_nats(dc2.nats.url, lead_from_dc1)
 
         # --- dc1 is lost ---
+        beacon1.stop()         # dc1's callcontrol goes with dc1
         killed = dc1.kill()
         lost_at = time.monotonic()
         print(f"\nfailover: dc1 killed at once (SIGKILL): {', '.join(killed)}")
@@ -181,6 +223,12 @@ def test_losing_dc1_moves_the_tenant_to_dc2_and_loses_nothing_acknowledged(tmp_p
             for key in ("state", "device", "reason", "call_id", "calls_handled", "state_since"):
                 if before[name].get(key) != after[name].get(key):
                     lost.append(f"agent {name} {key}: {before[name].get(key)!r} -> {after[name].get(key)!r}")
+        # the call waiting on dc1's node: gone with dc1, so dc2's ACD drops it as node_lost
+        def waiting_dropped() -> bool:
+            got = acd2.get(f"/api/v1/tenants/{TENANT}/queues/q/stats", timeout=10).json()
+            return not got["waiting"] and got["node_lost"] == 1
+        wait_until("the waiting call on dc1's node leaves as node_lost", waiting_dropped, 60, 0.2)
+        dropped_seconds = time.monotonic() - lost_at
         stats = acd2.get(f"/api/v1/tenants/{TENANT}/queues/q/stats").json()
 
         print(f"failover: event stream (led by {stream_leader} before the loss) writable on dc2 after {nats_seconds:.1f} s")
@@ -189,9 +237,11 @@ def test_losing_dc1_moves_the_tenant_to_dc2_and_loses_nothing_acknowledged(tmp_p
               + "; ".join(f"{n} {after[n].get('state')}" for n in ("a1", "a2")))
         print(f"failover: configuration writes on dc2 after {store_seconds:.1f} s (standby promoted by "
               f"{promoted:.1f} s; routing answered from memory meanwhile)")
-        print(f"failover: queue q on dc2 still lists {len(stats['waiting'])} waiting call(s) from before the loss: "
-              "their callers were on dc1's FreeSWITCH and are gone with it (see README)")
+        print(f"failover: the call waiting on dc1's node left queue q on dc2 as node_lost after {dropped_seconds:.1f} s "
+              f"(the ACD's grace 10 s; dc2 owned the tenant after {acd_seconds:.1f} s)")
         print(f"failover: lost: {', '.join(lost) if lost else 'nothing acknowledged'} "
               f"(2 configuration changes, 1 ACD change, {len(records)} call records, 2 agents checked)")
         assert lost == []
+        assert (stats["node_lost"], stats["abandoned"], stats["cancelled"], stats["waiting"]) == (1, 0, 0, [])
+        assert after["a1"]["state"] == "talking"        # the call on dc2's node goes on
         assert acd_seconds < LEASE_SECONDS + 10, "a dead owner's tenant moves once its lease expires"

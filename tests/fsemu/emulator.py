@@ -16,7 +16,7 @@ from .dialplan import FIELDS, route
 from .directory import Directory
 from .events import Clock, CoreInfo, Event, system_clock
 from .inbound import InboundServer
-from .outbound import socket_app
+from .outbound import OutboundListener, socket_app
 from .session import CallSession
 from .sofia_reg import Registrar, Registration, RegisterResult, SofiaProfile
 from .xml_curl import XmlCurlClient
@@ -107,6 +107,25 @@ class FreeSwitchEmulator:
             s.hangup("MANAGER_REQUEST")
         if self.calls:
             await asyncio.wait([c.task for c in self.calls], timeout=5)
+        await self.inbound.stop()
+
+    async def crash(self) -> None:
+        """The process dies (``kill -9``): every event socket closes at once, outbound and
+        inbound, with no hangup event, no disconnect notice and no dialplan after; its calls are
+        gone with it. ``start`` brings up a fresh node (no call of the old one)."""
+        sinks = list(self.switch.sinks)
+        self.switch.sinks.clear()                 # nothing more reaches any socket
+        for call in self.calls:
+            call.task.cancel()
+        if self.calls:
+            await asyncio.wait([c.task for c in self.calls], timeout=5)
+        self.calls.clear()
+        self.sessions.clear()
+        for sink in sinks:
+            owner = getattr(sink, "__self__", None)
+            if isinstance(owner, OutboundListener):
+                owner.running = False
+                owner.writer.transport.abort()
         await self.inbound.stop()
 
     async def __aenter__(self) -> "FreeSwitchEmulator":

@@ -137,13 +137,23 @@ def test_the_node_is_kept_in_the_snapshot_and_an_old_snapshot_has_none() -> None
     assert Acd.from_state(state).call("c1").node == ""
 
 
-def test_node_lost_is_not_a_reason_callcontrol_may_give_and_a_node_name_is_bounded() -> None:
+def test_callcontrol_that_lost_the_node_cancels_as_node_lost_blaming_no_agent_and_max_wait_stays_the_acds() -> None:
     acd = machine()
-    acd.enqueue("c1", "q", T0, node="fs-dc1")
+    acd.login("ann", "201", T0, ready=True)
+    acd.enqueue("c1", "q", T0, node="fs-dc1")           # offered to ann at once
+    acd.enqueue("c2", "q", T0, node="fs-dc1")
     with pytest.raises(InvalidArgument):
-        acd.cancel("c1", T0 + 1, LeaveReason.NODE_LOST)
+        acd.cancel("c2", T0 + 1, LeaveReason.MAX_WAIT)
+    events = acd.cancel("c1", T0 + 2, LeaveReason.NODE_LOST)
+    assert [(e.call_id, e.reason) for e in kinds(events, CallLeft)] == [("c1", LeaveReason.NODE_LOST)]
+    assert [(e.call_id, e.agent_id) for e in kinds(events, OfferReleased)] == [("c1", "ann")]
+    assert not kinds(events, OfferMissed)
+    assert [(e.call_id, e.agent_id) for e in kinds(events, Offered)] == [("c2", "ann")]   # ann takes the next
+    stats = acd.queue_stats("q", T0 + 3)
+    assert (stats.node_lost, stats.cancelled, stats.abandoned) == (1, 0, 0)
+    assert next(a for a in acd.agents() if a.id == "ann").missed_offers == 0
     with pytest.raises(InvalidArgument):
-        acd.enqueue("c2", "q", T0, node="x" * 129)
+        acd.enqueue("c3", "q", T0, node="x" * 129)
 
 
 @settings(max_examples=60, deadline=None)

@@ -91,4 +91,25 @@ def test_garbage_under_a_real_subject_never_crashes_the_board(kind: str, payload
         board.apply(event)
     figures = board.figures(time.time())
     assert figures.offered == figures.answered + figures.abandoned + figures.timed_out + figures.cancelled \
-        + figures.overflowed + figures.waiting
+        + figures.node_lost + figures.overflowed + figures.waiting
+
+
+def test_a_call_whose_node_was_lost_counts_as_node_lost_not_cancelled_and_out_of_the_rates() -> None:
+    """``acd.left`` reason ``node_lost`` (its FreeSWITCH node was lost) is told apart from a call
+    callcontrol took away (``cancelled``) by the event alone, and counts in neither rate."""
+    board = m.Board("t1")
+    board.configure({"water": 20.0}, {})
+    for n, reason in enumerate(("node_lost", "cancelled", "node_lost")):
+        call = f"c{n}"
+        for kind, message in (("acd.queued", acd_pb2.CallQueued(meta=meta(call), queue_id="water", position=1)),
+                              ("acd.left", acd_pb2.CallLeftQueue(meta=meta(call), queue_id="water", reason=reason,
+                                                                 wait_ms=4000))):
+            for event in decode(f"hibiki.t1.{kind}", message.SerializeToString())[1]:
+                board.apply(event)
+    answered = acd_pb2.QueueCallAnswered(meta=meta("c3"), queue_id="water", agent_id="a1", wait_ms=5000)
+    board.apply(m.Entered("c3", "water", AT))
+    for event in decode("hibiki.t1.acd.answered", answered.SerializeToString())[1]:
+        board.apply(event)
+    figures = board.figures(AT + 60, "water")
+    assert (figures.offered, figures.node_lost, figures.cancelled, figures.answered) == (4, 2, 1, 1)
+    assert figures.answer_rate == 1 / 2 and figures.service_level == 1 / 2    # c1 (cancelled) and c3 count

@@ -96,8 +96,8 @@ def events(draw: st.DrawFn) -> list[m.Event]:
         elif kind == 1:
             out.append(m.Answered(call, queue, draw(st.sampled_from(AGENTS)), wait, at))
         elif kind == 2:
-            out.append(m.Left(call, queue, draw(st.sampled_from(["abandoned", "max_wait", "cancelled", "overflowed",
-                                                                   "??"])), wait, at))
+            out.append(m.Left(call, queue, draw(st.sampled_from(["abandoned", "max_wait", "cancelled", "node_lost",
+                                                                   "overflowed", "??"])), wait, at))
         elif kind == 3:
             out.append(m.Ended(call, queue, draw(st.sampled_from(AGENTS)), draw(st.floats(0, 600)), at))
         else:
@@ -124,7 +124,8 @@ def test_outcomes_add_up_and_rates_stay_in_range(sequence: list[m.Event]) -> Non
     board = board_of(sequence)
     now = NOON + 4000
     for f in everything(board, now):
-        assert f.offered == f.answered + f.abandoned + f.timed_out + f.cancelled + f.overflowed + f.waiting
+        assert f.offered == f.answered + f.abandoned + f.timed_out + f.cancelled + f.node_lost + f.overflowed \
+            + f.waiting
         assert 0 <= f.answered_in_target <= f.answered and 0 <= f.abandoned_in_target <= f.abandoned
         for rate in (f.answer_rate, f.service_level):
             assert rate is None or 0.0 <= rate <= 1.0

@@ -143,7 +143,7 @@ class CancelRequest(_message.Message):
     tenant: _builtins.str
     call_uuid: _builtins.str
     reason: _builtins.str
-    """abandoned, overflow, max wait"""
+    """abandoned (default), cancelled, node_lost (the call's socket and its node's event socket lost together)"""
     def __init__(
         self,
         *,

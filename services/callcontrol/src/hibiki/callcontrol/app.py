@@ -68,17 +68,18 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
     acd = AcdClient(config.acd_grpc, token, config.acd_timeout)
     decisions = AcdDecisions(nc)
     bridge = LoopBridge(loop)
+    freeswitch = NodePool.from_settings(config.freeswitch, registry=REGISTRY)   # inbound event sockets
     queue = QueueServices(acd=acd, decisions=decisions, bridge=bridge, resolve=prompts.path,
                           hold_music=config.hold_music, tenant_music=lambda t: _playback(store.hold_music(t)),
                           announce_seconds=config.queue_announce_seconds,
-                          enqueue_patience=config.queue_enqueue_patience, acd_timeout=config.acd_timeout)
+                          enqueue_patience=config.queue_enqueue_patience, acd_timeout=config.acd_timeout,
+                          node_gone=freeswitch.gone)
     ivrs = IvrCache(directory.get)      # GetIvr once per IVR and configuration version, not per call
     ivr = IvrServices(fetch=ivrs.get, resolve=prompts.path, bridge=bridge, publisher=publisher,
                       hold_music=config.hold_music, queue=queue, fetch_timeout=config.directory_timeout + 1.0,
                       recordings_root=config.recordings_dir)
     active = ActiveCalls()
     agent = AgentServices(acd=acd, bridge=bridge, timeout=2 * config.acd_timeout + 1.0)
-    freeswitch = NodePool.from_settings(config.freeswitch, registry=REGISTRY)   # inbound event sockets
     ChannelEvents(freeswitch, publisher, functools.partial(agent_on_device, acd))
     trust = NodeTrust(freeswitch, config.esl_limits.handshake_timeout)
 

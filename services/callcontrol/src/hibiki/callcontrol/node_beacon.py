@@ -6,7 +6,9 @@ when the inbound event socket to it is up.
 The ACD takes a node that no controller reports connected for its grace as lost and drops the
 calls waiting in a queue on it (``hibiki.acd.nats.node_watch``). A node is never declared lost
 here: a controller sees only its own socket, and when a whole data center goes, its controllers
-go with it; the absence of any heartbeat is what tells.
+go with it; the absence of any heartbeat is what tells. (One call is: a waiting call whose own
+socket breaks while this controller's event socket to its node drops too leaves as ``node_lost``
+at once, ``hibiki.callcontrol.queue.waiting``.)
 """
 
 from __future__ import annotations

@@ -40,14 +40,16 @@ class CallCommands(Core):
         return events
 
     def cancel(self, call_id: str, now: float, reason: LeaveReason = LeaveReason.ABANDONED) -> list[Event]:
-        """A call leaves before an answer: the caller hung up (``ABANDONED``) or callcontrol took
-        it elsewhere (``CANCELLED``). Agents it rang are released and matched again."""
+        """A call leaves before an answer: the caller hung up (``ABANDONED``), callcontrol took
+        it elsewhere (``CANCELLED``) or lost the call's socket and its node's event socket
+        together (``NODE_LOST``: the node died under a live callcontrol). Agents it rang are
+        released (not blamed) and matched again."""
         call = self._call(call_id)
         try:
             reason = LeaveReason(reason)
         except ValueError:
             raise InvalidArgument(f"no leave reason {reason!r}") from None
-        if reason in (LeaveReason.MAX_WAIT, LeaveReason.NODE_LOST):
+        if reason is LeaveReason.MAX_WAIT:
             raise InvalidArgument(f"{reason.value} is the ACD's own decision")
         if call.state is CallState.TALKING:
             raise InvalidState(f"call {call_id} was answered: end it with call_ended")

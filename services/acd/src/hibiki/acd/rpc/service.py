@@ -37,7 +37,7 @@ OUTCOMES = {acd_pb2.OFFER_OUTCOME_RINGING: "ringing", acd_pb2.OFFER_OUTCOME_ANSW
             acd_pb2.OFFER_OUTCOME_REJECTED: "rejected", acd_pb2.OFFER_OUTCOME_NO_ANSWER: "no_answer"}
 CHOSEN = {agent_pb2.AGENT_STATE_READY: "ready", agent_pb2.AGENT_STATE_BREAK: "break",
           agent_pb2.AGENT_STATE_NOT_READY: "not_ready", agent_pb2.AGENT_STATE_LOGGED_OUT: "logged_out"}
-CANCEL_REASONS = {"": "abandoned", "abandoned": "abandoned", "cancelled": "cancelled"}
+CANCEL_REASONS = {"": "abandoned", "abandoned": "abandoned", "cancelled": "cancelled", "node_lost": "node_lost"}
 
 
 class AcdService(acd_pb2_grpc.AcdServiceServicer):
@@ -89,7 +89,7 @@ class AcdService(acd_pb2_grpc.AcdServiceServicer):
 
     async def Cancel(self, request: acd_pb2.CancelRequest, context: Context) -> acd_pb2.CancelResponse:  # noqa: N802
         reason = CANCEL_REASONS.get(request.reason)
-        problem = "" if reason else f"a cancel reason is abandoned or cancelled, not {request.reason[:80]!r}"
+        problem = "" if reason else f"a cancel reason is abandoned, cancelled or node_lost, not {request.reason[:80]!r}"
         await self._run(request.tenant, "cancel", {"call_id": request.call_uuid, "reason": reason}, context, problem)
         return acd_pb2.CancelResponse()
 

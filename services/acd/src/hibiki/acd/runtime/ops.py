@@ -56,10 +56,13 @@ def enqueue(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Result:
     return events, {"position": position, "expected_wait_ms": wait_ms}
 
 
+CANCEL_REASONS = (LeaveReason.ABANDONED.value, LeaveReason.CANCELLED.value, LeaveReason.NODE_LOST.value)
+
+
 def cancel(acd: Acd, now: float, handle: HandleTimes, args: Json) -> Result:
     reason = _text(args, "reason") or LeaveReason.ABANDONED.value
-    if reason not in (LeaveReason.ABANDONED.value, LeaveReason.CANCELLED.value):
-        raise InvalidArgument(f"a cancel reason is abandoned or cancelled, not {reason!r}")
+    if reason not in CANCEL_REASONS:
+        raise InvalidArgument(f"a cancel reason is abandoned, cancelled or node_lost, not {reason!r}")
     return acd.cancel(_text(args, "call_id"), now, LeaveReason(reason)), {}
 
 

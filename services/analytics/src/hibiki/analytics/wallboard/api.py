@@ -35,10 +35,12 @@ class CallFigures(BaseModel):
     abandoned: int
     timed_out: int
     cancelled: int
+    node_lost: int = Field(0, description="left when their FreeSWITCH node was lost (out of both rates)")
     overflowed: int
     waiting: int
     answered_in_target: int
-    answer_rate: float | None = Field(description="answered out of the calls no longer waiting; null before the first")
+    answer_rate: float | None = Field(description="answered out of the calls no longer waiting (node-lost calls "
+                                                  "excepted); null before the first")
     service_level: float | None = Field(description="answered within the threshold (the ACD's definition)")
     average_handle_seconds: float | None = Field(description="talk plus after-call work of today's ended calls")
     oldest_waiting_since: float | None = Field(description="epoch seconds the longest-waiting call entered")

@@ -49,7 +49,7 @@ def _common(board: m.Board) -> float | None:
 
 def _calls(f: m.CallFigures, now: float) -> Json:
     return {"offered": f.offered, "answered": f.answered, "abandoned": f.abandoned, "timed_out": f.timed_out,
-            "cancelled": f.cancelled, "overflowed": f.overflowed, "waiting": f.waiting,
+            "cancelled": f.cancelled, "node_lost": f.node_lost, "overflowed": f.overflowed, "waiting": f.waiting,
             "answered_in_target": f.answered_in_target, "answer_rate": f.answer_rate,
             "service_level": f.service_level, "average_handle_seconds": f.average_handle_seconds,
             "oldest_waiting_since": f.oldest_waiting_since, "longest_wait_seconds": round(f.longest_wait(now), 3)}

@@ -12,12 +12,15 @@ Counted per day of the board's time zone (a call counts on the day it entered th
 still waiting at midnight stays on the board as waiting):
 
 - offered: calls that entered the queue; answered; abandoned (the caller hung up); timed out
-  (the queue's maximum wait); cancelled (taken away by callcontrol); overflowed (left for another
-  queue; at the tenant level a call that overflowed counts once, by its last queue's outcome).
-- answer rate: answered / calls no longer waiting.
+  (the queue's maximum wait); cancelled (taken away by callcontrol); node lost (its FreeSWITCH
+  node was lost: ``acd.left`` reason ``node_lost``, told apart from cancelled by the event itself);
+  overflowed (left for another queue; at the tenant level a call that overflowed counts once, by
+  its last queue's outcome).
+- answer rate: answered / calls no longer waiting, node-lost calls excepted (not the caller's doing
+  nor the center's).
 - service level: the ACD's own definition (``hibiki.acd.domain.queues.Counters.service_level``):
   answered within the queue's threshold out of every call that left the queue, calls abandoned
-  within the threshold excepted.
+  within the threshold and node-lost calls excepted.
 - average handle time: talk plus after-call work of today's answered calls that ended.
 - longest wait: since the oldest waiting call entered its queue (a moment: the page ticks it).
 """
@@ -40,11 +43,12 @@ class Outcome(StrEnum):
     ABANDONED = "abandoned"
     TIMED_OUT = "timed_out"
     CANCELLED = "cancelled"
+    NODE_LOST = "node_lost"
     OVERFLOWED = "overflowed"
 
 
 LEAVE_REASONS = {"abandoned": Outcome.ABANDONED, "max_wait": Outcome.TIMED_OUT, "cancelled": Outcome.CANCELLED,
-                 "overflowed": Outcome.OVERFLOWED}
+                 "node_lost": Outcome.NODE_LOST, "overflowed": Outcome.OVERFLOWED}
 FINAL = frozenset(Outcome) - {Outcome.WAITING}
 
 
@@ -82,7 +86,7 @@ class Answered:
 class Left:
     call_id: str
     queue_id: str
-    reason: str          # abandoned, max_wait, cancelled, overflowed (anything else: cancelled)
+    reason: str          # abandoned, max_wait, cancelled, node_lost, overflowed (anything else: cancelled)
     wait: float
     at: float
 
@@ -149,6 +153,7 @@ class CallFigures:
     service_level: float | None
     average_handle_seconds: float | None
     oldest_waiting_since: float | None
+    node_lost: int = 0               # left when their FreeSWITCH node was lost (out of both rates)
 
     def longest_wait(self, now: float) -> float:
         return max(0.0, now - self.oldest_waiting_since) if self.oldest_waiting_since is not None else 0.0
@@ -309,7 +314,7 @@ def _figures(calls: list[QueueCall], start: float, threshold: Callable[[str], fl
         elif call.outcome is Outcome.ABANDONED:
             abandoned_in_target += int((call.wait or 0.0) <= limit)
     waiting = [c.entered_at for c in calls if c.outcome is Outcome.WAITING]
-    finished = len(today) - by[Outcome.WAITING]
+    finished = len(today) - by[Outcome.WAITING] - by[Outcome.NODE_LOST]
     left = finished - abandoned_in_target
     return CallFigures(
         offered=len(today), answered=by[Outcome.ANSWERED], abandoned=by[Outcome.ABANDONED],
@@ -318,5 +323,5 @@ def _figures(calls: list[QueueCall], start: float, threshold: Callable[[str], fl
         answer_rate=by[Outcome.ANSWERED] / finished if finished else None,
         service_level=answered_in_target / left if left > 0 else None,
         average_handle_seconds=sum(handle) / len(handle) if handle else None,
-        oldest_waiting_since=min(waiting) if waiting else None)
+        oldest_waiting_since=min(waiting) if waiting else None, node_lost=by[Outcome.NODE_LOST])
 

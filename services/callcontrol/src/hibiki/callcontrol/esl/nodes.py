@@ -174,6 +174,20 @@ class NodePool:
     def states(self) -> list[NodeState]:
         return [c.state for c in self._connections.values()]
 
+    async def gone(self, node: str, within: float = 1.0) -> bool:
+        """Whether the inbound event socket to ``node`` is down, waiting up to ``within`` seconds
+        for it to drop: a node that dies closes a call's outbound socket and this one together,
+        and either may be read first. False for a node not configured here or still connected
+        after ``within`` (only the call's own socket broke)."""
+        connection = self._connections.get(node)
+        if connection is None:
+            return False
+        try:
+            await connection.wait_until(lambda state: not state.connected, within)
+        except TimeoutError:
+            return False
+        return True
+
     def on(self, name: str, handler: EventHandler) -> None:
         """``handler`` for events named ``name`` (see ``NodeConnection.on``) from every node."""
         for connection in self._connections.values():

@@ -18,6 +18,11 @@ from hibiki.common.logging import get_logger
 log = get_logger("hibiki.callcontrol.queue")
 T = TypeVar("T")
 Resolve = Callable[[str, PromptRef], Coroutine[Any, Any, str]]
+NodeGone = Callable[[str, float], Coroutine[Any, Any, bool]]
+
+
+async def _never_gone(node: str, within: float) -> bool:
+    return False
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class QueueServices:
     acd_timeout: float = 3.0
     prompt_timeout: float = 30.0
     clock: Callable[[], float] = time.monotonic
+    node_gone: NodeGone = _never_gone   # is the inbound event socket to this node down (NodePool.gone)?
 
 
 @dataclass(frozen=True)

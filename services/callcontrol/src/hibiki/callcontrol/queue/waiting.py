@@ -16,7 +16,9 @@
   queue; ``acd.left`` for the maximum wait: the queue's destination (``leaving``).
 * The caller hangs up: ``Cancel`` (abandoned); the IVR publishes CallAbandoned with the wait.
   callcontrol stops or loses the socket: ``Cancel`` (cancelled), the dialplan's fallback takes
-  the caller; a bridged call goes on, and the ACD learns its end from ``call.ended``.
+  the caller; a bridged call goes on, and the ACD learns its end from ``call.ended``. A socket
+  lost while the inbound event socket to the call's node also drops (within
+  ``NODE_CHECK_SECONDS``): FreeSWITCH died, the caller with it: ``Cancel`` (node_lost).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ HOLD_RETRY_SECONDS = 1.0          # hold music that ends at once is started agai
 BREAK_AGAIN_SECONDS = 0.05        # a playback still running this long after uuid_break gets another
 BREAK_TRIES = 40
 ENQUEUE_RETRY_SECONDS = 1.0
+NODE_CHECK_SECONDS = 0.5          # a broken socket waits this long for the node's event socket to drop
 
 
 class QueueCall:
@@ -93,7 +96,7 @@ class QueueCall:
             # FreeSWITCH goes on with the dialplan without us: a waiting call leaves the queue; a
             # bridged one goes on, and its end reaches the ACD as call.ended (inbound socket).
             if not self._ringer.answered:
-                self._line.cancel("cancelled")
+                self._line.cancel(self._lost_reason())
             raise
         except CallerGone:
             if self._ringer.answered:
@@ -108,6 +111,23 @@ class QueueCall:
             raise
         finally:
             self._s.decisions.unregister(self._ch.uuid)
+
+    def _lost_reason(self) -> str:
+        """``node_lost`` when the node's inbound event socket went down with the call's socket
+        (FreeSWITCH died, callcontrol lives: there is no caller any more), else ``cancelled``
+        (FreeSWITCH goes on with the dialplan's fallback route)."""
+        node = getattr(self._ch, "node", "")
+        if not node:
+            return "cancelled"
+        try:
+            gone = self._s.bridge.call(self._s.node_gone(node, NODE_CHECK_SECONDS), NODE_CHECK_SECONDS + 1.0)
+        except Exception as exc:        # noqa: BLE001 - cannot tell: the call still leaves the queue
+            log.warning("queue_node_check_failed", node=node, error=str(exc) or type(exc).__name__)
+            return "cancelled"
+        if gone:
+            log.warning("queue_node_lost", queue_id=self.queue_id, node=node,
+                        reason="the call's socket and the node's event socket closed together")
+        return "node_lost" if gone else "cancelled"
 
     def _queued(self) -> Outcome | None:
         """In one queue until the call ends there; None when a maximum wait moved it to another."""
