@@ -96,7 +96,7 @@ UNRESOLVED = ["escalated"]
 HAND = {"key": "total", "incoming": 7, "offered": 6, "answered": 4, "abandoned": 2, "abandoned_queue": 1,
         "abandoned_ivr": 1, "abandon_rate": 0.3333, "service_level": 0.4, "asa_seconds": 31.25,
         "aht_seconds": 152.5, "att_seconds": 125.0, "avg_hold_seconds": 5.0, "transfers": 1, "overflowed": 1,
-        "fcr_rate": 0.5, "breaches": ["service_level", "abandon_rate", "att"]}
+        "fcr_rate": 0.5, "breaches": ["service_level", "abandon_rate", "att"], "node_lost": 0}
 HAND_BY_HOUR = {  # key: (incoming, offered, answered, abandoned)
     "2026-12-07 09:00": (3, 3, 2, 1), "2026-12-07 10:00": (2, 2, 1, 1), "2026-12-07 11:00": (1, 1, 1, 0),
     "2026-12-07 18:00": (1, 0, 0, 0)}

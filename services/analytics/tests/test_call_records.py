@@ -186,3 +186,29 @@ def test_any_mix_of_steps_folds_to_a_sane_record(steps: list[tuple[int, float, f
                              "voicemail", "transferred", "failed"}
     assert min(record.wait_ms, record.talk_ms, record.ring_ms, record.hold_ms) >= 0
     assert (record.answer_time is None) == (record.result not in ("answered", "transferred"))
+
+
+def test_a_call_its_lost_node_took_out_of_the_queue_is_node_lost() -> None:
+    """acd.left node_lost (the ACD found no callcontrol reaching the caller's FreeSWITCH node): its
+    own result, not abandoned_queue; answered after callcontrol's fallback route, it is answered."""
+    lost = Call("t").started()
+    lost.ivr(2).queued(4, "water").left_queue(20, "water", 16_000, reason="node_lost").leg(answer=0.5, end=21)
+    r = record(lost)
+    assert (r.result, r.wait_ms, r.queue_id, r.answer_time) == ("node_lost", 16_000, "water", None)
+    # the fallback route queued it again and the caller hung up there: abandoned in that queue
+    again = Call("t").started()
+    again.ivr(2).queued(4, "water").left_queue(20, "water", 16_000, reason="node_lost")
+    again.queued(22, "general").left_queue(40, "general", 18_000).leg(answer=0.5, end=40)
+    assert record(again).result == "abandoned_queue"
+    # ... or an agent answered it there
+    answered = Call("t").started()
+    answered.ivr(2).queued(4, "water").left_queue(20, "water", 16_000, reason="node_lost")
+    answered.queued(22, "general").agent_answered(30, "general", "a1", 8_000)
+    answered.leg(b=True, start=29, answer=30, end=90, agent_id="a1", user="701")
+    answered.leg(answer=0.5, end=90)
+    assert record(answered).result == "answered"
+    for reason, result in (("abandoned", "abandoned_queue"), ("max_wait", "abandoned_queue"),
+                           ("cancelled", "abandoned_queue"), ("node_lost", "node_lost")):
+        call = Call("t").started()
+        call.queued(4, "water").left_queue(20, "water", 16_000, reason=reason).leg(answer=0.5, end=21)
+        assert record(call).result == result

@@ -117,3 +117,14 @@ async def test_server_killed_while_events_flow_loses_and_doubles_nothing(
           f"{figures(store, tenant)}; {len(failed)} batches failed and came again")
     store.close()
     assert DURABLE == "analytics-calls"
+
+
+def test_migration_3_adds_node_lost_on_the_oldest_server(clickhouse: ClickHouseServer) -> None:
+    """An 18.16 server with migrations 1-2 and a call stored: migration 3 extends calls.result's
+    Enum8 with node_lost (ALTER ... MODIFY COLUMN), the stored call intact."""
+    from support.node_lost import migrate_an_older_schema_to_node_lost
+    store = open_store(clickhouse.url)
+    migrate_an_older_schema_to_node_lost(store, "nodeloss")
+    assert store.query("SELECT number, dialect FROM hibiki.schema_migrations FINAL ORDER BY number") == [
+        (m.number, "legacy-18.16") for m in MIGRATIONS]
+    store.close()

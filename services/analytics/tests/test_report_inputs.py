@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hibiki.analytics.reports.measures import SUMS, row
-from hibiki.analytics.reports.query import GROUPINGS, MAX_DAYS, InvalidParameter, build
+from hibiki.analytics.reports.query import GROUPINGS, MAX_DAYS, InvalidParameter, build, parse_period
 from hibiki.analytics.reports.sla import SlaTargets
 
 NAMES = st.sampled_from(["from", "to", "by", "queue", "agent", "did", "disposition", "lang", "encoding", "x"])
@@ -65,3 +66,19 @@ def test_rates_are_shares_and_breaches_follow_the_figures(raw: dict[str, int]) -
     assert ("aht" in r.breaches) == (r.aht_seconds is not None and r.aht_seconds > 180)
     if r.answered == 0:
         assert r.aht_seconds is None and r.asa_seconds is None and "aht" not in r.breaches
+
+
+@pytest.mark.parametrize(("date_from", "date_to", "field"), [
+    ("0001-01-01", None, "from"), ("9999-12-31", None, "from"), ("1970-01-01", None, "from"),
+    ("2026-12-01", "9999-12-31", "to"), ("2105-12-31", "2106-01-01", "to")])
+def test_days_python_has_and_clickhouse_has_not_are_a_named_refusal(date_from: str, date_to: str | None,
+                                                                     field: str) -> None:
+    """Year 1 and 9999 overflowed as Tokyo's midnight went to UTC (OverflowError: a 500)."""
+    with pytest.raises(InvalidParameter) as refused:
+        parse_period(date_from, date_to)
+    assert refused.value.field == field
+
+
+def test_the_first_and_last_days_a_report_can_name() -> None:
+    first, last = parse_period("1970-01-02", None), parse_period("2105-12-31", None)
+    assert first.start_utc < first.end_utc and last.start_utc < last.end_utc

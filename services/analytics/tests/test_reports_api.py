@@ -88,7 +88,7 @@ def _hand_cells() -> list[Any]:
     return ["合計", h["incoming"], h["offered"], h["answered"], h["abandoned"], h["abandoned_queue"],
             h["abandoned_ivr"], h["abandon_rate"], h["service_level"], h["asa_seconds"], h["aht_seconds"],
             h["att_seconds"], h["avg_hold_seconds"], h["transfers"], h["overflowed"], h["fcr_rate"],
-            "サービスレベル 放棄呼率 平均通話時間"]
+            "サービスレベル 放棄呼率 平均通話時間", h["node_lost"]]
 
 
 async def test_scripted_day_in_the_csv(client: httpx.AsyncClient) -> None:

@@ -59,6 +59,14 @@ def test_migrations_run_once_and_are_recorded(tmp_path: Path) -> None:
     reopened.close()
 
 
+def test_migration_3_adds_node_lost_to_an_existing_schema(tmp_path: Path) -> None:
+    """A store of migrations 1-2 (a call stored) migrated to 3 (runs before the module store opens)."""
+    from support.node_lost import migrate_an_older_schema_to_node_lost
+    older = open_store(f"chdb://{tmp_path / 'ch'}")
+    migrate_an_older_schema_to_node_lost(older, "nodeloss")
+    older.close()
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(max_size=40))
 def test_any_string_is_bound_as_a_value(store: Store, text: str) -> None:
@@ -208,3 +216,25 @@ def test_a_b_legs_answer_and_recording_land_on_its_call(store: Store) -> None:
     ingest(Ingestor(store, lambda tenant: 1095), late.events)       # a fresh consumer: nothing cached
     assert store.query("SELECT answered_by, user_id, recording_id, talk_ms FROM hibiki.calls FINAL "
                        "WHERE tenant = 'legs'") == [("sato", "2001", "rec-b", 60_000)]
+
+
+def test_a_node_lost_call_is_counted_apart_in_the_report(store: Store) -> None:
+    """Not offered, not abandoned, out of the service level: its own column (acd.left node_lost)."""
+    from hibiki.analytics.reports.measures import row
+    from hibiki.analytics.reports.query import Period, ReportQuery
+    from hibiki.analytics.reports.sla import SlaTargets
+    from hibiki.analytics.storage.report_sql import report_sums
+    from support.node_lost import abandoned_call, node_lost_call
+    answered = Call("nl-report").started()
+    answered.ivr(2).queued(4, "water").agent_answered(9, "water", "a1", 5_000)
+    answered.leg(b=True, start=8, answer=9, end=69, agent_id="a1", user="701")
+    answered.leg(answer=0.5, end=69)
+    ingest(Ingestor(store, lambda tenant: 1095), [e for c in (answered, abandoned_call("nl-report"),
+                                                              node_lost_call("nl-report"), node_lost_call("nl-report"))
+                                                  for e in c.events])
+    day = T0.astimezone(UTC).date()
+    [(key, sums)] = report_sums(store, ReportQuery("nl-report", Period(day, day)), 15, [])
+    assert (key, sums["incoming"], sums["offered"], sums["answered"], sums["abandoned"], sums["abandoned_queue"],
+            sums["within_target"], sums["node_lost"]) == ("total", 4, 2, 1, 1, 1, 1, 2)
+    r = row(key, sums, SlaTargets())
+    assert (r.abandon_rate, r.service_level, r.node_lost) == (0.5, 0.5, 2)   # 1/2 offered, 1/(1 + 1)

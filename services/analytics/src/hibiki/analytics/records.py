@@ -152,6 +152,7 @@ class _Facts:
     first_queued_at: datetime | None = None
     queue_left_at: datetime | None = None
     abandoned_in_queue: bool = False
+    node_lost: bool = False          # its last queue let it go as node_lost (its FreeSWITCH node was lost)
     acd_agent: str = ""
     acd_answered_at: datetime | None = None
     acd_talk_ms: int | None = None
@@ -184,6 +185,7 @@ class _Facts:
             self.add_queue(message.queue_id, at)
         elif isinstance(message, acd_pb2.CallQueued):
             self.add_queue(message.queue_id, at)
+            self.node_lost = False       # queued again (callcontrol's fallback route): that queue's outcome counts
         elif isinstance(message, acd_pb2.CallOverflowed):
             self.overflowed = True
             self.overflow_wait_ms += max(0, message.wait_ms)
@@ -191,9 +193,11 @@ class _Facts:
         elif isinstance(message, acd_pb2.QueueCallAnswered):
             self.acd_agent, self.acd_answered_at = message.agent_id, at
             self.queue_end_wait_ms = max(0, message.wait_ms)
+            self.node_lost = False
         elif isinstance(message, acd_pb2.CallLeftQueue):
             self.queue_end_wait_ms, self.queue_left_at = max(0, message.wait_ms), at
             self.abandoned_in_queue = message.reason == "abandoned"
+            self.node_lost = message.reason == "node_lost"
         elif isinstance(message, call_pb2.CallAbandoned):
             self._path(message.ivr_path)
             if message.queue_id:
@@ -315,6 +319,8 @@ def _result(a: LegRecord, legs: list[LegRecord], facts: _Facts, answered: bool, 
         return "voicemail"
     if answered:
         return "answered"
+    if facts.queues and facts.node_lost:
+        return "node_lost"
     if facts.queues:
         return "abandoned_queue"
     if facts.ivr_entered or facts.ivr_path:

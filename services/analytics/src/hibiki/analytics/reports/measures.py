@@ -9,6 +9,9 @@ Which calls count (every one of a tenant's inbound calls in the period, test cal
     answered        offered calls a person answered (transferred calls were answered first)
     abandoned       hung up in a queue (abandoned_queue) or in the IVR (abandoned_ivr)
     abandon rate    abandoned / offered
+    node lost       left a queue because its FreeSWITCH node was lost (node_lost): not the
+                    caller's doing nor the center's, so neither offered, abandoned nor in the
+                    service level; counted apart
     service level   answered within the answer time / (answered + abandoned in a queue)
     speed of answer the time in queue(s) until the agent answered; for a call answered without
                     a queue, its ringing time. ASA is its mean over answered calls
@@ -29,10 +32,11 @@ from typing import Any
 from hibiki.analytics.reports.sla import SlaTargets, breaches
 
 SUMS = ("incoming", "offered", "answered", "abandoned", "abandoned_queue", "abandoned_ivr", "within_target",
-        "transfers", "overflowed", "resolved", "answer_ms", "talk_ms", "acw_ms", "hold_ms")
+        "transfers", "overflowed", "resolved", "answer_ms", "talk_ms", "acw_ms", "hold_ms",
+        "node_lost")
 COLUMNS = ("key", "incoming", "offered", "answered", "abandoned", "abandoned_queue", "abandoned_ivr",
            "abandon_rate", "service_level", "asa_seconds", "aht_seconds", "att_seconds", "avg_hold_seconds",
-           "transfers", "overflowed", "fcr_rate", "breaches")
+           "transfers", "overflowed", "fcr_rate", "breaches", "node_lost")
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class ReportRow:
     overflowed: int
     fcr_rate: float | None
     breaches: tuple[str, ...]
+    node_lost: int
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -79,7 +84,8 @@ def row(key: str, sums: dict[str, int], targets: SlaTargets) -> ReportRow:
         key, sums["incoming"], sums["offered"], answered, sums["abandoned"], sums["abandoned_queue"],
         sums["abandoned_ivr"], abandon_rate, service_level, _mean_seconds(sums["answer_ms"], answered), aht, att,
         _mean_seconds(sums["hold_ms"], answered), sums["transfers"], sums["overflowed"],
-        _ratio(sums["resolved"], answered), tuple(breaches(targets, service_level, abandon_rate, aht, att)))
+        _ratio(sums["resolved"], answered), tuple(breaches(targets, service_level, abandon_rate, aht, att)),
+        sums["node_lost"])
 
 
 def total(rows: list[dict[str, int]]) -> dict[str, int]:

@@ -16,6 +16,9 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 GROUPINGS = ("total", "interval", "hour", "day", "dow", "month", "queue", "agent", "did", "disposition",
              "transfer_target")
 MAX_DAYS = 3 * 366 + 1                  # the retention: three years
+# the days a report can name: ClickHouse's DateTime range (1970-2105); Python's own ends (years 1
+# and 9999) overflowed when Tokyo's midnight was taken to UTC (a 500 instead of a 400)
+FIRST_DAY, LAST_DAY = date(1970, 1, 2), date(2105, 12, 31)
 _ID = re.compile(r"[A-Za-z0-9_.:@+\-]{1,128}")
 
 
@@ -57,9 +60,12 @@ def parse_day(text: str | None, name: str) -> date:
     try:
         if len(text) != 10:
             raise ValueError(text)
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise InvalidParameter(name, f"{name} must be a date as YYYY-MM-DD") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidParameter(name, f"{name} must be a day from {FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 def parse_period(date_from: str | None, date_to: str | None) -> Period:

@@ -77,6 +77,8 @@ class Migration:
 
 _RESULT = ("Enum8('answered' = 1, 'abandoned_ivr' = 2, 'abandoned_queue' = 3, 'no_answer' = 4, 'busy' = 5, "
            "'refused' = 6, 'voicemail' = 7, 'transferred' = 8, 'failed' = 9)")
+# migration 3: a call a lost FreeSWITCH node took out of its queue (acd.left reason node_lost)
+_RESULT_3 = _RESULT[:-1] + ", 'node_lost' = 10)"
 _DIRECTION = "Enum8('unknown' = 0, 'inbound' = 1, 'outbound' = 2, 'internal' = 3)"
 _STATE = ("Enum8('unknown' = 0, 'logged_out' = 1, 'ready' = 2, 'reserved' = 3, 'ringing' = 4, 'talking' = 5, "
           "'after_call_work' = 6, 'break' = 7, 'not_ready' = 8)")
@@ -205,6 +207,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         ) ENGINE = ReplacingMergeTree(version)
         PARTITION BY toYYYYMM(day)
         ORDER BY (tenant, day)""",
+    )),
+    # Adding a value to an Enum8 changes the metadata only (no part is rewritten), on 18.16 too;
+    # run again (a data center's installation after the other's, on the shared replicated table)
+    # it changes nothing.
+    Migration(3, "calls.result: node_lost", (
+        f"ALTER TABLE {{db}}.calls MODIFY COLUMN result {_RESULT_3}",
     )),
 )
 

@@ -44,8 +44,10 @@ _KEYS = {
 SETTINGS = "SETTINGS do_not_merge_across_partitions_select_final = 1, output_format_json_quote_64bit_integers = 0"
 _QUEUED = "(queue_id != '' OR notEmpty(queues))"
 _ANSWERED = "(answer_time IS NOT NULL AND result IN ('answered', 'transferred'))"
-_OFFERED = (f"(notEmpty(ivr_path) OR {_QUEUED} OR answer_time IS NOT NULL "
-            "OR result IN ('abandoned_queue', 'abandoned_ivr'))")
+# a call its lost FreeSWITCH node took out of the queue (node_lost) is counted apart: not offered,
+# not abandoned, out of the service level (README "Reports")
+_OFFERED = (f"(result != 'node_lost' AND (notEmpty(ivr_path) OR {_QUEUED} OR answer_time IS NOT NULL "
+            "OR result IN ('abandoned_queue', 'abandoned_ivr')))")
 _ANSWER_MS = f"if({_QUEUED}, wait_ms, ring_ms)"
 
 _SUMS_SQL = {
@@ -64,6 +66,7 @@ _SUMS_SQL = {
     "talk_ms": f"sumIf(talk_ms, {_OFFERED} AND {_ANSWERED})",
     "acw_ms": f"sumIf(acw_ms, {_OFFERED} AND {_ANSWERED})",
     "hold_ms": f"sumIf(hold_ms, {_OFFERED} AND {_ANSWERED})",
+    "node_lost": "countIf(result = 'node_lost')",
 }
 assert tuple(_SUMS_SQL) == SUMS
 

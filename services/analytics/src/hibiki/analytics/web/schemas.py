@@ -45,6 +45,8 @@ class ReportRowModel(BaseModel):
     overflowed: int
     fcr_rate: float | None
     breaches: list[str] = Field(description="service_level, abandon_rate, aht, att: the targets this row misses")
+    node_lost: int = Field(description="left a queue when their FreeSWITCH node was lost (acd.left node_lost): "
+                                       "not offered, not abandoned, out of the service level")
 
 
 class SlaModel(BaseModel):
