@@ -9,15 +9,16 @@ acknowledge only after their (idempotent) handler succeeded: a restart loses not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError
 
 from hibiki.common.config import Env
 from hibiki.common.errors import StartupError
@@ -26,6 +27,7 @@ from hibiki.common.logging import get_logger
 EVENTS_STREAM = "HIBIKI_EVENTS"
 EVENTS_SUBJECTS = ["hibiki.>"]
 log = get_logger(__name__)
+T = TypeVar("T")
 MAX_REPLICAS = 5  # JetStream's limit for a stream or bucket
 
 
@@ -63,18 +65,64 @@ async def connect(url: str, name: str, timeout: float = 5.0) -> Client:
 
 
 async def ensure_events_stream(js: JetStreamContext, *, storage: StorageType = StorageType.FILE,
-                               max_age_seconds: float = 7 * 24 * 3600, num_replicas: int | None = None) -> None:
+                               max_age_seconds: float = 7 * 24 * 3600, num_replicas: int | None = None,
+                               stop: asyncio.Event | None = None, max_delay: float = 10.0) -> None:
     """Create (or leave as is) the stream that stores every Hibiki event, with ``num_replicas``
-    copies (default: ``HIBIKI_NATS_REPLICAS``)."""
+    copies (default: ``HIBIKI_NATS_REPLICAS``).
+
+    Until the stream answers with a leader (a clustered NATS electing it, or its meta leader, as
+    when a site's servers come up one after the other), waits and tries again: :func:`retry_unavailable`."""
     config = StreamConfig(
         name=EVENTS_STREAM, subjects=EVENTS_SUBJECTS, storage=storage,
         max_age=max_age_seconds, duplicate_window=120.0,
         num_replicas=replicas() if num_replicas is None else num_replicas,
     )
-    try:
-        await js.stream_info(EVENTS_STREAM)
-    except NotFoundError:
-        await js.add_stream(config)
+
+    async def ensure() -> None:
+        try:
+            info = await js.stream_info(EVENTS_STREAM)
+        except NotFoundError:
+            info = await js.add_stream(config)
+        if info.cluster is not None and not info.cluster.leader:
+            # a replica answers for a stream without a leader: nothing could be published to it yet
+            raise Leaderless(f"the stream {EVENTS_STREAM} has no leader")
+
+    await retry_unavailable(f"the JetStream stream {EVENTS_STREAM}", ensure, stop=stop, max_delay=max_delay)
+
+
+class Leaderless(nats.errors.Error):
+    """A JetStream stream answered, without a leader (an election under way)."""
+
+
+async def retry_unavailable(what: str, call: Callable[[], Awaitable[T]], *, stop: asyncio.Event | None = None,
+                            max_delay: float = 10.0) -> T:
+    """``call()`` at startup, again while JetStream cannot answer it (a leader being elected: the
+    request times out, has no responders, is answered 503): 0.5 s doubling up to ``max_delay``, one
+    warning line ``jetstream_unavailable`` per attempt (``what``, the error, ``retry_in``), no
+    traceback. :class:`StartupError` if ``stop`` is set meanwhile, or at once when JetStream refuses
+    the request (a bad request: a setting to fix, not a moment to wait)."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            result = await call()
+        except BadRequestError as exc:
+            raise StartupError(f"JetStream refuses {what}: {exc.description or exc}") from None
+        except (nats.errors.Error, asyncio.TimeoutError) as exc:
+            delay = min(max_delay, 0.5 * 2 ** min(attempt - 1, 10))
+            log.warning("jetstream_unavailable", what=what, attempt=attempt, error=type(exc).__name__,
+                        reason=str(exc)[:200], retry_in=delay)
+            if stop is None:
+                await asyncio.sleep(delay)
+                continue
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                raise StartupError(f"stopped while waiting for {what} ({attempt} attempts)") from None
+            continue
+        if attempt > 1:
+            log.info("jetstream_available", what=what, attempts=attempt)
+        return result
 
 
 async def publish(js: JetStreamContext, subject_: str, payload: bytes, event_id: str) -> None:

@@ -90,7 +90,7 @@ async def main(stop: asyncio.Event, config: RecordingConfig | None = None, ready
     await asyncio.to_thread(index.migrate)
     nc = await bus.connect(config.nats_url, "hibiki-recording")
     js = nc.jetstream()
-    await bus.ensure_events_stream(js)
+    await bus.ensure_events_stream(js, stop=stop)
     notifier = Notifier(js)
     pipeline = Pipeline(config.spool_dir, config.work_dir, blobs, keys, index, notifier, config.retention,
                         config.codec, config.bitrate, config.kill_after)
@@ -115,7 +115,7 @@ async def main(stop: asyncio.Event, config: RecordingConfig | None = None, ready
               *lifecycle.routes(TenantRecordings(index, blobs, keys))]
     http = HttpServer(build_app("recording", authority, routes, readiness=readiness, open_paths=pages.PATHS), sock)
     try:
-        await run_until_stopped(stop, [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations),
+        await run_until_stopped(stop, [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations, stop=stop),
                                        Tasks(*loops), http], ready,
                                 url=f"http://{config.host}:{http.port}", storage=blobs.name,
                                 spool=str(config.spool_dir))
