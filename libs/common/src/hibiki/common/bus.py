@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import nats
@@ -157,12 +157,35 @@ async def publish_in_order(js: JetStreamContext, messages: Sequence[tuple[str, b
 Handler = Callable[[str, bytes], Awaitable[None]]
 
 
+class Unavailable(Exception):
+    """Something a handler needs does not answer for now (a store, a database; while it is down or
+    fails over): expected, so :class:`DurableConsumer` logs it as one warning line, no traceback
+    (:attr:`event`, ``event_handler_unavailable`` unless told, with the tenant of the subject, the
+    delay and :attr:`fields`), and hands the message out again after a growing delay. Any other
+    exception of a handler is unexpected and logged with its traceback."""
+
+    event = "event_handler_unavailable"
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.fields: dict[str, object] = {}
+
+    def about(self, event: str | None = None, **fields: object) -> Unavailable:
+        """This exception, logged as ``event`` with ``fields`` (the call, the recording...)."""
+        if event:
+            self.event = event
+        self.fields.update(fields)
+        return self
+
+
 @dataclass
 class DurableConsumer:
     """A pull consumer that survives restarts: it resumes where its last ack left off.
 
-    ``handler(subject, payload)`` must be idempotent: a message whose handler raised
-    is redelivered after ``ack_wait`` seconds.
+    ``handler(subject, payload)`` must be idempotent: a message whose handler raised is
+    redelivered after 1 s (its traceback logged); one whose handler raised :class:`Unavailable`
+    after 1 s doubling up to ``max_retry_delay`` while that lasts (one warning line each time), the
+    consumer pausing as long before its next message.
     """
 
     js: JetStreamContext
@@ -171,6 +194,8 @@ class DurableConsumer:
     handler: Handler
     batch: int = 100
     ack_wait: float = 30.0
+    max_retry_delay: float = 8.0
+    _retry_delay: float = field(default=0.0, init=False, repr=False)
 
     async def run(self, stop: asyncio.Event) -> None:
         config = ConsumerConfig(
@@ -193,15 +218,29 @@ class DurableConsumer:
                     await asyncio.sleep(1.0)
                     continue
                 for msg in messages:
-                    await self._handle(msg)
+                    pause = await self._handle(msg)
+                    if pause:    # what the handler needs is down: do not spin through the rest meanwhile
+                        with contextlib.suppress(asyncio.TimeoutError):
+                            await asyncio.wait_for(stop.wait(), pause)
         finally:
             await sub.unsubscribe()
 
-    async def _handle(self, msg: Any) -> None:
+    async def _handle(self, msg: Any) -> float:
+        """Handled and acknowledged (0), else handed out again later: the seconds to wait."""
         try:
             await self.handler(msg.subject, msg.data)
+        except Unavailable as exc:
+            self._retry_delay = min(self.max_retry_delay, max(1.0, self._retry_delay * 2))
+            tokens = msg.subject.split(".")
+            fields: dict[str, object] = {"tenant": tokens[1][:64] if len(tokens) > 2 else "", **exc.fields}
+            log.warning(exc.event, consumer=self.durable, subject=msg.subject[:200], error=type(exc).__name__,
+                        reason=str(exc)[:500], retry_in=self._retry_delay, **fields)
+            await msg.nak(delay=self._retry_delay)
+            return self._retry_delay
         except Exception:
             log.exception("event_handler_failed", consumer=self.durable, subject=msg.subject)
             await msg.nak(delay=1.0)
-            return
+            return 0.0
+        self._retry_delay = 0.0
         await msg.ack()
+        return 0.0

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as ClickHouseError
 
+from hibiki.common.bus import Unavailable
 from hibiki.common.clickhouse_sql import bind
 from hibiki.common.errors import ConfigError, StartupError
 from hibiki.recording.index import schema
@@ -24,7 +25,7 @@ Row = tuple[Any, ...]
 MUTATION_WAIT = 30.0
 
 
-class IndexUnavailable(RuntimeError):
+class IndexUnavailable(Unavailable, RuntimeError):
     """The server cannot be reached (the driver reconnects on the next call)."""
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from google.protobuf.message import DecodeError
 
+from hibiki.common import bus
 from hibiki.common.logging import get_logger
 from hibiki.events.v1 import agent_pb2, recording_pb2
 from hibiki.recording.domain.retention import Retention
@@ -67,7 +68,10 @@ class Dispositions:
         if tenant is None or not event.meta.call_uuid:
             return
         at = event.meta.occurred_at.ToDatetime(UTC) if event.meta.HasField("occurred_at") else datetime.now(UTC)
-        await asyncio.to_thread(self._save, tenant, event, at)
+        try:
+            await asyncio.to_thread(self._save, tenant, event, at)
+        except bus.Unavailable as exc:      # the index does not answer: logged (one line) with the call
+            raise exc.about(call_uuid=event.meta.call_uuid)
 
     def _save(self, tenant: str, event: agent_pb2.DispositionSaved, at: datetime) -> None:
         call = event.meta.call_uuid
