@@ -96,7 +96,7 @@ async def main(stop: asyncio.Event, config: RecordingConfig | None = None, ready
                         config.codec, config.bitrate, config.kill_after)
     trail = AuditChain(index, writer_id(config.replica_id), authority.derive_key("recording-audit-chain"))
     deleter = Deleter(index, blobs, notifier, trail)
-    stopped = bus.DurableConsumer(js, config.consumer, consumers.STOPPED, consumers.Stopped(pipeline), batch=1,
+    stopped = bus.DurableConsumer(js, config.consumer, consumers.STOPPED, consumers.Stopped(pipeline, config.nodes), batch=1,
                                   ack_wait=config.ack_wait)
     handled = bus.DurableConsumer(js, f"{config.consumer}-dispositions", consumers.DISPOSITIONS,
                                   consumers.Dispositions(index, config.retention))
