@@ -236,3 +236,47 @@ async def test_an_unavailable_store_is_one_warning_line_an_unexpected_error_a_tr
     assert len(failed) == 1 and failed[0]["exc_info"] is True and failed[0]["log_level"] == "error"
     info = await js.consumer_info(bus.EVENTS_STREAM, f"test-{tenant}")
     assert info.num_ack_pending == 0 and info.num_pending == 0     # both acknowledged in the end
+
+
+async def test_a_consumer_started_before_its_stream_answers_waits_for_it(tmp_path: Any) -> None:
+    """The consumer's subscription is retried while JetStream cannot answer it (here: no stream
+    yet, as when its leader is being elected), instead of ending the consumer's loop."""
+    import nats
+    import structlog
+
+    server = NatsServer(tmp_path)
+    server.start()
+    try:
+        nc = await nats.connect(server.url)
+        js = nc.jetstream(timeout=2)
+        got: list[bytes] = []
+        arrived = asyncio.Event()
+
+        async def handler(_: str, data: bytes) -> None:
+            got.append(data)
+            arrived.set()
+
+        stopped = asyncio.Event()      # stopped while waiting: its loop ends, nothing raised
+        never = asyncio.create_task(bus.DurableConsumer(js, "never", "hibiki.t2.>", handler).run(stopped))
+        await asyncio.sleep(1.0)
+        stopped.set()
+        await asyncio.wait_for(never, 10)
+
+        stop = asyncio.Event()
+        consumer = bus.DurableConsumer(js, "early", "hibiki.t1.>", handler, max_retry_delay=2.0)
+        with structlog.testing.capture_logs() as logs:
+            task = asyncio.create_task(consumer.run(stop))
+            await asyncio.sleep(2.5)
+            assert not task.done()
+            await bus.ensure_events_stream(js)
+            await bus.publish(js, "hibiki.t1.call.started", b"late", "id-late")
+            await asyncio.wait_for(arrived.wait(), 30)
+            stop.set()
+            await asyncio.wait_for(task, 10)
+        assert got == [b"late"]
+        waits = [line for line in logs if line["event"] == "jetstream_unavailable"]
+        assert waits and all(w["what"] == "the consumer early" and "exc_info" not in w for w in waits)
+
+        await nc.close()
+    finally:
+        server.stop()

@@ -202,7 +202,16 @@ class DurableConsumer:
             durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
             filter_subject=self.filter_subject, ack_wait=self.ack_wait, max_ack_pending=10_000,
         )
-        sub = await self.js.pull_subscribe(self.filter_subject, durable=self.durable, stream=EVENTS_STREAM, config=config)
+
+        async def subscribe() -> Any:
+            return await self.js.pull_subscribe(self.filter_subject, durable=self.durable, stream=EVENTS_STREAM,
+                                                config=config)
+        try:     # while the stream's or the consumer's leader is elected: wait rather than consume nothing
+            sub = await retry_unavailable(f"the consumer {self.durable}", subscribe, stop=stop)
+        except StartupError as exc:
+            if not stop.is_set():     # refused (a bad request): said, not lost in a task nobody awaits
+                log.error("consumer_refused", consumer=self.durable, reason=str(exc)[:500])
+            return
         try:
             while not stop.is_set():
                 try:
