@@ -298,6 +298,30 @@ def test_each_data_center_also_writes_the_other_ones_store_before_acknowledging(
         assert store.mirror.bucket == store.primary.bucket
 
 
+def test_each_data_center_takes_the_recordings_of_its_own_freeswitch_nodes() -> None:
+    """Both sites see every RecordingStopped on the stretched stream: each has durable consumers of
+    its own (a shared one would hand a site's recordings to the other, whose spool lacks them) and
+    HIBIKI_RECORDING_NODES naming its own nodes only, read as the service reads it."""
+    from hibiki.recording.config import RecordingConfig
+
+    consumers, configs = set(), {}
+    for overlay, docs in _overlays().items():
+        env = {k: v for k, v in _config(docs).items() if k.startswith("HIBIKI_")}
+        # the index URL comes from hibiki-secrets (with its password)
+        config = RecordingConfig.from_env({**env, "HIBIKI_DATA_DIR": "/var/lib/hibiki",
+                                           "HIBIKI_RECORDING_INDEX_URL": "clickhouse://clickhouse:9000/hibiki"})
+        assert config.nodes.patterns, f"{overlay}: HIBIKI_RECORDING_NODES unset: it would take every site's recordings"
+        consumers.add(config.consumer)
+        configs[overlay] = config
+        assert config.nodes.takes(f"voice-{overlay}-3") and config.nodes.takes(f"VOICE-{overlay}-0")
+        assert config.nodes.takes(""), "an event naming no node: taken (the spool decides)"
+    assert len(consumers) == len(OVERLAYS), "one durable consumer per data center"
+    for overlay, config in configs.items():
+        for other in set(OVERLAYS) - {overlay}:
+            assert not config.nodes.takes(f"voice-{other}-0"), f"{overlay} takes {other}'s recordings"
+    assert "HIBIKI_RECORDING_NODES" in README
+
+
 def test_the_base_alone_is_one_standalone_primary_cluster() -> None:
     """One data center without the other (the base): a primary cluster, created empty."""
     cluster = _one(render(K8S / "base"), "Cluster", "postgresql.cnpg.io")

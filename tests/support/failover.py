@@ -232,14 +232,9 @@ class Service:
         return self.root / f"{self.name}.log"
 
     def start(self, timeout: float = 90) -> None:
-        prefix = f"HIBIKI_{self.name.upper()}_"
-        environ = {**os.environ, "HIBIKI_AUTH_SECRET": SECRET, "HIBIKI_DATA_DIR": str(self.root),
-                   "HIBIKI_NATS_REPLICAS": "3", prefix + "HOST": self.host, prefix + "PORT": str(self.port),
-                   **self.env}
-        self.root.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "hibiki.stack.cli", "serve", self.name],
-                                            env=environ, stdout=out, stderr=subprocess.STDOUT)
+        """Started, and ready (``/readyz`` 200) within ``timeout`` seconds."""
+        self.start_in_background()
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
@@ -252,6 +247,17 @@ class Service:
                 raise TimeoutError(f"{self.site} {self.name} not ready within {timeout} s: "
                                    f"{self.log.read_text(errors='replace')[-3000:]}")
             time.sleep(0.2)
+
+    def start_in_background(self) -> None:
+        """The process started (``hibiki serve <name>``, its output in :attr:`log`), not waited for."""
+        prefix = f"HIBIKI_{self.name.upper()}_"
+        environ = {**os.environ, "HIBIKI_AUTH_SECRET": SECRET, "HIBIKI_DATA_DIR": str(self.root),
+                   "HIBIKI_NATS_REPLICAS": "3", prefix + "HOST": self.host, prefix + "PORT": str(self.port),
+                   **self.env}
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen([sys.executable, "-m", "hibiki.stack.cli", "serve", self.name],
+                                            env=environ, stdout=out, stderr=subprocess.STDOUT)
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:

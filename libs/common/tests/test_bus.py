@@ -190,3 +190,93 @@ async def test_the_replica_count_reaches_a_clustered_server(tmp_path: Any, monke
             proc.terminate()
         for proc in procs:
             proc.wait(10)
+
+
+async def test_an_unavailable_store_is_one_warning_line_an_unexpected_error_a_traceback(js: Any) -> None:
+    """A handler raising ``Unavailable`` (a store down): one warning line per attempt with the tenant,
+    the fields it gives (the call) and the delay, 1 s doubling to ``max_retry_delay``, no traceback,
+    the message handed out again until the store answers; any other error keeps its traceback."""
+    import structlog
+
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    attempts: dict[bytes, int] = {}
+    stored, done = asyncio.Event(), asyncio.Event()
+
+    class StoreDown(bus.Unavailable):
+        pass
+
+    async def handler(_: str, data: bytes) -> None:
+        attempts[data] = attempts.get(data, 0) + 1
+        if data == b"stored" and attempts[data] <= 4:
+            raise StoreDown("s3 at dc1: EndpointConnectionError").about("store_unavailable", call_uuid="call-1")
+        if data == b"broken" and attempts[data] == 1:
+            raise RuntimeError("a bug")
+        (stored if data == b"stored" else done).set()
+
+    await bus.publish(js, bus.subject(tenant, "recording", "stopped"), b"stored", str(uuid.uuid4()))
+    stop = asyncio.Event()
+    consumer = bus.DurableConsumer(js, f"test-{tenant}", f"hibiki.{tenant}.>", handler, batch=1, ack_wait=30,
+                                   max_retry_delay=2.0)
+    with structlog.testing.capture_logs() as logs:
+        task = asyncio.create_task(consumer.run(stop))
+        await asyncio.wait_for(stored.wait(), 60)
+        await bus.publish(js, bus.subject(tenant, "recording", "stopped"), b"broken", str(uuid.uuid4()))
+        await asyncio.wait_for(done.wait(), 60)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert attempts[b"stored"] == 5                       # handed out again until it was stored
+    down = [line for line in logs if line["event"] == "store_unavailable"]
+    assert len(down) == 4                                 # one line per attempt
+    for line in down:
+        assert line["log_level"] == "warning" and "exc_info" not in line
+        assert line["tenant"] == tenant and line["call_uuid"] == "call-1"
+        assert line["error"] == "StoreDown" and "EndpointConnectionError" in line["reason"]
+    assert [line["retry_in"] for line in down] == [1.0, 2.0, 2.0, 2.0]
+    failed = [line for line in logs if line["event"] == "event_handler_failed"]
+    assert len(failed) == 1 and failed[0]["exc_info"] is True and failed[0]["log_level"] == "error"
+    info = await js.consumer_info(bus.EVENTS_STREAM, f"test-{tenant}")
+    assert info.num_ack_pending == 0 and info.num_pending == 0     # both acknowledged in the end
+
+
+async def test_a_consumer_started_before_its_stream_answers_waits_for_it(tmp_path: Any) -> None:
+    """The consumer's subscription is retried while JetStream cannot answer it (here: no stream
+    yet, as when its leader is being elected), instead of ending the consumer's loop."""
+    import nats
+    import structlog
+
+    server = NatsServer(tmp_path)
+    server.start()
+    try:
+        nc = await nats.connect(server.url)
+        js = nc.jetstream(timeout=2)
+        got: list[bytes] = []
+        arrived = asyncio.Event()
+
+        async def handler(_: str, data: bytes) -> None:
+            got.append(data)
+            arrived.set()
+
+        stopped = asyncio.Event()      # stopped while waiting: its loop ends, nothing raised
+        never = asyncio.create_task(bus.DurableConsumer(js, "never", "hibiki.t2.>", handler).run(stopped))
+        await asyncio.sleep(1.0)
+        stopped.set()
+        await asyncio.wait_for(never, 10)
+
+        stop = asyncio.Event()
+        consumer = bus.DurableConsumer(js, "early", "hibiki.t1.>", handler, max_retry_delay=2.0)
+        with structlog.testing.capture_logs() as logs:
+            task = asyncio.create_task(consumer.run(stop))
+            await asyncio.sleep(2.5)
+            assert not task.done()
+            await bus.ensure_events_stream(js)
+            await bus.publish(js, "hibiki.t1.call.started", b"late", "id-late")
+            await asyncio.wait_for(arrived.wait(), 30)
+            stop.set()
+            await asyncio.wait_for(task, 10)
+        assert got == [b"late"]
+        waits = [line for line in logs if line["event"] == "jetstream_unavailable"]
+        assert waits and all(w["what"] == "the consumer early" and "exc_info" not in w for w in waits)
+
+        await nc.close()
+    finally:
+        server.stop()

@@ -100,14 +100,17 @@ class RevocationWatch:
 
     ``run_until_stopped(stop, [NatsComponent(nc), RevocationWatch(nc, authority.revocations), ...])``"""
 
-    def __init__(self, nc: Any, revocations: Revocations, timeout: float = 10.0) -> None:
-        self._nc, self._revocations, self._timeout = nc, revocations, timeout
+    def __init__(self, nc: Any, revocations: Revocations, timeout: float = 10.0,
+                 stop: asyncio.Event | None = None) -> None:
+        self._nc, self._revocations, self._timeout, self._stop = nc, revocations, timeout, stop
         self._task: asyncio.Task[None] | None = None
         self._watcher: Any = None
 
     async def start(self) -> None:
-        kv = await bucket(self._nc.jetstream())
-        self._watcher = await kv.watchall()
+        """Waits while JetStream elects the bucket's leader (:func:`bus.retry_unavailable`)."""
+        async def watch() -> Any:
+            return await (await bucket(self._nc.jetstream())).watchall()
+        self._watcher = await bus.retry_unavailable("the revocation bucket", watch, stop=self._stop)
         loaded = asyncio.Event()
         self._task = asyncio.create_task(self._run(loaded))
         await asyncio.wait_for(loaded.wait(), self._timeout)

@@ -78,9 +78,9 @@ async def main(stop: asyncio.Event, config: AcdConfig | None = None, ready: asyn
     grpc_server = GrpcServer(authority, config.host, config.grpc_port, "acd gRPC")
     nc = await bus.connect(config.nats_url, "hibiki-acd")
     js = nc.jetstream()
-    await bus.ensure_events_stream(js)
-    buckets = await open_buckets(js, config.lease_seconds)
-    content = DeskContent(await open_desk_bucket(js))
+    await bus.ensure_events_stream(js, stop=stop)
+    buckets = await bus.retry_unavailable("the ACD buckets", lambda: open_buckets(js, config.lease_seconds), stop=stop)
+    content = DeskContent(await bus.retry_unavailable("the desk bucket", lambda: open_desk_bucket(js), stop=stop))
     settings = ReplicaSettings(config.replica_id, f"acd@{socket.gethostname()}", config.timezone,
                                config.lease_seconds, config.offer_grace_seconds)
     replica = Replica(buckets, Leases(buckets.leases, config.replica_id, ""), Publisher(js), settings)
@@ -119,7 +119,7 @@ async def main(stop: asyncio.Event, config: AcdConfig | None = None, ready: asyn
         log.warning("queue_metrics_not_registered", reason="metric names already registered")
         registered = False
     try:
-        await run_until_stopped(stop, [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations), devices, grpc_server, component, CallEndings(nc, replica),
+        await run_until_stopped(stop, [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations, stop=stop), devices, grpc_server, component, CallEndings(nc, replica),
                                            NodeWatch(nc, replica, config.node_silent_seconds, config.node_lost_seconds),
                                            http], ready,
                                 url=f"http://{config.host}:{http.port}", grpc=f"{config.host}:{config.grpc_port}",

@@ -38,7 +38,7 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready
     log.info("analytics_schema", dialect=store.dialect.name, applied=[m.number for m in applied])
     nc = await bus.connect(config.nats_url, "hibiki-analytics")
     js = nc.jetstream()
-    await bus.ensure_events_stream(js)
+    await bus.ensure_events_stream(js, stop=stop)
     consumer = EventConsumer(nc, Ingestor(store, config.retention), max_batch=config.batch_size,
                              max_wait=config.batch_wait, ack_wait=config.ack_wait)
 
@@ -54,7 +54,7 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready
     http = HttpServer(app, sock)
     daily = DailyReports(store, kept, config.daily_report_at)
     try:
-        await run_until_stopped(stop, [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations), consumer, Feed(js, boards.apply, config.wallboard_replay),
+        await run_until_stopped(stop, [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations, stop=stop), consumer, Feed(js, boards.apply, config.wallboard_replay),
                                        daily, http, boards], ready,
                                 url=f"http://{config.host}:{http.port}", store=config.clickhouse_url)
     finally:

@@ -57,7 +57,7 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
     esl_sock = bind_tcp(config.host, config.esl_port, "callcontrol event socket", reuse_port=config.esl_reuse_port)
     nc = await bus.connect(config.nats_url, "hibiki-callcontrol")
     js = nc.jetstream()
-    await bus.ensure_events_stream(js)
+    await bus.ensure_events_stream(js, stop=stop)
     loop = asyncio.get_running_loop()
     publisher = CallEventPublisher(js, loop)
     directory = DirectoryIvrSource(config.directory_grpc, ServiceToken(authority), config.directory_timeout)
@@ -110,7 +110,7 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
                                 body_limits=uploads), http_sock)
     # Stopped in reverse: the drain (no new call, the calls in progress end or the drain time is
     # up; HTTP still answers /readyz 503), HTTP, every call left handed back to its dialplan, the socket.
-    components: list[Component] = [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations),
+    components: list[Component] = [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations, stop=stop),
                                     directory, ConfigChanges(nc, ivrs), acd, decisions, freeswitch,
                                     NodeBeacon(nc, freeswitch, config.node_heartbeat_seconds),
                                     esl, active, http, Drain(esl, config.drain_seconds)]

@@ -64,7 +64,7 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
     gc.collect()
     gc.freeze()  # the view lives as long as the process: spare it the collector's full passes
     nc = await bus.connect(config.nats_url, "hibiki-directory")
-    await bus.ensure_events_stream(nc.jetstream())
+    await bus.ensure_events_stream(nc.jetstream(), stop=stop)
 
     async def readiness() -> dict[str, bool]:
         return {"nats": nc.is_connected}
@@ -72,7 +72,7 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
     notifier = ConfigNotifier(nc.jetstream())
     repository = ConfigRepository(engine)
     trail = AuditTrail(engine, authority.derive_key("audit-chain"))
-    revoked = await revocation.bucket(nc.jetstream())
+    revoked = await bus.retry_unavailable("the revocation bucket", lambda: revocation.bucket(nc.jetstream()), stop=stop)
 
     async def revoke(key: str, until: float, not_before: float | None) -> None:
         await revocation.revoke(revoked, key, until, not_before)
@@ -118,7 +118,7 @@ async def main(stop: asyncio.Event, config: DirectoryConfig | None = None, ready
     grpc_server = GrpcServer(authority, config.host, config.grpc_port, "directory gRPC")
     directory_pb2_grpc.add_DirectoryServiceServicer_to_server(DirectoryService(view, authority), grpc_server.server)
     await run_until_stopped(
-        stop, [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations), ConfigWatch(nc, engine, view, resync_seconds=config.resync_seconds),
+        stop, [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations, stop=stop), ConfigWatch(nc, engine, view, resync_seconds=config.resync_seconds),
                SecurityWatch(nc, guard), grpc_server, http], ready,
         url=f"http://{config.host}:{http.port}", fsapi=f"http://{config.host}:{http.port}/fsapi",
         grpc=f"{config.host}:{config.grpc_port}",

@@ -90,13 +90,13 @@ async def main(stop: asyncio.Event, config: RecordingConfig | None = None, ready
     await asyncio.to_thread(index.migrate)
     nc = await bus.connect(config.nats_url, "hibiki-recording")
     js = nc.jetstream()
-    await bus.ensure_events_stream(js)
+    await bus.ensure_events_stream(js, stop=stop)
     notifier = Notifier(js)
     pipeline = Pipeline(config.spool_dir, config.work_dir, blobs, keys, index, notifier, config.retention,
                         config.codec, config.bitrate, config.kill_after)
     trail = AuditChain(index, writer_id(config.replica_id), authority.derive_key("recording-audit-chain"))
     deleter = Deleter(index, blobs, notifier, trail)
-    stopped = bus.DurableConsumer(js, config.consumer, consumers.STOPPED, consumers.Stopped(pipeline), batch=1,
+    stopped = bus.DurableConsumer(js, config.consumer, consumers.STOPPED, consumers.Stopped(pipeline, config.nodes), batch=1,
                                   ack_wait=config.ack_wait)
     handled = bus.DurableConsumer(js, f"{config.consumer}-dispositions", consumers.DISPOSITIONS,
                                   consumers.Dispositions(index, config.retention))
@@ -115,7 +115,7 @@ async def main(stop: asyncio.Event, config: RecordingConfig | None = None, ready
               *lifecycle.routes(TenantRecordings(index, blobs, keys))]
     http = HttpServer(build_app("recording", authority, routes, readiness=readiness, open_paths=pages.PATHS), sock)
     try:
-        await run_until_stopped(stop, [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations),
+        await run_until_stopped(stop, [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations, stop=stop),
                                        Tasks(*loops), http], ready,
                                 url=f"http://{config.host}:{http.port}", storage=blobs.name,
                                 spool=str(config.spool_dir))

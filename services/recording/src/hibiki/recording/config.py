@@ -11,6 +11,7 @@ from hibiki.common.clickhouse_sql import cluster_name
 from hibiki.common.config import Env, data_dir
 from hibiki.common.errors import ConfigError
 from hibiki.recording.domain.media import CODECS
+from hibiki.recording.domain.nodes import BadNodePattern, Nodes
 from hibiki.recording.domain.retention import BadRetention, Retention
 
 STEPS = ("checked", "transcoded", "encrypted", "stored", "verified", "indexed", "published", "spool-removed")
@@ -45,6 +46,7 @@ class RecordingConfig:
     replica_id: str = ""           # names this replica's audit chains ("": the host name)
     store_mirror_url: str = ""     # the other data center's store, written before acknowledging ("": none)
     store_repair_interval: float = 300.0   # how often a mirrored store copies what one side lacks
+    nodes: Nodes = Nodes()         # the FreeSWITCH nodes whose recordings this site takes (all: one site)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> RecordingConfig:
@@ -61,6 +63,10 @@ class RecordingConfig:
         kill_after = env.optional("KILL_AFTER")
         if kill_after is not None and kill_after not in STEPS:
             raise ConfigError(f"{env.key('KILL_AFTER')}={kill_after!r}: one of {', '.join(STEPS)}")
+        try:
+            nodes = Nodes.parse(env.text("NODES", ""))
+        except BadNodePattern as exc:
+            raise ConfigError(f"{env.key('NODES')}: {exc}") from None
         index_path = env.path("INDEX_DIR", root / "recording" / "chdb")
         index_url = env.text("INDEX_URL", "") or f"chdb://{index_path}"
         if urlparse(index_url).scheme not in ("chdb", "clickhouse", "clickhouses"):
@@ -99,4 +105,5 @@ class RecordingConfig:
             replica_id=env.text("REPLICA_ID", ""),
             store_mirror_url=env.text("STORE_MIRROR_URL", ""),
             store_repair_interval=env.number("STORE_REPAIR_INTERVAL", 300.0, minimum=1.0),
+            nodes=nodes,
         )

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hibiki.common import bus
 from hibiki.common.logging import get_logger
 from hibiki.events.v1 import recording_pb2
 from hibiki.recording.domain import envelope, media
@@ -37,7 +38,6 @@ _REASONS = {recording_pb2.RECORDING_REASON_POLICY: "policy", recording_pb2.RECOR
 _DIRECTIONS = {1: "inbound", 2: "outbound", 3: "internal"}
 
 
-MAX_BACKOFF = 8.0     # seconds between attempts while a store is down (the consumer adds its own 1 s)
 
 
 class VerifyFailed(Exception):
@@ -56,7 +56,6 @@ class Pipeline:
     codec: str = "opus"
     bitrate: str = "24k"
     kill_after: str | None = None
-    _backoff: float = 0.0
 
     def _step(self, name: str, tenant: str, recording_id: str) -> None:
         log.debug("recording_step", step=name, tenant=tenant, recording_id=recording_id)
@@ -74,13 +73,10 @@ class Pipeline:
             await asyncio.to_thread(self._run, tenant, event, source, asyncio.get_running_loop())
         except StoreUnavailable as exc:
             # not acknowledged: the spool keeps the file, the event comes again (a mirrored store:
-            # until both data centers' stores answer); wait a little longer each time meanwhile
-            self._backoff = min(MAX_BACKOFF, max(1.0, self._backoff * 2))
-            log.warning("recording_store_unavailable", tenant=tenant, call_uuid=call, recording_id=rid,
-                        store=self.blobs.name, reason=str(exc)[:500], retry_in=self._backoff)
-            await asyncio.sleep(self._backoff)
-            raise
-        self._backoff = 0.0
+            # until both data centers' stores answer); the consumer logs it, one line, and waits
+            raise exc.about("recording_store_unavailable", call_uuid=call, recording_id=rid, store=self.blobs.name)
+        except bus.Unavailable as exc:      # the index (ClickHouse) does not answer
+            raise exc.about(call_uuid=call, recording_id=rid)
 
     def _run(self, tenant: str, event: recording_pb2.RecordingStopped, source: Path,
              loop: asyncio.AbstractEventLoop) -> None:

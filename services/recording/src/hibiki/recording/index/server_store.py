@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hibiki.common.bus import Unavailable
 from hibiki.common.clickhouse_server import ServerConnection, utc
 from hibiki.common.clickhouse_sql import bind
 from hibiki.recording.index import schema
@@ -20,7 +21,7 @@ Row = tuple[Any, ...]
 MUTATION_WAIT = 30.0
 
 
-class IndexUnavailable(RuntimeError):
+class IndexUnavailable(Unavailable, RuntimeError):
     """The server cannot be reached (the driver reconnects on the next call)."""
 
 

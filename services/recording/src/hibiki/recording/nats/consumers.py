@@ -16,8 +16,10 @@ from datetime import UTC, datetime
 
 from google.protobuf.message import DecodeError
 
+from hibiki.common import bus
 from hibiki.common.logging import get_logger
 from hibiki.events.v1 import agent_pb2, recording_pb2
+from hibiki.recording.domain.nodes import Nodes
 from hibiki.recording.domain.retention import Retention
 from hibiki.recording.index import recordings
 from hibiki.recording.index.recordings import Store as IndexStore
@@ -39,8 +41,11 @@ def _tenant(subject: str, claimed: str) -> str | None:
 
 
 class Stopped:
-    def __init__(self, pipeline: Pipeline) -> None:
-        self._pipeline = pipeline
+    """RecordingStopped: the recordings of this site's FreeSWITCH nodes (``nodes``) go through the
+    pipeline; another site's are acknowledged and left to that site's service (its spool holds them)."""
+
+    def __init__(self, pipeline: Pipeline, nodes: Nodes = Nodes()) -> None:
+        self._pipeline, self._nodes = pipeline, nodes
 
     async def __call__(self, subject: str, payload: bytes) -> None:
         try:
@@ -49,8 +54,13 @@ class Stopped:
             log.error("event_unreadable", subject=subject[:200])
             return
         tenant = _tenant(subject, event.meta.tenant)
-        if tenant is not None:
-            await self._pipeline.handle(tenant, event)
+        if tenant is None:
+            return
+        if not self._nodes.takes(event.meta.node):
+            log.debug("recording_other_site", tenant=tenant, call_uuid=event.meta.call_uuid,
+                      recording_id=event.recording_id[:64], node=event.meta.node[:128])
+            return
+        await self._pipeline.handle(tenant, event)
 
 
 class Dispositions:
@@ -67,7 +77,10 @@ class Dispositions:
         if tenant is None or not event.meta.call_uuid:
             return
         at = event.meta.occurred_at.ToDatetime(UTC) if event.meta.HasField("occurred_at") else datetime.now(UTC)
-        await asyncio.to_thread(self._save, tenant, event, at)
+        try:
+            await asyncio.to_thread(self._save, tenant, event, at)
+        except bus.Unavailable as exc:      # the index does not answer: logged (one line) with the call
+            raise exc.about(call_uuid=event.meta.call_uuid)
 
     def _save(self, tenant: str, event: agent_pb2.DispositionSaved, at: datetime) -> None:
         call = event.meta.call_uuid

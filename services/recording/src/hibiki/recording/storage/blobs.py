@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs, urlparse
 
+from hibiki.common.bus import Unavailable
 from hibiki.common.errors import ConfigError
 
 
-class StoreUnavailable(Exception):
+class StoreUnavailable(Unavailable):
     """The store did not answer or refused (disk error, S3 down or denying): try again later."""
 
 
