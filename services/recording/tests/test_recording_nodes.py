@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -56,9 +57,18 @@ def test_patterns_and_a_bad_setting() -> None:
             RecordingConfig.from_env({"HIBIKI_RECORDING_NODES": bad})
 
 
+@pytest.fixture
+def debug_logs() -> Any:
+    """Debug lines pass whatever level an earlier test configured (the skip is logged at debug)."""
+    saved = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    yield
+    structlog.configure(**saved)
+
+
 @pytest.mark.slow
-async def test_the_service_takes_its_own_sites_recordings_only(tmp_path: Path, nats_server: Any,
-                                                               nats_client: Any, authority: Any) -> None:
+async def test_the_service_takes_its_own_sites_recordings_only(tmp_path: Path, nats_server: Any, nats_client: Any,
+                                                               authority: Any, debug_logs: Any) -> None:
     """dc1's service (``voice-dc1-*``): a recording of a dc1 node is stored, one of a dc2 node is
     acknowledged and left alone, even with a file at its path (the rule decides, not the spool),
     one naming no node is taken."""
