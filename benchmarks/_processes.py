@@ -99,6 +99,22 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def tree_cpu_by_name(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) per process of a tree alive now, by name: a service's
+    (``... serve <name>``) or the program's (``nats-server``)."""
+    seconds: dict[str, float] = {}
+    for process in tree_pids(pid):
+        try:
+            args = Path(f"/proc/{process}/cmdline").read_bytes().split(b"\0")
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        words = [a.decode(errors="replace") for a in args if a]
+        name = words[words.index("serve") + 1] if "serve" in words[:-1] else Path(words[0]).name if words else "?"
+        seconds[name] = seconds.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
 def tree_pids(pid: int) -> list[int]:
     """A process and every descendant alive now."""
     found, todo = [], [pid]

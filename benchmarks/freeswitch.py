@@ -51,7 +51,8 @@ from pathlib import Path
 from benchmarks import _sipp_load as load
 from benchmarks import _static_xml
 from benchmarks._switch_tenant import DID, GREETING, TENANT, Phones, provision
-from benchmarks._processes import Child, SetupError, pin_tree, run_in_workdir, tree_cpu_seconds
+from benchmarks._processes import (Child, SetupError, pin_tree, run_in_workdir, tree_cpu_by_name,
+                                  tree_cpu_seconds)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.switch import sipp  # noqa: E402
@@ -279,12 +280,14 @@ def _step(args: argparse.Namespace, sw: Switch, work: Path, kind: str, scenario:
     root = work / "sipp" / sw.name
     inf = load.injection(root / f"{kind}.csv", pairs)
     answered, fsapi = sw.answerer.answered(), _fsapi_totals(bench)
+    by_name = tree_cpu_by_name(stack_pid)
     fs_cpu, stack_cpu, wall = tree_cpu_seconds(sw.fs.process.pid), tree_cpu_seconds(stack_pid), time.monotonic()
     step = load.run(root, f"{kind}-{rate:g}", scenario, inf, sw.fs.sip, local_ip, rate,
                     max(1, round(rate * args.seconds)), hold_ms)
     wall = time.monotonic() - wall
     fs_cpu = (tree_cpu_seconds(sw.fs.process.pid) - fs_cpu) / wall
     stack_cpu = (tree_cpu_seconds(stack_pid) - stack_cpu) / wall
+    services = {name: (cpu - by_name.get(name, 0.0)) / wall for name, cpu in tree_cpu_by_name(stack_pid).items()}
     _settle(sw.fs)
     _quiet(bench)
     if kind != "REGISTER":
@@ -294,7 +297,8 @@ def _step(args: argparse.Namespace, sw: Switch, work: Path, kind: str, scenario:
                         requests - fsapi[0], seconds - fsapi[1])
     print(f"{kind} {sw.name} {rate:g}/s: {step.successful:,} ok, {step.failed:,} failed, "
           f"{step.rate:,.1f}/s{'' if measured.kept_up else ' (not kept up)'}; fs cpu {fs_cpu:.0%}, stack cpu "
-          f"{stack_cpu:.0%}; load {os.getloadavg()[0]:.1f}", flush=True)
+          f"{stack_cpu:.0%} ({', '.join(f'{n} {c:.0%}' for n, c in sorted(services.items(), key=lambda i: -i[1]) if c >= 0.005)})"
+          f"; load {os.getloadavg()[0]:.1f}", flush=True)
     return measured
 
 
