@@ -5,9 +5,10 @@ The key ``<tenant>`` keeps its last ``HISTORY`` revisions. A revision is either 
 ``{"delta": 1, "seq", "queues", "agents", "calls"}``: the records that differ from the revision
 before, by id, ``null`` for a record removed). A write costs what changed, not the whole tenant
 (a DID call changes one call and one agent among hundreds); a snapshot is written first, then
-after every ``SNAPSHOT_EVERY`` changes (so one is always within the key's history), and whenever
+after every ``SNAPSHOT_EVERY`` changes (so one is always within the key's history), whenever
 the order of the records changed in a way a change cannot say (a record removed and added
-again). Every write is ``kv.update(last=revision)`` on the one key: fencing is unchanged.
+again), and when a change record would be over ``DELTA_LIMIT`` (many records at once: plain
+JSON, it could pass NATS's 1 MB message limit where the compressed snapshot does not). Every write is ``kv.update(last=revision)`` on the one key: fencing is unchanged.
 
 Reading (``read_state``) takes the key's history, starts from its last snapshot and applies the
 changes after it in order: the same state as the last write's ``to_state()``, record for record
@@ -29,6 +30,7 @@ from hibiki.acd.runtime.buckets import STATE_HISTORY, decode_state, encode_state
 
 HISTORY = STATE_HISTORY
 SNAPSHOT_EVERY = 32    # changes between snapshots: the last snapshot is always within HISTORY
+DELTA_LIMIT = 64 * 1024   # a larger change record is written as a snapshot (compressed; NATS takes 1 MB)
 SECTIONS = ("queues", "agents", "calls")
 DELETED = ("DEL", "PURGE")
 
@@ -141,8 +143,11 @@ class Journal:
         change = None
         if self._written is not None and self._since_snapshot < SNAPSHOT_EVERY - 1:
             change = delta(self._written, new)
-        self._pending = (new, change is None)
-        return encode_state(state) if change is None else encode_delta(change)
+        payload = None if change is None else encode_delta(change)
+        if payload is not None and len(payload) > DELTA_LIMIT:   # many records at once: smaller compressed
+            payload = None
+        self._pending = (new, payload is None)
+        return encode_state(state) if payload is None else payload
 
     def written(self) -> None:
         assert self._pending is not None
