@@ -152,14 +152,23 @@ async def test_a_restart_reads_the_last_snapshot_and_the_changes_after_it(make_c
         assert ringing.call_uuid == "c0"
 
 
-async def test_a_state_bucket_of_one_revision_is_widened_and_its_snapshot_read(make_config: Any, clients: Any,
-                                                                               tenant: str, nats_client: Any) -> None:
-    """The first version kept one snapshot per tenant (history 1): the journal's bucket is widened
-    at start and that snapshot is the state the new version restores."""
-    from dataclasses import replace
-
-    from hibiki.acd.runtime.buckets import STATE_BUCKET, STATE_HISTORY, encode_state
+async def test_a_bucket_of_one_revision_is_widened_and_a_first_version_snapshot_read(
+        make_config: Any, clients: Any, tenant: str, nats_client: Any) -> None:
+    """The first version kept one snapshot per tenant (history 1): such a bucket is widened (its
+    value kept), and a snapshot as the first version wrote it is the state the new version
+    restores. (Not by narrowing the shared bucket: that would cut other tenants' histories.)"""
+    from hibiki.acd.runtime.buckets import STATE_BUCKET, STATE_HISTORY, encode_state, open_bucket
     from hibiki.acd.runtime.journal import read_state
+    from nats.js.api import KeyValueConfig
+
+    js = nats_client.jetstream()
+    name = f"acd_state_of_one_{tenant}"
+    old = await js.create_key_value(KeyValueConfig(bucket=name, history=1))
+    await old.put(tenant, b"first")
+    widened = await open_bucket(js, name, history=STATE_HISTORY)
+    assert (await widened.status()).history == STATE_HISTORY
+    assert (await widened.get(tenant)).value == b"first"
+    await js.delete_key_value(name)
 
     first = make_config()
     async with running(main, first):
@@ -169,17 +178,14 @@ async def test_a_state_bucket_of_one_revision_is_widened_and_its_snapshot_read(m
         for call in ("c1", "c2"):
             await c.stub.Enqueue(acd_pb2.EnqueueRequest(tenant=tenant, call_uuid=call, queue_id="q"),
                                  metadata=c.metadata)
-    js = nats_client.jetstream()
     kv = await js.key_value(STATE_BUCKET)
     state, _ = await read_state(kv, tenant)
     assert state is not None
     await kv.put(tenant, encode_state(state))            # as the first version wrote it
-    await js.update_stream(replace((await kv.status()).stream_info.config, max_msgs_per_subject=1))
-    assert len(await kv.history(tenant)) == 1
 
     second = make_config()
     async with running(main, second):
         c = clients(second)
         stats = (await c.http.get(f"/api/v1/tenants/{tenant}/queues/q/stats")).json()
         assert [w["call_id"] for w in stats["waiting"]] == ["c1", "c2"]
-        assert (await (await js.key_value(STATE_BUCKET)).status()).history == STATE_HISTORY
+        assert (await kv.status()).history == STATE_HISTORY

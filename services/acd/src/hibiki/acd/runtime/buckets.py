@@ -40,7 +40,9 @@ class Buckets:
     leases: KeyValue
 
 
-async def _bucket(js: JetStreamContext, name: str, ttl: float | None = None, history: int = 1) -> KeyValue:
+async def open_bucket(js: JetStreamContext, name: str, ttl: float | None = None, history: int = 1) -> KeyValue:
+    """The bucket ``name``, created when absent; one that keeps fewer than ``history`` revisions
+    per key is widened (its contents kept)."""
     try:
         kv = await js.key_value(name)
     except (BucketNotFoundError, NotFoundError):
@@ -55,8 +57,9 @@ async def _bucket(js: JetStreamContext, name: str, ttl: float | None = None, his
 async def open_buckets(js: JetStreamContext, lease_seconds: float) -> Buckets:
     """The buckets, created when absent (an existing lease bucket keeps its TTL; an existing state
     bucket keeping fewer revisions than the journal needs is widened)."""
-    return Buckets(await _bucket(js, CONFIG_BUCKET), await _bucket(js, STATE_BUCKET, history=STATE_HISTORY),
-                   await _bucket(js, LEASES_BUCKET, ttl=lease_seconds))
+    return Buckets(await open_bucket(js, CONFIG_BUCKET),
+                   await open_bucket(js, STATE_BUCKET, history=STATE_HISTORY),
+                   await open_bucket(js, LEASES_BUCKET, ttl=lease_seconds))
 
 
 def config_key(tenant: str, kind: str, item_id: str) -> str:

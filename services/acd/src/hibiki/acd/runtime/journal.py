@@ -10,8 +10,8 @@ the order of the records changed in a way a change cannot say (a record removed 
 again), and when a change record would be over ``DELTA_LIMIT`` (many records at once: plain
 JSON, it could pass NATS's 1 MB message limit where the compressed snapshot does not). Every write is ``kv.update(last=revision)`` on the one key: fencing is unchanged.
 
-Reading (``read_state``) takes the key's history, starts from its last snapshot and applies the
-changes after it in order: the same state as the last write's ``to_state()``, record for record
+Reading (``read_state``) takes the key's last revision and, when that is a change, the key's
+history up to it, starts from its last snapshot and applies the changes after it in order: the same state as the last write's ``to_state()``, record for record
 and in the same order (waiting calls are restored in that order). A delete or purge of the key
 (the tenant deleted) restarts from nothing. The first version wrote one snapshot per write with
 a history of 1: that value is simply the key's first snapshot.
@@ -23,7 +23,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from nats.js.errors import NoKeysError
+from nats.js.errors import KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
 
 from hibiki.acd.runtime.buckets import STATE_HISTORY, decode_state, encode_state
@@ -118,15 +118,28 @@ def replay(payloads: list[bytes | None]) -> dict[str, Any] | None:
     return current.state()
 
 
-async def read_state(kv: KeyValue, tenant: str) -> tuple[dict[str, Any] | None, int]:
+async def read_state(kv: KeyValue, tenant: str, attempts: int = 3) -> tuple[dict[str, Any] | None, int]:
     """``(state or None, the key's last revision or 0)``: what the last write left, and the
-    revision the next write must follow."""
+    revision the next write must follow. The last revision is read directly (``get``); when it is
+    a change record, the history up to it is read (again, up to ``attempts`` times, when the
+    history's end does not match it) and a history that cannot give it raises JournalError:
+    never an empty tenant in place of one that has state."""
     try:
-        entries = await kv.history(tenant)
-    except NoKeysError:
-        return None, 0
-    payloads = [None if e.operation in DELETED else e.value for e in entries]
-    return replay(payloads), int(entries[-1].revision or 0)
+        last = await kv.get(tenant)
+    except KeyNotFoundError as exc:      # never written, or deleted (then its marker's revision)
+        marker = getattr(exc, "entry", None)
+        return None, int(marker.revision) if marker is not None else 0
+    revision = int(last.revision or 0)
+    if not (decode_state(last.value) or {}).get("delta"):
+        return replay([last.value]), revision
+    for _ in range(attempts):
+        try:
+            entries = [e for e in await kv.history(tenant) if int(e.revision or 0) <= revision]
+        except NoKeysError:
+            continue
+        if entries and int(entries[-1].revision or 0) == revision:
+            return replay([None if e.operation in DELETED else e.value for e in entries]), revision
+    raise JournalError(f"tenant {tenant}: the history of its state did not reach revision {revision}")
 
 
 class Journal:
