@@ -452,7 +452,7 @@ class AcdMachine(RuleBasedStateMachine):
     @invariant()
     def the_journal_reads_back_the_state(self) -> None:
         state = self.acd.to_state()
-        self.written = (self.written + [self.journal.payload(state)])[-HISTORY:]
+        self.written = (self.written + [self.journal.payload(state, len(self.written) + 1)])[-HISTORY:]
         self.journal.written()
         read = replay(list(self.written))
         assert read == json.loads(json.dumps(state))

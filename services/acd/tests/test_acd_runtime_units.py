@@ -149,14 +149,14 @@ def test_the_journal_writes_a_snapshot_when_a_change_record_would_be_large() -> 
         acd.configure_agent(AgentProfile(f"a{i}", {"s": 1}, frozenset({"q"})), 1e9)
     journal, written = Journal(), []
     for _ in range(2):
-        written.append(journal.payload(acd.to_state()))
+        written.append(journal.payload(acd.to_state(), len(written) + 1))
         journal.written()
     acd.enqueue("c1", "q", 1e9)
-    written.append(journal.payload(acd.to_state()))
+    written.append(journal.payload(acd.to_state(), len(written) + 1))
     journal.written()
     for i in range(2000):
         acd.login(f"a{i}", f"d{i}", 1e9)
-    written.append(journal.payload(acd.to_state()))
+    written.append(journal.payload(acd.to_state(), len(written) + 1))
     journal.written()
     kinds = ["change" if (decode_state(p) or {}).get("delta") else "snapshot" for p in written]
     assert kinds == ["snapshot", "change", "change", "snapshot"], kinds

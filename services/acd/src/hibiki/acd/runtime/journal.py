@@ -2,16 +2,17 @@
 
 The key ``<tenant>`` keeps its last ``HISTORY`` revisions. A revision is either a snapshot
 (``Acd.to_state()``, zlib-compressed JSON: ``encode_state``) or a change (plain JSON
-``{"delta": 1, "seq", "queues", "agents", "calls"}``: the records that differ from the revision
-before, by id, ``null`` for a record removed). A write costs what changed, not the whole tenant
+``{"delta": 1, "prev", "seq", "queues", "agents", "calls"}``: the revision it follows, and the
+records that differ from it, by id, ``null`` for a record removed). A write costs what changed, not the whole tenant
 (a DID call changes one call and one agent among hundreds); a snapshot is written first, then
 after every ``SNAPSHOT_EVERY`` changes (so one is always within the key's history), whenever
 the order of the records changed in a way a change cannot say (a record removed and added
 again), and when a change record would be over ``DELTA_LIMIT`` (many records at once: plain
 JSON, it could pass NATS's 1 MB message limit where the compressed snapshot does not). Every write is ``kv.update(last=revision)`` on the one key: fencing is unchanged.
 
-Reading (``read_state``) takes the key's last revision and, when that is a change, the key's
-history up to it, starts from its last snapshot and applies the changes after it in order: the same state as the last write's ``to_state()``, record for record
+Reading (``read_state``) takes the key's last revision and, when that is a change, the
+revisions it follows one by one back to a snapshot (direct gets: no consumer), then applies the
+changes after that snapshot in order: the same state as the last write's ``to_state()``, record for record
 and in the same order (waiting calls are restored in that order). A delete or purge of the key
 (the tenant deleted) restarts from nothing. The first version wrote one snapshot per write with
 a history of 1: that value is simply the key's first snapshot.
@@ -23,7 +24,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from nats.js.errors import KeyNotFoundError, NoKeysError
+from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from hibiki.acd.runtime.buckets import STATE_HISTORY, decode_state, encode_state
@@ -118,28 +119,31 @@ def replay(payloads: list[bytes | None]) -> dict[str, Any] | None:
     return current.state()
 
 
-async def read_state(kv: KeyValue, tenant: str, attempts: int = 3) -> tuple[dict[str, Any] | None, int]:
+async def read_state(kv: KeyValue, tenant: str) -> tuple[dict[str, Any] | None, int]:
     """``(state or None, the key's last revision or 0)``: what the last write left, and the
-    revision the next write must follow. The last revision is read directly (``get``); when it is
-    a change record, the history up to it is read (again, up to ``attempts`` times, when the
-    history's end does not match it) and a history that cannot give it raises JournalError:
-    never an empty tenant in place of one that has state."""
+    revision the next write must follow. The last revision is read directly; a change record
+    names the revision it follows (``prev``), read directly in turn back to a snapshot (no
+    consumer: one get per revision, at most ``SNAPSHOT_EVERY``). A chain that breaks raises
+    JournalError: never an empty tenant in place of one that has state."""
     try:
         last = await kv.get(tenant)
     except KeyNotFoundError as exc:      # never written, or deleted (then its marker's revision)
         marker = getattr(exc, "entry", None)
         return None, int(marker.revision) if marker is not None else 0
     revision = int(last.revision or 0)
-    if not (decode_state(last.value) or {}).get("delta"):
-        return replay([last.value]), revision
-    for _ in range(attempts):
+    chain: list[bytes | None] = [last.value]
+    data = decode_state(last.value)
+    while data is not None and data.get("delta"):
+        previous = data.get("prev")
+        if not isinstance(previous, int) or previous <= 0 or len(chain) > HISTORY:
+            raise JournalError(f"tenant {tenant}: a change record without the revision it follows")
         try:
-            entries = [e for e in await kv.history(tenant) if int(e.revision or 0) <= revision]
-        except NoKeysError:
-            continue
-        if entries and int(entries[-1].revision or 0) == revision:
-            return replay([None if e.operation in DELETED else e.value for e in entries]), revision
-    raise JournalError(f"tenant {tenant}: the history of its state did not reach revision {revision}")
+            entry = await kv.get(tenant, revision=previous)
+        except KeyNotFoundError:
+            raise JournalError(f"tenant {tenant}: revision {previous} of its state is gone") from None
+        chain.append(entry.value)
+        data = decode_state(entry.value)
+    return replay(chain[::-1]), revision
 
 
 class Journal:
@@ -150,13 +154,14 @@ class Journal:
         self._since_snapshot = 0
         self._pending: tuple[Indexed, bool] | None = None
 
-    def payload(self, state: dict[str, Any]) -> bytes:
-        """The bytes of the next write of ``state``; ``written()`` once it has succeeded."""
+    def payload(self, state: dict[str, Any], previous: int) -> bytes:
+        """The bytes of the next write of ``state`` over revision ``previous`` (the last write's);
+        ``written()`` once it has succeeded."""
         new = Indexed.of(state)
         change = None
         if self._written is not None and self._since_snapshot < SNAPSHOT_EVERY - 1:
             change = delta(self._written, new)
-        payload = None if change is None else encode_delta(change)
+        payload = None if change is None else encode_delta({**change, "prev": previous})
         if payload is not None and len(payload) > DELTA_LIMIT:   # many records at once: smaller compressed
             payload = None
         self._pending = (new, payload is None)

@@ -124,7 +124,7 @@ class TenantRuntime:
         before it was encoded), publishing each write's events after it and before the next."""
         try:
             while self._written < self._changed and not self._lost:
-                change, payload = self._changed, self._journal.payload(self.acd.to_state())
+                change, payload = self._changed, self._journal.payload(self.acd.to_state(), self.state_revision)
                 outgoing, self._outgoing = self._outgoing, []
                 try:
                     self.state_revision = await self._state.update(self.tenant, payload, last=self.state_revision)
