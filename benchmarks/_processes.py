@@ -99,6 +99,54 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def tree_cpu_by_name(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) per process of a tree alive now, by name: a service's
+    (``... serve <name>``) or the program's (``nats-server``)."""
+    seconds: dict[str, float] = {}
+    for process in tree_pids(pid):
+        try:
+            args = Path(f"/proc/{process}/cmdline").read_bytes().split(b"\0")
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        words = [a.decode(errors="replace") for a in args if a]
+        name = words[words.index("serve") + 1] if "serve" in words[:-1] else Path(words[0]).name if words else "?"
+        seconds[name] = seconds.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
+def tree_pids(pid: int) -> list[int]:
+    """A process and every descendant alive now."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+        found.append(current)
+    return found
+
+
+def pin_tree(pid: int, cpus: set[int]) -> int:
+    """Every thread of a process and of its descendants alive now onto ``cpus`` (what they start
+    later inherits it); the threads pinned."""
+    pinned = 0
+    for process in tree_pids(pid):
+        try:
+            tasks = [int(t.name) for t in Path(f"/proc/{process}/task").iterdir()]
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                os.sched_setaffinity(tid, cpus)
+                pinned += 1
+            except OSError:        # ended meanwhile
+                continue
+    return pinned
+
+
 def directory_command() -> list[str]:
     return [sys.executable, "-m", "hibiki.stack.cli", "serve", "directory"]
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -50,7 +51,8 @@ from pathlib import Path
 from benchmarks import _sipp_load as load
 from benchmarks import _static_xml
 from benchmarks._switch_tenant import DID, GREETING, TENANT, Phones, provision
-from benchmarks._processes import Child, SetupError, run_in_workdir, tree_cpu_seconds
+from benchmarks._processes import (Child, SetupError, pin_tree, run_in_workdir, tree_cpu_by_name,
+                                  tree_cpu_seconds)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.switch import sipp  # noqa: E402
@@ -59,6 +61,8 @@ from support.switch.freeswitch import FREESWITCH, FreeSwitch  # noqa: E402
 from support.switch.net import pick_bench  # noqa: E402
 
 TARGET = 0.9
+LAYOUTS = ("shared", "split")
+SWITCH_CORE, STACK_CORE = {0}, {1}
 RTP_PORTS = 4000   # per switch: 2 ports per leg, 2 legs per call
 
 
@@ -82,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--refine", type=int, default=3,
                    help="bisection steps between a switch's last rate kept up and its first one not (default 3)")
     p.add_argument("--hold-ms", type=int, default=1000, help="how long each call lasts once answered (default 1000)")
+    p.add_argument("--layout", choices=LAYOUTS, default="shared",
+                   help="shared (default): every process on both cores as the OS schedules them; split: the "
+                        "switch under test, sipp and this driver on core 0, the stack (services, NATS) on core 1 "
+                        "(the services on hosts of their own, as in production)")
     p.add_argument("--sps", type=int, default=1000,
                    help="sessions-per-second set on both switches (fsctl sps; 0 keeps the configuration's)")
     return p
@@ -91,6 +99,9 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if args.users < 2 or args.seconds <= 0 or args.hold_ms < 0 or args.refine < 0:
         print("bench freeswitch: error: --users >= 2, --seconds > 0, --hold-ms >= 0, --refine >= 0", file=sys.stderr)
+        return 2
+    if args.layout == "split" and not {0, 1} <= os.sched_getaffinity(0):
+        print("bench freeswitch: error: --layout split needs cores 0 and 1", file=sys.stderr)
         return 2
     if not FREESWITCH.exists() or not sipp.available():
         print(f"bench freeswitch: error: needs a real FreeSWITCH ({FREESWITCH}) and sipp: run "
@@ -170,6 +181,8 @@ def _run(args: argparse.Namespace, work: Path, children: list[Child]) -> None:
             _register_called(sw, work, domain, phones)
         print(f"static FreeSWITCH on {static_fs.sip}; called phones registered on both "
               f"({time.monotonic() - started:.0f} s)", flush=True)
+        if args.layout == "split":
+            _split(bench, switches)
         _measure(args, switches, work, domain, phones, bench)
         _report(args, switches, phones)
     finally:
@@ -179,6 +192,20 @@ def _run(args: argparse.Namespace, work: Path, children: list[Child]) -> None:
         if static_fs is not None:
             static_fs.stop()
         bench.stop()
+
+
+def _split(bench: SwitchBench, switches: list[Switch]) -> None:
+    """``--layout split``: both switches, their answering sipps and this driver (so every sipp it
+    starts) on core 0; the stack (``hibiki up``: services and NATS, restarts included) on core 1."""
+    assert bench.stack.process is not None
+    stack = pin_tree(bench.stack.process.pid, STACK_CORE)
+    switch = sum(pin_tree(sw.fs.process.pid, SWITCH_CORE) for sw in switches if sw.fs.process is not None)
+    os.sched_setaffinity(0, SWITCH_CORE)
+    pin_tree(os.getpid(), SWITCH_CORE)
+    if bench.stack.process.pid == os.getpid():
+        raise SetupError("the stack runs in this process: cannot split it from the switch")
+    print(f"layout split: switches, sipp and the driver on core {min(SWITCH_CORE)} ({switch} switch threads), "
+          f"the stack on core {min(STACK_CORE)} ({stack} threads)", flush=True)
 
 
 def _widen_rtp(fs: FreeSwitch) -> None:
@@ -253,12 +280,14 @@ def _step(args: argparse.Namespace, sw: Switch, work: Path, kind: str, scenario:
     root = work / "sipp" / sw.name
     inf = load.injection(root / f"{kind}.csv", pairs)
     answered, fsapi = sw.answerer.answered(), _fsapi_totals(bench)
+    by_name = tree_cpu_by_name(stack_pid)
     fs_cpu, stack_cpu, wall = tree_cpu_seconds(sw.fs.process.pid), tree_cpu_seconds(stack_pid), time.monotonic()
     step = load.run(root, f"{kind}-{rate:g}", scenario, inf, sw.fs.sip, local_ip, rate,
                     max(1, round(rate * args.seconds)), hold_ms)
     wall = time.monotonic() - wall
     fs_cpu = (tree_cpu_seconds(sw.fs.process.pid) - fs_cpu) / wall
     stack_cpu = (tree_cpu_seconds(stack_pid) - stack_cpu) / wall
+    services = {name: (cpu - by_name.get(name, 0.0)) / wall for name, cpu in tree_cpu_by_name(stack_pid).items()}
     _settle(sw.fs)
     _quiet(bench)
     if kind != "REGISTER":
@@ -267,7 +296,9 @@ def _step(args: argparse.Namespace, sw: Switch, work: Path, kind: str, scenario:
     measured = Measured(step, sw.answerer.answered() - answered if kind != "REGISTER" else None, fs_cpu, stack_cpu,
                         requests - fsapi[0], seconds - fsapi[1])
     print(f"{kind} {sw.name} {rate:g}/s: {step.successful:,} ok, {step.failed:,} failed, "
-          f"{step.rate:,.1f}/s{'' if measured.kept_up else ' (not kept up)'}", flush=True)
+          f"{step.rate:,.1f}/s{'' if measured.kept_up else ' (not kept up)'}; fs cpu {fs_cpu:.0%}, stack cpu "
+          f"{stack_cpu:.0%} ({', '.join(f'{n} {c:.0%}' for n, c in sorted(services.items(), key=lambda i: -i[1]) if c >= 0.005)})"
+          f"; load {os.getloadavg()[0]:.1f}", flush=True)
     return measured
 
 
@@ -294,7 +325,13 @@ def _report(args: argparse.Namespace, switches: list[Switch], phones: Phones) ->
     print()
     print(f"bench freeswitch: FreeSWITCH 1.10 x 2 (Hibiki's over mod_xml_curl; static XML), {len(phones.calling)} "
           f"calling and {len(phones.called)} called users, {args.seconds:g} s per step, calls held "
-          f"{args.hold_ms} ms, sessions-per-second {args.sps or 'as configured'}")
+          f"{args.hold_ms} ms, sessions-per-second {args.sps or 'as configured'}, load average at the end "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print("layout: " + ("shared: switches, sipp and the stack on the same cores (the services compete with the "
+                        "switch under test)" if args.layout == "shared" else
+                        f"split: the switch under test and sipp on core {min(SWITCH_CORE)} (the static switch "
+                        f"the same core), the stack on core {min(STACK_CORE)} (services on other hosts, as in "
+                        "production)"))
     print(f"{'':<10}{'switch':<8}{'offered/s':>10}{'sent':>8}{'ok':>8}{'failed':>8}{'answered':>9}{'ok/s':>9}"
           f"{'200 ms':>9}{'fs cpu':>8}{'stack cpu':>10}{'fsapi/ok':>9}{'fsapi ms':>9}  kept up")
     for kind in ("REGISTER", "call", "DID"):
@@ -319,4 +356,4 @@ def _report(args: argparse.Namespace, switches: list[Switch], phones: Phones) ->
         note = " (both kept up with every rate offered: the ceiling is above it, raise the rates)" if ceiling else ""
         verdict = "PASS" if b and ratio >= TARGET else "FAIL"
         print(f"{label}: hibiki {h:,.1f}, static XML {b:,.1f}, ratio {ratio:.0%}; target >= {TARGET:.0%}: "
-              f"{verdict}{note}")
+              f"{verdict} (layout {args.layout}){note}")

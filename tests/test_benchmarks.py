@@ -73,13 +73,17 @@ def _no_switch() -> str | None:
 
 @pytest.mark.freeswitch
 @pytest.mark.slow
-def test_the_freeswitch_benchmark_runs_and_prints_its_table() -> None:
+@pytest.mark.parametrize("layout", ["shared", "split"])
+def test_the_freeswitch_benchmark_runs_and_prints_its_table(layout: str) -> None:
     if (reason := _no_switch()) is not None:
         pytest.skip(reason)
     result = bench("freeswitch", "--users", "8", "--seconds", "2", "--register-rates", "5", "--call-rates", "2",
-                   "--did-rates", "2", "--hold-ms", "200", timeout=300)
+                   "--did-rates", "2", "--hold-ms", "200", "--layout", layout, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
+    assert f"layout: {layout}:" in result.stdout and f"(layout {layout})" in result.stdout, result.stdout
+    if layout == "split":     # the stack on its own core, the switches and sipp on the other
+        assert any(line.startswith("layout split: switches, sipp and the driver on core 0") for line in lines)
     for start in ("REGISTER  hibiki", "REGISTER  static", "call      hibiki", "call      static", "DID       hibiki",
                   "DID       static", "REGISTERs/s: hibiki", "call setups/s (extension to extension): hibiki",
                   "call setups/s (DID -> IVR -> queue -> agent): hibiki"):

@@ -17,7 +17,10 @@ only from the returned events checks, after every command:
   the wrap-up limit fire when due, never before, and nothing due is left after ``tick``;
 - a command that raises changes nothing;
 - ``from_state(to_state())`` (through JSON) is an equivalent machine: from then on a twin restored
-  there answers every command with the same events and the same state.
+  there answers every command with the same events and the same state;
+- the journal (``runtime/journal.py``): a write after every step (a change record, or a snapshot
+  every ``SNAPSHOT_EVERY``), and the last ``HISTORY`` writes the key keeps, through bytes and
+  JSON, read back give exactly ``to_state()`` (records and their order).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from hibiki.acd.runtime.journal import HISTORY, SECTIONS, Journal, replay
 from hibiki.acd.domain import (
     Acd,
     AcdError,
@@ -107,6 +111,8 @@ class AcdMachine(RuleBasedStateMachine):
         self.fate: dict[str, str] = {}                  # call -> waiting/offered/talking/left/ended
         self.entered: dict[str, tuple[str, float]] = {}  # call -> (queue, entry time)
         self.after_miss: dict[str, bool] = {}           # agent -> whether the limit was reached
+        self.journal = Journal()
+        self.written: list[bytes] = []                  # the journal's writes, as the key keeps them
 
     # -- driving ------------------------------------------------------------------------------
 
@@ -442,6 +448,16 @@ class AcdMachine(RuleBasedStateMachine):
                 1 for view in agents.values() if queue_id in view.serving and view.state is not AgentState.LOGGED_OUT)
         if self.twin is not None:
             assert self.twin.to_state() == self.acd.to_state()
+
+    @invariant()
+    def the_journal_reads_back_the_state(self) -> None:
+        state = self.acd.to_state()
+        self.written = (self.written + [self.journal.payload(state, len(self.written) + 1)])[-HISTORY:]
+        self.journal.written()
+        read = replay(list(self.written))
+        assert read == json.loads(json.dumps(state))
+        assert [list(read[s]) for s in SECTIONS] == [list(state[s]) for s in SECTIONS]   # the same order
+        assert Acd.from_state(read).to_state() == read
 
 
 AcdMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=80, deadline=None,

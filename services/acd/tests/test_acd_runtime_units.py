@@ -132,3 +132,33 @@ def test_snapshots_are_compressed_and_read_back_either_way() -> None:
     assert len(payload) * 5 < len(json.dumps(state))
     assert decode_state(json.dumps(state).encode()) == json.loads(json.dumps(state))     # the first format
     assert decode_state(b"") is None and decode_state(None) is None
+
+
+def test_the_journal_writes_a_snapshot_when_a_change_record_would_be_large() -> None:
+    """A change touching many records at once (here 2,000 agents logging in) is written as a
+    compressed snapshot, never as a plain JSON record near NATS's 1 MB limit; read back the same."""
+    import json
+
+    from hibiki.acd.domain import Acd, AgentProfile, QueueConfig
+    from hibiki.acd.runtime.buckets import decode_state
+    from hibiki.acd.runtime.journal import DELTA_LIMIT, Journal, replay
+
+    acd = Acd("t")
+    acd.configure_queue(QueueConfig("q"), 1e9)
+    for i in range(2000):
+        acd.configure_agent(AgentProfile(f"a{i}", {"s": 1}, frozenset({"q"})), 1e9)
+    journal, written = Journal(), []
+    for _ in range(2):
+        written.append(journal.payload(acd.to_state(), len(written) + 1))
+        journal.written()
+    acd.enqueue("c1", "q", 1e9)
+    written.append(journal.payload(acd.to_state(), len(written) + 1))
+    journal.written()
+    for i in range(2000):
+        acd.login(f"a{i}", f"d{i}", 1e9)
+    written.append(journal.payload(acd.to_state(), len(written) + 1))
+    journal.written()
+    kinds = ["change" if (decode_state(p) or {}).get("delta") else "snapshot" for p in written]
+    assert kinds == ["snapshot", "change", "change", "snapshot"], kinds
+    assert all(len(p) <= DELTA_LIMIT for p in written[1:3]) and len(written[3]) < 1024 * 1024
+    assert replay(written) == json.loads(json.dumps(acd.to_state()))

@@ -1,9 +1,10 @@
 """The three JetStream key-value buckets the replicas share, and their keys.
 
     hibiki_acd_config   <tenant>.queue.<id>, <tenant>.agent.<id>: configuration (codec dicts, JSON)
-    hibiki_acd_state    <tenant>: Acd.to_state() as zlib-compressed JSON (``encode_state``), written
-                        after every change (1.5 MB of JSON for 2,000 agents and 2,000 calls is
-                        57 kB compressed: well inside NATS's 1 MB message limit)
+    hibiki_acd_state    <tenant>: its last 64 revisions, snapshots (Acd.to_state() as zlib-compressed
+                        JSON, ``encode_state``: 1.5 MB of JSON for 2,000 agents and 2,000 calls is
+                        57 kB compressed, well inside NATS's 1 MB message limit) and the changes
+                        between them, one per write (``runtime/journal.py``)
     hibiki_acd_leases   <tenant>: {"owner", "address"} of the replica that owns the tenant;
                         the bucket's TTL is the lease, so a dead owner's key goes away by itself
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from nats.js import JetStreamContext
@@ -26,6 +27,7 @@ from hibiki.common import bus
 CONFIG_BUCKET = "hibiki_acd_config"
 STATE_BUCKET = "hibiki_acd_state"
 LEASES_BUCKET = "hibiki_acd_leases"
+STATE_HISTORY = 64   # revisions kept per tenant (JetStream's KV maximum): see runtime/journal.py
 KINDS = ("queue", "agent")
 # Ids become key and subject tokens: no dots, wildcards or spaces.
 ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -38,19 +40,26 @@ class Buckets:
     leases: KeyValue
 
 
-async def _bucket(js: JetStreamContext, name: str, ttl: float | None = None) -> KeyValue:
+async def open_bucket(js: JetStreamContext, name: str, ttl: float | None = None, history: int = 1) -> KeyValue:
+    """The bucket ``name``, created when absent; one that keeps fewer than ``history`` revisions
+    per key is widened (its contents kept)."""
     try:
-        return await js.key_value(name)
+        kv = await js.key_value(name)
     except (BucketNotFoundError, NotFoundError):
-        pass
-    return await js.create_key_value(KeyValueConfig(bucket=name, history=1, ttl=ttl, storage=StorageType.FILE,
-                                                replicas=bus.replicas()))
+        return await js.create_key_value(KeyValueConfig(bucket=name, history=history, ttl=ttl,
+                                                        storage=StorageType.FILE, replicas=bus.replicas()))
+    status = await kv.status()
+    if status.history < history:     # created by a version that kept less (the state: 1 before the journal)
+        await js.update_stream(replace(status.stream_info.config, max_msgs_per_subject=history))
+    return kv
 
 
 async def open_buckets(js: JetStreamContext, lease_seconds: float) -> Buckets:
-    """The buckets, created when absent (an existing lease bucket keeps its TTL)."""
-    return Buckets(await _bucket(js, CONFIG_BUCKET), await _bucket(js, STATE_BUCKET),
-                   await _bucket(js, LEASES_BUCKET, ttl=lease_seconds))
+    """The buckets, created when absent (an existing lease bucket keeps its TTL; an existing state
+    bucket keeping fewer revisions than the journal needs is widened)."""
+    return Buckets(await open_bucket(js, CONFIG_BUCKET),
+                   await open_bucket(js, STATE_BUCKET, history=STATE_HISTORY),
+                   await open_bucket(js, LEASES_BUCKET, ttl=lease_seconds))
 
 
 def config_key(tenant: str, kind: str, item_id: str) -> str:

@@ -16,11 +16,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from nats.js.errors import KeyNotFoundError
-
 from hibiki.acd.nats.events import EventMapper
 from hibiki.acd.nats.publisher import Publisher
-from hibiki.acd.runtime.buckets import Buckets, decode_state
+from hibiki.acd.runtime.buckets import Buckets
+from hibiki.acd.runtime.journal import read_state
 from hibiki.acd.runtime.configure import apply_change, restore
 from hibiki.acd.runtime.leases import Leases
 from hibiki.acd.runtime.mirror import ConfigMirror, Entry, LeaseMirror, Watched
@@ -195,12 +194,9 @@ class Replica:
                  agents=len(acd.agents()))
 
     async def _read_state(self, tenant: str) -> tuple[dict[str, Any] | None, int]:
-        try:
-            entry = await self.buckets.state.get(tenant)
-        except KeyNotFoundError as exc:      # never written, or deleted (then its marker's revision)
-            marker = getattr(exc, "entry", None)
-            return None, int(marker.revision) if marker is not None else 0
-        return decode_state(entry.value), int(entry.revision or 0)
+        """The last snapshot and the changes after it (None when never written or deleted), and
+        the revision to write over."""
+        return await read_state(self.buckets.state, tenant)
 
     async def _lost(self, rt: TenantRuntime) -> None:
         await self._drop(rt, release=True)

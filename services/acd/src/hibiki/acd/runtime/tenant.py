@@ -1,15 +1,15 @@
 """One owned tenant: its machine, the lock that serialises its commands, persistence and timers.
 
-A change runs the domain command with ``time.time()`` under the lock, then waits until a write of
-the snapshot that includes it has succeeded with ``kv.update(last=revision)`` (fencing: a write
-that fails means another replica wrote, so this one lost the tenant) and the events of that
-write are published, then replies. A domain error changes nothing and persists nothing. The
+A change runs the domain command with ``time.time()`` under the lock, then waits until a write
+that includes it (the records changed since the write before, or a snapshot: ``journal.py``) has
+succeeded with ``kv.update(last=revision)`` (fencing: a write that fails means another replica
+wrote, so this one lost the tenant) and the events of that write are published, then replies. A domain error changes nothing and persists nothing. The
 timer task sleeps until ``next_deadline()`` (woken early when a command moves it) and runs
 ``tick`` the same way: no polling interval.
 
 Group commit: one write is in flight at a time and carries every change made before it was
 encoded; changes made while it is in flight go together in the next one. Under load a tenant
-pays one snapshot and one NATS round trip per batch instead of per operation (the lock was held
+pays one write and one NATS round trip per batch instead of per operation (the lock was held
 across the round trip, so a tenant's operations were bounded by its latency), and no reply
 ever reflects a change that is not written. A change that has begun is written and announced
 even when its caller stops waiting (a gRPC deadline cancels the handler): the writer is a task
@@ -29,7 +29,7 @@ from hibiki.acd.domain import Acd, Event
 from hibiki.acd.nats.events import EventMapper
 from hibiki.acd.nats.publisher import Publisher
 from hibiki.acd.runtime import ops
-from hibiki.acd.runtime.buckets import encode_state
+from hibiki.acd.runtime.journal import Journal
 from hibiki.acd.runtime.estimate import HandleTimes
 from hibiki.acd.runtime.views import Json, Lookup
 from hibiki.common.logging import get_logger
@@ -59,6 +59,7 @@ class TenantRuntime:
         self._outgoing: list[Any] = []   # events of the changes not written yet, in order
         self._writer: asyncio.Task[None] | None = None
         self._lost = False         # a write failed: nothing more is written or announced
+        self._journal = Journal()  # writes carry what changed since the last one (snapshots between)
 
     # -- changes --------------------------------------------------------------------------------
 
@@ -119,11 +120,11 @@ class TenantRuntime:
             await asyncio.shield(writer)
 
     async def _write_all(self) -> None:
-        """Write snapshots until every change made is written (each write carries all changes made
+        """Write until every change made is written (each write carries all changes made
         before it was encoded), publishing each write's events after it and before the next."""
         try:
             while self._written < self._changed and not self._lost:
-                change, payload = self._changed, encode_state(self.acd.to_state())
+                change, payload = self._changed, self._journal.payload(self.acd.to_state(), self.state_revision)
                 outgoing, self._outgoing = self._outgoing, []
                 try:
                     self.state_revision = await self._state.update(self.tenant, payload, last=self.state_revision)
@@ -132,13 +133,14 @@ class TenantRuntime:
                     self._lost, self.alive = True, False
                     asyncio.get_running_loop().create_task(self._on_lost(self))
                     raise TenantLost(f"tenant {self.tenant}: this replica lost it (state write failed)") from None
+                self._journal.written()
                 self._written = change
                 await self._publisher.publish(outgoing)
         finally:
             self._writer = None
 
     async def persist(self) -> None:
-        """Write the snapshot over the revision this replica last wrote, or lose the tenant."""
+        """Write over the revision this replica last wrote, or lose the tenant."""
         self._changed += 1
         self._start_writer()
         await self._flushed(self._changed)
