@@ -1,14 +1,19 @@
 """The real-switch tier's harness (tests/support/switch): a port picked free for ``hibiki up``
 but taken by someone else before the stack binds it (a CI run failed so: callcontrol "cannot
-listen on 127.0.0.1:10906: address already in use") starts the stack again on fresh ports."""
+listen on 127.0.0.1:10906: address already in use") starts the stack again on fresh ports; each
+bench holds its /24 of loopback addresses (FreeSWITCH's ports) while it lives."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
+from support.switch.net import RESERVE_PORT, pick_bench, release
 from support.switch.stack import HOST, HibikiUp
 
 
@@ -50,3 +55,21 @@ def test_a_stack_that_fails_for_another_reason_is_not_started_again(tmp_path: Pa
         stack.stop()
         raise AssertionError("hibiki up came up without its data directory")
     assert stack.port_retries == []
+
+
+def test_a_bench_holds_its_24_until_released_so_parallel_benches_never_share_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HIBIKI_FS_TEST_NET", "127.250.4.0/23")    # two /24s: 127.250.4 and 127.250.5
+    first, second = pick_bench(), pick_bench()
+    try:
+        assert {str(first.base), str(second.base)} == {"127.250.4.0", "127.250.5.0"}
+        # another process binding the switch address's reservation is refused as well
+        probe = subprocess.run([sys.executable, "-c", f"import socket; socket.socket().bind(({first.switch!r}, {RESERVE_PORT}))"],
+                               capture_output=True, text=True)
+        assert probe.returncode != 0 and "Address already in use" in probe.stderr
+        with pytest.raises(RuntimeError, match="no free /24"):
+            pick_bench()
+        release(first)
+        assert pick_bench() == first
+    finally:
+        release(first)
+        release(second)

@@ -18,7 +18,7 @@ from support.switch.baresip import Baresip
 from support.switch.esl import EslEvent
 from support.switch.events import NatsEvents
 from support.switch.freeswitch import FreeSwitch
-from support.switch.net import Bench, free_port, pick_bench
+from support.switch.net import Bench, free_port, pick_bench, release
 from support.switch.stack import Api, HibikiUp
 
 PASSWORD_BYTES = 12
@@ -130,6 +130,7 @@ class SwitchBench:
         if hasattr(self, "events"):
             self.events.close()
         self.stack.stop()
+        release(self.net)
 
     def stop_phones(self) -> None:
         for phone in self.phones:
