@@ -73,3 +73,15 @@ def test_a_bench_holds_its_24_until_released_so_parallel_benches_never_share_one
     finally:
         release(first)
         release(second)
+
+
+def test_benches_leave_the_failover_sites_24s_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HIBIKI_FS_TEST_NET", "127.250.16.0/20")   # 16 /24s; support/failover.py uses .17-.19
+    picked = [pick_bench() for _ in range(12)]
+    try:
+        assert sorted(int(str(b.base).split(".")[2]) for b in picked) == list(range(20, 32))
+        with pytest.raises(RuntimeError, match="no free /24"):
+            pick_bench()
+    finally:
+        for bench in picked:
+            release(bench)
