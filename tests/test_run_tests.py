@@ -37,7 +37,7 @@ def test_without_arguments_the_fast_layer_then_the_tier_on_workers(tmp_path: Pat
     result = run(project(tmp_path), "-q", "-rA")
     assert result.returncode == 0, result.stdout + result.stderr
     runs = [line for line in result.stdout.splitlines() if line.startswith("+ pytest")]
-    assert runs == ["+ pytest -m not freeswitch -q -rA", "+ pytest -m freeswitch -n 2 --dist loadfile -q -rA"]
+    assert runs == ["+ pytest -m not freeswitch -q -rA", "+ pytest -m freeswitch -n 2 --dist loadfile --no-loadscope-reorder -q -rA"]
     assert "1 passed, 2 deselected" in result.stdout
     assert "WORKER gw" in result.stdout          # the tier ran on an xdist worker
     assert "2 passed" in result.stdout

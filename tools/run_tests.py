@@ -4,7 +4,7 @@ Without arguments (or with display options only: -q, -v, -x, -s, -r..., --durati
 --maxfail=N, which go to both runs) it runs the fast layer (``-m "not freeswitch"``), then the
 real-switch tier (``-m freeswitch``) with its test modules spread over ``HIBIKI_FS_TEST_WORKERS``
 pytest-xdist workers (``--dist loadfile``: a module's tests stay on one worker, with their bench;
-default 4, ``0`` or ``1`` for one process). Its exit status is the first run's that failed, else 0
+the longest modules first; default 4, ``0`` or ``1`` for one process). Its exit status is the first run's that failed, else 0
 (pytest's 5, no tests collected, counts as a failure). Any other argument means a selection of
 your own: the arguments go to one pytest unchanged (``./dev test -k fsapi``)."""
 
@@ -36,7 +36,9 @@ def main(args: list[str]) -> int:
     if not all(DISPLAY.match(arg) for arg in args):
         return pytest(args)
     n = workers()
-    tier = ["-m", "freeswitch", *(["-n", str(n), "--dist", "loadfile"] if n > 1 else []), *args]
+    # --no-loadscope-reorder: the modules in the order tests/freeswitch/conftest.py gives (longest first)
+    tier = ["-m", "freeswitch", *(["-n", str(n), "--dist", "loadfile", "--no-loadscope-reorder"] if n > 1 else []),
+            *args]
     first = pytest(["-m", "not freeswitch", *args])
     if first != 0 and any(arg == "-x" or arg.startswith("--maxfail") for arg in args):
         return first     # asked to stop at the first failure
