@@ -10,9 +10,10 @@ set positional-arguments
 up *args:
     exec hibiki up "$@"
 
-# run every test (extra arguments go to pytest, e.g. `./dev test -k fsapi`)
+# run every test: the fast layer, then the real-switch tier on HIBIKI_FS_TEST_WORKERS workers (default 4);
+# arguments other than display options (-q, -v, -x, ...) go to one pytest unchanged, e.g. `./dev test -k fsapi`
 test *args:
-    python -m pytest "$@"
+    python tools/run_tests.py "$@"
 
 # regenerate the Python contracts from proto/
 proto:

@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -54,8 +55,9 @@ class Baresip:
         """``backup_sip``: a second proxy (``outbound2``); ``sipnat="outbound"``: SIP outbound (RFC 5626),
         a registration with each proxy; ``regint``: seconds between its REGISTER refreshes."""
         self.name = name or user
-        self.workdir = workdir / f"baresip-{self.name}-{free_port(local_ip)}"
-        self.workdir.mkdir(parents=True)
+        # a directory of its own: a random port in the name repeated one of an earlier phone of the same name
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"baresip-{self.name}-", dir=workdir))
         self.local_ip = local_ip
         self.user, self.domain = user, domain
         self.sip_port = free_port(local_ip, udp=True)

@@ -1,8 +1,11 @@
 """Loopback addresses and free ports for one bench (a FreeSWITCH and its phones).
 
 Every bench takes a random /24 inside ``HIBIKI_FS_TEST_NET`` (a CIDR in 127.0.0.0/8, default
-``127.64.0.0/10``), so FreeSWITCH nodes of test runs going on at the same time never share an
-address (and so never a SIP or RTP port). Ports are picked at random below the ephemeral range."""
+``127.64.0.0/10``) and holds it: a socket listening on its switch address, port ``RESERVE_PORT``,
+for as long as the bench lives (``release``), so two benches of this machine (parallel pytest
+workers, other runs) never share a /24, and so never a SIP, event-socket or RTP port: FreeSWITCH's
+ports, picked free on the bench's own address, cannot be taken before it binds them.
+Ports are picked at random below the ephemeral range."""
 
 from __future__ import annotations
 
@@ -13,6 +16,9 @@ import socket
 from dataclasses import dataclass
 
 DEFAULT_NET = "127.64.0.0/10"
+RESERVE_PORT = 9999   # below the ports free_port hands out (10000 and up)
+FIXED_SUBNETS = 4     # the first /24s of the net: support/failover.py's sites sit there at fixed addresses
+_held: dict[ipaddress.IPv4Address, socket.socket] = {}
 
 
 def test_net() -> ipaddress.IPv4Network:
@@ -22,13 +28,17 @@ def test_net() -> ipaddress.IPv4Network:
     return net
 
 
-def _bindable(address: str) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.bind((address, 0))
-        except OSError:
-            return False
-    return True
+def _reserve(address: str) -> socket.socket | None:
+    """A listening socket on ``address``:``RESERVE_PORT`` (no SO_REUSEADDR), or None when another
+    bench on this machine holds that address."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((address, RESERVE_PORT))
+        s.listen(1)
+    except OSError:
+        s.close()
+        return None
+    return s
 
 
 @dataclass(frozen=True)
@@ -55,13 +65,24 @@ class Bench:
 def pick_bench() -> Bench:
     net = test_net()
     subnets = list(net.subnets(new_prefix=24)) if net.prefixlen < 24 else [net]
-    for _ in range(50):
-        subnet = random.choice(subnets)
+    if len(subnets) > 2 * FIXED_SUBNETS:
+        subnets = subnets[FIXED_SUBNETS:]   # left to the sites of support/failover.py (fixed addresses)
+    random.shuffle(subnets)       # each /24 tried once, in random order
+    for subnet in subnets:
         if subnet.network_address == ipaddress.IPv4Address("127.0.0.0"):
             continue   # 127.0.0.x belongs to the stack and everything else on the machine
-        if _bindable(str(subnet.network_address + 1)):
+        held = _reserve(str(subnet.network_address + 1))
+        if held is not None:
+            _held[subnet.network_address] = held
             return Bench(subnet.network_address)
-    raise RuntimeError(f"no usable /24 in {net}")
+    raise RuntimeError(f"no free /24 in {net} (each bench on this machine holds one)")
+
+
+def release(bench: Bench) -> None:
+    """Give the bench's /24 back (its FreeSWITCH and phones have stopped)."""
+    held = _held.pop(bench.base, None)
+    if held is not None:
+        held.close()
 
 
 def _ephemeral_range() -> tuple[int, int]:
