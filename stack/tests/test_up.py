@@ -291,3 +291,32 @@ def test_dev_up_stopped_by_a_signal_stops_everything_and_exits_0(tmp_path: Path,
     assert not any(Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]
                    for pid in components.values())
     print(f"{how}: exit 0, {len(components)} components stopped, every port closed")
+
+
+def test_up_whose_reader_went_away_still_stops_everything(tmp_path: Path) -> None:
+    """A terminal closed or a pipe's reader killed: the next line `hibiki up` prints meets a broken
+    pipe. Stopping must not fail on it: every component stops, every port closes."""
+    env = stack_env(tmp_path)
+    read_end, write_end = os.pipe()
+    process = subprocess.Popen([sys.executable, "-m", "hibiki.stack.cli", "up", "--data-dir", str(tmp_path / "var")],
+                               env=env, stdout=write_end, stderr=subprocess.STDOUT)
+    os.close(write_end)
+    up = Up.__new__(Up)
+    up.process = process
+    try:
+        seen, deadline = b"", time.monotonic() + 120
+        with os.fdopen(read_end, "rb", buffering=0) as reader:
+            while b"Press Ctrl-C to stop." not in seen:
+                assert time.monotonic() < deadline and process.poll() is None, seen.decode(errors="replace")
+                seen += reader.read(4096)
+            components = up.components()
+            assert len(components) == 6, components
+        process.send_signal(signal.SIGTERM)          # its next line ("stopping ...") meets EPIPE
+        assert process.wait(60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert all(closed(port) for key, port in env.items() if key.endswith("_PORT") and key.startswith("HIBIKI_"))
+    assert closed(env["HIBIKI_NATS_URL"].rsplit(":", 1)[1])
+    assert not any(Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]
+                   for pid in components.values())

@@ -99,7 +99,15 @@ def _is_error(line: str) -> bool:
 
 
 def _say(text: str) -> None:
-    print(text, flush=True)
+    """A line for whoever runs the stack. Their terminal or pipe may be gone (a closed window, a
+    killed reader): the stack goes on, and its stop stops everything, without them."""
+    try:
+        print(text, flush=True)
+    except (BrokenPipeError, ValueError, OSError):
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # later lines, and exit's flush
+        except (OSError, ValueError):
+            pass
 
 
 def _healthy(port: int) -> bool:
