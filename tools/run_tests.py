@@ -15,14 +15,14 @@ import re
 import subprocess
 import sys
 
-DISPLAY = re.compile(r"^(-q+|-v+|-x|-s|-r[a-zA-Z]+|--durations=\d+|--durations-min=[0-9.]+|--tb=\w+"
-                     r"|--color=\w+|--maxfail=\d+)$")
+DISPLAY = re.compile(r"^(-q+|-v+|-x|-s|-r[a-zA-Z]+|--durations=[0-9]+|--durations-min=[0-9.]+|--tb=\w+"
+                     r"|--color=\w+|--maxfail=[0-9]+)$")
 DEFAULT_WORKERS = 4
 
 
 def workers() -> int:
     value = os.environ.get("HIBIKI_FS_TEST_WORKERS", str(DEFAULT_WORKERS))
-    if not value.isascii() or not value.isdigit() or int(value) > 64:
+    if not re.fullmatch(r"[0-9]{1,2}", value) or int(value) > 64:
         raise SystemExit(f"HIBIKI_FS_TEST_WORKERS={value!r}: a number of workers from 0 to 64")
     return int(value)
 
