@@ -10,7 +10,7 @@ set positional-arguments
 up *args:
     exec hibiki up "$@"
 
-# run every test: the fast layer, then the real-switch tier on HIBIKI_FS_TEST_WORKERS workers (default 4);
+# run every test: the fast layer, then the real-switch tier on HIBIKI_FS_TEST_WORKERS workers (default 1);
 # arguments other than display options (-q, -v, -x, ...) go to one pytest unchanged, e.g. `./dev test -k fsapi`
 test *args:
     python tools/run_tests.py "$@"
