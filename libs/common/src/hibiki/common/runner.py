@@ -8,7 +8,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from hibiki.common.config import Env
-from hibiki.common.errors import HibikiError
+from hibiki.common.errors import HibikiError, StartupError
 from hibiki.common.logging import configure, get_logger
 
 Main = Callable[[asyncio.Event], Awaitable[None]]
@@ -18,7 +18,9 @@ def run_service(service: str, main: Main) -> int:
     """Run ``main(stop)`` until SIGINT/SIGTERM sets ``stop``; return the exit code.
 
     A :class:`HibikiError` (bad setting, busy port, unreachable NATS, ...) is reported as
-    one line ``hibiki <service>: error: <what is wrong>`` and exit code 2.
+    one line ``hibiki <service>: error: <what is wrong>`` and exit code 2; a stop asked for
+    while the service still waits for a dependency at startup (JetStream electing a leader)
+    is a clean stop: exit code 0.
     """
     try:
         level = Env.load().text("LOG_LEVEL", "info")
@@ -37,6 +39,13 @@ async def _main(service: str, main: Main) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     get_logger().info("service_starting")
-    await main(stop)
+    try:
+        await main(stop)
+    except StartupError as exc:
+        if not stop.is_set():
+            raise
+        # asked to stop (SIGTERM, Ctrl-C) while still waiting for a dependency: a clean stop
+        get_logger().info("service_stopped", during="startup", detail=str(exc)[:200])
+        return 0
     get_logger().info("service_stopped")
     return 0
