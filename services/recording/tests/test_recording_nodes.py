@@ -71,7 +71,8 @@ async def test_the_service_takes_its_own_sites_recordings_only(tmp_path: Path, n
                                                                authority: Any, debug_logs: Any) -> None:
     """dc1's service (``voice-dc1-*``): a recording of a dc1 node is stored, one of a dc2 node is
     acknowledged and left alone, even with a file at its path (the rule decides, not the spool),
-    one naming no node is taken."""
+    one naming no node is taken; one naming no node whose file is not in this spool (the other
+    site's) is acknowledged with an info line, not an error."""
     tenant = f"nodes{uuid.uuid4().hex[:6]}"
     spool = tmp_path / "spool"
     consumer = f"rec-{tenant}"
@@ -91,6 +92,10 @@ async def test_the_service_takes_its_own_sites_recordings_only(tmp_path: Path, n
         event.spool_path = str(path)
         recordings[node] = (rid, path)
         await publish_stopped(js, event)
+    elsewhere = str(uuid.uuid4())                             # no node, its file in the other site's spool
+    event = stopped(tenant, elsewhere, Path("/"), started=started)
+    event.spool_path = str(spool_path(spool, tenant, elsewhere, started))
+    await publish_stopped(js, event)
     store = tmp_path / "var" / "recording" / "store" / tenant
     with structlog.testing.capture_logs() as logs:
         async with running(main, config):
@@ -108,3 +113,5 @@ async def test_the_service_takes_its_own_sites_recordings_only(tmp_path: Path, n
     skipped = [line for line in logs if line["event"] == "recording_other_site"]
     assert [(s["recording_id"], s["node"], s["tenant"]) for s in skipped] == [(other_rid, "voice-dc2-0", tenant)]
     assert not [line for line in logs if line["event"] in ("recording_spool_missing", "event_handler_failed")]
+    away = [line for line in logs if line["event"] == "recording_not_in_this_spool"]
+    assert [(a["recording_id"], a["tenant"], a["log_level"]) for a in away] == [(elsewhere, tenant, "info")]

@@ -62,7 +62,9 @@ class Pipeline:
         if self.kill_after == name:   # the crash tests' hook (HIBIKI_RECORDING_KILL_AFTER)
             os.kill(os.getpid(), signal.SIGKILL)
 
-    async def handle(self, tenant: str, event: recording_pb2.RecordingStopped) -> None:
+    async def handle(self, tenant: str, event: recording_pb2.RecordingStopped, *, elsewhere: bool = False) -> None:
+        """``elsewhere``: the file may be in another site's spool (the event names no node and
+        sites split the nodes), so its absence here is no error."""
         rid, call = event.recording_id, event.meta.call_uuid
         try:
             source = spool.spool_file(self.spool_dir, tenant, rid, event.spool_path)
@@ -70,7 +72,7 @@ class Pipeline:
             log.error("recording_refused", tenant=tenant, call_uuid=call, recording_id=rid[:64], reason=str(exc))
             return
         try:
-            await asyncio.to_thread(self._run, tenant, event, source, asyncio.get_running_loop())
+            await asyncio.to_thread(self._run, tenant, event, source, asyncio.get_running_loop(), elsewhere)
         except StoreUnavailable as exc:
             # not acknowledged: the spool keeps the file, the event comes again (a mirrored store:
             # until both data centers' stores answer); the consumer logs it, one line, and waits
@@ -79,7 +81,7 @@ class Pipeline:
             raise exc.about(call_uuid=call, recording_id=rid)
 
     def _run(self, tenant: str, event: recording_pb2.RecordingStopped, source: Path,
-             loop: asyncio.AbstractEventLoop) -> None:
+             loop: asyncio.AbstractEventLoop, elsewhere: bool = False) -> None:
         rid, call = event.recording_id, event.meta.call_uuid
         work = self.work_dir / tenant
         ext = media.CODECS[self.codec][0]
@@ -87,7 +89,10 @@ class Pipeline:
         spool.clear_partial(work, rid)
         known = recordings.get(self.index, tenant, rid)
         if not source.exists():
-            if known is None:
+            if known is None and elsewhere:   # the other site's service takes it from its spool
+                log.info("recording_not_in_this_spool", tenant=tenant, call_uuid=call, recording_id=rid,
+                         path=str(source), reason="the event names no node: another site's spool may hold it")
+            elif known is None:
                 log.error("recording_spool_missing", tenant=tenant, call_uuid=call, recording_id=rid, path=str(source))
             self._clean(compressed, sealed)
             return

@@ -60,7 +60,8 @@ class Stopped:
             log.debug("recording_other_site", tenant=tenant, call_uuid=event.meta.call_uuid,
                       recording_id=event.recording_id[:64], node=event.meta.node[:128])
             return
-        await self._pipeline.handle(tenant, event)
+        # an event naming no node is taken by every site; only one site's spool has its file
+        await self._pipeline.handle(tenant, event, elsewhere=not event.meta.node and bool(self._nodes.patterns))
 
 
 class Dispositions:
