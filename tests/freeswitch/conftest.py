@@ -4,7 +4,7 @@ FreeSWITCH, sipp or baresip is not installed (``../shared/freeswitch/install.sh`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -61,9 +61,30 @@ def bench(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         bench.stop()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport,
+                                                                                         pytest.TestReport]:
+    report = yield
+    if report.failed:
+        item.stash[FAILED] = True
+    return report
+
+
+FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture(autouse=True)
 def _phones_stop(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Phones a test started are stopped when it ends, so the next test starts clean."""
+    """Phones a test started are stopped when it ends, so the next test starts clean; after a
+    failed test every channel left on the module's FreeSWITCH is hung up too (a caller the failed
+    test left parked would fail the module's next tests' own checks of a clean switch)."""
     yield
     if "bench" in request.fixturenames:
-        request.getfixturevalue("bench").stop_phones()
+        bench = request.getfixturevalue("bench")
+        bench.stop_phones()
+        if request.node.stash.get(FAILED, False):
+            try:
+                bench.fs.api("hupall NORMAL_CLEARING")
+                bench.fs.wait_channels(0)
+            except Exception as exc:     # the switch itself is gone: the next test says so
+                print(f"after the failed test, channels not cleared: {exc}")
