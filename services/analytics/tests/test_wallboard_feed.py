@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hibiki.analytics.wallboard import model as m
 from hibiki.analytics.wallboard.feed import decode
+from hibiki.common.errors import StartupError
 from hibiki.events.v1 import acd_pb2, agent_pb2, meta_pb2
 
 
@@ -113,3 +116,57 @@ def test_a_call_whose_node_was_lost_counts_as_node_lost_not_cancelled_and_out_of
     figures = board.figures(AT + 60, "water")
     assert (figures.offered, figures.node_lost, figures.cancelled, figures.answered) == (4, 2, 1, 1)
     assert figures.answer_rate == 1 / 2 and figures.service_level == 1 / 2    # c1 (cancelled) and c3 count
+
+
+async def test_the_feed_started_before_its_stream_answers_waits_for_it(tmp_path: Any) -> None:
+    """At startup JetStream may be electing a leader (here: no stream yet): the feed waits, one
+    warning line an attempt and no traceback, instead of failing the service's start; once the
+    stream answers it delivers the ACD's events."""
+    import asyncio
+
+    import nats
+    import structlog
+
+    from hibiki.analytics.wallboard.feed import Feed
+    from hibiki.common import bus
+    from support.servers import NatsServer
+
+    server = NatsServer(tmp_path)
+    server.start()
+    try:
+        nc = await nats.connect(server.url)
+        js = nc.jetstream(timeout=2)
+        got: list[tuple[str, list[Any]]] = []
+        arrived = asyncio.Event()
+
+        async def sink(tenant: str, events: list[Any]) -> None:
+            got.append((tenant, events))
+            arrived.set()
+
+        feed = Feed(js, sink, stop=asyncio.Event())
+        with structlog.testing.capture_logs() as logs:
+            starting = asyncio.create_task(feed.start())
+            await asyncio.sleep(1.5)
+            assert not starting.done()
+            await bus.ensure_events_stream(js)
+            await asyncio.wait_for(starting, 30)
+        waits = [line for line in logs if line["event"] == "jetstream_unavailable"]
+        assert waits and all("wallboard feed" in w["what"] and "exc_info" not in w for w in waits)
+        call = str(uuid.uuid4())
+        await bus.publish(js, "hibiki.t1.acd.queued",
+                          acd_pb2.CallQueued(meta=meta(call), queue_id="water").SerializeToString(), str(uuid.uuid4()))
+        await asyncio.wait_for(arrived.wait(), 30)
+        [(tenant, [entered])] = got
+        assert (tenant, entered.call_id, entered.queue_id) == ("t1", call, "water") and entered.at == pytest.approx(AT)
+
+        stopped = asyncio.Event()            # stopped while it waits: a clean StartupError, no hang
+        never = Feed(nc.jetstream(timeout=1, domain="nowhere"), sink, stop=stopped)
+        waiting = asyncio.create_task(never.start())
+        await asyncio.sleep(1.0)
+        stopped.set()
+        with pytest.raises(StartupError):
+            await asyncio.wait_for(waiting, 15)
+        await feed.stop()
+        await nc.close()
+    finally:
+        server.stop()

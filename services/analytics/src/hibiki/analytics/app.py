@@ -54,7 +54,7 @@ async def main(stop: asyncio.Event, config: AnalyticsConfig | None = None, ready
     http = HttpServer(app, sock)
     daily = DailyReports(store, kept, config.daily_report_at)
     try:
-        await run_until_stopped(stop, [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations, stop=stop), consumer, Feed(js, boards.apply, config.wallboard_replay),
+        await run_until_stopped(stop, [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations, stop=stop), consumer, Feed(js, boards.apply, config.wallboard_replay, stop=stop),
                                        daily, http, boards], ready,
                                 url=f"http://{config.host}:{http.port}", store=config.clickhouse_url)
     finally:

@@ -95,8 +95,9 @@ def _decode_acd(name: str, payload: bytes) -> list[m.Entered | m.Answered | m.Le
 class Feed:
     """Ordered consumers of the ACD's events from now on; each decoded message goes to ``sink``."""
 
-    def __init__(self, js: JetStreamContext, sink: Sink, replay_seconds: float = 300.0) -> None:
-        self._js, self._sink, self._replay = js, sink, replay_seconds
+    def __init__(self, js: JetStreamContext, sink: Sink, replay_seconds: float = 300.0,
+                 stop: asyncio.Event | None = None) -> None:
+        self._js, self._sink, self._replay, self._stop = js, sink, replay_seconds, stop
         self._subs: list[Any] = []
 
     async def _on_message(self, msg: Any) -> None:
@@ -115,8 +116,12 @@ class Feed:
         since = dt.datetime.fromtimestamp(time.time() - self._replay, dt.UTC)
         for subject in SUBJECTS:
             config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=since)
-            self._subs.append(await self._js.subscribe(subject, cb=self._on_message, stream=bus.EVENTS_STREAM,
-                                                       ordered_consumer=True, config=config, idle_heartbeat=5.0))
+            # at startup JetStream may be electing a leader: wait for it (one line an attempt), as every service does
+            self._subs.append(await bus.retry_unavailable(
+                f"the wallboard feed of {subject}",
+                lambda: self._js.subscribe(subject, cb=self._on_message, stream=bus.EVENTS_STREAM,
+                                           ordered_consumer=True, config=config, idle_heartbeat=5.0),
+                stop=self._stop))
 
     async def stop(self) -> None:
         for sub in self._subs:
