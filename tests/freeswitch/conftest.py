@@ -4,6 +4,7 @@ FreeSWITCH, sipp or baresip is not installed (``../shared/freeswitch/install.sh`
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
@@ -58,7 +59,22 @@ def bench(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         bench.start()
         yield bench
     finally:
-        bench.stop()
+        # stopped in the background (FreeSWITCH and the stack take ~4 s) while the next module's
+        # bench starts on its own addresses and ports; the session waits for every stop at its end
+        stopping = threading.Thread(target=bench.stop, name="bench-stop")
+        stopping.start()
+        _STOPPING.append(stopping)
+
+
+_STOPPING: list[threading.Thread] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _benches_stopped() -> Iterator[None]:
+    """Every bench stopped before the session ends (no FreeSWITCH or stack outlives the run)."""
+    yield
+    for stopping in _STOPPING:
+        stopping.join(120)
 
 
 @pytest.hookimpl(wrapper=True)

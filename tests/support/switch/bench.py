@@ -83,13 +83,48 @@ class SwitchBench:
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
+        """The stack and FreeSWITCH start together: FreeSWITCH as soon as ``hibiki up`` has written
+        ``freeswitch.env`` (before its services), so callcontrol finds its node up when it connects."""
         started = time.monotonic()
-        self.stack.start()
+        failed: list[BaseException] = []
+
+        def stack() -> None:
+            try:
+                self.stack.start()
+            except BaseException as exc:     # raised below, in the caller's thread
+                failed.append(exc)
+
+        starting = threading.Thread(target=stack, name="stack-start")
+        starting.start()
+        env_file = self.stack.data / "freeswitch.env"
+        while starting.is_alive() and not env_file.exists():
+            time.sleep(0.05)
+        env: dict[str, str] | None = None
+        switch_failed: RuntimeError | None = None
+        if env_file.exists():
+            env = self.freeswitch_env()
+            try:
+                self.fs.start(env)
+            except RuntimeError as exc:      # e.g. a port taken meanwhile: once more after the stack
+                switch_failed, env = exc, None
+        starting.join()
+        if failed:
+            self.fs.stop()
+            raise failed[0]
+        if env is not None and env != self.freeswitch_env():   # hibiki up moved its ports meanwhile
+            self.fs.stop()
+            env = None
+        if env is None:
+            try:
+                self.fs.start(self.freeswitch_env())
+            except RuntimeError:
+                if switch_failed is not None:
+                    print(f"FreeSWITCH's first start failed too: {switch_failed}")
+                raise
         self.events = NatsEvents(self.stack.nats_url)
         self.admin_token = self.stack.token("bench-admin", "*", ("platform-admin",))
         self.directory = DirectoryApi(self.stack.directory_url, self.admin_token, self.events)
         self.acd = Api(self.stack.acd_url, self.admin_token)
-        self.fs.start(self.freeswitch_env())
         self.wait_callcontrol_ready()
         self.startup_seconds = time.monotonic() - started
 
