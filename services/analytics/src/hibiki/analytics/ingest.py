@@ -11,7 +11,7 @@ holds all of them (else from the store, one more query). After writing, the ids 
 (one query for the calls and the agents): if another consumer (several analytics replicas) stored
 events of the same calls meanwhile, those calls are folded again (``MAX_ROUNDS``), so the newest
 version has seen every event even when the replicas' clocks differ. A batch of any size costs one
-insert per table and four to seven queries (the after-call work is asked only for calls an agent
+insert per table and four to six queries (the after-call work is asked only for calls an agent
 took, and only over the agents' intervals since those calls started): the larger the batch, the
 cheaper each event.
 """
