@@ -1,8 +1,8 @@
 """The process ``bench analytics-stages --live-rate`` measures: analytics' durable consumer
 (``EventConsumer`` with the service's defaults: batches of up to ``HIBIKI_ANALYTICS_BATCH_SIZE``,
 ``HIBIKI_ANALYTICS_BATCH_WAIT_MS``) and ``Ingestor`` over a chdb store, nothing else, until SIGTERM;
-then one line of JSON on stdout: batches stored, and the statements the store ran (count and
-engine wall seconds of queries and inserts).
+then one line of JSON on stdout: batches stored, the statements the store ran (count and
+engine wall seconds of queries and inserts), the events stored and the tables' active parts.
 
 ``python -m benchmarks._analytics_live <nats url> <chdb path>``
 """
@@ -13,11 +13,12 @@ import asyncio
 import json
 import signal
 import sys
+from typing import Any
 
 from benchmarks import _analytics_rows as rows
 
 
-async def _serve(url: str, path: str) -> dict[str, float]:
+async def _serve(url: str, path: str) -> dict[str, Any]:
     import nats as nats_py
 
     from benchmarks._analytics_pipeline import TimedStore
@@ -30,7 +31,7 @@ async def _serve(url: str, path: str) -> dict[str, float]:
     config = AnalyticsConfig.from_env()
     store = open_store(f"chdb://{path}")
     store.migrate()
-    timed = TimedStore(store)
+    timed: Any = TimedStore(store)       # the Store the service gets, timed
     nc = await nats_py.connect(url)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -45,6 +46,7 @@ async def _serve(url: str, path: str) -> dict[str, float]:
         return {"batches": consumer.stored_batches, **{f"{k}_n": v for k, v in timed.calls.items()},
                 **{f"{k}_s": v for k, v in timed.seconds.items()},
                 "by_statement": timed.by_statement,
+                "stored": int(store.query("SELECT count() FROM hibiki.events FINAL")[0][0]),
                 "parts": {str(t): int(n) for t, n in store.query(
                     "SELECT table, count() FROM system.parts WHERE active AND database = 'hibiki' GROUP BY table")}}
     finally:

@@ -216,10 +216,12 @@ def _live(args: argparse.Namespace, base: Path) -> int:
             time.sleep(5.0)
             print(f"  idle (pulls that bring nothing): {(child.cpu_seconds() - idle0) / 5.0 * 100:.1f} % of a core")
             sent = 0
+            published: set[tuple[str, str, str]] = set()
             for rate in rates:
                 n = int(rate * args.live_seconds)
                 part = events[sent:sent + n]
                 sent += len(part)
+                published.update(_storable(part))
                 wall, cpu = asyncio.run(_publish_steadily(url, part, rate, sent, child))
                 print(f"  {rate:5d} events/s: {len(part):,} events in {wall:.1f} s to the last ack, "
                       f"{cpu / wall * 100:5.1f} % of a core, {cpu / len(part) * 1e6:6.0f} us of CPU per event")
@@ -229,6 +231,7 @@ def _live(args: argparse.Namespace, base: Path) -> int:
         if out:
             stats = json.loads(out[-1])
             batches = max(1, stats["batches"])
+            print(f"  {stats['stored']:,} events stored of {len(published):,} distinct storable events published")
             print(f"  per batch ({stats['batches']} batches): {stats['query_n'] / batches:.1f} queries "
                   f"({stats['query_s'] / batches * 1000:.1f} ms engine wall), {stats['insert_n'] / batches:.1f} inserts "
                   f"({stats['insert_s'] / batches * 1000:.1f} ms)")
@@ -239,6 +242,20 @@ def _live(args: argparse.Namespace, base: Path) -> int:
         nats.stop()
     print(f"  load average {os.getloadavg()[0]:.1f} after")
     return 0
+
+
+def _storable(events: Sequence[Any]) -> set[tuple[str, str, str]]:
+    """(tenant, key, event id) of the events analytics stores."""
+    from hibiki.analytics.events import IgnoredEvent, InvalidEvent, decode
+
+    now, out = datetime.now(UTC), set()
+    for ev in events:
+        try:
+            raw = decode(ev.subject, ev.payload, now)
+        except (IgnoredEvent, InvalidEvent):
+            continue
+        out.add((raw.tenant, raw.key, raw.event_id))
+    return out
 
 
 async def _publish_steadily(url: str, events: Sequence[Any], rate: int, total: int, child: Child
