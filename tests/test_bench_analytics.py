@@ -136,3 +136,18 @@ def test_the_stages_bench_measures_every_stage(capsys: pytest.CaptureFixture[str
         line = next(line for line in out.splitlines() if stage in line)
         assert float(line.split()[0]) > 0, line
     assert "insert events" in out and "groupUniqArray(event_id)" in out, out
+
+
+def test_the_live_mode_measures_a_steady_stream(capsys: pytest.CaptureFixture[str]) -> None:
+    """``bench analytics-stages --live-rate``: a steady stream into the consumer in a process of its
+    own, every event stored, its CPU per event and the statements per batch printed."""
+    from benchmarks import analytics_stages
+
+    assert analytics_stages.main(["--calls", "3000", "--live-rate", "40", "--live-seconds", "3",
+                                  "--live-wait-ms", "300"]) == 0
+    out = capsys.readouterr().out
+    stored = re.search(r"([\d,]+) events stored of ([\d,]+) distinct storable events published", out)
+    assert stored is not None and stored.group(1) == stored.group(2) and int(stored.group(2).replace(",", "")) > 0, out
+    rate = re.search(r"40 events/s: 120 events in ([\d.]+) s to the last ack, +([\d.]+) % of a core, +(\d+) us", out)
+    assert rate is not None and float(rate.group(2)) > 0 and int(rate.group(3)) > 0, out
+    assert "batch wait 300 ms" in out and re.search(r"per batch \([1-9][\d,]* batches\): [\d.]+ queries", out), out

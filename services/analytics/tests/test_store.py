@@ -4,6 +4,7 @@ twice counts once, agents' after-call work lands on their calls."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from hibiki.analytics.config import AnalyticsConfig
 from hibiki.analytics.events import decode
 from hibiki.analytics.ingest import Ingestor
 from hibiki.analytics.storage import Store, open_store
+from hibiki.analytics.storage.chdb_store import INSERT_ARROW_MIN, SET_MIN
 from hibiki.analytics.storage.migrations import MIGRATIONS
 from hibiki.common.clickhouse_sql import bind
 from hibiki.common.errors import ConfigError
@@ -85,9 +87,12 @@ def test_injection_attempts_stay_values(store: Store) -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.text(max_size=12), st.text(max_size=12)), min_size=1, max_size=40))
-def test_an_in_set_of_any_strings_is_values_large_or_small(store: Store, pairs: list[tuple[str, str]]) -> None:
-    # chdb sends a set of 16 or more tuples as Arrow columns, smaller ones as literals: the same answer
+@given(st.lists(st.tuples(st.text(max_size=12), st.text(max_size=12)), min_size=1, max_size=40), st.booleans())
+def test_an_in_set_of_any_strings_is_values_large_or_small(store: Store, pairs: list[tuple[str, str]],
+                                                           large: bool) -> None:
+    # chdb sends a set of SET_MIN or more tuples as Arrow columns, smaller ones as literals: the same answer
+    if large:
+        pairs = pairs + [("\x00pad'", str(i)) for i in range(SET_MIN)]
     wanted = tuple(sorted(set(pairs)))
     rows = store.query("SELECT a, b FROM (SELECT arrayJoin(%(all)s) AS t, t[1] AS a, t[2] AS b) "
                        "WHERE (a, b) IN %(wanted)s ORDER BY a, b", {"all": [list(p) for p in pairs], "wanted": wanted})
@@ -111,6 +116,34 @@ def test_values_come_back_as_python_values(store: Store) -> None:
     row = store.query("SELECT toDateTime64(%(w)s, 3, 'UTC'), %(n)s, %(l)s, CAST(NULL AS Nullable(String)), "
                       "toUInt64(18446744073709551615)", {"w": when, "n": 42, "l": ["a", "b"]})
     assert row == [(when, 42, ["a", "b"], None, 18446744073709551615)]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=30), st.lists(st.text(max_size=8), max_size=3), st.integers(0, 999_999), st.booleans())
+def test_a_small_insert_as_literals_stores_what_the_arrow_path_stores(
+        store: Store, text: str, ivr: list[str], micros: int, naive: bool) -> None:
+    """Fewer than INSERT_ARROW_MIN rows go as VALUES literals, more as Arrow columns: any string,
+    array, NULL, datetime (aware or naive, to the ms) is stored the same way by both."""
+    from hibiki.analytics.storage import tables
+    ingestor = Ingestor(store, lambda tenant: 1095)
+    call = Call("paths").started()
+    call.leg(answer=1, end=32)
+    folded = ingestor.store_batch([decode(e.subject, e.payload(), NOW) for e in call.events]).calls[0]
+    when = datetime(2026, 3, 4, 5, 6, 7, micros, tzinfo=None if naive else UTC)
+    row = dataclasses.replace(folded, caller_name=text, disposition=text, ivr_path=tuple(ivr), answer_time=None,
+                              ring_time=when, tenant="paths-literal")
+    tables.insert_calls(store, [row], 7, lambda tenant: 30)
+    tables.insert_calls(store, [dataclasses.replace(row, tenant="paths-arrow", call_id=f"{row.call_id}-{i}")
+                                for i in range(INSERT_ARROW_MIN)], 7, lambda tenant: 30)
+    columns = ", ".join(c for c in tables.CALL_COLUMNS if c not in ("tenant", "call_id"))
+    literal_rows = store.query(f"SELECT {columns} FROM hibiki.calls WHERE tenant = 'paths-literal' "
+                               "AND call_id = %(c)s", {"c": row.call_id})
+    arrow_rows = store.query(f"SELECT DISTINCT {columns} FROM hibiki.calls WHERE tenant = 'paths-arrow' "
+                             "AND startsWith(call_id, %(c)s)", {"c": row.call_id})
+    assert literal_rows == arrow_rows and len(literal_rows) == 1
+    got = dict(zip(columns.split(", "), literal_rows[0], strict=True))
+    assert (got["caller_name"], got["ivr_path"], got["answer_time"]) == (text, ivr, None)
+    assert got["ring_time"] == when.replace(microsecond=micros // 1000 * 1000, tzinfo=UTC)
 
 
 def test_unknown_scheme_is_a_config_error() -> None:

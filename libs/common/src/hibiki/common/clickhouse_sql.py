@@ -42,11 +42,15 @@ def literal(value: Any, *, fractional_seconds: bool = True) -> str:
     if isinstance(value, str):
         return "'" + str(value).translate(_ESCAPE_TABLE) + "'"
     if isinstance(value, datetime):
-        utc = value.astimezone(UTC) if value.tzinfo else value
-        text = utc.strftime("%Y-%m-%d %H:%M:%S")
+        utc = value.astimezone(UTC) if value.tzinfo not in (None, UTC) else value
+        if utc.year < 1000:       # strftime's unpadded year, as before (outside every ClickHouse range)
+            text = utc.strftime("%Y-%m-%d %H:%M:%S")
+            return f"'{text}.{utc.microsecond // 1000:03d}'" if fractional_seconds else f"'{text}'"
+        # isoformat (4-digit year: fixed width before any "+00:00") truncates to the ms as
+        # ``microsecond // 1000`` does, several times faster than strftime
         if fractional_seconds:
-            text += f".{utc.microsecond // 1000:03d}"
-        return f"'{text}'"
+            return f"'{utc.isoformat(' ', 'milliseconds')[:23]}'"
+        return f"'{utc.isoformat(' ', 'seconds')[:19]}'"
     if isinstance(value, date):
         return f"'{value.isoformat()}'"
     if isinstance(value, list):

@@ -52,7 +52,7 @@ class AnalyticsConfig:
     retention_days: int = DEFAULT_RETENTION_DAYS
     tenant_retention_days: Mapping[str, int] = field(default_factory=dict)
     batch_size: int = 10_000
-    batch_wait: float = 0.5
+    batch_wait: float = 2.0        # a trickle's batch: see README (the cost of a batch against the records' delay)
     daily_report_at: time = time(23, 50)     # Asia/Tokyo: when each tenant's daily report is generated
     ack_wait: float = 10.0
     acd_url: str = ""                         # the ACD's HTTP API (the wallboard's present state); "": none
@@ -80,7 +80,7 @@ class AnalyticsConfig:
             retention_days=default_days,
             tenant_retention_days=per_tenant,
             batch_size=env.integer("BATCH_SIZE", 10_000, minimum=1, maximum=100_000),
-            batch_wait=env.integer("BATCH_WAIT_MS", 500, minimum=1, maximum=60_000) / 1000,
+            batch_wait=env.integer("BATCH_WAIT_MS", 2000, minimum=1, maximum=60_000) / 1000,
             daily_report_at=parse_time_of_day(env.text("DAILY_REPORT_AT", "23:50")),
             ack_wait=env.integer("ACK_WAIT_MS", 10_000, minimum=1_000, maximum=600_000) / 1000,
             acd_url=env.text("ACD_URL", ""),

@@ -11,7 +11,7 @@ holds all of them (else from the store, one more query). After writing, the ids 
 (one query for the calls and the agents): if another consumer (several analytics replicas) stored
 events of the same calls meanwhile, those calls are folded again (``MAX_ROUNDS``), so the newest
 version has seen every event even when the replicas' clocks differ. A batch of any size costs one
-insert per table and four to seven queries (the after-call work is asked only for calls an agent
+insert per table and four to six queries (the after-call work is asked only for calls an agent
 took, and only over the agents' intervals since those calls started): the larger the batch, the
 cheaper each event.
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -111,6 +112,7 @@ class Ingestor:
         self._cache = EventCache(cache_calls)
         self._agent_cache = AgentEventCache(10 * cache_calls)
         self._last_version = 0
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analytics-insert")
 
     def _version(self) -> int:
         self._last_version = max(self._last_version + 1, self._clock())
@@ -159,17 +161,22 @@ class Ingestor:
             # a closed after-call-work interval changes its call's record
             calls.update((tenant, i.call_id) for i in folded
                          if i.call_id and i.state == "after_call_work" and i.end_time is not None)
-        tables.insert_agent_states(self._store, intervals, version, self._retention)
         call_records: list[CallRecord] = []
         legs: list[LegRecord] = []
         events, ids = self._events(calls)
-        for tenant, call_id in sorted(calls):
-            mine = events.get((tenant, call_id), [])
-            seen[(tenant, call_id)] = ids.get((tenant, call_id), frozenset())
-            call, call_legs = fold_call(tenant, call_id, mine)
-            legs.extend(call_legs)
-            if call is not None:
-                call_records.append(call)
+        # the engine stores the intervals (chdb and the driver release the GIL) while Python folds
+        # the calls; the after-call work below reads them, so it waits for the insert
+        inserting = self._writer.submit(tables.insert_agent_states, self._store, intervals, version, self._retention)
+        try:
+            for tenant, call_id in sorted(calls):
+                mine = events.get((tenant, call_id), [])
+                seen[(tenant, call_id)] = ids.get((tenant, call_id), frozenset())
+                call, call_legs = fold_call(tenant, call_id, mine)
+                legs.extend(call_legs)
+                if call is not None:
+                    call_records.append(call)
+        finally:
+            inserting.result()          # its failure fails the batch (nothing acknowledged)
         call_records = self._with_acw(call_records)
         tables.insert_legs(self._store, legs, version, self._retention)
         tables.insert_calls(self._store, call_records, version, self._retention)

@@ -5,7 +5,13 @@ clickhouse-driver gives (UTC datetimes, ints, lists). Inserts go in as Arrow col
 chdb's ``Python()`` table function (the engine reads the arrays; no text format to write and
 parse: several times faster than JSONEachRow for the consumer's batches). Likewise a query's large
 ``IN`` sets of (tenant, key)s go in as Arrow columns (``_in_sets``): the same SQL, with the set
-read by ``Python()`` rather than parsed from literals."""
+read by ``Python()`` rather than parsed from literals.
+
+``Python()`` has a fixed cost of its own (~2.5 ms a statement on this project's machines): a live
+trickle's small batches (a few hundred events every ``HIBIKI_ANALYTICS_BATCH_WAIT_MS``) pay it on
+every statement, so below ``INSERT_ARROW_MIN`` rows an insert is one ``VALUES`` of bound literals,
+and below ``SET_MIN`` tuples a set is bound as literals (measured crossovers: ~250 rows of the
+events table, ~128 (tenant, key)s)."""
 
 from __future__ import annotations
 
@@ -22,7 +28,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from hibiki.analytics.storage import migrations
 from hibiki.analytics.storage.base import Row
 from hibiki.analytics.storage.migrations import Applied, Dialect
-from hibiki.common.clickhouse_sql import bind
+from hibiki.common.clickhouse_sql import bind, literal
 from hibiki.common.errors import StartupError
 
 _SETTINGS = "SETTINGS output_format_json_quote_64bit_integers = 0, output_format_json_quote_denormals = 1"
@@ -71,7 +77,8 @@ def _arrow_type(type_name: str) -> Any:
 
 
 _SET_NAMES = ("hibiki_set_0", "hibiki_set_1", "hibiki_set_2")
-SET_MIN = 16      # an IN list of this many tuples of strings or more is sent as Arrow columns
+SET_MIN = 128       # an IN list of this many tuples of strings or more is sent as Arrow columns
+INSERT_ARROW_MIN = 200   # an insert of this many rows or more goes as Arrow columns, fewer as literals
 
 
 def _in_sets(sql: str, params: Mapping[str, Any] | None) -> tuple[str, Mapping[str, Any] | None, list[Any]]:
@@ -155,6 +162,13 @@ class ChdbStore:
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
+            return
+        if len(rows) < INSERT_ARROW_MIN:
+            # the same values as the Arrow path: datetimes as UTC to the ms (naive ones taken as UTC)
+            values = ", ".join(literal(tuple(row)) for row in rows)
+            with self._lock:
+                self._session.query(f"INSERT INTO {migrations.DATABASE}.{table} ({', '.join(columns)}) VALUES {values}",
+                                    "CSV")
             return
         types = self._arrow_types(table)
         # aware datetimes are stored as their UTC instant, naive ones are taken as UTC (to the ms)

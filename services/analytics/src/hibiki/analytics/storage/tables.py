@@ -149,7 +149,9 @@ def agent_windows(store: Store, spans: dict[Pair, tuple[datetime, datetime]]) ->
     from ``since`` to ``until`` need: the last one before ``since`` (whose interval the first new
     one ends), those from ``since`` to ``until``, and the first one after; and the ids of its state
     changes within ``window(spans)`` (what ``agent_event_ids`` finds while no other consumer
-    stores). One query, two when an agent has no change in the window before ``since``."""
+    stores). One query: the window, the first change after it and the last one before it (up to
+    ``FALLBACK`` back: asked for every agent, rather than a second query for the agents without a
+    change in the window before ``since``: on live traffic that was most batches)."""
     if not spans:
         return {}, {}
     keys = _pairs((tenant, AGENT_KEY_PREFIX + agent) for tenant, agent in spans)
@@ -158,7 +160,9 @@ def agent_windows(store: Store, spans: dict[Pair, tuple[datetime, datetime]]) ->
     rows = store.query(f"SELECT *, 1 AS inside FROM ({_RAW} WHERE (tenant, key) IN %(keys)s "
                        "AND occurred_at >= %(low)s AND occurred_at <= %(high)s) UNION ALL SELECT *, 0 AS inside FROM ("
                        f"{_RAW} WHERE (tenant, key) IN %(keys)s AND occurred_at > %(high)s "
-                       "ORDER BY occurred_at, event_id LIMIT 1 BY tenant, key)", params)
+                       "ORDER BY occurred_at, event_id LIMIT 1 BY tenant, key) UNION ALL SELECT *, 0 AS inside FROM ("
+                       f"{_RAW} WHERE (tenant, key) IN %(keys)s AND occurred_at < %(low)s AND occurred_at >= %(oldest)s "
+                       "ORDER BY occurred_at DESC, event_id DESC LIMIT 1 BY tenant, key)", params)
     exact = store.dialect.datetime.startswith("DateTime64")
     found: dict[Pair, list[RawEvent]] = {agent: [] for agent in spans}
     in_window: dict[Pair, set[str]] = {}
@@ -168,13 +172,6 @@ def agent_windows(store: Store, spans: dict[Pair, tuple[datetime, datetime]]) ->
         found[agent].append(event)
         if row[-1]:
             in_window.setdefault(agent, set()).add(event.event_id)
-    earlier = _pairs((tenant, AGENT_KEY_PREFIX + agent) for (tenant, agent), (since, _) in spans.items()
-                     if not any(e.occurred_at < since for e in found[(tenant, agent)]))
-    if earlier:
-        for event in _rows(store, f"{_RAW} WHERE (tenant, key) IN %(keys)s AND occurred_at < %(low)s "
-                           "AND occurred_at >= %(oldest)s ORDER BY occurred_at DESC, event_id DESC LIMIT 1 BY tenant, key",
-                           {**params, "keys": earlier}):
-            found[(event.tenant, event.key[len(AGENT_KEY_PREFIX):])].append(event)
     out = {}
     for agent, (since, _) in spans.items():
         unique = sorted({e.event_id: e for e in found[agent]}.values(), key=lambda e: (e.occurred_at, e.event_id))
