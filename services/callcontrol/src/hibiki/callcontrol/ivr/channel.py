@@ -45,9 +45,17 @@ FAILED_TRY_SOUND = "silence_stream://250"   # FreeSWITCH plays invalid_file afte
 ROUTE_GRANT = "hibiki_route_grant"
 
 
+# Events of the channel no handler of the session reads (it reads CHANNEL_EXECUTE_COMPLETE,
+# CHANNEL_HANGUP and CHANNEL_BRIDGE; answers, hang-ups and recordings are read from the inbound
+# socket): each would be serialized by FreeSWITCH and read by callcontrol for nothing. A name
+# FreeSWITCH does not know is ignored by ``nixevent``.
 UNUSED_EVENTS = ("CHANNEL_EXECUTE", "CHANNEL_STATE", "CHANNEL_CALLSTATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA",
                  "CHANNEL_PARK", "CHANNEL_UNPARK", "CHANNEL_DATA", "CHANNEL_APPLICATION", "CHANNEL_ORIGINATE",
-                 "CHANNEL_OUTGOING", "CHANNEL_UUID", "DTMF", "TALK", "NOTALK", "DETECTED_SPEECH")
+                 "CHANNEL_OUTGOING", "CHANNEL_UUID", "DTMF", "TALK", "NOTALK", "DETECTED_SPEECH",
+                 "CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_UNBRIDGE", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY",
+                 "CHANNEL_HOLD", "CHANNEL_UNHOLD", "PLAYBACK_START", "PLAYBACK_STOP", "RECORD_START", "RECORD_STOP",
+                 "MEDIA_BUG_START", "MEDIA_BUG_STOP", "CALL_UPDATE", "RECV_INFO", "RECV_RTCP_MESSAGE",
+                 "SEND_MESSAGE", "RECV_MESSAGE", "CODEC", "SESSION_HEARTBEAT", "CALL_SECURE")
 
 
 _BREAKS_FRAME = re.compile(r"[\r\n\x00]")
