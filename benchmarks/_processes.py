@@ -176,8 +176,11 @@ def wait_port(port: int, timeout: float) -> None:
 
 def run_in_workdir(name: str, run: Callable[[Path, list[Child]], None]) -> int:
     """``run(work, children)`` in a fresh temporary directory; stop every child and remove the
-    directory afterwards. 0 when it ran, 2 (with a one-line error) when it could not set up."""
+    directory afterwards (kept, and its path printed, when ``HIBIKI_BENCH_KEEP=1``: the services'
+    logs, FreeSWITCH's log, sipp's files). 0 when it ran, 2 (with a one-line error) when it could
+    not set up."""
     work = Path(tempfile.mkdtemp(prefix="hibiki-bench-"))
+    keep = os.environ.get("HIBIKI_BENCH_KEEP", "") == "1"
     children: list[Child] = []
     try:
         run(work, children)
@@ -188,4 +191,7 @@ def run_in_workdir(name: str, run: Callable[[Path, list[Child]], None]) -> int:
     finally:
         for child in reversed(children):
             child.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if keep:
+            print(f"bench {name}: work directory kept (HIBIKI_BENCH_KEEP=1): {work}", flush=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)

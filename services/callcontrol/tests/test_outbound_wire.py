@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 from hypothesis import given
@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from hibiki.callcontrol.esl.outbound import STALL_SECONDS, OutboundServer
 from hibiki.callcontrol.esl.session import ProtocolError, parse_block
+from hibiki.callcontrol.esl.wire import parse_plain
 
 names = st.from_regex(r"\A[A-Za-z][A-Za-z0-9_-]{0,30}\Z")
 values = st.text(max_size=80)
@@ -30,6 +31,62 @@ def test_a_header_block_reads_back_what_was_encoded(headers: dict[str, str]) -> 
 def test_a_line_without_a_colon_is_garbage(line: str) -> None:
     with pytest.raises(ProtocolError):
         parse_block(f"Content-Type: command/reply\n{line}\n")
+
+
+def eager_block(text: str) -> dict[str, str]:
+    """The reading before values were decoded lazily: split, then every value decoded at once."""
+    headers: dict[str, str] = {}
+    for line in text.split("\n"):
+        if not line:
+            continue
+        name, colon, value = line.partition(":")
+        if not colon or not name or name != name.strip():
+            raise ProtocolError(line)
+        headers[name] = unquote(value.lstrip(" ")).strip()
+    return headers
+
+
+def eager_plain(text: str) -> tuple[dict[str, str], str]:
+    head, _, rest = text.partition("\n\n")
+    headers: dict[str, str] = {}
+    for line in head.split("\n"):
+        name, colon, value = line.partition(":")
+        if colon:
+            headers[name] = unquote(value.lstrip(" "))
+    return headers, (rest if "Content-Length" in headers else "")
+
+
+# blocks as FreeSWITCH writes them, and hostile ones: raw '%', bad escapes, encoded line
+# breaks, spaces, colons, invalid UTF-8 sequences once decoded, lines without a colon
+hostile_text = st.lists(st.sampled_from(["a", "Z", "0", " ", ":", "%", "-", "_", "\n", "\r", "\t", "\u3042", "%0A",
+                                          "%3A", "%ZZ", "%E3%81%82", "%FF", "%C3", "%20", "%2"]),
+                        max_size=80).map("".join)
+encoded_blocks = st.dictionaries(names, values, max_size=12).map(
+    lambda headers: "".join(f"{name}: {quote(value, safe=' ')}\n" for name, value in headers.items()))
+
+
+@given(st.one_of(hostile_text, encoded_blocks), st.lists(st.text(max_size=40), max_size=5))
+def test_lazy_decoding_reads_what_eager_decoding_read(block: str, reads: list[str]) -> None:
+    """Whatever the block, the lazily decoded headers are the eagerly decoded ones: the same
+    refusal (ProtocolError), the same names in the same order, the same values, read in any
+    order, any number of times, and ``get``/``in`` on names that are not there."""
+    try:
+        expected = eager_block(block)
+    except ProtocolError:
+        with pytest.raises(ProtocolError):
+            parse_block(block)
+        return
+    lazy = parse_block(block)
+    for name in [*reads, *reversed(list(expected)), *reads]:
+        assert lazy.get(name) == expected.get(name)
+        assert lazy.get(name, "-") == expected.get(name, "-")
+        assert (name in lazy) == (name in expected)
+    assert list(lazy) == list(expected) and len(lazy) == len(expected)
+    assert dict(lazy) == expected and lazy == expected
+    plain, body = parse_plain(block)
+    expected_plain, expected_body = eager_plain(block)
+    assert list(plain) == list(expected_plain) and body == expected_body
+    assert {name: plain[name] for name in reversed(list(plain))} == expected_plain
 
 
 def test_a_caller_id_name_cannot_forge_a_header() -> None:

@@ -110,7 +110,7 @@ async def main(stop: asyncio.Event, config: CallControlConfig | None = None, rea
                                 body_limits=uploads), http_sock)
     # Stopped in reverse: the drain (no new call, the calls in progress end or the drain time is
     # up; HTTP still answers /readyz 503), HTTP, every call left handed back to its dialplan, the socket.
-    components: list[Component] = [NatsComponent(nc), revocation.RevocationWatch(nc, authority.revocations, stop=stop),
+    components: list[Component] = [NatsComponent(nc), publisher, revocation.RevocationWatch(nc, authority.revocations, stop=stop),
                                     directory, ConfigChanges(nc, ivrs), acd, decisions, freeswitch,
                                     NodeBeacon(nc, freeswitch, config.node_heartbeat_seconds),
                                     esl, active, http, Drain(esl, config.drain_seconds)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from hibiki.callcontrol.agent.esl_app import AgentServices, run_agent_call
@@ -29,10 +30,18 @@ _TENANT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _IVR_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-def tenant_of(channel: dict[str, str]) -> str:
+def tenant_of(channel: Mapping[str, str]) -> str:
     """The tenant the directory stamped on the channel (``hibiki_tenant``), else ``unknown``."""
     tenant = channel.get("variable_hibiki_tenant", "")
     return tenant if _TENANT_TOKEN.match(tenant) else "unknown"
+
+
+def _setvar_done(result: Any, tenant: str, call_uuid: str) -> None:
+    """``uuid_setvar``'s reply (on the hub, outside the call's greenlet: the context is bound here)."""
+    reply = str(getattr(result.value, "data", "") or "") if result.successful() else "no reply: connection ended"
+    if not reply.startswith("+OK"):
+        with call_context(tenant, call_uuid):
+            log.info("handoff_clear_failed", reply=reply.strip()[:80])
 
 
 class ActiveCalls:
@@ -91,7 +100,7 @@ class CallDispatcher:
         self._active = active
 
     def run(self) -> None:
-        channel: dict[str, str] = dict(self._session.session_data or {})
+        channel: Mapping[str, str] = self._session.session_data or {}
         call_uuid = channel.get("Unique-ID", "")
         tenant = tenant_of(channel)
         with call_context(tenant, call_uuid):
@@ -110,7 +119,7 @@ class CallDispatcher:
             kind, _, target = app.partition(":")
             runnable = (kind in ("ivr", "queue") and self._ivr is not None and _IVR_ID.match(target) is not None
                         or kind == "agent" and self._agent is not None) and tenant != "unknown"
-            if runnable and not self._take(call_uuid):
+            if runnable and not self._take(tenant, call_uuid):
                 return
             if kind in ("ivr", "queue") and self._ivr is not None and _IVR_ID.match(target) and tenant != "unknown":
                 self._run_ivr(tenant, target, queue=kind == "queue")
@@ -125,10 +134,15 @@ class CallDispatcher:
             except Exception as exc:    # the caller is gone already: nothing to hand back
                 log.info("hand_back_skipped", reason=str(exc) or type(exc).__name__)
 
-    def _take(self, call_uuid: str) -> bool:
+    def _take(self, tenant: str, call_uuid: str) -> bool:
         """The call is ours now: cancel the dialplan's scheduled fallback transfer
         (its task id, ``last_sched_id`` on the node) and clear ``hibiki_handoff`` so later lookups route it
-        normally. False when the fallback fired already (the call is on its way there)."""
+        normally. False when the fallback fired already (the call is on its way there).
+
+        Only ``sched_del``'s reply is waited for (whether the call is ours depends on it);
+        ``uuid_setvar`` is sent without waiting: FreeSWITCH runs a socket's ``api`` commands in
+        order, so it is done before the application's first command, and a refusal (the channel
+        is gone, which that command finds out too) is logged when its reply comes."""
         try:
             if self._handoff_task:
                 reply = str(getattr(self._session.send(f"api sched_del {self._handoff_task}"), "data", "") or "")
@@ -136,7 +150,12 @@ class CallDispatcher:
                     log.warning("handoff_missed", task=self._handoff_task, reply=reply.strip()[:80],
                                 action="the dialplan's fallback has the call")
                     return False
-            self._session.send(f"api uuid_setvar {call_uuid} hibiki_handoff")
+            command = f"api uuid_setvar {call_uuid} hibiki_handoff"
+            post = getattr(self._session, "post", None)
+            if post is None:
+                self._session.send(command)
+            else:
+                post(command).rawlink(lambda result: _setvar_done(result, tenant, call_uuid))
         except Exception as exc:   # the caller is gone, or the socket
             log.info("take_failed", reason=str(exc) or type(exc).__name__)
             return False

@@ -5,6 +5,7 @@ is accepted; anything else is no request (the call goes back to its dialplan fal
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -44,7 +45,7 @@ def parse(target: str) -> AgentRequest | None:
     return AgentRequest(action, argument)
 
 
-def device_of(channel: dict[str, str]) -> str:
+def device_of(channel: Mapping[str, str]) -> str:
     """The phone the code was dialled from (``hibiki_agent_device``, set by the dialplan), or ``""``."""
     device = channel.get("variable_hibiki_agent_device", "")
     return device if dialstring.DEVICE.fullmatch(device) else ""   # the ACD resolves it through the directory

@@ -25,7 +25,7 @@ import asyncio
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -363,7 +363,7 @@ class NodeConnection:
                 return f"nothing received for {idle:g} s (FreeSWITCH fires HEARTBEAT every 20 s)"
         return wire.failure or "connection closed by the node"
 
-    def _on_wire_event(self, headers: dict[str, str], body: str) -> None:
+    def _on_wire_event(self, headers: Mapping[str, str], body: str) -> None:
         name = headers.get("Event-Name", "")
         if name == "CUSTOM":
             name = headers.get("Event-Subclass", name)

@@ -208,7 +208,7 @@ class OutboundServer:
             try:
                 with gevent.Timeout(self.limits.handshake_timeout):
                     session.connect(self.limits.handshake_timeout)
-                    verdict = self._verify(dict(session.session_data or {}))
+                    verdict = self._verify(session.session_data or {})
             except (Exception, gevent.Timeout) as exc:
                 self.counters.refused_handshake += 1
                 log.info("esl_refused", peer=address[0], reason="handshake failed",

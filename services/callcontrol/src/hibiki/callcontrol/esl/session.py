@@ -20,6 +20,8 @@ what is done here instead:
 * Header blocks are split into lines first and each value URL-decoded afterwards, as
   libesl does; greenswitch decodes the whole block first, so a caller-ID name carrying
   ``%0A`` could forge headers (``Application-UUID``, ``variable_*``) of its own events.
+  A value is decoded when it is first read (``esl.headers.Headers``): an event carries
+  ~170 headers and a call reads a few of them.
 """
 
 from __future__ import annotations
@@ -27,12 +29,12 @@ from __future__ import annotations
 import contextlib
 import socket
 from typing import Any
-from urllib.parse import unquote
 
 import gevent
 from gevent.event import AsyncResult, Event
 from greenswitch.esl import ESLEvent, NotConnectedError, OutboundSession, OutboundSessionHasGoneAway
 
+from hibiki.callcontrol.esl.headers import Headers
 from hibiki.callcontrol.esl.wire import read_exactly
 from hibiki.common.digits import ascii_digits
 
@@ -49,23 +51,24 @@ class CommandTimeout(Exception):
     """No reply within the timeout."""
 
 
-def _event(headers: dict[str, str]) -> Any:
+def _event(headers: Headers) -> Any:
     event = ESLEvent.__new__(ESLEvent)
     event.headers = headers
     return event
 
 
-def parse_block(text: str) -> dict[str, str]:
-    """``Name: value`` lines, each value URL-decoded on its own (libesl, ``esl.c``)."""
-    headers: dict[str, str] = {}
+def parse_block(text: str) -> Headers:
+    """``Name: value`` lines, each value URL-decoded on its own (libesl, ``esl.c``) when it is
+    read; a line that is not a header ends the session whether or not its value is ever read."""
+    raw: dict[str, str] = {}
     for line in text.split("\n"):
         if not line:
             continue
         name, colon, value = line.partition(":")
         if not colon or not name or name != name.strip():
             raise ProtocolError(f"not a header line: {line[:60]!r}")
-        headers[name] = unquote(value.lstrip(" ")).strip()
-    return headers
+        raw[name] = value.lstrip(" ")
+    return Headers(raw, strip=True)
 
 
 class OutboundWire(OutboundSession):  # type: ignore[misc]
@@ -167,7 +170,7 @@ class OutboundWire(OutboundSession):  # type: ignore[misc]
             lines.append(line)
 
     def handle_event(self, event: Any) -> None:
-        headers: dict[str, str] = event.headers
+        headers: Headers = event.headers
         kind = headers.get("Content-Type")
         if not kind:
             raise ProtocolError("message without Content-Type")

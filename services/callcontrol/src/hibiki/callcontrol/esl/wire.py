@@ -17,6 +17,7 @@ What a long-lived connection needs beyond it is added here (greenswitch 0.0.19):
 * Event bodies are split into lines first and each value URL-decoded afterwards, as
   FreeSWITCH's libesl does (``libs/esl/src/esl.c``, ``text/event-plain``). greenswitch
   decodes the whole body first, so a caller-ID name carrying ``%0A`` could forge headers.
+  A value is decoded when it is first read (``esl.headers.Headers``), not on arrival.
 * Events go straight to ``on_event`` from the reading greenlet: greenswitch's queue and
   ``process_events`` poll once a second and drop what is queued when the socket closes.
 """
@@ -28,7 +29,6 @@ import socket
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote
 
 import gevent
 import gevent.socket
@@ -36,6 +36,7 @@ from gevent.event import AsyncResult, Event
 from gevent.lock import Semaphore
 from greenswitch.esl import InboundESL
 
+from hibiki.callcontrol.esl.headers import Headers, split_block
 from hibiki.callcontrol.esl.errors import (
     AuthFailed,
     CommandTimeout,
@@ -44,19 +45,16 @@ from hibiki.callcontrol.esl.errors import (
     NodeUnavailable,
 )
 
-EventSink = Callable[[dict[str, str], str], None]
+EventSink = Callable[[Headers, str], None]
 _REPLIES = ("auth/request", "command/reply", "api/response")
 _KEEPALIVE = (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))  # a dead peer: about 25 s
 
 
-def parse_plain(text: str) -> tuple[dict[str, str], str]:
-    """Headers and body of a ``text/event-plain`` event (``switch_event_serialize``, encoded)."""
+def parse_plain(text: str) -> tuple[Headers, str]:
+    """Headers and body of a ``text/event-plain`` event (``switch_event_serialize``, encoded):
+    split into lines now, each value URL-decoded when it is first read."""
     head, _, rest = text.partition("\n\n")
-    headers: dict[str, str] = {}
-    for line in head.split("\n"):
-        name, colon, value = line.partition(":")
-        if colon:
-            headers[name] = unquote(value.lstrip(" "))
+    headers = Headers(split_block(head))
     return headers, (rest if "Content-Length" in headers else "")
 
 

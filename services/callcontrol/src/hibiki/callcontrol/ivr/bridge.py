@@ -9,7 +9,6 @@ call, and the outcome is handed back on the hub's own thread
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -21,14 +20,21 @@ class LoopBridge:
         self._loop = loop
 
     def call(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        """The coroutine's result (or exception); ``TimeoutError`` after ``timeout`` seconds."""
+        """The coroutine's result (or exception); ``TimeoutError`` after ``timeout`` seconds.
+
+        Two hand-offs and nothing else: the coroutine becomes a task on the loop
+        (``call_soon_threadsafe``), and the done task goes back to the hub
+        (``run_callback_threadsafe``); no ``concurrent.futures.Future`` (with its lock and
+        condition) in between."""
         import gevent
         from gevent.event import AsyncResult
 
         hub = gevent.get_hub()
         outcome: Any = AsyncResult()
+        started: list[asyncio.Task[T]] = []
+        abandoned = False
 
-        def deliver(done: concurrent.futures.Future[T]) -> None:      # on the hub's thread
+        def deliver(done: asyncio.Task[T]) -> None:      # on the hub's thread
             if done.cancelled():
                 outcome.set_exception(TimeoutError("cancelled"))
             elif (error := done.exception()) is not None:
@@ -36,14 +42,37 @@ class LoopBridge:
             else:
                 outcome.set(done.result())
 
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-        future.add_done_callback(lambda done: hub.loop.run_callback_threadsafe(deliver, done))
+        def start() -> None:                             # on the loop
+            if abandoned:
+                coroutine.close()
+                return
+            task = self._loop.create_task(coroutine)
+            started.append(task)
+            task.add_done_callback(lambda done: hub.loop.run_callback_threadsafe(deliver, done))
+
+        def cancel() -> None:                            # on the loop
+            for task in started:
+                task.cancel()
+
+        try:
+            self._loop.call_soon_threadsafe(start)
+        except RuntimeError:                             # the loop is closed: the service is stopping
+            coroutine.close()
+            raise TimeoutError("the service is stopping") from None
         try:
             result: T = outcome.get(timeout=timeout)
         except gevent.Timeout:
-            future.cancel()
+            abandoned = True
+            self._cancel(cancel)
             raise TimeoutError(f"no answer within {timeout} s") from None
         except BaseException:
-            future.cancel()
+            abandoned = True
+            self._cancel(cancel)
             raise
         return result
+
+    def _cancel(self, cancel: Any) -> None:
+        try:
+            self._loop.call_soon_threadsafe(cancel)
+        except RuntimeError:
+            pass

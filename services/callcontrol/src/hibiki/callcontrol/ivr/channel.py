@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from hibiki.common import dialstring
@@ -44,9 +45,17 @@ FAILED_TRY_SOUND = "silence_stream://250"   # FreeSWITCH plays invalid_file afte
 ROUTE_GRANT = "hibiki_route_grant"
 
 
+# Events of the channel no handler of the session reads (it reads CHANNEL_EXECUTE_COMPLETE,
+# CHANNEL_HANGUP and CHANNEL_BRIDGE; answers, hang-ups and recordings are read from the inbound
+# socket): each would be serialized by FreeSWITCH and read by callcontrol for nothing. A name
+# FreeSWITCH does not know is ignored by ``nixevent``.
 UNUSED_EVENTS = ("CHANNEL_EXECUTE", "CHANNEL_STATE", "CHANNEL_CALLSTATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA",
                  "CHANNEL_PARK", "CHANNEL_UNPARK", "CHANNEL_DATA", "CHANNEL_APPLICATION", "CHANNEL_ORIGINATE",
-                 "CHANNEL_OUTGOING", "CHANNEL_UUID", "DTMF", "TALK", "NOTALK", "DETECTED_SPEECH")
+                 "CHANNEL_OUTGOING", "CHANNEL_UUID", "DTMF", "TALK", "NOTALK", "DETECTED_SPEECH",
+                 "CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_UNBRIDGE", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY",
+                 "CHANNEL_HOLD", "CHANNEL_UNHOLD", "PLAYBACK_START", "PLAYBACK_STOP", "RECORD_START", "RECORD_STOP",
+                 "MEDIA_BUG_START", "MEDIA_BUG_STOP", "CALL_UPDATE", "RECV_INFO", "RECV_RTCP_MESSAGE",
+                 "SEND_MESSAGE", "RECV_MESSAGE", "CODEC", "SESSION_HEARTBEAT", "CALL_SECURE")
 
 
 _BREAKS_FRAME = re.compile(r"[\r\n\x00]")
@@ -86,7 +95,7 @@ class EslChannel:
         self._ended: type[Exception] | None = None
         self.gone = Event()
         self.hangup_cause = ""
-        self.data: dict[str, str] = dict(session.session_data or {})
+        self.data: Mapping[str, str] = session.session_data or {}   # decoded when read: no copy
         self.uuid = self.data.get("Unique-ID", "")
         self.node = ""          # the pool's name of the FreeSWITCH node that vouched for the session ("" unverified)
         session.register_handle("CHANNEL_EXECUTE_COMPLETE", self._completed)
@@ -100,11 +109,13 @@ class EslChannel:
     def subscribe(self) -> None:
         """This channel's events, less those the IVR never waits for: every event costs the
         controller the decoding of its ~170 headers, and CHANNEL_EXECUTE alone doubles the
-        events per application (``nixevent`` drops them from myevents' list, mod_event_socket.c)."""
+        events per application (``nixevent`` drops them from myevents' list, mod_event_socket.c).
+        Neither reply is waited for here: they are read (and checked) with the next waited command's,
+        which FreeSWITCH answers after these two (one round trip less per call)."""
         self._send("myevents", wait=False)
-        self._send("nixevent " + " ".join(UNUSED_EVENTS))
+        self._send("nixevent " + " ".join(UNUSED_EVENTS), wait=False)
 
-    def execute(self, app: str, arg: str = "") -> dict[str, str]:
+    def execute(self, app: str, arg: str = "") -> Mapping[str, str]:
         """Run ``app`` on the channel; the headers of its CHANNEL_EXECUTE_COMPLETE."""
         from gevent.event import AsyncResult
 
@@ -114,7 +125,7 @@ class EslChannel:
         self._waiting[app_uuid] = done
         try:
             self._send(_sendmsg(app, arg, app_uuid))
-            headers: dict[str, str] = done.get()
+            headers: Mapping[str, str] = done.get()
             return headers
         finally:
             self._waiting.pop(app_uuid, None)
@@ -129,7 +140,7 @@ class EslChannel:
     def set(self, name: str, value: str) -> None:
         self.queue("set", f"{name}={value}")
 
-    def transfer(self, destination: str, context: str) -> dict[str, str]:
+    def transfer(self, destination: str, context: str) -> Mapping[str, str]:
         """``transfer <destination> XML <context>``; an internal route (``hibiki_route_...``)
         gets its grant first, which the directory's dialplan checks."""
         from hibiki.common import dialstring
@@ -246,7 +257,7 @@ class EslChannel:
 
     # ---- events (on greenswitch's event greenlet) -------------------------------------------
     def _completed(self, event: Any) -> None:
-        headers: dict[str, str] = event.headers
+        headers: Mapping[str, str] = event.headers
         waiter = self._waiting.get(headers.get("Application-UUID", ""))
         if waiter is not None and not waiter.ready():
             waiter.set(headers)

@@ -91,7 +91,7 @@ class AgentRinger:
         """The answered call is over: the agent goes to after-call work."""
         if self._answer_report is not None:
             self._answer_report.join()
-        self._line.tell("EndCall", self._line.s.acd.end_call(self._line.tenant, self._line.call_uuid))
+        self._line.end()
         log.info("queue_call_ended", queue_id=self._line.queue_id, agent_id=self.answered_by)
 
     def _bridged(self, event: Any) -> None:

@@ -67,6 +67,20 @@ class AcdLine:
         except (AcdUnavailable, AcdRefused, TimeoutError) as exc:
             log.warning("acd_report_failed", request=what, queue_id=self.queue_id, error=str(exc))
 
+    def end(self) -> None:
+        """``EndCall``: the answered call is over (the agent goes to after-call work). NOT_FOUND
+        means the ACD ended it already: its ``call.ended`` safety net (the channel's hang-up on
+        NATS) often gets there first. The call did end, so that is said on an info line."""
+        try:
+            self.ask(self.s.acd.end_call(self.tenant, self.call_uuid))
+        except AcdRefused as exc:
+            if exc.code == "NOT_FOUND":
+                log.info("acd_call_already_ended", queue_id=self.queue_id, detail=str(exc))
+            else:
+                log.warning("acd_report_failed", request="EndCall", queue_id=self.queue_id, error=str(exc))
+        except (AcdUnavailable, TimeoutError) as exc:
+            log.warning("acd_report_failed", request="EndCall", queue_id=self.queue_id, error=str(exc))
+
     def report(self, agent_id: str, outcome: acd_pb2.OfferOutcome.ValueType) -> None:
         self.tell("ReportOffer", self.s.acd.report(self.tenant, self.call_uuid, agent_id, outcome))
 
