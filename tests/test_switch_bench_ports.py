@@ -85,3 +85,29 @@ def test_benches_leave_the_failover_sites_24s_alone(monkeypatch: pytest.MonkeyPa
     finally:
         for bench in picked:
             release(bench)
+
+
+def test_sipp_media_ports_are_a_free_run_below_the_ephemeral_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sipp binds its media port and the three after it (audio RTP and RTCP, video) when it starts; a
+    CI run lost a carrier call when the video port, picked from the ephemeral range, was taken. The
+    run is even, below the kernel's ephemeral range, every port of it free; a run with a port held
+    by someone else is passed over."""
+    from support.switch import net
+
+    address = "127.0.0.1"
+    low, _ = net._ephemeral_range()
+    for _ in range(100):
+        run = net.free_udp_ports(address, 4)
+        assert run % 2 == 0 and 10000 <= run and run + 4 <= min(low, 32768)
+        for port in range(run, run + 4):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.bind((address, port))
+    taken = net.free_udp_ports(address, 8)
+    squatter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    squatter.bind((address, taken + 2))              # the third port of the first run drawn
+    draws = iter([taken, taken + 4])
+    monkeypatch.setattr(net.random, "randrange", lambda *_: next(draws))
+    try:
+        assert net.free_udp_ports(address, 4) == taken + 4
+    finally:
+        squatter.close()

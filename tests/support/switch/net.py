@@ -116,6 +116,28 @@ def free_port(address: str, udp: bool = False) -> int:
     raise RuntimeError(f"no free port on {address}")
 
 
+def free_udp_ports(address: str, count: int) -> int:
+    """The first of ``count`` consecutive UDP ports free on ``address``, the first even, below the
+    kernel's ephemeral range (a port there may be taken by anyone's ``bind(0)`` at any moment, and
+    sipp binds its media port and the ports after it, video included, some time later)."""
+    low, _ = _ephemeral_range()
+    for _ in range(200):
+        first = random.randrange(10000, min(low, 32768) - count) & ~1
+        held: list[socket.socket] = []
+        try:
+            for port in range(first, first + count):
+                u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                held.append(u)
+                u.bind((address, port))
+        except OSError:
+            continue
+        finally:
+            for u in held:
+                u.close()
+        return first
+    raise RuntimeError(f"no {count} free UDP ports in a row on {address}")
+
+
 def free_udp_port(address: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
         u.bind((address, 0))

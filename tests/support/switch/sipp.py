@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from support.switch.dtmf import write_digits
-from support.switch.net import free_port, free_udp_port
+from support.switch.net import free_port, free_udp_port, free_udp_ports
 
 SIPP = shutil.which("sipp") or "/usr/bin/sipp"
 SCENARIOS = Path(__file__).resolve().parent / "sipp"
@@ -369,10 +369,10 @@ class Sipp:
         self.errors_path = workdir / f"{name}.errors.log"
         self.local_ip = local_ip
         self.port = port or free_port(local_ip, udp=True)
-        self.media_port = free_udp_port(local_ip) & ~1 or 40000
+        self.media_port = self._media_port()
         self.timeout = timeout
         self.command = [SIPP, "-sf", str(self.scenario_path), "-i", local_ip, "-p", str(self.port),
-                        "-mi", local_ip, "-mp", str(self._media_port()), "-m", "1", "-nostdin",
+                        "-mi", local_ip, "-mp", str(self.media_port), "-m", "1", "-nostdin",
                         "-trace_msg", "-message_file", str(self.messages_path),
                         "-trace_err", "-error_file", str(self.errors_path),
                         "-timeout", f"{int(timeout)}s", "-timeout_error", "-max_recv_loops", "1000",
@@ -382,12 +382,10 @@ class Sipp:
         self.process: subprocess.Popen[str] | None = None
 
     def _media_port(self) -> int:
-        # sipp uses media_port and media_port+2 (RTP echo) for audio: two free even ports in a row
-        for _ in range(50):
-            port = free_udp_port(self.local_ip)
-            if port % 2 == 0 and port < 65000:
-                return port
-        return 40000
+        # sipp binds media_port and media_port+1 (audio RTP, RTCP) and media_port+2, +3 (video), all at
+        # start: a port among them taken by someone else ends it at once ("Unable to bind video RTP
+        # socket ... Address already in use", seen in CI: the carrier never called)
+        return free_udp_ports(self.local_ip, 4)
 
     def start(self) -> Sipp:
         self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
